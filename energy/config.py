@@ -1,0 +1,417 @@
+"""Site configuration: the typed, validated schema of a district and its loader.
+
+Every physical parameter of a site lives here as a config value with its unit in the name; code
+never carries a plant size as a literal. `load_site_config` reports every problem of a file at once
+(`SiteConfigError`), each naming the file, the key path, what was expected and what was found.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+__all__ = [
+    "DEFAULT_SITE_CONFIG",
+    "BatteryConfig",
+    "ConfigIssue",
+    "DeviceEndpoint",
+    "GridConfig",
+    "HeatPumpConfig",
+    "HouseConfig",
+    "ObjectiveConfig",
+    "PVConfig",
+    "SiteConfig",
+    "SiteConfigError",
+    "TankConfig",
+    "TariffConfig",
+    "load_site_config",
+]
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+DEFAULT_SITE_CONFIG = CONFIG_DIR / "klimaviertel.yaml"
+
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+PositiveFloat = Annotated[float, Field(gt=0.0)]
+NonNegativeFloat = Annotated[float, Field(ge=0.0)]
+AssetId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*(\.[a-z0-9_-]+)*$", max_length=64)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DeviceEndpoint(_Model):
+    """Where a device is reached over Modbus, and which register map describes it."""
+
+    protocol: Literal["tcp", "rtu"] = "tcp"
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 502
+    serial_port: str | None = None
+    baudrate: Annotated[int, Field(gt=0)] = 9600
+    unit_id: Annotated[int, Field(ge=0, le=255)] = 1
+    register_map: str = Field(description="register map file name under config/registermaps/")
+    timeout_s: PositiveFloat = 1.0
+    retries: Annotated[int, Field(ge=0, le=10)] = 1
+    stale_after_failures: Annotated[int, Field(ge=1)] = 3
+    watchdog_s: PositiveFloat = 60.0
+    tls: bool = False
+
+    @model_validator(mode="after")
+    def _rtu_needs_serial_port(self) -> DeviceEndpoint:
+        if self.protocol == "rtu" and not self.serial_port:
+            raise ValueError("protocol 'rtu' needs serial_port (for example /dev/ttyUSB0)")
+        return self
+
+
+class PVConfig(_Model):
+    peak_kw: PositiveFloat
+    tilt_deg: Annotated[float, Field(ge=0, le=90)]
+    azimuth_deg: Annotated[float, Field(ge=0, lt=360, description="180 = south")]
+    system_loss_frac: Fraction = 0.14
+    curtailable: bool = True
+    device: DeviceEndpoint | None = None
+
+
+class HeatPumpControl(StrEnum):
+    CONTINUOUS = "continuous"
+    SG_READY = "sg_ready"
+
+
+class HeatPumpConfig(_Model):
+    source: Literal["ground", "air"]
+    electric_min_kw: NonNegativeFloat
+    electric_max_kw: PositiveFloat
+    thermal_max_kw: PositiveFloat
+    carnot_efficiency_frac: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.45, description="COP = efficiency x T_supply / (T_supply - T_source), temperatures in K"
+    )
+    supply_temp_c: Annotated[float, Field(ge=20, le=80)] = 45.0
+    ground_temp_c: float = 10.0
+    cop_max: PositiveFloat = 7.0
+    control: HeatPumpControl = HeatPumpControl.CONTINUOUS
+    min_on_minutes: Annotated[int, Field(ge=0)] = 20
+    min_off_minutes: Annotated[int, Field(ge=0)] = 20
+    device: DeviceEndpoint | None = None
+
+    @model_validator(mode="after")
+    def _range_ordered(self) -> HeatPumpConfig:
+        if self.electric_min_kw > self.electric_max_kw:
+            raise ValueError(
+                f"electric_min_kw ({self.electric_min_kw}) must not exceed "
+                f"electric_max_kw ({self.electric_max_kw})"
+            )
+        return self
+
+
+class TankConfig(_Model):
+    volume_l: PositiveFloat
+    temp_min_c: float
+    temp_max_c: float
+    loss_w_per_k: NonNegativeFloat
+    ambient_temp_c: float = 18.0
+    initial_temp_c: float | None = None
+    comfort_penalty_eur_per_kwh: NonNegativeFloat = 2.0
+
+    @model_validator(mode="after")
+    def _bounds_ordered(self) -> TankConfig:
+        if self.temp_min_c >= self.temp_max_c:
+            raise ValueError(
+                f"temp_min_c ({self.temp_min_c}) must be below temp_max_c ({self.temp_max_c})"
+            )
+        if self.initial_temp_c is not None and not (
+            self.temp_min_c - 20 <= self.initial_temp_c <= self.temp_max_c + 20
+        ):
+            raise ValueError(f"initial_temp_c ({self.initial_temp_c}) is implausible")
+        return self
+
+
+class BatteryConfig(_Model):
+    chemistry: Literal["li-ion", "redox-flow"] = "li-ion"
+    capacity_kwh: PositiveFloat
+    charge_max_kw: PositiveFloat
+    discharge_max_kw: PositiveFloat
+    charge_efficiency_frac: Annotated[float, Field(gt=0, le=1)] = 0.95
+    discharge_efficiency_frac: Annotated[float, Field(gt=0, le=1)] = 0.95
+    soc_min_frac: Fraction = 0.1
+    soc_max_frac: Fraction = 0.95
+    standby_loss_frac_per_h: Annotated[float, Field(ge=0, lt=0.1)] = 0.0
+    initial_soc_frac: Fraction = 0.5
+    cycle_cost_eur_per_kwh: NonNegativeFloat = 0.0
+    device: DeviceEndpoint | None = None
+
+    @model_validator(mode="after")
+    def _soc_bounds_ordered(self) -> BatteryConfig:
+        if self.soc_min_frac >= self.soc_max_frac:
+            raise ValueError(
+                f"soc_min_frac ({self.soc_min_frac}) must be below soc_max_frac ({self.soc_max_frac})"
+            )
+        return self
+
+
+class HouseConfig(_Model):
+    id: AssetId
+    name: str
+    annual_electricity_kwh: PositiveFloat
+    annual_space_heat_kwh: NonNegativeFloat
+    annual_hot_water_kwh: NonNegativeFloat
+    meter: DeviceEndpoint | None = None
+    pv: PVConfig | None = None
+    heat_pump: HeatPumpConfig | None = None
+    tank: TankConfig | None = None
+    battery: BatteryConfig | None = None
+
+    @model_validator(mode="after")
+    def _heat_pump_needs_tank(self) -> HouseConfig:
+        if self.heat_pump is not None and self.tank is None:
+            raise ValueError("a heat_pump needs a tank to deliver into")
+        return self
+
+
+class CommunityBatteryConfig(BatteryConfig):
+    id: AssetId
+    name: str
+
+
+class GridConfig(_Model):
+    import_limit_kw: PositiveFloat
+    export_limit_kw: PositiveFloat
+    feed_in_limit_kw: PositiveFloat | None = Field(
+        None, description="regulatory feed-in cap; tighter of this and export_limit_kw applies"
+    )
+    meter: DeviceEndpoint | None = None
+
+
+class TimeOfUseBand(_Model):
+    start_local: dt.time
+    end_local: dt.time
+    price_eur_per_kwh: NonNegativeFloat
+
+
+class TariffConfig(_Model):
+    """What the district pays and earns. Prices are EUR per kWh unless the name says otherwise."""
+
+    kind: Literal["fixed", "time_of_use", "day_ahead"]
+    fixed_price_eur_per_kwh: NonNegativeFloat | None = None
+    time_of_use: list[TimeOfUseBand] = Field(default_factory=list)
+    default_price_eur_per_kwh: NonNegativeFloat | None = Field(
+        None, description="time_of_use: price outside every band"
+    )
+    fees_and_levies_eur_per_kwh: NonNegativeFloat = 0.0
+    vat_frac: Fraction = 0.0
+    day_ahead_prices_file: str | None = Field(
+        None, description="CSV with timestamp,price_eur_per_mwh; relative to the config file"
+    )
+    feed_in_eur_per_kwh: NonNegativeFloat = 0.0
+    peak_import_charge_eur_per_kw: NonNegativeFloat = 0.0
+    co2_g_per_kwh: NonNegativeFloat | None = Field(None, description="constant emission factor")
+    co2_series_file: str | None = Field(None, description="CSV with timestamp,co2_g_per_kwh")
+
+    @model_validator(mode="after")
+    def _kind_has_its_prices(self) -> TariffConfig:
+        if self.kind == "fixed" and self.fixed_price_eur_per_kwh is None:
+            raise ValueError("kind 'fixed' needs fixed_price_eur_per_kwh")
+        if self.kind == "time_of_use" and (
+            not self.time_of_use or self.default_price_eur_per_kwh is None
+        ):
+            raise ValueError("kind 'time_of_use' needs time_of_use bands and default_price_eur_per_kwh")
+        return self
+
+
+class ObjectiveConfig(_Model):
+    kind: Literal["cost", "grid_import", "co2", "blend"] = "cost"
+    cost_weight: NonNegativeFloat = 1.0
+    grid_import_weight_per_kwh: NonNegativeFloat = 0.0
+    co2_weight_per_kg: NonNegativeFloat = 0.0
+
+
+class LocationConfig(_Model):
+    latitude_deg: Annotated[float, Field(ge=-90, le=90)]
+    longitude_deg: Annotated[float, Field(ge=-180, le=180)]
+    altitude_m: float = 0.0
+    timezone: str = "Europe/Berlin"
+    weather_try_region: Annotated[int, Field(ge=1, le=15)] = Field(
+        5, description="DWD test reference year region used by the simulator (5 = Essen)"
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+
+class StoreConfig(_Model):
+    url: str | None = Field(
+        None, description="SQLAlchemy URL; default SQLite under data_dir. KV_DATABASE_URL wins."
+    )
+    data_dir: str = "data"
+
+
+class SiteConfig(_Model):
+    id: AssetId
+    name: str
+    illustrative: bool = Field(
+        True, description="sizes are plausible examples, not the real plant's parameters"
+    )
+    location: LocationConfig
+    grid: GridConfig
+    tariff: TariffConfig
+    objective: ObjectiveConfig = ObjectiveConfig()
+    houses: list[HouseConfig] = Field(min_length=1)
+    community_batteries: list[CommunityBatteryConfig] = Field(default_factory=list)
+    store: StoreConfig = StoreConfig()
+    source_path: Path | None = Field(None, exclude=True)
+
+    @model_validator(mode="after")
+    def _ids_unique(self) -> SiteConfig:
+        ids = [h.id for h in self.houses] + [b.id for b in self.community_batteries]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"ids must be unique; repeated: {', '.join(duplicates)}")
+        addresses = [(d.host, d.port, d.unit_id) for d in _devices(self) if d.protocol == "tcp"]
+        clashes = sorted({f"{h}:{p} unit {u}" for h, p, u in addresses
+                          if addresses.count((h, p, u)) > 1})
+        if clashes:
+            raise ValueError(f"two devices share one Modbus address: {', '.join(clashes)}")
+        return self
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.location.timezone)
+
+
+def _devices(site: SiteConfig) -> Iterable[DeviceEndpoint]:
+    if site.grid.meter:
+        yield site.grid.meter
+    for house in site.houses:
+        for part in (house.meter, house.pv, house.heat_pump, house.battery):
+            device = part if isinstance(part, DeviceEndpoint) else getattr(part, "device", None)
+            if device is not None:
+                yield device
+    for battery in site.community_batteries:
+        if battery.device:
+            yield battery.device
+
+
+class ConfigIssue(BaseModel):
+    """One problem in a configuration file."""
+
+    file: str
+    key_path: str
+    expected: str
+    found: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.key_path}: expected {self.expected}; found {self.found}"
+
+
+class SiteConfigError(ValueError):
+    """A site configuration that cannot be used; carries every issue found, not just the first."""
+
+    def __init__(self, issues: list[ConfigIssue]):
+        self.issues = issues
+        lines = "\n".join(f"  - {issue}" for issue in issues)
+        super().__init__(f"{len(issues)} problem(s) in site configuration:\n{lines}")
+
+
+def _key_path(loc: tuple[Any, ...], data: Any) -> str:
+    """Render a pydantic location as a readable key path, naming list items by their id."""
+    parts: list[str] = []
+    node = data
+    for item in loc:
+        if isinstance(item, int):
+            label = f"[{item}]"
+            if isinstance(node, list) and item < len(node) and isinstance(node[item], dict):
+                ident = node[item].get("id")
+                if ident is not None:
+                    label = f"[{item}](id={ident})"
+            parts.append(label)
+            node = node[item] if isinstance(node, list) and item < len(node) else None
+        else:
+            parts.append(f".{item}" if parts else str(item))
+            node = node.get(item) if isinstance(node, dict) else None
+    return "".join(parts) or "(top level)"
+
+
+def _found(loc: tuple[Any, ...], data: Any, error_input: Any) -> str:
+    if error_input is not None and not isinstance(error_input, dict):
+        return repr(error_input)
+    node = data
+    for item in loc:
+        try:
+            node = node[item]
+        except (KeyError, IndexError, TypeError):
+            return "nothing (key missing)"
+    return "a mapping" if isinstance(node, dict) else repr(node)
+
+
+def issues_from_validation_error(exc: ValidationError, file: str, data: Any) -> list[ConfigIssue]:
+    """Translate pydantic's errors into ConfigIssues that name file, key path, expected and found."""
+    issues = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        if err["type"] == "missing":
+            found = "nothing (key missing)"
+        elif err["type"] == "extra_forbidden":
+            found = f"unknown key {loc[-1]!r}"
+        else:
+            found = _found(loc, data, err.get("input"))
+        expected = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            expected = "only keys defined by the schema (check the spelling)"
+        issues.append(ConfigIssue(file=file, key_path=_key_path(loc, data), expected=expected,
+                                  found=found))
+    return issues
+
+
+def load_site_config(path: str | os.PathLike[str] | None = None) -> SiteConfig:
+    """Read and validate a site configuration file (YAML).
+
+    Raises SiteConfigError listing every problem found.
+    """
+    file = Path(path) if path is not None else DEFAULT_SITE_CONFIG
+    shown = str(file)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SiteConfigError([ConfigIssue(file=shown, key_path="(file)",
+                                           expected="a readable YAML file",
+                                           found=exc.strerror or str(exc))]) from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
+        raise SiteConfigError([ConfigIssue(file=shown, key_path=where, expected="valid YAML",
+                                           found=str(getattr(exc, "problem", exc)))]) from exc
+    if not isinstance(data, dict) or "site" not in data:
+        raise SiteConfigError([ConfigIssue(file=shown, key_path="(top level)",
+                                           expected="a mapping with a 'site' key",
+                                           found=type(data).__name__)])
+    site_data = data["site"]
+    try:
+        site = SiteConfig.model_validate(site_data)
+    except ValidationError as exc:
+        issues = issues_from_validation_error(exc, shown, site_data)
+        for issue in issues:
+            issue.key_path = f"site.{issue.key_path}" if issue.key_path != "(top level)" else "site"
+        raise SiteConfigError(issues) from exc
+    return site.model_copy(update={"source_path": file.resolve()})
