@@ -83,6 +83,8 @@ class PVConfig(_Model):
     tilt_deg: Annotated[float, Field(ge=0, le=90)]
     azimuth_deg: Annotated[float, Field(ge=0, lt=360, description="180 = south")]
     system_loss_frac: Fraction = 0.14
+    temp_coefficient_per_k: Annotated[float, Field(ge=-0.02, le=0)] = -0.004
+    inverter_efficiency_frac: Annotated[float, Field(gt=0, le=1)] = 0.96
     curtailable: bool = True
     device: DeviceEndpoint | None = None
 
@@ -106,6 +108,13 @@ class HeatPumpConfig(_Model):
     control: HeatPumpControl = HeatPumpControl.CONTINUOUS
     min_on_minutes: Annotated[int, Field(ge=0)] = 20
     min_off_minutes: Annotated[int, Field(ge=0)] = 20
+    thermostat_setpoint_c: float | None = Field(
+        None, description="local tank thermostat target; None = middle of the tank's temp band"
+    )
+    thermostat_hysteresis_k: PositiveFloat = 5.0
+    sg_ready_boost_k: NonNegativeFloat = Field(
+        5.0, description="SG Ready state 3 (recommended on) raises the thermostat target by this"
+    )
     device: DeviceEndpoint | None = None
 
     @model_validator(mode="after")
@@ -169,6 +178,9 @@ class HouseConfig(_Model):
     annual_electricity_kwh: PositiveFloat
     annual_space_heat_kwh: NonNegativeFloat
     annual_hot_water_kwh: NonNegativeFloat
+    heating_limit_temp_c: float = Field(
+        15.0, description="outdoor temperature above which the house needs no space heating"
+    )
     meter: DeviceEndpoint | None = None
     pv: PVConfig | None = None
     heat_pump: HeatPumpConfig | None = None
@@ -228,7 +240,9 @@ class TariffConfig(_Model):
         if self.kind == "time_of_use" and (
             not self.time_of_use or self.default_price_eur_per_kwh is None
         ):
-            raise ValueError("kind 'time_of_use' needs time_of_use bands and default_price_eur_per_kwh")
+            raise ValueError(
+                "kind 'time_of_use' needs time_of_use bands and default_price_eur_per_kwh"
+            )
         return self
 
 
@@ -244,6 +258,8 @@ class LocationConfig(_Model):
     longitude_deg: Annotated[float, Field(ge=-180, le=180)]
     altitude_m: float = 0.0
     timezone: str = "Europe/Berlin"
+    holidays_country: str = "DE"
+    holidays_subdivision: str | None = Field("NW", description="public holidays: state code")
     weather_try_region: Annotated[int, Field(ge=1, le=15)] = Field(
         5, description="DWD test reference year region used by the simulator (5 = Essen)"
     )
@@ -287,8 +303,9 @@ class SiteConfig(_Model):
         if duplicates:
             raise ValueError(f"ids must be unique; repeated: {', '.join(duplicates)}")
         addresses = [(d.host, d.port, d.unit_id) for d in _devices(self) if d.protocol == "tcp"]
-        clashes = sorted({f"{h}:{p} unit {u}" for h, p, u in addresses
-                          if addresses.count((h, p, u)) > 1})
+        clashes = sorted(
+            {f"{h}:{p} unit {u}" for h, p, u in addresses if addresses.count((h, p, u)) > 1}
+        )
         if clashes:
             raise ValueError(f"two devices share one Modbus address: {', '.join(clashes)}")
         return self
@@ -377,8 +394,9 @@ def issues_from_validation_error(exc: ValidationError, file: str, data: Any) -> 
         expected = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             expected = "only keys defined by the schema (check the spelling)"
-        issues.append(ConfigIssue(file=file, key_path=_key_path(loc, data), expected=expected,
-                                  found=found))
+        issues.append(
+            ConfigIssue(file=file, key_path=_key_path(loc, data), expected=expected, found=found)
+        )
     return issues
 
 
@@ -392,20 +410,42 @@ def load_site_config(path: str | os.PathLike[str] | None = None) -> SiteConfig:
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
-        raise SiteConfigError([ConfigIssue(file=shown, key_path="(file)",
-                                           expected="a readable YAML file",
-                                           found=exc.strerror or str(exc))]) from exc
+        raise SiteConfigError(
+            [
+                ConfigIssue(
+                    file=shown,
+                    key_path="(file)",
+                    expected="a readable YAML file",
+                    found=exc.strerror or str(exc),
+                )
+            ]
+        ) from exc
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
-        raise SiteConfigError([ConfigIssue(file=shown, key_path=where, expected="valid YAML",
-                                           found=str(getattr(exc, "problem", exc)))]) from exc
+        raise SiteConfigError(
+            [
+                ConfigIssue(
+                    file=shown,
+                    key_path=where,
+                    expected="valid YAML",
+                    found=str(getattr(exc, "problem", exc)),
+                )
+            ]
+        ) from exc
     if not isinstance(data, dict) or "site" not in data:
-        raise SiteConfigError([ConfigIssue(file=shown, key_path="(top level)",
-                                           expected="a mapping with a 'site' key",
-                                           found=type(data).__name__)])
+        raise SiteConfigError(
+            [
+                ConfigIssue(
+                    file=shown,
+                    key_path="(top level)",
+                    expected="a mapping with a 'site' key",
+                    found=type(data).__name__,
+                )
+            ]
+        )
     site_data = data["site"]
     try:
         site = SiteConfig.model_validate(site_data)

@@ -100,15 +100,18 @@ class Site:
     def from_config(cls, config: SiteConfig) -> Site:
         assets: list[Asset] = []
         if config.grid.meter is not None:
-            assets.append(Asset("grid.meter", AssetKind.GRID_METER, None, config.grid,
-                                config.grid.meter))
+            assets.append(
+                Asset("grid.meter", AssetKind.GRID_METER, None, config.grid, config.grid.meter)
+            )
         for house in config.houses:
             assets.append(Asset(house.id, AssetKind.HOUSE, house.id, house))
             if house.meter is not None:
-                assets.append(Asset(f"{house.id}.meter", AssetKind.METER, house.id, None,
-                                    house.meter))
-            parts: list[tuple[str, AssetKind, PVConfig | HeatPumpConfig | TankConfig |
-                              BatteryConfig | None]] = [
+                assets.append(
+                    Asset(f"{house.id}.meter", AssetKind.METER, house.id, None, house.meter)
+                )
+            parts: list[
+                tuple[str, AssetKind, PVConfig | HeatPumpConfig | TankConfig | BatteryConfig | None]
+            ] = [
                 ("pv", AssetKind.PV, house.pv),
                 ("hp", AssetKind.HEAT_PUMP, house.heat_pump),
                 ("tank", AssetKind.TANK, house.tank),
@@ -116,8 +119,15 @@ class Site:
             ]
             for suffix, kind, part in parts:
                 if part is not None:
-                    assets.append(Asset(f"{house.id}.{suffix}", kind, house.id, part,
-                                        getattr(part, "device", None)))
+                    assets.append(
+                        Asset(
+                            f"{house.id}.{suffix}",
+                            kind,
+                            house.id,
+                            part,
+                            getattr(part, "device", None),
+                        )
+                    )
         for battery in config.community_batteries:
             assets.append(Asset(battery.id, AssetKind.BATTERY, None, battery, battery.device))
         return cls(config=config, assets=tuple(assets))

@@ -36,7 +36,9 @@ def as_utc(value: dt.datetime | pd.Timestamp | str) -> pd.Timestamp:
     """Return value as a UTC pd.Timestamp; a naive value is an error, never silently assumed UTC."""
     ts = pd.Timestamp(value)
     if ts.tzinfo is None:
-        raise ValueError(f"naive timestamp {ts.isoformat()} has no time zone; expected a UTC offset")
+        raise ValueError(
+            f"naive timestamp {ts.isoformat()} has no time zone; expected a UTC offset"
+        )
     return ts.tz_convert(UTC)
 
 
@@ -50,14 +52,17 @@ def ceil_slot(value: dt.datetime | pd.Timestamp) -> pd.Timestamp:
     return as_utc(value).ceil(f"{SLOT_MINUTES}min")
 
 
-def slot_grid(start: dt.datetime | pd.Timestamp, end: dt.datetime | pd.Timestamp) -> pd.DatetimeIndex:
+def slot_grid(
+    start: dt.datetime | pd.Timestamp, end: dt.datetime | pd.Timestamp
+) -> pd.DatetimeIndex:
     """Slot starts in [start, end), UTC. start and end must lie on slot boundaries."""
     start_utc, end_utc = as_utc(start), as_utc(end)
     for name, ts in (("start", start_utc), ("end", end_utc)):
         if ts != ts.floor(f"{SLOT_MINUTES}min"):
             raise ValueError(f"{name} {ts.isoformat()} is not on a {SLOT_MINUTES}-minute boundary")
-    return pd.date_range(start_utc, end_utc, freq=f"{SLOT_MINUTES}min", inclusive="left",
-                         name="slot_start")
+    return pd.date_range(
+        start_utc, end_utc, freq=f"{SLOT_MINUTES}min", inclusive="left", name="slot_start"
+    )
 
 
 def local_day_bounds(day: dt.date, tz: str | ZoneInfo) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -102,7 +107,9 @@ def align_to_slots(
     grid = slot_grid(lo, hi)
     slot = pd.Timedelta(SLOT)
     if kind == "state":
-        joined = data.reindex(data.index.union(grid)).interpolate(method="time", limit_area="inside")
+        joined = data.reindex(data.index.union(grid)).interpolate(
+            method="time", limit_area="inside"
+        )
         return joined.reindex(grid).rename(series.name)
     if step >= slot:
         per_slot = data * (slot / step) if kind == "energy" else data

@@ -1,0 +1,56 @@
+"""`kv db`: prepare and inspect the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from energy.config import SiteConfigError
+from energy.site import load_site
+from energy.store import Store
+from energy.store.sites import sync_site
+
+app = typer.Typer(help="Create, migrate and inspect the SQL store.", no_args_is_help=True)
+
+ConfigOpt = typer.Option(None, "--config", "-c", help="Site configuration (default Klimaviertel).")
+UrlOpt = typer.Option(None, "--url", help="Database URL (overrides KV_DATABASE_URL and config).")
+
+
+def open_store(config: Path | None, url: str | None) -> tuple[Store, object]:
+    try:
+        site = load_site(config)
+    except SiteConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(code=1) from exc
+    store = Store.from_url(url) if url else Store.for_site(site.config)
+    return store, site
+
+
+@app.command("upgrade")
+def upgrade(config: Path | None = ConfigOpt, url: str | None = UrlOpt) -> None:
+    """Apply all migrations and register the site's assets (idempotent)."""
+    store, site = open_store(config, url)
+    store.upgrade()
+    sync_site(store, site)  # type: ignore[arg-type]
+    Console().print(f"store {store.url} at migration {store.current_revision()}")
+
+
+@app.command("status")
+def status(config: Path | None = ConfigOpt, url: str | None = UrlOpt) -> None:
+    """Show where the store is, its migration state and row counts; exit 1 if not up to date."""
+    store, _ = open_store(config, url)
+    current, head = store.current_revision(), store.head_revision()
+    console = Console()
+    console.print(f"store:     {store.url} ({store.dialect})")
+    console.print(f"migration: {current or 'none'} (newest: {head})")
+    if current != head:
+        console.print("[yellow]not up to date: run `kv db upgrade`[/]")
+        raise typer.Exit(code=1)
+    with store.engine.connect() as conn:
+        for name in store.table_names():
+            if name == "alembic_version":
+                continue
+            count = conn.exec_driver_sql(f"SELECT count(*) FROM {name}").scalar_one()
+            console.print(f"  {name:<16} {count:>12,d} rows")

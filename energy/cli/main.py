@@ -1,0 +1,38 @@
+"""Entry point of the `kv` command: one Typer app with a sub-command group per concern.
+
+Each concern lives in its own module under energy/cli/ and is registered here with one line.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from energy.cli import config_cmd, db_cmd
+
+app = typer.Typer(
+    help="Klimaviertel energy control platform: configuration, store, devices, forecasts, plans.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at DEBUG level."),
+) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("alembic", "pymodbus", "apscheduler.executors", "httpx", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
+app.add_typer(config_cmd.app, name="config")
+app.add_typer(db_cmd.app, name="db")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,77 @@
+"""The append-only audit log of operator and system actions.
+
+Rows are only ever inserted; the database refuses UPDATE and DELETE on audit_log (see migration
+0001), so the log cannot be rewritten through the platform.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Select, String, cast, or_, select
+
+from energy.store.engine import Store
+from energy.store.schema import audit_log
+
+__all__ = ["AuditEntry", "append_audit", "read_audit"]
+
+AuditEntry = dict[str, Any]
+
+
+def append_audit(
+    store: Store,
+    actor: str,
+    action: str,
+    target: str | None = None,
+    detail: dict[str, Any] | None = None,
+    time: dt.datetime | None = None,
+) -> int:
+    """Record one action; returns its id. actor is a user name or 'system:<component>'."""
+    with store.engine.begin() as conn:
+        result = conn.execute(
+            audit_log.insert().values(
+                time=time or dt.datetime.now(dt.UTC),
+                actor=actor,
+                action=action,
+                target=target,
+                detail=detail or {},
+            )
+        )
+        return int(result.inserted_primary_key[0])
+
+
+def read_audit(
+    store: Store,
+    *,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+    text: str | None = None,
+    limit: int = 200,
+    offset: int = 0,
+) -> list[AuditEntry]:
+    """Newest first. `text` matches actor, action, target or detail, case-insensitively."""
+    query: Select[Any] = select(audit_log)
+    if since is not None:
+        query = query.where(audit_log.c.time >= since)
+    if until is not None:
+        query = query.where(audit_log.c.time < until)
+    if actor:
+        query = query.where(audit_log.c.actor == actor)
+    if action:
+        query = query.where(audit_log.c.action == action)
+    if text:
+        pattern = f"%{text.lower()}%"
+        query = query.where(
+            or_(
+                audit_log.c.actor.ilike(pattern),
+                audit_log.c.action.ilike(pattern),
+                audit_log.c.target.ilike(pattern),
+                cast(audit_log.c.detail, String).ilike(pattern),
+            )
+        )
+    query = query.order_by(audit_log.c.time.desc(), audit_log.c.id.desc()).limit(limit)
+    with store.engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(query.offset(offset))]
