@@ -1,0 +1,347 @@
+"""Plans: versioned, with their per-slot values and a lifecycle that the database enforces.
+
+    proposed -> approved -> active -> superseded | expired
+    proposed -> rejected            (a rejected plan never dispatches)
+    proposed | approved -> expired  (its horizon ended before it ran)
+
+Every transition is a conditional UPDATE on the expected current state, so two operators (or an
+operator and the auto-release) cannot both decide the same plan; the loser gets PlanTransitionError.
+Every transition is written to the audit log in the same transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, func, select, update
+
+from energy.store.engine import Store
+from energy.store.schema import audit_log, plan_values, plans
+from energy.store.types import to_utc_datetime
+
+__all__ = [
+    "PlanRecord",
+    "PlanState",
+    "PlanTransitionError",
+    "activate_plan",
+    "active_plan",
+    "decide_plan",
+    "diff_plans",
+    "expire_plans",
+    "get_plan",
+    "list_plans",
+    "read_plan_values",
+    "save_plan",
+]
+
+
+class PlanState(StrEnum):
+    PROPOSED = "proposed"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    ACTIVE = "active"
+    SUPERSEDED = "superseded"
+    EXPIRED = "expired"
+
+
+class PlanTransitionError(RuntimeError):
+    """A plan was not in the state the requested transition needs."""
+
+
+@dataclass(frozen=True)
+class PlanRecord:
+    id: int
+    site_id: str
+    version: int
+    created_at: dt.datetime
+    horizon_start: dt.datetime
+    horizon_end: dt.datetime
+    slot_minutes: int
+    state: PlanState
+    solver_status: str
+    termination: str | None
+    objective_eur: float | None
+    mip_gap: float | None
+    fallback: str
+    build_seconds: float | None
+    solve_seconds: float | None
+    extract_seconds: float | None
+    summary: dict[str, Any]
+    decided_by: str | None
+    decided_at: dt.datetime | None
+    decision_note: str | None
+
+    def covers(self, when: dt.datetime) -> bool:
+        return self.horizon_start <= when < self.horizon_end
+
+
+def _record(row: Any) -> PlanRecord:
+    data = dict(row._mapping)
+    data["state"] = PlanState(data["state"])
+    return PlanRecord(**data)
+
+
+def _audit(
+    conn: Connection,
+    now: dt.datetime,
+    actor: str,
+    action: str,
+    plan_id: int,
+    detail: dict[str, Any],
+) -> None:
+    conn.execute(
+        audit_log.insert().values(
+            time=now, actor=actor, action=action, target=f"plan:{plan_id}", detail=detail
+        )
+    )
+
+
+def save_plan(
+    store: Store,
+    site_id: str,
+    values: pd.DataFrame,
+    *,
+    created_at: dt.datetime,
+    horizon_start: dt.datetime,
+    horizon_end: dt.datetime,
+    slot_minutes: int,
+    solver_status: str,
+    termination: str | None = None,
+    objective_eur: float | None = None,
+    mip_gap: float | None = None,
+    fallback: str = "none",
+    build_seconds: float | None = None,
+    solve_seconds: float | None = None,
+    extract_seconds: float | None = None,
+    summary: dict[str, Any] | None = None,
+    actor: str = "system:optimizer",
+) -> PlanRecord:
+    """Store a new proposed plan with the next version number of its site.
+
+    values is long-format: asset_id, quantity, slot_start (UTC-aware), value.
+    """
+    missing = {"asset_id", "quantity", "slot_start", "value"} - set(values.columns)
+    if missing:
+        raise ValueError(f"plan values: missing columns {sorted(missing)}")
+    if values["value"].isna().any():
+        bad = values[values["value"].isna()].iloc[0]
+        raise ValueError(
+            f"plan values: NaN for {bad['asset_id']} {bad['quantity']} at {bad['slot_start']}"
+        )
+    rows = [
+        {"asset_id": a, "quantity": q, "slot_start": to_utc_datetime(t), "value": float(v)}
+        for a, q, t, v in values[["asset_id", "quantity", "slot_start", "value"]].itertuples(
+            index=False, name=None
+        )
+    ]
+    with store.engine.begin() as conn:
+        version = (
+            conn.execute(
+                select(func.coalesce(func.max(plans.c.version), 0)).where(
+                    plans.c.site_id == site_id
+                )
+            ).scalar_one()
+            + 1
+        )
+        plan_id = conn.execute(
+            plans.insert().values(
+                site_id=site_id,
+                version=version,
+                created_at=created_at,
+                horizon_start=horizon_start,
+                horizon_end=horizon_end,
+                slot_minutes=slot_minutes,
+                state=PlanState.PROPOSED.value,
+                solver_status=solver_status,
+                termination=termination,
+                objective_eur=objective_eur,
+                mip_gap=mip_gap,
+                fallback=fallback,
+                build_seconds=build_seconds,
+                solve_seconds=solve_seconds,
+                extract_seconds=extract_seconds,
+                summary=summary or {},
+            )
+        ).inserted_primary_key[0]
+        if rows:
+            for row in rows:
+                row["plan_id"] = plan_id
+            conn.execute(plan_values.insert(), rows)
+        _audit(
+            conn,
+            created_at,
+            actor,
+            "plan.propose",
+            plan_id,
+            {
+                "version": version,
+                "solver_status": solver_status,
+                "fallback": fallback,
+                "objective_eur": objective_eur,
+            },
+        )
+    return get_plan(store, int(plan_id))
+
+
+def get_plan(store: Store, plan_id: int) -> PlanRecord:
+    with store.engine.connect() as conn:
+        row = conn.execute(select(plans).where(plans.c.id == plan_id)).first()
+    if row is None:
+        raise KeyError(f"no plan with id {plan_id}")
+    return _record(row)
+
+
+def list_plans(
+    store: Store,
+    site_id: str,
+    states: list[PlanState] | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[PlanRecord]:
+    """Newest first."""
+    query = select(plans).where(plans.c.site_id == site_id)
+    if states:
+        query = query.where(plans.c.state.in_([s.value for s in states]))
+    query = query.order_by(plans.c.version.desc()).limit(limit).offset(offset)
+    with store.engine.connect() as conn:
+        return [_record(r) for r in conn.execute(query)]
+
+
+def read_plan_values(store: Store, plan_id: int) -> pd.DataFrame:
+    """Long frame asset_id, quantity, slot_start (UTC), value, ordered by slot."""
+    query = (
+        select(
+            plan_values.c.asset_id,
+            plan_values.c.quantity,
+            plan_values.c.slot_start,
+            plan_values.c.value,
+        )
+        .where(plan_values.c.plan_id == plan_id)
+        .order_by(plan_values.c.slot_start, plan_values.c.asset_id, plan_values.c.quantity)
+    )
+    with store.engine.connect() as conn:
+        rows = conn.execute(query).all()
+    frame = pd.DataFrame(rows, columns=["asset_id", "quantity", "slot_start", "value"])
+    frame["slot_start"] = pd.to_datetime(frame["slot_start"], utc=True)
+    return frame
+
+
+def _transition(
+    conn: Connection,
+    plan_id: int,
+    expected: tuple[PlanState, ...],
+    new: PlanState,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    result = conn.execute(
+        update(plans)
+        .where(plans.c.id == plan_id, plans.c.state.in_([s.value for s in expected]))
+        .values(state=new.value, **(extra or {}))
+    )
+    if result.rowcount != 1:
+        current = conn.execute(select(plans.c.state).where(plans.c.id == plan_id)).scalar()
+        if current is None:
+            raise KeyError(f"no plan with id {plan_id}")
+        allowed = " or ".join(s.value for s in expected)
+        raise PlanTransitionError(
+            f"plan {plan_id} is {current}; it must be {allowed} to become {new.value}"
+        )
+
+
+def decide_plan(
+    store: Store,
+    plan_id: int,
+    approve: bool,
+    actor: str,
+    now: dt.datetime,
+    note: str | None = None,
+) -> PlanRecord:
+    """Approve or reject a proposed plan (an operator, or the auto-release policy as actor)."""
+    new = PlanState.APPROVED if approve else PlanState.REJECTED
+    with store.engine.begin() as conn:
+        _transition(
+            conn,
+            plan_id,
+            (PlanState.PROPOSED,),
+            new,
+            {"decided_by": actor, "decided_at": now, "decision_note": note},
+        )
+        _audit(
+            conn, now, actor, "plan.approve" if approve else "plan.reject", plan_id, {"note": note}
+        )
+    return get_plan(store, plan_id)
+
+
+def activate_plan(
+    store: Store, plan_id: int, now: dt.datetime, actor: str = "system:control"
+) -> PlanRecord:
+    """Make an approved plan the active one of its site; the previously active plan is superseded."""
+    plan = get_plan(store, plan_id)
+    with store.engine.begin() as conn:
+        previous = (
+            conn.execute(
+                select(plans.c.id).where(
+                    plans.c.site_id == plan.site_id, plans.c.state == PlanState.ACTIVE.value
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for old_id in previous:
+            _transition(conn, old_id, (PlanState.ACTIVE,), PlanState.SUPERSEDED)
+            _audit(conn, now, actor, "plan.supersede", old_id, {"by_plan": plan_id})
+        _transition(conn, plan_id, (PlanState.APPROVED,), PlanState.ACTIVE)
+        _audit(conn, now, actor, "plan.activate", plan_id, {"superseded": list(previous)})
+    return get_plan(store, plan_id)
+
+
+def expire_plans(
+    store: Store, site_id: str, now: dt.datetime, actor: str = "system:control"
+) -> list[int]:
+    """Expire every proposed, approved or active plan whose horizon has ended; returns their ids."""
+    live = (PlanState.PROPOSED, PlanState.APPROVED, PlanState.ACTIVE)
+    with store.engine.begin() as conn:
+        ids = (
+            conn.execute(
+                select(plans.c.id).where(
+                    plans.c.site_id == site_id,
+                    plans.c.state.in_([s.value for s in live]),
+                    plans.c.horizon_end <= now,
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for plan_id in ids:
+            _transition(conn, plan_id, live, PlanState.EXPIRED)
+            _audit(conn, now, actor, "plan.expire", plan_id, {})
+    return list(ids)
+
+
+def active_plan(store: Store, site_id: str, now: dt.datetime) -> PlanRecord | None:
+    """The active plan if it covers `now`; a plan past its horizon never counts."""
+    with store.engine.connect() as conn:
+        row = conn.execute(
+            select(plans)
+            .where(plans.c.site_id == site_id, plans.c.state == PlanState.ACTIVE.value)
+            .order_by(plans.c.version.desc())
+        ).first()
+    if row is None:
+        return None
+    plan = _record(row)
+    return plan if plan.covers(now) else None
+
+
+def diff_plans(store: Store, plan_id: int, reference_plan_id: int) -> pd.DataFrame:
+    """Per asset, quantity and shared slot: this plan's value, the reference's and the change."""
+    new = read_plan_values(store, plan_id)
+    old = read_plan_values(store, reference_plan_id)
+    merged = new.merge(
+        old, on=["asset_id", "quantity", "slot_start"], how="inner", suffixes=("", "_reference")
+    )
+    merged["change"] = merged["value"] - merged["value_reference"]
+    return merged
