@@ -1,0 +1,158 @@
+"""Heat pumps as one vectorised bank: local thermostat, external commands, limits and switching.
+
+What decides a unit's electric power in a step (`HeatPumpBank.decide`):
+
+1. the local thermostat keeps a call for heat with hysteresis on the tank temperature: on below
+   `upper - hysteresis`, off at `upper`, where upper = min(thermostat target + hysteresis / 2,
+   temp_max_c); while calling, the unit runs at full power min(electric_max_kw, thermal_max_kw / COP);
+2. continuous units with a valid external setpoint run at that setpoint instead (0 = off);
+3. SG Ready units follow their state: 1 lock = off; 2 normal = thermostat; 3 recommended on =
+   thermostat with its target raised by sg_ready_boost_k; 4 forced on = full power until the tank
+   reaches temp_max_c (and again once it has cooled by the hysteresis);
+4. the external power cap (grid-operator dimming, section 14a EnWG) always applies; a cap below
+   electric_min_kw stops the unit;
+5. minimum on and off times hold against every command; only the tank's upper bound and the cap
+   override a minimum on time;
+6. the tank cannot exceed temp_max_c: heat is limited to the tank's headroom and the unit stops
+   once the tank is full.
+
+The COP comes from the shared `energy.thermal.heat_pump_cop`, evaluated with the flow temperature
+max(supply_temp_c, tank temperature): the condenser has to be at least as warm as the tank. The
+district re-evaluates it at every slot start (`update_cop`) and holds it within the slot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from energy.config import HeatPumpConfig, HeatPumpControl, TankConfig
+from energy.thermal import heat_pump_cop
+
+__all__ = ["SG_FORCED_ON", "SG_LOCK", "SG_NORMAL", "SG_RECOMMENDED_ON", "HeatPumpBank"]
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
+
+SG_LOCK, SG_NORMAL, SG_RECOMMENDED_ON, SG_FORCED_ON = 1, 2, 3, 4
+_US_PER_MIN = 60_000_000
+#: Tank temperatures this close to temp_max_c count as full (guards float rounding).
+_FULL_TOLERANCE_K = 1e-6
+
+
+def thermostat_target_c(heat_pump: HeatPumpConfig, tank: TankConfig) -> float:
+    """The local thermostat's target: configured, else the middle of the tank's band."""
+    if heat_pump.thermostat_setpoint_c is not None:
+        return heat_pump.thermostat_setpoint_c
+    return (tank.temp_min_c + tank.temp_max_c) / 2.0
+
+
+class HeatPumpBank:
+    """Parameters, switching state and energy counters of a set of heat pumps (one per tank)."""
+
+    def __init__(
+        self,
+        ids: Sequence[str],
+        configs: Sequence[HeatPumpConfig],
+        tanks: Sequence[TankConfig],
+        start_us: int,
+    ):
+        self.ids = tuple(ids)
+        self.configs = tuple(configs)
+        self.sg_ready = np.array(
+            [c.control == HeatPumpControl.SG_READY for c in configs], dtype=bool
+        )
+        self.electric_min_kw = np.array([c.electric_min_kw for c in configs], dtype=float)
+        self.electric_max_kw = np.array([c.electric_max_kw for c in configs], dtype=float)
+        self.thermal_max_kw = np.array([c.thermal_max_kw for c in configs], dtype=float)
+        self.supply_temp_c = np.array([c.supply_temp_c for c in configs], dtype=float)
+        self.min_on_us = np.array([c.min_on_minutes * _US_PER_MIN for c in configs], dtype=np.int64)
+        self.min_off_us = np.array(
+            [c.min_off_minutes * _US_PER_MIN for c in configs], dtype=np.int64
+        )
+        self.target_c = np.array(
+            [thermostat_target_c(c, t) for c, t in zip(configs, tanks, strict=True)]
+        )
+        self.hysteresis_k = np.array([c.thermostat_hysteresis_k for c in configs], dtype=float)
+        self.boost_k = np.array([c.sg_ready_boost_k for c in configs], dtype=float)
+        self.temp_max_c = np.array([t.temp_max_c for t in tanks], dtype=float)
+        n = len(self.ids)
+        self.on = np.zeros(n, dtype=bool)
+        self.calling = np.zeros(n, dtype=bool)
+        # as if switched off long ago: free to start at once
+        self.switched_us = np.full(n, start_us, dtype=np.int64) - self.min_off_us
+        self.cop = np.ones(n)
+        self.flow_temp_c = self.supply_temp_c.copy()
+        self.electric_kw = np.zeros(n)
+        self.heat_kw = np.zeros(n)
+        self.electric_kwh = np.zeros(n)
+        self.heat_kwh = np.zeros(n)
+        self.starts = np.zeros(n, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def update_cop(self, temp_outdoor_c: float, tank_temp_c: FloatArray) -> None:
+        """Re-evaluate each unit's COP for the current outdoor and tank temperatures."""
+        self.flow_temp_c = np.maximum(self.supply_temp_c, tank_temp_c)
+        self.cop = np.array(
+            [
+                float(heat_pump_cop(config, temp_outdoor_c, flow))
+                for config, flow in zip(self.configs, self.flow_temp_c, strict=True)
+            ]
+        )
+
+    def decide(
+        self,
+        now_us: int,
+        dt_h: float,
+        tank_temp_c: FloatArray,
+        headroom_kw: FloatArray,
+        setpoint_kw: FloatArray,
+        setpoint_valid: BoolArray,
+        sg_state: IntArray,
+        cap_kw: FloatArray,
+    ) -> FloatArray:
+        """Electric power of every unit for the next step; returns the heat delivered (kW).
+
+        setpoint_valid must already exclude SG Ready units; sg_state is SG_NORMAL for units without
+        a valid SG Ready command and for continuous units; cap_kw is +inf where there is no cap.
+        """
+        boost = np.where(sg_state == SG_RECOMMENDED_ON, self.boost_k, 0.0)
+        upper = np.minimum(self.target_c + boost + self.hysteresis_k / 2.0, self.temp_max_c)
+        upper = np.where(sg_state == SG_FORCED_ON, self.temp_max_c, upper)
+        lower = upper - self.hysteresis_k
+        self.calling = (tank_temp_c < lower) | (self.calling & (tank_temp_c < upper))
+
+        full_kw = np.minimum(self.electric_max_kw, self.thermal_max_kw / self.cop)
+        wanted = np.where(self.calling, full_kw, 0.0)
+        wanted = np.where(setpoint_valid, setpoint_kw, wanted)
+        wanted = np.where(sg_state == SG_LOCK, 0.0, wanted)
+        wanted = np.minimum(wanted, cap_kw)
+        wants_on = wanted > 0.0
+
+        blocked = (cap_kw < self.electric_min_kw) | (
+            tank_temp_c >= self.temp_max_c - _FULL_TOLERANCE_K
+        )
+        since_us = now_us - self.switched_us
+        held_on = self.on & ~wants_on & (since_us < self.min_on_us)
+        held_off = ~self.on & wants_on & (since_us < self.min_off_us)
+        on = ((wants_on & ~held_off) | held_on) & ~blocked
+
+        upper_kw = np.minimum(self.electric_max_kw, cap_kw)
+        electric = np.where(on, np.clip(wanted, self.electric_min_kw, upper_kw), 0.0)
+        heat = np.minimum(np.minimum(electric * self.cop, self.thermal_max_kw), headroom_kw)
+        electric = heat / self.cop
+
+        switched = on != self.on
+        self.starts += switched & on
+        self.switched_us = np.where(switched, now_us, self.switched_us)
+        self.on = on
+        self.electric_kw = electric
+        self.heat_kw = heat
+        self.electric_kwh += electric * dt_h
+        self.heat_kwh += heat * dt_h
+        return heat
