@@ -135,6 +135,12 @@ class Point(_Model):
     access: Literal["r", "rw"] = "r"
     min: float | None = None
     max: float | None = None
+    min_point: str | None = Field(
+        None, description="point where the device reports this point's lower limit (same unit)"
+    )
+    max_point: str | None = Field(
+        None, description="point where the device reports this point's upper limit (same unit)"
+    )
     ramp_per_s: Annotated[float, Field(gt=0)] | None = Field(
         None, description="largest change per second the device accepts, engineering units"
     )
@@ -300,6 +306,10 @@ def cross_check(register_map: RegisterMap) -> list[tuple[str, str]]:
                     f"found {sf.dtype.value} in {sf.table.value}",
                 )
             )
+    for p in register_map.points:
+        for ref in (p.min_point, p.max_point):
+            if ref is not None and ref not in names:
+                problems.append((p.name, f"device limit point {ref!r} is not in the map"))
     for role in ("watchdog_point", "heartbeat_point"):
         ref = getattr(register_map, role)
         if ref is None:
