@@ -522,12 +522,14 @@ class ReadBlock:
 
 
 def plan_reads(register_map: RegisterMap, points: Iterable[Point] | None = None) -> list[ReadBlock]:
-    """Group points into the fewest contiguous reads per table.
+    """Group points into few contiguous reads per table, each value with its scale factor.
 
     A block never exceeds ``max_registers_per_request`` registers (2000 bits for coil/discrete
     tables) nor spans more than ``max_gap_registers`` unmapped registers. Points with a
-    ``scale_factor`` pull their scale-factor point into the plan. Greedy in address order, which
-    is optimal for this interval-cover problem since points never overlap.
+    ``scale_factor`` pull their scale-factor point into the plan, and a value and its scale factor
+    land in the same block whenever they fit in one request, so both come from the same instant.
+    Greedy in address order over those groups, which gives the fewest blocks when every group is
+    a single point (the interval-cover problem) and stays close to it otherwise.
     """
     chosen: dict[str, Point] = {}
     for p in register_map.points if points is None else points:
@@ -537,34 +539,71 @@ def plan_reads(register_map: RegisterMap, points: Iterable[Point] | None = None)
             chosen[sf.name] = sf
     blocks: list[ReadBlock] = []
     for table in RegisterTable:
-        members = sorted((p for p in chosen.values() if p.table is table), key=lambda p: p.address)
+        members = [p for p in chosen.values() if p.table is table]
         limit = (
             MAX_BITS_PER_REQUEST if table in BIT_TABLES else register_map.max_registers_per_request
         )
         current: list[Point] = []
-        for p in members:
-            if p.count > limit:
-                raise ValueError(
-                    f"register map {register_map.name!r}: point {p.name!r} spans {p.count} "
-                    f"registers, more than one request may read ({limit})"
-                )
-            if current:
-                start = current[0].address
-                gap = p.address - max(q.end for q in current)
-                too_long = p.end - start > limit
-                too_sparse = register_map.max_gap_registers is not None and (
-                    gap > register_map.max_gap_registers
-                )
-                if too_long or too_sparse:
+        for group in _scale_groups(members):
+            start = min(p.address for p in group)
+            end = max(p.end for p in group)
+            if end - start > limit:
+                if any(p.count > limit for p in group):
+                    raise ValueError(
+                        f"register map {register_map.name!r}: a point of "
+                        f"{', '.join(p.name for p in group)} spans more registers than one "
+                        f"request may read ({limit})"
+                    )
+                groups = [[p] for p in group]  # too far apart: read value and factor apart
+            else:
+                groups = [group]
+            for part in groups:
+                if current and not _fits(register_map, current, part, limit):
                     blocks.append(_block(table, current))
                     current = []
-            current.append(p)
+                current.extend(part)
         if current:
             blocks.append(_block(table, current))
     return blocks
 
 
+def _scale_groups(points: Sequence[Point]) -> list[list[Point]]:
+    """Points joined with their scale-factor points (shared factors join groups), by address."""
+    parent = {p.name: p.name for p in points}
+
+    def find(name: str) -> str:
+        while parent[name] != name:
+            parent[name] = parent[parent[name]]
+            name = parent[name]
+        return name
+
+    for p in points:
+        if p.scale_factor is not None and p.scale_factor in parent:
+            parent[find(p.name)] = find(p.scale_factor)
+    groups: dict[str, list[Point]] = {}
+    for p in sorted(points, key=lambda q: q.address):
+        groups.setdefault(find(p.name), []).append(p)
+    return sorted(groups.values(), key=lambda g: g[0].address)
+
+
+def _fits(
+    register_map: RegisterMap, current: Sequence[Point], extra: Sequence[Point], limit: int
+) -> bool:
+    merged = sorted([*current, *extra], key=lambda p: p.address)
+    if max(p.end for p in merged) - merged[0].address > limit:
+        return False
+    if register_map.max_gap_registers is None:
+        return True
+    reach = merged[0].end
+    for p in merged[1:]:
+        if p.address - reach > register_map.max_gap_registers:
+            return False
+        reach = max(reach, p.end)
+    return True
+
+
 def _block(table: RegisterTable, points: Sequence[Point]) -> ReadBlock:
+    points = sorted(points, key=lambda p: p.address)
     start = points[0].address
     end = max(p.end for p in points)
     return ReadBlock(table=table, address=start, count=end - start, points=tuple(points))
