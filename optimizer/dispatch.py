@@ -1,0 +1,384 @@
+"""The dispatch optimizer: one built model, re-solved every control cycle, never without a plan.
+
+`DispatchOptimizer(site, horizon_slots)` builds the Pyomo model and loads it into HiGHS once;
+`solve(inputs, state)` pushes the new inputs into the loaded model and re-solves warm. If the solve
+fails, the fallback chain is: the MILP, its LP relaxation, the previous plan shifted in time, and
+finally the rule-based plan. Each step taken is logged with its reason and recorded in the result's
+summary (`fallback`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from energy.site import Site
+from energy.timegrid import SLOT_HOURS
+from optimizer.highs_backend import HighsBackend, RunOutcome, SolverError
+from optimizer.inputs import DispatchInputs, DispatchState
+from optimizer.model import Coefficients, DispatchModel, build_model, coefficients
+from optimizer.options import OptimizerOptions
+from optimizer.plant import Plant, sg_ready_levels_kw
+from optimizer.result import (
+    GRID_ID,
+    DispatchResult,
+    FallbackStep,
+    PlanStatus,
+    PlanValues,
+    SolveStage,
+    evaluate_plan,
+)
+from optimizer.rules import rule_based_values, shifted_values
+
+__all__ = ["DispatchOptimizer", "rule_based_plan"]
+
+logger = logging.getLogger(__name__)
+FloatArray = npt.NDArray[np.float64]
+
+
+class DispatchOptimizer:
+    """Plans batteries and heat pumps of a site over a rolling horizon of `horizon_slots` slots.
+
+    Build once, call `solve` every cycle; not thread-safe (one instance per worker).
+    """
+
+    def __init__(
+        self, site: Site, horizon_slots: int | None = None, options: OptimizerOptions | None = None
+    ):
+        options = options or OptimizerOptions()
+        if horizon_slots is not None and horizon_slots != options.horizon_slots:
+            options = options.replace(horizon_slots=horizon_slots)
+        self.site = site
+        self.options = options
+        self.plant = Plant.from_site(site)
+        started = time.perf_counter()
+        self.model: DispatchModel = build_model(site.config, self.plant, options)
+        built = time.perf_counter()
+        self.backend = HighsBackend(self.model)
+        loaded = time.perf_counter()
+        self.model_build_seconds = built - started
+        self.model_load_seconds = loaded - built
+        self._unreported_build_seconds = loaded - started
+        self.previous: DispatchResult | None = None
+        logger.info(
+            "dispatch model for %s: %d slots, %d columns, %d rows, built in %.3f s and "
+            "loaded into HiGHS in %.3f s",
+            site.id,
+            options.horizon_slots,
+            self.backend.n_cols,
+            self.backend.n_rows,
+            self.model_build_seconds,
+            self.model_load_seconds,
+        )
+
+    @property
+    def horizon_slots(self) -> int:
+        return self.options.horizon_slots
+
+    def solve(self, inputs: DispatchInputs, state: DispatchState | None = None) -> DispatchResult:
+        """Plan the horizon of `inputs` from `state` (None: the configuration's initial state).
+
+        Raises InputError for inputs or state that do not fit the site; any solver trouble
+        yields a fallback plan instead of an exception.
+        """
+        started = time.perf_counter()
+        inputs.check(self.plant, self.horizon_slots)
+        state = (state or DispatchState()).completed(self.site)
+        state.check(self.plant)
+        coeffs = coefficients(self.model, inputs, state)
+        steps: list[FallbackStep] = []
+        outcome: RunOutcome | None = None
+        stage = SolveStage.RULE_BASED
+        update_seconds = 0.0
+        try:
+            self._update(coeffs)
+            update_seconds = time.perf_counter() - started
+            outcome = self.backend.run()
+            stage = SolveStage.MILP if outcome.is_mip else SolveStage.LP
+        except Exception as exc:  # never without a plan: every failure moves down the chain
+            failed = SolveStage.MILP if self.backend.is_mip else SolveStage.LP
+            steps.append(_failed(failed, exc))
+            if failed == SolveStage.MILP:
+                try:
+                    outcome = self.backend.run(relax=True)
+                    stage = SolveStage.LP_RELAXATION
+                    steps.append(
+                        FallbackStep(
+                            stage,
+                            "used",
+                            "solved the LP relaxation: heat "
+                            "pump power may lie below its minimum or between "
+                            "SG Ready levels",
+                        )
+                    )
+                except Exception as relax_exc:
+                    steps.append(_failed(SolveStage.LP_RELAXATION, relax_exc))
+        solve_done = time.perf_counter()
+        if outcome is not None:
+            values = self._extract(outcome, coeffs)
+        else:
+            values, stage = self._without_solver(inputs, state, steps)
+        result = self._result(
+            inputs,
+            state,
+            values,
+            stage,
+            outcome,
+            steps,
+            coeffs,
+            started=started,
+            update_seconds=update_seconds,
+            solve_done=solve_done,
+        )
+        self.previous = result
+        return result
+
+    # ------------------------------------------------------------------ steps
+    def _update(self, coeffs: Coefficients) -> None:
+        backend = self.backend
+        backend.push(coeffs.params)
+        nb = len(self.plant.batteries)
+        backend.set_integer("z", np.repeat(coeffs.integer_battery_slots[None, :], nb, axis=0))
+        backend.set_integer("g", coeffs.integer_grid_slots)
+
+    def _without_solver(
+        self, inputs: DispatchInputs, state: DispatchState, steps: list[FallbackStep]
+    ) -> tuple[PlanValues, SolveStage]:
+        config = self.site.config
+        previous = self.previous
+        if previous is not None:
+            values, overlap = shifted_values(
+                config, self.plant, inputs, state, previous.index, previous.values
+            )
+            if overlap:
+                steps.append(
+                    FallbackStep(
+                        SolveStage.SHIFTED_PREVIOUS,
+                        "used",
+                        f"previous plan from {previous.index[0].isoformat()} covers {overlap} of "
+                        f"{inputs.n_slots} slots; setpoints clamped to the measured state, rule-based "
+                        f"after its end",
+                    )
+                )
+                logger.warning(
+                    "dispatch: using the previous plan shifted by %d slot(s)",
+                    inputs.n_slots - overlap,
+                )
+                return values, SolveStage.SHIFTED_PREVIOUS
+            steps.append(
+                FallbackStep(
+                    SolveStage.SHIFTED_PREVIOUS,
+                    "failed",
+                    "the previous plan does not cover this horizon",
+                )
+            )
+        else:
+            steps.append(FallbackStep(SolveStage.SHIFTED_PREVIOUS, "failed", "no previous plan"))
+        steps.append(
+            FallbackStep(
+                SolveStage.RULE_BASED,
+                "used",
+                "safe rule-based plan (self-consumption, tank thermostat)",
+            )
+        )
+        logger.warning("dispatch: using the rule-based plan")
+        return rule_based_values(config, self.plant, inputs, state), SolveStage.RULE_BASED
+
+    def _extract(self, outcome: RunOutcome, coeffs: Coefficients) -> PlanValues:
+        """Per-slot series from a HiGHS solution."""
+        x = outcome.col_values
+        be = self.backend
+        plant = self.plant
+        n = self.horizon_slots
+
+        def var(name: str, rows: int | None = None) -> FloatArray:
+            values = x[be.columns_of(name)]
+            return values if rows is None else values.reshape(rows, n)
+
+        values: PlanValues = {
+            (GRID_ID, "import_kw"): var("imp"),
+            (GRID_ID, "export_kw"): var("exp"),
+        }
+        if outcome.row_duals is not None:
+            duals = outcome.row_duals[be.rows_of("balance")] / SLOT_HOURS
+            values[(GRID_ID, "balance_price_eur_per_kwh")] = duals
+        else:
+            values[(GRID_ID, "balance_price_eur_per_kwh")] = np.full(n, np.nan)
+        nb, nh, npv = len(plant.batteries), len(plant.heat_pumps), len(plant.pvs)
+        if nb:
+            power = var("ch", nb) - var("dis", nb)
+            energy = var("e", nb)
+            for b, unit in enumerate(plant.batteries):
+                values[(unit.id, "power_kw")] = power[b]
+                values[(unit.id, "energy_end_kwh")] = energy[b]
+                values[(unit.id, "soc_end_frac")] = energy[b] / unit.config.capacity_kwh
+        if npv:
+            pv = var("pv", npv)
+            available = coeffs.params["pv_ub"]
+            for j, unit in enumerate(plant.pvs):
+                values[(unit.id, "power_kw")] = pv[j]
+                values[(unit.id, "curtailed_kw")] = np.clip(available[j] - pv[j], 0.0, None)
+        if nh:
+            hp = var("hp", nh)
+            q = var("q", nh)
+            on = var("on", nh) if "on" in self.model.static_integer_vars else None
+            for h, unit in enumerate(plant.heat_pumps):
+                values[(unit.id, "power_kw")] = hp[h]
+                values[(unit.id, "heat_kw")] = coeffs.cop[h] * hp[h]
+                values[(unit.id, "cop")] = coeffs.cop[h]
+                values[(unit.id, "on")] = (
+                    np.round(on[h]) if on is not None else (hp[h] > 1e-6).astype(float)
+                )
+                if unit.sg_ready:
+                    values[(unit.id, "sg_ready_state")] = _sg_state(unit.config, hp[h])
+                values[(unit.tank_id, "energy_end_kwh")] = q[h]
+                values[(unit.tank_id, "temp_end_c")] = (
+                    unit.tank.temp_min_c + q[h] / unit.capacity_kwh_per_k
+                )
+        return values
+
+    def _result(
+        self,
+        inputs: DispatchInputs,
+        state: DispatchState,
+        values: PlanValues,
+        stage: SolveStage,
+        outcome: RunOutcome | None,
+        steps: list[FallbackStep],
+        coeffs: Coefficients,
+        *,
+        started: float,
+        update_seconds: float,
+        solve_done: float,
+    ) -> DispatchResult:
+        for house in self.plant.tank_houses:
+            values[(house, "heat_demand_kw")] = inputs.heat_demand_kw[house]
+        for house in self.plant.houses:
+            values[(house, "load_kw")] = inputs.load_kw[house]
+        for unit in self.plant.heat_pumps:
+            if unit.sg_ready and (unit.id, "sg_ready_state") not in values:
+                values[(unit.id, "sg_ready_state")] = _sg_state(
+                    unit.config, values[(unit.id, "power_kw")]
+                )
+        breakdown, violations = evaluate_plan(
+            self.site.config, self.plant, self.options, inputs, state, values
+        )
+        done = time.perf_counter()
+        build_seconds = self._unreported_build_seconds + update_seconds
+        self._unreported_build_seconds = 0.0
+        if outcome is None or steps:
+            status = PlanStatus.FALLBACK
+        else:
+            status = PlanStatus.OPTIMAL if outcome.optimal else PlanStatus.FEASIBLE
+        for violation in violations:
+            logger.warning("plan violates %s", violation)
+        summary: dict[str, Any] = {
+            "status": status.value,
+            "stage": stage.value,
+            "model_status": outcome.model_status if outcome else None,
+            "objective_kind": self.site.config.objective.kind,
+            "objective_eur": outcome.objective if outcome else breakdown["objective_eur"],
+            "mip_gap": outcome.mip_gap if outcome else None,
+            "cost_breakdown": breakdown,
+            "violations": [v.to_dict() for v in violations],
+            "fallback": [
+                {"stage": s.stage.value, "outcome": s.outcome, "reason": s.reason} for s in steps
+            ],
+            "duals_available": bool(outcome is not None and outcome.row_duals is not None),
+            "horizon_start": inputs.index[0].isoformat(),
+            "horizon_end": (
+                inputs.index[-1] + (inputs.index[1] - inputs.index[0])
+                if inputs.n_slots > 1
+                else inputs.index[-1]
+            ).isoformat(),
+            "n_slots": inputs.n_slots,
+            "n_variables": self.backend.n_cols,
+            "n_constraints": self.backend.n_rows,
+            "n_integer_variables": self.backend.n_integer,
+            "simplex_iterations": outcome.simplex_iterations if outcome else None,
+            "build_seconds": build_seconds,
+            "solve_seconds": solve_done - started - update_seconds,
+            "highs_seconds": outcome.run_seconds if outcome else None,
+            "extract_seconds": done - solve_done,
+            "total_seconds": done - started,
+        }
+        return DispatchResult(
+            index=inputs.index, values=values, summary=summary, violations=tuple(violations)
+        )
+
+
+def _failed(stage: SolveStage, exc: BaseException) -> FallbackStep:
+    reason = exc.reason if isinstance(exc, SolverError) else f"{type(exc).__name__}: {exc}"
+    logger.error(
+        "dispatch: stage %s failed: %s",
+        stage.value,
+        reason,
+        exc_info=not isinstance(exc, SolverError),
+    )
+    return FallbackStep(stage, "failed", reason)
+
+
+def _sg_state(config: Any, power_kw: FloatArray) -> FloatArray:
+    """SG Ready state (1 lock .. 4 forced) whose level is nearest to the planned power."""
+    levels = sg_ready_levels_kw(config)
+    states = np.array([1, *levels.keys()], dtype=float)
+    powers = np.array([0.0, *levels.values()])
+    nearest = np.abs(np.asarray(power_kw)[:, None] - powers[None, :]).argmin(axis=1)
+    return states[nearest]
+
+
+def rule_based_plan(
+    site: Site,
+    inputs: DispatchInputs,
+    state: DispatchState | None = None,
+    options: OptimizerOptions | None = None,
+) -> DispatchResult:
+    """The safe rule-based plan as a DispatchResult (no solver involved)."""
+    options = options or OptimizerOptions(horizon_slots=inputs.n_slots)
+    plant = Plant.from_site(site)
+    inputs.check(plant)
+    state = (state or DispatchState()).completed(site)
+    state.check(plant)
+    started = time.perf_counter()
+    values = rule_based_values(site.config, plant, inputs, state)
+    for house in plant.tank_houses:
+        values[(house, "heat_demand_kw")] = inputs.heat_demand_kw[house]
+    for unit in plant.heat_pumps:
+        if unit.sg_ready:
+            values[(unit.id, "sg_ready_state")] = _sg_state(
+                unit.config, values[(unit.id, "power_kw")]
+            )
+    breakdown, violations = evaluate_plan(site.config, plant, options, inputs, state, values)
+    elapsed = time.perf_counter() - started
+    summary = {
+        "status": PlanStatus.FALLBACK.value,
+        "stage": SolveStage.RULE_BASED.value,
+        "model_status": None,
+        "objective_kind": site.config.objective.kind,
+        "objective_eur": breakdown["objective_eur"],
+        "mip_gap": None,
+        "cost_breakdown": breakdown,
+        "violations": [v.to_dict() for v in violations],
+        "fallback": [
+            {
+                "stage": SolveStage.RULE_BASED.value,
+                "outcome": "used",
+                "reason": "requested directly",
+            }
+        ],
+        "duals_available": False,
+        "horizon_start": inputs.index[0].isoformat(),
+        "n_slots": inputs.n_slots,
+        "build_seconds": 0.0,
+        "solve_seconds": elapsed,
+        "highs_seconds": None,
+        "extract_seconds": 0.0,
+        "total_seconds": elapsed,
+    }
+    return DispatchResult(
+        index=inputs.index, values=values, summary=summary, violations=tuple(violations)
+    )

@@ -1,0 +1,346 @@
+"""The dispatch model loaded into HiGHS once, then updated in place and re-solved warm.
+
+Pyomo compiles the formulation to matrices a single time (`LinearStandardFormCompiler`); the
+result is passed to highspy. For every later solve, the Param values computed by
+`optimizer.model.coefficients` are written straight to their places in the HiGHS model (costs,
+column and row bounds, matrix coefficients) through vectorised highspy calls, so the basis of the
+previous solve stays and the dual simplex starts warm. Each binding is checked when the model is
+loaded: a Param that does not sit where its binding says makes loading fail, so an input can never
+silently stop reaching the solver.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import highspy
+import numpy as np
+import numpy.typing as npt
+from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+
+from optimizer.model import Binding, BindingKind, DispatchModel
+
+__all__ = ["HighsBackend", "RunOutcome", "SolverError"]
+
+logger = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int32]
+_INF = highspy.kHighsInf
+_OK = highspy.HighsStatus.kOk
+_WARNING = highspy.HighsStatus.kWarning
+
+
+class SolverError(RuntimeError):
+    """HiGHS failed or returned no usable solution; `reason` says why."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(reason)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What one HiGHS run returned. `col_values` is always a solution usable for dispatch."""
+
+    model_status: str
+    optimal: bool
+    is_mip: bool
+    objective: float
+    mip_gap: float | None
+    run_seconds: float  # HiGHS's own run time
+    wall_seconds: float  # wall time of the run call
+    col_values: FloatArray
+    row_duals: FloatArray | None
+    simplex_iterations: int
+
+
+@dataclass(frozen=True)
+class _ResolvedBinding:
+    binding: Binding
+    cols: IntArray
+    rows: IntArray
+    scale: FloatArray
+
+
+class HighsBackend:
+    """One loaded HiGHS model for one DispatchModel; not thread-safe."""
+
+    def __init__(self, dm: DispatchModel):
+        self.dm = dm
+        info = LinearStandardFormCompiler().write(dm.model, mixed_form=True)
+        columns = info.columns
+        rows = info.rows
+        self.n_cols = len(columns)
+        self.n_rows = len(rows)
+        self._col_of = {id(v): i for i, v in enumerate(columns)}
+        self._row_of: dict[int, int] = {}
+        for i, (con, _sense) in enumerate(rows):
+            if id(con) in self._row_of:
+                raise RuntimeError(
+                    f"constraint {con.name} compiled to two rows; the dispatch "
+                    "model must use only equalities and one-sided rows"
+                )
+            self._row_of[id(con)] = i
+        sense = np.array([s for _, s in rows], dtype=np.int8)
+        rhs = np.asarray(info.rhs, dtype=float)
+        self._row_lb = np.where(sense <= 0, rhs, -_INF)
+        self._row_ub = np.where(sense >= 0, rhs, _INF)
+        self._col_lb = np.array([-_INF if v.lb is None else v.lb for v in columns], dtype=float)
+        self._col_ub = np.array([_INF if v.ub is None else v.ub for v in columns], dtype=float)
+        self._cost = np.asarray(info.c.toarray(), dtype=float).reshape(-1)
+        self._base_integer = np.array(
+            [v.is_integer() or v.is_binary() for v in columns], dtype=np.uint8
+        )
+        a_csc = info.A.tocsc()
+        a_csr = info.A.tocsr()
+        self._resolved = [self._resolve(b, a_csr, rhs) for b in dm.bindings]
+        self._coef_values: dict[str, FloatArray] = {}
+        self._var_cols: dict[str, IntArray] = {}
+
+        self.highs = highspy.Highs()
+        self.highs.setOptionValue("output_flag", False)
+        for name, value in dm.options.highs_options.items():
+            self.highs.setOptionValue(name, value)
+        lp = highspy.HighsLp()
+        lp.num_col_ = self.n_cols
+        lp.num_row_ = self.n_rows
+        lp.col_cost_ = self._cost
+        lp.col_lower_ = self._col_lb
+        lp.col_upper_ = self._col_ub
+        lp.row_lower_ = self._row_lb
+        lp.row_upper_ = self._row_ub
+        lp.offset_ = float(np.asarray(info.c_offset).reshape(-1)[0]) if len(info.c_offset) else 0.0
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = a_csc.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = a_csc.indices.astype(np.int32)
+        lp.a_matrix_.value_ = a_csc.data.astype(float)
+        lp.integrality_ = [highspy.HighsVarType(int(k)) for k in self._base_integer]
+        status = self.highs.passModel(lp)
+        if status not in (_OK, _WARNING):
+            raise RuntimeError(f"HiGHS rejected the compiled dispatch model: {status}")
+        self._integrality = self._base_integer.copy()
+        self._solved_once = False
+
+    # ------------------------------------------------------------------ loading
+    def _cols(self, name: str, keys: tuple[Any, ...]) -> IntArray:
+        component = getattr(self.dm.model, name)
+        try:
+            return np.array(
+                [self._col_of[id(component if k is None else component[k])] for k in keys],
+                dtype=np.int32,
+            )
+        except KeyError as exc:
+            raise RuntimeError(
+                f"variable {name} has an element without a column (it appears in no constraint)"
+            ) from exc
+
+    def _rows(self, name: str, keys: tuple[Any, ...]) -> IntArray:
+        component = getattr(self.dm.model, name)
+        return np.array([self._row_of[id(component[k])] for k in keys], dtype=np.int32)
+
+    def _resolve(self, b: Binding, a_csr: Any, rhs: FloatArray) -> _ResolvedBinding:
+        """Find where binding b's values go and check that the placeholder (1.0) sits there."""
+        empty_i = np.zeros(0, dtype=np.int32)
+        if b.kind == BindingKind.ROW_BOUND:
+            rows = self._rows(b.target, b.target_keys)
+            if len(rows) and not np.allclose(rhs[rows], 1.0):
+                raise RuntimeError(f"Param {b.param} is not the bare right-hand side of {b.target}")
+            return _ResolvedBinding(b, empty_i, rows, np.ones(len(rows)))
+        if b.kind == BindingKind.COEFFICIENT:
+            assert b.var is not None
+            rows = self._rows(b.target, b.target_keys)
+            cols = self._cols(b.var, b.var_keys)
+            scale = np.empty(len(rows))
+            for k, (r, c) in enumerate(zip(rows, cols, strict=True)):
+                start, end = a_csr.indptr[r], a_csr.indptr[r + 1]
+                hit = np.nonzero(a_csr.indices[start:end] == c)[0]
+                if len(hit) != 1:
+                    raise RuntimeError(
+                        f"Param {b.param} is not a coefficient of {b.var} in {b.target}"
+                    )
+                scale[k] = a_csr.data[start + hit[0]]
+            return _ResolvedBinding(b, cols, rows, scale)
+        cols = self._cols(b.target, b.target_keys)
+        if b.kind == BindingKind.OBJECTIVE:
+            scale = self._cost[cols].copy()
+            if not np.all(np.abs(scale) > 0):
+                raise RuntimeError(f"Param {b.param} is not the cost of {b.target}")
+            return _ResolvedBinding(b, cols, empty_i, scale)
+        bound = self._col_lb if b.kind == BindingKind.COL_LOWER else self._col_ub
+        if len(cols) and not np.allclose(bound[cols], 1.0):
+            raise RuntimeError(f"Param {b.param} is not the bare {b.kind} of {b.target}")
+        return _ResolvedBinding(b, cols, empty_i, np.ones(len(cols)))
+
+    def columns_of(self, name: str) -> IntArray:
+        """Column indices of every element of variable `name`, in its index order (cached)."""
+        if name not in self._var_cols:
+            component = getattr(self.dm.model, name)
+            keys = tuple(component.keys()) if component.is_indexed() else (None,)
+            self._var_cols[name] = self._cols(name, keys)
+        return self._var_cols[name]
+
+    def rows_of(self, name: str) -> IntArray:
+        component = getattr(self.dm.model, name)
+        return self._rows(name, tuple(component.keys()))
+
+    # ------------------------------------------------------------------ updating
+    def push(self, params: dict[str, FloatArray]) -> None:
+        """Write new Param values into the HiGHS model (every bound Param must be given)."""
+        cost_cols, bound_cols, bound_rows = [], [], []
+        for rb in self._resolved:
+            b = rb.binding
+            values = np.asarray(params[b.param], dtype=float).reshape(-1) * rb.scale
+            if b.kind == BindingKind.OBJECTIVE:
+                self._cost[rb.cols] = values
+                cost_cols.append(rb.cols)
+            elif b.kind == BindingKind.COL_LOWER:
+                self._col_lb[rb.cols] = values
+                bound_cols.append(rb.cols)
+            elif b.kind == BindingKind.COL_UPPER:
+                self._col_ub[rb.cols] = values
+                bound_cols.append(rb.cols)
+            elif b.kind == BindingKind.ROW_BOUND:
+                finite_lb = np.isfinite(self._row_lb[rb.rows])
+                finite_ub = np.isfinite(self._row_ub[rb.rows])
+                self._row_lb[rb.rows] = np.where(finite_lb, values, -_INF)
+                self._row_ub[rb.rows] = np.where(finite_ub, values, _INF)
+                bound_rows.append(rb.rows)
+            else:
+                self._push_coefficients(b.param, rb, values)
+        h = self.highs
+        if cost_cols:
+            cols = np.concatenate(cost_cols)
+            _check(h.changeColsCost(len(cols), cols, self._cost[cols]), "changeColsCost")
+        if bound_cols:
+            cols = np.unique(np.concatenate(bound_cols))
+            _check(
+                h.changeColsBounds(len(cols), cols, self._col_lb[cols], self._col_ub[cols]),
+                "changeColsBounds",
+            )
+        if bound_rows:
+            rows = np.concatenate(bound_rows)
+            _check(
+                h.changeRowsBounds(len(rows), rows, self._row_lb[rows], self._row_ub[rows]),
+                "changeRowsBounds",
+            )
+
+    def _push_coefficients(self, name: str, rb: _ResolvedBinding, values: FloatArray) -> None:
+        previous = self._coef_values.get(name)
+        changed = np.arange(len(values)) if previous is None else np.nonzero(previous != values)[0]
+        change = self.highs.changeCoeff
+        for k in changed.tolist():
+            _check(change(int(rb.rows[k]), int(rb.cols[k]), float(values[k])), "changeCoeff")
+        self._coef_values[name] = values.copy()
+
+    def set_integer(self, var: str, mask: npt.NDArray[np.bool_] | None) -> None:
+        """Make the elements of `var` integer where mask is true (None: as declared)."""
+        cols = self.columns_of(var)
+        wanted = (
+            self._base_integer[cols]
+            if mask is None
+            else np.asarray(mask, dtype=bool).reshape(-1).astype(np.uint8)
+        )
+        self._apply_integrality(cols, wanted)
+
+    def _apply_integrality(self, cols: IntArray, wanted: npt.NDArray[np.uint8]) -> None:
+        changed = np.nonzero(self._integrality[cols] != wanted)[0]
+        if len(changed):
+            idx = cols[changed]
+            _check(
+                self.highs.changeColsIntegrality(len(idx), idx, wanted[changed]),
+                "changeColsIntegrality",
+            )
+            self._integrality[idx] = wanted[changed]
+
+    @property
+    def n_integer(self) -> int:
+        return int(self._integrality.sum())
+
+    @property
+    def is_mip(self) -> bool:
+        return bool(self._integrality.any())
+
+    # ------------------------------------------------------------------ solving
+    def run(self, *, relax: bool = False) -> RunOutcome:
+        """Solve; with relax=True every integer column is continuous for this run only.
+
+        Raises SolverError if HiGHS errs or has no primal feasible solution (time limit hit
+        before an incumbent, infeasible, unbounded).
+        """
+        h = self.highs
+        options = self.dm.options
+        saved = self._integrality.copy()
+        if relax:
+            self._apply_integrality(
+                np.arange(self.n_cols, dtype=np.int32), np.zeros(self.n_cols, dtype=np.uint8)
+            )
+        try:
+            is_mip = self.is_mip
+            solver = "simplex" if self._solved_once else options.cold_solver
+            _check(h.setOptionValue("solver", "choose" if is_mip else solver), "solver option")
+            _check(h.setOptionValue("time_limit", float(options.time_limit_s)), "time_limit")
+            _check(h.setOptionValue("mip_rel_gap", float(options.mip_rel_gap)), "mip_rel_gap")
+            before = h.getRunTime()
+            started = time.perf_counter()
+            status = h.run()
+            wall = time.perf_counter() - started
+            run_seconds = h.getRunTime() - before
+            model_status = h.getModelStatus()
+            status_text = h.modelStatusToString(model_status)
+            info = h.getInfo()
+            if status == highspy.HighsStatus.kError:
+                raise SolverError(f"HiGHS run returned an error (model status {status_text})")
+            optimal = model_status == highspy.HighsModelStatus.kOptimal
+            has_primal = info.primal_solution_status == 2  # kSolutionStatusFeasible
+            if not optimal and not (is_mip and has_primal):
+                raise SolverError(
+                    f"HiGHS ended with model status {status_text!r} and "
+                    f"{'a' if has_primal else 'no'} feasible solution"
+                )
+            solution = h.getSolution()
+            col_values = np.asarray(solution.col_value, dtype=float)
+            duals = (
+                np.asarray(solution.row_dual, dtype=float)
+                if (not is_mip and solution.dual_valid)
+                else None
+            )
+            self._solved_once = self._solved_once or not is_mip
+            return RunOutcome(
+                model_status=status_text,
+                optimal=optimal,
+                is_mip=is_mip,
+                objective=float(info.objective_function_value),
+                mip_gap=float(info.mip_gap) if is_mip else None,
+                run_seconds=float(run_seconds),
+                wall_seconds=wall,
+                col_values=col_values,
+                row_duals=duals,
+                simplex_iterations=int(info.simplex_iteration_count),
+            )
+        finally:
+            if relax:
+                self._apply_integrality(np.arange(self.n_cols, dtype=np.int32), saved)
+
+    def lp_data(self) -> dict[str, Any]:
+        """The model as HiGHS holds it now (for checks and analysis)."""
+        lp = self.highs.getLp()
+        return {
+            "col_cost": np.asarray(lp.col_cost_),
+            "col_lower": np.asarray(lp.col_lower_),
+            "col_upper": np.asarray(lp.col_upper_),
+            "row_lower": np.asarray(lp.row_lower_),
+            "row_upper": np.asarray(lp.row_upper_),
+            "start": np.asarray(lp.a_matrix_.start_),
+            "index": np.asarray(lp.a_matrix_.index_),
+            "value": np.asarray(lp.a_matrix_.value_),
+            "integrality": np.asarray([int(v) for v in lp.integrality_]),
+        }
+
+
+def _check(status: highspy.HighsStatus, what: str) -> None:
+    if status not in (_OK, _WARNING):
+        raise SolverError(f"HiGHS {what} failed with status {status}")

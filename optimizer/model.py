@@ -1,0 +1,528 @@
+"""The dispatch model: a Pyomo formulation built once per site and horizon length.
+
+Everything that changes between solves (prices, forecasts, COP, caps, initial state) enters the
+model only through mutable Params, and each Param sits in exactly one kind of place of the linear
+program: an objective coefficient, a variable bound, a row bound, or one matrix coefficient. A
+`Binding` records that place, so the solver backend can push new values straight into the loaded
+HiGHS model without walking Pyomo expressions again (`coefficients` computes the values from the
+inputs). Plant sizes are constants of the formulation, taken from the site configuration.
+
+Sign convention: grid import and battery charging are positive. Powers are kW averaged over a
+slot, energies kWh at the end of a slot. Tank energy is counted above the tank's temp_min_c.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+from itertools import product
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyomo.environ as pyo
+
+from energy.config import SiteConfig
+from energy.thermal import heat_pump_cop
+from energy.timegrid import SLOT_HOURS, SLOT_MINUTES
+from optimizer.inputs import DispatchInputs, DispatchState, InputError
+from optimizer.options import OptimizerOptions
+from optimizer.plant import Plant, sg_ready_levels_kw
+
+__all__ = [
+    "Binding",
+    "BindingKind",
+    "DispatchModel",
+    "ObjectiveWeights",
+    "build_model",
+    "coefficients",
+    "objective_weights",
+]
+
+FloatArray = npt.NDArray[np.float64]
+SG_STATES = (2, 3, 4)
+
+
+class BindingKind(StrEnum):
+    OBJECTIVE = "objective"  # cost of a column
+    COL_LOWER = "col_lower"
+    COL_UPPER = "col_upper"
+    ROW_BOUND = "row_bound"  # the right-hand side of an equality or one-sided row
+    COEFFICIENT = "coefficient"  # the coefficient of `var` in row `target`
+
+
+@dataclass(frozen=True)
+class Binding:
+    """Where the values of Param `param` go: element k of the flattened value array belongs to
+    `target[target_keys[k]]` (and, for coefficients, to variable `var[var_keys[k]]`)."""
+
+    param: str
+    kind: BindingKind
+    target: str
+    target_keys: tuple[Any, ...]
+    var: str | None = None
+    var_keys: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
+class ObjectiveWeights:
+    """Objective = cost x cost_eur + grid_import x kWh imported + co2 x kg emitted (+ penalties)."""
+
+    cost: float
+    grid_import_per_kwh: float
+    co2_per_kg: float
+
+
+def objective_weights(config: SiteConfig) -> ObjectiveWeights:
+    objective = config.objective
+    if objective.kind == "cost":
+        return ObjectiveWeights(1.0, 0.0, 0.0)
+    if objective.kind == "grid_import":
+        return ObjectiveWeights(0.0, 1.0, 0.0)
+    if objective.kind == "co2":
+        return ObjectiveWeights(0.0, 0.0, 1.0)
+    return ObjectiveWeights(
+        objective.cost_weight, objective.grid_import_weight_per_kwh, objective.co2_weight_per_kg
+    )
+
+
+@dataclass(frozen=True)
+class DispatchModel:
+    """A built Pyomo model and what is needed to feed and read it."""
+
+    model: pyo.ConcreteModel
+    config: SiteConfig
+    plant: Plant
+    options: OptimizerOptions
+    n_slots: int
+    weights: ObjectiveWeights
+    bindings: tuple[Binding, ...]
+    #: integer columns, by variable name: decided per solve ("z", "g") or always ("on", "y")
+    dynamic_integer_vars: tuple[str, ...]
+    static_integer_vars: tuple[str, ...]
+
+    @property
+    def import_limit_kw(self) -> float:
+        return self.config.grid.import_limit_kw
+
+    @property
+    def export_limit_kw(self) -> float:
+        grid = self.config.grid
+        if grid.feed_in_limit_kw is None:
+            return grid.export_limit_kw
+        return min(grid.export_limit_kw, grid.feed_in_limit_kw)
+
+
+def _slots_for(minutes: float) -> int:
+    return max(1, math.ceil(minutes / SLOT_MINUTES))
+
+
+def build_model(config: SiteConfig, plant: Plant, options: OptimizerOptions) -> DispatchModel:
+    """Build the formulation for `options.horizon_slots` slots with placeholder Param values."""
+    n = options.horizon_slots
+    dt = SLOT_HOURS
+    weights = objective_weights(config)
+    penalty = options.hard_limit_penalty_eur_per_kwh
+    batteries, hps, pvs = plant.batteries, plant.heat_pumps, plant.pvs
+    on_off = options.heat_pump_on_off
+    grid = config.grid
+    export_limit = (
+        grid.export_limit_kw
+        if grid.feed_in_limit_kw is None
+        else min(grid.export_limit_kw, grid.feed_in_limit_kw)
+    )
+    m_import = options.grid_direction_m_factor * grid.import_limit_kw
+    m_export = options.grid_direction_m_factor * export_limit
+
+    m = pyo.ConcreteModel(name="klimaviertel_dispatch")
+    ts = range(n)
+    bs = range(len(batteries))
+    hs = range(len(hps))
+    ps = range(len(pvs))
+    bt = list(product(bs, ts))
+    ht = list(product(hs, ts))
+    pt = list(product(ps, ts))
+
+    def mutable(index: Any = None) -> pyo.Param:
+        if index is None:
+            return pyo.Param(mutable=True, initialize=1.0)
+        return pyo.Param(index, mutable=True, initialize=1.0)
+
+    # inputs (placeholders until the first solve pushes real values)
+    m.cost_import = mutable(ts)
+    m.cost_export = mutable(ts)
+    m.bal_rhs = mutable(ts)
+    m.peak_lb = mutable()
+    m.bat_rhs = mutable(bt)
+    m.bat_term_cost = mutable(bs)
+    m.pv_lb = mutable(pt)
+    m.pv_ub = mutable(pt)
+    m.hp_ub = mutable(ht)
+    m.hp_heat = mutable(ht)
+    m.tank_rhs = mutable(ht)
+    m.tank_term_cost = mutable(hs)
+
+    # grid connection
+    m.imp = pyo.Var(ts, bounds=(0, None))
+    m.exp = pyo.Var(ts, bounds=(0, None))
+    m.s_imp = pyo.Var(ts, bounds=(0, None))
+    m.s_exp = pyo.Var(ts, bounds=(0, None))
+    m.g = pyo.Var(ts, bounds=(0, 1))
+    m.peak = pyo.Var(bounds=(m.peak_lb, None))
+    # batteries
+    m.ch = pyo.Var(bt, bounds=lambda _m, b, t: (0, batteries[b].config.charge_max_kw))
+    m.dis = pyo.Var(bt, bounds=lambda _m, b, t: (0, batteries[b].config.discharge_max_kw))
+    m.e = pyo.Var(bt)
+    m.e_lo = pyo.Var(bt, bounds=(0, None))
+    m.e_hi = pyo.Var(bt, bounds=(0, None))
+    m.z = pyo.Var(bt, bounds=(0, 1))
+    # PV, heat pumps, tanks
+    m.pv = pyo.Var(pt, bounds=lambda _m, j, t: (_m.pv_lb[j, t], _m.pv_ub[j, t]))
+    m.hp = pyo.Var(ht, bounds=lambda _m, h, t: (0, _m.hp_ub[h, t]))
+    m.q = pyo.Var(ht)
+    m.q_lo = pyo.Var(ht, bounds=(0, None))
+    m.q_hi = pyo.Var(ht, bounds=(0, None))
+
+    m.balance = pyo.Constraint(
+        ts,
+        rule=lambda _m, t: (
+            _m.imp[t]
+            - _m.exp[t]
+            - sum(_m.ch[b, t] - _m.dis[b, t] for b in bs)
+            - sum(_m.hp[h, t] for h in hs)
+            + sum(_m.pv[j, t] for j in ps)
+            == _m.bal_rhs[t]
+        ),
+    )
+    m.imp_cap = pyo.Constraint(
+        ts, rule=lambda _m, t: _m.imp[t] - _m.s_imp[t] <= grid.import_limit_kw
+    )
+    m.exp_cap = pyo.Constraint(ts, rule=lambda _m, t: _m.exp[t] - _m.s_exp[t] <= export_limit)
+    m.dir_imp = pyo.Constraint(ts, rule=lambda _m, t: _m.imp[t] - m_import * _m.g[t] <= 0)
+    m.dir_exp = pyo.Constraint(ts, rule=lambda _m, t: _m.exp[t] + m_export * _m.g[t] <= m_export)
+    m.peak_def = pyo.Constraint(ts, rule=lambda _m, t: _m.peak - _m.imp[t] >= 0)
+
+    def bat_bal(_m: Any, b: int, t: int) -> Any:
+        c = batteries[b].config
+        keep = 1.0 - c.standby_loss_frac_per_h * dt
+        previous = keep * _m.e[b, t - 1] if t > 0 else 0.0
+        return (
+            _m.e[b, t]
+            - previous
+            - dt * c.charge_efficiency_frac * _m.ch[b, t]
+            + dt / c.discharge_efficiency_frac * _m.dis[b, t]
+            == _m.bat_rhs[b, t]
+        )
+
+    m.bat_bal = pyo.Constraint(bt, rule=bat_bal)
+    m.bat_lo = pyo.Constraint(
+        bt, rule=lambda _m, b, t: _m.e[b, t] + _m.e_lo[b, t] >= batteries[b].energy_min_kwh
+    )
+    m.bat_hi = pyo.Constraint(
+        bt, rule=lambda _m, b, t: _m.e[b, t] - _m.e_hi[b, t] <= batteries[b].energy_max_kwh
+    )
+    m.bat_ch_dir = pyo.Constraint(
+        bt, rule=lambda _m, b, t: _m.ch[b, t] - batteries[b].config.charge_max_kw * _m.z[b, t] <= 0
+    )
+    m.bat_dis_dir = pyo.Constraint(
+        bt,
+        rule=lambda _m, b, t: (
+            _m.dis[b, t] + batteries[b].config.discharge_max_kw * _m.z[b, t]
+            <= batteries[b].config.discharge_max_kw
+        ),
+    )
+    terminal_target = options.terminal_soc_frac
+    if terminal_target is not None:
+        m.e_term = pyo.Var(bs, bounds=(0, None))
+        m.bat_term = pyo.Constraint(
+            bs,
+            rule=lambda _m, b: (
+                _m.e[b, n - 1] + _m.e_term[b] >= terminal_target * batteries[b].config.capacity_kwh
+            ),
+        )
+
+    def tank_bal(_m: Any, h: int, t: int) -> Any:
+        unit = hps[h]
+        keep = 1.0 - dt * unit.tank.loss_w_per_k / 1000.0 / unit.capacity_kwh_per_k
+        previous = keep * _m.q[h, t - 1] if t > 0 else 0.0
+        return _m.q[h, t] - previous - _m.hp_heat[h, t] * _m.hp[h, t] == _m.tank_rhs[h, t]
+
+    m.tank_bal = pyo.Constraint(ht, rule=tank_bal)
+    m.tank_lo = pyo.Constraint(ht, rule=lambda _m, h, t: _m.q[h, t] + _m.q_lo[h, t] >= 0)
+    m.tank_hi = pyo.Constraint(
+        ht, rule=lambda _m, h, t: _m.q[h, t] - _m.q_hi[h, t] <= hps[h].band_kwh
+    )
+
+    bindings = [
+        Binding("cost_import", BindingKind.OBJECTIVE, "imp", tuple(ts)),
+        Binding("cost_export", BindingKind.OBJECTIVE, "exp", tuple(ts)),
+        Binding("bal_rhs", BindingKind.ROW_BOUND, "balance", tuple(ts)),
+        Binding("peak_lb", BindingKind.COL_LOWER, "peak", (None,)),
+        Binding("bat_rhs", BindingKind.ROW_BOUND, "bat_bal", tuple(bt)),
+        Binding("bat_term_cost", BindingKind.OBJECTIVE, "e", tuple((b, n - 1) for b in bs)),
+        Binding("pv_lb", BindingKind.COL_LOWER, "pv", tuple(pt)),
+        Binding("pv_ub", BindingKind.COL_UPPER, "pv", tuple(pt)),
+        Binding("hp_ub", BindingKind.COL_UPPER, "hp", tuple(ht)),
+        Binding("hp_heat", BindingKind.COEFFICIENT, "tank_bal", tuple(ht), "hp", tuple(ht)),
+        Binding("tank_rhs", BindingKind.ROW_BOUND, "tank_bal", tuple(ht)),
+        Binding("tank_term_cost", BindingKind.OBJECTIVE, "q", tuple((h, n - 1) for h in hs)),
+    ]
+    static_integer: list[str] = []
+    if on_off and hps:
+        bindings += _add_on_off(m, plant, n)
+        static_integer.append("on")
+        if any(hp.sg_ready for hp in hps):
+            static_integer.append("y")
+
+    cycle = sum(
+        weights.cost * batteries[b].config.cycle_cost_eur_per_kwh * dt * (m.ch[b, t] + m.dis[b, t])
+        for b, t in bt
+    )
+    objective = (
+        sum(
+            m.cost_import[t] * m.imp[t]
+            + m.cost_export[t] * m.exp[t]
+            + penalty * dt * (m.s_imp[t] + m.s_exp[t])
+            for t in ts
+        )
+        + weights.cost * config.tariff.peak_import_charge_eur_per_kw * m.peak
+        + cycle
+        + sum(penalty * (m.e_lo[b, t] + m.e_hi[b, t]) for b, t in bt)
+        + sum(
+            hps[h].tank.comfort_penalty_eur_per_kwh * (m.q_lo[h, t] + m.q_hi[h, t]) for h, t in ht
+        )
+        + sum(m.bat_term_cost[b] * m.e[b, n - 1] for b in bs)
+        + sum(m.tank_term_cost[h] * m.q[h, n - 1] for h in hs)
+    )
+    if terminal_target is not None:
+        objective += sum(penalty * m.e_term[b] for b in bs)
+    m.objective = pyo.Objective(expr=objective, sense=pyo.minimize)
+    return DispatchModel(
+        model=m,
+        config=config,
+        plant=plant,
+        options=options,
+        n_slots=n,
+        weights=weights,
+        bindings=tuple(bindings),
+        dynamic_integer_vars=("z", "g"),
+        static_integer_vars=tuple(static_integer),
+    )
+
+
+def _add_on_off(m: pyo.ConcreteModel, plant: Plant, n: int) -> list[Binding]:
+    """Heat pump on/off with minimum power, minimum on/off times and SG Ready states."""
+    hps = plant.heat_pumps
+    ts = range(n)
+    hs = range(len(hps))
+    ht = list(product(hs, ts))
+    continuous = [h for h in hs if not hps[h].sg_ready]
+    sg = [h for h in hs if hps[h].sg_ready]
+    ct = list(product(continuous, ts))
+    sgt = list(product(sg, SG_STATES, ts))
+
+    m.on_lb = pyo.Param(ht, mutable=True, initialize=1.0)
+    m.on_ub = pyo.Param(ht, mutable=True, initialize=1.0)
+    m.hp_ub_on = pyo.Param(ct, mutable=True, initialize=1.0)
+    m.hp_start_rhs = pyo.Param(hs, mutable=True, initialize=1.0)
+    m.hp_stop_rhs = pyo.Param(hs, mutable=True, initialize=1.0)
+
+    m.on = pyo.Var(ht, within=pyo.Binary, bounds=lambda _m, h, t: (_m.on_lb[h, t], _m.on_ub[h, t]))
+    m.su = pyo.Var(ht, bounds=(0, 1))
+    m.sd = pyo.Var(ht, bounds=(0, 1))
+    m.y = pyo.Var(sgt, within=pyo.Binary)
+
+    m.hp_max_on = pyo.Constraint(
+        ct, rule=lambda _m, h, t: _m.hp[h, t] - _m.hp_ub_on[h, t] * _m.on[h, t] <= 0
+    )
+    m.hp_min_on = pyo.Constraint(
+        ct, rule=lambda _m, h, t: _m.hp[h, t] - hps[h].config.electric_min_kw * _m.on[h, t] >= 0
+    )
+    m.sg_one = pyo.Constraint(
+        list(product(sg, ts)),
+        rule=lambda _m, h, t: sum(_m.y[h, s, t] for s in SG_STATES) - _m.on[h, t] == 0,
+    )
+    levels = {h: sg_ready_levels_kw(hps[h].config) for h in sg}
+    m.sg_power = pyo.Constraint(
+        list(product(sg, ts)),
+        rule=lambda _m, h, t: (
+            _m.hp[h, t] - sum(levels[h][s] * _m.y[h, s, t] for s in SG_STATES) == 0
+        ),
+    )
+
+    m.start = pyo.Constraint(
+        ht,
+        rule=lambda _m, h, t: (
+            (_m.su[h, t] - _m.on[h, t] + _m.on[h, t - 1] >= 0) if t > 0 else pyo.Constraint.Skip
+        ),
+    )
+    m.stop = pyo.Constraint(
+        ht,
+        rule=lambda _m, h, t: (
+            (_m.sd[h, t] + _m.on[h, t] - _m.on[h, t - 1] >= 0) if t > 0 else pyo.Constraint.Skip
+        ),
+    )
+    m.start0 = pyo.Constraint(
+        hs, rule=lambda _m, h: _m.su[h, 0] - _m.on[h, 0] >= _m.hp_start_rhs[h]
+    )
+    m.stop0 = pyo.Constraint(hs, rule=lambda _m, h: _m.sd[h, 0] + _m.on[h, 0] >= _m.hp_stop_rhs[h])
+
+    def min_up(_m: Any, h: int, t: int) -> Any:
+        slots = _slots_for(hps[h].config.min_on_minutes)
+        if slots <= 1:
+            return pyo.Constraint.Skip
+        return sum(_m.su[h, k] for k in range(max(0, t - slots + 1), t + 1)) - _m.on[h, t] <= 0
+
+    def min_down(_m: Any, h: int, t: int) -> Any:
+        slots = _slots_for(hps[h].config.min_off_minutes)
+        if slots <= 1:
+            return pyo.Constraint.Skip
+        return sum(_m.sd[h, k] for k in range(max(0, t - slots + 1), t + 1)) + _m.on[h, t] <= 1
+
+    m.min_up = pyo.Constraint(ht, rule=min_up)
+    m.min_down = pyo.Constraint(ht, rule=min_down)
+    return [
+        Binding("on_lb", BindingKind.COL_LOWER, "on", tuple(ht)),
+        Binding("on_ub", BindingKind.COL_UPPER, "on", tuple(ht)),
+        Binding("hp_ub_on", BindingKind.COEFFICIENT, "hp_max_on", tuple(ct), "on", tuple(ct)),
+        Binding("hp_start_rhs", BindingKind.ROW_BOUND, "start0", tuple(hs)),
+        Binding("hp_stop_rhs", BindingKind.ROW_BOUND, "stop0", tuple(hs)),
+    ]
+
+
+@dataclass(frozen=True)
+class Coefficients:
+    """Values for every Param of a DispatchModel, plus the slots that need integer variables."""
+
+    params: dict[str, FloatArray]
+    cop: FloatArray  # (heat pumps, slots)
+    integer_battery_slots: npt.NDArray[np.bool_]
+    integer_grid_slots: npt.NDArray[np.bool_]
+    import_weight_per_kwh: FloatArray  # objective units per kWh imported, per slot
+
+
+def co2_series(config: SiteConfig, inputs: DispatchInputs) -> FloatArray | None:
+    """The emission factor per slot: the inputs' column, else the tariff's constant, else None."""
+    if inputs.co2_g_per_kwh is not None:
+        return inputs.co2_g_per_kwh
+    if config.tariff.co2_g_per_kwh is not None:
+        return np.full(inputs.n_slots, config.tariff.co2_g_per_kwh)
+    return None
+
+
+def coefficients(dm: DispatchModel, inputs: DispatchInputs, state: DispatchState) -> Coefficients:
+    """Turn inputs and state into the value of every Param of the model (the one place where
+    forecasts, prices and measurements become model numbers)."""
+    n = dm.n_slots
+    dt = SLOT_HOURS
+    plant = dm.plant
+    w = dm.weights
+    co2 = co2_series(dm.config, inputs)
+    if co2 is None:
+        if w.co2_per_kg > 0:
+            raise InputError(
+                [
+                    "column 'co2_g_per_kwh': expected it (the objective prices CO2 and "
+                    "the tariff has no constant co2_g_per_kwh); found it missing"
+                ]
+            )
+        co2 = np.zeros(n)
+    import_weight = (
+        w.cost * inputs.price_import_eur_per_kwh
+        + w.grid_import_per_kwh
+        + w.co2_per_kg * co2 / 1000.0
+    )
+    export_credit = w.cost * inputs.price_export_eur_per_kwh
+    if dm.options.terminal_value_eur_per_kwh is not None:
+        energy_value = dm.options.terminal_value_eur_per_kwh
+    else:
+        energy_value = max(
+            0.0, float(np.quantile(import_weight, dm.options.terminal_price_quantile))
+        )
+
+    p: dict[str, FloatArray] = {
+        "cost_import": dt * import_weight,
+        "cost_export": -dt * export_credit,
+        "bal_rhs": sum((inputs.load_kw[h] for h in plant.houses), np.zeros(n)),
+        "peak_lb": np.array(state.peak_import_kw, dtype=float),
+    }
+    bat_rhs = np.zeros((len(plant.batteries), n))
+    for b, unit in enumerate(plant.batteries):
+        keep = 1.0 - unit.config.standby_loss_frac_per_h * dt
+        bat_rhs[b, 0] = keep * state.soc_frac[unit.id] * unit.config.capacity_kwh
+    p["bat_rhs"] = bat_rhs
+    p["bat_term_cost"] = np.array(
+        [-energy_value * u.config.discharge_efficiency_frac for u in plant.batteries]
+    )
+    pv = np.array([inputs.pv_kw[u.id] for u in plant.pvs]).reshape(len(plant.pvs), n)
+    curtailable = np.array([u.config.curtailable for u in plant.pvs], dtype=bool)
+    p["pv_ub"] = pv
+    p["pv_lb"] = np.where(curtailable[:, None], 0.0, pv)
+
+    nh = len(plant.heat_pumps)
+    cop = np.zeros((nh, n))
+    hp_ub = np.zeros((nh, n))
+    tank_rhs = np.zeros((nh, n))
+    on_lb = np.zeros((nh, n))
+    on_ub = np.ones((nh, n))
+    on_init = np.zeros(nh)
+    for h, unit in enumerate(plant.heat_pumps):
+        cfg = unit.config
+        cop[h] = heat_pump_cop(cfg, inputs.temp_outdoor_c)
+        ub = np.minimum(cfg.electric_max_kw, cfg.thermal_max_kw / cop[h])
+        if unit.id in inputs.power_cap_kw:
+            ub = np.minimum(ub, inputs.power_cap_kw[unit.id])
+        hp_ub[h] = ub
+        capacity = unit.capacity_kwh_per_k
+        keep = 1.0 - dt * unit.tank.loss_w_per_k / 1000.0 / capacity
+        loss_kw = (
+            unit.tank.loss_w_per_k / 1000.0 * (unit.tank.temp_min_c - unit.tank.ambient_temp_c)
+        )
+        tank_rhs[h] = -dt * (inputs.heat_demand_kw[unit.house_id] + loss_kw)
+        q0 = capacity * (state.tank_temp_c[unit.tank_id] - unit.tank.temp_min_c)
+        tank_rhs[h, 0] += keep * q0
+        running = bool(state.hp_on.get(unit.id, False))
+        on_init[h] = float(running)
+        if unit.id in state.hp_minutes_in_state:
+            minutes = state.hp_minutes_in_state[unit.id]
+            needed = (cfg.min_on_minutes if running else cfg.min_off_minutes) - minutes
+            hold = math.ceil(needed / SLOT_MINUTES) if needed > 0 else 0
+            lowest = min(sg_ready_levels_kw(cfg).values()) if unit.sg_ready else cfg.electric_min_kw
+            if running:
+                # keep running, except where a cap (e.g. §14a dimming) forbids the minimum power
+                on_lb[h, :hold] = (ub[:hold] >= lowest).astype(float)
+            else:
+                on_ub[h, :hold] = 0.0
+    p["hp_ub"] = hp_ub
+    p["hp_heat"] = dt * cop
+    p["tank_rhs"] = tank_rhs
+    p["tank_term_cost"] = np.array([-energy_value / float(np.mean(cop[h])) for h in range(nh)])
+    if "on" in dm.static_integer_vars:
+        p["on_lb"] = on_lb
+        p["on_ub"] = on_ub
+        continuous = [h for h, u in enumerate(plant.heat_pumps) if not u.sg_ready]
+        p["hp_ub_on"] = hp_ub[continuous]
+        p["hp_start_rhs"] = -on_init
+        p["hp_stop_rhs"] = on_init
+    return Coefficients(
+        params=p,
+        cop=cop,
+        integer_battery_slots=(import_weight < 0) | (export_credit < 0),
+        integer_grid_slots=import_weight < export_credit,
+        import_weight_per_kwh=import_weight,
+    )
+
+
+def set_param_values(dm: DispatchModel, coeffs: Coefficients) -> None:
+    """Write values into the Pyomo Params (for inspection or a from-scratch compile; the solver
+    backend pushes values into HiGHS directly)."""
+    m = dm.model
+    for binding in dm.bindings:
+        param = getattr(m, binding.param)
+        values = np.asarray(coeffs.params[binding.param], dtype=float).reshape(-1)
+        if not param.is_indexed():
+            param.set_value(float(values[0]))
+            continue
+        keys = list(param.keys())
+        param.store_values(dict(zip(keys, values.tolist(), strict=True)))

@@ -1,0 +1,350 @@
+"""The plan the optimizer hands to the control loop, and how any plan is evaluated.
+
+A plan is a set of per-slot series keyed by (asset id, quantity). `evaluate_plan` computes the
+cost breakdown and the violated limits from those series alone, the same way for a solver plan, a
+shifted previous plan and a rule-based plan, so the figures are comparable whatever produced them.
+`DispatchResult` carries the plan as a tidy DataFrame (slot_start, asset_id, quantity, value) and a
+JSON-ready summary; both are easy to persist.
+
+Quantities: grid `import_kw`, `export_kw`, `balance_price_eur_per_kwh` (dual of the power balance,
+LP plans only); battery `power_kw` (positive = charging), `energy_end_kwh`, `soc_end_frac`; heat
+pump `power_kw`, `heat_kw`, `on`, and `sg_ready_state` (1-4) for SG Ready units; tank
+`energy_end_kwh` (above temp_min_c) and `temp_end_c`; PV `power_kw` and `curtailed_kw`; house
+`load_kw` and `heat_demand_kw` (inputs, for explanation). "end" values are at the slot's end.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from energy.config import SiteConfig
+from energy.timegrid import SLOT_HOURS
+from optimizer.inputs import DispatchInputs, DispatchState
+from optimizer.model import ObjectiveWeights, co2_series, objective_weights
+from optimizer.options import OptimizerOptions
+from optimizer.plant import Plant
+
+__all__ = [
+    "GRID_ID",
+    "DispatchResult",
+    "FallbackStep",
+    "PlanStatus",
+    "PlanValues",
+    "SolveStage",
+    "Violation",
+    "evaluate_plan",
+]
+
+FloatArray = npt.NDArray[np.float64]
+#: Asset id under which grid-connection quantities are reported.
+GRID_ID = "grid"
+#: Smallest violation reported (kWh, kW or K): 1 Wh, 1 W or 1 mK is round-off and standby loss.
+VIOLATION_TOLERANCE = 1e-3
+
+PlanValues = dict[tuple[str, str], FloatArray]
+
+
+class SolveStage(StrEnum):
+    """Which step of the fallback chain produced the plan, in the order they are tried."""
+
+    MILP = "milp"
+    LP = "lp"
+    LP_RELAXATION = "lp_relaxation"
+    SHIFTED_PREVIOUS = "shifted_previous"
+    RULE_BASED = "rule_based"
+
+
+class PlanStatus(StrEnum):
+    OPTIMAL = "optimal"  # solved to optimality (MILP: within the configured gap)
+    FEASIBLE = "feasible"  # MILP stopped at its time limit with an incumbent
+    FALLBACK = "fallback"  # a later stage of the chain; see `fallback`
+
+
+@dataclass(frozen=True)
+class FallbackStep:
+    stage: SolveStage
+    outcome: str  # "used" or "failed"
+    reason: str
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A limit the plan does not keep: which, where (asset, slots) and by how much."""
+
+    limit: str
+    asset_id: str
+    first_slot: pd.Timestamp
+    last_slot: pd.Timestamp
+    n_slots: int
+    max_amount: float
+    unit: str
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["first_slot"] = self.first_slot.isoformat()
+        out["last_slot"] = self.last_slot.isoformat()
+        return out
+
+    def __str__(self) -> str:
+        return (
+            f"{self.limit} at {self.asset_id}: up to {self.max_amount:.3f} {self.unit} over "
+            f"{self.n_slots} slot(s) from {self.first_slot.isoformat()}"
+            + (f" ({self.detail})" if self.detail else "")
+        )
+
+
+def _runs(
+    index: pd.DatetimeIndex,
+    amount: FloatArray,
+    limit: str,
+    asset_id: str,
+    unit: str,
+    detail: str = "",
+) -> list[Violation]:
+    """One Violation per run of consecutive slots where amount exceeds the tolerance."""
+    bad = amount > VIOLATION_TOLERANCE
+    out = []
+    t = 0
+    n = len(amount)
+    while t < n:
+        if not bad[t]:
+            t += 1
+            continue
+        end = t
+        while end + 1 < n and bad[end + 1]:
+            end += 1
+        out.append(
+            Violation(
+                limit,
+                asset_id,
+                index[t],
+                index[end],
+                end - t + 1,
+                float(amount[t : end + 1].max()),
+                unit,
+                detail,
+            )
+        )
+        t = end + 1
+    return out
+
+
+def energy_value_per_kwh(
+    weights: ObjectiveWeights, config: SiteConfig, inputs: DispatchInputs, options: OptimizerOptions
+) -> float:
+    """Objective value of 1 kWh imported at a typical (quantile) slot; values energy left at the
+    horizon end. Must match optimizer.model.coefficients."""
+    if options.terminal_value_eur_per_kwh is not None:
+        return options.terminal_value_eur_per_kwh
+    co2 = co2_series(config, inputs)
+    import_weight = (
+        weights.cost * inputs.price_import_eur_per_kwh
+        + weights.grid_import_per_kwh
+        + weights.co2_per_kg * (0.0 if co2 is None else co2) / 1000.0
+    )
+    return max(0.0, float(np.quantile(import_weight, options.terminal_price_quantile)))
+
+
+def evaluate_plan(
+    config: SiteConfig,
+    plant: Plant,
+    options: OptimizerOptions,
+    inputs: DispatchInputs,
+    state: DispatchState,
+    values: Mapping[tuple[str, str], FloatArray],
+) -> tuple[dict[str, float], list[Violation]]:
+    """Cost breakdown (EUR, kWh, kg) and violations of a plan, from its series alone."""
+    dt = SLOT_HOURS
+    w = objective_weights(config)
+    index = inputs.index
+    imp = values[(GRID_ID, "import_kw")]
+    exp = values[(GRID_ID, "export_kw")]
+    co2 = co2_series(config, inputs)
+    tariff = config.tariff
+    penalty = options.hard_limit_penalty_eur_per_kwh
+    violations: list[Violation] = []
+
+    peak = max(float(imp.max(initial=0.0)), state.peak_import_kw)
+    cycle = 0.0
+    terminal = 0.0
+    energy_value = energy_value_per_kwh(w, config, inputs, options)
+    limit_kwh = 0.0
+    comfort_eur = 0.0
+    for unit in plant.batteries:
+        power = values[(unit.id, "power_kw")]
+        energy = values[(unit.id, "energy_end_kwh")]
+        cycle += unit.config.cycle_cost_eur_per_kwh * dt * float(np.abs(power).sum())
+        terminal += energy_value * unit.config.discharge_efficiency_frac * float(energy[-1])
+        low = np.clip(unit.energy_min_kwh - energy, 0.0, None)
+        high = np.clip(energy - unit.energy_max_kwh, 0.0, None)
+        limit_kwh += float(low.sum() + high.sum())
+        violations += _runs(index, low, "battery_soc_min", unit.id, "kWh")
+        violations += _runs(index, high, "battery_soc_max", unit.id, "kWh")
+        if options.terminal_soc_frac is not None:
+            short = max(0.0, options.terminal_soc_frac * unit.config.capacity_kwh - energy[-1])
+            limit_kwh += short
+            violations += _runs(
+                index[-1:], np.array([short]), "battery_terminal_soc", unit.id, "kWh"
+            )
+        soc0 = state.soc_frac.get(unit.id)
+        if soc0 is not None and not (unit.config.soc_min_frac <= soc0 <= unit.config.soc_max_frac):
+            violations.append(
+                Violation(
+                    "initial_soc_outside_bounds",
+                    unit.id,
+                    index[0],
+                    index[0],
+                    1,
+                    float(max(unit.config.soc_min_frac - soc0, soc0 - unit.config.soc_max_frac)),
+                    "frac",
+                    f"measured soc_frac {soc0:.3f}, bounds [{unit.config.soc_min_frac}, "
+                    f"{unit.config.soc_max_frac}]",
+                )
+            )
+    for unit in plant.heat_pumps:
+        energy = values[(unit.tank_id, "energy_end_kwh")]
+        cop = np.mean(values[(unit.id, "cop")]) if (unit.id, "cop") in values else None
+        if cop:
+            terminal += energy_value / float(cop) * float(energy[-1])
+        low = np.clip(-energy, 0.0, None)
+        high = np.clip(energy - unit.band_kwh, 0.0, None)
+        comfort_eur += unit.tank.comfort_penalty_eur_per_kwh * float(low.sum() + high.sum())
+        per_k = unit.capacity_kwh_per_k
+        violations += _runs(index, low / per_k, "tank_temp_min", unit.tank_id, "K")
+        violations += _runs(index, high / per_k, "tank_temp_max", unit.tank_id, "K")
+        temp0 = state.tank_temp_c.get(unit.tank_id)
+        if temp0 is not None and not (unit.tank.temp_min_c <= temp0 <= unit.tank.temp_max_c):
+            violations.append(
+                Violation(
+                    "initial_tank_temp_outside_bounds",
+                    unit.tank_id,
+                    index[0],
+                    index[0],
+                    1,
+                    float(max(unit.tank.temp_min_c - temp0, temp0 - unit.tank.temp_max_c)),
+                    "K",
+                    f"measured {temp0:.1f} degC, comfort band [{unit.tank.temp_min_c}, "
+                    f"{unit.tank.temp_max_c}] degC",
+                )
+            )
+    over_import = np.clip(imp - config.grid.import_limit_kw, 0.0, None)
+    export_limit = (
+        config.grid.export_limit_kw
+        if config.grid.feed_in_limit_kw is None
+        else min(config.grid.export_limit_kw, config.grid.feed_in_limit_kw)
+    )
+    over_export = np.clip(exp - export_limit, 0.0, None)
+    limit_kwh += dt * float(over_import.sum() + over_export.sum())
+    violations += _runs(index, over_import, "grid_import_limit", GRID_ID, "kW")
+    violations += _runs(index, over_export, "grid_export_limit", GRID_ID, "kW")
+
+    import_eur = dt * float(inputs.price_import_eur_per_kwh @ imp)
+    export_eur = dt * float(inputs.price_export_eur_per_kwh @ exp)
+    peak_eur = tariff.peak_import_charge_eur_per_kw * peak
+    import_kwh = dt * float(imp.sum())
+    co2_kg = 0.0 if co2 is None else dt * float(co2 @ imp) / 1000.0
+    net_cost = import_eur - export_eur + peak_eur + cycle
+    objective = (
+        w.cost * (import_eur - export_eur + peak_eur + cycle)
+        + w.grid_import_per_kwh * import_kwh
+        + w.co2_per_kg * co2_kg
+        + penalty * limit_kwh
+        + comfort_eur
+        - terminal
+    )
+    breakdown = {
+        "import_eur": import_eur,
+        "export_revenue_eur": export_eur,
+        "peak_charge_eur": peak_eur,
+        "cycle_cost_eur": cycle,
+        "net_energy_cost_eur": net_cost,
+        "comfort_penalty_eur": comfort_eur,
+        "limit_penalty_eur": penalty * limit_kwh,
+        "stored_energy_value_eur": terminal,
+        "objective_eur": objective,
+        "import_kwh": import_kwh,
+        "export_kwh": dt * float(exp.sum()),
+        "peak_import_kw": peak,
+        "co2_kg": co2_kg,
+    }
+    return breakdown, violations
+
+
+@dataclass(frozen=True)
+class DispatchResult:
+    """A plan for every slot of the horizon, with how it came about.
+
+    `plan` is tidy: one row per (slot_start, asset_id, quantity). `summary` is JSON-ready.
+    """
+
+    index: pd.DatetimeIndex
+    values: PlanValues = field(repr=False)
+    summary: dict[str, Any]
+    violations: tuple[Violation, ...]
+    _plan: list[pd.DataFrame] = field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def status(self) -> PlanStatus:
+        return PlanStatus(self.summary["status"])
+
+    @property
+    def stage(self) -> SolveStage:
+        return SolveStage(self.summary["stage"])
+
+    @property
+    def plan(self) -> pd.DataFrame:
+        """Tidy frame: slot_start (UTC), asset_id, quantity, value."""
+        if not self._plan:
+            keys = list(self.values)
+            n = len(self.index)
+            self._plan.append(
+                pd.DataFrame(
+                    {
+                        "slot_start": np.tile(self.index.to_numpy(), len(keys)),
+                        "asset_id": np.repeat([k[0] for k in keys], n),
+                        "quantity": np.repeat([k[1] for k in keys], n),
+                        "value": np.concatenate([self.values[k] for k in keys]) if keys else [],
+                    }
+                )
+            )
+        return self._plan[0]
+
+    def wide(self) -> pd.DataFrame:
+        """One row per slot, one column `<asset_id>:<quantity>` per series."""
+        frame = pd.DataFrame({f"{a}:{q}": v for (a, q), v in self.values.items()}, index=self.index)
+        frame.index.name = "timestamp"
+        return frame
+
+    def series(self, asset_id: str, quantity: str) -> pd.Series:
+        return pd.Series(
+            self.values[(asset_id, quantity)], index=self.index, name=f"{asset_id}:{quantity}"
+        )
+
+    def summary_json(self) -> dict[str, Any]:
+        """The summary with every value converted to plain JSON types."""
+        return _jsonable(self.summary)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Violation):
+        return value.to_dict()
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
