@@ -1,0 +1,291 @@
+"""Users and API tokens of the operator interface (tables users and api_tokens).
+
+Passwords are hashed with argon2id (argon2-cffi's defaults). API tokens are 32 random bytes shown to
+their owner once; the store keeps only their SHA-256, so a leaked database does not leak tokens.
+A random 32-byte token needs no slow hash: guessing it is infeasible either way.
+
+Every change to a user or token is written to the audit log in the same transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Connection, Select, select, update
+
+from energy.store.engine import Store
+from energy.store.schema import api_tokens, audit_log, users
+
+__all__ = [
+    "ApiTokenRecord",
+    "Role",
+    "UserError",
+    "UserRecord",
+    "authenticate",
+    "create_token",
+    "create_user",
+    "get_user",
+    "get_user_by_id",
+    "list_tokens",
+    "list_users",
+    "resolve_token",
+    "revoke_token",
+    "update_user",
+]
+
+TOKEN_PREFIX = "kvt_"
+MIN_PASSWORD_LENGTH = 10
+_TOKEN_USE_RESOLUTION = dt.timedelta(minutes=1)
+
+_hasher = PasswordHasher()
+# Verified against when a user name is unknown, so that a failed login takes as long either way.
+_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+class Role(StrEnum):
+    VIEWER = "viewer"
+    OPERATOR = "operator"
+    ANALYST = "analyst"
+    ADMIN = "admin"
+
+
+class UserError(ValueError):
+    """A user or token change was refused (unknown name, duplicate, weak password)."""
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    id: int
+    name: str
+    role: Role
+    created_at: dt.datetime
+    disabled: bool
+
+
+@dataclass(frozen=True)
+class ApiTokenRecord:
+    id: int
+    user_id: int
+    user_name: str
+    name: str
+    created_at: dt.datetime
+    last_used_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+
+def _user(row: object) -> UserRecord:
+    data = row._mapping  # type: ignore[attr-defined]
+    return UserRecord(
+        id=int(data["id"]),
+        name=data["name"],
+        role=Role(data["role"]),
+        created_at=data["created_at"],
+        disabled=bool(data["disabled"]),
+    )
+
+
+def _audit(
+    conn: Connection, now: dt.datetime, actor: str, action: str, target: str, detail: dict
+) -> None:
+    conn.execute(
+        audit_log.insert().values(
+            time=now, actor=actor, action=action, target=target, detail=detail
+        )
+    )
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(
+            f"password: expected at least {MIN_PASSWORD_LENGTH} characters, found {len(password)}"
+        )
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_user(
+    store: Store, name: str, password: str, role: Role, actor: str, now: dt.datetime
+) -> UserRecord:
+    _check_password(password)
+    with store.engine.begin() as conn:
+        if conn.execute(select(users.c.id).where(users.c.name == name)).first() is not None:
+            raise UserError(f"user {name!r} exists already")
+        user_id = conn.execute(
+            users.insert().values(
+                name=name,
+                password_hash=_hasher.hash(password),
+                role=role.value,
+                created_at=now,
+                disabled=False,
+            )
+        ).inserted_primary_key[0]
+        _audit(conn, now, actor, "user.add", f"user:{name}", {"role": role.value})
+    return get_user_by_id(store, int(user_id))
+
+
+def get_user(store: Store, name: str) -> UserRecord | None:
+    with store.engine.connect() as conn:
+        row = conn.execute(select(users).where(users.c.name == name)).first()
+    return _user(row) if row is not None else None
+
+
+def get_user_by_id(store: Store, user_id: int) -> UserRecord:
+    with store.engine.connect() as conn:
+        row = conn.execute(select(users).where(users.c.id == user_id)).first()
+    if row is None:
+        raise KeyError(f"no user with id {user_id}")
+    return _user(row)
+
+
+def list_users(store: Store) -> list[UserRecord]:
+    with store.engine.connect() as conn:
+        return [_user(r) for r in conn.execute(select(users).order_by(users.c.name))]
+
+
+def update_user(
+    store: Store,
+    name: str,
+    actor: str,
+    now: dt.datetime,
+    *,
+    role: Role | None = None,
+    disabled: bool | None = None,
+    password: str | None = None,
+) -> UserRecord:
+    """Change role, disabled flag or password; only the fields given change."""
+    values: dict[str, object] = {}
+    detail: dict[str, object] = {}
+    if role is not None:
+        values["role"] = detail["role"] = role.value
+    if disabled is not None:
+        values["disabled"] = detail["disabled"] = disabled
+    if password is not None:
+        _check_password(password)
+        values["password_hash"] = _hasher.hash(password)
+        detail["password"] = "changed"
+    with store.engine.begin() as conn:
+        user_id = conn.execute(select(users.c.id).where(users.c.name == name)).scalar()
+        if user_id is None:
+            raise KeyError(f"no user named {name!r}")
+        if values:
+            conn.execute(update(users).where(users.c.id == user_id).values(**values))
+        _audit(conn, now, actor, "user.update", f"user:{name}", detail)
+    return get_user_by_id(store, int(user_id))
+
+
+def authenticate(store: Store, name: str, password: str) -> UserRecord | None:
+    """The enabled user with this name and password, else None (same work either way)."""
+    with store.engine.connect() as conn:
+        row = conn.execute(select(users).where(users.c.name == name)).first()
+    stored = row.password_hash if row is not None else _DUMMY_HASH
+    try:
+        _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if row is None or row.disabled:
+        return None
+    if _hasher.check_needs_rehash(stored):
+        with store.engine.begin() as conn:
+            conn.execute(
+                update(users)
+                .where(users.c.id == row.id)
+                .values(password_hash=_hasher.hash(password))
+            )
+    return _user(row)
+
+
+def create_token(
+    store: Store, user_name: str, token_name: str, actor: str, now: dt.datetime
+) -> tuple[str, ApiTokenRecord]:
+    """A new API token for a user: (the secret, shown once; its record)."""
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with store.engine.begin() as conn:
+        user_id = conn.execute(select(users.c.id).where(users.c.name == user_name)).scalar()
+        if user_id is None:
+            raise KeyError(f"no user named {user_name!r}")
+        token_id = conn.execute(
+            api_tokens.insert().values(
+                user_id=user_id, name=token_name, token_hash=hash_token(secret), created_at=now
+            )
+        ).inserted_primary_key[0]
+        _audit(
+            conn,
+            now,
+            actor,
+            "token.create",
+            f"user:{user_name}",
+            {"token_id": token_id, "name": token_name},
+        )
+    record = next(t for t in list_tokens(store, user_name) if t.id == token_id)
+    return secret, record
+
+
+def _token_query() -> Select[Any]:
+    return select(
+        api_tokens.c.id,
+        api_tokens.c.user_id,
+        users.c.name.label("user_name"),
+        api_tokens.c.name,
+        api_tokens.c.created_at,
+        api_tokens.c.last_used_at,
+        api_tokens.c.revoked_at,
+    ).join(users, users.c.id == api_tokens.c.user_id)
+
+
+def list_tokens(store: Store, user_name: str | None = None) -> list[ApiTokenRecord]:
+    query = _token_query().order_by(api_tokens.c.id)
+    if user_name is not None:
+        query = query.where(users.c.name == user_name)
+    with store.engine.connect() as conn:
+        return [ApiTokenRecord(**r._mapping) for r in conn.execute(query)]
+
+
+def revoke_token(store: Store, token_id: int, actor: str, now: dt.datetime) -> None:
+    with store.engine.begin() as conn:
+        row = conn.execute(_token_query().where(api_tokens.c.id == token_id)).first()
+        if row is None:
+            raise KeyError(f"no API token with id {token_id}")
+        if row.revoked_at is not None:
+            raise UserError(f"API token {token_id} is revoked already")
+        conn.execute(update(api_tokens).where(api_tokens.c.id == token_id).values(revoked_at=now))
+        _audit(conn, now, actor, "token.revoke", f"user:{row.user_name}", {"token_id": token_id})
+
+
+def resolve_token(store: Store, secret: str, now: dt.datetime) -> UserRecord | None:
+    """The enabled user owning this unrevoked token, else None.
+
+    last_used_at is refreshed at most once a minute, so that automation polling the API does not
+    write to the store on every request.
+    """
+    query = (
+        select(
+            api_tokens.c.id.label("token_id"),
+            api_tokens.c.last_used_at,
+            users.c.id,
+            users.c.name,
+            users.c.role,
+            users.c.created_at,
+            users.c.disabled,
+        )
+        .join(users, users.c.id == api_tokens.c.user_id)
+        .where(api_tokens.c.token_hash == hash_token(secret), api_tokens.c.revoked_at.is_(None))
+    )
+    with store.engine.connect() as conn:
+        row = conn.execute(query).first()
+    if row is None or row.disabled:
+        return None
+    if row.last_used_at is None or now - row.last_used_at > _TOKEN_USE_RESOLUTION:
+        with store.engine.begin() as conn:
+            conn.execute(
+                update(api_tokens).where(api_tokens.c.id == row.token_id).values(last_used_at=now)
+            )
+    return _user(row)

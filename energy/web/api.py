@@ -1,0 +1,659 @@
+"""The REST API under /api. Times are UTC (ISO 8601) here; the pages show local time.
+
+Every route declares the permission it needs (see auth.ROLE_PERMISSIONS and docs/web.md); the
+dependency refuses the request before the handler runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import Response
+
+from energy.config import BatteryConfig, HeatPumpConfig, PVConfig
+from energy.quality import Quality
+from energy.site import Asset, AssetKind, Site
+from energy.store.alarms import acknowledge_alarm, list_alarms, raise_alarm
+from energy.store.audit import append_audit, read_audit
+from energy.store.controls import (
+    OverrideKind,
+    active_overrides,
+    add_override,
+    asset_modes_of,
+    cancel_override,
+    set_asset_mode,
+)
+from energy.store.engine import Store
+from energy.store.jobs import job_status
+from energy.store.measurements import latest_measurements, read_series
+from energy.store.plans import (
+    PlanRecord,
+    PlanState,
+    PlanTransitionError,
+    active_plan,
+    decide_plan,
+    diff_plans,
+    get_plan,
+    list_plans,
+    read_plan_values,
+)
+from energy.store.setpoints import read_setpoint_writes
+from energy.store.users import (
+    Role,
+    UserError,
+    create_token,
+    create_user,
+    get_user,
+    list_tokens,
+    list_users,
+    revoke_token,
+    update_user,
+)
+from energy.web.auth import Permission, Principal, require
+from energy.web.localtime import format_local
+from energy.web.queries import (
+    forecast_issues,
+    list_backtests,
+    list_forecast_models,
+    list_sites,
+    read_forecast,
+)
+from energy.web.schemas import (
+    AlarmIn,
+    DecisionIn,
+    ModeIn,
+    Name,
+    OverrideIn,
+    RowId,
+    TokenIn,
+    UserIn,
+    UserPatch,
+    UtcTime,
+)
+from energy.web.settings import WebSettings
+from energy.web.status_view import build_status
+
+__all__ = ["CONTROLLABLE_KINDS", "override_limits", "router"]
+
+router = APIRouter(prefix="/api")
+
+Reader = Annotated[Principal, Depends(require(Permission.READ))]
+Controller = Annotated[Principal, Depends(require(Permission.CONTROL))]
+Analyst = Annotated[Principal, Depends(require(Permission.ANALYSIS))]
+Admin = Annotated[Principal, Depends(require(Permission.ADMIN))]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+
+CONTROLLABLE_KINDS = (AssetKind.BATTERY, AssetKind.HEAT_PUMP, AssetKind.PV)
+MAX_SERIES_SPAN = dt.timedelta(days=31)
+
+
+def _site(request: Request) -> Site:
+    return request.app.state.site  # type: ignore[no-any-return]
+
+
+def _store(request: Request) -> Store:
+    return request.app.state.store  # type: ignore[no-any-return]
+
+
+def _settings(request: Request) -> WebSettings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def _now(request: Request) -> dt.datetime:
+    return _settings(request).clock()
+
+
+def _asset(site: Site, asset_id: str) -> Asset:
+    try:
+        return site.asset(asset_id)
+    except KeyError:
+        raise HTTPException(404, f"site {site.id} has no asset {asset_id!r}") from None
+
+
+def override_limits(asset: Asset) -> tuple[float, float]:
+    """The setpoint range an override may ask of an asset, in kW, from the site config."""
+    params = asset.params
+    if isinstance(params, BatteryConfig):
+        return -params.discharge_max_kw, params.charge_max_kw
+    if isinstance(params, HeatPumpConfig):
+        return 0.0, params.electric_max_kw
+    if isinstance(params, PVConfig):
+        return 0.0, params.peak_kw
+    raise HTTPException(422, f"asset {asset.id} ({asset.kind.value}) takes no setpoint")
+
+
+def _plan_or_404(store: Store, site: Site, plan_id: int) -> PlanRecord:
+    try:
+        plan = get_plan(store, plan_id)
+    except KeyError:
+        raise HTTPException(404, f"no plan with id {plan_id}") from None
+    if plan.site_id != site.id:
+        raise HTTPException(404, f"no plan with id {plan_id} at site {site.id}")
+    return plan
+
+
+def plan_dict(plan: PlanRecord) -> dict[str, Any]:
+    data = dict(plan.__dict__)
+    data["state"] = plan.state.value
+    return data
+
+
+# -- who am I, site, assets ------------------------------------------------------------------
+
+
+@router.get("/me", tags=["session"])
+def me(principal: Reader) -> dict[str, Any]:
+    from energy.web.auth import ROLE_PERMISSIONS
+
+    return {
+        "name": principal.name,
+        "role": principal.user.role.value,
+        "via": principal.via,
+        "permissions": sorted(p.value for p in ROLE_PERMISSIONS[principal.user.role]),
+    }
+
+
+@router.get("/sites", tags=["site"])
+def sites(request: Request, _: Reader) -> list[dict[str, Any]]:
+    return list_sites(_store(request))
+
+
+@router.get("/site", tags=["site"])
+def site_detail(request: Request, _: Reader) -> dict[str, Any]:
+    site = _site(request)
+    grid = site.config.grid
+    return {
+        "id": site.id,
+        "name": site.config.name,
+        "timezone": site.config.location.timezone,
+        "illustrative": site.config.illustrative,
+        "grid": {
+            "import_limit_kw": grid.import_limit_kw,
+            "export_limit_kw": grid.export_limit_kw,
+            "feed_in_limit_kw": grid.feed_in_limit_kw,
+        },
+        "houses": [h.id for h in site.houses],
+        "asset_count": len(site.assets),
+    }
+
+
+@router.get("/assets", tags=["site"])
+def assets(request: Request, _: Reader) -> list[dict[str, Any]]:
+    site, store = _site(request), _store(request)
+    modes = asset_modes_of(store, site.id)
+    in_force = active_overrides(store, site.id, _now(request))
+    return [
+        {
+            "id": a.id,
+            "kind": a.kind.value,
+            "house_id": a.house_id,
+            "controllable": a.kind in CONTROLLABLE_KINDS,
+            "mode": modes[a.id].value if a.id in modes else "auto",
+            "override": in_force.get(a.id),
+            "params": a.params_dict(),
+        }
+        for a in site.assets
+    ]
+
+
+# -- measurements --------------------------------------------------------------------------
+
+
+@router.get("/measurements/latest", tags=["measurements"])
+def measurements_latest(request: Request, _: Reader) -> list[dict[str, Any]]:
+    """The newest value of every series with its quality and age in seconds."""
+    now = _now(request)
+    frame = latest_measurements(_store(request), _site(request).id)
+    return [
+        {
+            "asset_id": r.asset_id,
+            "quantity": r.quantity,
+            "unit": r.unit,
+            "time": r.time.to_pydatetime(),
+            "value": None if r.value != r.value else float(r.value),
+            "quality": Quality(int(r.quality)).name.lower(),
+            "age_s": round((now - r.time.to_pydatetime()).total_seconds(), 3),
+        }
+        for r in frame.itertuples(index=False)
+    ]
+
+
+@router.get("/measurements/series", tags=["measurements"])
+def measurements_series(
+    request: Request,
+    _: Reader,
+    asset_id: Name,
+    quantity: Name,
+    start: UtcTime,
+    end: UtcTime,
+) -> list[dict[str, Any]]:
+    """Values of one series in [start, end), at most 31 days."""
+    if not start < end <= start + MAX_SERIES_SPAN:
+        raise HTTPException(422, "expected start < end and a span of at most 31 days")
+    frame = read_series(_store(request), _site(request).id, asset_id, quantity, start, end)
+    return [
+        {"time": t.to_pydatetime(), "value": v, "quality": Quality(int(q)).name.lower()}
+        for t, v, q in zip(frame.index, frame["value"], frame["quality"], strict=True)
+    ]
+
+
+# -- forecasts --------------------------------------------------------------------------------
+
+
+@router.get("/forecasts", tags=["forecasts"])
+def forecasts(request: Request, _: Reader) -> list[dict[str, Any]]:
+    """Per target and model: the newest issue time and the span it covers."""
+    return forecast_issues(_store(request))
+
+
+@router.get("/forecast-models", tags=["forecasts"])
+def forecast_models(
+    request: Request, _: Reader, target: Name | None = None
+) -> list[dict[str, Any]]:
+    """Model versions with their training period and metrics."""
+    return list_forecast_models(_store(request), target)
+
+
+@router.get("/forecasts/values", tags=["forecasts"])
+def forecast_values(
+    request: Request,
+    _: Analyst,
+    target: Name,
+    model_version: Name | None = None,
+    issue_time: UtcTime | None = None,
+) -> list[dict[str, Any]]:
+    """The values of one forecast issue (default: the newest)."""
+    return read_forecast(_store(request), target, model_version, issue_time)
+
+
+@router.get("/backtests", tags=["forecasts"])
+def backtests(request: Request, _: Analyst, limit: Limit = 100) -> list[dict[str, Any]]:
+    return list_backtests(_store(request), limit)
+
+
+# -- plans ------------------------------------------------------------------------------------
+
+
+@router.get("/plans", tags=["plans"])
+def plans(
+    request: Request,
+    _: Reader,
+    state: Annotated[list[PlanState] | None, Query()] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> list[dict[str, Any]]:
+    """Plans of the site, newest first."""
+    return [
+        plan_dict(p) for p in list_plans(_store(request), _site(request).id, state, limit, offset)
+    ]
+
+
+@router.get("/plans/active", tags=["plans"])
+def plan_active(request: Request, _: Reader) -> dict[str, Any]:
+    plan = active_plan(_store(request), _site(request).id, _now(request))
+    if plan is None:
+        raise HTTPException(404, "no active plan covers the current time")
+    return plan_dict(plan)
+
+
+@router.get("/plans/{plan_id}", tags=["plans"])
+def plan_detail(request: Request, _: Reader, plan_id: RowId) -> dict[str, Any]:
+    return plan_dict(_plan_or_404(_store(request), _site(request), plan_id))
+
+
+@router.get("/plans/{plan_id}/values", tags=["plans"])
+def plan_values(request: Request, _: Reader, plan_id: RowId) -> list[dict[str, Any]]:
+    """Long rows asset_id, quantity, slot_start (UTC), value."""
+    plan = _plan_or_404(_store(request), _site(request), plan_id)
+    frame = read_plan_values(_store(request), plan.id)
+    return [
+        {"asset_id": a, "quantity": q, "slot_start": t.to_pydatetime(), "value": v}
+        for a, q, t, v in frame.itertuples(index=False, name=None)
+    ]
+
+
+@router.get(
+    "/plans/{plan_id}/values.csv",
+    tags=["plans"],
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def plan_values_csv(request: Request, _: Analyst, plan_id: RowId) -> Response:
+    """The plan's values (and its price inputs) as CSV, with UTC and local slot times."""
+    site = _site(request)
+    plan = _plan_or_404(_store(request), site, plan_id)
+    frame = read_plan_values(_store(request), plan.id)
+    frame.insert(3, "slot_start_local", [format_local(t, site.tz) for t in frame["slot_start"]])
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="plan-{plan.id}.csv"'},
+    )
+
+
+@router.get("/plans/{plan_id}/diff", tags=["plans"])
+def plan_diff(
+    request: Request,
+    _: Reader,
+    plan_id: RowId,
+    against: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+) -> dict[str, Any]:
+    """Per slot the change of this plan against another (default: the active plan)."""
+    store, site = _store(request), _site(request)
+    plan = _plan_or_404(store, site, plan_id)
+    if against is None:
+        reference = active_plan(store, site.id, _now(request))
+        if reference is None:
+            raise HTTPException(404, "no active plan to compare against; pass ?against=ID")
+    else:
+        reference = _plan_or_404(store, site, against)
+    diff = diff_plans(store, plan.id, reference.id)
+    return {
+        "plan_id": plan.id,
+        "reference_plan_id": reference.id,
+        "rows": [
+            {
+                "asset_id": a,
+                "quantity": q,
+                "slot_start": t.to_pydatetime(),
+                "value": v,
+                "value_reference": r,
+                "change": c,
+            }
+            for a, q, t, v, r, c in diff[
+                ["asset_id", "quantity", "slot_start", "value", "value_reference", "change"]
+            ].itertuples(index=False, name=None)
+        ],
+    }
+
+
+def decide(
+    request: Request, principal: Principal, plan_id: int, approve: bool, note: str | None
+) -> PlanRecord:
+    """Approve or reject; shared by the API and the plan page."""
+    store, site, now = _store(request), _site(request), _now(request)
+    plan = _plan_or_404(store, site, plan_id)
+    if plan.horizon_end <= now:
+        raise HTTPException(409, f"plan {plan.id} ended at {plan.horizon_end.isoformat()}")
+    try:
+        return decide_plan(store, plan.id, approve, principal.name, now, note)
+    except PlanTransitionError as exc:
+        raise HTTPException(409, str(exc)) from None
+
+
+@router.post("/plans/{plan_id}/approve", tags=["plans"])
+def plan_approve(
+    request: Request, principal: Controller, plan_id: RowId, body: DecisionIn | None = None
+) -> dict[str, Any]:
+    return plan_dict(decide(request, principal, plan_id, True, body.note if body else None))
+
+
+@router.post("/plans/{plan_id}/reject", tags=["plans"])
+def plan_reject(
+    request: Request, principal: Controller, plan_id: RowId, body: DecisionIn | None = None
+) -> dict[str, Any]:
+    return plan_dict(decide(request, principal, plan_id, False, body.note if body else None))
+
+
+# -- overrides and modes --------------------------------------------------------------------
+
+
+@router.get("/overrides", tags=["controls"])
+def overrides(request: Request, _: Reader) -> list[dict[str, Any]]:
+    """Overrides in force now, one per asset."""
+    return list(active_overrides(_store(request), _site(request).id, _now(request)).values())
+
+
+def create_override(request: Request, principal: Principal, body: OverrideIn) -> int:
+    """Validate and store an override; shared by the API and the controls page."""
+    site, now = _site(request), _now(request)
+    asset = _asset(site, body.asset_id)
+    if asset.kind not in CONTROLLABLE_KINDS:
+        raise HTTPException(422, f"asset {asset.id} ({asset.kind.value}) is not controllable")
+    if (body.expires_at is None) == (body.duration_minutes is None):
+        raise HTTPException(422, "give exactly one of expires_at and duration_minutes")
+    expires = body.expires_at or now + dt.timedelta(minutes=body.duration_minutes or 0)
+    longest = dt.timedelta(hours=_settings(request).max_override_hours)
+    if not now < expires <= now + longest:
+        raise HTTPException(
+            422,
+            f"expiry must be in the future and at most {longest.total_seconds() / 3600:g} h ahead",
+        )
+    if body.kind is OverrideKind.SETPOINT:
+        if body.value is None:
+            raise HTTPException(422, "a setpoint override needs a value")
+        low, high = override_limits(asset)
+        if not low <= body.value <= high:
+            raise HTTPException(
+                422, f"{asset.id}: setpoint {body.value:g} kW outside {low:g}..{high:g} kW"
+            )
+    return add_override(
+        _store(request),
+        site.id,
+        asset.id,
+        body.kind,
+        body.value if body.kind is OverrideKind.SETPOINT else None,
+        expires,
+        principal.name,
+        now,
+        body.reason,
+    )
+
+
+@router.post("/overrides", tags=["controls"], status_code=201)
+def override_add(request: Request, principal: Controller, body: OverrideIn) -> dict[str, Any]:
+    return {"id": create_override(request, principal, body)}
+
+
+@router.post("/overrides/{override_id}/cancel", tags=["controls"])
+def override_cancel(request: Request, principal: Controller, override_id: RowId) -> dict[str, Any]:
+    try:
+        cancel_override(_store(request), override_id, principal.name, _now(request))
+    except KeyError:
+        raise HTTPException(404, f"no override with id {override_id}") from None
+    except ValueError as exc:
+        raise HTTPException(409, str(exc)) from None
+    return {"id": override_id, "cancelled": True}
+
+
+@router.get("/modes", tags=["controls"])
+def modes(request: Request, _: Reader) -> dict[str, str]:
+    """Mode per controllable asset: auto (follows the plan) or manual (only overrides apply)."""
+    site = _site(request)
+    stored = asset_modes_of(_store(request), site.id)
+    return {
+        a.id: stored[a.id].value if a.id in stored else "auto"
+        for a in site.assets
+        if a.kind in CONTROLLABLE_KINDS
+    }
+
+
+@router.put("/assets/{asset_id}/mode", tags=["controls"])
+def mode_set(
+    request: Request, principal: Controller, asset_id: Name, body: ModeIn
+) -> dict[str, Any]:
+    site = _site(request)
+    asset = _asset(site, asset_id)
+    if asset.kind not in CONTROLLABLE_KINDS:
+        raise HTTPException(422, f"asset {asset.id} ({asset.kind.value}) is not controllable")
+    set_asset_mode(_store(request), site.id, asset.id, body.mode, principal.name, _now(request))
+    return {"asset_id": asset.id, "mode": body.mode.value}
+
+
+# -- alarms, audit, jobs, status --------------------------------------------------------------
+
+
+@router.get("/alarms", tags=["alarms"])
+def alarms(
+    request: Request, _: Reader, include_cleared: bool = False, limit: Limit = 200
+) -> list[dict[str, Any]]:
+    return list_alarms(_store(request), _site(request).id, not include_cleared, limit)
+
+
+@router.post("/alarms", tags=["alarms"], status_code=201)
+def alarm_raise(request: Request, principal: Controller, body: AlarmIn) -> dict[str, Any]:
+    """An operator raises an alarm by hand (e.g. a fault reported by phone)."""
+    store, site, now = _store(request), _site(request), _now(request)
+    source = body.source or f"operator:{principal.name}"
+    alarm_id = raise_alarm(store, site.id, body.code, source, body.severity, body.message, now)
+    append_audit(
+        store,
+        principal.name,
+        "alarm.raise_manual",
+        f"alarm:{alarm_id}",
+        {"code": body.code, "severity": body.severity.value},
+        now,
+    )
+    return {"id": alarm_id}
+
+
+@router.post("/alarms/{alarm_id}/acknowledge", tags=["alarms"])
+def alarm_acknowledge(request: Request, principal: Controller, alarm_id: RowId) -> dict[str, Any]:
+    try:
+        acknowledge_alarm(_store(request), alarm_id, principal.name, _now(request))
+    except KeyError:
+        raise HTTPException(404, f"no alarm with id {alarm_id}") from None
+    except ValueError as exc:
+        raise HTTPException(409, str(exc)) from None
+    return {"id": alarm_id, "state": "acknowledged"}
+
+
+@router.get("/audit", tags=["audit"])
+def audit(
+    request: Request,
+    _: Reader,
+    text: Name | None = None,
+    actor: Name | None = None,
+    action: Name | None = None,
+    since: UtcTime | None = None,
+    until: UtcTime | None = None,
+    limit: Limit = 200,
+    offset: Offset = 0,
+) -> list[dict[str, Any]]:
+    """Newest first; text searches actor, action, target and detail."""
+    return read_audit(
+        _store(request),
+        since=since,
+        until=until,
+        actor=actor,
+        action=action,
+        text=text,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get("/jobs", tags=["status"])
+def jobs(request: Request, _: Reader) -> dict[str, Any]:
+    """The newest run of every scheduled job and its newest failure."""
+    return job_status(_store(request), _site(request).id)
+
+
+@router.get("/status", tags=["status"])
+def status(request: Request, _: Reader) -> dict[str, Any]:
+    """The traffic lights of the status page."""
+    return build_status(_site(request), _store(request), _settings(request)).as_dict()
+
+
+@router.get("/setpoint-writes", tags=["status"])
+def setpoint_writes(
+    request: Request, _: Reader, asset_id: Name | None = None, limit: Limit = 200
+) -> list[dict[str, Any]]:
+    """Setpoint write attempts with clamping, read-back and outcome, newest first."""
+    return [
+        dict(r.__dict__)
+        for r in read_setpoint_writes(
+            _store(request), _site(request).id, asset_id=asset_id, limit=limit
+        )
+    ]
+
+
+# -- users and tokens ---------------------------------------------------------------------------
+
+
+def _user_dict(user: Any) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "name": user.name,
+        "role": user.role.value,
+        "created_at": user.created_at,
+        "disabled": user.disabled,
+    }
+
+
+@router.get("/users", tags=["users"])
+def users(request: Request, _: Admin) -> list[dict[str, Any]]:
+    return [_user_dict(u) for u in list_users(_store(request))]
+
+
+@router.post("/users", tags=["users"], status_code=201)
+def user_add(request: Request, principal: Admin, body: UserIn) -> dict[str, Any]:
+    try:
+        user = create_user(
+            _store(request), body.name, body.password, body.role, principal.name, _now(request)
+        )
+    except UserError as exc:
+        raise HTTPException(409, str(exc)) from None
+    return _user_dict(user)
+
+
+@router.patch("/users/{name}", tags=["users"])
+def user_update(request: Request, principal: Admin, name: Name, body: UserPatch) -> dict[str, Any]:
+    store = _store(request)
+    target = get_user(store, name)
+    if target is None:
+        raise HTTPException(404, f"no user named {name!r}")
+    loses_admin = target.role is Role.ADMIN and (
+        body.disabled or (body.role is not None and body.role is not Role.ADMIN)
+    )
+    if loses_admin and not target.disabled:
+        admins = [u for u in list_users(store) if u.role is Role.ADMIN and not u.disabled]
+        if len(admins) <= 1:
+            raise HTTPException(409, f"{name} is the last enabled admin")
+    try:
+        user = update_user(
+            store,
+            name,
+            principal.name,
+            _now(request),
+            role=body.role,
+            disabled=body.disabled,
+            password=body.password,
+        )
+    except UserError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return _user_dict(user)
+
+
+@router.get("/tokens", tags=["users"])
+def tokens(request: Request, _: Admin, user: Name | None = None) -> list[dict[str, Any]]:
+    return [dict(t.__dict__) for t in list_tokens(_store(request), user)]
+
+
+@router.post("/users/{name}/tokens", tags=["users"], status_code=201)
+def token_add(request: Request, principal: Admin, name: Name, body: TokenIn) -> dict[str, Any]:
+    """A new API token; the secret is in this response only."""
+    try:
+        secret, record = create_token(
+            _store(request), name, body.name, principal.name, _now(request)
+        )
+    except KeyError:
+        raise HTTPException(404, f"no user named {name!r}") from None
+    return {"token": secret, **record.__dict__}
+
+
+@router.post("/tokens/{token_id}/revoke", tags=["users"])
+def token_revoke(request: Request, principal: Admin, token_id: RowId) -> dict[str, Any]:
+    try:
+        revoke_token(_store(request), token_id, principal.name, _now(request))
+    except KeyError:
+        raise HTTPException(404, f"no API token with id {token_id}") from None
+    except UserError as exc:
+        raise HTTPException(409, str(exc)) from None
+    return {"id": token_id, "revoked": True}

@@ -1,0 +1,181 @@
+"""The application factory: one FastAPI app serving the REST API, the pages and their assets.
+
+All state lives in the store (plans, users, audit, ...) except the login rate limiter, which is in
+memory of this process (see ratelimit.py). The control loop runs the app in-process next to its
+scheduler: create_app(site, store) and hand it to uvicorn.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import plotly
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+)
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from energy.site import Site
+from energy.store.engine import Store
+from energy.web import api, pages
+from energy.web.auth import ForbiddenError, NotAuthenticatedError, csrf_token_of
+from energy.web.localtime import format_local
+from energy.web.ratelimit import LoginRateLimiter
+from energy.web.settings import WebSettings, data_dir_for, resolve_secret_key
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
+SESSION_COOKIE = "kv_session"
+
+SECURITY_HEADERS = {
+    b"x-content-type-options": b"nosniff",
+    b"x-frame-options": b"DENY",
+    b"referrer-policy": b"same-origin",
+    b"content-security-policy": (
+        b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        b"img-src 'self' data: blob:; frame-ancestors 'none'; form-action 'self'"
+    ),
+}
+
+
+class SecurityHeaders:
+    """Adds the headers above to every response (plain ASGI: no buffering of bodies)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers += [(k, v) for k, v in SECURITY_HEADERS.items() if k not in present]
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _wants_html(request: Request) -> bool:
+    return not _is_api(request)
+
+
+def _error_page(request: Request, status: int, message: str) -> Response:
+    templates: Jinja2Templates = request.app.state.templates
+    return templates.TemplateResponse(
+        request,
+        "error.html",
+        {
+            "site": request.app.state.site,
+            "principal": None,
+            "csrf_token": csrf_token_of(request),
+            "status": status,
+            "message": message,
+        },
+        status_code=status,
+    )
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(NotAuthenticatedError)
+    async def not_authenticated(request: Request, _exc: NotAuthenticatedError) -> Response:
+        if _wants_html(request) and request.method == "GET":
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?next={target}", status_code=303)
+        return JSONResponse(
+            {"detail": "authentication required: log in or send Authorization: Bearer <token>"},
+            status_code=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+    @app.exception_handler(ForbiddenError)
+    async def forbidden(request: Request, exc: ForbiddenError) -> Response:
+        if _wants_html(request):
+            return _error_page(request, 403, exc.message)
+        return JSONResponse({"detail": exc.message}, status_code=403)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if _wants_html(request) and exc.status_code >= 400:
+            return _error_page(request, exc.status_code, str(exc.detail))
+        return await http_exception_handler(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        if _wants_html(request):
+            return _error_page(request, 422, "The request was malformed.")
+        return await request_validation_exception_handler(request, exc)
+
+
+def create_app(site: Site, store: Store, settings: WebSettings | None = None) -> FastAPI:
+    """The operator interface and REST API of one site, on a migrated store."""
+    settings = settings or WebSettings()
+    secret = settings.secret_key or resolve_secret_key(data_dir_for(site))
+    app = FastAPI(
+        title=f"Klimaviertel API: {site.config.name}",
+        version="1",
+        description=(
+            "Control platform of a climate district. Authenticate with an API token "
+            "(`Authorization: Bearer ...`, see `kv user token`). Times are UTC (ISO 8601)."
+        ),
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.site = site
+    app.state.store = store
+    app.state.settings = settings
+    app.state.limiter = LoginRateLimiter(
+        settings.login_max_failures, settings.login_window_s, settings.clock
+    )
+    templates = Jinja2Templates(directory=HERE / "templates")
+    templates.env.filters["local"] = lambda value, seconds=False: format_local(
+        value, site.tz, seconds
+    )
+    templates.env.globals["tz_name"] = site.config.location.timezone
+    app.state.templates = templates
+
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret,
+        session_cookie=SESSION_COOKIE,
+        max_age=settings.session_max_age_s,
+        same_site="strict",
+        https_only=settings.https_only_cookies,
+    )
+    app.add_middleware(SecurityHeaders)
+    _install_error_handlers(app)
+
+    @app.get("/health", tags=["health"])
+    def health() -> dict[str, str]:
+        """Unauthenticated liveness probe: says only that the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/static/vendor/plotly.min.js", include_in_schema=False)
+    def plotly_js() -> FileResponse:
+        return FileResponse(PLOTLY_JS, media_type="text/javascript")
+
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    return app

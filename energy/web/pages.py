@@ -1,0 +1,221 @@
+"""Server-rendered pages: login, status, plans, plan detail, controls and the audit log.
+
+Pages show local time (the site's zone, with UTC offsets); forms post with the session's CSRF token
+and redirect afterwards (post/redirect/get), so a reload never repeats an approval.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from energy.site import Site
+from energy.store.alarms import list_alarms
+from energy.store.audit import append_audit, read_audit
+from energy.store.controls import active_overrides, asset_modes_of
+from energy.store.engine import Store
+from energy.store.plans import PlanState, list_plans
+from energy.store.users import authenticate
+from energy.web.api import CONTROLLABLE_KINDS, _plan_or_404, decide, override_limits
+from energy.web.auth import (
+    CsrfError,
+    Permission,
+    Principal,
+    check_csrf,
+    csrf_token_of,
+    require,
+    start_session,
+)
+from energy.web.plan_view import build_plan_view
+from energy.web.schemas import RowId
+from energy.web.status_view import build_status
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+
+Reader = Annotated[Principal, Depends(require(Permission.READ))]
+Controller = Annotated[Principal, Depends(require(Permission.CONTROL))]
+
+
+def _render(
+    request: Request,
+    template: str,
+    principal: Principal | None,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    state = request.app.state
+    return state.templates.TemplateResponse(  # type: ignore[no-any-return]
+        request,
+        template,
+        {
+            "site": state.site,
+            "principal": principal,
+            "csrf_token": csrf_token_of(request),
+            "Permission": Permission,
+            **context,
+        },
+        status_code=status_code,
+    )
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site relative paths: no open redirect through the login form."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/status"
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.get("/", response_class=RedirectResponse)
+def index() -> RedirectResponse:
+    return RedirectResponse("/status", status_code=303)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str | None = None) -> HTMLResponse:
+    return _render(request, "login.html", None, next=_safe_next(next), error=None)
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(
+    request: Request,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=256)],
+    next: Annotated[str, Form(max_length=500)] = "/status",
+) -> Response:
+    state = request.app.state
+    store: Store = state.store
+    now = state.settings.clock()
+    address = _client(request)
+    target = _safe_next(next)
+    try:
+        await check_csrf(request)
+    except CsrfError:
+        return _render(
+            request, "login.html", None, 400, next=target, error="The form expired; try again."
+        )
+    keys = [f"user:{username.lower()}", f"addr:{address}"]
+    limiter = state.limiter
+    if limiter.blocked(keys):
+        append_audit(
+            store, username, "auth.login_throttled", f"user:{username}", {"address": address}, now
+        )
+        response = _render(
+            request,
+            "login.html",
+            None,
+            429,
+            next=target,
+            error="Too many failed logins. Wait a few minutes and try again.",
+        )
+        response.headers["Retry-After"] = str(limiter.retry_after_s(keys))
+        return response
+    user = authenticate(store, username, password)
+    if user is None:
+        limiter.record_failure(keys)
+        append_audit(
+            store, username, "auth.login_failed", f"user:{username}", {"address": address}, now
+        )
+        return _render(
+            request, "login.html", None, 401, next=target, error="Wrong user name or password."
+        )
+    limiter.reset(keys[0])
+    start_session(request, user)
+    append_audit(store, user.name, "auth.login", f"user:{user.name}", {"address": address}, now)
+    return RedirectResponse(target, status_code=303)
+
+
+@router.post("/logout")
+def logout(request: Request, principal: Reader) -> RedirectResponse:
+    state = request.app.state
+    append_audit(
+        state.store,
+        principal.name,
+        "auth.logout",
+        f"user:{principal.name}",
+        {},
+        state.settings.clock(),
+    )
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)
+
+
+@router.get("/status", response_class=HTMLResponse)
+def status_page(request: Request, principal: Reader) -> HTMLResponse:
+    state = request.app.state
+    report = build_status(state.site, state.store, state.settings)
+    return _render(request, "status.html", principal, report=report)
+
+
+@router.get("/plans", response_class=HTMLResponse)
+def plans_page(
+    request: Request,
+    principal: Reader,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> HTMLResponse:
+    state = request.app.state
+    site: Site = state.site
+    plans = list_plans(state.store, site.id, limit=50, offset=offset)
+    return _render(request, "plans.html", principal, plans=plans, offset=offset)
+
+
+@router.get("/plans/{plan_id}", response_class=HTMLResponse)
+def plan_page(request: Request, principal: Reader, plan_id: RowId) -> HTMLResponse:
+    state = request.app.state
+    plan = _plan_or_404(state.store, state.site, plan_id)
+    view = build_plan_view(state.site, state.store, plan, state.settings.clock())
+    decidable = plan.state is PlanState.PROPOSED and plan.horizon_end > state.settings.clock()
+    return _render(request, "plan.html", principal, view=view, decidable=decidable)
+
+
+@router.post("/plans/{plan_id}/decision")
+def plan_decision(
+    request: Request,
+    principal: Controller,
+    plan_id: RowId,
+    decision: Annotated[str, Form(pattern="^(approve|reject)$")],
+    note: Annotated[str, Form(max_length=1000)] = "",
+) -> RedirectResponse:
+    decide(request, principal, plan_id, decision == "approve", note.strip() or None)
+    return RedirectResponse(f"/plans/{plan_id}", status_code=303)
+
+
+@router.get("/controls", response_class=HTMLResponse)
+def controls_page(request: Request, principal: Reader) -> HTMLResponse:
+    state = request.app.state
+    site: Site = state.site
+    now = state.settings.clock()
+    modes = asset_modes_of(state.store, site.id)
+    in_force = active_overrides(state.store, site.id, now)
+    assets = [
+        {
+            "id": a.id,
+            "kind": a.kind.value,
+            "mode": modes[a.id].value if a.id in modes else "auto",
+            "override": in_force.get(a.id),
+            "limits": override_limits(a),
+        }
+        for a in site.assets
+        if a.kind in CONTROLLABLE_KINDS
+    ]
+    alarms = list_alarms(state.store, site.id, open_only=True)
+    return _render(request, "controls.html", principal, assets=assets, alarms=alarms)
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_page(
+    request: Request,
+    principal: Reader,
+    q: Annotated[str, Query(max_length=64, pattern=r"^[^\x00-\x1f\x7f]*$")] = "",
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> HTMLResponse:
+    state = request.app.state
+    entries = read_audit(state.store, text=q or None, limit=100, offset=offset)
+    return _render(request, "audit.html", principal, entries=entries, q=q, offset=offset)

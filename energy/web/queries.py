@@ -1,0 +1,150 @@
+"""Read-only queries the interface needs that no store module offers (yet).
+
+Forecasts, forecast models and backtests are read straight from their tables here until the
+forecasting engineer's energy/store/forecasts.py lands; then these become thin calls into it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import func, select
+
+from energy.quality import Quality
+from energy.store.engine import Store
+from energy.store.measurements import read_series
+from energy.store.schema import backtests, forecast_models, forecasts, sites
+
+__all__ = [
+    "forecast_issues",
+    "list_backtests",
+    "list_forecast_models",
+    "list_sites",
+    "measured_slots",
+    "read_forecast",
+]
+
+
+def list_sites(store: Store) -> list[dict[str, Any]]:
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(sites.c.id, sites.c.name, sites.c.updated_at).order_by(sites.c.id)
+        )
+        return [dict(r._mapping) for r in rows]
+
+
+def list_forecast_models(store: Store, target: str | None = None) -> list[dict[str, Any]]:
+    """Model versions with their metrics, newest first."""
+    query = select(forecast_models).order_by(forecast_models.c.created_at.desc())
+    if target:
+        query = query.where(forecast_models.c.target == target)
+    with store.engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def forecast_issues(store: Store, limit: int = 50) -> list[dict[str, Any]]:
+    """Per target and model: the newest issue time and how many values it holds."""
+    newest = (
+        select(
+            forecasts.c.target,
+            forecasts.c.model_version,
+            func.max(forecasts.c.issue_time).label("issue_time"),
+        )
+        .group_by(forecasts.c.target, forecasts.c.model_version)
+        .subquery()
+    )
+    query = (
+        select(
+            newest.c.target,
+            newest.c.model_version,
+            newest.c.issue_time,
+            func.count().label("values"),
+            func.min(forecasts.c.valid_time).label("valid_from"),
+            func.max(forecasts.c.valid_time).label("valid_to"),
+        )
+        .join(
+            forecasts,
+            (forecasts.c.target == newest.c.target)
+            & (forecasts.c.model_version == newest.c.model_version)
+            & (forecasts.c.issue_time == newest.c.issue_time),
+        )
+        .group_by(newest.c.target, newest.c.model_version, newest.c.issue_time)
+        .order_by(newest.c.issue_time.desc())
+        .limit(limit)
+    )
+    with store.engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def read_forecast(
+    store: Store,
+    target: str,
+    model_version: str | None = None,
+    issue_time: dt.datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The values of one forecast issue (default: the newest issue of the newest model)."""
+    with store.engine.connect() as conn:
+        if model_version is None or issue_time is None:
+            query = select(forecasts.c.model_version, forecasts.c.issue_time).where(
+                forecasts.c.target == target
+            )
+            if model_version is not None:
+                query = query.where(forecasts.c.model_version == model_version)
+            if issue_time is not None:
+                query = query.where(forecasts.c.issue_time == issue_time)
+            newest = conn.execute(query.order_by(forecasts.c.issue_time.desc()).limit(1)).first()
+            if newest is None:
+                return []
+            model_version, issue_time = newest.model_version, newest.issue_time
+        rows = conn.execute(
+            select(forecasts)
+            .where(
+                forecasts.c.target == target,
+                forecasts.c.model_version == model_version,
+                forecasts.c.issue_time == issue_time,
+            )
+            .order_by(forecasts.c.valid_time, forecasts.c.quantile)
+        )
+        return [dict(r._mapping) for r in rows]
+
+
+def list_backtests(store: Store, limit: int = 100) -> list[dict[str, Any]]:
+    query = select(backtests).order_by(backtests.c.created_at.desc()).limit(limit)
+    with store.engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def measured_slots(
+    store: Store,
+    site_id: str,
+    quantities: list[tuple[str, str]],
+    start: dt.datetime,
+    end: dt.datetime,
+    slot_minutes: int,
+) -> pd.DataFrame:
+    """Measured (asset_id, quantity) series averaged per slot in [start, end), long format.
+
+    Only good-quality values count; a slot without one is absent rather than zero.
+    """
+    frames = []
+    for asset_id, quantity in quantities:
+        values = read_series(store, site_id, asset_id, quantity, start, end)
+        values = values[values["quality"] == Quality.GOOD]["value"]
+        if values.empty:
+            continue
+        means = values.resample(f"{slot_minutes}min").mean().dropna()
+        frames.append(
+            pd.DataFrame(
+                {
+                    "asset_id": asset_id,
+                    "quantity": quantity,
+                    "slot_start": means.index,
+                    "value": means.to_numpy(),
+                }
+            )
+        )
+    if not frames:
+        return pd.DataFrame(columns=["asset_id", "quantity", "slot_start", "value"])
+    return pd.concat(frames, ignore_index=True)

@@ -1,0 +1,240 @@
+"""Traffic lights of the status page: is the platform seeing, planning and controlling the district?
+
+Levels: ok (green), warn (amber), bad (red), unknown (grey, nothing recorded yet). The page and the
+API (/api/status) show the same structure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from energy.quality import Quality
+from energy.site import Site
+from energy.store.alarms import list_alarms
+from energy.store.controls import active_overrides, asset_modes_of
+from energy.store.engine import Store
+from energy.store.jobs import job_status
+from energy.store.leases import lease_holder
+from energy.store.measurements import latest_measurements
+from energy.store.plans import active_plan
+from energy.web.settings import WebSettings
+
+__all__ = ["Level", "Light", "StatusReport", "build_status"]
+
+STALE_FACTOR_BAD = 5.0
+"""A value older than this many stale_after_s periods is red, not amber."""
+
+
+class Level(StrEnum):
+    OK = "ok"
+    WARN = "warn"
+    BAD = "bad"
+    UNKNOWN = "unknown"
+
+
+_RANK = {Level.OK: 0, Level.UNKNOWN: 1, Level.WARN: 2, Level.BAD: 3}
+
+
+def worst(levels: list[Level]) -> Level:
+    return max(levels, key=_RANK.__getitem__) if levels else Level.UNKNOWN
+
+
+@dataclass
+class Light:
+    name: str
+    level: Level
+    text: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class StatusReport:
+    time: dt.datetime
+    overall: Level
+    lights: list[Light]
+    overrides: list[dict[str, Any]]
+    alarms: list[dict[str, Any]]
+    manual_assets: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def light(self, name: str) -> Light:
+        for light in self.lights:
+            if light.name == name:
+                return light
+        raise KeyError(f"no status light named {name!r}")
+
+
+def _age_level(age_s: float | None, quality: int | None, stale_after_s: float) -> Level:
+    if age_s is None or quality is None:
+        return Level.BAD
+    if quality == Quality.STALE or age_s > STALE_FACTOR_BAD * stale_after_s:
+        return Level.BAD
+    if quality == Quality.INVALID or age_s > stale_after_s:
+        return Level.WARN
+    return Level.OK
+
+
+def _measurement_lights(
+    site: Site, store: Store, now: dt.datetime, settings: WebSettings
+) -> list[Light]:
+    latest = latest_measurements(store, site.id)
+    series_rows: list[dict[str, Any]] = []
+    for row in latest.itertuples(index=False):
+        age = (now - row.time.to_pydatetime()).total_seconds()
+        series_rows.append(
+            {
+                "asset_id": row.asset_id,
+                "quantity": row.quantity,
+                "unit": row.unit,
+                "time": row.time.to_pydatetime(),
+                "value": float(row.value) if row.value == row.value else None,
+                "quality": Quality(int(row.quality)).name.lower(),
+                "age_s": round(age, 1),
+                "level": _age_level(age, int(row.quality), settings.stale_after_s),
+            }
+        )
+    device_rows = []
+    for asset in site.devices():
+        own = [r for r in series_rows if r["asset_id"] == asset.id]
+        newest = max(own, key=lambda r: r["time"]) if own else None
+        level = worst([r["level"] for r in own]) if own else Level.BAD
+        endpoint = asset.device
+        device_rows.append(
+            {
+                "asset_id": asset.id,
+                "endpoint": f"{endpoint.host}:{endpoint.port} unit {endpoint.unit_id}"
+                if endpoint is not None and getattr(endpoint, "host", None)
+                else "-",
+                "last_value_at": newest["time"] if newest else None,
+                "age_s": newest["age_s"] if newest else None,
+                "level": level,
+            }
+        )
+    bad_devices = sum(r["level"] == Level.BAD for r in device_rows)
+    devices = Light(
+        "Device communication",
+        worst([r["level"] for r in device_rows]),
+        f"{len(device_rows) - bad_devices} of {len(device_rows)} devices answering",
+        device_rows,
+    )
+    fresh = sum(r["level"] == Level.OK for r in series_rows)
+    freshness = Light(
+        "Data freshness",
+        worst([r["level"] for r in series_rows]) if series_rows else Level.BAD,
+        f"{fresh} of {len(series_rows)} series fresh (newer than {settings.stale_after_s:g} s)"
+        if series_rows
+        else "no measurements stored",
+        series_rows,
+    )
+    return [devices, freshness]
+
+
+def _job_rows(site: Site, store: Store, now: dt.datetime) -> list[dict[str, Any]]:
+    rows = []
+    for job, info in sorted(job_status(store, site.id).items()):
+        last = info["last"]
+        duration = (
+            (last["finished_at"] - last["started_at"]).total_seconds()
+            if last["finished_at"] is not None
+            else None
+        )
+        outcome = last["outcome"]
+        level = {"ok": Level.OK, "failed": Level.BAD, "skipped": Level.WARN}.get(outcome, Level.OK)
+        failure = info["last_failure"]
+        rows.append(
+            {
+                "job": job,
+                "instance": last["instance"],
+                "started_at": last["started_at"],
+                "finished_at": last["finished_at"],
+                "duration_s": duration,
+                "outcome": outcome,
+                "detail": last["detail"],
+                "last_failure_at": failure["started_at"] if failure else None,
+                "age_s": (now - last["started_at"]).total_seconds(),
+                "level": level,
+            }
+        )
+    return rows
+
+
+def _job_light(name: str, rows: list[dict[str, Any]], prefixes: tuple[str, ...]) -> Light:
+    mine = [r for r in rows if r["job"].startswith(prefixes)]
+    if not mine:
+        return Light(name, Level.UNKNOWN, f"no run recorded (jobs {', '.join(prefixes)})")
+    newest = max(mine, key=lambda r: r["started_at"])
+    duration = newest["duration_s"]
+    text = f"{newest['job']}: {newest['outcome']}" + (
+        f" in {duration:.1f} s" if duration is not None else ""
+    )
+    if newest["detail"]:
+        text += f" ({newest['detail']})"
+    return Light(name, newest["level"], text, [newest])
+
+
+def build_status(site: Site, store: Store, settings: WebSettings) -> StatusReport:
+    now = settings.clock()
+    lights = _measurement_lights(site, store, now, settings)
+    jobs = _job_rows(site, store, now)
+    lights.append(_job_light("Last forecast", jobs, settings.forecast_jobs))
+    lights.append(_job_light("Last solve", jobs, settings.solve_jobs))
+    plan = active_plan(store, site.id, now)
+    lights.append(
+        Light(
+            "Active plan",
+            Level.OK if plan is not None else Level.WARN,
+            f"plan {plan.id} (version {plan.version}) until {plan.horizon_end.isoformat()}"
+            if plan is not None
+            else "no active plan covers now: devices run in their local mode",
+        )
+    )
+    holder = lease_holder(store, site.id, now)
+    lights.append(
+        Light(
+            "Watchdogs",
+            worst([Level.OK if holder else Level.BAD] + [r["level"] for r in jobs]),
+            f"controller lease held by {holder}"
+            if holder
+            else "no controller holds the site lease",
+            jobs,
+        )
+    )
+    overrides = list(active_overrides(store, site.id, now).values())
+    alarms = list_alarms(store, site.id, open_only=True)
+    alarm_level = worst(
+        [
+            Level.BAD if a["severity"] == "critical" else Level.WARN
+            for a in alarms
+            if a["state"] == "active"
+        ]
+        or [Level.OK]
+    )
+    lights.append(
+        Light(
+            "Alarms",
+            alarm_level,
+            f"{sum(a['state'] == 'active' for a in alarms)} active, "
+            f"{sum(a['state'] == 'acknowledged' for a in alarms)} acknowledged",
+        )
+    )
+    lights.append(
+        Light(
+            "Overrides",
+            Level.WARN if overrides else Level.OK,
+            f"{len(overrides)} in force" if overrides else "none in force",
+        )
+    )
+    manual = sorted(a for a, m in asset_modes_of(store, site.id).items() if m.value == "manual")
+    return StatusReport(
+        time=now,
+        overall=worst([light.level for light in lights]),
+        lights=lights,
+        overrides=overrides,
+        alarms=alarms,
+        manual_assets=manual,
+    )
