@@ -7,10 +7,12 @@ stored: a value for a (series, time) that exists already is ignored, so re-inges
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import io
+import gc
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,7 +21,7 @@ from sqlalchemy import and_, func, select
 from energy.quality import Quality
 from energy.store.engine import Store
 from energy.store.schema import measurements, series
-from energy.store.types import to_utc_datetime
+from energy.store.types import SQLITE_TIME_FORMAT, to_utc_datetime
 
 __all__ = ["MEASUREMENT_COLUMNS", "latest_measurements", "read_series", "write_measurements"]
 
@@ -56,6 +58,19 @@ def _series_column(store: Store, site_id: str, frame: pd.DataFrame) -> np.ndarra
     ids = store.series_ids(site_id, keys)
     index = pd.MultiIndex.from_arrays([frame["asset_id"], frame["quantity"]])
     return np.asarray(pd.Series(ids).reindex(index).to_numpy(), dtype=np.int64)
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Fetching tens of thousands of row tuples triggers many garbage collections that find
+    nothing; pausing the collector for the fetch makes one-year reads two to four times faster."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _chunks(n: int) -> Iterator[slice]:
@@ -111,28 +126,108 @@ def _insert_sqlite(
 def _copy_postgres(
     store: Store, ids: np.ndarray, times_us: np.ndarray, values: np.ndarray, qual: np.ndarray
 ) -> None:
-    texts = np.datetime_as_string(times_us, unit="us", timezone="UTC")
+    """COPY straight into the table when no stored row can collide (the common bulk import);
+    otherwise, or when a concurrent writer got in between, go through a staging table with
+    ON CONFLICT DO NOTHING."""
+    first = np.datetime_as_string(times_us.min(), unit="us", timezone="UTC")
+    last = np.datetime_as_string(times_us.max(), unit="us", timezone="UTC")
     with store.engine.begin() as conn:
         raw = conn.connection.driver_connection
         with raw.cursor() as cur:
             cur.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS measurements_staging "
-                "(series_id integer, time timestamptz, value double precision, quality smallint) "
-                "ON COMMIT DELETE ROWS"
+                "SELECT EXISTS (SELECT 1 FROM measurements WHERE series_id = ANY(%s) "
+                "AND time >= %s AND time <= %s)",
+                (
+                    np.unique(ids).tolist(),
+                    str(first),
+                    str(last),
+                ),
             )
-            for part in _chunks(len(ids)):
-                buffer = io.StringIO()
-                pd.DataFrame(
-                    {"s": ids[part], "t": texts[part], "v": values[part], "q": qual[part]}
-                ).to_csv(buffer, sep="\t", header=False, index=False, na_rep="\\N")
-                with cur.copy("COPY measurements_staging FROM STDIN") as copy:
-                    copy.write(buffer.getvalue())
-                cur.execute(
-                    "INSERT INTO measurements (series_id, time, value, quality) "
-                    "SELECT series_id, time, value, quality FROM measurements_staging "
-                    "ON CONFLICT DO NOTHING"
-                )
-                cur.execute("TRUNCATE measurements_staging")
+            overlap = cur.fetchone()[0]
+    if not overlap:
+        try:
+            with store.engine.begin() as conn, conn.connection.driver_connection.cursor() as cur:
+                for part in _chunks(len(ids)):
+                    _copy_rows(
+                        cur, "measurements", ids[part], times_us[part], values[part], qual[part]
+                    )
+            return
+        except Exception as exc:  # a concurrent writer stored overlapping rows meanwhile
+            if "unique" not in str(exc).lower() and "duplicate" not in str(exc).lower():
+                raise
+            log.info("bulk COPY collided with stored rows; retrying through staging")
+    with store.engine.begin() as conn, conn.connection.driver_connection.cursor() as cur:
+        cur.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS measurements_staging "
+            "(series_id integer, time timestamptz, value double precision, quality smallint) "
+            "ON COMMIT DELETE ROWS"
+        )
+        for part in _chunks(len(ids)):
+            _copy_rows(
+                cur, "measurements_staging", ids[part], times_us[part], values[part], qual[part]
+            )
+            cur.execute(
+                "INSERT INTO measurements (series_id, time, value, quality) "
+                "SELECT series_id, time, value, quality FROM measurements_staging "
+                "ON CONFLICT DO NOTHING"
+            )
+            cur.execute("TRUNCATE measurements_staging")
+
+
+#: PostgreSQL's binary COPY format: timestamps count microseconds from 2000-01-01 UTC.
+_PG_EPOCH_US = np.datetime64("2000-01-01T00:00:00", "us").astype(np.int64)
+_PG_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + np.array([0, 0], ">i4").tobytes()
+_PG_COPY_TRAILER = np.array([-1], ">i2").tobytes()
+_FIELDS = [
+    ("n", ">i2"),
+    ("id_len", ">i4"),
+    ("id", ">i4"),
+    ("t_len", ">i4"),
+    ("t", ">i8"),
+    ("v_len", ">i4"),
+]
+_PG_ROW = np.dtype([*_FIELDS, ("v", ">f8"), ("q_len", ">i4"), ("q", ">i2")])
+_PG_ROW_NULL_VALUE = np.dtype([*_FIELDS, ("q_len", ">i4"), ("q", ">i2")])
+
+
+def _binary_copy_payload(
+    ids: np.ndarray, times_us: np.ndarray, values: np.ndarray, qual: np.ndarray
+) -> bytes:
+    """The rows in PostgreSQL's binary COPY format, built with numpy (no per-row Python work and
+    no text parsing on the server). Rows without a value (NaN) are sent with a NULL value."""
+    missing = np.isnan(values)
+    parts = [_PG_COPY_HEADER]
+    for mask, row_type in ((~missing, _PG_ROW), (missing, _PG_ROW_NULL_VALUE)):
+        count = int(mask.sum())
+        if count == 0:
+            continue
+        rows = np.empty(count, row_type)
+        rows["n"], rows["id_len"], rows["t_len"], rows["q_len"] = 4, 4, 8, 2
+        rows["id"] = ids[mask]
+        rows["t"] = times_us[mask].astype(np.int64) - _PG_EPOCH_US
+        if row_type is _PG_ROW:
+            rows["v_len"], rows["v"] = 8, values[mask]
+        else:
+            rows["v_len"] = -1
+        rows["q"] = qual[mask]
+        parts.append(rows.tobytes())
+    parts.append(_PG_COPY_TRAILER)
+    return b"".join(parts)
+
+
+def _copy_rows(
+    cur: Any,
+    table: str,
+    ids: np.ndarray,
+    times_us: np.ndarray,
+    values: np.ndarray,
+    qual: np.ndarray,
+) -> None:
+    payload = _binary_copy_payload(ids, times_us, values, qual)
+    with cur.copy(
+        f"COPY {table} (series_id, time, value, quality) FROM STDIN (FORMAT BINARY)"
+    ) as copy:
+        copy.write(payload)
 
 
 def read_series(
@@ -157,26 +252,27 @@ def read_series(
         cursor = conn.connection.driver_connection.cursor()
         if store.dialect == "postgresql":
             cursor.execute(
-                "SELECT time, value, quality FROM measurements "
-                "WHERE series_id = %s AND time >= %s AND time < %s ORDER BY time",
+                "SELECT (EXTRACT(EPOCH FROM time) * 1000000)::bigint, value, quality "
+                "FROM measurements WHERE series_id = %s AND time >= %s AND time < %s ORDER BY time",
                 (series_id, lo, hi),
             )
         else:
-            fmt = "%Y-%m-%dT%H:%M:%S.%f"
             cursor.execute(
                 "SELECT time, value, quality FROM measurements "
                 "WHERE series_id = ? AND time >= ? AND time < ? ORDER BY time",
-                (series_id, lo.strftime(fmt), hi.strftime(fmt)),
+                (series_id, lo.strftime(SQLITE_TIME_FORMAT), hi.strftime(SQLITE_TIME_FORMAT)),
             )
-        rows = cursor.fetchall()
+        with _gc_paused():
+            rows = cursor.fetchall()
         cursor.close()
     if not rows:
         return empty
     times, values, qualities = zip(*rows, strict=True)
-    parse_format = "ISO8601" if isinstance(times[0], str) else None
-    index = pd.DatetimeIndex(
-        pd.to_datetime(list(times), utc=True, format=parse_format), name="time"
-    )
+    if store.dialect == "postgresql":
+        stamps = np.asarray(times, dtype=np.int64).astype("datetime64[us]")
+    else:
+        stamps = np.asarray(times, dtype="datetime64[us]")
+    index = pd.DatetimeIndex(stamps, name="time").tz_localize("UTC")
     return pd.DataFrame(
         {"value": np.asarray(values, dtype=float), "quality": np.asarray(qualities, dtype=np.int8)},
         index=index,
