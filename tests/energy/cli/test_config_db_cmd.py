@@ -3,7 +3,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
+import click
+import typer
 from typer.testing import CliRunner
 
 from energy.cli.main import app
@@ -52,10 +53,24 @@ def test_db_upgrade_then_status(tmp_path: Path) -> None:
     assert "assets" in after.output
 
 
-@pytest.mark.parametrize(
-    "command", [[], ["config"], ["db"], ["config", "check"], ["db", "upgrade"], ["db", "status"]]
-)
-def test_every_command_has_help(command: list[str]) -> None:
-    result = runner.invoke(app, [*command, "--help"])
-    assert result.exit_code == 0
-    assert "Usage" in result.output
+def _command_paths(command: click.Command, prefix: list[str]) -> list[list[str]]:
+    paths = [prefix]
+    if isinstance(command, click.Group):
+        for name, sub in command.commands.items():
+            paths += _command_paths(sub, [*prefix, name])
+    return paths
+
+
+def test_every_command_has_help() -> None:
+    """Walks the whole `kv` command tree, including commands added later by other modules."""
+    root = typer.main.get_command(app)
+    paths = _command_paths(root, [])
+    assert len(paths) >= 6
+    for path in paths:
+        result = runner.invoke(app, [*path, "--help"])
+        assert result.exit_code == 0, (path, result.output)
+        assert "Usage" in result.output
+        command = root
+        for name in path:
+            command = command.commands[name]  # type: ignore[attr-defined]
+        assert command.help or command.short_help, f"kv {' '.join(path)} has no help text"
