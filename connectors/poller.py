@@ -266,6 +266,8 @@ def measurements_frame(
                     )
                 )
     frame = pd.DataFrame(rows, columns=["asset_id", "quantity", "time", "value", "quality", "unit"])
+    # two points may feed one quantity (a rating and its negative); the first one stands
+    frame = frame.drop_duplicates(["asset_id", "quantity", "time"], ignore_index=True)
     frame["time"] = pd.to_datetime(frame["time"], utc=True)
     frame["quality"] = frame["quality"].astype("int64")
     frame["value"] = frame["value"].astype("float64")

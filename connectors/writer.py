@@ -94,7 +94,8 @@ class WriteOutcome:
     detail: str = ""
     time: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     limits: tuple[float | None, float | None] = (None, None)
-    watchdog: WriteOutcome | None = None
+    feeds: tuple[WriteOutcome, ...] = ()
+    """The watchdog/heartbeat writes that followed this write."""
 
     @property
     def confirmed(self) -> bool:
@@ -179,13 +180,13 @@ class SetpointWriter:
         async with client.lock:
             outcome = await self._write_locked(client, target, float(value_requested), limits)
             if outcome.confirmed and target.name not in self._feed_points(client):
-                feed = await self._feed_locked(client)
-                if feed is not None:
-                    outcome = replace(outcome, watchdog=feed)
+                outcome = replace(outcome, feeds=await self._feed_locked(client))
         return outcome
 
-    async def feed_watchdog(self, asset_id: str) -> WriteOutcome | None:
-        """Rewrite the device's watchdog timeout or heartbeat (None if its map has neither)."""
+    async def feed_watchdog(self, asset_id: str) -> tuple[WriteOutcome, ...]:
+        """Renew the device's hold on our setpoints (rule 1): write its heartbeat, and its
+        watchdog timeout (the endpoint's watchdog_s) where it has no heartbeat or the timeout
+        is not yet confirmed. Empty when the map names neither."""
         client = self._client(asset_id)
         async with client.lock:
             return await self._feed_locked(client)
@@ -392,12 +393,16 @@ class SetpointWriter:
         rm = client.register_map
         return {p for p in (rm.watchdog_point, rm.heartbeat_point) if p is not None}
 
-    async def _feed_locked(self, client: DeviceClient) -> WriteOutcome | None:
+    async def _feed_locked(self, client: DeviceClient) -> tuple[WriteOutcome, ...]:
         rm = client.register_map
+        feeds: list[WriteOutcome] = []
         if rm.watchdog_point is not None:
-            return await self._write_locked(
-                client, rm.point(rm.watchdog_point), client.endpoint.watchdog_s, None
-            )
+            timeout_s = client.endpoint.watchdog_s
+            confirmed = self._history.get((client.asset_id, rm.watchdog_point))
+            if rm.heartbeat_point is None or confirmed is None or confirmed[0] != timeout_s:
+                feeds.append(
+                    await self._write_locked(client, rm.point(rm.watchdog_point), timeout_s, None)
+                )
         if rm.heartbeat_point is not None:
             beat = rm.point(rm.heartbeat_point)
             low = int(beat.min or 0)
@@ -406,8 +411,8 @@ class SetpointWriter:
             if counter > high:
                 counter = low
             self._heartbeat[client.asset_id] = counter
-            return await self._write_locked(client, beat, float(counter), None)
-        return None
+            feeds.append(await self._write_locked(client, beat, float(counter), None))
+        return tuple(feeds)
 
     # -- recording ----------------------------------------------------------------------------
 

@@ -271,29 +271,37 @@ def test_watchdog_is_fed_after_a_confirmed_write(
             await writer._poller.close()  # type: ignore[union-attr]
 
     outcome = _run(scenario())
-    assert outcome.watchdog is not None
-    assert outcome.watchdog.status is WriteStatus.OK
+    (feed,) = outcome.feeds
+    assert (feed.point, feed.status) == ("watchdog_s", WriteStatus.OK)
     assert tk.get("holding", 7, 1) == [120]
     points = {r.point for r in read_setpoint_writes(sqlite_store, site.id)}
     assert points == {"power_setpoint_w", "watchdog_s"}
 
 
-def test_heartbeat_counts_up_and_wraps(site: Site, tk: TkServer) -> None:
-    points = [*BATTERY_POINTS[:3], {**BATTERY_POINTS[5], "name": "beat", "min": 1, "max": 3}]
+def test_heartbeat_counts_up_and_wraps_and_timeout_is_set_once(site: Site, tk: TkServer) -> None:
+    beat = {"name": "beat", "address": 8, "dtype": "uint16", "access": "rw", "min": 1, "max": 3}
+    points = [*BATTERY_POINTS, beat]
 
-    async def scenario() -> list[float | None]:
-        writer = _writer(site, None, tk.port, points=points, heartbeat_point="beat")
+    async def scenario() -> list[list[tuple[str, float | None]]]:
+        writer = _writer(
+            site, None, tk.port, points=points, heartbeat_point="beat", watchdog_point="watchdog_s"
+        )
         try:
-            beats = []
+            rounds = []
             for _ in range(4):
-                feed = await writer.feed_watchdog(BATTERY)
-                assert feed is not None
-                beats.append(feed.read_back)
-            return beats
+                feeds = await writer.feed_watchdog(BATTERY)
+                assert all(f.status is WriteStatus.OK for f in feeds)
+                rounds.append([(f.point, f.read_back) for f in feeds])
+            return rounds
         finally:
             await writer._poller.close()  # type: ignore[union-attr]
 
-    assert _run(scenario()) == [1, 2, 3, 1]
+    assert _run(scenario()) == [
+        [("watchdog_s", 120), ("beat", 1)],
+        [("beat", 2)],
+        [("beat", 3)],
+        [("beat", 1)],
+    ]
 
 
 def test_heat_pump_minimum_switching_time_holds_a_change(site: Site, tk: TkServer) -> None:
