@@ -64,6 +64,8 @@ class DispatchOptimizer:
         self.model_load_seconds = loaded - built
         self._unreported_build_seconds = loaded - started
         self.previous: DispatchResult | None = None
+        #: the raw HiGHS outcome behind the latest plan (None for plans made without a solver)
+        self.last_outcome: RunOutcome | None = None
         logger.info(
             "dispatch model for %s: %d slots, %d columns, %d rows, built in %.3f s and "
             "loaded into HiGHS in %.3f s",
@@ -135,6 +137,7 @@ class DispatchOptimizer:
             solve_done=solve_done,
         )
         self.previous = result
+        self.last_outcome = outcome
         return result
 
     # ------------------------------------------------------------------ steps

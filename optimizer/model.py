@@ -33,11 +33,14 @@ from optimizer.plant import Plant, sg_ready_levels_kw
 __all__ = [
     "Binding",
     "BindingKind",
+    "Coefficients",
     "DispatchModel",
     "ObjectiveWeights",
     "build_model",
+    "co2_series",
     "coefficients",
     "objective_weights",
+    "set_param_values",
 ]
 
 FloatArray = npt.NDArray[np.float64]
