@@ -28,6 +28,7 @@ __all__ = [
     "decode",
     "decode_block",
     "encode",
+    "not_implemented",
     "raw_range",
     "scale_of",
 ]
@@ -74,6 +75,20 @@ def _sentinel(dtype: DataType) -> int | None:
         return None
     bits, signed = _INT_BITS[dtype]
     return -(1 << (bits - 1)) if signed else (1 << bits) - 1
+
+
+def not_implemented(point: Point) -> list[int]:
+    """The registers of SunSpec's 'not implemented' marker for ``point`` (for a device to serve)."""
+    if point.dtype is DataType.STRING:
+        return [0] * point.count
+    if point.dtype in _FLOAT_MAX:
+        data = struct.pack(_STRUCT[point.dtype], math.nan)
+    else:
+        sentinel = _sentinel(point.dtype)
+        if sentinel is None:
+            raise CodecError(f"point {point.name!r} ({point.dtype.value}) has no 'not implemented'")
+        data = struct.pack(_STRUCT[point.dtype], sentinel)
+    return _to_registers(_apply_order(data, point))
 
 
 def scale_of(point: Point, scale_factor: int | None = None) -> float:

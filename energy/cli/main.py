@@ -9,7 +9,7 @@ import logging
 
 import typer
 
-from energy.cli import config_cmd, db_cmd
+from energy.cli import config_cmd, db_cmd, simulate_cmd
 
 app = typer.Typer(
     help="Klimaviertel energy control platform: configuration, store, devices, forecasts, plans.",
@@ -32,6 +32,7 @@ def _root(
 
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(db_cmd.app, name="db")
+app.command("simulate")(simulate_cmd.simulate)
 
 
 def main() -> None:

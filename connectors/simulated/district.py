@@ -1,0 +1,447 @@
+"""The simulated Klimaviertel served over Modbus TCP: one server per device endpoint of a site.
+
+``SimulatedDistrict`` runs the district physics (``energy.physics.DistrictSimulator``) on a clock
+(real time, or ``speed`` simulated seconds per wall second), refreshes every device's registers
+from the physics snapshot a few times per wall second, and turns client writes into physics
+commands. Devices sharing host and port (a gateway) are served by one server under their unit ids.
+
+Async use::
+
+    async with SimulatedDistrict(site, speed=60, start=t0, free_ports=True) as district:
+        for d in district.devices: ...            # asset id, host, port, unit id, register map
+        district.site                              # the site with the ports actually served
+
+From synchronous code (a control loop, a test) ``DistrictThread`` runs the same in a background
+thread with ``start()`` / ``stop()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from connectors.modbus_server import ModbusTcpServer
+from connectors.registermap import RegisterMap, load_register_map
+from connectors.simulated.bridge import HELD_QUANTITIES, DistrictPhysics, apply_write, point_values
+from connectors.simulated.device import SimulatedDevice
+from connectors.simulated.faults import DeviceFaults, FaultPlan, device_rng, request_hook
+from connectors.sunspec_models import sunspec_image
+from energy.config import DeviceEndpoint, SiteConfig
+from energy.site import Asset, Site
+from energy.timegrid import as_utc
+
+__all__ = ["DistrictThread", "ServedDevice", "SimulatedDistrict"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServedDevice:
+    """Where one simulated device answers."""
+
+    asset_id: str
+    kind: str
+    host: str
+    port: int
+    unit_id: int
+    register_map: str
+
+
+PhysicsFactory = Callable[[Site, dt.datetime, int], DistrictPhysics]
+
+
+def _default_physics(site: Site, start: dt.datetime, seed: int) -> DistrictPhysics:
+    from energy.physics.district import DistrictSimulator
+
+    return DistrictSimulator(site, start, seed=seed)
+
+
+class SimulatedDistrict:
+    """The district's devices as Modbus TCP servers backed by the physics.
+
+    site: the district (its device endpoints say where each device listens).
+    speed: simulated seconds per wall second (1 = real time).
+    start: simulated UTC start time (default: now, floored to the minute).
+    seed: physics profile seed; faults: a fault plan (its own seed drives random faults).
+    free_ports: serve on free ports chosen by the OS instead of the configured ones (tests);
+    ``site`` then carries the actual ports. host: serve on this address instead of the
+    configured hosts. refresh_s: wall seconds between register refreshes.
+    physics: a ready physics object (default: a new DistrictSimulator at ``start``).
+    """
+
+    def __init__(
+        self,
+        site: Site,
+        *,
+        speed: float = 1.0,
+        start: dt.datetime | None = None,
+        seed: int = 0,
+        faults: FaultPlan | None = None,
+        free_ports: bool = False,
+        host: str | None = None,
+        refresh_s: float = 0.1,
+        physics: DistrictPhysics | None = None,
+        physics_factory: PhysicsFactory = _default_physics,
+    ):
+        if not speed > 0:
+            raise ValueError(f"speed must be positive; found {speed}")
+        if not refresh_s > 0:
+            raise ValueError(f"refresh_s must be positive; found {refresh_s}")
+        self._configured_site = site
+        self.speed = float(speed)
+        self.start_time = as_utc(start or dt.datetime.now(dt.UTC).replace(second=0, microsecond=0))
+        self.seed = seed
+        self.fault_plan = faults or FaultPlan()
+        self.free_ports = free_ports
+        self.host_override = host
+        self.refresh_s = refresh_s
+        self.physics: DistrictPhysics = physics or physics_factory(site, self.start_time, seed)
+        self._assets = [a for a in site.devices() if a.device is not None]
+        unknown = sorted(set(self.fault_plan.devices) - {a.id for a in self._assets})
+        if unknown:
+            known = ", ".join(a.id for a in self._assets)
+            raise ValueError(f"fault plan names unknown devices {unknown}; known: {known}")
+        self._maps: dict[str, RegisterMap] = {}
+        self.simulated: dict[str, SimulatedDevice] = {}
+        for asset in self._assets:
+            endpoint = _endpoint(asset)
+            register_map = load_register_map(endpoint.register_map, device=asset.id)
+            self._maps[asset.id] = register_map
+            device = SimulatedDevice(
+                asset.id,
+                register_map,
+                fixed_holding=_fixed_image(asset, register_map, endpoint),
+                on_write=self._write_handler(asset, endpoint),
+            )
+            device.faults = self.fault_plan.devices.get(asset.id, DeviceFaults())
+            device.rng = device_rng(self.fault_plan.seed, asset.id)
+            _initialise_held(device, endpoint)
+            self.simulated[asset.id] = device
+        self._servers: list[ModbusTcpServer] = []
+        self._served: list[ServedDevice] = []
+        self._site = site
+        self._task: asyncio.Task[None] | None = None
+        self._wall_start = 0.0
+        self._refreshes = 0
+
+    # ------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        """Bind every server, take the first snapshot and start the clock."""
+        groups: dict[tuple[str, int], list[Asset]] = {}
+        for asset in self._assets:
+            endpoint = _endpoint(asset)
+            if endpoint.protocol != "tcp":
+                logger.warning(
+                    "%s: protocol %s is not simulated; only Modbus TCP is served",
+                    asset.id,
+                    endpoint.protocol,
+                )
+                continue
+            host = self.host_override or endpoint.host
+            groups.setdefault((host, endpoint.port), []).append(asset)
+        ports: dict[str, int] = {}
+        try:
+            for (host, port), assets in groups.items():
+                units = {_endpoint(a).unit_id: self.simulated[a.id] for a in assets}
+                server = ModbusTcpServer(
+                    host,
+                    0 if self.free_ports else port,
+                    units,
+                    hook=request_hook(units),
+                    name=", ".join(a.id for a in assets),
+                )
+                await server.start()
+                self._servers.append(server)
+                for a in assets:
+                    ports[a.id] = server.port
+                    self._served.append(
+                        ServedDevice(
+                            a.id,
+                            a.kind.value,
+                            host,
+                            server.port,
+                            _endpoint(a).unit_id,
+                            _endpoint(a).register_map,
+                        )
+                    )
+        except OSError:
+            await self.stop()
+            raise
+        self._site = Site.from_config(
+            _with_ports(self._configured_site.config, ports, self.host_override)
+        )
+        self._refresh()
+        self._wall_start = asyncio.get_running_loop().time()
+        self._task = asyncio.create_task(self._run(), name="simulated-district")
+        logger.info(
+            "simulated district %s: %d devices on %d servers, speed %g, start %s",
+            self._site.id,
+            len(self._served),
+            len(self._servers),
+            self.speed,
+            self.start_time.isoformat(),
+        )
+
+    async def stop(self) -> None:
+        """Stop the clock and close every server and connection."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for server in self._servers:
+            await server.stop()
+        self._servers = []
+
+    async def __aenter__(self) -> SimulatedDistrict:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    # ------------------------------------------------------------- running
+
+    @property
+    def site(self) -> Site:
+        """The site as served (ports are the actual ones when free_ports is set)."""
+        return self._site
+
+    @property
+    def devices(self) -> list[ServedDevice]:
+        return list(self._served)
+
+    def served(self, asset_id: str) -> ServedDevice:
+        for d in self._served:
+            if d.asset_id == asset_id:
+                return d
+        raise KeyError(
+            f"no served device {asset_id!r}; known: {[d.asset_id for d in self._served]}"
+        )
+
+    def device(self, asset_id: str) -> SimulatedDevice:
+        return self.simulated[asset_id]
+
+    def register_map(self, asset_id: str) -> RegisterMap:
+        return self._maps[asset_id]
+
+    def clock(self) -> pd.Timestamp:
+        """Simulated time the clock has reached (the physics follows at the next refresh)."""
+        if self._task is None:
+            return pd.Timestamp(self.start_time)
+        elapsed = asyncio.get_running_loop().time() - self._wall_start
+        return pd.Timestamp(self.start_time) + pd.Timedelta(seconds=elapsed * self.speed)
+
+    def set_faults(self, asset_id: str, faults: DeviceFaults | None) -> None:
+        """Replace one device's faults now (None = healthy)."""
+        self.simulated[asset_id].faults = faults or DeviceFaults()
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.refresh_s)
+            try:
+                self.tick()
+            except Exception:
+                logger.exception("simulated district: refresh failed; continuing")
+
+    def tick(self) -> None:
+        """Advance the physics to the clock and refresh every device's registers."""
+        target = self.clock()
+        if target > self.physics.now:
+            self.physics.advance_to(target)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        snapshot = self.physics.snapshot()
+        for asset in self._assets:
+            device = self.simulated[asset.id]
+            device.update(point_values(asset, device.register_map, snapshot))
+        self._refreshes += 1
+
+    def status(self) -> str:
+        """One line: simulated time, grid power, PV, mean SoC, heat pumps, requests served."""
+        snap = self.physics.snapshot()
+        grid = next((m.power_kw for a, m in snap.meters.items() if a == "grid.meter"), float("nan"))
+        pv = sum(p.power_kw for p in snap.pv.values())
+        socs = [b.soc_frac for b in snap.batteries.values()]
+        hp = sum(h.electric_power_kw for h in snap.heat_pumps.values())
+        remote = sum(1 for b in snap.batteries.values() if str(b.mode) == "remote")
+        requests = sum(s.requests_served for s in self._servers)
+        mean_soc = 100 * sum(socs) / len(socs) if socs else float("nan")
+        return (
+            f"{pd.Timestamp(snap.time).strftime('%Y-%m-%d %H:%M:%S')}Z grid {grid:+.1f} kW, "
+            f"PV {pv:.1f} kW, heat pumps {hp:.1f} kW, mean SoC {mean_soc:.0f} %, "
+            f"remote batteries {remote}, requests {requests}"
+        )
+
+    def _write_handler(self, asset: Asset, endpoint: DeviceEndpoint) -> Any:
+        def on_write(device: SimulatedDevice, written: dict[str, Any]) -> None:
+            held = {
+                p.name: device.value(p.name)
+                for p in device.register_map.points
+                if p.quantity in HELD_QUANTITIES and p.name not in written
+            }
+            apply_write(
+                self.physics, asset, device.register_map, written, held, endpoint.watchdog_s
+            )
+            # Show the command's effect (e.g. the clamped setpoint) once the write has landed.
+            asyncio.get_running_loop().call_soon(self._refresh)
+
+        return on_write
+
+
+class DistrictThread:
+    """``SimulatedDistrict`` in a background thread, for synchronous callers.
+
+    ``start()`` returns once every server listens; ``stop()`` closes them. Keyword arguments are
+    those of SimulatedDistrict. Interact with the physics only through Modbus or under
+    ``call()``, which runs a function in the district's event loop.
+    """
+
+    def __init__(self, site: Site, **kwargs: Any):
+        self._site = site
+        self._kwargs = kwargs
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self.district: SimulatedDistrict | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._stop: asyncio.Event | None = None
+
+    def start(self, timeout_s: float = 30.0) -> SimulatedDistrict:
+        self._thread = threading.Thread(target=self._main, name="simulated-district", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout_s):
+            raise TimeoutError(f"simulated district did not start within {timeout_s} s")
+        if self._error is not None:
+            raise self._error
+        assert self.district is not None
+        return self.district
+
+    def _main(self) -> None:
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        try:
+            self.district = SimulatedDistrict(self._site, **self._kwargs)
+            await self.district.start()
+        except BaseException as exc:
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        try:
+            await self._stop.wait()
+        finally:
+            await self.district.stop()
+
+    def call(self, function: Callable[[], Any], timeout_s: float = 10.0) -> Any:
+        """Run ``function()`` inside the district's event loop and return its result."""
+        if self._loop is None:
+            raise RuntimeError("the district thread is not running")
+
+        async def run() -> Any:
+            return function()
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout_s)
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+        self._thread = None
+        self._loop = None
+
+    def __enter__(self) -> SimulatedDistrict:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _endpoint(asset: Asset) -> DeviceEndpoint:
+    if asset.device is None:
+        raise ValueError(f"asset {asset.id!r} has no device endpoint")
+    return asset.device
+
+
+def _fixed_image(
+    asset: Asset, register_map: RegisterMap, endpoint: DeviceEndpoint
+) -> Mapping[int, int] | None:
+    """The SunSpec model chain of a SunSpec device (common model identifies the asset)."""
+    if not register_map.sunspec_models:
+        return None
+    models: list[tuple[int, dict[str, Any]]] = []
+    for model_id in register_map.sunspec_models:
+        values: dict[str, Any] = {}
+        if model_id == 1:
+            values = {
+                "Mn": "Klimaviertel Sim",
+                "Md": register_map.model[:32] or register_map.name,
+                "Opt": asset.kind.value,
+                "Vr": "1.0",
+                "SN": asset.id[:32],
+                "DA": endpoint.unit_id,
+            }
+        models.append((model_id, values))
+    return sunspec_image(models)
+
+
+def _initialise_held(device: SimulatedDevice, endpoint: DeviceEndpoint) -> None:
+    """Held registers start at the device's defaults (watchdog from the endpoint config)."""
+    values: dict[str, Any] = {}
+    for p in device.register_map.points:
+        if p.quantity == "watchdog_s":
+            values[p.name] = endpoint.watchdog_s / p.quantity_factor
+        elif p.quantity == "limit_pct":
+            values[p.name] = 100.0 / p.quantity_factor
+        elif p.quantity == "remote_enable":
+            values[p.name] = False
+        elif p.quantity == "heartbeat":
+            values[p.name] = 0
+    device.update(values)
+
+
+def _with_ports(config: SiteConfig, ports: Mapping[str, int], host: str | None) -> SiteConfig:
+    """A copy of the site config with each device's endpoint moved to its served port."""
+
+    def moved(endpoint: DeviceEndpoint | None, asset_id: str) -> DeviceEndpoint | None:
+        if endpoint is None or asset_id not in ports:
+            return endpoint
+        update: dict[str, Any] = {"port": ports[asset_id]}
+        if host is not None:
+            update["host"] = host
+        return endpoint.model_copy(update=update)
+
+    grid = config.grid.model_copy(update={"meter": moved(config.grid.meter, "grid.meter")})
+    houses = []
+    for h in config.houses:
+        update: dict[str, Any] = {"meter": moved(h.meter, f"{h.id}.meter")}
+        for attr, suffix in (("pv", "pv"), ("heat_pump", "hp"), ("battery", "battery")):
+            part = getattr(h, attr)
+            if part is not None:
+                update[attr] = part.model_copy(
+                    update={"device": moved(part.device, f"{h.id}.{suffix}")}
+                )
+        houses.append(h.model_copy(update=update))
+    batteries = [
+        b.model_copy(update={"device": moved(b.device, b.id)}) for b in config.community_batteries
+    ]
+    return config.model_copy(
+        update={"grid": grid, "houses": houses, "community_batteries": batteries}
+    )
