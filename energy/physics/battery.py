@@ -54,6 +54,10 @@ class BatteryBank:
         self.discharged_kwh = np.zeros(n)
         self.conversion_loss_kwh = np.zeros(n)
         self.standby_loss_kwh = np.zeros(n)
+        self.neg_discharge_max_kw = -self.discharge_max_kw
+        self.inverse_discharge_efficiency = 1.0 / self.discharge_efficiency
+        self._factors_dt_h = float("nan")
+        self._dt_factors = (np.zeros(n), np.zeros(n), np.zeros(n))
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -62,22 +66,34 @@ class BatteryBank:
     def soc_frac(self) -> FloatArray:
         return self.energy_kwh / self.capacity_kwh
 
+    def _factors(self, dt_h: float) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Per-step constants for a step length (steps mostly share one length)."""
+        if self._factors_dt_h != dt_h:
+            self._factors_dt_h = dt_h
+            self._dt_factors = (
+                1.0 / (self.charge_efficiency * dt_h),
+                self.discharge_efficiency / dt_h,
+                self.standby_loss_frac_per_h * dt_h,
+            )
+        return self._dt_factors
+
     def clamp(self, target_kw: FloatArray, dt_h: float) -> FloatArray:
         """The power each battery can actually take (charging > 0) during the next dt_h hours."""
-        room_kw = (self.energy_max_kwh - self.energy_kwh) / (self.charge_efficiency * dt_h)
-        spare_kw = (self.energy_kwh - self.energy_min_kwh) * self.discharge_efficiency / dt_h
-        upper = np.minimum(self.charge_max_kw, np.maximum(room_kw, 0.0))
-        lower = -np.minimum(self.discharge_max_kw, np.maximum(spare_kw, 0.0))
+        per_room, per_spare, _ = self._factors(dt_h)
+        room_kw = np.maximum((self.energy_max_kwh - self.energy_kwh) * per_room, 0.0)
+        spare_kw = np.maximum((self.energy_kwh - self.energy_min_kwh) * per_spare, 0.0)
+        upper = np.minimum(self.charge_max_kw, room_kw)
+        lower = np.maximum(self.neg_discharge_max_kw, -spare_kw)
         return np.minimum(np.maximum(target_kw, lower), upper)
 
     def apply(self, target_kw: FloatArray, dt_h: float) -> FloatArray:
         """Run every battery at its target (clamped) for dt_h hours; returns the actual power."""
         power = self.clamp(target_kw, dt_h)
         charge = np.maximum(power, 0.0) * dt_h
-        discharge = np.maximum(-power, 0.0) * dt_h
-        stored = charge * self.charge_efficiency - discharge / self.discharge_efficiency
+        discharge = charge - power * dt_h
+        stored = charge * self.charge_efficiency - discharge * self.inverse_discharge_efficiency
         self.energy_kwh += stored
-        standby = self.energy_kwh * (self.standby_loss_frac_per_h * dt_h)
+        standby = self.energy_kwh * self._dt_factors[2]
         self.energy_kwh -= standby
         self.charged_kwh += charge
         self.discharged_kwh += discharge

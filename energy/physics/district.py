@@ -26,6 +26,7 @@ import datetime as dt
 import logging
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -223,6 +224,7 @@ class DistrictSimulator:
         self._hp_setpoints = SetpointRegister([watchdog_s(a) for a in self._hp_ids])
         self._sg_states = SetpointRegister([watchdog_s(a) for a in self._hp_ids], fill=SG_NORMAL)
         self._caps_kw = np.full(len(thermal), np.inf)
+        self._capped = False
         self._cop_slot = -1
 
         home = [(i, h) for i, h in enumerate(houses) if h.battery is not None]
@@ -235,6 +237,7 @@ class DistrictSimulator:
         self._community_setpoints = SetpointRegister(
             [watchdog_s(a) for a in self.community_batteries.ids]
         )
+        self._no_community_setpoints = np.zeros(len(community), dtype=bool)
 
         self._load_kw = np.zeros(self._n_houses)
         self._heat_demand_kw = np.zeros(self._n_houses)
@@ -322,22 +325,24 @@ class DistrictSimulator:
             pumps.update_cop(self._temp_outdoor_c, tanks.temp_c)
             self._cop_slot = now // _SLOT_US
 
+        # without any live command (local mode everywhere) no command masks are needed
+        live = self._next_expiry_us is not None
         available = block.pv_kw[slot]
-        limited = self._pv_limits.valid(now)
-        pv = np.where(limited, np.minimum(available, self._pv_limits.values), available)
-
-        sg_valid = self._sg_states.valid(now) & pumps.sg_ready
-        sg_state = np.where(sg_valid, self._sg_states.values, SG_NORMAL).astype(np.int64)
-        heat = pumps.decide(
-            now,
-            dt_h,
-            tanks.temp_c,
-            tanks.headroom_kw(dt_h, demand),
-            self._hp_setpoints.values,
-            self._hp_setpoints.valid(now) & ~pumps.sg_ready,
-            sg_state,
-            self._caps_kw,
-        )
+        pv = available
+        commands: dict[str, npt.NDArray[Any]] = {}
+        if live:
+            pv = np.where(
+                self._pv_limits.valid(now), np.minimum(available, self._pv_limits.values), available
+            )
+            sg_valid = self._sg_states.valid(now) & pumps.sg_ready
+            commands = {
+                "setpoint_kw": self._hp_setpoints.values,
+                "setpoint_valid": self._hp_setpoints.valid(now) & ~pumps.sg_ready,
+                "sg_state": np.where(sg_valid, self._sg_states.values, SG_NORMAL).astype(np.int64),
+            }
+        if self._capped:
+            commands["cap_kw"] = self._caps_kw
+        heat = pumps.decide(now, dt_h, tanks.temp_c, tanks.headroom_kw(dt_h, demand), **commands)
         tanks.step(heat, demand, dt_h)
 
         net = load.copy()
@@ -346,15 +351,17 @@ class DistrictSimulator:
 
         home = self.home_batteries
         if len(home):
-            target = np.where(
-                self._home_setpoints.valid(now), self._home_setpoints.values, -net[self._home_house]
-            )
+            target = -net[self._home_house]
+            if live:
+                register = self._home_setpoints
+                target = np.where(register.valid(now), register.values, target)
             net[self._home_house] += home.apply(target, dt_h)
 
         grid = float(net.sum())
         community = self.community_batteries
         if len(community):
-            grid += float(community.apply(self._community_targets(grid, dt_h), dt_h).sum())
+            targets = self._community_targets(grid, dt_h, live)
+            grid += float(community.apply(targets, dt_h).sum())
 
         self._load_kw = load
         self._heat_demand_kw = heat_demand
@@ -373,15 +380,16 @@ class DistrictSimulator:
             self._grid_export_kwh -= grid * dt_h
         self._now_us = now + dt_us
 
-    def _community_targets(self, houses_net_kw: float, dt_h: float) -> FloatArray:
+    def _community_targets(self, houses_net_kw: float, dt_h: float, live: bool) -> FloatArray:
         """Remote units follow their setpoints; local units share what is left of the net balance,
         in proportion to their power rating in the needed direction."""
         bank, register = self.community_batteries, self._community_setpoints
-        remote = register.valid(self._now_us)
-        remote_kw = np.where(remote, bank.clamp(register.values, dt_h), 0.0)
-        residual = houses_net_kw + float(remote_kw.sum())
+        remote = register.valid(self._now_us) if live else self._no_community_setpoints
+        residual = houses_net_kw
+        if remote.any():
+            residual += float(np.where(remote, bank.clamp(register.values, dt_h), 0.0).sum())
         rating = np.where(
-            ~remote, bank.discharge_max_kw if residual > 0 else bank.charge_max_kw, 0.0
+            remote, 0.0, bank.discharge_max_kw if residual > 0 else bank.charge_max_kw
         )
         total = float(rating.sum())
         share = rating / total if total > 0 else rating
@@ -471,11 +479,12 @@ class DistrictSimulator:
             i = self._index(self._hp_ids, asset_id, "heat pump")
             if cap_kw is None:
                 self._caps_kw[i] = np.inf
-                return
-            cap = _finite(cap_kw, "dimming cap_kw", asset_id)
-            if cap < 0:
-                raise ValueError(f"dimming cap for {asset_id!r} must be >= 0 kW; found {cap}")
-            self._caps_kw[i] = cap
+            else:
+                cap = _finite(cap_kw, "dimming cap_kw", asset_id)
+                if cap < 0:
+                    raise ValueError(f"dimming cap for {asset_id!r} must be >= 0 kW; found {cap}")
+                self._caps_kw[i] = cap
+            self._capped = bool(np.isfinite(self._caps_kw).any())
 
     def set_pv_limit(
         self, asset_id: str, limit_kw: float | None, timeout_s: float | None = None

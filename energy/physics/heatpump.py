@@ -85,6 +85,8 @@ class HeatPumpBank:
         # as if switched off long ago: free to start at once
         self.switched_us = np.full(n, start_us, dtype=np.int64) - self.min_off_us
         self.cop = np.ones(n)
+        self._full_kw = self.electric_max_kw.copy()
+        self._normal_upper_c = np.minimum(self.target_c + self.hysteresis_k / 2.0, self.temp_max_c)
         self.flow_temp_c = self.supply_temp_c.copy()
         self.electric_kw = np.zeros(n)
         self.heat_kw = np.zeros(n)
@@ -104,6 +106,7 @@ class HeatPumpBank:
                 for config, flow in zip(self.configs, self.flow_temp_c, strict=True)
             ]
         )
+        self._full_kw = np.minimum(self.electric_max_kw, self.thermal_max_kw / self.cop)
 
     def decide(
         self,
@@ -111,45 +114,54 @@ class HeatPumpBank:
         dt_h: float,
         tank_temp_c: FloatArray,
         headroom_kw: FloatArray,
-        setpoint_kw: FloatArray,
-        setpoint_valid: BoolArray,
-        sg_state: IntArray,
-        cap_kw: FloatArray,
+        *,
+        setpoint_kw: FloatArray | None = None,
+        setpoint_valid: BoolArray | None = None,
+        sg_state: IntArray | None = None,
+        cap_kw: FloatArray | None = None,
     ) -> FloatArray:
         """Electric power of every unit for the next step; returns the heat delivered (kW).
 
-        setpoint_valid must already exclude SG Ready units; sg_state is SG_NORMAL for units without
-        a valid SG Ready command and for continuous units; cap_kw is +inf where there is no cap.
+        Commands are optional (None = no unit has one): setpoint_kw applies where setpoint_valid
+        (which must exclude SG Ready units); sg_state holds SG_NORMAL for units without a valid SG
+        Ready command; cap_kw is +inf where there is no cap.
         """
-        boost = np.where(sg_state == SG_RECOMMENDED_ON, self.boost_k, 0.0)
-        upper = np.minimum(self.target_c + boost + self.hysteresis_k / 2.0, self.temp_max_c)
-        upper = np.where(sg_state == SG_FORCED_ON, self.temp_max_c, upper)
-        lower = upper - self.hysteresis_k
-        self.calling = (tank_temp_c < lower) | (self.calling & (tank_temp_c < upper))
+        if sg_state is None:
+            upper = self._normal_upper_c
+        else:
+            boost = np.where(sg_state == SG_RECOMMENDED_ON, self.boost_k, 0.0)
+            upper = np.minimum(self.target_c + boost + self.hysteresis_k / 2.0, self.temp_max_c)
+            upper = np.where(sg_state == SG_FORCED_ON, self.temp_max_c, upper)
+        self.calling = (tank_temp_c < upper - self.hysteresis_k) | (
+            self.calling & (tank_temp_c < upper)
+        )
 
-        full_kw = np.minimum(self.electric_max_kw, self.thermal_max_kw / self.cop)
-        wanted = np.where(self.calling, full_kw, 0.0)
-        wanted = np.where(setpoint_valid, setpoint_kw, wanted)
-        wanted = np.where(sg_state == SG_LOCK, 0.0, wanted)
-        wanted = np.minimum(wanted, cap_kw)
+        wanted = np.where(self.calling, self._full_kw, 0.0)
+        if setpoint_kw is not None and setpoint_valid is not None:
+            wanted = np.where(setpoint_valid, setpoint_kw, wanted)
+        if sg_state is not None:
+            wanted = np.where(sg_state == SG_LOCK, 0.0, wanted)
+        blocked = tank_temp_c >= self.temp_max_c - _FULL_TOLERANCE_K
+        upper_kw = self.electric_max_kw
+        if cap_kw is not None:
+            wanted = np.minimum(wanted, cap_kw)
+            blocked |= cap_kw < self.electric_min_kw
+            upper_kw = np.minimum(upper_kw, cap_kw)
         wants_on = wanted > 0.0
 
-        blocked = (cap_kw < self.electric_min_kw) | (
-            tank_temp_c >= self.temp_max_c - _FULL_TOLERANCE_K
-        )
         since_us = now_us - self.switched_us
         held_on = self.on & ~wants_on & (since_us < self.min_on_us)
         held_off = ~self.on & wants_on & (since_us < self.min_off_us)
         on = ((wants_on & ~held_off) | held_on) & ~blocked
 
-        upper_kw = np.minimum(self.electric_max_kw, cap_kw)
-        electric = np.where(on, np.clip(wanted, self.electric_min_kw, upper_kw), 0.0)
+        electric = np.minimum(np.maximum(wanted, self.electric_min_kw), upper_kw) * on
         heat = np.minimum(np.minimum(electric * self.cop, self.thermal_max_kw), headroom_kw)
         electric = heat / self.cop
 
         switched = on != self.on
-        self.starts += switched & on
-        self.switched_us = np.where(switched, now_us, self.switched_us)
+        if switched.any():
+            self.starts += switched & on
+            self.switched_us = np.where(switched, now_us, self.switched_us)
         self.on = on
         self.electric_kw = electric
         self.heat_kw = heat
