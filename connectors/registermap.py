@@ -184,7 +184,8 @@ class Point(_Model):
                 problems.append("a writable point needs min and max limits")
         if self.min is not None and self.max is not None and self.min > self.max:
             problems.append(f"min ({self.min}) must not exceed max ({self.max})")
-        if self.address + self.count > 65536:
+        has_count = self.dtype is not DataType.STRING or self.length is not None
+        if has_count and self.address + self.count > 65536:
             problems.append(f"address {self.address} + {self.count} register(s) exceeds 65535")
         if problems:
             raise ValueError("; ".join(problems))
@@ -429,7 +430,12 @@ def _load_cached(path: Path, mtime_ns: int) -> RegisterMap | tuple[RegisterMapIs
     except ValidationError as exc:
         for issue in issues_from_validation_error(exc, file, data):
             issues.append(RegisterMapIssue(**issue.model_dump()))
-        register_map = None
+        # Still check the points against each other: report everything in one go.
+        refs = {
+            role: value if isinstance(value := data.get(role), str) else None
+            for role in ("watchdog_point", "heartbeat_point")
+        }
+        register_map = RegisterMap.model_construct(points=[_PLACEHOLDER], **refs)
     if not isinstance(raw_points, list) or not raw_points:
         issues.append(
             RegisterMapIssue(
