@@ -39,7 +39,7 @@ def synthetic_inputs(
     index = pd.date_range(as_utc(start), periods=n_slots, freq=SLOT, name="slot_start")
     local = index.tz_convert(site.tz)
     hour = np.asarray(local.hour + local.minute / 60.0, dtype=float)
-    day = np.asarray(local.dayofyear, dtype=float)
+    day = np.asarray(local.day_of_year, dtype=float)
     evening = np.exp(-((hour - 19.0) ** 2) / 6.0)
     morning = np.exp(-((hour - 7.5) ** 2) / 3.0)
     price = (

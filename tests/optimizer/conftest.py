@@ -12,7 +12,7 @@ import pytest
 from energy.config import SiteConfig
 from energy.site import Site
 from energy.timegrid import SLOT_HOURS
-from optimizer import DispatchInputs, DispatchResult, GRID_ID
+from optimizer import GRID_ID, DispatchInputs, DispatchResult
 from optimizer.plant import Plant
 
 START = pd.Timestamp("2026-01-15T00:00:00Z")
@@ -146,8 +146,9 @@ def balance_residual(site: Site, inputs: DispatchInputs, result: DispatchResult)
     return v[(GRID_ID, "import_kw")] - v[(GRID_ID, "export_kw")] - demand
 
 
-def battery_energy_residual(site: Site, state_soc: dict[str, float],
-                            result: DispatchResult) -> float:
+def battery_energy_residual(
+    site: Site, state_soc: dict[str, float], result: DispatchResult
+) -> float:
     """Largest mismatch of the battery energy balance over the plan (kWh)."""
     plant = Plant.from_site(site)
     worst = 0.0
@@ -157,8 +158,9 @@ def battery_energy_residual(site: Site, state_soc: dict[str, float],
         energy = result.values[(b.id, "energy_end_kwh")]
         previous = np.concatenate([[state_soc[b.id] * cfg.capacity_kwh], energy[:-1]])
         keep = 1.0 - cfg.standby_loss_frac_per_h * SLOT_HOURS
-        stored = np.where(power >= 0, power * cfg.charge_efficiency_frac,
-                          power / cfg.discharge_efficiency_frac)
+        stored = np.where(
+            power >= 0, power * cfg.charge_efficiency_frac, power / cfg.discharge_efficiency_frac
+        )
         expected = keep * previous + SLOT_HOURS * stored
         worst = max(worst, float(np.abs(expected - energy).max()))
     return worst

@@ -26,8 +26,14 @@ def test_battery_shifts_load_to_the_cheap_half_of_a_two_price_day():
     # 4 kW load all day; 0.10 EUR/kWh for four slots, then 0.30. With 90 % efficiency each way,
     # 1 kWh delivered later costs 0.10 / 0.81 = 0.123 < 0.30 now, so the battery carries the
     # whole expensive load (4 kW x 1 h = 4 kWh) bought in the cheap half.
-    site = make_site([{"id": "h1", "battery": battery(charge_efficiency_frac=0.9,
-                                                       discharge_efficiency_frac=0.9)}])
+    site = make_site(
+        [
+            {
+                "id": "h1",
+                "battery": battery(charge_efficiency_frac=0.9, discharge_efficiency_frac=0.9),
+            }
+        ]
+    )
     inputs = make_inputs(site, 8, price=TWO_PRICES, load={"h1": 4.0})
     result = DispatchOptimizer(site, options=NO_TERMINAL_VALUE).solve(inputs)
 
@@ -49,8 +55,14 @@ def test_battery_shifts_load_to_the_cheap_half_of_a_two_price_day():
 
 def test_battery_stays_idle_when_losses_eat_the_spread():
     # 0.25 / 0.81 = 0.309 > 0.30: shifting would cost more than it saves.
-    site = make_site([{"id": "h1", "battery": battery(charge_efficiency_frac=0.9,
-                                                       discharge_efficiency_frac=0.9)}])
+    site = make_site(
+        [
+            {
+                "id": "h1",
+                "battery": battery(charge_efficiency_frac=0.9, discharge_efficiency_frac=0.9),
+            }
+        ]
+    )
     inputs = make_inputs(site, 8, price=[0.25] * 4 + [0.30] * 4, load={"h1": 4.0})
     result = DispatchOptimizer(site, options=NO_TERMINAL_VALUE).solve(inputs)
 
@@ -74,10 +86,12 @@ def test_heat_pump_heats_the_tank_in_the_one_cheap_slot():
     assert result.summary["objective_eur"] == pytest.approx(0.10 * 2.0 / cop, abs=1e-7)
     capacity = tank_capacity_kwh_per_k(200.0)
     expected_energy = np.array([1.5, 1.0, 0.5, 0.0])  # kWh above 40 degC at each slot's end
-    np.testing.assert_allclose(result.values[("h1.tank", "energy_end_kwh")], expected_energy,
-                               atol=1e-7)
-    np.testing.assert_allclose(result.values[("h1.tank", "temp_end_c")],
-                               40.0 + expected_energy / capacity, atol=1e-6)
+    np.testing.assert_allclose(
+        result.values[("h1.tank", "energy_end_kwh")], expected_energy, atol=1e-7
+    )
+    np.testing.assert_allclose(
+        result.values[("h1.tank", "temp_end_c")], 40.0 + expected_energy / capacity, atol=1e-6
+    )
     np.testing.assert_allclose(result.values[("h1.hp", "heat_kw")], cop * power, atol=1e-9)
     assert result.violations == ()
 
@@ -85,30 +99,41 @@ def test_heat_pump_heats_the_tank_in_the_one_cheap_slot():
 def test_peak_charge_flattens_import():
     # Load 2 kW except 10 kW in slot 2; flat price, lossless battery starting empty. The battery
     # can only charge in slots 0-1 before the peak: 2 (p - 2) >= 10 - p gives p = 14/3 kW.
-    site = make_site([{"id": "h1", "battery": battery()}],
-                     tariff={"kind": "fixed", "fixed_price_eur_per_kwh": 0.3,
-                             "peak_import_charge_eur_per_kw": 10.0})
+    site = make_site(
+        [{"id": "h1", "battery": battery()}],
+        tariff={
+            "kind": "fixed",
+            "fixed_price_eur_per_kwh": 0.3,
+            "peak_import_charge_eur_per_kw": 10.0,
+        },
+    )
     load = [2.0, 2.0, 10.0, 2.0, 2.0, 2.0, 2.0, 2.0]
     inputs = make_inputs(site, 8, price=0.30, load={"h1": load})
     result = DispatchOptimizer(site, options=NO_TERMINAL_VALUE).solve(inputs)
 
     grid = result.values[(GRID_ID, "import_kw")]
     assert grid.max() == pytest.approx(14.0 / 3.0, abs=1e-6)
-    assert result.summary["cost_breakdown"]["peak_import_kw"] == pytest.approx(14.0 / 3.0,
-                                                                                abs=1e-6)
+    assert result.summary["cost_breakdown"]["peak_import_kw"] == pytest.approx(14.0 / 3.0, abs=1e-6)
     energy_kwh = 0.25 * sum(load)
-    assert result.summary["objective_eur"] == pytest.approx(0.30 * energy_kwh + 10.0 * 14.0 / 3.0,
-                                                            abs=1e-6)
+    assert result.summary["objective_eur"] == pytest.approx(
+        0.30 * energy_kwh + 10.0 * 14.0 / 3.0, abs=1e-6
+    )
 
 
 def test_peak_already_reached_in_the_billing_period_is_not_shaved_again():
-    site = make_site([{"id": "h1", "battery": battery()}],
-                     tariff={"kind": "fixed", "fixed_price_eur_per_kwh": 0.3,
-                             "peak_import_charge_eur_per_kw": 10.0})
+    site = make_site(
+        [{"id": "h1", "battery": battery()}],
+        tariff={
+            "kind": "fixed",
+            "fixed_price_eur_per_kwh": 0.3,
+            "peak_import_charge_eur_per_kw": 10.0,
+        },
+    )
     load = [2.0, 2.0, 10.0, 2.0, 2.0, 2.0, 2.0, 2.0]
     inputs = make_inputs(site, 8, price=0.30, load={"h1": load})
     result = DispatchOptimizer(site, options=NO_TERMINAL_VALUE).solve(
-        inputs, DispatchState(peak_import_kw=12.0))
+        inputs, DispatchState(peak_import_kw=12.0)
+    )
     # nothing to gain from shaving below 12 kW: the battery stays empty (no terminal value)
     np.testing.assert_allclose(result.values[("h1.battery", "power_kw")], 0.0, atol=1e-7)
 
@@ -119,8 +144,9 @@ def test_terminal_value_keeps_stored_energy():
     site = make_site([{"id": "h1", "battery": battery(initial_soc_frac=1.0)}])
     inputs = make_inputs(site, 8, price=0.30, load={"h1": 2.0})
     drained = DispatchOptimizer(site, options=NO_TERMINAL_VALUE).solve(inputs)
-    kept = DispatchOptimizer(site, options=NO_TERMINAL_VALUE.replace(
-        terminal_value_eur_per_kwh=0.35)).solve(inputs)
+    kept = DispatchOptimizer(
+        site, options=NO_TERMINAL_VALUE.replace(terminal_value_eur_per_kwh=0.35)
+    ).solve(inputs)
     assert drained.values[("h1.battery", "energy_end_kwh")][-1] == pytest.approx(6.0, abs=1e-7)
     assert kept.values[("h1.battery", "energy_end_kwh")][-1] == pytest.approx(10.0, abs=1e-7)
 
@@ -134,9 +160,16 @@ def test_cycle_cost_stops_shifting_that_saves_less():
 
 
 def test_grid_import_objective_uses_pv_surplus_instead_of_cheap_grid():
-    site = make_site([{"id": "h1", "battery": battery(), "pv": {
-        "peak_kw": 5.0, "tilt_deg": 30, "azimuth_deg": 180}}],
-        objective={"kind": "grid_import"})
+    site = make_site(
+        [
+            {
+                "id": "h1",
+                "battery": battery(),
+                "pv": {"peak_kw": 5.0, "tilt_deg": 30, "azimuth_deg": 180},
+            }
+        ],
+        objective={"kind": "grid_import"},
+    )
     pv = [4.0] * 4 + [0.0] * 4
     inputs = make_inputs(site, 8, price=TWO_PRICES, load={"h1": 2.0}, pv={"h1.pv": pv})
     result = DispatchOptimizer(site, options=NO_TERMINAL_VALUE).solve(inputs)
@@ -157,8 +190,14 @@ def test_co2_objective_moves_import_to_clean_slots():
 
 def test_pv_is_curtailed_when_exporting_costs_money():
     site = make_site([{"id": "h1", "pv": {"peak_kw": 5.0, "tilt_deg": 30, "azimuth_deg": 180}}])
-    inputs = make_inputs(site, 4, price=0.30, export_price=[0.08, -0.05, 0.08, 0.08],
-                         load={"h1": 1.0}, pv={"h1.pv": 4.0})
+    inputs = make_inputs(
+        site,
+        4,
+        price=0.30,
+        export_price=[0.08, -0.05, 0.08, 0.08],
+        load={"h1": 1.0},
+        pv={"h1.pv": 4.0},
+    )
     result = DispatchOptimizer(site, horizon_slots=4).solve(inputs)
     exported = result.values[(GRID_ID, "export_kw")]
     np.testing.assert_allclose(exported, [3.0, 0.0, 3.0, 3.0], atol=1e-7)
@@ -166,9 +205,10 @@ def test_pv_is_curtailed_when_exporting_costs_money():
 
 
 def test_feed_in_limit_caps_export_and_curtails_the_rest():
-    site = make_site([{"id": "h1", "pv": {"peak_kw": 5.0, "tilt_deg": 30, "azimuth_deg": 180}}],
-                     grid={"import_limit_kw": 50.0, "export_limit_kw": 50.0,
-                           "feed_in_limit_kw": 2.0})
+    site = make_site(
+        [{"id": "h1", "pv": {"peak_kw": 5.0, "tilt_deg": 30, "azimuth_deg": 180}}],
+        grid={"import_limit_kw": 50.0, "export_limit_kw": 50.0, "feed_in_limit_kw": 2.0},
+    )
     inputs = make_inputs(site, 4, price=0.30, export_price=0.08, pv={"h1.pv": 4.0})
     result = DispatchOptimizer(site, horizon_slots=4).solve(inputs)
     np.testing.assert_allclose(result.values[(GRID_ID, "export_kw")], 2.0, atol=1e-7)
@@ -177,9 +217,16 @@ def test_feed_in_limit_caps_export_and_curtails_the_rest():
 
 def test_negative_price_gets_binaries_and_no_simultaneous_charge_and_discharge():
     # at -0.20 EUR/kWh an LP would charge and discharge at once to burn energy in the losses
-    site = make_site([{"id": "h1", "battery": battery(charge_efficiency_frac=0.9,
-                                                       discharge_efficiency_frac=0.9,
-                                                       initial_soc_frac=0.5)}])
+    site = make_site(
+        [
+            {
+                "id": "h1",
+                "battery": battery(
+                    charge_efficiency_frac=0.9, discharge_efficiency_frac=0.9, initial_soc_frac=0.5
+                ),
+            }
+        ]
+    )
     inputs = make_inputs(site, 4, price=[0.3, -0.2, 0.3, 0.3], load={"h1": 1.0})
     optimizer = DispatchOptimizer(site, horizon_slots=4)
     result = optimizer.solve(inputs)
@@ -190,8 +237,10 @@ def test_negative_price_gets_binaries_and_no_simultaneous_charge_and_discharge()
     charge = outcome.col_values[optimizer.backend.columns_of("ch")]
     discharge = outcome.col_values[optimizer.backend.columns_of("dis")]
     assert float(np.max(np.minimum(charge, discharge))) < 1e-7
-    assert float(np.max(result.values[(GRID_ID, "import_kw")]
-                        * result.values[(GRID_ID, "export_kw")])) < 1e-9
+    assert (
+        float(np.max(result.values[(GRID_ID, "import_kw")] * result.values[(GRID_ID, "export_kw")]))
+        < 1e-9
+    )
     # with positive prices the same model is an LP again
     again = optimizer.solve(make_inputs(site, 4, price=0.3, load={"h1": 1.0}))
     assert again.stage == "lp"
@@ -200,8 +249,13 @@ def test_negative_price_gets_binaries_and_no_simultaneous_charge_and_discharge()
 
 def test_dimming_signal_caps_heat_pump_power():
     site = make_site([{"id": "h1", "heat_pump": heat_pump(), "tank": tank(initial_temp_c=50.0)}])
-    inputs = make_inputs(site, 8, price=[0.1] * 4 + [0.4] * 4, heat={"h1": 1.0},
-                         cap={"h1.hp": [3.0, 0.5, 0.5, 3.0, 3.0, 3.0, 3.0, 3.0]})
+    inputs = make_inputs(
+        site,
+        8,
+        price=[0.1] * 4 + [0.4] * 4,
+        heat={"h1": 1.0},
+        cap={"h1.hp": [3.0, 0.5, 0.5, 3.0, 3.0, 3.0, 3.0, 3.0]},
+    )
     result = DispatchOptimizer(site, horizon_slots=8).solve(inputs)
     power = result.values[("h1.hp", "power_kw")]
     assert power[1] <= 0.5 + 1e-9
