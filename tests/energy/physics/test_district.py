@@ -92,6 +92,17 @@ def test_plays_back_the_profiles_exactly(week, site):
         )
 
 
+def test_runs_across_the_new_year(site):
+    start = pd.Timestamp("2026-12-31 23:00", tz="UTC")
+    sim = DistrictSimulator(site, start, seed=2)
+    sim.advance(2 * 3600)
+    assert sim.now == pd.Timestamp("2027-01-01 01:00", tz="UTC")
+    profiles = district_profiles(site, start, sim.now, seed=2)
+    assert sim.snapshot().houses["house-05"].load_kwh == pytest.approx(
+        profiles["house-05:load_kw"].sum() * 0.25, rel=1e-9
+    )
+
+
 def test_home_battery_covers_its_house_in_local_mode(site, flat_profiles):
     profiles = flat_profiles(site, "2026-05-01", 6, {":load_kw": 0.5, ":pv_kw": 3.0})
     sim = DistrictSimulator(site, profiles.index[0], profiles=profiles)
