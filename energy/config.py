@@ -29,12 +29,14 @@ __all__ = [
     "DEFAULT_SITE_CONFIG",
     "BatteryConfig",
     "ConfigIssue",
+    "ControlConfig",
     "DeviceEndpoint",
     "GridConfig",
     "HeatPumpConfig",
     "HouseConfig",
     "ObjectiveConfig",
     "PVConfig",
+    "ReleasePolicyConfig",
     "SiteConfig",
     "SiteConfigError",
     "TankConfig",
@@ -281,6 +283,39 @@ class StoreConfig(_Model):
     data_dir: str = "data"
 
 
+class ReleasePolicyConfig(_Model):
+    """When a proposed plan becomes approved without an operator (issue 7).
+
+    auto_within_limits: approved by the system when no asset's power in any shared slot differs
+    from the running plan by more than max_change_kw (a first plan, with nothing running, always
+    needs an operator unless auto_first_plan). manual: every plan waits for an operator.
+    """
+
+    mode: Literal["auto_within_limits", "manual"] = "auto_within_limits"
+    max_change_kw: NonNegativeFloat = 5.0
+    auto_first_plan: bool = True
+
+
+class ControlConfig(_Model):
+    """The control loop's rates and safety margins. Seconds and minutes of the site's clock."""
+
+    poll_interval_s: PositiveFloat = 5.0
+    dispatch_interval_s: PositiveFloat = 5.0
+    plan_interval_min: Annotated[int, Field(ge=15, le=60, multiple_of=15)] = 15
+    horizon_slots: Annotated[int, Field(ge=4, le=960)] = 144
+    stale_after_s: PositiveFloat = Field(
+        30.0, description="a measurement older than this (or not GOOD) is stale: no control"
+    )
+    lease_ttl_s: PositiveFloat = 30.0
+    restart_hold_s: PositiveFloat | None = Field(
+        None, description="hold after a start; None = the longest device watchdog_s"
+    )
+    release: ReleasePolicyConfig = ReleasePolicyConfig()
+    retention_days: Annotated[int, Field(ge=1)] = 400
+    retrain_cron: str = Field("0 3 * * 0", description="crontab in site local time")
+    housekeeping_cron: str = Field("30 3 * * *", description="crontab in site local time")
+
+
 class SiteConfig(_Model):
     id: AssetId
     name: str
@@ -294,6 +329,7 @@ class SiteConfig(_Model):
     houses: list[HouseConfig] = Field(min_length=1)
     community_batteries: list[CommunityBatteryConfig] = Field(default_factory=list)
     store: StoreConfig = StoreConfig()
+    control: ControlConfig = ControlConfig()
     source_path: Path | None = Field(None, exclude=True)
 
     @model_validator(mode="after")
