@@ -1,0 +1,329 @@
+"""Feature construction: calendar (local time), lags known at issue time, weather, PV physics.
+
+Every feature is a function of the valid time t of a slot [t, t + 15 min):
+
+- calendar, in the site's local time (DST-safe: computed per timestamp after conversion): hour of
+  day, weekday, day type (0 workday, 1 Saturday, 2 Sunday or public holiday of the configured
+  country/state via `holidays`), season as sine/cosine of the day of year;
+- lags: the target at t - L for each configured L >= horizon (so known at issue time for every
+  lead), and the mean of the target over the `rolling_mean_h` hours before t - min(L);
+- weather at t (actuals for training, forecast after the issue time for prediction): outdoor
+  temperature and its exponential smoothings (building inertia), global irradiance;
+- solar (PV): sun elevation, a clear-sky PVWatts estimate of the target's plants (pvlib clear-sky
+  model and plane-of-array transposition) and the same estimate from the (forecast) irradiance.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from dataclasses import dataclass
+
+import holidays
+import numpy as np
+import pandas as pd
+import pvlib
+from scipy.signal import lfilter
+
+from energy.config import LocationConfig, PVConfig
+from energy.timegrid import SLOT, SLOT_HOURS
+from forecasting.config import FeatureConfig, FeatureGroup
+from forecasting.targets import Target
+
+__all__ = [
+    "WEATHER_COLUMNS",
+    "FeatureBuilder",
+    "calendar_features",
+    "complete_irradiance",
+    "holiday_dates",
+    "is_daylight",
+    "issue_weather",
+    "pv_estimate_kw",
+    "smoothed_temperature",
+    "solar_geometry",
+    "training_weather",
+]
+
+WEATHER_COLUMNS = ("temp_outdoor_c", "ghi_w_per_m2", "dni_w_per_m2", "dhi_w_per_m2")
+_CELL_HEATING_K_PER_W_PER_M2 = 25.0 / 800.0  # NOCT-style rise of cell over air temperature
+
+
+@functools.lru_cache(maxsize=16)
+def holiday_dates(
+    country: str, subdivision: str | None, years: tuple[int, ...]
+) -> frozenset[dt.date]:
+    """Public holidays of a country (and state) in the given years (cached)."""
+    return frozenset(holidays.country_holidays(country, subdiv=subdivision, years=list(years)))
+
+
+def calendar_features(index: pd.DatetimeIndex, location: LocationConfig) -> pd.DataFrame:
+    """Calendar of each slot in the site's local time (index: UTC slot starts)."""
+    local = index.tz_convert(location.timezone)
+    years = tuple(range(int(local.year.min()) - 1, int(local.year.max()) + 2)) if len(local) else ()
+    public = holiday_dates(location.holidays_country, location.holidays_subdivision, years)
+    dates = local.date
+    is_holiday = np.fromiter((d in public for d in dates), dtype=bool, count=len(dates))
+    weekday = np.asarray(local.dayofweek)
+    day_type = np.where(is_holiday | (weekday == 6), 2, np.where(weekday == 5, 1, 0))
+    angle = 2 * np.pi * (np.asarray(local.dayofyear) - 1) / 365.25
+    return pd.DataFrame(
+        {
+            "hour_local": np.asarray(local.hour) + np.asarray(local.minute) / 60.0,
+            "weekday": weekday,
+            "day_type": day_type,
+            "is_holiday": is_holiday.astype(float),
+            "season_sin": np.sin(angle),
+            "season_cos": np.cos(angle),
+        },
+        index=index,
+    )
+
+
+def solar_geometry(index: pd.DatetimeIndex, location: LocationConfig) -> pd.DataFrame:
+    """Sun position at slot midpoints and clear-sky irradiance (pvlib simplified Solis)."""
+    mid = index + SLOT / 2
+    sun = pvlib.solarposition.get_solarposition(
+        mid, location.latitude_deg, location.longitude_deg, altitude=location.altitude_m
+    )
+    dni_extra = np.asarray(pvlib.irradiance.get_extra_radiation(mid), dtype=float)
+    elevation = sun["apparent_elevation"].to_numpy(dtype=float)
+    clear = pvlib.clearsky.simplified_solis(np.maximum(elevation, 0.0), dni_extra=dni_extra)
+    up = elevation > 0
+    frame = pd.DataFrame(
+        {
+            "zenith_deg": sun["apparent_zenith"].to_numpy(dtype=float),
+            "azimuth_deg": sun["azimuth"].to_numpy(dtype=float),
+            "elevation_deg": elevation,
+            "dni_extra_w_per_m2": dni_extra,
+            "clearsky_ghi_w_per_m2": np.where(up, np.nan_to_num(clear["ghi"]), 0.0),
+            "clearsky_dni_w_per_m2": np.where(up, np.nan_to_num(clear["dni"]), 0.0),
+            "clearsky_dhi_w_per_m2": np.where(up, np.nan_to_num(clear["dhi"]), 0.0),
+        },
+        index=index,
+    )
+    return frame
+
+
+def complete_irradiance(weather: pd.DataFrame, geometry: pd.DataFrame) -> pd.DataFrame:
+    """Fill missing DNI/DHI from GHI with the Erbs decomposition (feeds often give GHI only)."""
+    components = [c for c in ("dni_w_per_m2", "dhi_w_per_m2") if c in weather]
+    if len(components) == 2 and not weather[components].isna().any().any():
+        return weather
+    out = weather.copy()
+    ghi = out["ghi_w_per_m2"].to_numpy(dtype=float)
+    parts = pvlib.irradiance.erbs(ghi, geometry["zenith_deg"].to_numpy(), out.index + SLOT / 2)
+    for column, part in (("dni_w_per_m2", "dni"), ("dhi_w_per_m2", "dhi")):
+        derived = np.nan_to_num(np.asarray(parts[part], dtype=float)).clip(min=0.0)
+        if column in out:
+            out[column] = out[column].fillna(pd.Series(derived, index=out.index))
+        else:
+            out[column] = derived
+    return out
+
+
+def pv_estimate_kw(
+    systems: tuple[PVConfig, ...],
+    geometry: pd.DataFrame,
+    ghi: np.ndarray,
+    dni: np.ndarray,
+    dhi: np.ndarray,
+    temp_c: np.ndarray,
+) -> np.ndarray:
+    """Simple PVWatts estimate (kW AC) summed over plants: isotropic plane of array, NOCT-style
+    cell temperature, configured losses and inverter efficiency, clipped at the AC rating."""
+    total = np.zeros(len(geometry))
+    zenith = geometry["zenith_deg"].to_numpy()
+    azimuth = geometry["azimuth_deg"].to_numpy()
+    for pv in systems:
+        poa = pvlib.irradiance.get_total_irradiance(
+            pv.tilt_deg, pv.azimuth_deg, zenith, azimuth, dni, ghi, dhi, model="isotropic"
+        )["poa_global"]
+        poa = np.nan_to_num(np.asarray(poa, dtype=float)).clip(min=0.0)
+        cell_c = temp_c + poa * _CELL_HEATING_K_PER_W_PER_M2
+        dc = pv.peak_kw * poa / 1000.0 * (1.0 + pv.temp_coefficient_per_k * (cell_c - 25.0))
+        ac = dc * (1.0 - pv.system_loss_frac) * pv.inverter_efficiency_frac
+        total += np.clip(ac, 0.0, pv.peak_kw * pv.inverter_efficiency_frac)
+    return total
+
+
+def smoothed_temperature(
+    temp_c: pd.Series, time_constants_h: list[float], initial: dict[str, float] | None = None
+) -> pd.DataFrame:
+    """First-order low-pass of a contiguous 15-minute temperature series, one column per tau.
+
+    initial: the smoothed value before the first slot per column (default: the first value).
+    """
+    values = temp_c.to_numpy(dtype=float)
+    columns = {}
+    for tau in time_constants_h:
+        name = f"temp_smooth_{tau:g}h_c"
+        start = values[0] if initial is None else initial[name]
+        alpha = 1.0 - np.exp(-SLOT_HOURS / tau)
+        filtered, _ = lfilter([alpha], [1.0, alpha - 1.0], values, zi=[start * (1.0 - alpha)])
+        columns[name] = filtered
+    return pd.DataFrame(columns, index=temp_c.index)
+
+
+def training_weather(actual: pd.DataFrame, time_constants_h: list[float]) -> pd.DataFrame:
+    """Weather inputs from actuals: the weather columns plus smoothed temperatures.
+
+    Gaps in the temperature are bridged by interpolation before smoothing (the filter needs a
+    contiguous series); the raw columns keep their gaps.
+    """
+    missing = [c for c in ("temp_outdoor_c", "ghi_w_per_m2") if c not in actual.columns]
+    if missing:
+        raise KeyError(f"weather needs columns {missing}; found {list(actual.columns)}")
+    cols = [c for c in WEATHER_COLUMNS if c in actual.columns]
+    temp = actual["temp_outdoor_c"].interpolate(limit_direction="both")
+    return pd.concat([actual[cols], smoothed_temperature(temp, time_constants_h)], axis=1)
+
+
+def issue_weather(
+    known: pd.DataFrame,
+    forecast: pd.DataFrame,
+    issue_time: pd.Timestamp,
+    time_constants_h: list[float],
+) -> pd.DataFrame:
+    """Weather inputs for the valid times of one issue.
+
+    known: output of `training_weather` on the actuals (only rows before issue_time are used);
+    forecast: the weather forecast on the valid times (>= issue_time). The smoothed temperatures
+    continue from their state at the last known slot before the issue.
+    """
+    before = known.loc[: issue_time - SLOT]
+    future = forecast.loc[issue_time:]
+    if future.empty:
+        raise ValueError(f"weather forecast has no rows at or after issue {issue_time.isoformat()}")
+    names = [f"temp_smooth_{tau:g}h_c" for tau in time_constants_h]
+    initial = None if before.empty else {name: float(before[name].iloc[-1]) for name in names}
+    temp = future["temp_outdoor_c"].interpolate(limit_direction="both")
+    cols = [c for c in WEATHER_COLUMNS if c in future.columns]
+    return pd.concat([future[cols], smoothed_temperature(temp, time_constants_h, initial)], axis=1)
+
+
+@dataclass(frozen=True)
+class FeatureBuilder:
+    """Builds the feature matrix of one target for given valid times.
+
+    Inputs per call: `history` (the target's actual series, used only through lags >= horizon),
+    `weather` (temperature, irradiance and smoothed temperatures on the valid times: actuals for
+    training, the issue's forecast for prediction), and optionally precomputed `calendar` and
+    `geometry` frames covering the valid times (computed on demand otherwise).
+    """
+
+    target: Target
+    config: FeatureConfig
+    location: LocationConfig
+
+    @property
+    def groups(self) -> list[FeatureGroup]:
+        return self.config.groups_for(self.target.kind.value)
+
+    @property
+    def columns(self) -> list[str]:
+        names: list[str] = []
+        groups = self.groups
+        if FeatureGroup.CALENDAR in groups:
+            names += ["hour_local", "weekday", "day_type", "is_holiday", "season_sin", "season_cos"]
+        if FeatureGroup.LAGS in groups:
+            names += [f"lag_{lag:g}h" for lag in self.config.lags_h]
+            if self.config.rolling_mean_h:
+                names.append(f"mean_{self.config.rolling_mean_h:g}h_before_lag")
+        if FeatureGroup.TEMPERATURE in groups:
+            names.append("temp_outdoor_c")
+            names += [f"temp_smooth_{tau:g}h_c" for tau in self.config.temp_smoothing_h]
+        if FeatureGroup.IRRADIANCE in groups:
+            names.append("ghi_w_per_m2")
+        if FeatureGroup.SOLAR in groups:
+            names += ["elevation_deg", "pv_clearsky_kw", "pv_weather_kw"]
+        return names
+
+    def build(
+        self,
+        valid: pd.DatetimeIndex,
+        history: pd.Series | None,
+        weather: pd.DataFrame,
+        calendar: pd.DataFrame | None = None,
+        geometry: pd.DataFrame | None = None,
+    ) -> pd.DataFrame:
+        groups = self.groups
+        parts: list[pd.DataFrame] = []
+        if FeatureGroup.CALENDAR in groups:
+            cal = calendar if calendar is not None else calendar_features(valid, self.location)
+            parts.append(_on(cal, valid))
+        if FeatureGroup.LAGS in groups:
+            if history is None:
+                raise ValueError(f"target {self.target.name}: lag features need the history")
+            parts.append(self._lags(valid, history))
+        if FeatureGroup.TEMPERATURE in groups or FeatureGroup.IRRADIANCE in groups:
+            weather = _on(weather, valid)
+        if FeatureGroup.TEMPERATURE in groups:
+            cols = ["temp_outdoor_c"] + [
+                f"temp_smooth_{tau:g}h_c" for tau in self.config.temp_smoothing_h
+            ]
+            parts.append(weather[cols])
+        if FeatureGroup.IRRADIANCE in groups:
+            parts.append(weather[["ghi_w_per_m2"]])
+        if FeatureGroup.SOLAR in groups:
+            geo = _on(
+                geometry if geometry is not None else solar_geometry(valid, self.location), valid
+            )
+            parts.append(self._solar(geo, _on(weather, valid)))
+        frame = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=valid)
+        return frame[self.columns]
+
+    def _lags(self, valid: pd.DatetimeIndex, history: pd.Series) -> pd.DataFrame:
+        columns = {}
+        for lag in self.config.lags_h:
+            shifted = valid - dt.timedelta(hours=lag)
+            columns[f"lag_{lag:g}h"] = history.reindex(shifted).to_numpy(dtype=float)
+        if self.config.rolling_mean_h:
+            window = round(self.config.rolling_mean_h / SLOT_HOURS)
+            rolling = history.rolling(window, min_periods=max(1, window // 2)).mean()
+            # mean over the window that ends where the shortest lag ends (known at issue time)
+            lag = min(self.config.lags_h)
+            end = valid - dt.timedelta(hours=lag)
+            columns[f"mean_{self.config.rolling_mean_h:g}h_before_lag"] = rolling.reindex(
+                end
+            ).to_numpy(dtype=float)
+        return pd.DataFrame(columns, index=valid)
+
+    def _solar(self, geometry: pd.DataFrame, weather: pd.DataFrame) -> pd.DataFrame:
+        systems = self.target.pv_systems
+        temp = weather["temp_outdoor_c"].to_numpy(dtype=float)
+        clear = pv_estimate_kw(
+            systems,
+            geometry,
+            geometry["clearsky_ghi_w_per_m2"].to_numpy(),
+            geometry["clearsky_dni_w_per_m2"].to_numpy(),
+            geometry["clearsky_dhi_w_per_m2"].to_numpy(),
+            temp,
+        )
+        complete = complete_irradiance(weather, geometry)
+        estimate = pv_estimate_kw(
+            systems,
+            geometry,
+            complete["ghi_w_per_m2"].to_numpy(dtype=float),
+            complete["dni_w_per_m2"].to_numpy(dtype=float),
+            complete["dhi_w_per_m2"].to_numpy(dtype=float),
+            temp,
+        )
+        return pd.DataFrame(
+            {
+                "elevation_deg": geometry["elevation_deg"].to_numpy(),
+                "pv_clearsky_kw": clear,
+                "pv_weather_kw": estimate,
+            },
+            index=geometry.index,
+        )
+
+
+def _on(frame: pd.DataFrame, valid: pd.DatetimeIndex) -> pd.DataFrame:
+    if frame.index.equals(valid):
+        return frame
+    return frame.reindex(valid)
+
+
+def is_daylight(geometry: pd.DataFrame) -> np.ndarray:
+    """Slots whose midpoint has the sun above the horizon (PV can be non-zero)."""
+    return geometry["elevation_deg"].to_numpy() > 0.0

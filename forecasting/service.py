@@ -1,0 +1,232 @@
+"""ForecastService: train and issue quantile forecasts for every target of a site.
+
+One model per target (a house's load, heat demand and PV, and the district sums). Each model is a
+`QuantileGradientBoosting` on one row per valid time; the features are known at issue time for
+every lead up to the horizon (lags >= horizon, weather from the forecast), so the same model serves
+all leads and one issue is a single predict call per target.
+
+The district targets get their own models rather than the sum of the house forecasts: summing
+house medians is not the district median, and the district model sees the smoother aggregate.
+
+Typical use by the control loop, every 15 minutes::
+
+    service = ForecastService(site, config).fit(history)
+    frame = service.predict(issue_time, history, weather_forecast)
+
+`history`: the 15-minute UTC frame of measured series (`<house>:load_kw`, ... and the weather
+actuals temp_outdoor_c, ghi_w_per_m2[, dni_w_per_m2, dhi_w_per_m2]); `weather_forecast`: the
+weather columns for [issue, issue + horizon). The result is long: target, model_version,
+issue_time, valid_time, quantile, value.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from energy.site import Site
+from energy.timegrid import SLOT, floor_slot, slot_grid
+from forecasting.config import ForecastConfig
+from forecasting.features import (
+    FeatureBuilder,
+    calendar_features,
+    is_daylight,
+    issue_weather,
+    solar_geometry,
+    training_weather,
+)
+from forecasting.metrics import mae, mase_scale
+from forecasting.models import QuantileGradientBoosting, make_model
+from forecasting.targets import Target, TargetKind, site_targets, target_frame
+
+__all__ = ["FORECAST_COLUMNS", "ForecastService", "TargetModel"]
+
+log = logging.getLogger(__name__)
+
+FORECAST_COLUMNS = ["target", "model_version", "issue_time", "valid_time", "quantile", "value"]
+UNVERSIONED = "unsaved"
+
+
+@dataclass
+class TargetModel:
+    """A fitted model of one target with what it was trained on."""
+
+    target: Target
+    builder: FeatureBuilder
+    model: QuantileGradientBoosting
+    training_start: pd.Timestamp
+    training_end: pd.Timestamp
+    metrics: dict[str, float] = field(default_factory=dict)
+    version: str = UNVERSIONED
+
+    def predict_quantiles(self, features: pd.DataFrame, daylight: np.ndarray | None) -> np.ndarray:
+        values = self.model.predict_quantiles(features.to_numpy(dtype=float))
+        if self.target.kind == TargetKind.PV and daylight is not None:
+            values[~daylight] = 0.0
+        return values
+
+
+def fit_target_model(
+    target: Target,
+    config: ForecastConfig,
+    builder: FeatureBuilder,
+    actual: pd.Series,
+    weather: pd.DataFrame,
+    calendar: pd.DataFrame,
+    geometry: pd.DataFrame,
+) -> TargetModel:
+    """Fit one target on its actual series (index: the training slots)."""
+    valid = actual.index
+    features = builder.build(valid, actual, weather, calendar, geometry)
+    rows = np.isfinite(actual.to_numpy(dtype=float))
+    if target.kind == TargetKind.PV:
+        rows &= is_daylight(geometry.reindex(valid))
+    if rows.sum() < 96:
+        raise ValueError(
+            f"target {target.name}: only {int(rows.sum())} usable training slots in "
+            f"{valid[0].isoformat()}..{valid[-1].isoformat()}; expected at least one day"
+        )
+    model = make_model(config.model, config.quantiles)
+    model.fit(features.to_numpy(dtype=float)[rows], actual.to_numpy(dtype=float)[rows])
+    fitted = model.predict(features.to_numpy(dtype=float)[rows])
+    metrics = {
+        "train_mae": mae(actual.to_numpy(dtype=float)[rows], fitted),
+        "train_mase_scale": mase_scale(actual),
+        "train_slots": int(rows.sum()),
+    }
+    return TargetModel(target, builder, model, valid[0], valid[-1] + SLOT, metrics)
+
+
+class ForecastService:
+    """Fits and issues forecasts for the targets of a site (default: all of them)."""
+
+    def __init__(
+        self,
+        site: Site,
+        config: ForecastConfig | None = None,
+        targets: Sequence[str] | None = None,
+    ) -> None:
+        self.site = site
+        self.config = config or ForecastConfig()
+        available = {t.name: t for t in site_targets(site)}
+        if targets is None:
+            self.targets = list(available.values())
+        else:
+            unknown = [name for name in targets if name not in available]
+            if unknown:
+                raise KeyError(
+                    f"site {site.id}: unknown forecast target(s) {unknown}; "
+                    f"known: {sorted(available)}"
+                )
+            self.targets = [available[name] for name in targets]
+        self.models: dict[str, TargetModel] = {}
+
+    @property
+    def location(self):  # type: ignore[no-untyped-def]
+        return self.site.config.location
+
+    def builder(self, target: Target) -> FeatureBuilder:
+        return FeatureBuilder(target, self.config.features, self.location)
+
+    def _training_window(self, history: pd.DataFrame) -> pd.DataFrame:
+        if history.index.tz is None:
+            raise ValueError("history needs a UTC-aware DatetimeIndex")
+        window = self.config.training.window_days
+        if window is not None:
+            history = history.loc[history.index[-1] - pd.Timedelta(days=window) + SLOT :]
+        span_days = len(history) * SLOT / pd.Timedelta(days=1)
+        if span_days < self.config.training.min_days:
+            raise ValueError(
+                f"training history covers {span_days:.1f} days; expected at least "
+                f"{self.config.training.min_days} (training.min_days)"
+            )
+        return history
+
+    def fit(
+        self, history: pd.DataFrame, progress: Callable[[str], None] | None = None
+    ) -> ForecastService:
+        """Train every target on `history` (the configured training window of it)."""
+        data = self._training_window(history)
+        actuals = target_frame(data, self.targets)
+        weather = training_weather(data, self.config.features.temp_smoothing_h)
+        calendar = calendar_features(data.index, self.location)
+        geometry = solar_geometry(data.index, self.location)
+        self.models = {}
+        for target in self.targets:
+            self.models[target.name] = fit_target_model(
+                target,
+                self.config,
+                self.builder(target),
+                actuals[target.name],
+                weather,
+                calendar,
+                geometry,
+            )
+            log.debug("fitted %s on %d slots", target.name, len(data))
+            if progress is not None:
+                progress(target.name)
+        return self
+
+    def _context_slots(self) -> int:
+        """How much history before the issue the features need (lags, rolling mean, smoothing)."""
+        features = self.config.features
+        hours = max(features.lags_h, default=0.0) + (features.rolling_mean_h or 0.0)
+        hours = max(hours, 5.0 * max(features.temp_smoothing_h, default=0.0))
+        return int(np.ceil(hours * 4)) + 4
+
+    def predict(
+        self,
+        issue_time: pd.Timestamp,
+        history: pd.DataFrame,
+        weather_forecast: pd.DataFrame,
+    ) -> pd.DataFrame:
+        """Quantile forecasts of all fitted targets for [issue, issue + horizon).
+
+        Only history before the issue slot is used. Raises if the service is not fitted.
+        """
+        if not self.models:
+            raise RuntimeError("ForecastService.predict: not fitted; call fit() or load a model")
+        issue = floor_slot(issue_time)
+        valid = slot_grid(issue, issue + self.config.horizon_slots * SLOT)
+        past = history.loc[issue - self._context_slots() * SLOT : issue - SLOT]
+        actuals = target_frame(past, [m.target for m in self.models.values()])
+        known = training_weather(past, self.config.features.temp_smoothing_h)
+        weather = issue_weather(
+            known, weather_forecast, issue, self.config.features.temp_smoothing_h
+        )
+        calendar = calendar_features(valid, self.location)
+        geometry = solar_geometry(valid, self.location)
+        daylight = is_daylight(geometry)
+        frames = []
+        for name, fitted in self.models.items():
+            features = fitted.builder.build(valid, actuals[name], weather, calendar, geometry)
+            values = fitted.predict_quantiles(features, daylight)
+            frames.append(
+                _long(name, fitted.version, issue, valid, fitted.model.quantiles_, values)
+            )
+        return pd.concat(frames, ignore_index=True)
+
+
+def _long(
+    target: str,
+    version: str,
+    issue: pd.Timestamp,
+    valid: pd.DatetimeIndex,
+    quantiles: np.ndarray,
+    values: np.ndarray,
+) -> pd.DataFrame:
+    n, k = values.shape
+    return pd.DataFrame(
+        {
+            "target": target,
+            "model_version": version,
+            "issue_time": issue,
+            "valid_time": np.repeat(valid.to_numpy(), k),
+            "quantile": np.tile(quantiles, n),
+            "value": values.reshape(-1),
+        }
+    ).astype({"valid_time": "datetime64[ns, UTC]"})
