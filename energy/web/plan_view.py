@@ -278,7 +278,8 @@ def diff_summary(store: Store, plan_id: int, reference_id: int) -> list[dict[str
 
 def _violation_rows(summary: dict[str, Any], site: Site) -> list[dict[str, Any]]:
     rows = []
-    for item in summary.get("violations") or []:
+    items = summary.get("violations")
+    for item in items if isinstance(items, list) else []:
         if not isinstance(item, dict):
             continue
         when = item.get("slot_start")
@@ -332,7 +333,9 @@ def build_plan_view(site: Site, store: Store, plan: PlanRecord, now: dt.datetime
     else:
         measured = pd.DataFrame(columns=["asset_id", "quantity", "slot_start", "value"])
     charts = _plan_charts(site, planned, measured, labels) if slots else []
-    breakdown_raw = plan.summary.get("cost_breakdown") or {}
+    breakdown_raw = plan.summary.get("cost_breakdown")
+    if not isinstance(breakdown_raw, dict):
+        breakdown_raw = {}
     breakdown = [(str(k), float(v)) for k, v in breakdown_raw.items() if isinstance(v, int | float)]
     reference = active_plan(store, site.id, now)
     if reference is not None and reference.id == plan.id:

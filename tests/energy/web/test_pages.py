@@ -1,0 +1,194 @@
+"""Pages in local time: the plan page's charts and tables, DST days, status lights, audit search."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from web_support import NOW, Web, build_web, login, make_plan
+
+from energy.quality import Quality
+from energy.site import Site
+from energy.store import Store
+from energy.store.measurements import write_measurements
+from energy.store.plans import activate_plan, decide_plan, save_plan
+from energy.timegrid import local_day_bounds, local_day_slots
+from energy.web.localtime import format_local, local_labels
+from energy.web.plan_view import build_plan_view
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+@pytest.fixture
+def sweb(site: Site, sqlite_store: Store) -> Web:
+    return build_web(site, sqlite_store)
+
+
+def _figures(html: str) -> dict[str, dict]:
+    blocks = re.findall(
+        r'<script type="application/json" id="fig-([\w-]+)">(.*?)</script>', html, re.S
+    )
+    return {name: json.loads(body) for name, body in blocks}
+
+
+def test_format_local_shows_the_offset_and_refuses_naive_times() -> None:
+    assert format_local(dt.datetime(2026, 7, 1, 10, 0, tzinfo=dt.UTC), BERLIN) == (
+        "01.07.2026 12:00 +02:00"
+    )
+    assert format_local(None, BERLIN) == "-"
+    with pytest.raises(ValueError, match="naive"):
+        format_local(dt.datetime(2026, 7, 1, 10, 0), BERLIN)
+
+
+def test_autumn_dst_day_has_100_distinct_labels_with_the_repeated_hour_marked() -> None:
+    labels = local_labels(local_day_slots(dt.date(2026, 10, 25), BERLIN), BERLIN)
+    assert len(labels) == 100
+    assert len(set(labels)) == 100
+    assert labels.index("25.10.2026 02:00 +02:00") < labels.index("25.10.2026 02:00 +01:00")
+    assert labels[0] == "25.10.2026 00:00 +02:00"
+    assert labels[-1] == "25.10.2026 23:45 +01:00"
+
+
+def test_spring_dst_day_has_92_labels_and_skips_2am() -> None:
+    labels = local_labels(local_day_slots(dt.date(2026, 3, 29), BERLIN), BERLIN)
+    assert len(labels) == 92
+    assert not any(" 02:" in label for label in labels)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    start=st.datetimes(min_value=dt.datetime(2024, 1, 1), max_value=dt.datetime(2030, 12, 31)).map(
+        lambda t: pd.Timestamp(t, tz="UTC").floor("15min")
+    ),
+    slots=st.integers(min_value=1, max_value=400),
+)
+def test_slot_labels_are_unique_and_parse_back_to_their_instant(
+    start: pd.Timestamp, slots: int
+) -> None:
+    times = pd.date_range(start, periods=slots, freq="15min")
+    labels = local_labels(times, BERLIN)
+    assert len(set(labels)) == slots
+    parsed = [dt.datetime.strptime(label, "%d.%m.%Y %H:%M %z") for label in labels]
+    assert parsed == [t.to_pydatetime() for t in times]
+
+
+def test_plan_across_the_autumn_dst_change_charts_all_100_quarter_hours(
+    site: Site, sqlite_store: Store
+) -> None:
+    start, _ = local_day_bounds(dt.date(2026, 10, 25), BERLIN)
+    plan = make_plan(site, sqlite_store, start=start.to_pydatetime(), slots=100)
+    view = build_plan_view(site, sqlite_store, plan, now=NOW)
+    assert len(view.slot_labels) == 100
+    prices = json.loads(next(c.figure for c in view.charts if c.id == "prices"))
+    x = prices["data"][0]["x"]
+    assert len(x) == 100
+    assert x.count("25.10.2026 02:30 +02:00") == 1
+    assert x.count("25.10.2026 02:30 +01:00") == 1
+    assert prices["layout"]["xaxis"]["type"] == "category"
+
+
+def test_plan_page_shows_charts_costs_violations_and_diff(sweb: Web) -> None:
+    running = make_plan(sweb.site, sweb.store, start=NOW - dt.timedelta(hours=1), slots=12)
+    decide_plan(sweb.store, running.id, True, "operator", NOW)
+    activate_plan(sweb.store, running.id, NOW)
+    proposed = make_plan(sweb.site, sweb.store, level=2.0)
+    measured = pd.DataFrame(
+        {
+            "asset_id": "house-01.battery",
+            "quantity": "power_kw",
+            "time": pd.date_range(NOW - dt.timedelta(hours=1), periods=12, freq="5min", tz="UTC"),
+            "value": 1.0,
+            "quality": int(Quality.GOOD),
+        }
+    )
+    write_measurements(sweb.store, sweb.site.id, measured)
+    login(sweb.client, "operator")
+
+    page = sweb.client.get(f"/plans/{running.id}").text
+    figures = _figures(page)
+    assert {"prices", "grid", "battery-power", "battery-soc", "hp-power", "tank-temp", "pv"} <= set(
+        figures
+    )
+    battery_traces = {t["name"]: t for t in figures["battery-power"]["data"]}
+    measured_trace = battery_traces["house-01.battery measured"]
+    assert measured_trace["x"] == [
+        "24.11.2026 06:00 +01:00",
+        "24.11.2026 06:15 +01:00",
+        "24.11.2026 06:30 +01:00",
+        "24.11.2026 06:45 +01:00",
+    ]
+    grid_names = [t["name"] for t in figures["grid"]["data"]]
+    limit = sweb.site.config.grid.import_limit_kw
+    assert f"import limit {limit:g} kW" in grid_names
+
+    page = sweb.client.get(f"/plans/{proposed.id}").text
+    assert 'id="approve"' in page
+    assert "12.50" in page  # cost total 14.00 - 1.50
+    assert "tank_temp_min_c" in page
+    assert "24.11.2026 07:00 +01:00" in page  # the violation's slot in local time
+    diff_table = page[page.index('id="diff"') :]
+    assert "grid" in diff_table
+    assert "+10.000" in diff_table
+
+
+def test_plan_with_only_some_quantities_renders_what_exists(
+    site: Site, sqlite_store: Store
+) -> None:
+    values = pd.DataFrame(
+        {
+            "asset_id": "grid",
+            "quantity": "price_import_eur_per_kwh",
+            "slot_start": pd.date_range(NOW, periods=4, freq="15min"),
+            "value": 0.3,
+        }
+    )
+    plan = save_plan(
+        sqlite_store,
+        site.id,
+        values,
+        created_at=NOW,
+        horizon_start=NOW,
+        horizon_end=NOW + dt.timedelta(hours=1),
+        slot_minutes=15,
+        solver_status="optimal",
+        summary={"cost_breakdown": "not a dict", "violations": ["junk"]},
+    )
+    view = build_plan_view(site, sqlite_store, plan, now=NOW)
+    assert [c.id for c in view.charts] == ["prices"]
+    assert view.violations == []
+
+
+def test_status_page_shows_lights_and_local_times(sweb: Web) -> None:
+    frame = pd.DataFrame(
+        {
+            "asset_id": ["grid.meter"],
+            "quantity": ["power_kw"],
+            "time": pd.to_datetime([NOW - dt.timedelta(seconds=10)], utc=True),
+            "value": [12.0],
+            "quality": [int(Quality.GOOD)],
+        }
+    )
+    write_measurements(sweb.store, sweb.site.id, frame)
+    login(sweb.client, "viewer")
+    page = sweb.client.get("/status").text
+    assert "Device communication" in page
+    assert "24.11.2026 06:59:50 +01:00" in page
+    assert 'class="light ok"' in page
+    assert 'class="light bad"' in page
+
+
+def test_audit_page_search_filters(sweb: Web) -> None:
+    plan = make_plan(sweb.site, sweb.store)
+    decide_plan(sweb.store, plan.id, False, "operator", NOW, "bad prices")
+    login(sweb.client, "viewer")
+    page = sweb.client.get("/audit?q=reject").text
+    table = page[page.index('id="audit"') :]
+    assert "plan.reject" in table
+    assert "plan.propose" not in table
+    assert "24.11.2026 07:00:00 +01:00" in table
