@@ -118,15 +118,27 @@ class _Inputs:
                 "energy.physics.profiles.district_profiles"
             )
         index = frame.index
-        if len(index) > 1 and not (index[1:] - index[:-1] == SLOT).all():
-            raise ValueError("profiles must be on the contiguous 15-minute slot grid")
+        if (
+            not isinstance(index, pd.DatetimeIndex)
+            or len(index) == 0
+            or _to_us(index[0]) % _SLOT_US
+            or not (index[1:] - index[:-1] == SLOT).all()
+        ):
+            raise ValueError(
+                "profiles must be indexed by contiguous 15-minute UTC slot starts; found "
+                f"{type(index).__name__} of {len(index)} entries starting {index[:1].tolist()}"
+            )
 
         def values(columns: list[str]) -> FloatArray:
-            return frame[columns].to_numpy(dtype=float).reshape(len(frame), len(columns))
+            array = frame[columns].to_numpy(dtype=float).reshape(len(frame), len(columns))
+            if not np.isfinite(array).all():
+                bad = [c for c in columns if not np.isfinite(frame[c].to_numpy(dtype=float)).all()]
+                raise ValueError(f"profiles hold missing or infinite values in {bad}")
+            return array
 
         return _Block(
             _to_us(index[0]),
-            frame["temp_outdoor_c"].to_numpy(dtype=float),
+            values(["temp_outdoor_c"])[:, 0],
             values(load),
             values(pv),
             values(heat),

@@ -379,6 +379,21 @@ def test_given_profiles_must_cover_the_run(site, flat_profiles):
         sim.advance(60)
 
 
+def test_given_profiles_are_validated(site, flat_profiles):
+    profiles = flat_profiles(site, "2026-05-01", 1)
+    gappy = profiles.copy()
+    gappy.loc[gappy.index[2], "house-03:load_kw"] = float("nan")
+    with pytest.raises(ValueError, match=r"missing or infinite values in \['house-03:load_kw'\]"):
+        DistrictSimulator(site, profiles.index[0], profiles=gappy)
+    shifted = profiles.set_axis(profiles.index + pd.Timedelta(minutes=5))
+    with pytest.raises(ValueError, match="15-minute UTC slot starts"):
+        DistrictSimulator(site, shifted.index[0], profiles=shifted)
+    with pytest.raises(ValueError, match=r"lack the columns \['house-01:load_kw'\]"):
+        DistrictSimulator(
+            site, profiles.index[0], profiles=profiles.drop(columns="house-01:load_kw")
+        )
+
+
 @pytest.mark.slow
 def test_a_year_matches_the_configured_energy(site):
     start = pd.Timestamp("2026-01-01", tz="UTC")
