@@ -9,7 +9,7 @@ import logging
 
 import typer
 
-from energy.cli import config_cmd, db_cmd, simulate_cmd
+from energy.cli import config_cmd, db_cmd, serve_cmd, simulate_cmd, user_cmd
 
 app = typer.Typer(
     help="Klimaviertel energy control platform: configuration, store, devices, forecasts, plans.",
@@ -33,6 +33,8 @@ def _root(
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(db_cmd.app, name="db")
 app.command("simulate")(simulate_cmd.simulate)
+app.command("serve")(serve_cmd.serve)
+app.add_typer(user_cmd.app, name="user")
 
 
 def main() -> None:

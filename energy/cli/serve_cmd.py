@@ -1,0 +1,70 @@
+"""`kv serve`: the operator web interface and REST API on uvicorn."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from energy.config import SiteConfigError
+from energy.site import load_site
+from energy.store import Store, StoreError
+from energy.web import WebSettings, create_app
+
+__all__ = ["serve"]
+
+log = logging.getLogger(__name__)
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def serve(
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on (default: loopback only).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.", min=1, max=65535)] = 8080,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Site configuration (default Klimaviertel).")
+    ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option("--url", help="Database URL (overrides KV_DATABASE_URL and the config)."),
+    ] = None,
+    secure_cookies: Annotated[
+        bool,
+        typer.Option(
+            "--secure-cookies/--plain-cookies",
+            help="Send the session cookie over HTTPS only (behind a TLS proxy).",
+        ),
+    ] = False,
+) -> None:
+    """Serve the operator interface (/status, /plans, /audit) and the API (/api/docs).
+
+    The store must be migrated (`kv db upgrade`). The session secret comes from KV_SECRET_KEY or
+    KV_SECRET_FILE, else it is generated once into the data directory. Create the first user with
+    `kv user add NAME --role admin`.
+    """
+    import uvicorn
+
+    try:
+        site = load_site(config)
+    except SiteConfigError as exc:
+        typer.echo(f"kv serve: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+    store = Store.from_url(url) if url else Store.for_site(site.config)
+    try:
+        store.require_current()
+    except StoreError as exc:
+        typer.echo(f"kv serve: {exc}", err=True)
+        raise typer.Exit(code=1) from exc
+    if host not in LOOPBACK and not secure_cookies:
+        log.warning(
+            "listening on %s with cookies allowed over plain HTTP: put a TLS proxy in front and "
+            "pass --secure-cookies",
+            host,
+        )
+    app = create_app(site, store, WebSettings(https_only_cookies=secure_cookies))
+    typer.echo(f"serving {site.config.name} on http://{host}:{port}/ (store {store.url})")
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)
