@@ -9,7 +9,15 @@ import logging
 
 import typer
 
-from energy.cli import config_cmd, db_cmd, serve_cmd, simulate_cmd, user_cmd
+from energy.cli import (
+    config_cmd,
+    db_cmd,
+    devices_cmd,
+    optimize_cmd,
+    serve_cmd,
+    simulate_cmd,
+    user_cmd,
+)
 
 app = typer.Typer(
     help="Klimaviertel energy control platform: configuration, store, devices, forecasts, plans.",
@@ -33,6 +41,8 @@ def _root(
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(db_cmd.app, name="db")
 app.command("simulate")(simulate_cmd.simulate)
+devices_cmd.register(app)
+app.command("optimize")(optimize_cmd.optimize)
 app.command("serve")(serve_cmd.serve)
 app.add_typer(user_cmd.app, name="user")
 
