@@ -1,0 +1,222 @@
+"""Benchmark of the dispatch optimizer: prints figures, asserts nothing.
+
+Cases
+- default: the Klimaviertel from config/klimaviertel.yaml, 36 h (144 slots). The first cold build
+  and solve (Pyomo build, compile and load into HiGHS, first solve), then closed-loop MPC
+  re-solves: every 15 minutes the horizon moves one slot, the state is taken from the previous
+  plan and the inputs are new. For each re-solve the wall time of `solve()` (inputs to DispatchResult)
+  is compared with the time HiGHS itself reports for the same run, and with a cold HiGHS solve of
+  the identical LP in a fresh HiGHS instance.
+- milp: the same site with heat pump on/off, minimum times and SG Ready states (time-limited).
+- scale: districts of N houses (the seven Klimaviertel houses repeated, one community battery per
+  50 houses, connection limits scaled) at 96 and 192 slots; each case runs in its own process so
+  that its peak memory (max RSS) is its own.
+
+Usage: .venv/bin/python bench/optimizer_bench.py [--case default|milp|scale|all]
+       [--resolves 20] [--houses 50,200,500] [--slots 96,192] [--cold-solver ipm]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+T_IMPORT = time.perf_counter()
+import highspy  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import scipy.sparse  # noqa: E402, F401  (Pyomo imports it lazily on first compile)
+import scipy.stats  # noqa: E402, F401
+
+from energy.config import SiteConfig, load_site_config  # noqa: E402
+from energy.site import Site, load_site  # noqa: E402
+from optimizer import (  # noqa: E402
+    DispatchOptimizer,
+    DispatchState,
+    OptimizerOptions,
+    synthetic_inputs,
+)
+
+IMPORT_SECONDS = time.perf_counter() - T_IMPORT
+START = pd.Timestamp("2026-01-20T00:00:00Z")
+
+
+def scaled_site(n_houses: int) -> Site:
+    """The default district with its houses repeated to n_houses, devices removed."""
+    base = load_site_config().model_dump(mode="python", exclude={"source_path"})
+    templates = base["houses"]
+    houses = []
+    for i in range(n_houses):
+        house = {k: v for k, v in templates[i % len(templates)].items() if k != "meter"}
+        house["id"] = f"house-{i + 1:03d}"
+        house["name"] = f"Haus {i + 1}"
+        for part in ("pv", "heat_pump", "battery"):
+            if house.get(part):
+                house[part] = {k: v for k, v in house[part].items() if k != "device"}
+        houses.append(house)
+    flow = {k: v for k, v in base["community_batteries"][0].items() if k != "device"}
+    community = [{**flow, "id": f"quartier-flow-{j + 1:02d}"}
+                 for j in range(max(1, n_houses // 50))]
+    factor = n_houses / len(templates)
+    grid = {"import_limit_kw": base["grid"]["import_limit_kw"] * factor,
+            "export_limit_kw": base["grid"]["export_limit_kw"] * factor}
+    config = {**base, "houses": houses, "community_batteries": community, "grid": grid}
+    return Site.from_config(SiteConfig.model_validate(config))
+
+
+def state_from(result, site: Site) -> DispatchState:
+    """The measured state of the next cycle: the plan's first slot, as if it came true."""
+    plant_soc = {}
+    tanks = {}
+    for (asset, quantity), values in result.values.items():
+        if quantity == "soc_end_frac":
+            plant_soc[asset] = float(values[0])
+        elif quantity == "temp_end_c":
+            tanks[asset] = float(values[0])
+    return DispatchState(soc_frac=plant_soc, tank_temp_c=tanks)
+
+
+def cold_highs_seconds(optimizer: DispatchOptimizer) -> float:
+    """HiGHS alone on the identical LP, in a fresh instance (its own run time)."""
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.passModel(optimizer.backend.highs.getLp())
+    h.run()
+    return h.getRunTime()
+
+
+def bench_default(resolves: int, cold_solver: str) -> None:
+    site = load_site()
+    n = 144
+    print(f"== default Klimaviertel: {len(site.config.houses)} houses, "
+          f"{len(site.config.community_batteries)} community battery, {n} slots (36 h), LP ==")
+    print(f"python imports (numpy, pandas, pyomo, scipy, highspy): {IMPORT_SECONDS:.3f} s "
+          "(once per process, not counted below)")
+    inputs = synthetic_inputs(site, START, n + resolves, seed=7)
+    t0 = time.perf_counter()
+    optimizer = DispatchOptimizer(site, options=OptimizerOptions(horizon_slots=n,
+                                                                 cold_solver=cold_solver))
+    first = optimizer.solve(inputs.window(0, n))
+    cold_total = time.perf_counter() - t0
+    s = first.summary
+    print(f"first cold build and solve: {cold_total:.3f} s  (Pyomo build "
+          f"{optimizer.model_build_seconds:.3f} s, compile and load into HiGHS "
+          f"{optimizer.model_load_seconds:.3f} s, solve {s['solve_seconds']:.3f} s of which HiGHS "
+          f"{s['highs_seconds']:.3f} s, extraction {s['extract_seconds']:.4f} s); "
+          f"{s['n_variables']} variables, {s['n_constraints']} constraints, status {s['status']}")
+    walls, highs, cold, iters = [], [], [], []
+    result = first
+    for k in range(1, resolves + 1):
+        state = state_from(result, site)
+        window = inputs.window(k, n)
+        started = time.perf_counter()
+        result = optimizer.solve(window, state)
+        walls.append(time.perf_counter() - started)
+        highs.append(result.summary["highs_seconds"])
+        iters.append(result.summary["simplex_iterations"])
+        cold.append(cold_highs_seconds(optimizer))
+        assert result.summary["status"] == "optimal", result.summary
+    walls_a, highs_a, cold_a = map(np.asarray, (walls, highs, cold))
+    ratio = walls_a / highs_a
+    print(f"warm MPC re-solves ({resolves}): wall per solve() median {np.median(walls_a):.4f} s "
+          f"(min {walls_a.min():.4f}, max {walls_a.max():.4f}); HiGHS's own time in the same "
+          f"runs median {np.median(highs_a):.4f} s; median simplex iterations "
+          f"{statistics.median(iters):.0f}")
+    print(f"  ratio wall / HiGHS (same run): median {np.median(ratio):.2f}x, max {ratio.max():.2f}x"
+          f"  (goal <= 2x)")
+    print(f"  HiGHS cold on the identical LP (fresh instance): median {np.median(cold_a):.4f} s; "
+          f"warm wall / HiGHS cold: median {np.median(walls_a / cold_a):.2f}x")
+
+
+def bench_milp(time_limit: float) -> None:
+    site = load_site()
+    n = 144
+    print(f"== default Klimaviertel, {n} slots, MILP (heat pump on/off, minimum times, SG Ready), "
+          f"time limit {time_limit} s, gap 1 % ==")
+    inputs = synthetic_inputs(site, START, n + 2, seed=7)
+    optimizer = DispatchOptimizer(site, options=OptimizerOptions(
+        horizon_slots=n, heat_pump_on_off=True, time_limit_s=time_limit))
+    result = optimizer.solve(inputs.window(0, n))
+    for k in range(3):
+        s = result.summary
+        print(f"  solve {k}: status {s['status']} ({s['model_status']}), gap {s['mip_gap']:.3f}, "
+              f"HiGHS {s['highs_seconds']:.2f} s, {s['n_integer_variables']} integer variables, "
+              f"objective {s['objective_eur']:.2f}, comfort penalty "
+              f"{s['cost_breakdown']['comfort_penalty_eur']:.2f}")
+        if k < 2:
+            result = optimizer.solve(inputs.window(k + 1, n), state_from(result, site))
+
+
+def bench_scale_case(houses: int, slots: int, cold_solver: str) -> dict[str, float]:
+    site = scaled_site(houses)
+    inputs = synthetic_inputs(site, START, slots + 1, seed=11)
+    optimizer = DispatchOptimizer(site, options=OptimizerOptions(
+        horizon_slots=slots, cold_solver=cold_solver, time_limit_s=600.0))
+    first = optimizer.solve(inputs.window(0, slots))
+    second = optimizer.solve(inputs.window(1, slots), state_from(first, site))
+    return {
+        "houses": houses,
+        "slots": slots,
+        "variables": first.summary["n_variables"],
+        "constraints": first.summary["n_constraints"],
+        "build_s": optimizer.model_build_seconds,
+        "load_s": optimizer.model_load_seconds,
+        "cold_solve_s": first.summary["solve_seconds"],
+        "cold_highs_s": first.summary["highs_seconds"],
+        "extract_s": first.summary["extract_seconds"],
+        "warm_total_s": second.summary["total_seconds"],
+        "warm_highs_s": second.summary["highs_seconds"],
+        "status": first.summary["status"] + "/" + second.summary["status"],
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+    }
+
+
+def bench_scale(houses: list[int], slots: list[int], cold_solver: str) -> None:
+    print(f"== scaling (cold solver {cold_solver}; each case in its own process) ==")
+    header = ("houses", "slots", "variables", "constraints", "build_s", "load_s", "cold_solve_s",
+              "cold_highs_s", "extract_s", "warm_total_s", "warm_highs_s", "peak_rss_mib",
+              "status")
+    print(" ".join(f"{h:>12}" for h in header))
+    for n_houses in houses:
+        for n_slots in slots:
+            out = subprocess.run(
+                [sys.executable, __file__, "--scale-case", f"{n_houses}:{n_slots}",
+                 "--cold-solver", cold_solver],
+                capture_output=True, text=True, check=True)
+            row = json.loads(out.stdout.strip().splitlines()[-1])
+            print(" ".join(f"{row[h]:>12.3f}" if isinstance(row[h], float) else f"{row[h]:>12}"
+                           for h in header), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--case", choices=["default", "milp", "scale", "all"], default="all")
+    parser.add_argument("--resolves", type=int, default=20)
+    parser.add_argument("--houses", default="50,200,500")
+    parser.add_argument("--slots", default="96,192")
+    parser.add_argument("--cold-solver", default="choose", choices=["simplex", "ipm", "choose"])
+    parser.add_argument("--milp-time-limit", type=float, default=10.0)
+    parser.add_argument("--scale-case", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.scale_case:
+        houses, slots = (int(x) for x in args.scale_case.split(":"))
+        print(json.dumps(bench_scale_case(houses, slots, args.cold_solver)))
+        return
+    if args.case in ("default", "all"):
+        bench_default(args.resolves, "simplex")
+    if args.case in ("milp", "all"):
+        bench_milp(args.milp_time_limit)
+    if args.case in ("scale", "all"):
+        bench_scale([int(h) for h in args.houses.split(",")],
+                    [int(s) for s in args.slots.split(",")], args.cold_solver)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    main()
