@@ -29,10 +29,10 @@ from forecasting.baselines import Baseline, make_baselines
 from forecasting.config import ForecastConfig
 from forecasting.features import (
     FeatureBuilder,
-    calendar_features,
     is_daylight,
     issue_weather,
     solar_geometry,
+    static_features,
     training_weather,
 )
 from forecasting.metrics import mase_scale, point_metrics, quantile_metrics, skill
@@ -125,7 +125,7 @@ def run_backtest(
             f"with {config.backtest.initial_train_days} days of history before it "
             f"(data starts {data.index[0].isoformat()})"
         )
-    calendar = calendar_features(data.index, location)
+    calendar = static_features(data.index, location)
     geometry = solar_geometry(data.index, location)
     builder = FeatureBuilder(target, config.features, location)
     baselines = make_baselines(target, location)

@@ -19,18 +19,18 @@ one issue from data known at that issue time only:
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from demandlib.bdew import H25, HeatBuilding
+from demandlib.bdew import HeatBuilding
 
 from energy.config import LocationConfig
 from energy.timegrid import SLOT, SLOT_HOURS
-from forecasting.features import holiday_dates, pv_estimate_kw, solar_geometry
+from forecasting.calendar import holiday_dates
+from forecasting.features import pv_estimate_kw, solar_geometry
+from forecasting.slp import h0_profile, h25_profile
 from forecasting.targets import Target, TargetKind
 
 __all__ = [
@@ -102,59 +102,6 @@ def _annual_kwh(target: Target, history: pd.Series) -> float:
     if known.empty:
         raise ValueError(f"target {target.name}: no annual demand configured and no history")
     return float(known.mean()) * HOURS_PER_YEAR
-
-
-@functools.lru_cache(maxsize=4)
-def _h0_table() -> pd.DataFrame:
-    """demandlib's classic BDEW table: h0 by (period, weekday 1..7, slot of day)."""
-    import demandlib.bdew as bdew
-
-    path = os.path.join(os.path.dirname(bdew.__file__), "bdew_data", "selp_series.csv")
-    table = pd.read_csv(path, usecols=["period", "weekday", "h0"])
-    table["slot"] = np.tile(np.arange(96), len(table) // 96)
-    return table.set_index(["period", "weekday", "slot"])["h0"]
-
-
-def _h0_period(local: pd.DatetimeIndex) -> np.ndarray:
-    md = np.asarray(local.month) * 100 + np.asarray(local.day)
-    winter = (md >= 1101) | (md <= 320)
-    summer = (md >= 515) & (md <= 914)
-    return np.where(winter, "winter", np.where(summer, "summer", "transition"))
-
-
-def _h0_dynamisation(day_of_year: np.ndarray) -> np.ndarray:
-    t = day_of_year.astype(float)
-    return -3.92e-10 * t**4 + 3.2e-7 * t**3 - 7.02e-5 * t**2 + 2.1e-3 * t + 1.24
-
-
-def h0_profile(valid: pd.DatetimeIndex, location: LocationConfig) -> np.ndarray:
-    """Dynamised H0, relative values with mean one over a year (local time, holidays as Sunday)."""
-    raw = _h0_raw(valid, location)
-    year_start = pd.Timestamp("2025-01-01T00:00Z")
-    reference = pd.date_range(year_start, periods=35040, freq=SLOT)
-    return raw / _h0_raw(reference, location).mean()
-
-
-def _h0_raw(valid: pd.DatetimeIndex, location: LocationConfig) -> np.ndarray:
-    local = valid.tz_convert(location.timezone)
-    years = tuple(range(int(local.year.min()) - 1, int(local.year.max()) + 2))
-    public = holiday_dates(location.holidays_country, location.holidays_subdivision, years)
-    weekday = np.asarray(local.dayofweek) + 1
-    holiday = np.fromiter((d in public for d in local.date), dtype=bool, count=len(local))
-    weekday = np.where(holiday, 7, weekday)
-    slot = np.asarray(local.hour) * 4 + np.asarray(local.minute) // 15
-    table = _h0_table()
-    keys = pd.MultiIndex.from_arrays([_h0_period(local), weekday, slot])
-    values = table.reindex(keys).to_numpy(dtype=float)
-    return values * _h0_dynamisation(np.asarray(local.dayofyear))
-
-
-def h25_profile(valid: pd.DatetimeIndex, location: LocationConfig) -> np.ndarray:
-    """H25 (demandlib) in kW per 1 GWh/a, evaluated in local time with public holidays."""
-    local = pd.DatetimeIndex(valid.tz_convert(location.timezone), freq="15min")
-    years = tuple(range(int(local.year.min()) - 1, int(local.year.max()) + 2))
-    public = holiday_dates(location.holidays_country, location.holidays_subdivision, years)
-    return np.asarray(H25(local, holidays=sorted(public)), dtype=float)
 
 
 @dataclass

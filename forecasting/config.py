@@ -48,6 +48,7 @@ class FeatureGroup(StrEnum):
     TEMPERATURE = "temperature"
     IRRADIANCE = "irradiance"
     SOLAR = "solar"
+    PROFILE = "profile"
 
 
 class FeatureConfig(_Model):
@@ -65,6 +66,7 @@ class FeatureConfig(_Model):
     load: list[FeatureGroup] = Field(
         default_factory=lambda: [
             FeatureGroup.CALENDAR,
+            FeatureGroup.PROFILE,
             FeatureGroup.LAGS,
             FeatureGroup.TEMPERATURE,
         ]

@@ -2,6 +2,7 @@
 
 Every feature is a function of the valid time t of a slot [t, t + 15 min):
 
+- profile: the BDEW H25 standard load profile value of the slot (a known future covariate);
 - calendar, in the site's local time (DST-safe: computed per timestamp after conversion): hour of
   day, weekday, day type (0 workday, 1 Saturday, 2 Sunday or public holiday of the configured
   country/state via `holidays`), season as sine/cosine of the day of year;
@@ -16,10 +17,8 @@ Every feature is a function of the valid time t of a slot [t, t + 15 min):
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from dataclasses import dataclass
 
-import holidays
 import numpy as np
 import pandas as pd
 import pvlib
@@ -27,56 +26,38 @@ from scipy.signal import lfilter
 
 from energy.config import LocationConfig, PVConfig
 from energy.timegrid import SLOT, SLOT_HOURS
+from forecasting.calendar import calendar_features
 from forecasting.config import FeatureConfig, FeatureGroup
+from forecasting.slp import h25_profile
 from forecasting.targets import Target
 
 __all__ = [
     "WEATHER_COLUMNS",
     "FeatureBuilder",
-    "calendar_features",
     "complete_irradiance",
-    "holiday_dates",
     "is_daylight",
     "issue_weather",
     "pv_estimate_kw",
     "smoothed_temperature",
     "solar_geometry",
+    "static_features",
     "training_weather",
 ]
 
+CALENDAR_COLUMNS = ["hour_local", "weekday", "day_type", "is_holiday", "season_sin", "season_cos"]
+SLP_COLUMN = "slp_h25_kw_per_gwh"
 WEATHER_COLUMNS = ("temp_outdoor_c", "ghi_w_per_m2", "dni_w_per_m2", "dhi_w_per_m2")
 _CELL_HEATING_K_PER_W_PER_M2 = 25.0 / 800.0  # NOCT-style rise of cell over air temperature
 
 
-@functools.lru_cache(maxsize=16)
-def holiday_dates(
-    country: str, subdivision: str | None, years: tuple[int, ...]
-) -> frozenset[dt.date]:
-    """Public holidays of a country (and state) in the given years (cached)."""
-    return frozenset(holidays.country_holidays(country, subdiv=subdivision, years=list(years)))
+def static_features(index: pd.DatetimeIndex, location: LocationConfig) -> pd.DataFrame:
+    """Features that depend on the valid time only: calendar and the H25 profile value.
 
-
-def calendar_features(index: pd.DatetimeIndex, location: LocationConfig) -> pd.DataFrame:
-    """Calendar of each slot in the site's local time (index: UTC slot starts)."""
-    local = index.tz_convert(location.timezone)
-    years = tuple(range(int(local.year.min()) - 1, int(local.year.max()) + 2)) if len(local) else ()
-    public = holiday_dates(location.holidays_country, location.holidays_subdivision, years)
-    dates = local.date
-    is_holiday = np.fromiter((d in public for d in dates), dtype=bool, count=len(dates))
-    weekday = np.asarray(local.dayofweek)
-    day_type = np.where(is_holiday | (weekday == 6), 2, np.where(weekday == 5, 1, 0))
-    angle = 2 * np.pi * (np.asarray(local.dayofyear) - 1) / 365.25
-    return pd.DataFrame(
-        {
-            "hour_local": np.asarray(local.hour) + np.asarray(local.minute) / 60.0,
-            "weekday": weekday,
-            "day_type": day_type,
-            "is_holiday": is_holiday.astype(float),
-            "season_sin": np.sin(angle),
-            "season_cos": np.cos(angle),
-        },
-        index=index,
-    )
+    index must be a regular 15-minute grid (the H25 evaluation needs a frequency).
+    """
+    frame = calendar_features(index, location)
+    frame[SLP_COLUMN] = h25_profile(index, location) if len(index) else []
+    return frame
 
 
 def solar_geometry(index: pd.DatetimeIndex, location: LocationConfig) -> pd.DataFrame:
@@ -208,7 +189,8 @@ class FeatureBuilder:
     Inputs per call: `history` (the target's actual series, used only through lags >= horizon),
     `weather` (temperature, irradiance and smoothed temperatures on the valid times: actuals for
     training, the issue's forecast for prediction), and optionally precomputed `calendar` and
-    `geometry` frames covering the valid times (computed on demand otherwise).
+    `geometry` frames covering the valid times (computed on demand otherwise); `calendar` is the
+    output of `static_features`.
     """
 
     target: Target
@@ -224,7 +206,9 @@ class FeatureBuilder:
         names: list[str] = []
         groups = self.groups
         if FeatureGroup.CALENDAR in groups:
-            names += ["hour_local", "weekday", "day_type", "is_holiday", "season_sin", "season_cos"]
+            names += CALENDAR_COLUMNS
+        if FeatureGroup.PROFILE in groups:
+            names.append(SLP_COLUMN)
         if FeatureGroup.LAGS in groups:
             names += [f"lag_{lag:g}h" for lag in self.config.lags_h]
             if self.config.rolling_mean_h:
@@ -249,8 +233,11 @@ class FeatureBuilder:
         groups = self.groups
         parts: list[pd.DataFrame] = []
         if FeatureGroup.CALENDAR in groups:
-            cal = calendar if calendar is not None else calendar_features(valid, self.location)
-            parts.append(_on(cal, valid))
+            cal = calendar if calendar is not None else static_features(valid, self.location)
+            parts.append(_on(cal, valid)[CALENDAR_COLUMNS])
+        if FeatureGroup.PROFILE in groups:
+            cal = calendar if calendar is not None else static_features(valid, self.location)
+            parts.append(_on(cal, valid)[[SLP_COLUMN]])
         if FeatureGroup.LAGS in groups:
             if history is None:
                 raise ValueError(f"target {self.target.name}: lag features need the history")

@@ -33,10 +33,10 @@ from energy.timegrid import SLOT, floor_slot, slot_grid
 from forecasting.config import ForecastConfig
 from forecasting.features import (
     FeatureBuilder,
-    calendar_features,
     is_daylight,
     issue_weather,
     solar_geometry,
+    static_features,
     training_weather,
 )
 from forecasting.metrics import mae, mase_scale
@@ -153,7 +153,7 @@ class ForecastService:
         data = self._training_window(history)
         actuals = target_frame(data, self.targets)
         weather = training_weather(data, self.config.features.temp_smoothing_h)
-        calendar = calendar_features(data.index, self.location)
+        calendar = static_features(data.index, self.location)
         geometry = solar_geometry(data.index, self.location)
         self.models = {}
         for target in self.targets:
@@ -198,7 +198,7 @@ class ForecastService:
         weather = issue_weather(
             known, weather_forecast, issue, self.config.features.temp_smoothing_h
         )
-        calendar = calendar_features(valid, self.location)
+        calendar = static_features(valid, self.location)
         geometry = solar_geometry(valid, self.location)
         daylight = is_daylight(geometry)
         frames = []
