@@ -21,9 +21,10 @@ from ``reconnect_delay_s`` up to ``reconnect_delay_max_s``; a request while disc
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,9 +118,15 @@ def _check_ssl_context(context: ssl.SSLContext) -> None:
 class _SerialBus:
     """One serial port: one pymodbus client and one lock shared by all devices on it."""
 
-    client: AsyncModbusSerialClient
+    factory: Callable[[], AsyncModbusSerialClient]
+    client: AsyncModbusSerialClient | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     users: int = 0
+
+    def get_client(self) -> AsyncModbusSerialClient:
+        if self.client is None:
+            self.client = self.factory()
+        return self.client
 
 
 _SERIAL_BUSES: dict[str, _SerialBus] = {}
@@ -130,7 +137,8 @@ class ModbusConnection:
 
     Use ``async with ModbusConnection(...) as conn`` or ``connect()``/``close()``. Reads return
     a list of 16-bit unsigned ints (registers) or bools (coils, discrete inputs), exactly ``count``
-    long. Not for concurrent use from several event loops.
+    long. Not for concurrent use from several event loops. The pymodbus client is created on
+    first use inside the running event loop, so a connection may be built anywhere.
     """
 
     def __init__(
@@ -167,13 +175,15 @@ class ModbusConnection:
             "reconnect_delay": reconnect_delay_s,
             "reconnect_delay_max": max(reconnect_delay_max_s, reconnect_delay_s),
         }
-        self._client: AsyncModbusTcpClient | AsyncModbusSerialClient
+        self._pymodbus: AsyncModbusTcpClient | AsyncModbusSerialClient | None = None
+        self._factory: Callable[[], AsyncModbusTcpClient | AsyncModbusSerialClient]
         if ssl_context is not None:
             _check_ssl_context(ssl_context)
             self.where = f"{host}:{port} (TLS) unit {unit_id}"
-            self._client = AsyncModbusTlsClient(host, sslctx=ssl_context, **common)
+            context = ssl_context
+            self._factory = lambda: AsyncModbusTlsClient(host, sslctx=context, **common)
         else:
-            self._client = AsyncModbusTcpClient(host, **common)
+            self._factory = lambda: AsyncModbusTcpClient(host, **common)
 
     @classmethod
     def rtu(
@@ -207,9 +217,11 @@ class ModbusConnection:
         self.timeout_s = timeout_s
         self.where = f"{serial_port} unit {unit_id}"
         self._serial_port = serial_port
+        self._pymodbus = None
         bus = _SERIAL_BUSES.get(serial_port)
         if bus is None:
-            client = AsyncModbusSerialClient(
+            factory = functools.partial(
+                AsyncModbusSerialClient,
                 serial_port,
                 framer=FramerType.RTU,
                 baudrate=baudrate,
@@ -221,16 +233,22 @@ class ModbusConnection:
                 reconnect_delay=reconnect_delay_s,
                 reconnect_delay_max=max(reconnect_delay_max_s, reconnect_delay_s),
             )
-            bus = _SERIAL_BUSES[serial_port] = _SerialBus(client=client)
+            bus = _SERIAL_BUSES[serial_port] = _SerialBus(factory=factory)
         bus.users += 1
         self._bus = bus
-        self._client = bus.client
+        self._factory = bus.get_client
         self._lock = bus.lock
         return self
 
     @property
+    def _client(self) -> AsyncModbusTcpClient | AsyncModbusSerialClient:
+        if self._pymodbus is None:
+            self._pymodbus = self._factory()
+        return self._pymodbus
+
+    @property
     def connected(self) -> bool:
-        return bool(self._client.connected)
+        return self._pymodbus is not None and bool(self._pymodbus.connected)
 
     @property
     def bus_lock(self) -> asyncio.Lock:
@@ -255,12 +273,15 @@ class ModbusConnection:
             if self._bus.users > 0:
                 self._bus.users -= 1
             if self._bus.users == 0:
-                self._bus.client.close()
+                if self._bus.client is not None:
+                    self._bus.client.close()
                 if _SERIAL_BUSES.get(self._serial_port or "") is self._bus:
                     del _SERIAL_BUSES[self._serial_port or ""]
             self._bus = None
+            self._pymodbus = None
             return
-        self._client.close()
+        if self._pymodbus is not None:
+            self._pymodbus.close()
 
     async def __aenter__(self) -> ModbusConnection:
         await self.connect()

@@ -1,0 +1,257 @@
+"""The pymodbus adapter: reads and writes, our own error types, TLS refusal, shared RTU bus lock.
+
+Servers: pyModbusTCP's server (an independent Modbus stack) for plain traffic, and our
+ModbusTcpServer with a request hook for slow, silent, failing and dropping devices.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from collections.abc import Iterator, Sequence
+
+import pytest
+from pyModbusTCP.server import ModbusServer
+
+from connectors.modbus_adapter import (
+    ModbusConnection,
+    ModbusConnectionError,
+    ModbusExceptionResponse,
+    ModbusTimeout,
+    ModbusTlsConfigError,
+)
+from connectors.modbus_server import (
+    Action,
+    Decision,
+    ModbusServerError,
+    ModbusTcpServer,
+    Request,
+)
+from connectors.registermap import RegisterTable
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def peer() -> Iterator[ModbusServer]:
+    server = ModbusServer(host="127.0.0.1", port=free_port(), no_block=True)
+    server.start()
+    server.data_bank.set_holding_registers(0, [1, 2, 3, 0xFFFF])
+    server.data_bank.set_input_registers(10, [42, 43])
+    server.data_bank.set_coils(5, [True, False, True])
+    server.data_bank.set_discrete_inputs(0, [False, True])
+    yield server
+    server.stop()
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 20))
+
+
+def test_reads_every_table_from_an_independent_server(peer):
+    async def scenario():
+        async with ModbusConnection("127.0.0.1", peer.port, 1, timeout_s=1.0) as conn:
+            assert conn.connected
+            return (
+                await conn.read(RegisterTable.HOLDING, 0, 4),
+                await conn.read("input", 10, 2),
+                await conn.read("coil", 5, 3),
+                await conn.read("discrete_input", 0, 2),
+            )
+
+    holding, inputs, coils, discrete = run(scenario())
+    assert holding == [1, 2, 3, 0xFFFF]
+    assert inputs == [42, 43]
+    assert coils == [True, False, True]
+    assert discrete == [False, True]
+
+
+def test_writes_land_on_an_independent_server(peer):
+    async def scenario():
+        async with ModbusConnection("127.0.0.1", peer.port, 1, timeout_s=1.0) as conn:
+            await conn.write_registers(100, [7, 65535])
+            await conn.write_register(102, 9)
+            await conn.write_coil(20, True)
+
+    run(scenario())
+    assert peer.data_bank.get_holding_registers(100, 3) == [7, 65535, 9]
+    assert peer.data_bank.get_coils(20, 1) == [True]
+
+
+def test_arguments_are_checked_before_sending(peer):
+    async def scenario():
+        async with ModbusConnection("127.0.0.1", peer.port, 1) as conn:
+            with pytest.raises(ValueError, match="count"):
+                await conn.read("holding", 0, 126)
+            with pytest.raises(ValueError, match="16-bit"):
+                await conn.write_registers(0, [70000])
+
+    run(scenario())
+
+
+class Scripted:
+    """A unit with ten holding registers behind our server; the hook plays the faults."""
+
+    def __init__(self) -> None:
+        self.registers = list(range(10))
+        self.decision = Decision()
+
+    def read(self, table: RegisterTable, address: int, count: int) -> list[int]:
+        if address + count > len(self.registers):
+            raise ModbusServerError(2, "beyond the map")
+        return self.registers[address : address + count]
+
+    def write(self, table: RegisterTable, address: int, values: Sequence[int]) -> None:
+        raise ModbusServerError(3, "read-only device")
+
+    async def hook(self, request: Request) -> Decision:
+        return self.decision
+
+
+def with_server(unit: Scripted, scenario, **conn_kwargs):
+    async def main():
+        server = ModbusTcpServer("127.0.0.1", 0, {1: unit}, hook=unit.hook)
+        await server.start()
+        try:
+            conn = ModbusConnection("127.0.0.1", server.port, **conn_kwargs)
+            await conn.connect()
+            try:
+                return await scenario(conn, server)
+            finally:
+                await conn.close()
+        finally:
+            await server.stop()
+
+    return run(main())
+
+
+def test_exception_responses_become_our_exception_type():
+    unit = Scripted()
+
+    async def scenario(conn, _):
+        with pytest.raises(ModbusExceptionResponse) as read_error:
+            await conn.read("holding", 8, 5)
+        with pytest.raises(ModbusExceptionResponse) as write_error:
+            await conn.write_registers(0, [1])
+        return read_error.value, write_error.value
+
+    read_error, write_error = with_server(unit, scenario, unit_id=1, timeout_s=1.0)
+    assert (read_error.code, read_error.function_code) == (2, 3)
+    assert (write_error.code, write_error.function_code) == (3, 16)
+    assert "illegal data address" in str(read_error)
+    assert "127.0.0.1" in str(read_error)
+
+
+def test_unknown_unit_answers_exception_4():
+    async def scenario(conn, _):
+        with pytest.raises(ModbusExceptionResponse) as info:
+            await conn.read("holding", 0, 1)
+        return info.value.code
+
+    assert with_server(Scripted(), scenario, unit_id=9, timeout_s=1.0) == 4
+
+
+def test_a_slow_device_is_a_timeout_and_the_connection_recovers():
+    unit = Scripted()
+
+    async def scenario(conn, _):
+        unit.decision = Decision(Action.PROCEED, delay_s=0.6)
+        with pytest.raises(ModbusTimeout):
+            await conn.read("holding", 0, 2)
+        unit.decision = Decision()
+        await asyncio.sleep(0.7)  # the late answer arrives and is discarded
+        return await conn.read("holding", 0, 2)
+
+    assert with_server(unit, scenario, unit_id=1, timeout_s=0.3) == [0, 1]
+
+
+def test_a_silent_device_is_a_timeout():
+    unit = Scripted()
+    unit.decision = Decision(Action.SILENT)
+
+    async def scenario(conn, _):
+        with pytest.raises(ModbusTimeout):
+            await conn.read("holding", 0, 1)
+
+    with_server(unit, scenario, unit_id=1, timeout_s=0.2)
+
+
+def test_a_dropped_connection_is_a_connection_error_then_reconnects():
+    unit = Scripted()
+
+    async def scenario(conn, _):
+        unit.decision = Decision(Action.DROP)
+        with pytest.raises((ModbusConnectionError, ModbusTimeout)):
+            await conn.read("holding", 0, 1)
+        unit.decision = Decision()
+        for _ in range(50):  # pymodbus reconnects in the background (reconnect_delay_s)
+            if conn.connected:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            await conn.connect()
+        return await conn.read("holding", 3, 1)
+
+    assert with_server(unit, scenario, unit_id=1, timeout_s=0.5, reconnect_delay_s=0.05) == [3]
+
+
+def test_nobody_listening_is_a_connection_error():
+    conn = ModbusConnection("127.0.0.1", free_port(), 1, timeout_s=0.5)
+
+    async def scenario():
+        with pytest.raises(ModbusConnectionError, match="cannot connect"):
+            await conn.connect()
+        with pytest.raises(ModbusConnectionError, match="not connected"):
+            await conn.read("holding", 0, 1)
+
+    run(scenario())
+
+
+def test_tls_refuses_contexts_that_do_not_verify():
+    unverified = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    unverified.check_hostname = False
+    unverified.verify_mode = ssl.CERT_NONE
+    with pytest.raises(ModbusTlsConfigError, match="CERT_NONE"):
+        ModbusConnection("127.0.0.1", 802, 1, ssl_context=unverified)
+    no_hostname = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    no_hostname.check_hostname = False
+    with pytest.raises(ModbusTlsConfigError, match="check_hostname"):
+        ModbusConnection("127.0.0.1", 802, 1, ssl_context=no_hostname)
+    verified = ssl.create_default_context()
+    assert "TLS" in repr(ModbusConnection("127.0.0.1", 802, 1, ssl_context=verified))
+
+
+def test_reconnect_delay_zero_is_refused():
+    with pytest.raises(ValueError, match="reconnect_delay_s"):
+        ModbusConnection("127.0.0.1", 502, 1, reconnect_delay_s=0)
+
+
+def test_devices_on_one_serial_bus_share_client_and_lock():
+    async def scenario():
+        a = ModbusConnection.rtu("socket://127.0.0.1:1", 9600, unit_id=1)
+        b = ModbusConnection.rtu("socket://127.0.0.1:1", 9600, unit_id=2)
+        c = ModbusConnection.rtu("socket://127.0.0.1:2", 9600, unit_id=1)
+        try:
+            assert a.bus_lock is b.bus_lock
+            assert a.bus_lock is not c.bus_lock
+            assert a._client is b._client
+        finally:
+            for conn in (a, b, c):
+                await conn.close()
+        d = ModbusConnection.rtu("socket://127.0.0.1:1", 9600, unit_id=1)
+        try:
+            assert d.bus_lock is not a.bus_lock  # the bus closed with its last device
+        finally:
+            await d.close()
+
+    run(scenario())
+
+
+def test_rtu_unit_ids_are_checked():
+    with pytest.raises(ValueError, match=r"1\.\.247"):
+        ModbusConnection.rtu("/dev/ttyUSB0", 9600, unit_id=0)
