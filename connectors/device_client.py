@@ -398,6 +398,7 @@ class DeviceClient:
             self._update_health(fresh, failure)
         values = dict(self._state.values) if track_health else {}
         values.update(fresh)
+        values = {p.name: values[p.name] for p in self.register_map.points if p.name in values}
         if self.stale and track_health:
             values = {
                 name: reading
