@@ -1,7 +1,10 @@
 """Simulator benchmark: profile generation and a simulated year of the district in local mode.
 
     .venv/bin/python bench/sim_year.py [--year 2026] [--step-s 60] [--seed 0] [--config PATH]
-                                       [--days 365]
+                                       [--days 365] [--replicate N]
+
+--replicate N builds a larger district from the site's houses, repeated N times (devices stripped),
+to show how the step cost grows with the number of houses.
 
 Prints wall and CPU times and the year's energy figures (a plausibility check of the physics);
 asserts nothing. Profile generation is timed cold (first call in the process) and warm (cached).
@@ -14,9 +17,29 @@ import time
 
 import pandas as pd
 
+from energy.config import SiteConfig, load_site_config
 from energy.physics.district import GRID_METER_ID, DistrictSimulator
 from energy.physics.profiles import district_profiles
-from energy.site import load_site
+from energy.site import Site
+
+
+def _replicated(config: SiteConfig, copies: int) -> SiteConfig:
+    """The site's houses repeated `copies` times, without Modbus devices (addresses would clash)."""
+    data = config.model_dump(mode="json")
+    data["grid"]["meter"] = None
+    for battery in data["community_batteries"]:
+        battery["device"] = None
+    houses = []
+    for copy in range(copies):
+        for house in config.model_dump(mode="json")["houses"]:
+            house["id"] = f"{house['id']}-{copy:03d}"
+            house["meter"] = None
+            for part in ("pv", "heat_pump", "battery"):
+                if house.get(part):
+                    house[part]["device"] = None
+            houses.append(house)
+    data["houses"] = houses
+    return SiteConfig.model_validate(data)
 
 
 def _timed(label: str, action):  # type: ignore[no-untyped-def]
@@ -34,18 +57,20 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--config", default=None, help="site config (default: Klimaviertel)")
+    parser.add_argument("--replicate", type=int, default=1, help="repeat the houses N times")
     args = parser.parse_args()
 
-    site = load_site(args.config)
+    config = load_site_config(args.config)
+    site = Site.from_config(config if args.replicate == 1 else _replicated(config, args.replicate))
     start = pd.Timestamp(year=args.year, month=1, day=1, tz="UTC")
     end = start + pd.Timedelta(days=args.days)
     houses = len(site.config.houses)
     print(f"site {site.id}: {houses} houses, {len(site.batteries())} batteries; "
           f"{start.date()} + {args.days} d, step {args.step_s:g} s, seed {args.seed}")  # fmt: skip
 
-    profiles = _timed("profiles, year (cold: weather, H25, pvlib)",
+    profiles = _timed("profiles (cold: weather, H25, pvlib)",
                       lambda: district_profiles(site, start, end, args.seed))  # fmt: skip
-    _timed("profiles, year (warm: cached)", lambda: district_profiles(site, start, end, args.seed))
+    _timed("profiles (warm: cached)", lambda: district_profiles(site, start, end, args.seed))
     sim = _timed("simulator construction", lambda: DistrictSimulator(site, start, args.seed,
                                                                      args.step_s))  # fmt: skip
     steps = int((end - start).total_seconds() / args.step_s)

@@ -379,6 +379,35 @@ def test_given_profiles_must_cover_the_run(site, flat_profiles):
         sim.advance(60)
 
 
+def test_partial_equipment_and_no_community_battery(make_site):
+    def strip(data):
+        houses = {h["id"]: h for h in data["houses"]}
+        houses["house-03"]["battery"] = None
+        houses["house-04"]["pv"] = None
+        houses["house-05"]["heat_pump"] = None
+        houses["house-05"]["tank"] = None
+        data["community_batteries"] = []
+
+    site = make_site(strip)
+    sim = DistrictSimulator(site, START)
+    sim.advance(6 * 3600)
+    snap = sim.snapshot()
+    assert "house-03.battery" not in snap.batteries
+    assert "house-04.pv" not in snap.pv
+    assert "house-05.hp" not in snap.heat_pumps
+    assert "house-05.tank" not in snap.tanks
+    assert snap.houses["house-05"].heat_demand_kwh > 0  # demand exists, served by something else
+    with pytest.raises(KeyError, match="quartier-flow"):
+        sim.set_battery_power("quartier-flow", 1.0)
+    grid = snap.meters[GRID_METER_ID]
+    houses = sum(m.import_kwh - m.export_kwh for k, m in snap.meters.items() if k != GRID_METER_ID)
+    assert grid.import_kwh - grid.export_kwh == pytest.approx(houses, rel=1e-9)
+    meter = snap.meters["house-03.meter"]
+    expected = (snap.houses["house-03"].load_kwh + snap.heat_pumps["house-03.hp"].electric_kwh
+                - snap.pv["house-03.pv"].energy_kwh)  # fmt: skip
+    assert meter.import_kwh - meter.export_kwh == pytest.approx(expected, rel=1e-9)
+
+
 def test_given_profiles_are_validated(site, flat_profiles):
     profiles = flat_profiles(site, "2026-05-01", 1)
     gappy = profiles.copy()
