@@ -1,0 +1,348 @@
+"""From a plan to what each device accepts, for one slot.
+
+`commands_for_slot` is shared by the live dispatch loop and the closed-loop evaluation. It maps
+the plan's quantities to one `DeviceCommand` per controllable asset (batteries, heat pumps,
+curtailable PV systems), in site order, and applies, in this order of precedence:
+
+1. manual mode: an asset in manual mode gets no command from the plan (only its override);
+2. an operator override: a fixed setpoint in the asset's setpoint unit, or "local";
+3. the plan, mapped per device kind (below);
+4. external limits on top of 2 and 3: the grid operator's dimming cap per heat pump and a
+   temporary feed-in limit (section 14a EnWG; safety rule 7: they override the optimizer).
+
+Per device kind:
+
+- battery: `battery_power_kw` = planned AC power (charging positive), clamped to the ratings;
+- continuous heat pump: `heat_pump_power_kw` = planned electric power, snapped to 0 or
+  [electric_min_kw, electric_max_kw] (below half the minimum counts as off), capped, and held
+  against minimum on/off times when the measured state says the unit switched too recently;
+- SG Ready heat pump: `sg_ready_state`, a blunt instrument with four states. Planned power p
+  against the unit's range [lo, hi]:
+
+  ========================  =======================================================
+  p < lo / 2 (plan: off)    1 lock, only if the tank is known to be above temp_min_c
+                            + SG_LOCK_MARGIN_K and locking does not cut a minimum on
+                            time short; else 2 normal (the thermostat decides)
+  lo / 2 <= p < mid         3 recommended on (thermostat with a raised target)
+  p >= mid                  4 forced on (full power until the tank is full)
+  ========================  =======================================================
+
+  with mid = (lo + hi) / 2 + (hi - lo) / 4, the point between the "recommended" and the "full"
+  level. A dimming cap below lo never forces (state 2); a unit that is off and within its
+  minimum off time is not forced on (state 2, the device holds it off anyway);
+- curtailable PV: `pv_limit_kw` = planned AC output where the plan curtails; otherwise
+  `release_to_local` (maximum power point tracking). A feed-in limit tighter than the planned
+  export lowers the PV limits by the excess, shared in proportion to planned PV output.
+
+A plan that does not cover the slot is never run: every asset not in manual mode is released to
+local mode (safety rule 4), and a warning is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from energy.control.planning import ExternalLimits
+from energy.physics.readings import DistrictSnapshot
+from energy.site import Site
+from energy.store.controls import AssetMode, OverrideKind
+from energy.timegrid import floor_slot
+from optimizer import GRID_ID, DispatchResult, DispatchState
+from optimizer.plant import HeatPumpUnit, Plant, PVUnit
+
+__all__ = [
+    "SG_LOCK_MARGIN_K",
+    "CommandKind",
+    "DeviceCommand",
+    "Override",
+    "commands_for_slot",
+    "dispatch_state_from_snapshot",
+    "plan_values_at",
+]
+
+logger = logging.getLogger(__name__)
+
+#: An SG Ready unit is locked only while its tank is at least this far above temp_min_c.
+SG_LOCK_MARGIN_K = 2.0
+#: Planned curtailment below this (kW) is round-off, not a limit to write.
+_CURTAIL_TOLERANCE_KW = 1e-3
+SG_LOCK, SG_NORMAL, SG_RECOMMENDED_ON, SG_FORCED_ON = 1, 2, 3, 4
+
+
+class CommandKind(StrEnum):
+    BATTERY_POWER_KW = "battery_power_kw"
+    HEAT_PUMP_POWER_KW = "heat_pump_power_kw"
+    SG_READY_STATE = "sg_ready_state"
+    PV_LIMIT_KW = "pv_limit_kw"
+    RELEASE_TO_LOCAL = "release_to_local"
+
+
+@dataclass(frozen=True)
+class DeviceCommand:
+    """What to write to one device for one slot. value is None for release_to_local; an SG Ready
+    state is an integer 1-4 carried as float. source says why: plan, override, limit or
+    release."""
+
+    asset_id: str
+    kind: CommandKind
+    value: float | None
+    source: str = "plan"
+
+
+@dataclass(frozen=True)
+class Override:
+    """An operator override: a fixed setpoint (value in the asset's setpoint unit) or local."""
+
+    kind: OverrideKind
+    value: float | None = None
+
+    @classmethod
+    def of(cls, raw: Override | Mapping[str, Any]) -> Override:
+        """From an Override or a row of energy.store.controls.active_overrides."""
+        if isinstance(raw, Override):
+            return raw
+        value = raw.get("value")
+        return cls(OverrideKind(raw["kind"]), None if value is None else float(value))
+
+
+def plan_values_at(
+    plan: DispatchResult | pd.DataFrame, slot_start: pd.Timestamp
+) -> dict[tuple[str, str], float] | None:
+    """The plan's (asset_id, quantity) -> value at a slot; None when the plan does not cover it.
+
+    plan: a DispatchResult, or a stored plan frame with columns asset_id, quantity, slot_start
+    and value.
+    """
+    slot = floor_slot(slot_start)
+    if isinstance(plan, DispatchResult):
+        position = plan.index.get_indexer([slot])[0]
+        if position < 0:
+            return None
+        return {key: float(series[position]) for key, series in plan.values.items()}
+    if plan.empty:
+        return None
+    times = pd.DatetimeIndex(plan["slot_start"]).tz_convert("UTC")
+    rows = plan[np.asarray(times == slot)]
+    if rows.empty:
+        return None
+    return {
+        (str(a), str(q)): float(v)
+        for a, q, v in zip(rows["asset_id"], rows["quantity"], rows["value"], strict=True)
+    }
+
+
+def commands_for_slot(
+    site: Site,
+    plan: DispatchResult | pd.DataFrame,
+    slot_start: pd.Timestamp,
+    *,
+    state: DispatchState | None = None,
+    overrides: Mapping[str, Override | Mapping[str, Any]] | None = None,
+    modes: Mapping[str, AssetMode | str] | None = None,
+    external_limits: ExternalLimits | None = None,
+    plant: Plant | None = None,
+) -> list[DeviceCommand]:
+    """One command per controllable asset for the slot containing slot_start (see module doc).
+
+    state: the measured state at the slot start (tank temperatures, heat pumps on and for how
+    long); without it SG Ready units are never locked and switching times are left to devices.
+    plant: pass a prebuilt Plant of `site` to save rebuilding it every call.
+    """
+    plant = plant or Plant.from_site(site)
+    values = plan_values_at(plan, slot_start)
+    if values is None:
+        logger.warning(
+            "the plan does not cover the slot %s: releasing every automatic asset to local mode",
+            floor_slot(slot_start).isoformat(),
+        )
+    overrides = {a: Override.of(o) for a, o in (overrides or {}).items()}
+    modes = modes or {}
+    limits = (
+        external_limits
+        if external_limits is not None and external_limits.in_force(slot_start)
+        else None
+    )
+    caps = dict(limits.heat_pump_cap_kw) if limits is not None else {}
+    commands: list[DeviceCommand] = []
+
+    def planned(asset_id: str, quantity: str) -> float:
+        assert values is not None
+        return values.get((asset_id, quantity), 0.0)
+
+    for battery in plant.batteries:
+        config = battery.config
+        override = overrides.get(battery.id)
+        if override is not None:
+            commands.append(
+                _overridden(
+                    battery.id,
+                    CommandKind.BATTERY_POWER_KW,
+                    override,
+                    config_clamp=(-config.discharge_max_kw, config.charge_max_kw),
+                )
+            )
+        elif modes.get(battery.id) == AssetMode.MANUAL:
+            continue
+        elif values is None:
+            commands.append(_release(battery.id))
+        else:
+            power = planned(battery.id, "power_kw")
+            power = min(max(power, -config.discharge_max_kw), config.charge_max_kw)
+            commands.append(DeviceCommand(battery.id, CommandKind.BATTERY_POWER_KW, power))
+
+    for hp in plant.heat_pumps:
+        override = overrides.get(hp.id)
+        kind = CommandKind.SG_READY_STATE if hp.sg_ready else CommandKind.HEAT_PUMP_POWER_KW
+        cap = caps.get(hp.id)
+        if override is not None:
+            command = _overridden(hp.id, kind, override)
+        elif modes.get(hp.id) == AssetMode.MANUAL:
+            continue
+        elif values is None:
+            command = _release(hp.id)
+        elif hp.sg_ready:
+            command = DeviceCommand(
+                hp.id, kind, float(_sg_state(hp, planned(hp.id, "power_kw"), state, cap))
+            )
+        else:
+            command = DeviceCommand(
+                hp.id, kind, _continuous_power(hp, planned(hp.id, "power_kw"), state)
+            )
+        commands.append(_capped(hp, command, cap))
+
+    curtailable = [pv for pv in plant.pvs if pv.config.curtailable]
+    pv_limits = _pv_limits(curtailable, values, limits, planned) if values is not None else {}
+    for pv in curtailable:
+        override = overrides.get(pv.id)
+        if override is not None:
+            commands.append(_overridden(pv.id, CommandKind.PV_LIMIT_KW, override))
+        elif modes.get(pv.id) == AssetMode.MANUAL:
+            continue
+        elif pv.id in pv_limits:
+            source = (
+                "limit" if limits is not None and limits.feed_in_limit_kw is not None else "plan"
+            )
+            commands.append(DeviceCommand(pv.id, CommandKind.PV_LIMIT_KW, pv_limits[pv.id], source))
+        else:
+            commands.append(_release(pv.id))
+    return commands
+
+
+def _release(asset_id: str) -> DeviceCommand:
+    return DeviceCommand(asset_id, CommandKind.RELEASE_TO_LOCAL, None, "release")
+
+
+def _overridden(
+    asset_id: str,
+    kind: CommandKind,
+    override: Override,
+    config_clamp: tuple[float, float] | None = None,
+) -> DeviceCommand:
+    if override.kind == OverrideKind.LOCAL or override.value is None:
+        return DeviceCommand(asset_id, CommandKind.RELEASE_TO_LOCAL, None, "override")
+    value = override.value
+    if config_clamp is not None:
+        value = min(max(value, config_clamp[0]), config_clamp[1])
+    return DeviceCommand(asset_id, kind, value, "override")
+
+
+def _capped(hp: HeatPumpUnit, command: DeviceCommand, cap: float | None) -> DeviceCommand:
+    """Apply a dimming cap to a heat pump command (the device enforces it as well)."""
+    if cap is None or command.value is None:
+        return command
+    if command.kind == CommandKind.HEAT_PUMP_POWER_KW and command.value > cap:
+        value = 0.0 if cap < hp.config.electric_min_kw else cap
+        return DeviceCommand(command.asset_id, command.kind, value, "limit")
+    forcing = command.kind == CommandKind.SG_READY_STATE and command.value > SG_NORMAL
+    if forcing and cap < hp.config.electric_min_kw:
+        return DeviceCommand(command.asset_id, command.kind, float(SG_NORMAL), "limit")
+    return command
+
+
+def _minutes(state: DispatchState | None, hp_id: str) -> tuple[bool | None, float]:
+    """(on, minutes in that state) from the measured state; (None, inf) when unknown."""
+    if state is None or hp_id not in state.hp_on:
+        return None, math.inf
+    return bool(state.hp_on[hp_id]), float(state.hp_minutes_in_state.get(hp_id, math.inf))
+
+
+def _continuous_power(hp: HeatPumpUnit, power_kw: float, state: DispatchState | None) -> float:
+    config = hp.config
+    wants_on = power_kw >= config.electric_min_kw / 2.0
+    on, minutes = _minutes(state, hp.id)
+    if on is True and not wants_on and minutes < config.min_on_minutes:
+        return float(config.electric_min_kw)
+    if on is False and wants_on and minutes < config.min_off_minutes:
+        return 0.0
+    if not wants_on:
+        return 0.0
+    return float(min(max(power_kw, config.electric_min_kw), config.electric_max_kw))
+
+
+def _sg_state(
+    hp: HeatPumpUnit, power_kw: float, state: DispatchState | None, cap: float | None
+) -> int:
+    config = hp.config
+    lo, hi = config.electric_min_kw, config.electric_max_kw
+    on, minutes = _minutes(state, hp.id)
+    if power_kw < lo / 2.0:
+        tank_c = None if state is None else state.tank_temp_c.get(hp.tank_id)
+        warm = tank_c is not None and tank_c >= hp.tank.temp_min_c + SG_LOCK_MARGIN_K
+        held_on = on is True and minutes < config.min_on_minutes
+        return SG_LOCK if warm and not held_on else SG_NORMAL
+    if (cap is not None and cap < lo) or (on is False and minutes < config.min_off_minutes):
+        return SG_NORMAL
+    forced_from = (lo + hi) / 2.0 + (hi - lo) / 4.0
+    return SG_FORCED_ON if power_kw >= forced_from else SG_RECOMMENDED_ON
+
+
+def _pv_limits(
+    pvs: list[PVUnit],
+    values: Mapping[tuple[str, str], float] | None,
+    limits: ExternalLimits | None,
+    planned: Any,
+) -> dict[str, float]:
+    """PV limits to write: planned curtailment, tightened by a feed-in limit if one is in force."""
+    out: dict[str, float] = {}
+    for pv in pvs:
+        if planned(pv.id, "curtailed_kw") > _CURTAIL_TOLERANCE_KW:
+            out[pv.id] = max(0.0, planned(pv.id, "power_kw"))
+    if limits is None or limits.feed_in_limit_kw is None or values is None:
+        return out
+    excess = planned(GRID_ID, "export_kw") - limits.feed_in_limit_kw
+    if excess <= 0:
+        return out
+    output = {pv.id: max(0.0, planned(pv.id, "power_kw")) for pv in pvs}
+    total = sum(output.values())
+    if total <= 0:
+        return out
+    for pv_id, power in output.items():
+        out[pv_id] = max(0.0, power - excess * power / total)
+    return out
+
+
+def dispatch_state_from_snapshot(
+    snapshot: DistrictSnapshot,
+    hp_minutes_in_state: Mapping[str, float] | None = None,
+    peak_import_kw: float = 0.0,
+) -> DispatchState:
+    """The optimizer's state from a simulator snapshot (closed-loop evaluation).
+
+    hp_minutes_in_state: how long each heat pump has been in its on/off state (the snapshot
+    does not say; the caller tracks it); peak_import_kw: the billing period's peak so far.
+    """
+    return DispatchState(
+        soc_frac={a: r.soc_frac for a, r in snapshot.batteries.items()},
+        tank_temp_c={a: r.temp_c for a, r in snapshot.tanks.items()},
+        hp_on={a: r.on for a, r in snapshot.heat_pumps.items()},
+        hp_minutes_in_state=dict(hp_minutes_in_state or {}),
+        peak_import_kw=max(0.0, float(peak_import_kw)),
+    )

@@ -1,0 +1,282 @@
+"""One planning cycle: forecasts, prices and the measured state in, a dispatch plan out.
+
+`PlanningCycle` is the code path shared by the live control loop and the closed-loop evaluation:
+the live loop wraps it with store reads (history, state) and writes (forecasts, plans); the
+evaluation feeds it the simulated district. It is pure: no store, no Modbus, no clock. Everything
+time-dependent arrives as arguments, so the same call gives the same plan anywhere.
+
+Where each optimizer input comes from:
+
+- household load, PV and heat demand: the forecaster's median (quantile 0.5) for the horizon, or,
+  with `forecaster=None` ("perfect foresight"), the realised values that `history` then has to
+  cover up to the horizon end;
+- import/export prices and CO2: `energy.tariff.tariff_series` of the site configuration;
+- outdoor temperature: the weather forecast's `temp_outdoor_c`;
+- heat pump dimming caps (section 14a EnWG): `ExternalLimits`, while they are in force.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from energy.site import Site
+from energy.tariff import tariff_series
+from energy.timegrid import SLOT, as_utc, floor_slot, slot_grid
+from optimizer import DispatchInputs, DispatchOptimizer, DispatchResult, DispatchState
+from optimizer.plant import Plant
+
+__all__ = [
+    "MEDIAN",
+    "ExternalLimits",
+    "Forecaster",
+    "PlanningCycle",
+    "PlanningInputError",
+]
+
+logger = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float64]
+
+#: The quantile of the forecast the optimizer plans with.
+MEDIAN = 0.5
+#: Tariff series are computed for windows of this many days and sliced per cycle.
+_TARIFF_WINDOW = pd.Timedelta(days=14)
+
+
+class PlanningInputError(ValueError):
+    """A forecast, weather forecast or history does not cover what the cycle needs."""
+
+
+class Forecaster(Protocol):
+    """What the cycle needs of a forecaster (forecasting.ForecastService fits it).
+
+    predict returns a long frame with columns target, quantile, valid_time and value (among
+    others), where target is `<house>:load_kw`, `<house>:heat_demand_kw` or `<house>.pv:pv_kw`.
+    """
+
+    def predict(
+        self, issue_time: pd.Timestamp, history: pd.DataFrame, weather_forecast: pd.DataFrame
+    ) -> pd.DataFrame: ...
+
+
+@dataclass(frozen=True)
+class ExternalLimits:
+    """Limits set from outside the platform, which override the optimizer.
+
+    heat_pump_cap_kw: grid-operator dimming cap (section 14a EnWG) per heat pump, in kW of
+    electric power. feed_in_limit_kw: a temporary cap on the district's export at the grid
+    connection (applied when commands are made; the optimizer itself knows only the configured
+    grid.feed_in_limit_kw). Both hold from now until `until` (None: until further notice).
+    """
+
+    heat_pump_cap_kw: Mapping[str, float] = field(default_factory=dict)
+    feed_in_limit_kw: float | None = None
+    until: pd.Timestamp | None = None
+
+    def __post_init__(self) -> None:
+        problems = [
+            f"external limit heat_pump_cap_kw of {a!r}: expected a number >= 0; found {v!r}"
+            for a, v in self.heat_pump_cap_kw.items()
+            if not (np.isfinite(v) and v >= 0)
+        ]
+        if self.feed_in_limit_kw is not None and not (
+            np.isfinite(self.feed_in_limit_kw) and self.feed_in_limit_kw >= 0
+        ):
+            problems.append(
+                f"external limit feed_in_limit_kw: expected a number >= 0; "
+                f"found {self.feed_in_limit_kw!r}"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        if self.until is not None:
+            object.__setattr__(self, "until", as_utc(self.until))
+
+    def in_force(self, slot_start: pd.Timestamp) -> bool:
+        return self.until is None or as_utc(slot_start) < self.until
+
+    def caps_over(
+        self, index: pd.DatetimeIndex, electric_max_kw: Mapping[str, float]
+    ) -> dict[str, FloatArray]:
+        """Per capped heat pump, its cap per slot of `index`; where the cap is no longer in
+        force, the unit's electric_max_kw (a cap that never binds: the inputs must be finite)."""
+        active = np.ones(len(index), dtype=bool)
+        if self.until is not None:
+            active = np.asarray(index < self.until)
+        return {
+            hp: np.where(active, min(float(cap), electric_max_kw[hp]), electric_max_kw[hp])
+            for hp, cap in self.heat_pump_cap_kw.items()
+            if hp in electric_max_kw
+        }
+
+
+class PlanningCycle:
+    """Builds the optimizer's inputs for an issue time and plans from the measured state.
+
+    site: the district; optimizer: built once for `site` and re-solved warm every cycle;
+    forecaster: a fitted forecaster, or None for perfect foresight (realised values taken from
+    `history`, which must then reach the horizon end). horizon_slots defaults to the optimizer's.
+    """
+
+    def __init__(
+        self,
+        site: Site,
+        optimizer: DispatchOptimizer,
+        forecaster: Forecaster | None,
+        horizon_slots: int | None = None,
+    ):
+        horizon = optimizer.horizon_slots if horizon_slots is None else horizon_slots
+        if horizon != optimizer.horizon_slots:
+            raise ValueError(
+                f"planning horizon: expected the optimizer's {optimizer.horizon_slots} slots; "
+                f"found {horizon}"
+            )
+        self.site = site
+        self.optimizer = optimizer
+        self.forecaster = forecaster
+        self.horizon_slots = horizon
+        plant = Plant.from_site(site)
+        self._houses = plant.houses
+        self._pv_ids = tuple(pv.id for pv in plant.pvs)
+        self._tank_houses = plant.tank_houses
+        self._hp_max_kw = {hp.id: hp.config.electric_max_kw for hp in plant.heat_pumps}
+        self._tariff: pd.DataFrame | None = None
+        #: the forecast frame behind the latest inputs (None for perfect foresight)
+        self.last_forecast: pd.DataFrame | None = None
+
+    @property
+    def perfect(self) -> bool:
+        return self.forecaster is None
+
+    def horizon(self, issue_time: pd.Timestamp) -> pd.DatetimeIndex:
+        """The slots planned at issue_time: [floor(issue), + horizon_slots)."""
+        start = floor_slot(issue_time)
+        return slot_grid(start, start + self.horizon_slots * SLOT)
+
+    def inputs(
+        self,
+        issue_time: pd.Timestamp,
+        history: pd.DataFrame,
+        weather_forecast: pd.DataFrame,
+        external_limits: ExternalLimits | None = None,
+    ) -> DispatchInputs:
+        """The optimizer's inputs for the horizon starting at the slot of issue_time.
+
+        history: measured series on the 15-minute UTC grid (columns `<house>:load_kw`,
+        `<house>:heat_demand_kw`, `<house>.pv:pv_kw`, weather); weather_forecast: at least
+        temp_outdoor_c for every slot of the horizon.
+        """
+        index = self.horizon(issue_time)
+        if self.forecaster is None:
+            self.last_forecast = None
+            values = self._realised(history, index)
+        else:
+            forecast = self.forecaster.predict(index[0], history, weather_forecast)
+            self.last_forecast = forecast
+            values = self._median(forecast, index)
+        tariff = self._tariff_over(index)
+        caps = (
+            external_limits.caps_over(index, self._hp_max_kw) if external_limits is not None else {}
+        )
+        return DispatchInputs(
+            index=index,
+            price_import_eur_per_kwh=tariff["price_import_eur_per_kwh"].to_numpy(),
+            price_export_eur_per_kwh=tariff["price_export_eur_per_kwh"].to_numpy(),
+            co2_g_per_kwh=tariff["co2_g_per_kwh"].to_numpy(),
+            temp_outdoor_c=self._temperature(weather_forecast, index),
+            load_kw={h: values[f"{h}:load_kw"] for h in self._houses},
+            pv_kw={pv: values[f"{pv}:pv_kw"] for pv in self._pv_ids},
+            heat_demand_kw={h: values[f"{h}:heat_demand_kw"] for h in self._tank_houses},
+            power_cap_kw=caps,
+        )
+
+    def plan(
+        self,
+        issue_time: pd.Timestamp,
+        state: DispatchState,
+        history: pd.DataFrame,
+        weather_forecast: pd.DataFrame,
+        external_limits: ExternalLimits | None = None,
+    ) -> DispatchResult:
+        """Inputs for issue_time, then one (warm) optimizer solve from the measured state."""
+        inputs = self.inputs(issue_time, history, weather_forecast, external_limits)
+        return self.optimizer.solve(inputs, state)
+
+    # ------------------------------------------------------------------ sources
+
+    def _columns(self) -> list[str]:
+        return (
+            [f"{h}:load_kw" for h in self._houses]
+            + [f"{pv}:pv_kw" for pv in self._pv_ids]
+            + [f"{h}:heat_demand_kw" for h in self._tank_houses]
+        )
+
+    def _realised(self, history: pd.DataFrame, index: pd.DatetimeIndex) -> dict[str, FloatArray]:
+        columns = self._columns()
+        missing = [c for c in columns if c not in history.columns]
+        if missing:
+            raise PlanningInputError(
+                f"perfect foresight: expected history columns {missing}; found them missing"
+            )
+        window = history[columns].reindex(index)
+        gaps = window.isna().any(axis=1)
+        if gaps.any():
+            raise PlanningInputError(
+                f"perfect foresight: expected realised values for every slot of "
+                f"{index[0].isoformat()}..{index[-1].isoformat()}; found the first gap at "
+                f"{index[int(np.argmax(gaps.to_numpy()))].isoformat()}"
+            )
+        return {c: np.clip(window[c].to_numpy(dtype=float), 0.0, None) for c in columns}
+
+    def _median(self, forecast: pd.DataFrame, index: pd.DatetimeIndex) -> dict[str, FloatArray]:
+        median = forecast[np.isclose(forecast["quantile"].to_numpy(dtype=float), MEDIAN)]
+        wide = median.pivot(index="valid_time", columns="target", values="value")
+        wide.index = pd.DatetimeIndex(wide.index).tz_convert("UTC")
+        columns = self._columns()
+        missing = [c for c in columns if c not in wide.columns]
+        if missing:
+            raise PlanningInputError(
+                f"forecast issued for {index[0].isoformat()}: expected median forecasts of "
+                f"{missing}; found them missing"
+            )
+        wide = wide[columns].reindex(index)
+        gaps = wide.isna().any(axis=1)
+        if gaps.any():
+            raise PlanningInputError(
+                f"forecast issued for {index[0].isoformat()}: expected values for every slot up "
+                f"to {index[-1].isoformat()} ({self.horizon_slots} slots); found the first gap at "
+                f"{index[int(np.argmax(gaps.to_numpy()))].isoformat()}"
+            )
+        # quantile models can dip slightly below zero; the optimizer rejects negative demand
+        return {c: np.clip(wide[c].to_numpy(dtype=float), 0.0, None) for c in columns}
+
+    def _temperature(self, weather_forecast: pd.DataFrame, index: pd.DatetimeIndex) -> FloatArray:
+        if "temp_outdoor_c" not in weather_forecast.columns:
+            raise PlanningInputError(
+                "weather forecast: expected a temp_outdoor_c column; found columns "
+                f"{sorted(weather_forecast.columns)}"
+            )
+        temp = weather_forecast["temp_outdoor_c"].reindex(index)
+        if temp.isna().any():
+            raise PlanningInputError(
+                f"weather forecast: expected temp_outdoor_c for every slot of "
+                f"{index[0].isoformat()}..{index[-1].isoformat()}; found the first gap at "
+                f"{temp.index[temp.isna().to_numpy()][0].isoformat()}"
+            )
+        return temp.to_numpy(dtype=float)
+
+    def _tariff_over(self, index: pd.DatetimeIndex) -> pd.DataFrame:
+        """Tariff rows of `index`, from a cached window computed a fortnight at a time."""
+        cached = self._tariff
+        if cached is None or index[0] < cached.index[0] or index[-1] > cached.index[-1]:
+            start = index[0].floor("D")
+            end = max(start + _TARIFF_WINDOW, index[-1] + SLOT)
+            cached = tariff_series(self.site.config, slot_grid(start, end)).frame()
+            self._tariff = cached
+        return cached.loc[index[0] : index[-1]]

@@ -1,0 +1,261 @@
+"""commands_for_slot: plan quantities to device commands, with overrides, modes and limits."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from energy.control.commands import (
+    SG_LOCK_MARGIN_K,
+    CommandKind,
+    DeviceCommand,
+    Override,
+    commands_for_slot,
+    dispatch_state_from_snapshot,
+    plan_values_at,
+)
+from energy.control.planning import ExternalLimits
+from energy.physics.district import DistrictSimulator
+from energy.site import Site
+from energy.store.controls import AssetMode, OverrideKind
+from energy.timegrid import SLOT
+from optimizer import DispatchState
+from optimizer.plant import Plant
+
+SLOT0 = pd.Timestamp("2026-01-15T06:00:00Z")
+
+
+def plan_frame(values: dict[tuple[str, str], float], slots: int = 2) -> pd.DataFrame:
+    """A stored-plan frame holding the same values in each of `slots` slots from SLOT0."""
+    rows = [
+        {"slot_start": SLOT0 + k * SLOT, "asset_id": a, "quantity": q, "value": v}
+        for k in range(slots)
+        for (a, q), v in values.items()
+    ]
+    return pd.DataFrame(rows, columns=["slot_start", "asset_id", "quantity", "value"])
+
+
+def by_asset(commands: list[DeviceCommand]) -> dict[str, DeviceCommand]:
+    ids = [c.asset_id for c in commands]
+    assert len(ids) == len(set(ids)), "one command per asset"
+    return {c.asset_id: c for c in commands}
+
+
+def units(site: Site) -> tuple[Plant, object, object]:
+    plant = Plant.from_site(site)
+    continuous = next(hp for hp in plant.heat_pumps if not hp.sg_ready)
+    sg = next(hp for hp in plant.heat_pumps if hp.sg_ready)
+    return plant, continuous, sg
+
+
+def test_one_command_per_controllable_asset_in_site_order(site: Site) -> None:
+    plant = Plant.from_site(site)
+    commands = commands_for_slot(site, plan_frame({}), SLOT0)
+    expected = (
+        [b.id for b in plant.batteries]
+        + [hp.id for hp in plant.heat_pumps]
+        + [pv.id for pv in plant.pvs if pv.config.curtailable]
+    )
+    assert [c.asset_id for c in commands] == expected
+
+
+def test_battery_power_follows_the_plan_clamped_to_ratings(site: Site) -> None:
+    plant = Plant.from_site(site)
+    first, second = plant.batteries[0], plant.batteries[1]
+    plan = plan_frame(
+        {
+            (first.id, "power_kw"): 1.5,
+            (second.id, "power_kw"): -10 * second.config.discharge_max_kw,
+        }
+    )
+    commands = by_asset(commands_for_slot(site, plan, SLOT0 + pd.Timedelta(minutes=7)))
+    assert commands[first.id] == DeviceCommand(first.id, CommandKind.BATTERY_POWER_KW, 1.5)
+    assert commands[second.id].value == -second.config.discharge_max_kw
+
+
+@pytest.mark.parametrize(
+    ("fraction_of_min", "expected"),
+    [(0.0, 0.0), (0.4, 0.0), (0.6, "min"), (1.5, 1.5), (100.0, "max")],
+)
+def test_continuous_heat_pump_power_is_snapped_to_what_it_can_run(
+    site: Site, fraction_of_min: float, expected: object
+) -> None:
+    _, hp, _ = units(site)
+    lo, hi = hp.config.electric_min_kw, hp.config.electric_max_kw
+    planned = fraction_of_min * lo
+    command = by_asset(commands_for_slot(site, plan_frame({(hp.id, "power_kw"): planned}), SLOT0))
+    want = {"min": lo, "max": hi}.get(expected, expected)  # type: ignore[call-overload]
+    if expected == 1.5:
+        want = planned
+    assert command[hp.id].kind == CommandKind.HEAT_PUMP_POWER_KW
+    assert command[hp.id].value == pytest.approx(want)
+
+
+def test_continuous_heat_pump_keeps_minimum_on_and_off_times(site: Site) -> None:
+    _, hp, _ = units(site)
+    config = hp.config
+    just_on = DispatchState(hp_on={hp.id: True}, hp_minutes_in_state={hp.id: 5.0})
+    off_plan = plan_frame({(hp.id, "power_kw"): 0.0})
+    held = by_asset(commands_for_slot(site, off_plan, SLOT0, state=just_on))[hp.id]
+    assert held.value == config.electric_min_kw
+    long_on = DispatchState(
+        hp_on={hp.id: True}, hp_minutes_in_state={hp.id: config.min_on_minutes + 1}
+    )
+    assert by_asset(commands_for_slot(site, off_plan, SLOT0, state=long_on))[hp.id].value == 0.0
+    just_off = DispatchState(hp_on={hp.id: False}, hp_minutes_in_state={hp.id: 5.0})
+    on_plan = plan_frame({(hp.id, "power_kw"): config.electric_max_kw})
+    assert by_asset(commands_for_slot(site, on_plan, SLOT0, state=just_off))[hp.id].value == 0.0
+
+
+def sg_state_for(site: Site, planned_kw: float, state: DispatchState | None) -> float | None:
+    _, _, sg = units(site)
+    plan = plan_frame({(sg.id, "power_kw"): planned_kw})
+    command = by_asset(commands_for_slot(site, plan, SLOT0, state=state))[sg.id]
+    assert command.kind == CommandKind.SG_READY_STATE
+    return command.value
+
+
+def test_sg_ready_mapping_from_planned_power(site: Site) -> None:
+    _, _, sg = units(site)
+    lo, hi = sg.config.electric_min_kw, sg.config.electric_max_kw
+    warm = DispatchState(
+        tank_temp_c={sg.tank_id: sg.tank.temp_min_c + SG_LOCK_MARGIN_K + 1},
+        hp_on={sg.id: False},
+        hp_minutes_in_state={sg.id: 600.0},
+    )
+    assert sg_state_for(site, 0.0, warm) == 1.0
+    assert sg_state_for(site, lo, warm) == 3.0
+    assert sg_state_for(site, (lo + hi) / 2, warm) == 3.0
+    assert sg_state_for(site, hi, warm) == 4.0
+
+
+def test_sg_ready_locks_only_a_warm_tank_and_never_cuts_a_minimum_on_time(site: Site) -> None:
+    _, _, sg = units(site)
+    cool = DispatchState(tank_temp_c={sg.tank_id: sg.tank.temp_min_c + 0.5})
+    assert sg_state_for(site, 0.0, cool) == 2.0
+    assert sg_state_for(site, 0.0, None) == 2.0, "without a measured tank it never locks"
+    warm_just_on = DispatchState(
+        tank_temp_c={sg.tank_id: sg.tank.temp_max_c - 1},
+        hp_on={sg.id: True},
+        hp_minutes_in_state={sg.id: 1.0},
+    )
+    assert sg_state_for(site, 0.0, warm_just_on) == 2.0
+    just_off = DispatchState(
+        tank_temp_c={sg.tank_id: sg.tank.temp_min_c + 5},
+        hp_on={sg.id: False},
+        hp_minutes_in_state={sg.id: 1.0},
+    )
+    assert sg_state_for(site, sg.config.electric_max_kw, just_off) == 2.0
+
+
+def test_override_and_manual_mode(site: Site) -> None:
+    plant = Plant.from_site(site)
+    battery, other = plant.batteries[0], plant.batteries[1]
+    hp = plant.heat_pumps[0]
+    pv = plant.pvs[0]
+    plan = plan_frame({(battery.id, "power_kw"): 2.0, (hp.id, "power_kw"): 0.0})
+    commands = by_asset(
+        commands_for_slot(
+            site,
+            plan,
+            SLOT0,
+            overrides={
+                battery.id: Override(OverrideKind.SETPOINT, 1000.0),
+                hp.id: {"kind": "local", "value": None},
+                pv.id: {"kind": "setpoint", "value": 1.0},
+            },
+            modes={battery.id: AssetMode.MANUAL, other.id: "manual"},
+        )
+    )
+    assert commands[battery.id] == DeviceCommand(
+        battery.id, CommandKind.BATTERY_POWER_KW, battery.config.charge_max_kw, "override"
+    )
+    assert other.id not in commands, "manual mode: the plan does not write the asset"
+    assert commands[hp.id].kind == CommandKind.RELEASE_TO_LOCAL
+    assert commands[pv.id] == DeviceCommand(pv.id, CommandKind.PV_LIMIT_KW, 1.0, "override")
+
+
+def test_dimming_cap_overrides_plan_and_override_while_in_force(site: Site) -> None:
+    _, hp, sg = units(site)
+    plan = plan_frame({(hp.id, "power_kw"): hp.config.electric_max_kw, (sg.id, "power_kw"): 99.0})
+    cap = hp.config.electric_min_kw + 0.1
+    limits = ExternalLimits(heat_pump_cap_kw={hp.id: cap, sg.id: 0.0}, until=SLOT0 + SLOT)
+    warm = DispatchState(tank_temp_c={sg.tank_id: 55.0})
+    now = by_asset(commands_for_slot(site, plan, SLOT0, state=warm, external_limits=limits))
+    assert now[hp.id] == DeviceCommand(hp.id, CommandKind.HEAT_PUMP_POWER_KW, cap, "limit")
+    assert now[sg.id].value == 2.0
+    later = by_asset(
+        commands_for_slot(site, plan, SLOT0 + SLOT, state=warm, external_limits=limits)
+    )
+    assert later[hp.id].value == hp.config.electric_max_kw
+    assert later[sg.id].value == 4.0
+    below_min = ExternalLimits(heat_pump_cap_kw={hp.id: hp.config.electric_min_kw / 2})
+    overridden = by_asset(
+        commands_for_slot(
+            site,
+            plan,
+            SLOT0,
+            overrides={hp.id: Override(OverrideKind.SETPOINT, hp.config.electric_max_kw)},
+            external_limits=below_min,
+        )
+    )
+    assert overridden[hp.id].value == 0.0
+
+
+def test_pv_limit_from_planned_curtailment_and_feed_in_limit(site: Site) -> None:
+    plant = Plant.from_site(site)
+    a, b = plant.pvs[0], plant.pvs[1]
+    plan = plan_frame(
+        {
+            (a.id, "power_kw"): 3.0,
+            (a.id, "curtailed_kw"): 1.0,
+            (b.id, "power_kw"): 1.0,
+            (b.id, "curtailed_kw"): 0.0,
+            ("grid", "export_kw"): 10.0,
+        }
+    )
+    plain = by_asset(commands_for_slot(site, plan, SLOT0))
+    assert plain[a.id] == DeviceCommand(a.id, CommandKind.PV_LIMIT_KW, 3.0)
+    assert plain[b.id].kind == CommandKind.RELEASE_TO_LOCAL
+    limited = by_asset(
+        commands_for_slot(site, plan, SLOT0, external_limits=ExternalLimits(feed_in_limit_kw=8.0))
+    )
+    # 2 kW too much export, shared by planned output (3 of 4 kW at a, 1 of 4 kW at b)
+    assert limited[a.id].value == pytest.approx(3.0 - 1.5)
+    assert limited[b.id].value == pytest.approx(1.0 - 0.5)
+    assert limited[a.id].source == "limit"
+
+
+def test_slot_outside_the_plan_releases_every_automatic_asset(site: Site) -> None:
+    plant = Plant.from_site(site)
+    battery = plant.batteries[0]
+    commands = commands_for_slot(
+        site,
+        plan_frame({(battery.id, "power_kw"): 2.0}, slots=2),
+        SLOT0 + 2 * SLOT,
+        modes={battery.id: AssetMode.MANUAL},
+    )
+    assert battery.id not in {c.asset_id for c in commands}
+    assert commands
+    assert all(c.kind == CommandKind.RELEASE_TO_LOCAL for c in commands)
+
+
+def test_plan_values_at_reads_stored_frames_and_results_alike(site: Site) -> None:
+    frame = plan_frame({("grid", "import_kw"): 4.0}, slots=3)
+    assert plan_values_at(frame, SLOT0 + SLOT) == {("grid", "import_kw"): 4.0}
+    assert plan_values_at(frame, SLOT0 - SLOT) is None
+
+
+def test_dispatch_state_from_a_simulator_snapshot(site: Site) -> None:
+    sim = DistrictSimulator(site, SLOT0)
+    sim.advance(900)
+    snapshot = sim.snapshot()
+    state = dispatch_state_from_snapshot(
+        snapshot, hp_minutes_in_state={"house-01.hp": 15.0}, peak_import_kw=3.0
+    )
+    assert state.soc_frac == {a: r.soc_frac for a, r in snapshot.batteries.items()}
+    assert state.tank_temp_c == {a: r.temp_c for a, r in snapshot.tanks.items()}
+    assert state.hp_on == {a: r.on for a, r in snapshot.heat_pumps.items()}
+    assert state.hp_minutes_in_state == {"house-01.hp": 15.0}
+    assert state.peak_import_kw == 3.0
+    state.check(Plant.from_site(site))
