@@ -173,6 +173,17 @@ class DistrictSimulator:
     (60 s or finer recommended). profiles: optional exogenous inputs in the layout of
     `district_profiles` (default: generated from the site for whatever year is simulated).
     default_watchdog_s: command timeout for devices without a configured DeviceEndpoint.
+
+    Stepped use (evaluation): set commands, `advance(900)`, read `snapshot()`, repeat. Real-time
+    use: a `SimulationClock` (energy.physics.clock) advances from a thread while commands arrive
+    from others. The banks (`heat_pumps`, `tanks`, `home_batteries`, `community_batteries`) are
+    public for fast array read-outs; treat them as read-only.
+
+        sim = DistrictSimulator(load_site(), pd.Timestamp("2026-01-12", tz="UTC"), seed=0)
+        sim.set_battery_power("quartier-flow", -10.0)      # discharge 10 kW for one watchdog
+        sim.set_sg_ready("house-02.hp", 3, timeout_s=900)  # recommended on for 15 minutes
+        sim.advance(900)
+        sim.snapshot().batteries["quartier-flow"].soc_frac
     """
 
     def __init__(
