@@ -12,7 +12,9 @@ keep a misbehaving device from costing the others anything:
 
 Quality of values (energy.quality.Quality): a point read this cycle is GOOD, or INVALID when the
 device answered but the value is unusable (exception response for its block, SunSpec 'not
-implemented', undecodable, NaN, or outside the point's min/max). When the device fails to answer,
+implemented', undecodable, NaN, or outside a read-only point's min/max: the plausible range; on a
+writable point min/max are write limits, and a device may report a value outside them, such as 0
+for an SG Ready state while it runs under continuous control). When the device fails to answer,
 the last values are kept with their original read time; after `stale_after_failures` consecutive
 failed cycles they are reported STALE. A value that cannot be read is never reported as zero.
 """
@@ -481,7 +483,7 @@ class DeviceClient:
             return None, "not implemented (SunSpec sentinel or NaN)"
         if isinstance(value, float) and not math.isfinite(value):
             return None, f"not a finite number ({value})"
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, int | float) and not isinstance(value, bool) and not point.writable:
             if point.min is not None and value < point.min:
                 return value, f"{value} below the point's minimum {point.min}"
             if point.max is not None and value > point.max:
