@@ -130,6 +130,7 @@ class SimulatedDistrict:
         self._site = site
         self._task: asyncio.Task[None] | None = None
         self._wall_start = 0.0
+        self._paused_at: pd.Timestamp | None = None
         self._refreshes = 0
 
     # ------------------------------------------------------------- lifecycle
@@ -236,10 +237,29 @@ class SimulatedDistrict:
 
     def clock(self) -> pd.Timestamp:
         """Simulated time the clock has reached (the physics follows at the next refresh)."""
+        if self._paused_at is not None:
+            return self._paused_at
         if self._task is None:
             return pd.Timestamp(self.start_time)
         elapsed = asyncio.get_running_loop().time() - self._wall_start
         return pd.Timestamp(self.start_time) + pd.Timedelta(seconds=elapsed * self.speed)
+
+    @property
+    def paused(self) -> bool:
+        return self._paused_at is not None
+
+    def pause(self) -> None:
+        """Stop the clock: the physics and the registers keep their values until resume()."""
+        if self._paused_at is None:
+            self._paused_at = self.clock()
+
+    def resume(self) -> None:
+        """Restart the clock where it stopped."""
+        if self._paused_at is None:
+            return
+        elapsed_s = (self._paused_at - pd.Timestamp(self.start_time)).total_seconds()
+        self._wall_start = asyncio.get_running_loop().time() - elapsed_s / self.speed
+        self._paused_at = None
 
     def set_faults(self, asset_id: str, faults: DeviceFaults | None) -> None:
         """Replace one device's faults now (None = healthy)."""
@@ -248,6 +268,8 @@ class SimulatedDistrict:
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(self.refresh_s)
+            if self.paused:
+                continue
             try:
                 self.tick()
             except Exception:
