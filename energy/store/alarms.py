@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 
 from energy.store.engine import Store
 from energy.store.schema import alarms, audit_log
+from energy.store.sql import inserted_id
 
 __all__ = [
     "AlarmState",
@@ -66,18 +67,20 @@ def raise_alarm(
                 .values(last_seen_at=now, message=message, severity=severity.value)
             )
             return int(existing)
-        alarm_id = conn.execute(
-            alarms.insert().values(
-                site_id=site_id,
-                code=code,
-                source=source,
-                severity=severity.value,
-                message=message,
-                raised_at=now,
-                last_seen_at=now,
-                state=AlarmState.ACTIVE.value,
+        alarm_id = inserted_id(
+            conn.execute(
+                alarms.insert().values(
+                    site_id=site_id,
+                    code=code,
+                    source=source,
+                    severity=severity.value,
+                    message=message,
+                    raised_at=now,
+                    last_seen_at=now,
+                    state=AlarmState.ACTIVE.value,
+                )
             )
-        ).inserted_primary_key[0]
+        )
         conn.execute(
             audit_log.insert().values(
                 time=now,

@@ -13,6 +13,7 @@ from sqlalchemy import Select, String, cast, or_, select
 
 from energy.store.engine import Store
 from energy.store.schema import audit_log
+from energy.store.sql import inserted_id
 
 __all__ = ["AuditEntry", "append_audit", "read_audit"]
 
@@ -38,7 +39,7 @@ def append_audit(
                 detail=detail or {},
             )
         )
-        return int(result.inserted_primary_key[0])
+        return inserted_id(result)
 
 
 def read_audit(

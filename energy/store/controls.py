@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 
 from energy.store.engine import Store
 from energy.store.schema import asset_modes, audit_log, overrides
+from energy.store.sql import inserted_id
 
 __all__ = [
     "AssetMode",
@@ -53,18 +54,20 @@ def add_override(
     if expires_at <= now:
         raise ValueError(f"override expiry {expires_at.isoformat()} is not after now")
     with store.engine.begin() as conn:
-        override_id = conn.execute(
-            overrides.insert().values(
-                site_id=site_id,
-                asset_id=asset_id,
-                kind=kind.value,
-                value=value if kind is OverrideKind.SETPOINT else None,
-                created_by=actor,
-                created_at=now,
-                expires_at=expires_at,
-                reason=reason,
+        override_id = inserted_id(
+            conn.execute(
+                overrides.insert().values(
+                    site_id=site_id,
+                    asset_id=asset_id,
+                    kind=kind.value,
+                    value=value if kind is OverrideKind.SETPOINT else None,
+                    created_by=actor,
+                    created_at=now,
+                    expires_at=expires_at,
+                    reason=reason,
+                )
             )
-        ).inserted_primary_key[0]
+        )
         conn.execute(
             audit_log.insert().values(
                 time=now,

@@ -9,18 +9,19 @@ from sqlalchemy import func, select, update
 
 from energy.store.engine import Store
 from energy.store.schema import job_runs
+from energy.store.sql import inserted_id
 
 __all__ = ["finish_job_run", "job_status", "start_job_run"]
 
 
 def start_job_run(store: Store, site_id: str, job: str, instance: str, now: dt.datetime) -> int:
     with store.engine.begin() as conn:
-        return int(
+        return inserted_id(
             conn.execute(
                 job_runs.insert().values(
                     site_id=site_id, job=job, instance=instance, started_at=now, outcome="running"
                 )
-            ).inserted_primary_key[0]
+            )
         )
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import and_, func, select
 from energy.quality import Quality
 from energy.store.engine import Store
 from energy.store.schema import measurements, series
+from energy.store.sql import dbapi_connection
 from energy.store.types import SQLITE_TIME_FORMAT, to_utc_datetime
 
 __all__ = ["MEASUREMENT_COLUMNS", "latest_measurements", "read_series", "write_measurements"]
@@ -108,7 +109,7 @@ def _insert_sqlite(
         "ON CONFLICT DO NOTHING"
     )
     with store.engine.begin() as conn:
-        cursor = conn.connection.driver_connection.cursor()
+        cursor = dbapi_connection(conn).cursor()
         for part in _chunks(len(ids)):
             cursor.executemany(
                 sql,
@@ -132,7 +133,7 @@ def _copy_postgres(
     first = np.datetime_as_string(times_us.min(), unit="us", timezone="UTC")
     last = np.datetime_as_string(times_us.max(), unit="us", timezone="UTC")
     with store.engine.begin() as conn:
-        raw = conn.connection.driver_connection
+        raw = dbapi_connection(conn)
         with raw.cursor() as cur:
             cur.execute(
                 "SELECT EXISTS (SELECT 1 FROM measurements WHERE series_id = ANY(%s) "
@@ -146,7 +147,7 @@ def _copy_postgres(
             overlap = cur.fetchone()[0]
     if not overlap:
         try:
-            with store.engine.begin() as conn, conn.connection.driver_connection.cursor() as cur:
+            with store.engine.begin() as conn, dbapi_connection(conn).cursor() as cur:
                 for part in _chunks(len(ids)):
                     _copy_rows(
                         cur, "measurements", ids[part], times_us[part], values[part], qual[part]
@@ -156,7 +157,7 @@ def _copy_postgres(
             if "unique" not in str(exc).lower() and "duplicate" not in str(exc).lower():
                 raise
             log.info("bulk COPY collided with stored rows; retrying through staging")
-    with store.engine.begin() as conn, conn.connection.driver_connection.cursor() as cur:
+    with store.engine.begin() as conn, dbapi_connection(conn).cursor() as cur:
         cur.execute(
             "CREATE TEMP TABLE IF NOT EXISTS measurements_staging "
             "(series_id integer, time timestamptz, value double precision, quality smallint) "
@@ -249,7 +250,7 @@ def read_series(
     series_id = ids[(asset_id, quantity)]
     lo, hi = to_utc_datetime(pd.Timestamp(start)), to_utc_datetime(pd.Timestamp(end))
     with store.engine.connect() as conn:
-        cursor = conn.connection.driver_connection.cursor()
+        cursor = dbapi_connection(conn).cursor()
         if store.dialect == "postgresql":
             cursor.execute(
                 "SELECT (EXTRACT(EPOCH FROM time) * 1000000)::bigint, value, quality "

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, func, select, update
 
 from energy.store.engine import Store
 from energy.store.schema import audit_log, plan_values, plans
+from energy.store.sql import inserted_id
 from energy.store.types import to_utc_datetime
 
 __all__ = [
@@ -147,26 +148,28 @@ def save_plan(
             ).scalar_one()
             + 1
         )
-        plan_id = conn.execute(
-            plans.insert().values(
-                site_id=site_id,
-                version=version,
-                created_at=created_at,
-                horizon_start=horizon_start,
-                horizon_end=horizon_end,
-                slot_minutes=slot_minutes,
-                state=PlanState.PROPOSED.value,
-                solver_status=solver_status,
-                termination=termination,
-                objective_eur=objective_eur,
-                mip_gap=mip_gap,
-                fallback=fallback,
-                build_seconds=build_seconds,
-                solve_seconds=solve_seconds,
-                extract_seconds=extract_seconds,
-                summary=summary or {},
+        plan_id = inserted_id(
+            conn.execute(
+                plans.insert().values(
+                    site_id=site_id,
+                    version=version,
+                    created_at=created_at,
+                    horizon_start=horizon_start,
+                    horizon_end=horizon_end,
+                    slot_minutes=slot_minutes,
+                    state=PlanState.PROPOSED.value,
+                    solver_status=solver_status,
+                    termination=termination,
+                    objective_eur=objective_eur,
+                    mip_gap=mip_gap,
+                    fallback=fallback,
+                    build_seconds=build_seconds,
+                    solve_seconds=solve_seconds,
+                    extract_seconds=extract_seconds,
+                    summary=summary or {},
+                )
             )
-        ).inserted_primary_key[0]
+        )
         if rows:
             for row in rows:
                 row["plan_id"] = plan_id
