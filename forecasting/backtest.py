@@ -26,7 +26,7 @@ import pandas as pd
 from energy.config import LocationConfig
 from energy.timegrid import SLOT, as_utc
 from forecasting.baselines import Baseline, make_baselines
-from forecasting.config import ForecastConfig
+from forecasting.config import FeatureGroup, ForecastConfig
 from forecasting.features import (
     FeatureBuilder,
     is_daylight,
@@ -37,7 +37,7 @@ from forecasting.features import (
 )
 from forecasting.metrics import mase_scale, point_metrics, quantile_metrics, skill
 from forecasting.service import fit_target_model
-from forecasting.targets import Target, target_frame
+from forecasting.targets import Target, TargetKind, target_frame
 from forecasting.weather_error import simulate_weather_forecast
 
 __all__ = ["MODEL", "BacktestResult", "issue_times", "run_backtest"]
@@ -114,9 +114,14 @@ def run_backtest(
     """Backtest `target` on `data` (its component series and the actual weather, 15-min UTC)."""
     start, end = as_utc(start), as_utc(end)
     actual = target_frame(data, [target])[target.name]
-    weather = training_weather(data, config.features.temp_smoothing_h)
-    raw_weather = data[[c for c in weather.columns if not c.startswith("temp_smooth")]]
-    forecaster = weather_forecaster or default_weather_forecaster(raw_weather, config)
+    if "temp_outdoor_c" in data.columns:
+        weather = training_weather(data, config.features.temp_smoothing_h)
+        raw_weather = data[[c for c in weather.columns if not c.startswith("temp_smooth")]]
+        forecaster = weather_forecaster or default_weather_forecaster(raw_weather, config)
+    else:
+        _require_no_weather(target, config)
+        weather = pd.DataFrame(index=data.index)
+        forecaster = None
     first_allowed = data.index[0] + pd.Timedelta(days=config.backtest.initial_train_days)
     issues = issue_times(max(start, first_allowed), end, config, location)
     if len(issues) == 0:
@@ -186,6 +191,18 @@ def run_backtest(
     return BacktestResult(target, settings, predictions, metrics, names)
 
 
+def _require_no_weather(target: Target, config: ForecastConfig) -> None:
+    """Without weather data only weather-free features and baselines can run."""
+    needs = {FeatureGroup.TEMPERATURE, FeatureGroup.IRRADIANCE, FeatureGroup.SOLAR}
+    used = needs & set(config.features.groups_for(target.kind.value))
+    if used or target.kind != TargetKind.LOAD:
+        raise ValueError(
+            f"backtest of {target.name} ({target.kind.value}): needs weather data "
+            f"(temp_outdoor_c, ghi_w_per_m2) for feature groups {sorted(g.value for g in used)} "
+            "and its baselines; pass weather or use weather-free feature groups for load"
+        )
+
+
 def _training_slice(actual: pd.Series, config: ForecastConfig) -> pd.Series:
     if config.backtest.window == "sliding" and config.training.window_days is not None:
         return actual.loc[actual.index[-1] - pd.Timedelta(days=config.training.window_days) :]
@@ -198,7 +215,7 @@ def _score_issue(
     horizon: pd.Timedelta,
     actual: pd.Series,
     weather: pd.DataFrame,
-    forecaster: WeatherForecaster,
+    forecaster: WeatherForecaster | None,
     fitted: Any,
     baselines: list[Baseline],
     calendar: pd.DataFrame,
@@ -206,10 +223,12 @@ def _score_issue(
     config: ForecastConfig,
 ) -> pd.DataFrame:
     known = actual.loc[: issue - SLOT]
-    forecast_weather = forecaster(issue)
-    wx = issue_weather(weather, forecast_weather, issue, config.features.temp_smoothing_h)
     valid = pd.date_range(issue + gap, issue + horizon, freq=SLOT, inclusive="left")
-    valid = valid[valid.isin(wx.index)]
+    if forecaster is None:
+        wx = pd.DataFrame(index=pd.date_range(issue, issue + horizon, freq=SLOT, inclusive="left"))
+    else:
+        wx = issue_weather(weather, forecaster(issue), issue, config.features.temp_smoothing_h)
+        valid = valid[valid.isin(wx.index)]
     geo = geometry.reindex(valid)
     features = fitted.builder.build(valid, known, wx, calendar.reindex(valid), geo)
     if fitted.builder.columns != list(features.columns):
@@ -250,8 +269,12 @@ def _metrics(
     )
     for name in baselines:
         metrics[name] = point_metrics(actual, scored[name].to_numpy(), scale)
-    for name in baselines:
-        metrics[MODEL][f"skill_vs_{name}"] = skill(metrics[MODEL]["mae"], metrics[name]["mae"])
+    for name in [MODEL, *baselines]:
+        for other in baselines:
+            if other != name:
+                metrics[name][f"skill_vs_{other}"] = skill(
+                    metrics[name]["mae"], metrics[other]["mae"]
+                )
     return {k: {m: _plain(v) for m, v in d.items()} for k, d in metrics.items()}
 
 

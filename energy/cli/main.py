@@ -13,6 +13,7 @@ from energy.cli import (
     config_cmd,
     db_cmd,
     devices_cmd,
+    forecast_cmd,
     optimize_cmd,
     serve_cmd,
     simulate_cmd,
@@ -40,6 +41,7 @@ def _root(
 
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(db_cmd.app, name="db")
+app.add_typer(forecast_cmd.app, name="forecast")
 app.command("simulate")(simulate_cmd.simulate)
 devices_cmd.register(app)
 app.command("optimize")(optimize_cmd.optimize)

@@ -1,0 +1,115 @@
+"""Where training and evaluation data come from: the simulated district, meter CSV exports and the
+store.
+
+All loaders return frames on the 15-minute UTC slot grid with the platform's column names: target
+series (`<house>:load_kw`, `<house>:heat_demand_kw`, `<house>.pv:pv_kw`) and the weather actuals
+(`temp_outdoor_c`, `ghi_w_per_m2`, `dni_w_per_m2`, `dhi_w_per_m2`).
+
+Store convention (measurements): a house's load and heat demand are series of the house asset with
+quantities `load_kw` and `heat_demand_kw`; PV is the `<house>.pv` asset's `pv_kw`; weather actuals
+are series of the asset `weather` with the weather column names as quantities.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+
+from energy.site import Site
+from energy.timegrid import SLOT, align_to_slots, as_utc, slot_grid
+from forecasting.features import WEATHER_COLUMNS
+from forecasting.targets import site_targets
+
+__all__ = ["WEATHER_ASSET", "DataError", "read_meter_csv", "simulated_history", "store_history"]
+
+log = logging.getLogger(__name__)
+
+WEATHER_ASSET = "weather"
+
+
+class DataError(ValueError):
+    """Input data cannot be used as given (file, column, resolution, time zone)."""
+
+
+def simulated_history(
+    site: Site, start: dt.datetime | pd.Timestamp, end: dt.datetime | pd.Timestamp, seed: int = 0
+) -> pd.DataFrame:
+    """The simulated district (energy.physics.profiles) in [start, end): targets and weather."""
+    from energy.physics.profiles import district_profiles
+
+    frame = district_profiles(site, as_utc(start), as_utc(end), seed=seed)
+    return frame
+
+
+def read_meter_csv(
+    path: str | Path,
+    column: str,
+    timestamp_column: str | None = None,
+    values: Literal["power", "energy"] = "power",
+) -> pd.Series:
+    """One series of a meter export on the 15-minute UTC grid.
+
+    The file has a timestamp column (default: the first) in ISO 8601 with a UTC offset, marking
+    interval starts, at 15-minute or hourly resolution. `values="power"`: average kW over the
+    interval (hourly values are repeated on their quarter hours); `"energy"`: kWh per interval,
+    converted to average kW. Slots the file does not cover stay NaN.
+    """
+    file = Path(path)
+    try:
+        raw = pd.read_csv(file)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{file}: cannot read CSV: {exc}") from exc
+    time_col = timestamp_column or str(raw.columns[0])
+    for needed in (time_col, column):
+        if needed not in raw.columns:
+            raise DataError(f"{file}: no column {needed!r}; found {list(raw.columns)}")
+    text = raw[time_col].astype(str)
+    naive = ~text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True)
+    if naive.any():
+        raise DataError(
+            f"{file}:{time_col}: timestamp {text[naive].iloc[0]!r} has no UTC offset; "
+            "expected ISO 8601 with offset, e.g. 2026-10-25T02:30:00+01:00"
+        )
+    index = pd.DatetimeIndex(pd.to_datetime(text, utc=True, format="ISO8601"), name="slot_start")
+    series = pd.Series(pd.to_numeric(raw[column], errors="coerce").to_numpy(), index=index)
+    if series.index.has_duplicates:
+        first = series.index[series.index.duplicated()][0]
+        raise DataError(f"{file}: duplicate timestamp {first.isoformat()}")
+    series = series.sort_index()
+    steps = pd.Series(series.index[1:] - series.index[:-1])
+    step = steps.min() if len(steps) else pd.Timedelta(SLOT)
+    if step not in (pd.Timedelta(minutes=15), pd.Timedelta(hours=1)):
+        raise DataError(f"{file}: expected 15-minute or hourly values; smallest step is {step}")
+    if values == "energy":
+        series = series / (step / pd.Timedelta(hours=1))
+    aligned = align_to_slots(series, "power")
+    return aligned.rename(column)
+
+
+def store_history(
+    store: object, site: Site, start: dt.datetime | pd.Timestamp, end: dt.datetime | pd.Timestamp
+) -> pd.DataFrame:
+    """Targets and weather actuals of a site from the store's measurements (see module doc)."""
+    from energy.store.measurements import read_series
+
+    grid = slot_grid(as_utc(start), as_utc(end))
+    columns: dict[str, pd.Series] = {}
+    wanted: list[tuple[str, str, str]] = []
+    for target in site_targets(site):
+        if target.house_id is None:
+            continue
+        asset, quantity = target.name.split(":")
+        wanted.append((target.name, asset, quantity))
+    wanted += [(name, WEATHER_ASSET, name) for name in WEATHER_COLUMNS]
+    for name, asset, quantity in wanted:
+        frame = read_series(store, site.id, asset, quantity, grid[0], grid[-1] + SLOT)  # type: ignore[arg-type]
+        columns[name] = frame["value"].reindex(grid)
+    data = pd.DataFrame(columns, index=grid)
+    empty = [name for name, values in data.items() if values.isna().all()]
+    if empty:
+        log.warning("store has no measurements in the window for: %s", ", ".join(empty))
+    return data
