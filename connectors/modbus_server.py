@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import enum
 import logging
+import ssl
 import struct
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -102,7 +103,11 @@ RequestHook = Callable[[Request], Awaitable[Decision]]
 
 
 class ModbusTcpServer:
-    """Serve ``units`` (unit id -> handler) on ``host:port`` (port 0 picks a free port)."""
+    """Serve ``units`` (unit id -> handler) on ``host:port`` (port 0 picks a free port).
+
+    With ``ssl_context`` (a server-side context) it serves Modbus/TCP Security: the same MBAP
+    framing inside TLS.
+    """
 
     def __init__(
         self,
@@ -113,6 +118,7 @@ class ModbusTcpServer:
         unknown_unit: Literal["exception", "silent"] = "exception",
         hook: RequestHook | None = None,
         name: str = "",
+        ssl_context: ssl.SSLContext | None = None,
     ):
         self.host = host
         self.port = port
@@ -120,13 +126,16 @@ class ModbusTcpServer:
         self.unknown_unit = unknown_unit
         self.hook = hook
         self.name = name or f"{host}:{port}"
+        self.ssl_context = ssl_context
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.requests_served = 0
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        self._server = await asyncio.start_server(
+            self._serve, self.host, self.port, ssl=self.ssl_context
+        )
         self.port = self._server.sockets[0].getsockname()[1]
         logger.debug("%s listening on %s:%d", self.name, self.host, self.port)
 

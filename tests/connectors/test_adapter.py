@@ -7,8 +7,10 @@ ModbusTcpServer with a request hook for slow, silent, failing and dropping devic
 from __future__ import annotations
 
 import asyncio
+import shutil
 import socket
 import ssl
+import subprocess
 from collections.abc import Iterator, Sequence
 
 import pytest
@@ -255,3 +257,63 @@ def test_devices_on_one_serial_bus_share_client_and_lock():
 def test_rtu_unit_ids_are_checked():
     with pytest.raises(ValueError, match=r"1\.\.247"):
         ModbusConnection.rtu("/dev/ttyUSB0", 9600, unit_id=0)
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory) -> tuple[str, str]:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl not installed; cannot make a test certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    key, cert = str(folder / "key.pem"), str(folder / "cert.pem")
+    subprocess.run(
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-keyout",
+            key,
+            "-out",
+            cert,
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return key, cert
+
+
+def test_tls_reads_from_a_verified_server(certificate):
+    key, cert = certificate
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert, key)
+    client_context = ssl.create_default_context(cafile=cert)
+    other_ca = ssl.create_default_context()  # system CAs: must not trust our self-signed cert
+    unit = Scripted()
+
+    async def scenario():
+        server = ModbusTcpServer("127.0.0.1", 0, {1: unit}, ssl_context=server_context)
+        await server.start()
+        try:
+            async with ModbusConnection(
+                "localhost", server.port, 1, timeout_s=2.0, ssl_context=client_context
+            ) as conn:
+                values = await conn.read("holding", 2, 3)
+            untrusted = ModbusConnection("localhost", server.port, 1, 1.0, ssl_context=other_ca)
+            with pytest.raises(ModbusConnectionError):
+                await untrusted.connect()
+            await untrusted.close()
+            return values
+        finally:
+            await server.stop()
+
+    assert run(scenario()) == [2, 3, 4]
