@@ -3,17 +3,24 @@
 The DWD test reference years ship inside demandlib (`demandlib/vdi/resources_weather/`). Each file
 holds one typical year (365 days, no 29 February) of hourly values for one climate region; region 5
 is Essen. File layout: 38 header lines, then whitespace-separated columns
-`RG IS MM DD HH N WR WG t p x RF W B D IK A E IL`; HH 1..24 is the hour *ending* at HH in MEZ, a
-fixed UTC+1 without daylight saving. Used here: `t` air temperature [degC], `WG` wind speed [m/s],
-`B` direct and `D` diffuse horizontal irradiance [W/m2] (hourly means).
+`RG IS MM DD HH N WR WG t p x RF W B D IK A E IL`; HH 1..24 labels the hour in MEZ, a fixed UTC+1
+without daylight saving. Used here: `t` air temperature [degC], `WG` wind speed [m/s], `B` direct
+and `D` diffuse horizontal irradiance [W/m2] (hourly means).
+
+Time reference of the irradiance: read as the hour *ending* at HH, the irradiance of every TRY 2010
+region is centred about 28 minutes before solar noon, in every month (checked for all 15 regions;
+the offset tracks the equation of time, so the clock is MEZ, not true solar time). Read as the hour
+centred on HH ([HH - 30 min, HH + 30 min) MEZ) it is centred on solar noon and sunrise/sunset
+line up with the sun. This module uses the centred reading (IRRADIANCE_INTERVAL_END_AFTER_LABEL);
+temperature and wind are taken as readings at HH.
 
 `load_try_weather` maps the typical year onto any calendar year (UTC, 15-minute slots):
 
 - irradiance: each hourly mean is spread over its four quarter hours in proportion to the cosine of
   the sun's zenith at the quarter-hour midpoints, which keeps the hourly energy and puts zero into
   quarter hours before sunrise and after sunset;
-- temperature and wind: values are readings at the end of their hour, linearly interpolated to the
-  quarter-hour midpoints (so a slot value approximates the slot average);
+- temperature and wind: readings at HH, linearly interpolated to the quarter-hour midpoints (so a
+  slot value approximates the slot average);
 - 29 February of a leap year repeats 28 February; the year wraps around (the last UTC hour of a
   year takes the first hour of the typical year), so every calendar year is complete.
 
@@ -47,6 +54,8 @@ HOURS_PER_TYPICAL_YEAR = 365 * 24
 MEZ_OFFSET = pd.Timedelta(hours=1)
 SLOT_FREQ = "15min"
 SLOTS_PER_HOUR = 4
+#: The irradiance labelled HH covers [HH - 1 h + this, HH + this) MEZ (see the module docstring).
+IRRADIANCE_INTERVAL_END_AFTER_LABEL = pd.Timedelta(minutes=30)
 _LOCATION = re.compile(
     r"Lage:\s*(\d+)\D+(\d+)'([NS]).*?(\d+)\D+(\d+)'([OEW]).*?(-?\d+)\s*Meter", re.IGNORECASE
 )
@@ -143,6 +152,40 @@ def _typical_rows(hour_starts_utc: pd.DatetimeIndex) -> np.ndarray:
     return (day * 24 + np.asarray(mez.hour, dtype=np.int64)) % HOURS_PER_TYPICAL_YEAR
 
 
+def _irradiance_slots(
+    typical: TypicalYear, station: TryStation, start: pd.Timestamp, end: pd.Timestamp
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Direct and diffuse horizontal irradiance and the sun's zenith on the slots [start, end).
+
+    Each hourly mean is spread over the four quarter hours of its interval by cos(zenith); the
+    slots are extended to whole intervals at both ends, then trimmed.
+    """
+    lead = pd.Timedelta(hours=1) - IRRADIANCE_INTERVAL_END_AFTER_LABEL
+    lag = IRRADIANCE_INTERVAL_END_AFTER_LABEL
+    slots = pd.date_range(start - lag, end + lead, freq=SLOT_FREQ, inclusive="left")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Pandas4Warning)  # pvlib's use of DatetimeIndex.dayofyear
+        sun = pvlib.solarposition.get_solarposition(
+            slots + pd.Timedelta(minutes=7.5),
+            station.latitude_deg,
+            station.longitude_deg,
+            altitude=station.altitude_m,
+        )
+    zenith = sun["apparent_zenith"].to_numpy()
+    # interval k starts at slots[4k]; its label is that start + lag + 1 h (UTC) + 1 h (MEZ), the
+    # label of the hour-ending row of the UTC hour starting at slots[4k] + lag - 1 h
+    rows = _typical_rows(slots[::SLOTS_PER_HOUR] + lag - pd.Timedelta(hours=1))
+    weight = np.maximum(np.cos(np.radians(zenith)), 0.0).reshape(-1, SLOTS_PER_HOUR)
+    total = weight.sum(axis=1, keepdims=True)
+    share = np.where(total > 0, weight / np.where(total > 0, total, 1.0), 1.0 / SLOTS_PER_HOUR)
+    share = share.reshape(-1) * SLOTS_PER_HOUR
+    direct = np.repeat(typical.hourly["B"].to_numpy(float)[rows], SLOTS_PER_HOUR) * share
+    diffuse = np.repeat(typical.hourly["D"].to_numpy(float)[rows], SLOTS_PER_HOUR) * share
+    keep = slice(int(lag / pd.Timedelta(SLOT_FREQ)), int(lag / pd.Timedelta(SLOT_FREQ))
+                 + int((end - start) / pd.Timedelta(SLOT_FREQ)))  # fmt: skip
+    return direct[keep], diffuse[keep], zenith[keep]
+
+
 @functools.lru_cache(maxsize=8)
 def _year_frame(region: int, year: int) -> pd.DataFrame:
     typical = _typical_year(region)
@@ -153,27 +196,14 @@ def _year_frame(region: int, year: int) -> pd.DataFrame:
     rows = _typical_rows(hours)
     slots = pd.date_range(start, end, freq=SLOT_FREQ, inclusive="left", name="slot_start")
     mid = slots + pd.Timedelta(minutes=7.5)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Pandas4Warning)  # pvlib's use of DatetimeIndex.dayofyear
-        sun = pvlib.solarposition.get_solarposition(
-            mid, station.latitude_deg, station.longitude_deg, altitude=station.altitude_m
-        )
-    zenith = sun["apparent_zenith"].to_numpy()
-
-    # spread each hourly irradiance mean over its quarter hours by cos(zenith)
-    weight = np.maximum(np.cos(np.radians(zenith)), 0.0).reshape(-1, SLOTS_PER_HOUR)
-    total = weight.sum(axis=1, keepdims=True)
-    share = np.where(total > 0, weight / np.where(total > 0, total, 1.0), 1.0 / SLOTS_PER_HOUR)
-    share = share.reshape(-1) * SLOTS_PER_HOUR
-    direct = np.repeat(typical.hourly["B"].to_numpy(float)[rows], SLOTS_PER_HOUR) * share
-    diffuse = np.repeat(typical.hourly["D"].to_numpy(float)[rows], SLOTS_PER_HOUR) * share
+    direct, diffuse, zenith = _irradiance_slots(typical, station, start, end)
     ghi = np.maximum(direct + diffuse, 0.0)
     dhi = np.clip(diffuse, 0.0, ghi)
     dni = pvlib.irradiance.dni(ghi, dhi, zenith)
     dni = np.nan_to_num(np.asarray(dni, dtype=float), nan=0.0).clip(min=0.0)
 
-    # point values at hour ends, interpolated to quarter-hour midpoints (one hour before the year
-    # comes from the previous typical row, wrapping around)
+    # readings at the labels HH (hour ends of the UTC hours), interpolated to quarter-hour midpoints
+    # (the reading one hour before the year comes from the previous typical row, wrapping around)
     previous = (rows[0] - 1) % HOURS_PER_TYPICAL_YEAR
     point_rows = np.concatenate([[previous], rows])
     point_s = np.concatenate(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pvlib
 import pytest
 
 from energy.physics.weather import load_try_weather, read_try_file, try_file_path
@@ -41,38 +42,68 @@ def test_full_year_on_quarter_hours(weather_2026):
     assert not weather_2026.isna().any().any()
 
 
-def _hourly(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.groupby(frame.index.hour).mean()
+def _interval_means(frame: pd.DataFrame, day: str) -> np.ndarray:
+    """Means over the TRY's hourly intervals (xx:30-xx:30 UTC) from 00:30 UTC of day on."""
+    first = pd.Timestamp(day, tz="UTC") + pd.Timedelta(minutes=30)
+    window = frame.loc[first : first + pd.Timedelta(minutes=23 * 60 - 15)]
+    return window.to_numpy().reshape(23, 4, -1).mean(axis=1)
 
 
 def test_leap_year_repeats_28_february():
     leap = load_try_weather(ESSEN, 2028)
     assert len(leap) == 366 * 96
-    columns = ["temp_outdoor_c", "ghi_w_per_m2", "dhi_w_per_m2"]
-    # the quarter-hour split of irradiance follows the sun of each day; hourly means are the data
-    feb_28 = _hourly(leap.loc["2028-02-28", columns])
-    feb_29 = _hourly(leap.loc["2028-02-29", columns])
-    # MEZ day = UTC 23:00 to 23:00: compare away from the seams at both ends
-    np.testing.assert_allclose(feb_29.iloc[2:21], feb_28.iloc[2:21])
+    irradiance = ["ghi_w_per_m2", "dhi_w_per_m2"]
+    # the quarter-hour split follows the sun of each day; the interval means are the data
+    feb_28 = _interval_means(leap[irradiance], "2028-02-28")
+    feb_29 = _interval_means(leap[irradiance], "2028-02-29")
+    np.testing.assert_allclose(feb_29, feb_28)
+    temps = leap["temp_outdoor_c"]
+    # readings at MEZ hour ends: compare away from the seams of the MEZ day (23:00 UTC)
     np.testing.assert_allclose(
-        _hourly(leap.loc["2028-03-05", columns]),
-        _hourly(load_try_weather(ESSEN, 2026).loc["2026-03-05", columns]),
+        temps.loc["2028-02-29 02:00":"2028-02-29 20:45"].to_numpy(),
+        temps.loc["2028-02-28 02:00":"2028-02-28 20:45"].to_numpy(),
+    )
+    common = load_try_weather(ESSEN, 2026)
+    np.testing.assert_allclose(
+        _interval_means(leap[irradiance], "2028-03-05"),
+        _interval_means(common[irradiance], "2026-03-05"),
     )
 
 
 def test_hourly_irradiance_energy_preserved(weather_2026, typical):
-    # 21 June 10:00-11:00 UTC is 11:00-12:00 MEZ: the row with MM=6, DD=21, HH=12
+    # the row MM=6, DD=21, HH=12 covers 11:30-12:30 MEZ (centred on HH), i.e. 10:30-11:30 UTC
     row = typical.hourly.query("MM == 6 and DD == 21 and HH == 12").iloc[0]
-    hour = weather_2026.loc["2026-06-21 10:00":"2026-06-21 10:45"]
+    hour = weather_2026.loc["2026-06-21 10:30":"2026-06-21 11:15"]
+    assert len(hour) == 4
     assert hour["ghi_w_per_m2"].mean() == pytest.approx(row["B"] + row["D"])
     assert hour["dhi_w_per_m2"].mean() == pytest.approx(row["D"])
 
 
 def test_year_wraps_to_first_typical_hour(weather_2026, typical):
-    # the last UTC hour of 2026 is 00:00-01:00 MEZ on 1 January: the file's first row
+    # 1 January 00:00-00:30 UTC lies in the file's first row (HH=1: 00:30-01:30 MEZ); the last
+    # two slots of the year take the same row (the typical year wraps around)
     first = typical.hourly.iloc[0]
-    last_hour = weather_2026.loc["2026-12-31 23:00":]
-    assert last_hour["ghi_w_per_m2"].mean() == pytest.approx(first["B"] + first["D"])
+    assert first["B"] + first["D"] == 0  # night: the wrap is seamless
+    end = weather_2026.loc["2026-12-31 23:30":]
+    start = weather_2026.loc["2026-01-01 00:00":"2026-01-01 00:15"]
+    assert (end["ghi_w_per_m2"] == 0).all()
+    assert (start["ghi_w_per_m2"] == 0).all()
+    temp_jan_1 = typical.hourly.iloc[0]["t"]
+    assert weather_2026["temp_outdoor_c"].iloc[-1] == pytest.approx(temp_jan_1, abs=2.0)
+
+
+@pytest.mark.parametrize("month", [2, 5, 8, 11])
+def test_irradiance_is_centred_on_solar_noon(weather_2026, typical, month):
+    # energy-weighted time of day of GHI against solar noon (equation of time included): the
+    # hour-ending reading of HH would put it about half an hour early in every month
+    month_data = weather_2026[weather_2026.index.month == month]
+    ghi = month_data["ghi_w_per_m2"].to_numpy()
+    index = month_data.index
+    hour = (index.hour + index.minute / 60 + 7.5 / 60).to_numpy()
+    eot_min = pvlib.solarposition.equation_of_time_spencer71(index.day_of_year.to_numpy())
+    noon_utc = 12 - typical.station.longitude_deg / 15 - eot_min / 60
+    offset_h = (ghi * (hour - noon_utc)).sum() / ghi.sum()
+    assert abs(offset_h) < 0.2
 
 
 def test_no_sun_at_night_and_plausible_climate(weather_2026):
