@@ -248,9 +248,9 @@ def write(
 
     Exit code 0 when the device confirmed the value, 1 when it did not, 2 when refused.
     """
+    requested = _parse_value(value)
     site = _site(config)
     store = _store(site, url)
-    requested = _parse_value(value)
     who = actor or f"cli:{getpass.getuser()}"
     contexts = _ssl_contexts(site, tls_ca, tls_cert, tls_key, [device])
     try:

@@ -22,6 +22,7 @@ from typing import Any
 
 from modbus_tk import defines as tk_defines
 from modbus_tk import modbus_tcp
+from sunspec2.device import Device
 
 from connectors.registermap import Point, RegisterMap
 from energy.config import DeviceEndpoint
@@ -233,3 +234,50 @@ def running(server: TkServer) -> Iterator[TkServer]:
 
 def point(name: str, address: int, **kwargs: Any) -> Point:
     return Point.model_validate({"name": name, "address": address, **kwargs})
+
+
+SUNSPEC_MODELS: list[dict[str, Any]] = [
+    {"ID": 1, "L": 66, "Mn": "Klimaviertel", "Md": "WR-10", "SN": "KV-0042", "DA": 1},
+    {
+        "ID": 103,
+        "L": 50,
+        "A": 1234,
+        "A_SF": -2,
+        "W": 5120,
+        "W_SF": 0,
+        "Hz": 5002,
+        "Hz_SF": -2,
+        "WH": 123456,
+        "WH_SF": 1,
+        "St": 4,
+        "TmpCab": 251,
+        "Tmp_SF": -1,
+    },
+    {
+        "ID": 160,
+        "L": 8 + 2 * 20,
+        "DCA_SF": -2,
+        "DCV_SF": -1,
+        "DCW_SF": 0,
+        "DCWH_SF": 0,
+        "N": 2,
+        "module": [
+            {"ID": 1, "IDStr": "East", "DCA": 512, "DCV": 3501, "DCW": 1790},
+            {"ID": 2, "IDStr": "West", "DCA": 300, "DCV": 3400, "DCW": 1020},
+        ],
+    },
+    {"ID": 64999, "L": 3},  # a vendor model nobody defines
+]
+
+
+def sunspec_test_image(base: int) -> dict[int, int]:
+    """'SunS' at `base`, models 1, 103 and 160 (two MPPT modules) rendered by pysunspec2, then a
+    vendor model 64999 that no definition knows, then the end marker."""
+    known = [m for m in SUNSPEC_MODELS if m["ID"] != 64999]
+    device = Device()
+    device._set_dict({"name": "test", "models": known})
+    data = device.get_mb()
+    registers = [0x5375, 0x6E53]
+    registers += [int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2)]
+    registers += [64999, 3, 7, 8, 9, 0xFFFF, 0]
+    return {base + i: r for i, r in enumerate(registers)}

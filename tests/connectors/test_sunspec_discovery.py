@@ -5,67 +5,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from sunspec2.device import Device
 from sunspec2.modbus.client import SunSpecModbusClientDeviceTCP
-from test_peer_server_support import TkServer
+from test_peer_server_support import TkServer, sunspec_test_image
 
 from connectors.sunspec_discovery import SunSpecDevice, SunSpecError, discover, scan
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:modbus_tk")
-
-MODELS: list[dict[str, Any]] = [
-    {"ID": 1, "L": 66, "Mn": "Klimaviertel", "Md": "WR-10", "SN": "KV-0042", "DA": 1},
-    {
-        "ID": 103,
-        "L": 50,
-        "A": 1234,
-        "A_SF": -2,
-        "W": 5120,
-        "W_SF": 0,
-        "Hz": 5002,
-        "Hz_SF": -2,
-        "WH": 123456,
-        "WH_SF": 1,
-        "St": 4,
-        "TmpCab": 251,
-        "Tmp_SF": -1,
-    },
-    {
-        "ID": 160,
-        "L": 8 + 2 * 20,
-        "DCA_SF": -2,
-        "DCV_SF": -1,
-        "DCW_SF": 0,
-        "DCWH_SF": 0,
-        "N": 2,
-        "module": [
-            {"ID": 1, "IDStr": "East", "DCA": 512, "DCV": 3501, "DCW": 1790},
-            {"ID": 2, "IDStr": "West", "DCA": 300, "DCV": 3400, "DCW": 1020},
-        ],
-    },
-    {"ID": 64999, "L": 3},  # a vendor model nobody defines
-]
-
-
-def _image(base: int) -> dict[int, int]:
-    known = [m for m in MODELS if m["ID"] != 64999]
-    device = Device()
-    device._set_dict({"name": "test", "models": known})
-    data = device.get_mb()
-    registers = [0x5375, 0x6E53]
-    registers += [int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2)]
-    registers += [64999, 3, 7, 8, 9, 0xFFFF, 0]
-    return {base + i: r for i, r in enumerate(registers)}
 
 
 @pytest.fixture(scope="module", params=[40000, 50000, 0])
 def served(request: pytest.FixtureRequest) -> Iterator[tuple[TkServer, int]]:
     base = request.param
     with TkServer(size=65535) as server:
-        image = _image(base)
+        image = sunspec_test_image(base)
         server.set("holding", base, list(image.values()))
         yield server, base
 
