@@ -26,7 +26,8 @@ def serve(
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="TCP port.", min=1, max=65535)] = 8080,
     config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="Site configuration (default Klimaviertel).")
+        Path | None,
+        typer.Option("--config", "-c", help="Site configuration (default Klimaviertel)."),
     ] = None,
     url: Annotated[
         str | None,
@@ -40,7 +41,7 @@ def serve(
         ),
     ] = False,
 ) -> None:
-    """Serve the operator interface (/status, /plans, /audit) and the API (/api/docs).
+    """Serve the operator interface (/status, /plans, /audit) and the API (/api/openapi.json).
 
     The store must be migrated (`kv db upgrade`). The session secret comes from KV_SECRET_KEY or
     KV_SECRET_FILE, else it is generated once into the data directory. Create the first user with

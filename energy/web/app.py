@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 
 import plotly
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exception_handlers import (
     http_exception_handler,
     request_validation_exception_handler,
@@ -26,7 +26,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from energy.site import Site
 from energy.store.engine import Store
 from energy.web import api, pages
-from energy.web.auth import ForbiddenError, NotAuthenticatedError, csrf_token_of
+from energy.web.auth import (
+    ForbiddenError,
+    NotAuthenticatedError,
+    Permission,
+    Principal,
+    csrf_token_of,
+    require,
+)
 from energy.web.localtime import format_local
 from energy.web.ratelimit import LoginRateLimiter
 from energy.web.settings import WebSettings, data_dir_for, resolve_secret_key
@@ -136,11 +143,12 @@ def create_app(site: Site, store: Store, settings: WebSettings | None = None) ->
         version="1",
         description=(
             "Control platform of a climate district. Authenticate with an API token "
-            "(`Authorization: Bearer ...`, see `kv user token`). Times are UTC (ISO 8601)."
+            "(`Authorization: Bearer ...`, see `kv user token`). Times are UTC (ISO 8601). "
+            "Only /health answers without authentication."
         ),
-        docs_url="/api/docs",
+        docs_url=None,
         redoc_url=None,
-        openapi_url="/api/openapi.json",
+        openapi_url=None,
     )
     app.state.site = site
     app.state.store = store
@@ -170,6 +178,11 @@ def create_app(site: Site, store: Store, settings: WebSettings | None = None) ->
     def health() -> dict[str, str]:
         """Unauthenticated liveness probe: says only that the process answers."""
         return {"status": "ok"}
+
+    @app.get("/api/openapi.json", include_in_schema=False)
+    def openapi_document(_: Principal = Depends(require(Permission.READ))) -> JSONResponse:  # noqa: B008
+        """The OpenAPI document, for logged-in users and token holders only."""
+        return JSONResponse(app.openapi())
 
     @app.get("/static/vendor/plotly.min.js", include_in_schema=False)
     def plotly_js() -> FileResponse:

@@ -25,8 +25,9 @@ def test_health_needs_no_login_and_says_little(web: Web) -> None:
     assert response.json() == {"status": "ok"}
 
 
-def test_openapi_document_is_served_and_declares_bearer_auth(web: Web) -> None:
-    spec = web.client.get("/api/openapi.json").json()
+def test_openapi_document_is_served_to_users_only_and_declares_bearer_auth(web: Web) -> None:
+    assert web.client.get("/api/openapi.json").status_code == 401
+    spec = web.client.get("/api/openapi.json", headers=web.auth(VIEWER)).json()
     assert "/api/plans/{plan_id}/approve" in spec["paths"]
     assert any(s["scheme"] == "bearer" for s in spec["components"]["securitySchemes"].values())
 
