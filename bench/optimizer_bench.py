@@ -31,7 +31,7 @@ T_IMPORT = time.perf_counter()
 import highspy  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import scipy.sparse  # noqa: E402, F401  (Pyomo imports it lazily on first compile)
+import scipy.sparse  # noqa: E402  (Pyomo imports it lazily on first compile)
 import scipy.stats  # noqa: E402, F401
 
 from energy.config import SiteConfig, load_site_config  # noqa: E402
@@ -61,11 +61,14 @@ def scaled_site(n_houses: int) -> Site:
                 house[part] = {k: v for k, v in house[part].items() if k != "device"}
         houses.append(house)
     flow = {k: v for k, v in base["community_batteries"][0].items() if k != "device"}
-    community = [{**flow, "id": f"quartier-flow-{j + 1:02d}"}
-                 for j in range(max(1, n_houses // 50))]
+    community = [
+        {**flow, "id": f"quartier-flow-{j + 1:02d}"} for j in range(max(1, n_houses // 50))
+    ]
     factor = n_houses / len(templates)
-    grid = {"import_limit_kw": base["grid"]["import_limit_kw"] * factor,
-            "export_limit_kw": base["grid"]["export_limit_kw"] * factor}
+    grid = {
+        "import_limit_kw": base["grid"]["import_limit_kw"] * factor,
+        "export_limit_kw": base["grid"]["export_limit_kw"] * factor,
+    }
     config = {**base, "houses": houses, "community_batteries": community, "grid": grid}
     return Site.from_config(SiteConfig.model_validate(config))
 
@@ -94,22 +97,29 @@ def cold_highs_seconds(optimizer: DispatchOptimizer) -> float:
 def bench_default(resolves: int, cold_solver: str) -> None:
     site = load_site()
     n = 144
-    print(f"== default Klimaviertel: {len(site.config.houses)} houses, "
-          f"{len(site.config.community_batteries)} community battery, {n} slots (36 h), LP ==")
-    print(f"python imports (numpy, pandas, pyomo, scipy, highspy): {IMPORT_SECONDS:.3f} s "
-          "(once per process, not counted below)")
+    print(
+        f"== default Klimaviertel: {len(site.config.houses)} houses, "
+        f"{len(site.config.community_batteries)} community battery, {n} slots (36 h), LP =="
+    )
+    print(
+        f"python imports (numpy, pandas, pyomo, scipy, highspy): {IMPORT_SECONDS:.3f} s "
+        "(once per process, not counted below)"
+    )
     inputs = synthetic_inputs(site, START, n + resolves, seed=7)
     t0 = time.perf_counter()
-    optimizer = DispatchOptimizer(site, options=OptimizerOptions(horizon_slots=n,
-                                                                 cold_solver=cold_solver))
+    optimizer = DispatchOptimizer(
+        site, options=OptimizerOptions(horizon_slots=n, cold_solver=cold_solver)
+    )
     first = optimizer.solve(inputs.window(0, n))
     cold_total = time.perf_counter() - t0
     s = first.summary
-    print(f"first cold build and solve: {cold_total:.3f} s  (Pyomo build "
-          f"{optimizer.model_build_seconds:.3f} s, compile and load into HiGHS "
-          f"{optimizer.model_load_seconds:.3f} s, solve {s['solve_seconds']:.3f} s of which HiGHS "
-          f"{s['highs_seconds']:.3f} s, extraction {s['extract_seconds']:.4f} s); "
-          f"{s['n_variables']} variables, {s['n_constraints']} constraints, status {s['status']}")
+    print(
+        f"first cold build and solve: {cold_total:.3f} s  (Pyomo build "
+        f"{optimizer.model_build_seconds:.3f} s, compile and load into HiGHS "
+        f"{optimizer.model_load_seconds:.3f} s, solve {s['solve_seconds']:.3f} s of which HiGHS "
+        f"{s['highs_seconds']:.3f} s, extraction {s['extract_seconds']:.4f} s); "
+        f"{s['n_variables']} variables, {s['n_constraints']} constraints, status {s['status']}"
+    )
     walls, highs, cold, iters = [], [], [], []
     result = first
     for k in range(1, resolves + 1):
@@ -124,31 +134,43 @@ def bench_default(resolves: int, cold_solver: str) -> None:
         assert result.summary["status"] == "optimal", result.summary
     walls_a, highs_a, cold_a = map(np.asarray, (walls, highs, cold))
     ratio = walls_a / highs_a
-    print(f"warm MPC re-solves ({resolves}): wall per solve() median {np.median(walls_a):.4f} s "
-          f"(min {walls_a.min():.4f}, max {walls_a.max():.4f}); HiGHS's own time in the same "
-          f"runs median {np.median(highs_a):.4f} s; median simplex iterations "
-          f"{statistics.median(iters):.0f}")
-    print(f"  ratio wall / HiGHS (same run): median {np.median(ratio):.2f}x, max {ratio.max():.2f}x"
-          f"  (goal <= 2x)")
-    print(f"  HiGHS cold on the identical LP (fresh instance): median {np.median(cold_a):.4f} s; "
-          f"warm wall / HiGHS cold: median {np.median(walls_a / cold_a):.2f}x")
+    print(
+        f"warm MPC re-solves ({resolves}): wall per solve() median {np.median(walls_a):.4f} s "
+        f"(min {walls_a.min():.4f}, max {walls_a.max():.4f}); HiGHS's own time in the same "
+        f"runs median {np.median(highs_a):.4f} s; median simplex iterations "
+        f"{statistics.median(iters):.0f}"
+    )
+    print(
+        f"  ratio wall / HiGHS (same run): median {np.median(ratio):.2f}x, max {ratio.max():.2f}x"
+        f"  (goal <= 2x)"
+    )
+    print(
+        f"  HiGHS cold on the identical LP (fresh instance): median {np.median(cold_a):.4f} s; "
+        f"warm wall / HiGHS cold: median {np.median(walls_a / cold_a):.2f}x"
+    )
 
 
 def bench_milp(time_limit: float) -> None:
     site = load_site()
     n = 144
-    print(f"== default Klimaviertel, {n} slots, MILP (heat pump on/off, minimum times, SG Ready), "
-          f"time limit {time_limit} s, gap 1 % ==")
+    print(
+        f"== default Klimaviertel, {n} slots, MILP (heat pump on/off, minimum times, SG Ready), "
+        f"time limit {time_limit} s, gap 1 % =="
+    )
     inputs = synthetic_inputs(site, START, n + 2, seed=7)
-    optimizer = DispatchOptimizer(site, options=OptimizerOptions(
-        horizon_slots=n, heat_pump_on_off=True, time_limit_s=time_limit))
+    optimizer = DispatchOptimizer(
+        site,
+        options=OptimizerOptions(horizon_slots=n, heat_pump_on_off=True, time_limit_s=time_limit),
+    )
     result = optimizer.solve(inputs.window(0, n))
     for k in range(3):
         s = result.summary
-        print(f"  solve {k}: status {s['status']} ({s['model_status']}), gap {s['mip_gap']:.3f}, "
-              f"HiGHS {s['highs_seconds']:.2f} s, {s['n_integer_variables']} integer variables, "
-              f"objective {s['objective_eur']:.2f}, comfort penalty "
-              f"{s['cost_breakdown']['comfort_penalty_eur']:.2f}")
+        print(
+            f"  solve {k}: status {s['status']} ({s['model_status']}), gap {s['mip_gap']:.3f}, "
+            f"HiGHS {s['highs_seconds']:.2f} s, {s['n_integer_variables']} integer variables, "
+            f"objective {s['objective_eur']:.2f}, comfort penalty "
+            f"{s['cost_breakdown']['comfort_penalty_eur']:.2f}"
+        )
         if k < 2:
             result = optimizer.solve(inputs.window(k + 1, n), state_from(result, site))
 
@@ -156,8 +178,10 @@ def bench_milp(time_limit: float) -> None:
 def bench_scale_case(houses: int, slots: int, cold_solver: str) -> dict[str, float]:
     site = scaled_site(houses)
     inputs = synthetic_inputs(site, START, slots + 1, seed=11)
-    optimizer = DispatchOptimizer(site, options=OptimizerOptions(
-        horizon_slots=slots, cold_solver=cold_solver, time_limit_s=600.0))
+    optimizer = DispatchOptimizer(
+        site,
+        options=OptimizerOptions(horizon_slots=slots, cold_solver=cold_solver, time_limit_s=600.0),
+    )
     first = optimizer.solve(inputs.window(0, slots))
     second = optimizer.solve(inputs.window(1, slots), state_from(first, site))
     return {
@@ -179,19 +203,45 @@ def bench_scale_case(houses: int, slots: int, cold_solver: str) -> dict[str, flo
 
 def bench_scale(houses: list[int], slots: list[int], cold_solver: str) -> None:
     print(f"== scaling (cold solver {cold_solver}; each case in its own process) ==")
-    header = ("houses", "slots", "variables", "constraints", "build_s", "load_s", "cold_solve_s",
-              "cold_highs_s", "extract_s", "warm_total_s", "warm_highs_s", "peak_rss_mib",
-              "status")
+    header = (
+        "houses",
+        "slots",
+        "variables",
+        "constraints",
+        "build_s",
+        "load_s",
+        "cold_solve_s",
+        "cold_highs_s",
+        "extract_s",
+        "warm_total_s",
+        "warm_highs_s",
+        "peak_rss_mib",
+        "status",
+    )
     print(" ".join(f"{h:>12}" for h in header))
     for n_houses in houses:
         for n_slots in slots:
             out = subprocess.run(
-                [sys.executable, __file__, "--scale-case", f"{n_houses}:{n_slots}",
-                 "--cold-solver", cold_solver],
-                capture_output=True, text=True, check=True)
+                [
+                    sys.executable,
+                    __file__,
+                    "--scale-case",
+                    f"{n_houses}:{n_slots}",
+                    "--cold-solver",
+                    cold_solver,
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             row = json.loads(out.stdout.strip().splitlines()[-1])
-            print(" ".join(f"{row[h]:>12.3f}" if isinstance(row[h], float) else f"{row[h]:>12}"
-                           for h in header), flush=True)
+            print(
+                " ".join(
+                    f"{row[h]:>12.3f}" if isinstance(row[h], float) else f"{row[h]:>12}"
+                    for h in header
+                ),
+                flush=True,
+            )
 
 
 def main() -> None:
@@ -213,8 +263,11 @@ def main() -> None:
     if args.case in ("milp", "all"):
         bench_milp(args.milp_time_limit)
     if args.case in ("scale", "all"):
-        bench_scale([int(h) for h in args.houses.split(",")],
-                    [int(s) for s in args.slots.split(",")], args.cold_solver)
+        bench_scale(
+            [int(h) for h in args.houses.split(",")],
+            [int(s) for s in args.slots.split(",")],
+            args.cold_solver,
+        )
 
 
 if __name__ == "__main__":

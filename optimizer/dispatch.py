@@ -32,6 +32,7 @@ from optimizer.result import (
     SolveStage,
     evaluate_plan,
 )
+from optimizer.rounding import round_heat_pump_schedule
 from optimizer.rules import rule_based_values, shifted_values
 
 __all__ = ["DispatchOptimizer", "rule_based_plan"]
@@ -99,6 +100,8 @@ class DispatchOptimizer:
         try:
             self._update(coeffs)
             update_seconds = time.perf_counter() - started
+            if self.backend.is_mip and self.model.static_integer_vars:
+                self._offer_start(coeffs, state)
             outcome = self.backend.run()
             stage = SolveStage.MILP if outcome.is_mip else SolveStage.LP
         except Exception as exc:  # never without a plan: every failure moves down the chain
@@ -147,6 +150,27 @@ class DispatchOptimizer:
         nb = len(self.plant.batteries)
         backend.set_integer("z", np.repeat(coeffs.integer_battery_slots[None, :], nb, axis=0))
         backend.set_integer("g", coeffs.integer_grid_slots)
+
+    def _offer_start(self, coeffs: Coefficients, state: DispatchState) -> None:
+        """Give the MILP a start rounded from its LP relaxation (see optimizer.rounding); a
+        failure here only costs the start, never the solve."""
+        try:
+            relaxed = self.backend.run(relax=True)
+            n = self.horizon_slots
+            hp = relaxed.col_values[self.backend.columns_of("hp")].reshape(-1, n)
+            on = []
+            sg = []
+            for h, unit in enumerate(self.plant.heat_pumps):
+                on_h, sg_h = round_heat_pump_schedule(unit, hp[h], coeffs.params["hp_ub"][h], state)
+                on.append(on_h)
+                if sg_h is not None:
+                    sg.append(sg_h)
+            start = {"on": np.concatenate(on)}
+            if sg:
+                start["y"] = np.concatenate([block.reshape(-1) for block in sg])
+            self.backend.set_start(start)
+        except Exception as exc:  # the MILP still runs, only without a start
+            logger.warning("dispatch: no MILP start from the LP relaxation: %s", exc)
 
     def _without_solver(
         self, inputs: DispatchInputs, state: DispatchState, steps: list[FallbackStep]

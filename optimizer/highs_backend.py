@@ -256,6 +256,13 @@ class HighsBackend:
             )
             self._integrality[idx] = wanted[changed]
 
+    def set_start(self, values: dict[str, FloatArray]) -> None:
+        """Offer HiGHS a (partial) MIP start: values per variable name, in index order. HiGHS
+        completes it by solving for the other columns and uses it if it is feasible."""
+        cols = np.concatenate([self.columns_of(name) for name in values]).astype(np.int32)
+        vals = np.concatenate([np.asarray(v, dtype=float).reshape(-1) for v in values.values()])
+        _check(self.highs.setSolution(len(cols), cols, vals), "setSolution")
+
     @property
     def n_integer(self) -> int:
         return int(self._integrality.sum())
@@ -282,7 +289,13 @@ class HighsBackend:
             is_mip = self.is_mip
             solver = "simplex" if self._solved_once else options.cold_solver
             _check(h.setOptionValue("solver", "choose" if is_mip else solver), "solver option")
-            _check(h.setOptionValue("time_limit", float(options.time_limit_s)), "time_limit")
+            # HiGHS (1.16) checks an LP's time_limit against the instance's run clock, which
+            # accumulates over runs, but a MIP's against the time since the MIP started
+            limit = float(options.time_limit_s)
+            _check(
+                h.setOptionValue("time_limit", limit if is_mip else h.getRunTime() + limit),
+                "time_limit",
+            )
             _check(h.setOptionValue("mip_rel_gap", float(options.mip_rel_gap)), "mip_rel_gap")
             before = h.getRunTime()
             started = time.perf_counter()

@@ -255,3 +255,18 @@ def test_rule_based_plan_keeps_device_limits(small_site):
     assert battery_energy_residual(small_site, {"h1.battery": 0.5}, result) < 1e-9
     assert result.summary["stage"] == "rule_based"
     assert GRID_ID in set(result.plan["asset_id"])
+
+
+def test_time_limit_applies_to_each_solve_not_to_the_sum_of_all():
+    # HiGHS's run clock accumulates over the runs of one instance; an MPC loop makes thousands
+    site = load_site()
+    optimizer = DispatchOptimizer(
+        site, options=OptimizerOptions(horizon_slots=96, time_limit_s=1.0)
+    )
+    inputs = synthetic_inputs(site, "2026-01-20T00:00:00Z", 97, seed=5)
+    solves = 0
+    while optimizer.backend.highs.getRunTime() < 1.5 and solves < 400:
+        result = optimizer.solve(inputs.window(solves % 2, 96))
+        assert result.stage == SolveStage.LP, result.summary["fallback"]
+        solves += 1
+    assert optimizer.backend.highs.getRunTime() >= 1.5
