@@ -7,6 +7,8 @@
   connection. It exists to produce faults a well-behaved server never shows.
 - `reference_registers`: an encoder written independently of connectors.codec (struct, by the
   Modbus/SunSpec conventions), used to put values into servers.
+- `sunspec_test_image`: a SunSpec register image rendered by pysunspec2 (the SunSpec Alliance's
+  library), plus a vendor model no definition knows.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ __all__ = [
     "free_port",
     "reference_registers",
     "register_map",
+    "sunspec_test_image",
 ]
 
 TK_BLOCKS = {
