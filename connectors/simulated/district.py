@@ -103,7 +103,6 @@ class SimulatedDistrict:
         self.free_ports = free_ports
         self.host_override = host
         self.refresh_s = refresh_s
-        self.physics: DistrictPhysics = physics or physics_factory(site, self.start_time, seed)
         self._assets = [a for a in site.devices() if a.device is not None]
         unknown = sorted(set(self.fault_plan.devices) - {a.id for a in self._assets})
         if unknown:
@@ -125,6 +124,7 @@ class SimulatedDistrict:
             device.rng = device_rng(self.fault_plan.seed, asset.id)
             _initialise_held(device, endpoint)
             self.simulated[asset.id] = device
+        self.physics: DistrictPhysics = physics or physics_factory(site, self.start_time, seed)
         self._servers: list[ModbusTcpServer] = []
         self._served: list[ServedDevice] = []
         self._site = site
