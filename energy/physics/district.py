@@ -684,6 +684,7 @@ class DistrictSimulator:
                 electric_kwh=float(pumps.electric_kwh[i]),
                 heat_kwh=float(pumps.heat_kwh[i]),
                 starts=int(pumps.starts[i]),
+                minutes_in_state=(now - int(pumps.switched_us[i])) / 60_000_000,
             )
         return readings
 

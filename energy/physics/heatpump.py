@@ -83,7 +83,8 @@ class HeatPumpBank:
         self.on = np.zeros(n, dtype=bool)
         self.calling = np.zeros(n, dtype=bool)
         # as if switched off long ago: free to start at once
-        self.switched_us = np.full(n, start_us, dtype=np.int64) - self.min_off_us
+        settled_us = int(max(self.min_on_us.max(initial=0), self.min_off_us.max(initial=0)))
+        self.switched_us = np.full(n, start_us - settled_us, dtype=np.int64)
         self.cop = np.ones(n)
         self._full_kw = self.electric_max_kw.copy()
         self._normal_upper_c = np.minimum(self.target_c + self.hysteresis_k / 2.0, self.temp_max_c)

@@ -91,6 +91,8 @@ class HeatPumpReading:
     electric_kwh: float
     heat_kwh: float
     starts: int
+    minutes_in_state: float = 0.0
+    """Time since the unit last switched on or off (at start: as if switched long ago)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -222,6 +222,12 @@ def test_sg_ready_lock_keeps_the_pump_off_and_counts_discomfort(site, flat_profi
     assert tank.comfort_violation_kh == pytest.approx(expected_kh, rel=1e-9)
     assert tank.comfort_violation_kh > 10
     assert abs(tank.balance_error_kwh) < 1e-9
+    assert sim.heartbeat("house-02.hp")
+    sim.release("house-02.hp")  # back to the thermostat: the cold tank calls for heat at once
+    sim.advance(60)
+    pump = sim.snapshot().heat_pumps["house-02.hp"]
+    assert (pump.mode, pump.sg_ready_state, pump.on) == (ControlMode.LOCAL, 2, True)
+    assert not sim.heartbeat("house-02.hp")
 
 
 def test_sg_ready_forced_on_runs_flat_out_until_the_tank_is_full(site, flat_profiles):
@@ -282,6 +288,8 @@ def test_minimum_on_and_off_times_hold_against_commands(site, flat_profiles):
         states.append(reading.on)
     runs = _runs(states)
     assert len(runs) >= 4
+    reading = sim.snapshot().heat_pumps["house-01.hp"]
+    assert reading.minutes_in_state == pytest.approx(runs[-1][1])
     hp = site.config.houses[0].heat_pump
     for on, minutes in runs[1:-1]:
         assert minutes >= (hp.min_on_minutes if on else hp.min_off_minutes)
