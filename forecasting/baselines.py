@@ -30,7 +30,7 @@ from energy.config import LocationConfig
 from energy.timegrid import SLOT, SLOT_HOURS
 from forecasting.calendar import holiday_dates
 from forecasting.features import pv_estimate_kw, solar_geometry
-from forecasting.slp import h0_profile, h25_profile
+from forecasting.slp import h0_profile, h25_profile, quiet_demandlib
 from forecasting.targets import Target, TargetKind
 
 __all__ = [
@@ -140,6 +140,12 @@ class BdewHeatProfile(Baseline):
         public = holiday_dates(
             self.location.holidays_country, self.location.holidays_subdivision, years
         )
+        with quiet_demandlib():
+            return self._shape_with(local, public, temp_c)
+
+    def _shape_with(
+        self, local: pd.DatetimeIndex, public: frozenset, temp_c: np.ndarray
+    ) -> np.ndarray:
         building = HeatBuilding(
             local,
             holidays={d: "holiday" for d in public},

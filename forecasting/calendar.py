@@ -34,9 +34,9 @@ def calendar_features(index: pd.DatetimeIndex, location: LocationConfig) -> pd.D
     public = holiday_dates(location.holidays_country, location.holidays_subdivision, years)
     dates = local.date
     is_holiday = np.fromiter((d in public for d in dates), dtype=bool, count=len(dates))
-    weekday = np.asarray(local.dayofweek)
+    weekday = np.asarray(local.day_of_week)
     day_type = np.where(is_holiday | (weekday == 6), 2, np.where(weekday == 5, 1, 0))
-    angle = 2 * np.pi * (np.asarray(local.dayofyear) - 1) / 365.25
+    angle = 2 * np.pi * (np.asarray(local.day_of_year) - 1) / 365.25
     return pd.DataFrame(
         {
             "hour_local": np.asarray(local.hour) + np.asarray(local.minute) / 60.0,

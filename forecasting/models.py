@@ -96,6 +96,7 @@ class QuantileGradientBoosting(RegressorMixin, BaseEstimator):
         return out
 
     def predict(self, X: Any) -> np.ndarray:  # noqa: N803
+        check_is_fitted(self, "estimators_")
         median = int(np.flatnonzero(self.quantiles_ == 0.5)[0])
         return self.predict_quantiles(X)[:, median]
 

@@ -9,8 +9,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import warnings
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -20,7 +23,16 @@ from energy.config import LocationConfig
 from energy.timegrid import SLOT
 from forecasting.calendar import holiday_dates
 
-__all__ = ["h0_profile", "h25_profile"]
+__all__ = ["h0_profile", "h25_profile", "quiet_demandlib"]
+
+
+@contextlib.contextmanager
+def quiet_demandlib() -> Iterator[None]:
+    """Silence pandas 3 deprecation warnings raised inside demandlib 0.2.2 (inplace=, .weekday);
+    they are the library's, not ours, and would drown the logs of every backtest."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=pd.errors.Pandas4Warning, module="demandlib")
+        yield
 
 
 @functools.lru_cache(maxsize=4)
@@ -58,14 +70,14 @@ def _h0_raw(valid: pd.DatetimeIndex, location: LocationConfig) -> np.ndarray:
     local = valid.tz_convert(location.timezone)
     years = tuple(range(int(local.year.min()) - 1, int(local.year.max()) + 2))
     public = holiday_dates(location.holidays_country, location.holidays_subdivision, years)
-    weekday = np.asarray(local.dayofweek) + 1
+    weekday = np.asarray(local.day_of_week) + 1
     holiday = np.fromiter((d in public for d in local.date), dtype=bool, count=len(local))
     weekday = np.where(holiday, 7, weekday)
     slot = np.asarray(local.hour) * 4 + np.asarray(local.minute) // 15
     table = _h0_table()
     keys = pd.MultiIndex.from_arrays([_h0_period(local), weekday, slot])
     values = table.reindex(keys).to_numpy(dtype=float)
-    return values * _h0_dynamisation(np.asarray(local.dayofyear))
+    return values * _h0_dynamisation(np.asarray(local.day_of_year))
 
 
 def h25_profile(valid: pd.DatetimeIndex, location: LocationConfig) -> np.ndarray:
@@ -73,4 +85,5 @@ def h25_profile(valid: pd.DatetimeIndex, location: LocationConfig) -> np.ndarray
     local = pd.DatetimeIndex(valid.tz_convert(location.timezone), freq="15min")
     years = tuple(range(int(local.year.min()) - 1, int(local.year.max()) + 2))
     public = holiday_dates(location.holidays_country, location.holidays_subdivision, years)
-    return np.asarray(H25(local, holidays=sorted(public)), dtype=float)
+    with quiet_demandlib():
+        return np.asarray(H25(local, holidays=sorted(public)), dtype=float)

@@ -1,0 +1,48 @@
+"""Simulated weather forecasts: seeded, growing with lead time, physically bounded."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from forecasting.config import WeatherErrorConfig
+from forecasting.weather_error import simulate_weather_forecast
+
+
+def _actual() -> pd.DataFrame:
+    index = pd.date_range("2025-01-01T00:00Z", periods=96 * 60, freq="15min")
+    hour = index.hour.to_numpy() + index.minute.to_numpy() / 60
+    ghi = np.clip(400 * np.sin((hour - 7) / 10 * np.pi), 0, None)
+    return pd.DataFrame(
+        {"temp_outdoor_c": 5.0 + np.zeros(len(index)), "ghi_w_per_m2": ghi}, index=index
+    )
+
+
+def test_same_issue_same_forecast_and_disabled_is_perfect():
+    actual = _actual()
+    issue = pd.Timestamp("2025-01-10T11:00Z")
+    config = WeatherErrorConfig(seed=3)
+    a = simulate_weather_forecast(actual, issue, 144, config)
+    b = simulate_weather_forecast(actual, issue, 144, config)
+    pd.testing.assert_frame_equal(a, b)
+    other = simulate_weather_forecast(actual, issue, 144, WeatherErrorConfig(seed=4))
+    assert not a.equals(other)
+    perfect = simulate_weather_forecast(actual, issue, 144, WeatherErrorConfig(enabled=False))
+    pd.testing.assert_frame_equal(perfect, actual.loc[issue : issue + pd.Timedelta("35h45min")])
+
+
+def test_error_grows_with_lead_time_and_night_stays_dark():
+    actual = _actual()
+    config = WeatherErrorConfig()
+    errors = []
+    for day in range(40):
+        issue = pd.Timestamp("2025-01-02T11:00Z") + pd.Timedelta(days=day)
+        fc = simulate_weather_forecast(actual, issue, 144, config)
+        errors.append(
+            (fc["temp_outdoor_c"] - actual["temp_outdoor_c"].reindex(fc.index)).to_numpy()
+        )
+        assert (fc["ghi_w_per_m2"][actual["ghi_w_per_m2"].reindex(fc.index) == 0] == 0).all()
+        assert (fc["ghi_w_per_m2"] >= 0).all()
+    spread = np.std(np.array(errors), axis=0)
+    assert spread[:8].mean() < spread[-8:].mean()
+    assert 1.0 < spread[-8:].mean() < 3.0
