@@ -431,11 +431,13 @@ def _load_cached(path: Path, mtime_ns: int) -> RegisterMap | tuple[RegisterMapIs
         for issue in issues_from_validation_error(exc, file, data):
             issues.append(RegisterMapIssue(**issue.model_dump()))
         # Still check the points against each other: report everything in one go.
-        refs = {
-            role: value if isinstance(value := data.get(role), str) else None
-            for role in ("watchdog_point", "heartbeat_point")
-        }
-        register_map = RegisterMap.model_construct(points=[_PLACEHOLDER], **refs)
+        watchdog, heartbeat = (data.get(k) for k in ("watchdog_point", "heartbeat_point"))
+        register_map = RegisterMap.model_construct(
+            name=str(data.get("name", "")),
+            points=[_PLACEHOLDER],
+            watchdog_point=watchdog if isinstance(watchdog, str) else None,
+            heartbeat_point=heartbeat if isinstance(heartbeat, str) else None,
+        )
     if not isinstance(raw_points, list) or not raw_points:
         issues.append(
             RegisterMapIssue(

@@ -87,8 +87,8 @@ class SimulatedDevice:
             point = self.register_map.point(name)
             if point.name in self._users:
                 continue  # scale factors are the device's own business
-            sf = scale_factors.get(point.scale_factor) if point.scale_factor else None
-            self._store(point, self._encode(point, value, sf))
+            factor = scale_factors.get(point.scale_factor) if point.scale_factor else None
+            self._store(point, self._encode(point, value, factor))
 
     def _encode(self, point: Point, value: Value, sf: int | None) -> list[int]:
         if value is None:

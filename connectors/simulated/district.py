@@ -180,7 +180,7 @@ class SimulatedDistrict:
         self._site = Site.from_config(
             _with_ports(self._configured_site.config, ports, self.host_override)
         )
-        self._refresh()
+        self.refresh()
         self._wall_start = asyncio.get_running_loop().time()
         self._task = asyncio.create_task(self._run(), name="simulated-district")
         logger.info(
@@ -280,9 +280,10 @@ class SimulatedDistrict:
         target = self.clock()
         if target > self.physics.now:
             self.physics.advance_to(target)
-        self._refresh()
+        self.refresh()
 
-    def _refresh(self) -> None:
+    def refresh(self) -> None:
+        """Re-encode every device's registers from the current physics snapshot."""
         snapshot = self.physics.snapshot()
         for asset in self._assets:
             device = self.simulated[asset.id]
@@ -316,7 +317,7 @@ class SimulatedDistrict:
                 self.physics, asset, device.register_map, written, held, endpoint.watchdog_s
             )
             # Show the command's effect (e.g. the clamped setpoint) once the write has landed.
-            asyncio.get_running_loop().call_soon(self._refresh)
+            asyncio.get_running_loop().call_soon(self.refresh)
 
         return on_write
 
