@@ -135,7 +135,6 @@ async def _run(args: argparse.Namespace, port: int) -> None:
 
         store = Store.from_url(args.store)
         store.upgrade()
-    maps = {s.asset_id: register_map for s in specs}
     async with DevicePoller(devices=specs, site_id="bench") as poller:
         first = await poller.poll_once()
         cycles, requests, store_s = [], [], []
@@ -147,7 +146,7 @@ async def _run(args: argparse.Namespace, port: int) -> None:
             if failed:
                 print(f"  {len(failed)} devices failed, e.g. {result.devices[failed[0]].health}")
             if store is not None:
-                frame = measurements_frame(result, maps)
+                frame = measurements_frame(result)
                 t0 = time.perf_counter()
                 await asyncio.to_thread(_write, store, frame)
                 store_s.append(time.perf_counter() - t0)

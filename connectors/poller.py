@@ -25,7 +25,7 @@ import math
 import ssl
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
@@ -98,6 +98,8 @@ class PollResult:
     devices: dict[str, DeviceReading]
     duration_s: float
     stored_rows: int = 0
+    register_maps: Mapping[str, RegisterMap] = field(default_factory=dict, repr=False)
+    """The map of every polled device (units, quantities, points never read)."""
 
     @property
     def health(self) -> dict[str, DeviceHealth]:
@@ -179,6 +181,7 @@ class DevicePoller:
             finished=dt.datetime.now(dt.UTC),
             devices={r.asset_id: r for r in readings},
             duration_s=duration,
+            register_maps={s.asset_id: s.register_map for s in self.devices or ()},
         )
         failed = result.failed()
         log.debug(
@@ -189,9 +192,9 @@ class DevicePoller:
             len(failed),
         )
         if self.store is not None and store_results:
-            frame = measurements_frame(result, {s.asset_id: s.register_map for s in self.devices})
+            frame = measurements_frame(result)
             rows = await asyncio.to_thread(write_measurements, self.store, result.site_id, frame)
-            result = PollResult(**{**result.__dict__, "stored_rows": rows})
+            result = replace(result, stored_rows=rows)
         return result
 
     async def close(self) -> None:
@@ -218,11 +221,11 @@ def measurements_frame(
 ) -> pd.DataFrame:
     """A long frame (asset_id, quantity, time, value, quality, unit) for write_measurements.
 
-    `register_maps` (asset id -> map) supplies units, quantities and, for stale devices, the
-    points never read; without it only point rows of values read are produced.
+    `register_maps` (asset id -> map; default: the maps the poller recorded in the result)
+    supplies units, quantities and, for stale devices, the points never read.
     """
     rows: list[tuple[str, str, dt.datetime, float, int, str]] = []
-    maps = register_maps or {}
+    maps = result.register_maps if register_maps is None else register_maps
     for asset_id, reading in result.devices.items():
         register_map = maps.get(asset_id)
         points = register_map.by_name if register_map is not None else {}

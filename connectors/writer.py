@@ -28,6 +28,7 @@ import asyncio
 import datetime as dt
 import logging
 import math
+import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
@@ -116,7 +117,8 @@ class SetpointWriter:
     """Writes setpoints of a site's devices, one safe path for all of them.
 
     Shares the poller's DeviceClients (and so their connections, breakers and locks) when `poller`
-    is given; otherwise opens its own clients on first use. `actor` is recorded with every write
+    is given; otherwise opens its own clients on first use (`ssl_contexts`: verifying contexts
+    for devices with tls: true). `actor` is recorded with every write
     ('system:dispatch', 'cli:alice').
     """
 
@@ -127,6 +129,7 @@ class SetpointWriter:
         actor: str,
         *,
         poller: DevicePoller | None = None,
+        ssl_contexts: Mapping[str, ssl.SSLContext] | None = None,
         audit: bool = False,
         ramp_window_s: float = 5.0,
         now: Callable[[], dt.datetime] = _utcnow,
@@ -137,6 +140,7 @@ class SetpointWriter:
         self.audit = audit
         self.ramp_window_s = ramp_window_s
         self._poller = poller
+        self._ssl_contexts = dict(ssl_contexts or {})
         self._own: dict[str, DeviceClient] = {}
         self._now = now
         self._history: dict[tuple[str, str], tuple[float, dt.datetime]] = {}
@@ -152,7 +156,12 @@ class SetpointWriter:
                 (spec,) = device_specs(self.site, [asset_id])
             except KeyError as exc:
                 raise WriteRefusedError(str(exc).strip("\"'")) from None
-            self._own[asset_id] = DeviceClient(spec.asset_id, spec.endpoint, spec.register_map)
+            self._own[asset_id] = DeviceClient(
+                spec.asset_id,
+                spec.endpoint,
+                spec.register_map,
+                ssl_context=self._ssl_contexts.get(asset_id),
+            )
         return self._own[asset_id]
 
     async def close(self) -> None:
@@ -368,6 +377,10 @@ class SetpointWriter:
     ) -> str:
         if history is None or history[0] == value or not _discrete(target):
             return ""
+        if target.quantity in ("heartbeat", "watchdog_s"):
+            return ""  # feeding the watchdog switches nothing
+        if target.quantity == "setpoint_kw" and bool(history[0]) == bool(value):
+            return ""  # a power change while running (or 0 -> 0) is not an on/off switch
         try:
             asset = self.site.asset(asset_id)
         except KeyError:

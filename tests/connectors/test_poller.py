@@ -242,7 +242,7 @@ def test_frame_holds_numeric_values_read_this_cycle(tk: TkServer) -> None:
     for table, address, regs in registers.values():
         tk.set(table, address, regs)
     (result,) = _poll([DeviceSpec("dev", endpoint(tk.port), rm)])
-    frame = measurements_frame(result, {"dev": rm})
+    frame = measurements_frame(result)
     assert "text" not in set(frame["quantity"]), "strings are not measurements"
     assert len(frame) == len(points) - 2
     assert frame["time"].dt.tz is not None
