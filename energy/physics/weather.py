@@ -172,8 +172,8 @@ def _irradiance_slots(
             altitude=station.altitude_m,
         )
     zenith = sun["apparent_zenith"].to_numpy()
-    # interval k starts at slots[4k]; its label is that start + lag + 1 h (UTC) + 1 h (MEZ), the
-    # label of the hour-ending row of the UTC hour starting at slots[4k] + lag - 1 h
+    # interval k starts at slots[4k] (UTC) and carries the MEZ label slots[4k] + 1 h + lag; that is
+    # the label _typical_rows gives the UTC hour starting at slots[4k] + lag - 1 h (label h + 2 h)
     rows = _typical_rows(slots[::SLOTS_PER_HOUR] + lag - pd.Timedelta(hours=1))
     weight = np.maximum(np.cos(np.radians(zenith)), 0.0).reshape(-1, SLOTS_PER_HOUR)
     total = weight.sum(axis=1, keepdims=True)
@@ -181,8 +181,8 @@ def _irradiance_slots(
     share = share.reshape(-1) * SLOTS_PER_HOUR
     direct = np.repeat(typical.hourly["B"].to_numpy(float)[rows], SLOTS_PER_HOUR) * share
     diffuse = np.repeat(typical.hourly["D"].to_numpy(float)[rows], SLOTS_PER_HOUR) * share
-    keep = slice(int(lag / pd.Timedelta(SLOT_FREQ)), int(lag / pd.Timedelta(SLOT_FREQ))
-                 + int((end - start) / pd.Timedelta(SLOT_FREQ)))  # fmt: skip
+    first = lag // pd.Timedelta(SLOT_FREQ)
+    keep = slice(first, first + (end - start) // pd.Timedelta(SLOT_FREQ))
     return direct[keep], diffuse[keep], zenith[keep]
 
 
