@@ -286,13 +286,17 @@ class StoreConfig(_Model):
 class ReleasePolicyConfig(_Model):
     """When a proposed plan becomes approved without an operator (issue 7).
 
-    auto_within_limits: approved by the system when no asset's power in any shared slot differs
-    from the running plan by more than max_change_kw (a first plan, with nothing running, always
-    needs an operator unless auto_first_plan). manual: every plan waits for an operator.
+    auto_within_limits: approved by the system when no battery's or heat pump's power in the next
+    compare_slots slots differs from the running plan by more than max_change_kw (with nothing
+    running, the first plan needs an operator unless auto_first_plan). manual: an operator
+    approves every plan.
     """
 
     mode: Literal["auto_within_limits", "manual"] = "auto_within_limits"
     max_change_kw: NonNegativeFloat = 5.0
+    compare_slots: Annotated[int, Field(ge=1)] = Field(
+        8, description="slots from now compared against the running plan (re-planned anyway)"
+    )
     auto_first_plan: bool = True
 
 

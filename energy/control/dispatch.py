@@ -1,0 +1,323 @@
+"""The dispatch job: the active plan's current slot, written through the single write path.
+
+Every cycle (control.dispatch_interval_s) `Dispatcher.dispatch_once(now)`:
+
+1. activates an operator-approved plan that is newer than the active one, and expires plans past
+   their horizon (a plan never runs past its horizon);
+2. reads the fresh state (energy.control.state), the overrides and modes in force;
+3. turns the active plan's slot into one DeviceCommand per controllable asset with the shared
+   `commands_for_slot` (manual mode, overrides, the plan, then external limits: §14a dimming and
+   feed-in limits override any plan);
+4. replaces the command of every device with stale inputs (and of every device when the grid
+   meter is stale) by a release to local mode; no plan covering the slot releases every
+   automatic device too;
+5. writes each device concurrently through `connectors.writer.SetpointWriter` (clamp, ramp,
+   minimum switching time, write, read back, watchdog/heartbeat, setpoint_writes record); a
+   device already released is not written again until it is commanded;
+6. raises or clears the alarms `no_valid_plan`, `stale_input` (per device) and `write_failed`
+   (per device), so the operator sees every reason the loop is not controlling.
+
+The dispatcher holds no state that the store does not also have: the set of devices it released
+is a cache (after a restart every device is released once more, which is idempotent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from connectors.registermap import DataType, RegisterMap, load_register_map
+from connectors.writer import SetpointWriter, WriteOutcome, WriteRefusedError, WriteStatus
+from energy.control.commands import CommandKind, DeviceCommand, commands_for_slot
+from energy.control.planner import dimming_limits, promote_approved
+from energy.control.planning import ExternalLimits
+from energy.control.state import SiteState, read_site_state
+from energy.site import AssetKind, Site
+from energy.store.alarms import Severity, clear_alarm, raise_alarm
+from energy.store.controls import active_overrides, asset_modes_of
+from energy.store.engine import Store
+from energy.store.plans import PlanRecord, active_plan, expire_plans, read_plan_values
+from optimizer.plant import Plant
+
+__all__ = ["DeviceWrite", "DispatchReport", "Dispatcher", "device_writes"]
+
+log = logging.getLogger(__name__)
+
+#: write outcomes that are not a device fault (held = minimum switching time, by design)
+_FINE = frozenset({WriteStatus.OK, WriteStatus.CLAMPED, WriteStatus.HELD})
+ExternalLimitsSource = Callable[[SiteState], ExternalLimits | None]
+
+
+@dataclass(frozen=True)
+class DeviceWrite:
+    """One register write a command needs: point name and value in the point's unit."""
+
+    point: str
+    value: float | bool
+    limits: tuple[float | None, float | None] | None = None
+
+
+def _point_by_quantity(register_map: RegisterMap, quantity: str) -> str | None:
+    for point in register_map.points:
+        if point.quantity == quantity and point.writable:
+            return point.name
+    return None
+
+
+def _off(register_map: RegisterMap, name: str) -> float | bool:
+    return False if register_map.point(name).dtype is DataType.BOOL else 0.0
+
+
+def _on(register_map: RegisterMap, name: str) -> float | bool:
+    return True if register_map.point(name).dtype is DataType.BOOL else 1.0
+
+
+def device_writes(
+    site: Site, register_map: RegisterMap, command: DeviceCommand
+) -> list[DeviceWrite]:
+    """The register writes of one command on one device, from its register map's quantities.
+
+    setpoint_kw points take kW / quantity_factor; SG Ready takes the state; a PV limit is written
+    as percent of the configured peak power, then enabled; a release writes mode 0 (or
+    remote_enable false, or limit_enabled 0). Raises ValueError when the map cannot carry it.
+    """
+    asset_id = command.asset_id
+
+    def need(quantity: str) -> str:
+        name = _point_by_quantity(register_map, quantity)
+        if name is None:
+            raise ValueError(
+                f"device {asset_id}: register map {register_map.name!r} has no writable point "
+                f"with quantity {quantity!r} for a {command.kind.value} command"
+            )
+        return name
+
+    if command.kind is CommandKind.RELEASE_TO_LOCAL:
+        for quantity in ("mode", "remote_enable", "limit_enabled"):
+            name = _point_by_quantity(register_map, quantity)
+            if name is not None:
+                return [DeviceWrite(name, _off(register_map, name))]
+        need("mode")
+    assert command.value is not None
+    if command.kind in (CommandKind.BATTERY_POWER_KW, CommandKind.HEAT_PUMP_POWER_KW):
+        name = need("setpoint_kw")
+        factor = register_map.point(name).quantity_factor
+        return [DeviceWrite(name, command.value / factor)]
+    if command.kind is CommandKind.SG_READY_STATE:
+        return [DeviceWrite(need("sg_ready_state"), float(round(command.value)))]
+    if command.kind is CommandKind.PV_LIMIT_KW:
+        peak_kw = float(site.asset(asset_id).params_dict().get("peak_kw") or 0.0)
+        if peak_kw <= 0:
+            raise ValueError(f"device {asset_id}: PV limit needs a configured peak_kw > 0")
+        pct = min(max(100.0 * command.value / peak_kw, 0.0), 100.0)
+        enable = need("limit_enabled")
+        return [DeviceWrite(need("limit_pct"), pct), DeviceWrite(enable, _on(register_map, enable))]
+    raise ValueError(f"device {asset_id}: unknown command kind {command.kind!r}")
+
+
+@dataclass
+class DispatchReport:
+    """What one dispatch cycle decided and wrote."""
+
+    time: dt.datetime
+    plan: PlanRecord | None = None
+    commands: list[DeviceCommand] = field(default_factory=list)
+    outcomes: dict[str, list[WriteOutcome]] = field(default_factory=dict)
+    released: list[str] = field(default_factory=list)
+    stale: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+class Dispatcher:
+    """Writes the active plan's current slot to the devices (see module docstring)."""
+
+    def __init__(
+        self,
+        site: Site,
+        store: Store,
+        writer: SetpointWriter,
+        stale_after_s: float,
+        external_limits: ExternalLimitsSource | None = None,
+    ):
+        self.site = site
+        self.store = store
+        self.writer = writer
+        self.stale_after_s = stale_after_s
+        self.external_limits = external_limits or (lambda state: dimming_limits(site, state))
+        self.plant = Plant.from_site(site)
+        self.maps = {
+            a.id: load_register_map(a.device.register_map, a.id)
+            for a in site.devices()
+            if a.device is not None
+        }
+        self.controllable = [
+            a.id
+            for a in site.devices()
+            if a.kind in (AssetKind.BATTERY, AssetKind.HEAT_PUMP, AssetKind.PV)
+        ]
+        self._released: set[str] = set()
+        #: the write outcomes of the latest release_all
+        self.last_outcomes: list[WriteOutcome] = []
+        self._plan_values: tuple[int, pd.DataFrame] | None = None
+
+    # -- one cycle ----------------------------------------------------------------------------
+
+    def _read(
+        self, now: dt.datetime
+    ) -> tuple[PlanRecord | None, pd.DataFrame, SiteState, dict, dict]:
+        promote_approved(self.store, self.site, now)
+        expire_plans(self.store, self.site.id, now)
+        plan = active_plan(self.store, self.site.id, now)
+        if plan is None:
+            values = pd.DataFrame(columns=["asset_id", "quantity", "slot_start", "value"])
+        elif self._plan_values is not None and self._plan_values[0] == plan.id:
+            values = self._plan_values[1]
+        else:
+            values = read_plan_values(self.store, plan.id)
+            self._plan_values = (plan.id, values)
+        state = read_site_state(self.store, self.site, now, self.stale_after_s)
+        overrides = active_overrides(self.store, self.site.id, now)
+        modes = asset_modes_of(self.store, self.site.id)
+        return plan, values, state, overrides, modes
+
+    def commands(
+        self,
+        now: dt.datetime,
+        plan: PlanRecord | None,
+        values: pd.DataFrame,
+        state: SiteState,
+        overrides: dict,
+        modes: dict,
+    ) -> list[DeviceCommand]:
+        """The commands of this cycle, with stale devices released (steps 3 and 4)."""
+        commands = commands_for_slot(
+            self.site,
+            values,
+            pd.Timestamp(now),
+            state=state.dispatch_state(self.site),
+            overrides=overrides,
+            modes=modes,
+            external_limits=self.external_limits(state),
+            plant=self.plant,
+        )
+        safe = []
+        for command in commands:
+            if not state.controllable(command.asset_id):
+                command = DeviceCommand(
+                    command.asset_id, CommandKind.RELEASE_TO_LOCAL, None, "stale"
+                )
+            safe.append(command)
+        return safe
+
+    async def dispatch_once(self, now: dt.datetime) -> DispatchReport:
+        plan, values, state, overrides, modes = await asyncio.to_thread(self._read, now)
+        commands = self.commands(now, plan, values, state, overrides, modes)
+        report = DispatchReport(time=now, plan=plan, commands=commands, stale=dict(state.stale))
+        results = await asyncio.gather(*(self._execute(c) for c in commands))
+        for command, (outcomes, problem) in zip(commands, results, strict=True):
+            if outcomes:
+                report.outcomes[command.asset_id] = outcomes
+            if problem:
+                report.failed[command.asset_id] = problem
+            elif command.kind is CommandKind.RELEASE_TO_LOCAL and outcomes:
+                report.released.append(command.asset_id)
+        await asyncio.to_thread(self._alarms, report)
+        return report
+
+    async def _execute(self, command: DeviceCommand) -> tuple[list[WriteOutcome], str]:
+        asset_id = command.asset_id
+        releasing = command.kind is CommandKind.RELEASE_TO_LOCAL
+        if releasing and asset_id in self._released:
+            return [], ""
+        try:
+            writes = device_writes(self.site, self.maps[asset_id], command)
+        except ValueError as exc:
+            return [], str(exc)
+        outcomes: list[WriteOutcome] = []
+        for write in writes:
+            try:
+                outcome = await self.writer.write(
+                    asset_id, write.point, write.value, limits=write.limits
+                )
+            except WriteRefusedError as exc:
+                return outcomes, str(exc)
+            outcomes.append(outcome)
+            if outcome.status not in _FINE:
+                return outcomes, f"{write.point}: {outcome.status.value} {outcome.detail}".strip()
+        if releasing:
+            self._released.add(asset_id)
+        else:
+            self._released.discard(asset_id)
+        return outcomes, ""
+
+    def _alarms(self, report: DispatchReport) -> None:
+        now, site_id = report.time, self.site.id
+        if report.plan is None:
+            raise_alarm(
+                self.store,
+                site_id,
+                "no_valid_plan",
+                "dispatch",
+                Severity.WARNING,
+                f"no approved plan covers {now.isoformat()}: devices released to local mode",
+                now,
+            )
+        else:
+            clear_alarm(self.store, site_id, "no_valid_plan", "dispatch", now)
+        for asset_id in [*self.controllable, "grid.meter"]:
+            reason = report.stale.get(asset_id)
+            if reason:
+                raise_alarm(
+                    self.store,
+                    site_id,
+                    "stale_input",
+                    asset_id,
+                    Severity.CRITICAL,
+                    f"{reason}: not controlled, released to local mode",
+                    now,
+                )
+            else:
+                clear_alarm(self.store, site_id, "stale_input", asset_id, now)
+        written = {c.asset_id for c in report.commands}
+        for asset_id in self.controllable:
+            problem = report.failed.get(asset_id)
+            if problem:
+                raise_alarm(
+                    self.store,
+                    site_id,
+                    "write_failed",
+                    asset_id,
+                    Severity.CRITICAL,
+                    f"{asset_id}: {problem}",
+                    now,
+                )
+            elif asset_id in written:
+                clear_alarm(self.store, site_id, "write_failed", asset_id, now)
+
+    # -- release ------------------------------------------------------------------------------
+
+    def forget_released(self) -> None:
+        """Release every device again at its next release command (its state is unknown)."""
+        self._released.clear()
+
+    async def release_all(self, reason: str) -> dict[str, str]:
+        """Hand every controllable device back to local mode now (shutdown, store outage).
+
+        Returns the problems per device (empty when every release was confirmed); the write
+        outcomes are in `last_outcomes`.
+        """
+        self._released.clear()
+        commands = [
+            DeviceCommand(a, CommandKind.RELEASE_TO_LOCAL, None, reason) for a in self.controllable
+        ]
+        results = await asyncio.gather(*(self._execute(c) for c in commands))
+        self.last_outcomes = [o for outcomes, _ in results for o in outcomes]
+        problems = {c.asset_id: p for c, (_, p) in zip(commands, results, strict=True) if p}
+        for asset_id, problem in problems.items():
+            log.warning("release of %s failed (%s): %s", asset_id, reason, problem)
+        return problems

@@ -1,0 +1,228 @@
+"""The forecast-and-optimize job: the shared PlanningCycle wrapped with the store.
+
+Once per planning period (control.plan_interval_min, aligned to the quarter hours of the site
+clock) `LivePlanner.run(now)`:
+
+1. skips when a plan was already made in this period (the job may fire more often than that, and
+   after a restart it must not plan twice): idempotent through the plans table alone;
+2. reads the fresh measured state (stale devices fall back to their configured state, and a stale
+   grid meter stops the cycle: nothing is known at the connection point);
+3. takes the weather forecast and the §14a dimming caps in force, plans with PlanningCycle
+   (forecasts, tariff, one warm HiGHS solve) and stores the plan as proposed;
+4. applies the release policy (energy.control.release) and activates an approved plan.
+
+Forecasting bootstrap (docs/operations.md): on a fresh store there is no measured history, so the
+live loop forecasts with `ProfileForecaster`, the configured district's standard profiles (BDEW
+H25 household load, degree-hour space heat, hot water, pvlib PV on the DWD test reference year),
+scaled to each house's configured annual figures. It needs no history and is ready in seconds.
+A trained `forecasting.ForecastService` fits the same Forecaster protocol and replaces it once
+enough history is stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from energy.control.planning import ExternalLimits, PlanningCycle
+from energy.control.release import ReleaseDecision, apply_release_policy
+from energy.control.state import SiteState, read_site_state
+from energy.physics.profiles import district_profiles
+from energy.physics.weather import load_try_weather
+from energy.site import AssetKind, Site
+from energy.store.engine import Store
+from energy.store.plans import PlanRecord, PlanState, activate_plan, list_plans, save_plan
+from energy.timegrid import SLOT, SLOT_MINUTES, floor_slot
+from forecasting.config import WeatherErrorConfig
+from forecasting.weather_error import simulate_weather_forecast
+
+__all__ = [
+    "BOOTSTRAP_MODEL_VERSION",
+    "LivePlanner",
+    "PlanOutcome",
+    "ProfileForecaster",
+    "TryWeatherFeed",
+    "dimming_limits",
+    "period_start",
+    "promote_approved",
+]
+
+log = logging.getLogger(__name__)
+
+BOOTSTRAP_MODEL_VERSION = "profile-bootstrap"
+
+
+class ProfileForecaster:
+    """Forecasts from the site's standard profiles (no history needed; see module docstring).
+
+    seed selects the profiles' day-to-day noise; a seed other than the simulator's makes the
+    forecast one plausible realisation of the district rather than its exact future.
+    """
+
+    def __init__(self, site: Site, horizon_slots: int, seed: int = 1):
+        self.site = site
+        self.horizon_slots = horizon_slots
+        self.seed = seed
+
+    def predict(
+        self, issue_time: pd.Timestamp, history: pd.DataFrame, weather_forecast: pd.DataFrame
+    ) -> pd.DataFrame:
+        start = floor_slot(issue_time)
+        end = start + self.horizon_slots * SLOT
+        profiles = district_profiles(self.site, start, end, seed=self.seed)
+        columns = [c for c in profiles.columns if c.endswith((":load_kw", ":heat_demand_kw"))]
+        columns += [c for c in profiles.columns if c.endswith(":pv_kw")]
+        long = profiles[columns].melt(ignore_index=False, var_name="target", value_name="value")
+        long = long.rename_axis("valid_time").reset_index()
+        long["quantile"] = 0.5
+        long["model_version"] = BOOTSTRAP_MODEL_VERSION
+        long["issue_time"] = pd.Timestamp(issue_time)
+        return long[["target", "model_version", "issue_time", "valid_time", "quantile", "value"]]
+
+
+class TryWeatherFeed:
+    """Weather forecasts for the site: the DWD test reference year of its region with a forecast
+    error growing with lead time (forecasting.weather_error). The platform reaches no weather
+    service; a real feed replaces this class behind the same `forecast` call."""
+
+    def __init__(self, site: Site, error: WeatherErrorConfig | None = None):
+        self.region = site.config.location.weather_try_region
+        self.error = error or WeatherErrorConfig()
+
+    def forecast(self, issue_time: pd.Timestamp, horizon_slots: int) -> pd.DataFrame:
+        start = floor_slot(issue_time)
+        end = start + horizon_slots * SLOT
+        years = range(start.year, end.year + 1)
+        actual = pd.concat([load_try_weather(self.region, y) for y in years])
+        return simulate_weather_forecast(actual, start, horizon_slots, self.error)
+
+
+def dimming_limits(site: Site, state: SiteState) -> ExternalLimits | None:
+    """The grid operator's §14a EnWG dimming caps the heat pumps report (0 = no cap)."""
+    caps: dict[str, float] = {}
+    for asset in site.of_kind(AssetKind.HEAT_PUMP):
+        cap = state.value(asset.id, "dimming_cap_kw")
+        if cap is not None and cap > 0:
+            caps[asset.id] = cap
+    if not caps:
+        return None
+    return ExternalLimits(heat_pump_cap_kw=caps)
+
+
+def period_start(now: dt.datetime, plan_interval_min: int) -> dt.datetime:
+    """Start of the planning period containing now (periods align to the UTC hour)."""
+    slot = floor_slot(now).to_pydatetime()
+    step = plan_interval_min // SLOT_MINUTES
+    index = (slot.minute // SLOT_MINUTES) // step * step
+    return slot.replace(minute=index * SLOT_MINUTES)
+
+
+@dataclass(frozen=True)
+class PlanOutcome:
+    """What one run of the planning job did."""
+
+    plan: PlanRecord | None
+    skipped: str = ""
+    release: ReleaseDecision | None = None
+    seconds: float = 0.0
+
+
+class LivePlanner:
+    """PlanningCycle with store I/O, the release policy and activation (module docstring)."""
+
+    def __init__(
+        self,
+        site: Site,
+        store: Store,
+        cycle: PlanningCycle,
+        weather: TryWeatherFeed,
+        stale_after_s: float,
+    ):
+        self.site = site
+        self.store = store
+        self.cycle = cycle
+        self.weather = weather
+        self.stale_after_s = stale_after_s
+
+    def already_planned(self, now: dt.datetime) -> PlanRecord | None:
+        newest = list_plans(self.store, self.site.id, limit=1)
+        start = period_start(now, self.site.config.control.plan_interval_min)
+        if newest and start <= newest[0].created_at <= now:
+            return newest[0]
+        return None
+
+    def run(self, now: dt.datetime) -> PlanOutcome:
+        """Plan once for the period containing now (see module docstring)."""
+        existing = self.already_planned(now)
+        if existing is not None:
+            return PlanOutcome(None, f"plan v{existing.version} already made in this period")
+        started = time.perf_counter()
+        state = read_site_state(self.store, self.site, now, self.stale_after_s)
+        if state.site_inputs_stale:
+            raise RuntimeError(
+                f"cannot plan at {now.isoformat()}: {state.stale['grid.meter']} "
+                "(the grid connection point is unknown)"
+            )
+        issue = pd.Timestamp(now)
+        weather = self.weather.forecast(issue, self.cycle.horizon_slots)
+        result = self.cycle.plan(
+            issue,
+            state.dispatch_state(self.site),
+            pd.DataFrame(),
+            weather,
+            dimming_limits(self.site, state),
+        )
+        summary = result.summary_json()
+        summary["stale_inputs"] = dict(state.stale)
+        values = result.plan[["asset_id", "quantity", "slot_start", "value"]]
+        values = values[np.isfinite(values["value"].to_numpy(dtype=float))]
+        plan = save_plan(
+            self.store,
+            self.site.id,
+            values,
+            created_at=now,
+            horizon_start=result.index[0].to_pydatetime(),
+            horizon_end=(result.index[-1] + SLOT).to_pydatetime(),
+            slot_minutes=SLOT_MINUTES,
+            solver_status=result.status.value,
+            termination=summary.get("model_status"),
+            objective_eur=summary.get("objective_eur"),
+            mip_gap=summary.get("mip_gap"),
+            fallback=result.stage.value if result.status.value == "fallback" else "none",
+            build_seconds=summary.get("build_seconds"),
+            solve_seconds=summary.get("solve_seconds"),
+            extract_seconds=summary.get("extract_seconds"),
+            summary=summary,
+        )
+        decision = apply_release_policy(self.store, self.site, plan, now)
+        if decision.approve:
+            plan = activate_plan(self.store, plan.id, now)
+        elapsed = time.perf_counter() - started
+        log.info(
+            "plan v%d (%s, %s) in %.2f s: %s",
+            plan.version,
+            plan.solver_status,
+            plan.state.value,
+            elapsed,
+            decision.reason,
+        )
+        return PlanOutcome(plan, release=decision, seconds=elapsed)
+
+
+def promote_approved(store: Store, site: Site, now: dt.datetime) -> PlanRecord | None:
+    """Activate the newest approved plan covering now when it is newer than the active one.
+
+    Operators approve plans through the web interface; the dispatch job makes them active.
+    """
+    plans = list_plans(store, site.id, states=[PlanState.APPROVED, PlanState.ACTIVE], limit=5)
+    for plan in plans:
+        if plan.state is PlanState.ACTIVE:
+            return None
+        if plan.covers(now):
+            return activate_plan(store, plan.id, now)
+    return None

@@ -1,0 +1,487 @@
+"""One controller instance of a site: the scheduled jobs, the site lease and the restart hold.
+
+    runtime = ControlRuntime(site, store, clock=WallClock())
+    await runtime.start()          # in a running event loop; jobs start firing
+    ...
+    await runtime.stop()           # devices released to local mode, lease released
+
+Jobs (APScheduler 3.x AsyncIOScheduler, coroutine jobs in one event loop; store calls and the
+optimizer run in worker threads; every job coalesces missed runs, runs one instance at a time and
+is wrapped by `JobRunner`, so a failure is recorded and alarmed but never stops the scheduler):
+
+- `lease` (every lease_ttl_s / 3): take or renew the site lease. Only the holder polls, plans and
+  dispatches; another instance against the same store stands by and takes over once the lease
+  has expired. Taking the lease (at start or over from a dead instance) starts the restart hold.
+- `poll` (poll_interval_s): read every device, stamp the readings on the site clock and store them
+  through a buffer that keeps what the store could not take (store outage) for the next cycle.
+- `plan` (aligned to plan_interval_min, plus a catch-up check so a start or a failed cycle is
+  re-planned within a minute): `LivePlanner.run`, idempotent per planning period.
+- `dispatch` (dispatch_interval_s): `Dispatcher.dispatch_once`, only after the restart hold
+  (one device-watchdog period: by then setpoints of a previous instance have expired and the
+  poll job has read the state) and only while the lease is valid on the site clock.
+- `housekeeping` (cron, site local time): expire plans, delete measurements, setpoint write
+  records and job runs older than retention_days (the audit log is kept).
+- `retrain` (cron): reports what the forecaster is (see energy.control.planner, bootstrap).
+
+Accelerated mode (clock speed > 1): the same jobs on scaled wall intervals (energy.control.timing);
+cron-aligned jobs become interval checks that are idempotent per period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import os
+import socket
+from collections.abc import Callable
+
+import pandas as pd
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import delete, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from connectors.poller import DevicePoller, PollResult, measurements_frame
+from connectors.writer import SetpointWriter, WriteOutcome
+from energy.control.clock import Clock, WallClock
+from energy.control.dispatch import Dispatcher
+from energy.control.jobs import JobOutcome, JobRunner, Skipped
+from energy.control.planner import LivePlanner
+from energy.control.timing import LoopTiming
+from energy.site import Site
+from energy.store.audit import append_audit
+from energy.store.engine import Store
+from energy.store.leases import lease_holder, release_lease, try_acquire_lease
+from energy.store.measurements import write_measurements
+from energy.store.plans import expire_plans
+from energy.store.schema import job_runs, measurements, series, setpoint_writes
+from energy.store.setpoints import SetpointWriteRecord, record_setpoint_write
+
+__all__ = ["ControlRuntime", "MeasurementBuffer", "PlannerFactory", "default_instance_id"]
+
+log = logging.getLogger(__name__)
+
+PlannerFactory = Callable[[Site, Store, LoopTiming], LivePlanner]
+FREQUENT_JOBS = frozenset({"poll", "dispatch", "lease"})
+DISPATCH_ACTOR = "system:dispatch"
+
+
+def default_instance_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class MeasurementBuffer:
+    """Measurement frames polled but not yet stored; kept across store outages (bounded)."""
+
+    def __init__(self, max_rows: int = 2_000_000):
+        self.max_rows = max_rows
+        self._frames: list[pd.DataFrame] = []
+        self.dropped_rows = 0
+
+    @property
+    def rows(self) -> int:
+        return sum(len(f) for f in self._frames)
+
+    def add(self, frame: pd.DataFrame) -> None:
+        if not frame.empty:
+            self._frames.append(frame)
+        while self.rows > self.max_rows and len(self._frames) > 1:
+            dropped = self._frames.pop(0)
+            self.dropped_rows += len(dropped)
+            log.error("measurement buffer full: dropped %d oldest unstored rows", len(dropped))
+
+    def flush(self, store: Store, site_id: str) -> int:
+        """Store every buffered frame, oldest first; on failure keep what was not stored."""
+        stored = 0
+        while self._frames:
+            stored += write_measurements(store, site_id, self._frames[0])
+            self._frames.pop(0)
+        return stored
+
+
+def default_planner(site: Site, store: Store, timing: LoopTiming) -> LivePlanner:
+    """PlanningCycle with the optimizer, the bootstrap forecaster and the TRY weather feed."""
+    from energy.control.planner import ProfileForecaster, TryWeatherFeed
+    from energy.control.planning import PlanningCycle
+    from optimizer import DispatchOptimizer
+
+    horizon = site.config.control.horizon_slots
+    optimizer = DispatchOptimizer(site, horizon_slots=horizon)
+    cycle = PlanningCycle(site, optimizer, ProfileForecaster(site, horizon), horizon)
+    return LivePlanner(site, store, cycle, TryWeatherFeed(site), timing.stale_after_s)
+
+
+class ControlRuntime:
+    """The jobs of one controller instance (see module docstring)."""
+
+    def __init__(
+        self,
+        site: Site,
+        store: Store,
+        *,
+        clock: Clock | None = None,
+        timing: LoopTiming | None = None,
+        instance: str | None = None,
+        planner_factory: PlannerFactory = default_planner,
+        poller: DevicePoller | None = None,
+        poller_policy: dict[str, object] | None = None,
+    ):
+        self.site = site
+        self.store = store
+        self.clock = clock or WallClock()
+        self.timing = timing or LoopTiming.for_site(site, self.clock.speed)
+        self.instance = instance or default_instance_id()
+        self.planner_factory = planner_factory
+        self.poller = poller or DevicePoller(site, None, policy_overrides=poller_policy or {})
+        self.writer = SetpointWriter(
+            site, store, DISPATCH_ACTOR, poller=self.poller, now=self.clock.now
+        )
+        self.dispatcher = Dispatcher(site, store, self.writer, self.timing.stale_after_s)
+        # releases while the store is down go through a writer that records nothing; their
+        # outcomes are recorded once the store is back
+        self._offline = Dispatcher(
+            site,
+            store,
+            SetpointWriter(site, None, DISPATCH_ACTOR, poller=self.poller, now=self.clock.now),
+            self.timing.stale_after_s,
+        )
+        self._unrecorded: list[WriteOutcome] = []
+        self.runner = JobRunner(store, site.id, self.instance, self.clock.now, FREQUENT_JOBS)
+        self.buffer = MeasurementBuffer()
+        self._maps = {s.asset_id: s.register_map for s in self.poller.devices or []}
+        self.planner: LivePlanner | None = None
+        self._plan_lock = asyncio.Lock()
+        self.scheduler: AsyncIOScheduler | None = None
+        self.has_lease = False
+        self.lease_valid_until: dt.datetime | None = None
+        self.hold_until: dt.datetime | None = None
+        self.last_poll: PollResult | None = None
+        self.last_dispatch = None
+
+    # -- permissions --------------------------------------------------------------------------
+
+    def leading(self, now: dt.datetime) -> bool:
+        """True while this instance holds a lease that is valid on the site clock."""
+        return (
+            self.has_lease and self.lease_valid_until is not None and now < self.lease_valid_until
+        )
+
+    def holding(self, now: dt.datetime) -> bool:
+        return self.hold_until is None or now < self.hold_until
+
+    # -- job bodies ---------------------------------------------------------------------------
+
+    async def lease_job(self) -> JobOutcome:
+        return await self.runner.run("lease", self._lease)
+
+    async def _lease(self) -> str:
+        now = self.clock.now()
+        try:
+            held = await asyncio.to_thread(
+                try_acquire_lease,
+                self.store,
+                self.site.id,
+                self.instance,
+                self.timing.lease_ttl_s,
+                now,
+            )
+        except SQLAlchemyError:
+            if self.has_lease:
+                log.error(
+                    "lease renewal failed (store); dispatch stops at %s",
+                    self.lease_valid_until.isoformat() if self.lease_valid_until else "now",
+                )
+            raise
+        if held and not self.has_lease:
+            self.hold_until = now + dt.timedelta(seconds=self.timing.restart_hold_s)
+            log.info(
+                "%s holds the lease of %s; holding writes until %s (one watchdog period)",
+                self.instance,
+                self.site.id,
+                self.hold_until.isoformat(),
+            )
+            await asyncio.to_thread(
+                append_audit,
+                self.store,
+                f"system:control:{self.instance}",
+                "lease.acquire",
+                f"site:{self.site.id}",
+                {"hold_until": self.hold_until.isoformat(), "ttl_s": self.timing.lease_ttl_s},
+                now,
+            )
+        elif not held and self.has_lease:
+            log.warning("%s lost the lease of %s: standing by", self.instance, self.site.id)
+            self.hold_until = None
+        self.has_lease = held
+        self.lease_valid_until = (
+            now + dt.timedelta(seconds=self.timing.lease_ttl_s) if held else None
+        )
+        if not held:
+            holder = await asyncio.to_thread(lease_holder, self.store, self.site.id, now)
+            raise Skipped(f"standby: the lease is held by {holder}")
+        return "holder"
+
+    async def poll_job(self) -> JobOutcome:
+        return await self.runner.run("poll", self._poll)
+
+    async def _poll(self) -> str:
+        now = self.clock.now()
+        if not self.leading(now):
+            raise Skipped("standby: not the lease holder")
+        result = await self.poller.poll_once(store_results=False)
+        self.last_poll = result
+        self.buffer.add(self._on_site_clock(measurements_frame(result, self._maps), result, now))
+        stored = await asyncio.to_thread(self.buffer.flush, self.store, self.site.id)
+        stale = result.stale()
+        return f"{len(result.devices)} devices, {stored} rows stored, stale: {stale or 'none'}"
+
+    def _on_site_clock(
+        self, frame: pd.DataFrame, result: PollResult, now: dt.datetime
+    ) -> pd.DataFrame:
+        """Readings stamped on the site clock: now + (read time - poll start) x speed."""
+        if frame.empty:
+            return frame
+        offset = (frame["time"] - pd.Timestamp(result.started)).dt.total_seconds()
+        frame = frame.copy()
+        frame["time"] = pd.Timestamp(now) + pd.to_timedelta(offset * self.clock.speed, unit="s")
+        return frame.drop_duplicates(["asset_id", "quantity", "time"], ignore_index=True)
+
+    async def plan_job(self) -> JobOutcome:
+        return await self.runner.run("plan", self._plan)
+
+    async def _plan(self) -> str:
+        now = self.clock.now()
+        if not self.leading(now):
+            raise Skipped("standby: not the lease holder")
+        if self.holding(now):
+            raise Skipped(f"restart hold until {self.hold_until}: reading the state first")
+        async with self._plan_lock:
+            if self.planner is None:
+                log.info("building the dispatch model (once per process) ...")
+                self.planner = await asyncio.to_thread(
+                    self.planner_factory, self.site, self.store, self.timing
+                )
+            outcome = await asyncio.to_thread(self.planner.run, self.clock.now())
+        if outcome.plan is None:
+            raise Skipped(outcome.skipped)
+        reason = outcome.release.reason if outcome.release else ""
+        return (
+            f"plan v{outcome.plan.version} {outcome.plan.solver_status}, "
+            f"{outcome.plan.state.value} in {outcome.seconds:.2f} s: {reason}"
+        )
+
+    async def dispatch_job(self) -> JobOutcome:
+        return await self.runner.run("dispatch", self._dispatch)
+
+    async def _dispatch(self) -> str:
+        now = self.clock.now()
+        if not self.leading(now):
+            raise Skipped("standby: not the lease holder")
+        if self.holding(now):
+            raise Skipped(f"restart hold until {self.hold_until}: no writes yet")
+        try:
+            report = await self.dispatcher.dispatch_once(now)
+        except SQLAlchemyError:
+            await self._release_offline()
+            raise
+        if self._unrecorded:
+            await asyncio.to_thread(self._record_offline)
+        self.last_dispatch = report
+        plan = f"plan v{report.plan.version}" if report.plan else "no valid plan"
+        return (
+            f"{plan}: {len(report.commands)} commands, released {report.released or 'none'}, "
+            f"stale {sorted(report.stale) or 'none'}, failed {sorted(report.failed) or 'none'}"
+        )
+
+    async def _release_offline(self) -> None:
+        """The store is gone: hand every device back to local mode without recording it now."""
+        log.error("store unavailable during dispatch: releasing every device to local mode")
+        self.dispatcher.forget_released()
+        await self._offline.release_all("store unavailable")
+        self._unrecorded += self._offline.last_outcomes
+
+    def _record_offline(self) -> None:
+        outcomes, self._unrecorded = self._unrecorded, []
+        for outcome in outcomes:
+            record_setpoint_write(
+                self.store,
+                SetpointWriteRecord(
+                    time=outcome.time,
+                    site_id=self.site.id,
+                    asset_id=outcome.asset_id,
+                    point=outcome.point,
+                    requested=outcome.requested,
+                    clamped=outcome.clamped,
+                    written=outcome.written,
+                    read_back=outcome.read_back,
+                    outcome=outcome.status.value,
+                    detail=f"while the store was unavailable; {outcome.detail}".strip("; "),
+                    actor=DISPATCH_ACTOR,
+                ),
+            )
+        append_audit(
+            self.store,
+            DISPATCH_ACTOR,
+            "dispatch.offline_release",
+            f"site:{self.site.id}",
+            {
+                "writes": [
+                    {"asset_id": o.asset_id, "point": o.point, "status": o.status.value}
+                    for o in outcomes
+                ]
+            },
+            outcomes[0].time if outcomes else self.clock.now(),
+        )
+
+    async def housekeeping_job(self) -> JobOutcome:
+        return await self.runner.run("housekeeping", self._housekeeping)
+
+    async def _housekeeping(self) -> str:
+        now = self.clock.now()
+        if not self.leading(now):
+            raise Skipped("standby: not the lease holder")
+        expired = await asyncio.to_thread(expire_plans, self.store, self.site.id, now)
+        cutoff = now - dt.timedelta(days=self.site.config.control.retention_days)
+        deleted = await asyncio.to_thread(self._retention, cutoff)
+        return f"expired plans {expired or 'none'}; deleted before {cutoff.isoformat()}: {deleted}"
+
+    def _retention(self, cutoff: dt.datetime) -> dict[str, int]:
+        site_series = select(series.c.id).where(series.c.site_id == self.site.id)
+        with self.store.engine.begin() as conn:
+            counts = {
+                "measurements": conn.execute(
+                    delete(measurements).where(
+                        measurements.c.series_id.in_(site_series), measurements.c.time < cutoff
+                    )
+                ).rowcount,
+                "setpoint_writes": conn.execute(
+                    delete(setpoint_writes).where(
+                        setpoint_writes.c.site_id == self.site.id, setpoint_writes.c.time < cutoff
+                    )
+                ).rowcount,
+                "job_runs": conn.execute(
+                    delete(job_runs).where(
+                        job_runs.c.site_id == self.site.id, job_runs.c.started_at < cutoff
+                    )
+                ).rowcount,
+            }
+        return counts
+
+    async def retrain_job(self) -> JobOutcome:
+        return await self.runner.run("retrain", self._retrain)
+
+    async def _retrain(self) -> str:
+        raise Skipped(
+            "forecaster is the configuration-based profile bootstrap; training the "
+            "ForecastService from stored measurements is not wired into the live loop yet "
+            "(docs/operations.md)"
+        )
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def _triggers(self) -> dict[str, list[object]]:
+        t = self.timing
+        tz = self.site.tz
+        control = self.site.config.control
+
+        def every(seconds: float) -> IntervalTrigger:
+            return IntervalTrigger(seconds=seconds, timezone=dt.UTC)
+
+        if t.accelerated:
+            plan = [every(t.plan_check_wall_s)]
+            housekeeping = [every(3600.0 / t.speed * 24)]
+            retrain = [every(7 * 86400.0 / t.speed)]
+        else:
+            minutes = ",".join(str(m) for m in range(0, 60, control.plan_interval_min))
+            plan = [CronTrigger(minute=minutes, second=2, timezone=dt.UTC), every(60.0)]
+            housekeeping = [CronTrigger.from_crontab(control.housekeeping_cron, timezone=tz)]
+            retrain = [CronTrigger.from_crontab(control.retrain_cron, timezone=tz)]
+        return {
+            "lease": [every(t.lease_wall_s)],
+            "poll": [every(t.poll_wall_s)],
+            "dispatch": [every(t.dispatch_wall_s)],
+            "plan": plan,
+            "housekeeping": housekeeping,
+            "retrain": retrain,
+        }
+
+    async def _idle(self, timeout_s: float) -> None:
+        """Wait for the jobs in flight to finish (a plan being solved, a write in progress)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while self.runner.in_flight and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        if self.runner.in_flight:
+            log.warning("jobs still running at stop: %s", sorted(self.runner.in_flight))
+
+    async def start(self) -> None:
+        """Take the lease if free and start the scheduler (call inside the event loop)."""
+        if self.scheduler is not None:
+            raise RuntimeError("control runtime already started")
+        await self.lease_job()
+        jobs = {
+            "lease": self.lease_job,
+            "poll": self.poll_job,
+            "dispatch": self.dispatch_job,
+            "plan": self.plan_job,
+            "housekeeping": self.housekeeping_job,
+            "retrain": self.retrain_job,
+        }
+        scheduler = AsyncIOScheduler(
+            timezone=dt.UTC,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
+        )
+        now = dt.datetime.now(dt.UTC)
+        for name, triggers in self._triggers().items():
+            for number, trigger in enumerate(triggers):
+                # interval jobs run at once (the lease was just taken, the state must be read);
+                # cron jobs wait for their time
+                first = {"next_run_time": now} if isinstance(trigger, IntervalTrigger) else {}
+                scheduler.add_job(jobs[name], trigger, id=f"{name}-{number}", name=name, **first)
+        scheduler.start()
+        self.scheduler = scheduler
+        log.info(
+            "control loop of %s started as %s (speed %g): poll %.2f s, dispatch %.2f s, "
+            "plan every %d min, hold %.0f s, stale after %.0f s, lease %.0f s (wall/site s)",
+            self.site.id,
+            self.instance,
+            self.timing.speed,
+            self.timing.poll_wall_s,
+            self.timing.dispatch_wall_s,
+            self.site.config.control.plan_interval_min,
+            self.timing.restart_hold_s,
+            self.timing.stale_after_s,
+            self.timing.lease_ttl_s,
+        )
+
+    async def stop(self, reason: str = "shutdown") -> dict[str, str]:
+        """Stop the jobs; as lease holder, release every device and give the lease up."""
+        if self.scheduler is not None:
+            self.scheduler.pause()
+            await self._idle(timeout_s=30.0)
+            self.scheduler.shutdown(wait=False)
+            self.scheduler = None
+        problems: dict[str, str] = {}
+        if self.has_lease:
+            problems = await self.dispatcher.release_all(reason)
+            now = self.clock.now()
+            try:
+                await asyncio.to_thread(release_lease, self.store, self.site.id, self.instance)
+                await asyncio.to_thread(
+                    append_audit,
+                    self.store,
+                    f"system:control:{self.instance}",
+                    "control.stop",
+                    f"site:{self.site.id}",
+                    {"reason": reason, "release_failed": problems},
+                    now,
+                )
+            except SQLAlchemyError as exc:
+                log.error("could not release the lease or audit the stop: %s", exc)
+            self.has_lease = False
+        await self.poller.close()
+        await self.writer.close()
+        log.info("control loop of %s stopped (%s)", self.site.id, reason)
+        return problems
