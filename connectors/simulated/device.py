@@ -67,6 +67,16 @@ class SimulatedDevice:
         for sf_name, sf in self._fixed_sf.items():
             self._store(register_map.point(sf_name), encode(register_map.point(sf_name), sf))
 
+    def set_faults(self, faults: DeviceFaults) -> None:
+        """Replace the device's faults; fault values must name points of its map."""
+        unknown = sorted(set(faults.values) - set(self.register_map.by_name))
+        if unknown:
+            raise ValueError(
+                f"{self.asset_id}: fault values name unknown points {unknown}; register map "
+                f"{self.register_map.name!r} has {sorted(self.register_map.by_name)}"
+            )
+        self.faults = faults
+
     # ---------------------------------------------------------------- values
 
     def update(self, values: Mapping[str, Value]) -> None:

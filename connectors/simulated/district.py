@@ -24,7 +24,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -73,7 +73,9 @@ class SimulatedDistrict:
     seed: physics profile seed; faults: a fault plan (its own seed drives random faults).
     free_ports: serve on free ports chosen by the OS instead of the configured ones (tests);
     ``site`` then carries the actual ports. host: serve on this address instead of the
-    configured hosts. refresh_s: wall seconds between register refreshes.
+    configured hosts. unknown_unit: a request for a unit id nobody serves answers exception 4
+    ("exception") or nothing ("silent"), as gateways differ. refresh_s: wall seconds between
+    register refreshes.
     physics: a ready physics object (default: a new DistrictSimulator at ``start``).
     """
 
@@ -87,6 +89,7 @@ class SimulatedDistrict:
         faults: FaultPlan | None = None,
         free_ports: bool = False,
         host: str | None = None,
+        unknown_unit: Literal["exception", "silent"] = "exception",
         refresh_s: float = 0.1,
         physics: DistrictPhysics | None = None,
         physics_factory: PhysicsFactory = _default_physics,
@@ -102,6 +105,7 @@ class SimulatedDistrict:
         self.fault_plan = faults or FaultPlan()
         self.free_ports = free_ports
         self.host_override = host
+        self.unknown_unit = unknown_unit
         self.refresh_s = refresh_s
         self._assets = [a for a in site.devices() if a.device is not None]
         unknown = sorted(set(self.fault_plan.devices) - {a.id for a in self._assets})
@@ -120,7 +124,7 @@ class SimulatedDistrict:
                 fixed_holding=_fixed_image(asset, register_map, endpoint),
                 on_write=self._write_handler(asset, endpoint),
             )
-            device.faults = self.fault_plan.devices.get(asset.id, DeviceFaults())
+            device.set_faults(self.fault_plan.devices.get(asset.id, DeviceFaults()))
             device.rng = device_rng(self.fault_plan.seed, asset.id)
             _initialise_held(device, endpoint)
             self.simulated[asset.id] = device
@@ -157,6 +161,7 @@ class SimulatedDistrict:
                     host,
                     0 if self.free_ports else port,
                     units,
+                    unknown_unit=self.unknown_unit,
                     hook=request_hook(units),
                     name=", ".join(a.id for a in assets),
                 )
@@ -263,7 +268,7 @@ class SimulatedDistrict:
 
     def set_faults(self, asset_id: str, faults: DeviceFaults | None) -> None:
         """Replace one device's faults now (None = healthy)."""
-        self.simulated[asset_id].faults = faults or DeviceFaults()
+        self.simulated[asset_id].set_faults(faults or DeviceFaults())
 
     async def _run(self) -> None:
         while True:

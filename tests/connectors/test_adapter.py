@@ -317,3 +317,17 @@ def test_tls_reads_from_a_verified_server(certificate):
             await server.stop()
 
     assert run(scenario()) == [2, 3, 4]
+
+
+def test_a_silent_gateway_ignores_unknown_units():
+    async def scenario():
+        server = ModbusTcpServer("127.0.0.1", 0, {1: Scripted()}, unknown_unit="silent")
+        await server.start()
+        try:
+            async with ModbusConnection("127.0.0.1", server.port, 2, timeout_s=0.2) as conn:
+                with pytest.raises(ModbusTimeout):
+                    await conn.read("holding", 0, 1)
+        finally:
+            await server.stop()
+
+    run(scenario())

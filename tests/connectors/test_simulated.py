@@ -348,3 +348,10 @@ def test_fault_out_of_range_values(healthy: Simulated):
     set_faults(healthy, asset, DeviceFaults(values={"soc": 250.0}))
     assert wait_until(lambda: read_device(healthy, asset)["soc"] == pytest.approx(250.0), 2)
     assert healthy.snapshot().batteries[asset].soc_frac <= 1.0
+
+
+def test_fault_values_must_name_points_of_the_map(simulated: Simulated):
+    with pytest.raises(ValueError, match="unknown points \\['state_of_charge'\\]"):
+        simulated.district.device("house-01.battery").set_faults(
+            DeviceFaults(values={"state_of_charge": 2.5})
+        )
