@@ -189,6 +189,13 @@ class DeviceClient:
                 f"device {asset_id}: endpoint has tls: true; expected a caller-supplied "
                 "ssl.SSLContext that verifies the server, found none"
             )
+        if ssl_context is not None and (
+            ssl_context.verify_mode == ssl.CERT_NONE or not ssl_context.check_hostname
+        ):
+            raise ValueError(
+                f"device {asset_id}: expected an ssl.SSLContext that verifies the server's "
+                "certificate and host name; found one with verification switched off"
+            )
         self.asset_id = asset_id
         self.endpoint = endpoint
         self.register_map = register_map
@@ -315,9 +322,15 @@ class DeviceClient:
                 else:
                     self._breaker.record_success()
                     return result
+        except DeviceError:
+            raise
         except asyncio.CancelledError:
             self._breaker.record_failure()
             await self.close()
+            raise
+        except Exception:
+            # not a device fault; still settle the breaker, so that a half-open trial never hangs
+            self._breaker.record_failure()
             raise
         self._breaker.record_failure()
         raise DeviceError(self.asset_id, f"{what}: {_describe(last)}") from last
@@ -347,7 +360,11 @@ class DeviceClient:
                 failure = DeviceError(
                     self.asset_id, f"poll exceeded its budget of {self.cycle_budget_s:.1f} s"
                 )
-                return self._reading({}, failure, self._now(), track_health=True, requests=0)
+            except Exception as exc:  # a bug or an unforeseen library error: one device only
+                log.exception("device %s: unexpected error while polling", self.asset_id)
+                await self.close()
+                failure = DeviceError(self.asset_id, f"unexpected {type(exc).__name__}: {exc}")
+            return self._reading({}, failure, self._now(), track_health=True, requests=0)
 
     async def read_points(self, names: Iterable[str]) -> dict[str, PointReading]:
         """Read the named points now (for the writer); raises DeviceError when the device fails."""

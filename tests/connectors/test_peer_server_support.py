@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import ssl
 import struct
 import time
 from collections.abc import Callable, Iterator
@@ -169,8 +170,10 @@ class ScriptedServer:
     connections: int = 0
     _server: asyncio.Server | None = None
 
-    async def start(self) -> ScriptedServer:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+    async def start(self, ssl_context: ssl.SSLContext | None = None) -> ScriptedServer:
+        self._server = await asyncio.start_server(
+            self._handle, "127.0.0.1", self.port, ssl=ssl_context
+        )
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
