@@ -13,8 +13,10 @@ from energy.cli import (
     config_cmd,
     db_cmd,
     devices_cmd,
+    evaluate_cmd,
     forecast_cmd,
     optimize_cmd,
+    run_cmd,
     serve_cmd,
     simulate_cmd,
     user_cmd,
@@ -45,7 +47,9 @@ app.add_typer(forecast_cmd.app, name="forecast")
 app.command("simulate")(simulate_cmd.simulate)
 devices_cmd.register(app)
 app.command("optimize")(optimize_cmd.optimize)
+app.command("evaluate")(evaluate_cmd.evaluate_command)
 app.command("serve")(serve_cmd.serve)
+app.command("run")(run_cmd.run)
 app.add_typer(user_cmd.app, name="user")
 
 

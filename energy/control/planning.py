@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
@@ -34,6 +34,7 @@ from optimizer.plant import Plant
 
 __all__ = [
     "MEDIAN",
+    "TANK_RESERVE_K",
     "ExternalLimits",
     "Forecaster",
     "PlanningCycle",
@@ -46,6 +47,10 @@ FloatArray = npt.NDArray[np.float64]
 
 #: The quantile of the forecast the optimizer plans with.
 MEDIAN = 0.5
+#: Default comfort reserve: the optimizer plans as if every tank were this much colder than
+#: measured, so that model error (COP at the tank temperature, slot-average heat, discrete heat
+#: pump power) does not take the real tank below its minimum (constraint tightening).
+TANK_RESERVE_K = 2.0
 #: Tariff series are computed for windows of this many days and sliced per cycle.
 _TARIFF_WINDOW = pd.Timedelta(days=14)
 
@@ -122,6 +127,7 @@ class PlanningCycle:
     site: the district; optimizer: built once for `site` and re-solved warm every cycle;
     forecaster: a fitted forecaster, or None for perfect foresight (realised values taken from
     `history`, which must then reach the horizon end). horizon_slots defaults to the optimizer's.
+    tank_reserve_k: kelvin the optimizer sees every tank colder than measured (TANK_RESERVE_K).
     """
 
     def __init__(
@@ -130,7 +136,10 @@ class PlanningCycle:
         optimizer: DispatchOptimizer,
         forecaster: Forecaster | None,
         horizon_slots: int | None = None,
+        tank_reserve_k: float = TANK_RESERVE_K,
     ):
+        if not (np.isfinite(tank_reserve_k) and tank_reserve_k >= 0):
+            raise ValueError(f"tank_reserve_k: expected a number >= 0; found {tank_reserve_k!r}")
         horizon = optimizer.horizon_slots if horizon_slots is None else horizon_slots
         if horizon != optimizer.horizon_slots:
             raise ValueError(
@@ -141,6 +150,7 @@ class PlanningCycle:
         self.optimizer = optimizer
         self.forecaster = forecaster
         self.horizon_slots = horizon
+        self.tank_reserve_k = float(tank_reserve_k)
         plant = Plant.from_site(site)
         self._houses = plant.houses
         self._pv_ids = tuple(pv.id for pv in plant.pvs)
@@ -204,9 +214,19 @@ class PlanningCycle:
         weather_forecast: pd.DataFrame,
         external_limits: ExternalLimits | None = None,
     ) -> DispatchResult:
-        """Inputs for issue_time, then one (warm) optimizer solve from the measured state."""
+        """Inputs for issue_time, then one (warm) optimizer solve from the measured state (tanks
+        lowered by the comfort reserve)."""
         inputs = self.inputs(issue_time, history, weather_forecast, external_limits)
-        return self.optimizer.solve(inputs, state)
+        return self.optimizer.solve(inputs, self.planning_state(state))
+
+    def planning_state(self, state: DispatchState) -> DispatchState:
+        """The measured state as the optimizer sees it: every tank tank_reserve_k colder."""
+        if not self.tank_reserve_k:
+            return state
+        return replace(
+            state,
+            tank_temp_c={k: v - self.tank_reserve_k for k, v in state.tank_temp_c.items()},
+        )
 
     # ------------------------------------------------------------------ sources
 
@@ -224,7 +244,7 @@ class PlanningCycle:
             raise PlanningInputError(
                 f"perfect foresight: expected history columns {missing}; found them missing"
             )
-        window = history[columns].reindex(index)
+        window = _rows(history, index)[columns]
         gaps = window.isna().any(axis=1)
         if gaps.any():
             raise PlanningInputError(
@@ -232,7 +252,8 @@ class PlanningCycle:
                 f"{index[0].isoformat()}..{index[-1].isoformat()}; found the first gap at "
                 f"{index[int(np.argmax(gaps.to_numpy()))].isoformat()}"
             )
-        return {c: np.clip(window[c].to_numpy(dtype=float), 0.0, None) for c in columns}
+        values = np.clip(window.to_numpy(dtype=float), 0.0, None)
+        return {c: values[:, j] for j, c in enumerate(columns)}
 
     def _median(self, forecast: pd.DataFrame, index: pd.DatetimeIndex) -> dict[str, FloatArray]:
         median = forecast[np.isclose(forecast["quantile"].to_numpy(dtype=float), MEDIAN)]
@@ -262,7 +283,7 @@ class PlanningCycle:
                 "weather forecast: expected a temp_outdoor_c column; found columns "
                 f"{sorted(weather_forecast.columns)}"
             )
-        temp = weather_forecast["temp_outdoor_c"].reindex(index)
+        temp = _rows(weather_forecast, index)["temp_outdoor_c"]
         if temp.isna().any():
             raise PlanningInputError(
                 f"weather forecast: expected temp_outdoor_c for every slot of "
@@ -280,3 +301,13 @@ class PlanningCycle:
             cached = tariff_series(self.site.config, slot_grid(start, end)).frame()
             self._tariff = cached
         return cached.loc[index[0] : index[-1]]
+
+
+def _rows(frame: pd.DataFrame, index: pd.DatetimeIndex) -> pd.DataFrame:
+    """The rows of `index` (NaN where missing); a positional slice when the frame holds them
+    contiguously, which is the common case and much cheaper than a reindex."""
+    first = frame.index.searchsorted(index[0])
+    block = frame.iloc[first : first + len(index)]
+    if len(block) == len(index) and block.index.equals(index):
+        return block
+    return frame.reindex(index)

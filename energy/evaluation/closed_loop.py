@@ -1,0 +1,340 @@
+"""The closed loop: the live loop's planning and command code driving the simulated district.
+
+Per 15-minute slot t, exactly as the live loop does, with only the clock and device I/O replaced:
+
+1. read the state at t from the simulator's snapshot (`dispatch_state_from_snapshot`);
+2. plan with the shared `PlanningCycle` (mpc: the latest issued forecast and weather forecast;
+   perfect: the realised future; history is what was measured before t);
+3. turn the plan's first slot into device commands with the shared `commands_for_slot`;
+4. write them to the simulated devices and advance the physics to t + 15 min (at `step_s`);
+5. record the meters of the slot.
+
+The rule policy writes nothing: every device runs its own local mode (batteries in
+self-consumption, heat pumps on their thermostats), which is how the district runs without the
+platform.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+import pandas as pd
+
+from energy.control.commands import commands_for_slot, dispatch_state_from_snapshot
+from energy.control.planning import PlanningCycle
+from energy.evaluation.devices import apply_commands
+from energy.evaluation.forecasts import IssuedForecasts, LatestForecast, train_forecaster
+from energy.physics.district import GRID_METER_ID, DistrictSimulator
+from energy.physics.profiles import district_profiles
+from energy.physics.readings import DistrictSnapshot
+from energy.site import Site
+from energy.timegrid import SLOT, SLOT_HOURS, SLOT_MINUTES, as_utc, slot_grid
+from forecasting.config import ForecastConfig
+from optimizer import DispatchOptimizer, OptimizerOptions
+from optimizer.plant import Plant
+
+__all__ = ["EvaluationOptions", "Policy", "PolicyRun", "run_policy"]
+
+logger = logging.getLogger(__name__)
+
+#: Slot-energy columns recorded per slot, from the simulator's cumulative counters (kWh, K h).
+ENERGY_COLUMNS = (
+    "grid_import_kwh",
+    "grid_export_kwh",
+    "load_kwh",
+    "pv_kwh",
+    "hp_electric_kwh",
+    "heat_delivered_kwh",
+    "battery_charged_kwh",
+    "battery_discharged_kwh",
+    "comfort_violation_kh",
+    "unserved_heat_kwh",
+)
+
+
+class Policy(StrEnum):
+    RULE = "rule"
+    MPC = "mpc"
+    PERFECT = "perfect"
+
+
+@dataclass(frozen=True)
+class EvaluationOptions:
+    """How the closed loop runs; defaults are those of the year benchmark.
+
+    horizon_slots: the optimizer's horizon (re-planned every slot); step_s: physics step;
+    seed: seed of the simulated world (profiles) and of the weather-forecast error;
+    forecast_every_slots: the MPC's forecast cadence (1 = a fresh forecast every slot);
+    training_days: history before the start the MPC's forecaster is trained on;
+    command_timeout_s: watchdog period of written setpoints (None: two slots).
+    """
+
+    horizon_slots: int = 96
+    step_s: float = 60.0
+    seed: int = 0
+    forecast_every_slots: int = 4
+    training_days: int = 365
+    forecast_config: ForecastConfig = field(default_factory=lambda: ForecastConfig(quantiles=[0.5]))
+    optimizer_options: OptimizerOptions | None = None
+    command_timeout_s: float | None = None
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.horizon_slots < 1:
+            problems.append(f"horizon_slots: expected >= 1; found {self.horizon_slots}")
+        if not self.step_s > 0:
+            problems.append(f"step_s: expected > 0; found {self.step_s}")
+        if self.forecast_every_slots < 1:
+            problems.append(
+                f"forecast_every_slots: expected >= 1; found {self.forecast_every_slots}"
+            )
+        reach = self.forecast_every_slots - 1 + self.horizon_slots
+        if reach > self.forecast_config.horizon_slots:
+            problems.append(
+                f"forecast cadence {self.forecast_every_slots} slots + planning horizon "
+                f"{self.horizon_slots} slots: expected at most the forecast horizon "
+                f"({self.forecast_config.horizon_slots} slots) so that the latest forecast "
+                f"covers every plan; found {reach}"
+            )
+        if self.training_days < 14:
+            problems.append(f"training_days: expected >= 14; found {self.training_days}")
+        if problems:
+            raise ValueError("invalid EvaluationOptions: " + "; ".join(problems))
+
+    @property
+    def timeout_s(self) -> float:
+        if self.command_timeout_s is not None:
+            return self.command_timeout_s
+        return 2.0 * SLOT.total_seconds()
+
+
+@dataclass
+class PolicyRun:
+    """One policy over the period: per-slot records and what the run cost."""
+
+    policy: Policy
+    slots: pd.DataFrame
+    batteries: dict[str, dict[str, float]]
+    stored_energy_change_kwh: dict[str, float]
+    plan_stages: dict[str, int]
+    timing: dict[str, float]
+    forecast_issues: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+class _SwitchClock:
+    """Minutes each heat pump has been on or off, from slot-start snapshots.
+
+    A switch seen at a slot start is taken to have happened just then (the earliest the loop can
+    know), so minimum on/off times are never cut short by the commands.
+    """
+
+    def __init__(self) -> None:
+        self._on: dict[str, bool] = {}
+        self._since: dict[str, pd.Timestamp] = {}
+
+    def minutes(self, snapshot: DistrictSnapshot, now: pd.Timestamp) -> dict[str, float]:
+        out = {}
+        for asset_id, reading in snapshot.heat_pumps.items():
+            if self._on.get(asset_id) != reading.on:
+                self._on[asset_id] = reading.on
+                # unknown before the first slot: as if switched long ago
+                self._since[asset_id] = (
+                    now if asset_id in self._since else now - pd.Timedelta(days=1)
+                )
+            out[asset_id] = (now - self._since[asset_id]) / pd.Timedelta(minutes=1)
+        return out
+
+
+def _counters(snapshot: DistrictSnapshot) -> np.ndarray:
+    grid = snapshot.meters[GRID_METER_ID]
+    batteries = snapshot.batteries.values()
+    return np.array(
+        [
+            grid.import_kwh,
+            grid.export_kwh,
+            sum(h.load_kwh for h in snapshot.houses.values()),
+            sum(p.energy_kwh for p in snapshot.pv.values()),
+            sum(h.electric_kwh for h in snapshot.heat_pumps.values()),
+            sum(h.heat_kwh for h in snapshot.heat_pumps.values()),
+            sum(b.charged_kwh for b in batteries),
+            sum(b.discharged_kwh for b in batteries),
+            sum(t.comfort_violation_kh for t in snapshot.tanks.values()),
+            sum(t.unserved_heat_kwh for t in snapshot.tanks.values()),
+        ]
+    )
+
+
+def _stored(snapshot: DistrictSnapshot) -> dict[str, float]:
+    return {
+        "batteries": sum(b.energy_kwh - b.initial_energy_kwh for b in snapshot.batteries.values()),
+        "tanks": sum(t.stored_kwh - t.initial_stored_kwh for t in snapshot.tanks.values()),
+    }
+
+
+def _planning_cycle(
+    site: Site,
+    policy: Policy,
+    options: EvaluationOptions,
+    start: pd.Timestamp,
+    realised: pd.DataFrame,
+    progress: Callable[[str], None] | None,
+) -> tuple[PlanningCycle, IssuedForecasts | None]:
+    optimizer_options = options.optimizer_options or OptimizerOptions()
+    optimizer = DispatchOptimizer(
+        site, options.horizon_slots, optimizer_options.replace(horizon_slots=options.horizon_slots)
+    )
+    if policy == Policy.PERFECT:
+        return PlanningCycle(site, optimizer, None), None
+    service = train_forecaster(
+        site, start, options.training_days, options.seed, options.forecast_config, progress
+    )
+    issued = IssuedForecasts(service, realised, options.forecast_every_slots)
+    return PlanningCycle(site, optimizer, LatestForecast(issued)), issued
+
+
+def run_policy(
+    site: Site,
+    policy: Policy | str,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    options: EvaluationOptions | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    status: Callable[[str], None] | None = None,
+) -> PolicyRun:
+    """Run one policy in closed loop over the slots of [start, end) (UTC slot boundaries).
+
+    progress(done, total) is called after every slot; status(text) for set-up steps.
+    """
+    policy = Policy(policy)
+    options = options or EvaluationOptions()
+    start, end = as_utc(start), as_utc(end)
+    slots = slot_grid(start, end)
+    if len(slots) == 0:
+        raise ValueError(f"evaluation period {start.isoformat()}..{end.isoformat()} is empty")
+    began = time.perf_counter()
+    reach = end + options.horizon_slots * SLOT
+    if policy == Policy.MPC:
+        reach = end + options.forecast_config.horizon_slots * SLOT
+    realised = district_profiles(site, start, reach, options.seed)
+    cycle: PlanningCycle | None = None
+    issued: IssuedForecasts | None = None
+    if policy != Policy.RULE:
+        if status is not None:
+            status(f"{policy.value}: building the optimizer and forecaster")
+        cycle, issued = _planning_cycle(site, policy, options, start, realised, status)
+    set_up = time.perf_counter() - began
+
+    simulator = DistrictSimulator(
+        site, start, options.seed, options.step_s, profiles=realised.loc[: end - SLOT]
+    )
+    plant = Plant.from_site(site)
+    clock = _SwitchClock()
+    records = np.zeros((len(slots), len(ENERGY_COLUMNS)))
+    stages: list[str] = []
+    plan_seconds = physics_seconds = 0.0
+    month_peak_kw: dict[tuple[int, int], float] = {}
+    tz = site.tz
+    snapshot = simulator.snapshot()
+    before = _counters(snapshot)
+    weather = realised
+    for k, t in enumerate(slots):
+        if cycle is not None:
+            tick = time.perf_counter()
+            local = t.tz_convert(tz)
+            state = dispatch_state_from_snapshot(
+                snapshot,
+                clock.minutes(snapshot, t),
+                month_peak_kw.get((local.year, local.month), 0.0),
+            )
+            if issued is not None:
+                _, weather = issued.at(t)
+                history = realised.loc[: t - SLOT]
+            else:
+                history = realised
+            result = cycle.plan(t, state, history, weather)
+            stages.append(result.stage.value)
+            commands = commands_for_slot(site, result, t, state=state, plant=plant)
+            apply_commands(simulator, commands, options.timeout_s)
+            plan_seconds += time.perf_counter() - tick
+        tick = time.perf_counter()
+        simulator.advance_to(t + SLOT)
+        snapshot = simulator.snapshot()
+        after = _counters(snapshot)
+        physics_seconds += time.perf_counter() - tick
+        records[k] = after - before
+        before = after
+        local = t.tz_convert(tz)
+        key = (local.year, local.month)
+        month_peak_kw[key] = max(month_peak_kw.get(key, 0.0), records[k, 0] / SLOT_HOURS)
+        if progress is not None:
+            progress(k + 1, len(slots))
+
+    final = snapshot
+    capacity = {b.id: b.config.capacity_kwh for b in plant.batteries}
+    frame = pd.DataFrame(records, index=slots, columns=list(ENERGY_COLUMNS))
+    frame.index.name = "slot_start"
+    pv_columns = [c for c in realised.columns if c.endswith(".pv:pv_kw")]
+    frame["pv_available_kwh"] = realised.loc[slots, pv_columns].sum(axis=1) * SLOT_HOURS
+    if stages:
+        frame["plan_stage"] = stages
+    wall = time.perf_counter() - began
+    forecast_seconds = issued.seconds if issued is not None else 0.0
+    timing = {
+        "wall_seconds": wall,
+        "set_up_seconds": set_up,
+        "plan_and_dispatch_seconds": plan_seconds - forecast_seconds,
+        "forecast_seconds": forecast_seconds,
+        "physics_seconds": physics_seconds,
+        "slots": float(len(slots)),
+        "step_s": options.step_s,
+        "seconds_per_slot": wall / len(slots),
+    }
+    logger.info(
+        "%s: %d slots in %.1f s (plan %.1f s, forecasts %.1f s, physics %.1f s)",
+        policy.value,
+        len(slots),
+        wall,
+        timing["plan_and_dispatch_seconds"],
+        forecast_seconds,
+        physics_seconds,
+    )
+    return PolicyRun(
+        policy=policy,
+        slots=frame,
+        batteries={
+            a: {
+                "capacity_kwh": capacity[a],
+                "charged_kwh": b.charged_kwh,
+                "discharged_kwh": b.discharged_kwh,
+            }
+            for a, b in final.batteries.items()
+        },
+        stored_energy_change_kwh=_stored(final),
+        plan_stages={str(k): int(v) for k, v in pd.Series(stages).value_counts().items()},
+        timing=timing,
+        forecast_issues=issued.issues if issued is not None else 0,
+        notes=_notes(policy, options),
+    )
+
+
+def _notes(policy: Policy, options: EvaluationOptions) -> list[str]:
+    if policy == Policy.RULE:
+        return ["no commands: batteries in self-consumption, heat pumps on their thermostats"]
+    notes = [
+        f"re-planned every {SLOT_MINUTES} min over {options.horizon_slots} slots from the "
+        "simulated state"
+    ]
+    if policy == Policy.MPC:
+        notes.append(
+            f"forecasts issued every {options.forecast_every_slots * SLOT_MINUTES} min; "
+            f"forecaster trained on the {options.training_days} days before the period"
+        )
+    else:
+        notes.append("realised loads, PV, heat demand and temperature as the forecast")
+    return notes

@@ -1,0 +1,127 @@
+"""What the MPC policy knows about the future: forecasts issued on a cadence, trained on the past.
+
+- `train_forecaster`: a `forecasting.ForecastService` fitted on the simulated district's realised
+  series of the `training_days` before the evaluation starts (the same profile generator and
+  seed, so "last year" of the same district). Nothing from the evaluation period is seen.
+- `IssuedForecasts`: issues a weather forecast (`forecasting.weather_error`, the realised weather
+  plus an error growing with lead time) and the service's forecast at every issue time of the
+  cadence, and hands the latest issue to every planning cycle in between, as the live loop does
+  with the newest forecast in its store. The forecaster only ever receives history before its
+  issue time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import pandas as pd
+
+from energy.physics.profiles import WEATHER_COLUMNS, district_profiles
+from energy.site import Site
+from energy.timegrid import SLOT, floor_slot
+from forecasting.config import ForecastConfig
+from forecasting.service import ForecastService
+from forecasting.targets import site_targets
+from forecasting.weather_error import simulate_weather_forecast
+
+__all__ = ["IssuedForecasts", "planning_targets", "train_forecaster"]
+
+logger = logging.getLogger(__name__)
+
+
+def planning_targets(site: Site) -> list[str]:
+    """The forecast targets the planning cycle uses: per house load, heat demand and PV."""
+    return [t.name for t in site_targets(site) if t.house_id is not None]
+
+
+def train_forecaster(
+    site: Site,
+    start: pd.Timestamp,
+    training_days: int,
+    seed: int,
+    config: ForecastConfig,
+    progress: Callable[[str], None] | None = None,
+) -> ForecastService:
+    """Fit the forecaster on the realised series of [start - training_days, start)."""
+    begin = start - pd.Timedelta(days=training_days)
+    history = district_profiles(site, begin, start, seed)
+    logger.info(
+        "training the forecaster on %s..%s (%d slots)",
+        begin.isoformat(),
+        start.isoformat(),
+        len(history),
+    )
+    service = ForecastService(site, config, targets=planning_targets(site))
+    return service.fit(history, progress)
+
+
+class IssuedForecasts:
+    """Weather and demand/PV forecasts issued every `every_slots` slots (aligned to UTC midnight).
+
+    realised: the world's realised profiles (history and actual weather). `at(t)` returns the
+    (forecast frame, weather forecast) of the latest issue at or before slot t, issuing it first
+    when t is an issue time; the first call issues at once, whatever the cadence.
+    """
+
+    def __init__(
+        self,
+        service: ForecastService,
+        realised: pd.DataFrame,
+        every_slots: int,
+    ):
+        if every_slots < 1:
+            raise ValueError(f"forecast cadence: expected >= 1 slot; found {every_slots}")
+        self.service = service
+        self.every = every_slots * SLOT
+        self.horizon_slots = service.config.horizon_slots
+        self._realised = realised
+        self._weather = realised[[c for c in WEATHER_COLUMNS if c in realised.columns]]
+        self._issue: pd.Timestamp | None = None
+        self._forecast: pd.DataFrame | None = None
+        self._weather_forecast: pd.DataFrame | None = None
+        self.issues = 0
+        #: wall-clock seconds spent issuing (for the run's timing figures)
+        self.seconds = 0.0
+
+    def issue_time(self, slot: pd.Timestamp) -> pd.Timestamp:
+        """The latest cadence issue time at or before slot."""
+        slot = floor_slot(slot)
+        midnight = slot.floor("D")
+        return midnight + ((slot - midnight) // self.every) * self.every
+
+    def at(self, slot: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
+        if self._issue is None:
+            self._issue_at(floor_slot(slot))
+        else:
+            issue = self.issue_time(slot)
+            if issue > self._issue:
+                self._issue_at(issue)
+        assert self._forecast is not None
+        assert self._weather_forecast is not None
+        return self._forecast, self._weather_forecast
+
+    def _issue_at(self, issue: pd.Timestamp) -> None:
+        started = pd.Timestamp.now().value
+        weather = simulate_weather_forecast(
+            self._weather, issue, self.horizon_slots, self.service.config.weather_error
+        )
+        history = self._realised.loc[: issue - SLOT]
+        self._forecast = self.service.predict(issue, history, weather)
+        self._weather_forecast = weather
+        self._issue = issue
+        self.issues += 1
+        self.seconds += (pd.Timestamp.now().value - started) / 1e9
+
+
+class LatestForecast:
+    """The planning cycle's forecaster in the closed loop: the latest issued forecast."""
+
+    def __init__(self, issued: IssuedForecasts):
+        self.issued = issued
+
+    def predict(
+        self, issue_time: pd.Timestamp, history: pd.DataFrame, weather_forecast: pd.DataFrame
+    ) -> pd.DataFrame:
+        forecast, _ = self.issued.at(issue_time)
+        return forecast

@@ -1,0 +1,146 @@
+"""The figures of a closed-loop run, from the simulated meters and the tariff, never from a plan.
+
+Per slot: cost = import x import price - export x export price (EUR), CO2 = import x the grid
+emission factor. Per period (the whole run, and each local calendar month):
+
+- cost_eur: energy cost plus the peak charge on the period's peak (tariff peak_import_charge);
+- grid_import_kwh, grid_export_kwh, peak_import_kw (highest 15-minute average import);
+- self_sufficiency_frac = 1 - import / consumption, consumption = household load + heat pumps;
+- self_consumption_frac = 1 - export / PV generation;
+- co2_kg; comfort_violation_kh (kelvin-hours of tanks below temp_min_c, summed over tanks);
+- unserved_heat_kwh; pv_curtailed_kwh;
+- battery_full_cycles: discharged energy / capacity, over all batteries together (and per
+  battery for the whole run).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from energy.config import SiteConfig
+from energy.evaluation.closed_loop import PolicyRun
+from energy.tariff import tariff_series
+
+__all__ = [
+    "FIGURES",
+    "comparison",
+    "monthly_figures",
+    "period_figures",
+    "run_summary",
+    "slot_frame",
+]
+
+#: Figures of a period, in report order.
+FIGURES = (
+    "cost_eur",
+    "import_cost_eur",
+    "export_revenue_eur",
+    "peak_charge_eur",
+    "grid_import_kwh",
+    "grid_export_kwh",
+    "peak_import_kw",
+    "self_sufficiency_frac",
+    "self_consumption_frac",
+    "co2_kg",
+    "comfort_violation_kh",
+    "unserved_heat_kwh",
+    "battery_full_cycles",
+    "pv_curtailed_kwh",
+    "load_kwh",
+    "hp_electric_kwh",
+    "pv_kwh",
+)
+
+
+def slot_frame(config: SiteConfig, run: PolicyRun) -> pd.DataFrame:
+    """The run's per-slot records with prices, cost and CO2 per slot."""
+    frame = run.slots.copy()
+    tariff = tariff_series(config, pd.DatetimeIndex(frame.index)).frame()
+    frame = frame.join(tariff)
+    frame["import_cost_eur"] = frame["grid_import_kwh"] * frame["price_import_eur_per_kwh"]
+    frame["export_revenue_eur"] = frame["grid_export_kwh"] * frame["price_export_eur_per_kwh"]
+    frame["co2_kg"] = frame["grid_import_kwh"] * frame["co2_g_per_kwh"] / 1000.0
+    return frame
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return float(numerator / denominator) if denominator > 0 else float("nan")
+
+
+def period_figures(
+    config: SiteConfig, slots: pd.DataFrame, battery_capacity_kwh: float
+) -> dict[str, float]:
+    """Figures of one period from its rows of `slot_frame`."""
+    total = slots.sum(numeric_only=True)
+    peak_kw = float((slots["grid_import_kwh"] * 4.0).max()) if len(slots) else 0.0
+    peak_eur = config.tariff.peak_import_charge_eur_per_kw * peak_kw
+    consumption = float(total["load_kwh"] + total["hp_electric_kwh"])
+    figures = {
+        "import_cost_eur": float(total["import_cost_eur"]),
+        "export_revenue_eur": float(total["export_revenue_eur"]),
+        "peak_charge_eur": peak_eur,
+        "cost_eur": float(total["import_cost_eur"] - total["export_revenue_eur"]) + peak_eur,
+        "grid_import_kwh": float(total["grid_import_kwh"]),
+        "grid_export_kwh": float(total["grid_export_kwh"]),
+        "peak_import_kw": peak_kw,
+        "self_sufficiency_frac": 1.0 - _ratio(float(total["grid_import_kwh"]), consumption),
+        "self_consumption_frac": 1.0
+        - _ratio(float(total["grid_export_kwh"]), float(total["pv_kwh"])),
+        "co2_kg": float(total["co2_kg"]),
+        "comfort_violation_kh": float(total["comfort_violation_kh"]),
+        "unserved_heat_kwh": float(total["unserved_heat_kwh"]),
+        "battery_full_cycles": _ratio(float(total["battery_discharged_kwh"]), battery_capacity_kwh),
+        "pv_curtailed_kwh": float(total["pv_available_kwh"] - total["pv_kwh"]),
+        "load_kwh": float(total["load_kwh"]),
+        "hp_electric_kwh": float(total["hp_electric_kwh"]),
+        "pv_kwh": float(total["pv_kwh"]),
+    }
+    return {name: figures[name] for name in FIGURES}
+
+
+def monthly_figures(config: SiteConfig, run: PolicyRun, slots: pd.DataFrame) -> pd.DataFrame:
+    """One row per local calendar month (site time zone) touched by the run."""
+    capacity = sum(b["capacity_kwh"] for b in run.batteries.values())
+    local = pd.DatetimeIndex(slots.index).tz_convert(config.location.timezone)
+    months = local.strftime("%Y-%m")
+    rows = []
+    for month, part in slots.groupby(np.asarray(months), sort=True):
+        rows.append({"policy": run.policy.value, "month": month,
+                     **period_figures(config, part, capacity)})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def run_summary(config: SiteConfig, run: PolicyRun, slots: pd.DataFrame) -> dict[str, Any]:
+    """The whole run: figures, per-battery cycles, stored energy change, plan stages, timing."""
+    capacity = sum(b["capacity_kwh"] for b in run.batteries.values())
+    return {
+        "policy": run.policy.value,
+        "figures": period_figures(config, slots, capacity),
+        "battery_full_cycles_by_asset": {
+            a: _ratio(b["discharged_kwh"], b["capacity_kwh"]) for a, b in run.batteries.items()
+        },
+        "stored_energy_change_kwh": run.stored_energy_change_kwh,
+        "plan_stages": run.plan_stages,
+        "forecast_issues": run.forecast_issues,
+        "timing": run.timing,
+        "notes": run.notes,
+    }
+
+
+def comparison(summaries: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Savings against rule and the share of perfect foresight's saving that mpc captures."""
+    cost = {p: s["figures"]["cost_eur"] for p, s in summaries.items()}
+    comfort = {p: s["figures"]["comfort_violation_kh"] for p, s in summaries.items()}
+    out: dict[str, Any] = {"cost_eur": cost, "comfort_violation_kh": comfort}
+    if "rule" in cost:
+        out["saving_vs_rule_eur"] = {p: cost["rule"] - c for p, c in cost.items() if p != "rule"}
+        if "mpc" in cost and "perfect" in cost:
+            possible = cost["rule"] - cost["perfect"]
+            captured = _ratio(cost["rule"] - cost["mpc"], possible) if possible > 0 else None
+            out["mpc_share_of_perfect_saving"] = captured
+            out["goal_mpc_captures_85_percent"] = captured is not None and captured >= 0.85
+            out["goal_mpc_comfort_not_worse_than_rule"] = comfort["mpc"] <= comfort["rule"] + 1e-6
+    return out

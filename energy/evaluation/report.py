@@ -1,0 +1,233 @@
+"""Files of an evaluation: per-slot CSVs, totals and monthly CSVs, summary.json and report.html.
+
+report.html is self-contained (plotly.js inline from the installed package, no CDN), so it opens
+offline and can be mailed as one file.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+
+from energy.config import SiteConfig
+from energy.evaluation.closed_loop import PolicyRun
+from energy.evaluation.metrics import (
+    FIGURES,
+    comparison,
+    monthly_figures,
+    run_summary,
+    slot_frame,
+)
+
+__all__ = ["EvaluationReport", "build_report", "write_report"]
+
+_COLOURS = {"rule": "#7f7f7f", "mpc": "#1f77b4", "perfect": "#2ca02c"}
+_LABELS = {
+    "cost_eur": "cost (EUR)",
+    "import_cost_eur": "import cost (EUR)",
+    "export_revenue_eur": "export revenue (EUR)",
+    "peak_charge_eur": "peak charge (EUR)",
+    "grid_import_kwh": "grid import (kWh)",
+    "grid_export_kwh": "grid export (kWh)",
+    "peak_import_kw": "peak import, 15-min (kW)",
+    "self_sufficiency_frac": "self-sufficiency",
+    "self_consumption_frac": "self-consumption",
+    "co2_kg": "CO2 (kg)",
+    "comfort_violation_kh": "comfort violations (K h below tank minimum)",
+    "unserved_heat_kwh": "unserved heat (kWh)",
+    "battery_full_cycles": "battery full-cycle equivalents",
+    "pv_curtailed_kwh": "PV curtailed (kWh)",
+    "load_kwh": "household load (kWh)",
+    "hp_electric_kwh": "heat pump electricity (kWh)",
+    "pv_kwh": "PV generation (kWh)",
+}
+
+
+class EvaluationReport:
+    """Everything computed from the runs: per-slot frames, monthly table, summary."""
+
+    def __init__(
+        self,
+        config: SiteConfig,
+        runs: Mapping[str, PolicyRun],
+        meta: Mapping[str, Any],
+    ):
+        self.config = config
+        self.runs = dict(runs)
+        self.slots = {p: slot_frame(config, r) for p, r in self.runs.items()}
+        self.monthly = pd.concat(
+            [monthly_figures(config, r, self.slots[p]) for p, r in self.runs.items()],
+            ignore_index=True,
+        )
+        summaries = {p: run_summary(config, r, self.slots[p]) for p, r in self.runs.items()}
+        self.summary: dict[str, Any] = {
+            **meta,
+            "policies": summaries,
+            "comparison": comparison(summaries),
+        }
+
+    def totals(self) -> pd.DataFrame:
+        """One row per policy with the period's figures."""
+        rows = [{"policy": p, **s["figures"]} for p, s in self.summary["policies"].items()]
+        return pd.DataFrame(rows, columns=["policy", *FIGURES])
+
+
+def build_report(
+    config: SiteConfig, runs: Mapping[str, PolicyRun], meta: Mapping[str, Any]
+) -> EvaluationReport:
+    return EvaluationReport(config, runs, meta)
+
+
+def write_report(report: EvaluationReport, out_dir: Path, per_slot: bool = True) -> list[Path]:
+    """Write the report's files into out_dir (created); returns the paths written."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    if per_slot:
+        for policy, frame in report.slots.items():
+            path = out_dir / f"slots_{policy}.csv"
+            frame.to_csv(path, date_format="%Y-%m-%dT%H:%M:%S%z")
+            written.append(path)
+    path = out_dir / "monthly.csv"
+    report.monthly.to_csv(path, index=False)
+    written.append(path)
+    path = out_dir / "totals.csv"
+    report.totals().to_csv(path, index=False)
+    written.append(path)
+    path = out_dir / "summary.json"
+    path.write_text(json.dumps(_plain(report.summary), indent=2) + "\n", encoding="utf-8")
+    written.append(path)
+    path = out_dir / "report.html"
+    path.write_text(render_html(report), encoding="utf-8")
+    written.append(path)
+    return written
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready: NaN and infinity become null, numpy scalars plain numbers."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _format(name: str, value: float) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    if name.endswith("_frac"):
+        return f"{100 * value:.1f} %"
+    if name == "battery_full_cycles":
+        return f"{value:.1f}"
+    return f"{value:,.1f}"
+
+
+def _totals_table(report: EvaluationReport) -> str:
+    policies = list(report.summary["policies"])
+    head = "".join(f"<th>{html.escape(p)}</th>" for p in policies)
+    rows = []
+    for name in FIGURES:
+        cells = "".join(
+            f"<td>{_format(name, report.summary['policies'][p]['figures'][name])}</td>"
+            for p in policies
+        )
+        rows.append(f"<tr><th>{html.escape(_LABELS[name])}</th>{cells}</tr>")
+    return f"<table><tr><th></th>{head}</tr>{''.join(rows)}</table>"
+
+
+def _comparison_html(report: EvaluationReport) -> str:
+    comp = report.summary["comparison"]
+    items = []
+    for policy, saving in comp.get("saving_vs_rule_eur", {}).items():
+        items.append(f"<li>{html.escape(policy)} saves {saving:,.1f} EUR against rule</li>")
+    share = comp.get("mpc_share_of_perfect_saving")
+    if "mpc_share_of_perfect_saving" in comp:
+        text = "n/a (perfect saves nothing)" if share is None else f"{100 * share:.1f} %"
+        items.append(f"<li>mpc captures {text} of the saving perfect foresight achieves</li>")
+        items.append(
+            "<li>goal: mpc captures at least 85 %: "
+            f"{'met' if comp['goal_mpc_captures_85_percent'] else 'not met'}</li>"
+        )
+        items.append(
+            "<li>goal: mpc comfort violations no higher than rule's: "
+            f"{'met' if comp['goal_mpc_comfort_not_worse_than_rule'] else 'not met'}</li>"
+        )
+    return f"<ul>{''.join(items)}</ul>" if items else ""
+
+
+def _monthly_chart(report: EvaluationReport, figure: str, title: str) -> go.Figure:
+    chart = go.Figure()
+    for policy, part in report.monthly.groupby("policy", sort=False):
+        chart.add_bar(
+            x=part["month"],
+            y=part[figure],
+            name=str(policy),
+            marker_color=_COLOURS.get(str(policy)),
+        )
+    chart.update_layout(title=title, barmode="group", height=360, margin={"t": 50, "b": 40})
+    return chart
+
+
+def _cumulative_cost_chart(report: EvaluationReport) -> go.Figure:
+    chart = go.Figure()
+    for policy, frame in report.slots.items():
+        cost = (frame["import_cost_eur"] - frame["export_revenue_eur"]).cumsum()
+        daily = cost.resample("D").last()
+        chart.add_scatter(
+            x=daily.index, y=daily, name=policy, mode="lines", line_color=_COLOURS.get(policy)
+        )
+    chart.update_layout(title="cumulative energy cost (EUR)", height=360, margin={"t": 50, "b": 40})
+    return chart
+
+
+def render_html(report: EvaluationReport) -> str:
+    charts = [
+        _cumulative_cost_chart(report),
+        _monthly_chart(report, "cost_eur", "cost per month (EUR)"),
+        _monthly_chart(report, "grid_import_kwh", "grid import per month (kWh)"),
+        _monthly_chart(report, "grid_export_kwh", "grid export per month (kWh)"),
+        _monthly_chart(report, "self_sufficiency_frac", "self-sufficiency per month"),
+        _monthly_chart(report, "peak_import_kw", "peak import per month (kW)"),
+        _monthly_chart(report, "co2_kg", "CO2 per month (kg)"),
+        _monthly_chart(report, "comfort_violation_kh", "comfort violations per month (K h)"),
+        _monthly_chart(report, "battery_full_cycles", "battery full-cycle equivalents per month"),
+    ]
+    parts = [
+        pio.to_html(chart, include_plotlyjs=(i == 0), full_html=False)
+        for i, chart in enumerate(charts)
+    ]
+    summary = report.summary
+    notes = "".join(
+        f"<li><b>{html.escape(p)}</b>: {html.escape('; '.join(s['notes']))}</li>"
+        for p, s in summary["policies"].items()
+    )
+    title = f"Closed-loop evaluation: {summary.get('site', '')}"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
+table {{ border-collapse: collapse; margin: 1em 0; }}
+th, td {{ border: 1px solid #ccc; padding: 0.3em 0.8em; text-align: right; }}
+th:first-child {{ text-align: left; }}
+</style></head><body>
+<h1>{html.escape(title)}</h1>
+<p>Period {html.escape(str(summary.get("start")))} to {html.escape(str(summary.get("end")))}
+(UTC, end exclusive). Cost and CO2 from the simulated grid meter per slot times the tariff
+series; never from a plan.</p>
+<h2>Period totals</h2>{_totals_table(report)}
+<h2>Comparison</h2>{_comparison_html(report)}
+<h2>Policies</h2><ul>{notes}</ul>
+<h2>Charts</h2>{"".join(parts)}
+</body></html>
+"""
