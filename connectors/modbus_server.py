@@ -37,6 +37,7 @@ __all__ = [
     "Request",
     "RequestHook",
     "UnitHandler",
+    "crc16",
 ]
 
 logger = logging.getLogger(__name__)
@@ -106,7 +107,9 @@ class ModbusTcpServer:
     """Serve ``units`` (unit id -> handler) on ``host:port`` (port 0 picks a free port).
 
     With ``ssl_context`` (a server-side context) it serves Modbus/TCP Security: the same MBAP
-    framing inside TLS.
+    framing inside TLS. With ``framing="rtu"`` it speaks RTU frames (unit, PDU, CRC-16) over the
+    TCP stream, as serial-to-Ethernet converters in transparent mode do; RTU clients reach it
+    through a pyserial URL (socket://host:port).
     """
 
     def __init__(
@@ -119,6 +122,7 @@ class ModbusTcpServer:
         hook: RequestHook | None = None,
         name: str = "",
         ssl_context: ssl.SSLContext | None = None,
+        framing: Literal["tcp", "rtu"] = "tcp",
     ):
         self.host = host
         self.port = port
@@ -127,6 +131,7 @@ class ModbusTcpServer:
         self.hook = hook
         self.name = name or f"{host}:{port}"
         self.ssl_context = ssl_context
+        self.framing = framing
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -167,12 +172,11 @@ class ModbusTcpServer:
         count = 0
         try:
             while True:
-                header = await reader.readexactly(7)
-                transaction, protocol, length, unit = struct.unpack(">HHHB", header)
-                if protocol != 0 or not 2 <= length <= 254:
-                    logger.debug("%s: malformed MBAP header from %s, closing", self.name, peer_text)
+                frame = await self._read_frame(reader)
+                if frame is None:
+                    logger.debug("%s: malformed frame from %s, closing", self.name, peer_text)
                     return
-                pdu = await reader.readexactly(length - 1)
+                transaction, unit, pdu = frame
                 count += 1
                 decision = Decision()
                 if self.hook is not None:
@@ -191,9 +195,7 @@ class ModbusTcpServer:
                         continue
                     response = answer
                 self.requests_served += 1
-                writer.write(
-                    struct.pack(">HHHB", transaction, 0, len(response) + 1, unit) + response
-                )
+                writer.write(self._frame(transaction, unit, response))
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             return
@@ -207,12 +209,38 @@ class ModbusTcpServer:
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
+    async def _read_frame(self, reader: asyncio.StreamReader) -> tuple[int, int, bytes] | None:
+        """(transaction id, unit id, PDU) of the next request; None if it is malformed."""
+        if self.framing == "rtu":
+            head = await reader.readexactly(2)  # unit, function code
+            function = head[1]
+            if function in (15, 16):
+                more = await reader.readexactly(5)  # address, count, byte count
+                rest = await reader.readexactly(more[4] + 2)
+                body = head + more + rest
+            else:
+                body = head + await reader.readexactly(6)  # address, value/count, CRC
+            if crc16(body[:-2]) != body[-2:]:
+                return None
+            return 0, body[0], body[1:-2]
+        header = await reader.readexactly(7)
+        transaction, protocol, length, unit = struct.unpack(">HHHB", header)
+        if protocol != 0 or not 2 <= length <= 254:
+            return None
+        return transaction, unit, await reader.readexactly(length - 1)
+
+    def _frame(self, transaction: int, unit: int, pdu: bytes) -> bytes:
+        if self.framing == "rtu":
+            body = bytes([unit]) + pdu
+            return body + crc16(body)
+        return struct.pack(">HHHB", transaction, 0, len(pdu) + 1, unit) + pdu
+
     def _answer(self, unit: int, pdu: bytes) -> bytes | None:
         function = pdu[0]
         handler = self.units.get(unit)
         if handler is None:
-            if self.unknown_unit == "silent":
-                return None
+            if self.unknown_unit == "silent" or self.framing == "rtu":
+                return None  # on a serial bus, a request for another address gets no answer
             return bytes([function | 0x80, SERVER_DEVICE_FAILURE])
         try:
             return _execute(handler, pdu)
@@ -264,6 +292,16 @@ def _execute(handler: UnitHandler, pdu: bytes) -> bytes:
         handler.write(RegisterTable.HOLDING, address, values)
         return pdu[:5]
     raise ModbusServerError(ILLEGAL_FUNCTION, f"function {function} not supported")
+
+
+def crc16(data: bytes) -> bytes:
+    """Modbus RTU CRC-16 (polynomial 0xA001, initial 0xFFFF), low byte first."""
+    crc = 0xFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return crc.to_bytes(2, "little")
 
 
 def _pack_bits(bits: Sequence[bool]) -> bytes:

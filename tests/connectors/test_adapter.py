@@ -29,6 +29,7 @@ from connectors.modbus_server import (
     ModbusServerError,
     ModbusTcpServer,
     Request,
+    crc16,
 )
 from connectors.registermap import RegisterTable
 
@@ -331,3 +332,39 @@ def test_a_silent_gateway_ignores_unknown_units():
             await server.stop()
 
     run(scenario())
+
+
+def test_rtu_crc_matches_the_specification_example():
+    # Modbus over serial line V1.02, read holding registers 0..9 of unit 1: 01 03 00 00 00 0A C5 CD
+    assert crc16(bytes.fromhex("01030000000A")) == bytes.fromhex("C5CD")
+
+
+def test_two_rtu_devices_on_one_bus_answer_concurrent_requests():
+    first, second = Scripted(), Scripted()
+    second.registers = [100 + r for r in second.registers]
+
+    async def scenario():
+        server = ModbusTcpServer("127.0.0.1", 0, {1: first, 2: second}, framing="rtu")
+        await server.start()
+        url = f"socket://127.0.0.1:{server.port}"
+        a = ModbusConnection.rtu(url, 19200, unit_id=1, timeout_s=1.0)
+        b = ModbusConnection.rtu(url, 19200, unit_id=2, timeout_s=1.0)
+        stranger = ModbusConnection.rtu(url, 19200, unit_id=3, timeout_s=0.3)
+        try:
+            await a.connect()
+            results = await asyncio.gather(
+                *(conn.read("holding", i, 2) for i in range(4) for conn in (a, b))
+            )
+            with pytest.raises(ModbusTimeout):  # nobody on the bus answers unit 3
+                await stranger.read("holding", 0, 1)
+            with pytest.raises(ModbusExceptionResponse) as refused:
+                await b.write_registers(0, [1])
+            return results, refused.value.code
+        finally:
+            for conn in (a, b, stranger):
+                await conn.close()
+            await server.stop()
+
+    results, code = run(scenario())
+    assert results == [r for i in range(4) for r in ([i, i + 1], [100 + i, 101 + i])]
+    assert code == 3
