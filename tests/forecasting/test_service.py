@@ -1,0 +1,93 @@
+"""ForecastService: fit, issue, persist and reload; nothing after the issue time is used."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from energy.store.forecasts import list_models, read_latest_forecast, write_forecasts
+from forecasting.config import ForecastConfig
+from forecasting.registry import load_service, save_service
+from forecasting.service import FORECAST_COLUMNS, ForecastService
+from forecasting.weather_error import simulate_weather_forecast
+
+TARGETS = ["house-01:load_kw", "district:load_kw", "district:heat_demand_kw", "district:pv_kw"]
+ISSUE = pd.Timestamp("2025-02-20T11:00Z")
+FAST = {"model": {"params": {"max_iter": 15}}}
+
+
+@pytest.fixture(scope="module")
+def fitted(site, district_winter):
+    config = ForecastConfig.model_validate(FAST)
+    history = district_winter.loc[: ISSUE - pd.Timedelta(minutes=15)]
+    return ForecastService(site, config, TARGETS).fit(history)
+
+
+def _weather(data: pd.DataFrame, config: ForecastConfig) -> pd.DataFrame:
+    return simulate_weather_forecast(data, ISSUE, config.horizon_slots, config.weather_error)
+
+
+def test_issue_covers_every_target_slot_and_quantile(fitted, district_winter):
+    frame = fitted.predict(ISSUE, district_winter, _weather(district_winter, fitted.config))
+    assert list(frame.columns) == FORECAST_COLUMNS
+    assert len(frame) == len(TARGETS) * 144 * 3
+    assert set(frame["target"]) == set(TARGETS)
+    assert frame["valid_time"].min() == ISSUE
+    assert frame["valid_time"].max() == ISSUE + pd.Timedelta(hours=36) - pd.Timedelta(minutes=15)
+    assert (frame["issue_time"] == ISSUE).all()
+    wide = frame.pivot_table(index=["target", "valid_time"], columns="quantile", values="value")
+    assert (wide[0.1] <= wide[0.5]).all()
+    assert (wide[0.5] <= wide[0.9]).all()
+    assert (frame["value"] >= 0).all()
+
+
+def test_pv_is_zero_at_night(fitted, district_winter):
+    frame = fitted.predict(ISSUE, district_winter, _weather(district_winter, fitted.config))
+    pv = frame[frame["target"] == "district:pv_kw"]
+    night = pv[pv["valid_time"].dt.hour.isin([22, 23, 0, 1, 2, 3])]
+    assert (night["value"] == 0).all()
+    assert pv["value"].max() > 0
+
+
+def test_history_after_the_issue_cannot_change_the_forecast(fitted, district_winter):
+    weather = _weather(district_winter, fitted.config)
+    clean = fitted.predict(ISSUE, district_winter, weather)
+    tampered = district_winter.copy()
+    after = tampered.index >= ISSUE
+    tampered.loc[after] = tampered.loc[after] * 5 + 100
+    again = fitted.predict(ISSUE, tampered, weather)
+    pd.testing.assert_frame_equal(clean, again)
+
+
+def test_predict_needs_a_fitted_service(site, district_winter):
+    with pytest.raises(RuntimeError, match="not fitted"):
+        ForecastService(site).predict(ISSUE, district_winter, district_winter)
+
+
+def test_unknown_target_is_named(site):
+    with pytest.raises(KeyError, match="house-99"):
+        ForecastService(site, targets=["house-99:load_kw"])
+
+
+def test_models_round_trip_through_registry_and_store(
+    fitted, site, store, tmp_path, district_winter
+):
+    versions = save_service(fitted, store, tmp_path / "models")
+    assert set(versions) == set(TARGETS)
+    assert all((tmp_path / "models" / f"{v}.joblib").exists() for v in versions.values())
+    registered = list_models(store)
+    assert set(registered["target"]) == set(TARGETS)
+    loaded = load_service(site, store, targets=TARGETS)
+    weather = _weather(district_winter, fitted.config)
+    original = fitted.predict(ISSUE, district_winter, weather)
+    reloaded = loaded.predict(ISSUE, district_winter, weather)
+    pd.testing.assert_frame_equal(original, reloaded)
+    assert set(reloaded["model_version"]) == set(versions.values())
+    write_forecasts(store, reloaded)
+    latest = read_latest_forecast(store, "district:load_kw", ISSUE + pd.Timedelta(minutes=20))
+    assert len(latest) == 144 * 3
+    expected = reloaded[reloaded["target"] == "district:load_kw"]["value"].to_numpy()
+    assert np.allclose(np.sort(latest["value"].to_numpy()), np.sort(expected))
+    with pytest.raises(KeyError, match="nope"):
+        load_service(site, store, versions=["nope"])
