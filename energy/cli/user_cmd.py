@@ -142,7 +142,9 @@ def token(
         secret, record = create_token(store, name, token_name, _actor(), _now())
     except KeyError as exc:
         raise _fail(exc) from exc
-    typer.echo(f"token {record.id} ({record.name}) for {name}; store it now, it is not shown again:")
+    typer.echo(
+        f"token {record.id} ({record.name}) for {name}; store it now, it is not shown again:"
+    )
     typer.echo(secret)
 
 

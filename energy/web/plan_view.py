@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -50,17 +51,52 @@ class PlanView:
 
 
 def _layout(title: str, y_title: str) -> dict[str, Any]:
+    """The figure keeps its title as metadata (the page shows it as a heading), legend on top."""
     return {
-        "title": {"text": title, "x": 0, "font": {"size": 13}},
-        "margin": {"l": 60, "r": 10, "t": 30, "b": 70},
-        "height": 280,
-        "xaxis": {"type": "category", "tickangle": -45, "nticks": 24, "title": {"text": ""}},
-        "yaxis": {"title": {"text": y_title}, "zeroline": True},
-        "legend": {"orientation": "h", "y": -0.45, "font": {"size": 10}},
+        "title": {"text": title, "font": {"size": 1, "color": "rgba(0,0,0,0)"}},
+        "margin": {"l": 60, "r": 10, "t": 10, "b": 10},
+        "height": 300,
+        "xaxis": {"type": "category", "tickangle": -45, "automargin": True},
+        "yaxis": {"title": {"text": y_title}, "zeroline": True, "automargin": True},
+        "legend": {
+            "orientation": "h",
+            "x": 0,
+            "y": 1.02,
+            "yanchor": "bottom",
+            "font": {"size": 10},
+        },
         "hovermode": "x unified",
         "template": "plotly_white",
         "font": {"family": "system-ui, sans-serif", "size": 11},
     }
+
+
+def _ticks(labels: dict[pd.Timestamp, str], tz: ZoneInfo) -> tuple[list[str], list[str]]:
+    """Axis ticks on whole local hours, short text with the UTC offset.
+
+    At most about twelve regular ticks; the whole hours on either side of a DST change always get
+    one, so the autumn day shows "02:00 +02" and then "02:00 +01". The category values stay the full
+    labels (hover text); a local day's first tick carries the date.
+    """
+    hour = pd.Timedelta(hours=1)
+    step_hours = max(1, -(-len(labels) // 48))
+    values, texts = [], []
+    for slot, label in labels.items():
+        local = slot.tz_convert(tz)
+        if local.minute != 0:
+            continue
+        offset = local.utcoffset()
+        at_change = (slot + hour).tz_convert(tz).utcoffset() != offset or (slot - hour).tz_convert(
+            tz
+        ).utcoffset() != offset
+        if local.hour % step_hours != 0 and not at_change:
+            continue
+        text = local.strftime("%H:%M %z")[:-2]
+        if local.hour == 0 or not values:
+            text = local.strftime("%d.%m. ") + text
+        values.append(label)
+        texts.append(text)
+    return values, texts
 
 
 def _series_on(
@@ -74,7 +110,6 @@ def _series_on(
 
 
 def _asset_chart(
-    chart_id: str,
     title: str,
     y_title: str,
     asset_ids: list[str],
@@ -84,7 +119,7 @@ def _asset_chart(
     measured: pd.DataFrame,
     labels: dict[pd.Timestamp, str],
     scale: float = 1.0,
-) -> ChartSpec | None:
+) -> go.Figure | None:
     figure = go.Figure(layout=_layout(title, y_title))
     palette = qualitative.D3 + qualitative.Set2
     for index, asset_id in enumerate(asset_ids):
@@ -113,7 +148,7 @@ def _asset_chart(
             )
     if not figure.data:
         return None
-    return ChartSpec(chart_id, title, figure.to_json())
+    return figure
 
 
 def _limit_line(figure: go.Figure, x: list[str], level: float, name: str) -> None:
@@ -128,7 +163,7 @@ def _limit_line(figure: go.Figure, x: list[str], level: float, name: str) -> Non
     )
 
 
-def _price_chart(planned: pd.DataFrame, labels: dict[pd.Timestamp, str]) -> ChartSpec | None:
+def _price_chart(planned: pd.DataFrame, labels: dict[pd.Timestamp, str]) -> go.Figure | None:
     figure = go.Figure(layout=_layout("Prices", "EUR/kWh"))
     for quantity, name in (
         ("price_import_eur_per_kwh", "import price"),
@@ -137,12 +172,12 @@ def _price_chart(planned: pd.DataFrame, labels: dict[pd.Timestamp, str]) -> Char
         series = _series_on(planned, labels, GRID, quantity)
         if series is not None:
             figure.add_trace(go.Scatter(x=series[0], y=series[1], name=name, line={"shape": "hv"}))
-    return ChartSpec("prices", "Prices", figure.to_json()) if figure.data else None
+    return figure if figure.data else None
 
 
 def _grid_chart(
     site: Site, planned: pd.DataFrame, measured: pd.DataFrame, labels: dict[pd.Timestamp, str]
-) -> ChartSpec | None:
+) -> go.Figure | None:
     title = "Grid exchange (import +, export −)"
     figure = go.Figure(layout=_layout(title, "kW"))
     imports = _series_on(planned, labels, GRID, "import_kw")
@@ -167,7 +202,7 @@ def _grid_chart(
     export_limit = min(grid.export_limit_kw, grid.feed_in_limit_kw or grid.export_limit_kw)
     _limit_line(figure, x, grid.import_limit_kw, f"import limit {grid.import_limit_kw:g} kW")
     _limit_line(figure, x, -export_limit, f"export limit {export_limit:g} kW")
-    return ChartSpec("grid", title, figure.to_json())
+    return figure
 
 
 def _ids(site: Site, kind: AssetKind, planned: pd.DataFrame) -> list[str]:
@@ -178,67 +213,84 @@ def _ids(site: Site, kind: AssetKind, planned: pd.DataFrame) -> list[str]:
 def _plan_charts(
     site: Site, planned: pd.DataFrame, measured: pd.DataFrame, labels: dict[pd.Timestamp, str]
 ) -> list[ChartSpec]:
-    builders: list[Callable[[], ChartSpec | None]] = [
-        lambda: _price_chart(planned, labels),
-        lambda: _grid_chart(site, planned, measured, labels),
-        lambda: _asset_chart(
+    builders: list[tuple[str, Callable[[], go.Figure | None]]] = [
+        ("prices", lambda: _price_chart(planned, labels)),
+        ("grid", lambda: _grid_chart(site, planned, measured, labels)),
+        (
             "battery-power",
-            "Battery power (charging +)",
-            "kW",
-            _ids(site, AssetKind.BATTERY, planned),
-            "power_kw",
-            "power_kw",
-            planned,
-            measured,
-            labels,
+            lambda: _asset_chart(
+                "Battery power (charging +)",
+                "kW",
+                _ids(site, AssetKind.BATTERY, planned),
+                "power_kw",
+                "power_kw",
+                planned,
+                measured,
+                labels,
+            ),
         ),
-        lambda: _asset_chart(
+        (
             "battery-soc",
-            "Battery state of charge",
-            "%",
-            _ids(site, AssetKind.BATTERY, planned),
-            "soc_frac",
-            "soc_frac",
-            planned,
-            measured,
-            labels,
-            scale=100.0,
+            lambda: _asset_chart(
+                "Battery state of charge",
+                "%",
+                _ids(site, AssetKind.BATTERY, planned),
+                "soc_frac",
+                "soc_frac",
+                planned,
+                measured,
+                labels,
+                scale=100.0,
+            ),
         ),
-        lambda: _asset_chart(
+        (
             "hp-power",
-            "Heat pump electric power",
-            "kW",
-            _ids(site, AssetKind.HEAT_PUMP, planned),
-            "power_kw",
-            "power_kw",
-            planned,
-            measured,
-            labels,
+            lambda: _asset_chart(
+                "Heat pump electric power",
+                "kW",
+                _ids(site, AssetKind.HEAT_PUMP, planned),
+                "power_kw",
+                "power_kw",
+                planned,
+                measured,
+                labels,
+            ),
         ),
-        lambda: _asset_chart(
+        (
             "tank-temp",
-            "Tank temperature",
-            "°C",
-            _ids(site, AssetKind.TANK, planned),
-            "tank_temp_c",
-            "tank_temp_c",
-            planned,
-            measured,
-            labels,
+            lambda: _asset_chart(
+                "Tank temperature",
+                "°C",
+                _ids(site, AssetKind.TANK, planned),
+                "tank_temp_c",
+                "tank_temp_c",
+                planned,
+                measured,
+                labels,
+            ),
         ),
-        lambda: _asset_chart(
+        (
             "pv",
-            "PV power",
-            "kW",
-            _ids(site, AssetKind.PV, planned),
-            "pv_kw",
-            "power_kw",
-            planned,
-            measured,
-            labels,
+            lambda: _asset_chart(
+                "PV power",
+                "kW",
+                _ids(site, AssetKind.PV, planned),
+                "pv_kw",
+                "power_kw",
+                planned,
+                measured,
+                labels,
+            ),
         ),
     ]
-    return [chart for build in builders if (chart := build()) is not None]
+    ticks = _ticks(labels, site.tz)
+    charts = []
+    for chart_id, build in builders:
+        figure = build()
+        if figure is not None:
+            figure.update_xaxes(tickmode="array", tickvals=ticks[0], ticktext=ticks[1])
+            charts.append(ChartSpec(chart_id, figure.layout.title.text, figure.to_json()))
+    return charts
 
 
 def _measured_keys(site: Site, planned: pd.DataFrame) -> list[tuple[str, str]]:

@@ -90,7 +90,16 @@ def test_plan_across_the_autumn_dst_change_charts_all_100_quarter_hours(
     assert len(x) == 100
     assert x.count("25.10.2026 02:30 +02:00") == 1
     assert x.count("25.10.2026 02:30 +01:00") == 1
-    assert prices["layout"]["xaxis"]["type"] == "category"
+    axis = prices["layout"]["xaxis"]
+    assert axis["type"] == "category"
+    assert axis["ticktext"][:5] == [
+        "25.10. 00:00 +02",
+        "02:00 +02",
+        "02:00 +01",
+        "03:00 +01",
+        "06:00 +01",
+    ]
+    assert axis["tickvals"][2] == "25.10.2026 02:00 +01:00"
 
 
 def test_plan_page_shows_charts_costs_violations_and_diff(sweb: Web) -> None:

@@ -54,11 +54,11 @@ def plan_values(site: Site, start: dt.datetime, slots: int, level: float = 1.0) 
     for index, t in enumerate(times):
         for asset in site.of_kind(AssetKind.BATTERY):
             rows.append((asset.id, "power_kw", t, level * (index % 4 - 1.5)))
-            rows.append((asset.id, "soc_frac", t, 0.5 + 0.01 * index))
+            rows.append((asset.id, "soc_frac", t, 0.2 + 0.6 * (index % 48) / 48))
         for asset in site.of_kind(AssetKind.HEAT_PUMP):
             rows.append((asset.id, "power_kw", t, level * 1.2))
         for asset in site.of_kind(AssetKind.TANK):
-            rows.append((asset.id, "tank_temp_c", t, 48.0 + 0.1 * index))
+            rows.append((asset.id, "tank_temp_c", t, 45.0 + 5.0 * (index % 32) / 32))
         for asset in site.of_kind(AssetKind.PV):
             rows.append((asset.id, "pv_kw", t, 2.0))
         rows.append(("grid", "import_kw", t, 10.0 * level))
