@@ -341,6 +341,8 @@ class ModbusConnection:
         await self._call(self._client.write_coil, address, value=bool(value))
 
     async def _call(self, method: Any, address: int, **kwargs: Any) -> Any:
+        if self._bus is not None and not self.connected:
+            await self.connect()  # a serial bus is opened by whichever device uses it first
         async with self._lock:
             if not self.connected and self._bus is None:
                 # pymodbus would block in its own reconnect here; a poller wants to know now.

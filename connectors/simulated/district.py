@@ -53,6 +53,7 @@ class ServedDevice:
     port: int
     unit_id: int
     register_map: str
+    framing: str = "tcp"  # "rtu": RTU frames over TCP, reached at socket://host:port
 
 
 PhysicsFactory = Callable[[Site, dt.datetime, int], DistrictPhysics]
@@ -141,21 +142,22 @@ class SimulatedDistrict:
 
     async def start(self) -> None:
         """Bind every server, take the first snapshot and start the clock."""
-        groups: dict[tuple[str, int], list[Asset]] = {}
+        groups: dict[tuple[str, int, str], list[Asset]] = {}
         for asset in self._assets:
-            endpoint = _endpoint(asset)
-            if endpoint.protocol != "tcp":
+            where = _listen_address(_endpoint(asset))
+            if where is None:
                 logger.warning(
-                    "%s: protocol %s is not simulated; only Modbus TCP is served",
+                    "%s: only Modbus TCP and RTU over a socket:// URL are simulated; %s is not "
+                    "served",
                     asset.id,
-                    endpoint.protocol,
+                    _endpoint(asset).serial_port,
                 )
                 continue
-            host = self.host_override or endpoint.host
-            groups.setdefault((host, endpoint.port), []).append(asset)
-        ports: dict[str, int] = {}
+            host, port, framing = where
+            groups.setdefault((self.host_override or host, port, framing), []).append(asset)
+        updates: dict[str, dict[str, Any]] = {}
         try:
-            for (host, port), assets in groups.items():
+            for (host, port, framing), assets in groups.items():
                 units = {_endpoint(a).unit_id: self.simulated[a.id] for a in assets}
                 server = ModbusTcpServer(
                     host,
@@ -164,11 +166,15 @@ class SimulatedDistrict:
                     unknown_unit=self.unknown_unit,
                     hook=request_hook(units),
                     name=", ".join(a.id for a in assets),
+                    framing="rtu" if framing == "rtu" else "tcp",
                 )
                 await server.start()
                 self._servers.append(server)
                 for a in assets:
-                    ports[a.id] = server.port
+                    if framing == "rtu":
+                        updates[a.id] = {"serial_port": f"socket://{host}:{server.port}"}
+                    else:
+                        updates[a.id] = {"host": host, "port": server.port}
                     self._served.append(
                         ServedDevice(
                             a.id,
@@ -177,14 +183,13 @@ class SimulatedDistrict:
                             server.port,
                             _endpoint(a).unit_id,
                             _endpoint(a).register_map,
+                            framing,
                         )
                     )
         except OSError:
             await self.stop()
             raise
-        self._site = Site.from_config(
-            _with_ports(self._configured_site.config, ports, self.host_override)
-        )
+        self._site = Site.from_config(_moved(self._configured_site.config, updates))
         self.refresh()
         self._wall_start = asyncio.get_running_loop().time()
         self._task = asyncio.create_task(self._run(), name="simulated-district")
@@ -445,16 +450,25 @@ def _initialise_held(device: SimulatedDevice, endpoint: DeviceEndpoint) -> None:
     device.update(values)
 
 
-def _with_ports(config: SiteConfig, ports: Mapping[str, int], host: str | None) -> SiteConfig:
-    """A copy of the site config with each device's endpoint moved to its served port."""
+def _listen_address(endpoint: DeviceEndpoint) -> tuple[str, int, str] | None:
+    """(host, port, framing) a device is served on; None for a real serial port."""
+    if endpoint.protocol == "tcp":
+        return endpoint.host, endpoint.port, "tcp"
+    url = endpoint.serial_port or ""
+    if url.startswith("socket://"):
+        host, _, port = url.removeprefix("socket://").rpartition(":")
+        if host and port.isdigit():
+            return host, int(port), "rtu"
+    return None
+
+
+def _moved(config: SiteConfig, updates: Mapping[str, Mapping[str, Any]]) -> SiteConfig:
+    """A copy of the site config with each served device's endpoint moved where it is served."""
 
     def moved(endpoint: DeviceEndpoint | None, asset_id: str) -> DeviceEndpoint | None:
-        if endpoint is None or asset_id not in ports:
+        if endpoint is None or asset_id not in updates:
             return endpoint
-        update: dict[str, Any] = {"port": ports[asset_id]}
-        if host is not None:
-            update["host"] = host
-        return endpoint.model_copy(update=update)
+        return endpoint.model_copy(update=dict(updates[asset_id]))
 
     grid = config.grid.model_copy(update={"meter": moved(config.grid.meter, "grid.meter")})
     houses = []

@@ -22,7 +22,8 @@ from connectors.modbus_adapter import (
     ModbusTimeout,
 )
 from connectors.registermap import DataType, Point, RegisterTable
-from connectors.simulated import DeviceFaults
+from connectors.simulated import DeviceFaults, SimulatedDistrict
+from energy.site import Site
 
 
 def run(coro):
@@ -355,3 +356,36 @@ def test_fault_values_must_name_points_of_the_map(simulated: Simulated):
         simulated.district.device("house-01.battery").set_faults(
             DeviceFaults(values={"state_of_charge": 2.5})
         )
+
+
+@pytest.mark.slow
+def test_rtu_devices_are_served_over_a_socket_url(site):
+    config = site.config
+    house = config.houses[0]
+    assert house.battery is not None
+    assert house.battery.device is not None
+    rtu = house.battery.device.model_copy(
+        update={"protocol": "rtu", "serial_port": "socket://127.0.0.1:15999", "unit_id": 7}
+    )
+    battery = house.battery.model_copy(update={"device": rtu})
+    houses = [house.model_copy(update={"battery": battery}), *config.houses[1:]]
+    rtu_site = Site.from_config(config.model_copy(update={"houses": houses}))
+
+    async def scenario():
+        async with SimulatedDistrict(rtu_site, speed=1, free_ports=True) as district:
+            endpoint = district.site.asset("house-01.battery").device
+            served = district.served("house-01.battery")
+            m = district.register_map("house-01.battery")
+            conn = ModbusConnection.rtu(endpoint.serial_port, endpoint.baudrate, unit_id=7)
+            try:
+                soc_point = m.point("soc")
+                (raw,) = await conn.read("holding", soc_point.address, 1)
+            finally:
+                await conn.close()
+            expected = district.physics.snapshot().batteries["house-01.battery"].soc_frac
+            return served.framing, endpoint.serial_port, raw, expected
+
+    framing, url, raw, soc_frac = run(scenario())
+    assert framing == "rtu"
+    assert url != "socket://127.0.0.1:15999"  # moved to the free port actually served
+    assert raw == round(soc_frac * 1000)
