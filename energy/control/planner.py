@@ -9,7 +9,9 @@ clock) `LivePlanner.run(now)`:
    grid meter stops the cycle: nothing is known at the connection point);
 3. takes the weather forecast and the §14a dimming caps in force, plans with PlanningCycle
    (forecasts, tariff, one warm HiGHS solve) and stores the plan as proposed;
-4. applies the release policy (energy.control.release) and activates an approved plan.
+4. applies the release policy (energy.control.release). The dispatch job activates approved plans
+   (`promote_approved`), whoever approved them: one place makes plans active, so an automatic and
+   an operator's approval cannot race to supersede the same plan.
 
 Forecasting bootstrap (docs/operations.md): on a fresh store there is no measured history, so the
 live loop forecasts with `ProfileForecaster`, the configured district's standard profiles (BDEW
@@ -36,7 +38,14 @@ from energy.physics.profiles import district_profiles
 from energy.physics.weather import load_try_weather
 from energy.site import AssetKind, Site
 from energy.store.engine import Store
-from energy.store.plans import PlanRecord, PlanState, activate_plan, list_plans, save_plan
+from energy.store.plans import (
+    PlanRecord,
+    PlanState,
+    activate_plan,
+    get_plan,
+    list_plans,
+    save_plan,
+)
 from energy.timegrid import SLOT, SLOT_MINUTES, floor_slot
 from forecasting.config import WeatherErrorConfig
 from forecasting.weather_error import simulate_weather_forecast
@@ -201,7 +210,7 @@ class LivePlanner:
         )
         decision = apply_release_policy(self.store, self.site, plan, now)
         if decision.approve:
-            plan = activate_plan(self.store, plan.id, now)
+            plan = get_plan(self.store, plan.id)
         elapsed = time.perf_counter() - started
         log.info(
             "plan v%d (%s, %s) in %.2f s: %s",

@@ -259,7 +259,6 @@ class ControlRuntime:
             raise Skipped(f"restart hold until {self.hold_until}: reading the state first")
         async with self._plan_lock:
             if self.planner is None:
-                log.info("building the dispatch model (once per process) ...")
                 self.planner = await asyncio.to_thread(
                     self.planner_factory, self.site, self.store, self.timing
                 )
@@ -421,6 +420,11 @@ class ControlRuntime:
         if self.scheduler is not None:
             raise RuntimeError("control runtime already started")
         await self.lease_job()
+        if self.planner is None:
+            log.info("building the dispatch model of %s (once per process) ...", self.site.id)
+            self.planner = await asyncio.to_thread(
+                self.planner_factory, self.site, self.store, self.timing
+            )
         jobs = {
             "lease": self.lease_job,
             "poll": self.poll_job,
