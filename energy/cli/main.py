@@ -17,7 +17,6 @@ from energy.cli import (
     forecast_cmd,
     optimize_cmd,
     run_cmd,
-    run_cmd,
     serve_cmd,
     simulate_cmd,
     user_cmd,
@@ -50,7 +49,6 @@ devices_cmd.register(app)
 app.command("optimize")(optimize_cmd.optimize)
 app.command("evaluate")(evaluate_cmd.evaluate_command)
 app.command("serve")(serve_cmd.serve)
-app.command("run")(run_cmd.run)
 app.command("run")(run_cmd.run)
 app.add_typer(user_cmd.app, name="user")
 
