@@ -129,9 +129,10 @@ def _definition(model_id: int) -> Mapping[str, Any] | None:
     from sunspec2.device import get_model_def
 
     try:
-        return get_model_def(model_id)  # type: ignore[no-any-return]
+        definition: Mapping[str, Any] = get_model_def(model_id)
     except Exception:  # pysunspec2 raises plain Exception for an unknown model
         return None
+    return definition
 
 
 async def _read(read: ReadHolding, address: int, count: int) -> list[int]:

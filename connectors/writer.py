@@ -32,6 +32,7 @@ import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
+from typing import Any
 
 from connectors.codec import CodecError, Value, decode, scale_of
 from connectors.device_client import DeviceClient, DeviceError, PointReading
@@ -240,7 +241,10 @@ class SetpointWriter:
         extra: tuple[float | None, float | None] | None,
     ) -> WriteOutcome:
         asset_id = client.asset_id
-        base = {"asset_id": asset_id, "point": target.name, "requested": requested}
+
+        def result(status: WriteStatus, **fields: Any) -> WriteOutcome:
+            return WriteOutcome(asset_id, target.name, status, requested, **fields)
+
         history = await self._last_write(asset_id, target.name)
         needed = {target.scale_factor, target.min_point, target.max_point} - {None}
         if target.ramp_per_s is not None and history is None:
@@ -250,26 +254,21 @@ class SetpointWriter:
             low, high = self._limits(target, current, extra)
             sf = _sf(target, current)
         except (DeviceError, _LimitError) as exc:
-            return await self._finish(
-                WriteOutcome(**base, status=WriteStatus.DEVICE_ERROR, detail=str(exc))
-            )
+            return await self._finish(result(WriteStatus.DEVICE_ERROR, detail=str(exc)))
         value = requested if target.dtype is DataType.BOOL else _clip(requested, low, high)
         value, ramp_note = self._ramp(target, value, history, current)
         held = self._held(asset_id, target, value, history)
         if held:
             return await self._finish(
-                WriteOutcome(
-                    **base, status=WriteStatus.HELD, clamped=value, detail=held, limits=(low, high)
-                )
+                result(WriteStatus.HELD, clamped=value, detail=held, limits=(low, high))
             )
         try:
             typed: float | bool = bool(value) if target.dtype is DataType.BOOL else value
             registers = await client.write_point(target, typed, sf)
         except (DeviceError, CodecError) as exc:
             return await self._finish(
-                WriteOutcome(
-                    **base,
-                    status=WriteStatus.DEVICE_ERROR,
+                result(
+                    WriteStatus.DEVICE_ERROR,
                     clamped=value,
                     detail=str(exc),
                     limits=(low, high),
@@ -280,9 +279,8 @@ class SetpointWriter:
             back = await client.read_points([target.name])
         except DeviceError as exc:
             return await self._finish(
-                WriteOutcome(
-                    **base,
-                    status=WriteStatus.UNCONFIRMED,
+                result(
+                    WriteStatus.UNCONFIRMED,
                     clamped=value,
                     written=written,
                     detail=f"written, read-back failed: {exc}",
@@ -298,9 +296,8 @@ class SetpointWriter:
             notes.append(f"read back {read_back}, wrote {written} (tolerance {tolerance:g})")
         else:
             status = WriteStatus.CLAMPED if changed else WriteStatus.OK
-        outcome = WriteOutcome(
-            **base,
-            status=status,
+        outcome = result(
+            status,
             clamped=value,
             written=written,
             read_back=read_back,

@@ -65,8 +65,9 @@ def record_setpoint_write(store: Store, record: SetpointWriteRecord) -> int:
         "actor": record.actor,
     }
     with store.engine.begin() as conn:
-        result = conn.execute(setpoint_writes.insert().values(**values))
-        return int(result.inserted_primary_key[0])
+        key = conn.execute(setpoint_writes.insert().values(**values)).inserted_primary_key
+        assert key is not None
+        return int(key[0])
 
 
 def _record(row: Any) -> SetpointWriteRecord:
