@@ -52,6 +52,7 @@ from energy.quality import Quality
 
 __all__ = [
     "ClientPolicy",
+    "ConnectionFactory",
     "DeviceClient",
     "DeviceError",
     "DeviceHealth",
@@ -111,11 +112,6 @@ class ClientPolicy:
         )
         return replace(base, **overrides)
 
-    @property
-    def request_budget_s(self) -> float:
-        """The longest one request (with its retries) may take."""
-        return self.timeout_s * (self.retries + 1)
-
 
 @dataclass(frozen=True)
 class PointReading:
@@ -130,6 +126,9 @@ class PointReading:
 
 @dataclass(frozen=True)
 class DeviceHealth:
+    """How a device's client fares: `stale` once consecutive_failures reaches the endpoint's
+    stale_after_failures; `breaker` open means requests are skipped until a trial is due."""
+
     asset_id: str
     connected: bool
     consecutive_failures: int

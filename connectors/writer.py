@@ -32,7 +32,7 @@ import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
-from typing import Any
+from typing import Any, NoReturn
 
 from connectors.codec import CodecError, Value, decode, scale_of
 from connectors.device_client import DeviceClient, DeviceError, PointReading
@@ -185,7 +185,10 @@ class SetpointWriter:
         `limits` (low, high) tightens the clamp further (either may be None). Raises
         WriteRefusedError for refusals; every other result is returned as a WriteOutcome.
         """
-        client = self._client(asset_id)
+        try:
+            client = self._client(asset_id)
+        except WriteRefusedError as exc:
+            await self._refuse(asset_id, point, WriteStatus.REFUSED_NOT_WRITABLE, str(exc), None)
         target = await self._checked_point(client, point, value_requested)
         async with client.lock:
             outcome = await self._write_locked(client, target, float(value_requested), limits)
@@ -209,7 +212,13 @@ class SetpointWriter:
         try:
             target = client.register_map.point(name)
         except KeyError as exc:
-            raise WriteRefusedError(f"device {asset_id}: {exc.args[0]}") from None
+            await self._refuse(
+                asset_id,
+                name,
+                WriteStatus.REFUSED_NOT_WRITABLE,
+                f"device {asset_id}: {exc.args[0]}; refused, nothing sent",
+                requested,
+            )
         status, problem = WriteStatus.REFUSED_INVALID, ""
         if not target.writable:
             status = WriteStatus.REFUSED_NOT_WRITABLE
@@ -226,8 +235,14 @@ class SetpointWriter:
         if not problem:
             return target
         message = f"device {asset_id}: point {name}: {problem}; refused, nothing sent"
+        await self._refuse(asset_id, name, status, message, requested)
+
+    async def _refuse(
+        self, asset_id: str, point: str, status: WriteStatus, message: str, requested: object
+    ) -> NoReturn:
+        """Record a refused write (who tried to write what is part of the audit trail), raise."""
         outcome = WriteOutcome(
-            asset_id, name, status, _finite_or_none(requested), detail=message, time=self._now()
+            asset_id, point, status, _finite_or_none(requested), detail=message, time=self._now()
         )
         log.warning("write by %s refused: %s", self.actor, message)
         await self._record(outcome)

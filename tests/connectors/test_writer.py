@@ -192,13 +192,19 @@ def test_read_only_point_is_refused_without_bus_traffic(site: Site, sqlite_store
     assert server.requests == []
     assert server.connections == 0
     rows = read_setpoint_writes(sqlite_store, site.id)
-    assert sorted(r.outcome for r in rows) == ["refused_invalid", "refused_not_writable"]
+    assert sorted((r.point, r.outcome) for r in rows) == [
+        ("nonsense", "refused_not_writable"),
+        ("power_setpoint_w", "refused_invalid"),
+        ("soc_pct", "refused_not_writable"),
+    ]
 
 
-def test_unknown_device_is_refused(site: Site) -> None:
-    writer = SetpointWriter(site, None, "cli:test")
+def test_unknown_device_is_refused_and_recorded(site: Site, sqlite_store: Store) -> None:
+    writer = SetpointWriter(site, sqlite_store, "cli:test")
     with pytest.raises(WriteRefusedError, match="no Modbus device"):
         _run(writer.write("house-99.battery", "power_setpoint_w", 1))
+    (row,) = read_setpoint_writes(sqlite_store, site.id)
+    assert (row.asset_id, row.outcome) == ("house-99.battery", "refused_not_writable")
 
 
 def test_ramp_from_device_value_then_from_last_write(
