@@ -98,6 +98,8 @@ class PollResult:
     devices: dict[str, DeviceReading]
     duration_s: float
     stored_rows: int = 0
+    store_error: str | None = None
+    """Why the cycle's measurements could not be stored (the readings are still valid)."""
     register_maps: Mapping[str, RegisterMap] = field(default_factory=dict, repr=False)
     """The map of every polled device (units, quantities, points never read)."""
 
@@ -193,7 +195,13 @@ class DevicePoller:
         )
         if self.store is not None and store_results:
             frame = measurements_frame(result)
-            rows = await asyncio.to_thread(write_measurements, self.store, result.site_id, frame)
+            try:
+                rows = await asyncio.to_thread(
+                    write_measurements, self.store, result.site_id, frame
+                )
+            except Exception as exc:  # a store outage must not stop polling (or control)
+                log.exception("storing %d measurements of site %s failed", len(frame), self.site_id)
+                return replace(result, store_error=f"{type(exc).__name__}: {exc}")
             result = replace(result, stored_rows=rows)
         return result
 

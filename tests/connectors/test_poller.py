@@ -246,3 +246,15 @@ def test_frame_holds_numeric_values_read_this_cycle(tk: TkServer) -> None:
     assert "text" not in set(frame["quantity"]), "strings are not measurements"
     assert len(frame) == len(points) - 2
     assert frame["time"].dt.tz is not None
+
+
+def test_a_store_outage_is_reported_not_raised(tk: TkServer, sqlite_store: Store) -> None:
+    tk.set("holding", 0, [42])
+    rm = register_map([{"name": "v", "address": 0}])
+    with sqlite_store.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE measurements")  # the store breaks under the poller
+    (result,) = _poll([DeviceSpec("house-01.meter", endpoint(tk.port), rm)], store=sqlite_store)
+    assert result.devices["house-01.meter"].values["v"].value == 42
+    assert result.stored_rows == 0
+    assert result.store_error is not None
+    assert "measurements" in result.store_error
