@@ -87,11 +87,16 @@ def test_mbpoll_gets_exit_1_for_refused_writes(mbpoll, simulated: Simulated):
 
 def test_mbpoll_writes_a_battery_setpoint(mbpoll, healthy: Simulated):
     asset = "house-06.battery"
+    watchdog = run_mbpoll(mbpoll, healthy, asset, "-r", "1103", "-t", "4", write="600")
     result = run_mbpoll(mbpoll, healthy, asset, "-r", "1101", "-t", "4:int", "-B", write="-1500")
+    assert watchdog.returncode == 0, watchdog.stderr + watchdog.stdout
     assert result.returncode == 0, result.stderr + result.stdout
     reading = healthy.snapshot().batteries[asset]
     assert reading.setpoint_kw == pytest.approx(-1.5)
     assert str(reading.mode) == "remote"
+    release = run_mbpoll(mbpoll, healthy, asset, "-r", "1100", "-t", "4", write="0")
+    assert release.returncode == 0, release.stderr + release.stdout
+    assert str(healthy.snapshot().batteries[asset].mode) == "local"
 
 
 def scan(simulated: Simulated, asset: str) -> SunSpecModbusClientDeviceTCP:

@@ -131,15 +131,15 @@ def test_heartbeat_keeps_the_setpoint_alive_and_mode_zero_releases(healthy: Simu
     asset = "house-05.battery"
     m = healthy.district.register_map(asset)
     host, port, unit = healthy.endpoint(asset)
-    watchdog_s = 20.0
+    watchdog_s = 30.0
 
     async def scenario():
         async with ModbusConnection(host, port, unit) as conn:
             await write_point(conn, m.point("watchdog_timeout_s"), watchdog_s)
             await write_point(conn, m.point("power_setpoint_w"), 2000)
-            # renew for three watchdog periods of simulated time
+            # renew every eighth of the watchdog for one and a half watchdog periods
             for beat in range(12):
-                await asyncio.sleep(watchdog_s / SIM_SPEED / 4)
+                await asyncio.sleep(watchdog_s / SIM_SPEED / 8)
                 await write_point(conn, m.point("heartbeat"), beat)
             alive = healthy.snapshot().batteries[asset].setpoint_kw
             await write_point(conn, m.point("control_mode"), 0)

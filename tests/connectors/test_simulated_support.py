@@ -18,7 +18,7 @@ from connectors.simulated import DistrictThread, SimulatedDistrict
 
 __all__ = ["SIM_SPEED", "SIM_START", "Simulated", "read_device", "read_points"]
 
-SIM_SPEED = 30.0
+SIM_SPEED = 15.0
 SIM_START = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
 
 
