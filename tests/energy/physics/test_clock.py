@@ -46,6 +46,8 @@ def test_run_stops_on_request(site, flat_profiles):
     assert sim.now > profiles.index[0]
 
 
-def test_rejects_non_positive_speed(site):
+def test_rejects_non_positive_speed(site, flat_profiles):
+    profiles = flat_profiles(site, "2026-05-01", 1)
+    sim = DistrictSimulator(site, profiles.index[0], profiles=profiles)
     with pytest.raises(ValueError, match="positive"):
-        SimulationClock(DistrictSimulator(site, pd.Timestamp("2026-01-01", tz="UTC")), speed=0)
+        SimulationClock(sim, speed=0)
