@@ -136,7 +136,6 @@ class SimulatedDistrict:
         self._task: asyncio.Task[None] | None = None
         self._wall_start = 0.0
         self._paused_at: pd.Timestamp | None = None
-        self._refreshes = 0
 
     # ------------------------------------------------------------- lifecycle
 
@@ -298,7 +297,6 @@ class SimulatedDistrict:
         for asset in self._assets:
             device = self.simulated[asset.id]
             device.update(point_values(asset, device.register_map, snapshot))
-        self._refreshes += 1
 
     def status(self) -> str:
         """One line: simulated time, grid power, PV, mean SoC, heat pumps, requests served."""

@@ -21,8 +21,10 @@ from connectors.modbus_adapter import (
     ModbusExceptionResponse,
     ModbusTimeout,
 )
+from connectors.modbus_server import Action, Request
 from connectors.registermap import DataType, Point, RegisterTable
 from connectors.simulated import DeviceFaults, SimulatedDistrict
+from connectors.simulated.faults import device_rng, request_hook
 from energy.site import Site
 
 
@@ -325,9 +327,7 @@ def test_fault_drop_after_requests(healthy: Simulated):
     run(scenario())
 
 
-def test_fault_random_drops_are_reproducible(healthy: Simulated):
-    from connectors.simulated.faults import device_rng
-
+def test_fault_random_drops_are_reproducible():
     a, b = device_rng(7, "house-01.meter"), device_rng(7, "house-01.meter")
     assert [a.random() for _ in range(5)] == [b.random() for _ in range(5)]
     assert device_rng(7, "house-02.meter").random() != device_rng(7, "house-01.meter").random()
@@ -389,3 +389,27 @@ def test_rtu_devices_are_served_over_a_socket_url(site):
     assert framing == "rtu"
     assert url != "socket://127.0.0.1:15999"  # moved to the free port actually served
     assert raw == round(soc_frac * 1000)
+
+
+def test_random_faults_follow_their_probabilities_reproducibly():
+    class Target:
+        def __init__(self, faults: DeviceFaults):
+            self.faults = faults
+            self.rng = device_rng(3, "house-01.meter")
+
+    def decisions(faults: DeviceFaults) -> list[Action]:
+        hook = request_hook({1: Target(faults)})
+
+        async def play():
+            return [(await hook(Request(1, 3, n, "peer"))).action for n in range(1, 401)]
+
+        return asyncio.run(play())
+
+    drops = decisions(DeviceFaults(drop_probability=0.25))
+    assert drops == decisions(DeviceFaults(drop_probability=0.25))  # same seed, same faults
+    assert 60 <= drops.count(Action.DROP) <= 140
+    silent = decisions(DeviceFaults(no_response_probability=0.5))
+    assert 150 <= silent.count(Action.SILENT) <= 250
+    busy = decisions(DeviceFaults(exception_code=6, exception_probability=0.1))
+    assert 15 <= busy.count(Action.EXCEPTION) <= 70
+    assert set(decisions(DeviceFaults())) == {Action.PROCEED}
