@@ -98,7 +98,7 @@ def _format(value: object) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        return "nan" if math.isnan(value) else f"{value:.6g}"
+        return "nan" if math.isnan(value) else f"{value + 0.0:.6g}"  # no "-0"
     return str(value)
 
 
