@@ -1,0 +1,218 @@
+"""The dispatcher: the active plan's slot to register writes, stale refusal, local release,
+external limits, operator overrides and the alarms that say why."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from connectors.registermap import load_register_map
+from connectors.writer import WriteStatus
+from energy.control.commands import CommandKind, DeviceCommand
+from energy.control.dispatch import Dispatcher, device_writes
+from energy.quality import Quality
+from energy.site import AssetKind, Site
+from energy.store import Store
+from energy.store.alarms import list_alarms
+from energy.store.controls import AssetMode, OverrideKind, add_override, set_asset_mode
+from energy.store.plans import PlanState, activate_plan, decide_plan, get_plan, save_plan
+
+NOW = dt.datetime(2026, 6, 1, 12, 5, tzinfo=dt.UTC)
+SLOTS = pd.date_range("2026-06-01T12:00Z", periods=8, freq="15min")
+PLAN_KW = {"house-01.battery": 1.5, "quartier-flow": -10.0, "house-01.hp": 2.0, "house-02.hp": 3.2}
+
+
+def _release_point(site: Site, asset_id: str) -> str:
+    register_map = load_register_map(site.asset(asset_id).device.register_map, asset_id)  # type: ignore[union-attr]
+    (write,) = device_writes(
+        site, register_map, DeviceCommand(asset_id, CommandKind.RELEASE_TO_LOCAL, None)
+    )
+    return write.point
+
+
+def _plan(store: Store, site: Site, activate: bool = True, approve: bool = True) -> int:
+    rows = [(a, "power_kw", s, v) for a, v in PLAN_KW.items() for s in SLOTS]
+    values = pd.DataFrame(rows, columns=["asset_id", "quantity", "slot_start", "value"])
+    plan = save_plan(
+        store,
+        site.id,
+        values,
+        created_at=SLOTS[0].to_pydatetime(),
+        horizon_start=SLOTS[0].to_pydatetime(),
+        horizon_end=(SLOTS[-1] + pd.Timedelta("15min")).to_pydatetime(),
+        slot_minutes=15,
+        solver_status="optimal",
+    )
+    if approve:
+        decide_plan(store, plan.id, True, "operator", NOW)
+    if activate:
+        activate_plan(store, plan.id, NOW)
+    return plan.id
+
+
+def _dispatch(site: Site, store: Store, writer: Any, now: dt.datetime = NOW):
+    dispatcher = Dispatcher(site, store, writer, stale_after_s=30)  # type: ignore[arg-type]
+    return dispatcher, asyncio.run(dispatcher.dispatch_once(now))
+
+
+def _alarms(store: Store, site: Site) -> dict[tuple[str, str], dict]:
+    return {(a["code"], a["source"]): a for a in list_alarms(store, site.id)}
+
+
+def test_the_plan_slot_is_written_in_each_device_unit(
+    store: Store, site: Site, writer: Any, measure: Callable[..., None]
+) -> None:
+    measure(NOW - dt.timedelta(seconds=5))
+    _plan(store, site)
+    _, report = _dispatch(site, store, writer)
+    assert report.plan is not None and not report.failed and not report.stale
+    assert writer.points("house-01.battery") == {"power_setpoint_w": pytest.approx(1500.0)}
+    assert writer.points("quartier-flow") == {"power_setpoint_kw": pytest.approx(-10.0)}
+    assert writer.points("house-01.hp") == {"power_setpoint_w": pytest.approx(2000.0)}
+    assert writer.points("house-02.hp") == {"sg_ready_state": 4.0}  # SG Ready: full power
+    # batteries without planned power are held at zero, not released
+    assert writer.points("house-03.battery") == {"power_setpoint_w": 0.0}
+    # no curtailment planned: PV stays in maximum power point tracking (local)
+    assert writer.points("house-01.pv") == {_release_point(site, "house-01.pv"): 0.0}
+    assert ("no_valid_plan", "dispatch") not in _alarms(store, site)
+
+
+def test_without_a_plan_every_device_is_released_once_and_an_alarm_raised(
+    store: Store, site: Site, writer: Any, measure: Callable[..., None]
+) -> None:
+    measure(NOW - dt.timedelta(seconds=5))
+    dispatcher, report = _dispatch(site, store, writer)
+    controllable = {
+        a.id
+        for a in site.devices()
+        if a.kind in (AssetKind.BATTERY, AssetKind.HEAT_PUMP, AssetKind.PV)
+    }
+    assert set(report.released) == controllable
+    assert writer.points("quartier-flow") == {"remote_enable": False}
+    assert writer.points("house-01.battery") == {"control_mode": 0.0}
+    alarm = _alarms(store, site)[("no_valid_plan", "dispatch")]
+    assert "released to local mode" in alarm["message"]
+    # released devices are not written again every cycle
+    before = len(writer.writes)
+    asyncio.run(dispatcher.dispatch_once(NOW + dt.timedelta(seconds=5)))
+    assert len(writer.writes) == before
+
+
+def test_a_plan_past_its_horizon_never_runs(
+    store: Store, site: Site, writer: Any, measure: Callable[..., None]
+) -> None:
+    plan_id = _plan(store, site)
+    later = SLOTS[-1].to_pydatetime() + dt.timedelta(minutes=20)
+    measure(later - dt.timedelta(seconds=5))
+    _, report = _dispatch(site, store, writer, now=later)
+    assert report.plan is None
+    assert get_plan(store, plan_id).state is PlanState.EXPIRED
+    assert "power_setpoint_w" not in writer.points("house-01.battery")
+
+
+def test_an_operator_approved_plan_becomes_active_at_the_next_cycle(
+    store: Store, site: Site, writer: Any, measure: Callable[..., None]
+) -> None:
+    measure(NOW - dt.timedelta(seconds=5))
+    plan_id = _plan(store, site, activate=False)
+    _, report = _dispatch(site, store, writer)
+    assert report.plan is not None and report.plan.id == plan_id
+    assert get_plan(store, plan_id).state is PlanState.ACTIVE
+
+
+def test_a_proposed_or_rejected_plan_never_dispatches(
+    store: Store, site: Site, writer: Any, measure: Callable[..., None]
+) -> None:
+    measure(NOW - dt.timedelta(seconds=5))
+    proposed = _plan(store, site, activate=False, approve=False)
+    _, report = _dispatch(site, store, writer)
+    assert report.plan is None
+    decide_plan(store, proposed, False, "operator", NOW)
+    _, report = _dispatch(site, store, writer)
+    assert report.plan is None
+    assert "power_setpoint_w" not in writer.points("house-01.battery")
+
+
+def test_stale_inputs_release_that_device_and_raise_a_critical_alarm(
+    store: Store, site: Site, writer: Any, measure: Callable[..., None]
+) -> None:
+    measure(NOW - dt.timedelta(seconds=5), quality={"house-01.battery": Quality.STALE})
+    _plan(store, site)
+    dispatcher, report = _dispatch(site, store, writer)
+    assert "house-01.battery" in report.stale
+    assert writer.points("house-01.battery") == {"control_mode": 0.0}
+    assert writer.points("quartier-flow") == {"power_setpoint_kw": pytest.approx(-10.0)}
+    alarm = _alarms(store, site)[("stale_input", "house-01.battery")]
+    assert alarm["severity"] == "critical" and "STALE" in alarm["message"]
+    # fresh again: controlled again, alarm cleared
+    measure(NOW + dt.timedelta(seconds=1))
+    asyncio.run(dispatcher.dispatch_once(NOW + dt.timedelta(seconds=5)))
+    assert writer.points("house-01.battery")["power_setpoint_w"] == pytest.approx(1500.0)
+    assert ("stale_input", "house-01.battery") not in _alarms(store, site)
+
+
+def test_a_stale_grid_meter_releases_everything(
+    store: Store, site: Site, writer: Any, measure: Callable[..., None]
+) -> None:
+    measure(NOW - dt.timedelta(seconds=5), quality={"grid.meter": Quality.STALE})
+    _plan(store, site)
+    _, report = _dispatch(site, store, writer)
+    assert not any(p.startswith("power_setpoint") for _, p, _, _ in writer.writes)
+    assert ("stale_input", "grid.meter") in _alarms(store, site)
+    assert "house-01.hp" in report.released
+
+
+def test_grid_operator_dimming_caps_the_heat_pump_over_the_plan(
+    store: Store, site: Site, writer: Any, measure: Callable[..., None]
+) -> None:
+    # section 14a EnWG: the heat pump reports a 1.2 kW cap; the plan wants 2.0 kW
+    measure(NOW - dt.timedelta(seconds=5), extra={("house-01.hp", "dimming_cap_kw"): 1.2})
+    _plan(store, site)
+    _dispatch(site, store, writer)
+    assert writer.points("house-01.hp")["power_setpoint_w"] <= 1200.0
+
+
+def test_overrides_and_manual_mode_take_precedence_over_the_plan(
+    store: Store, site: Site, writer: Any, measure: Callable[..., None]
+) -> None:
+    measure(NOW - dt.timedelta(seconds=5))
+    _plan(store, site)
+    expires = NOW + dt.timedelta(hours=1)
+    add_override(
+        store, site.id, "house-01.battery", OverrideKind.SETPOINT, -2.0, expires, "op", NOW
+    )
+    add_override(store, site.id, "quartier-flow", OverrideKind.LOCAL, None, expires, "op", NOW)
+    set_asset_mode(store, site.id, "house-01.hp", AssetMode.MANUAL, "op", NOW)
+    _dispatch(site, store, writer)
+    assert writer.points("house-01.battery") == {"power_setpoint_w": pytest.approx(-2000.0)}
+    assert writer.points("quartier-flow") == {"remote_enable": False}
+    assert writer.points("house-01.hp") == {}  # manual: the platform leaves it alone
+
+
+def test_a_failed_write_raises_an_alarm_naming_the_device(
+    store: Store, site: Site, writer: Any, measure: Callable[..., None]
+) -> None:
+    measure(NOW - dt.timedelta(seconds=5))
+    _plan(store, site)
+    writer.fail["house-01.battery"] = WriteStatus.DEVICE_ERROR
+    dispatcher, report = _dispatch(site, store, writer)
+    assert "house-01.battery" in report.failed
+    alarm = _alarms(store, site)[("write_failed", "house-01.battery")]
+    assert "device_error" in alarm["message"]
+    writer.fail.clear()
+    asyncio.run(dispatcher.dispatch_once(NOW + dt.timedelta(seconds=5)))
+    assert ("write_failed", "house-01.battery") not in _alarms(store, site)
+
+
+def test_release_all_hands_back_every_device(site: Site, store: Store, writer: Any) -> None:
+    dispatcher = Dispatcher(site, store, writer, stale_after_s=30)  # type: ignore[arg-type]
+    problems = asyncio.run(dispatcher.release_all("shutdown"))
+    assert problems == {}
+    released = {a for a, _, _, _ in writer.writes}
+    assert "house-07.hp" in released and "quartier-flow" in released
+    assert len(dispatcher.last_outcomes) == len(released)
