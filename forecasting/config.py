@@ -104,6 +104,14 @@ class ModelConfig(_Model):
         },
         description="keyword arguments of the estimator (see forecasting.models)",
     )
+    house_params: dict[str, Any] = Field(
+        default_factory=lambda: {"max_iter": 25, "max_leaf_nodes": 15},
+        description="overrides of params for per-house targets (smaller: house series are "
+        "dominated by noise no model can predict, and there are many of them)",
+    )
+
+    def params_for(self, is_house: bool) -> dict[str, Any]:
+        return {**self.params, **self.house_params} if is_house else dict(self.params)
 
 
 class TrainingConfig(_Model):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -229,7 +230,10 @@ class FeatureBuilder:
         weather: pd.DataFrame,
         calendar: pd.DataFrame | None = None,
         geometry: pd.DataFrame | None = None,
+        cache: dict[Any, Any] | None = None,
     ) -> pd.DataFrame:
+        """Feature matrix on `valid`. `cache` may be shared between the targets of one call with
+        the same valid times and weather (per-plant PV estimates are computed once)."""
         groups = self.groups
         parts: list[pd.DataFrame] = []
         if FeatureGroup.CALENDAR in groups:
@@ -255,7 +259,7 @@ class FeatureBuilder:
             geo = _on(
                 geometry if geometry is not None else solar_geometry(valid, self.location), valid
             )
-            parts.append(self._solar(geo, _on(weather, valid)))
+            parts.append(self._solar(geo, _on(weather, valid), {} if cache is None else cache))
         frame = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=valid)
         return frame[self.columns]
 
@@ -275,26 +279,35 @@ class FeatureBuilder:
             ).to_numpy(dtype=float)
         return pd.DataFrame(columns, index=valid)
 
-    def _solar(self, geometry: pd.DataFrame, weather: pd.DataFrame) -> pd.DataFrame:
-        systems = self.target.pv_systems
+    def _solar(
+        self, geometry: pd.DataFrame, weather: pd.DataFrame, cache: dict[Any, np.ndarray]
+    ) -> pd.DataFrame:
         temp = weather["temp_outdoor_c"].to_numpy(dtype=float)
-        clear = pv_estimate_kw(
-            systems,
-            geometry,
-            geometry["clearsky_ghi_w_per_m2"].to_numpy(),
-            geometry["clearsky_dni_w_per_m2"].to_numpy(),
-            geometry["clearsky_dhi_w_per_m2"].to_numpy(),
-            temp,
-        )
-        complete = complete_irradiance(weather, geometry)
-        estimate = pv_estimate_kw(
-            systems,
-            geometry,
-            complete["ghi_w_per_m2"].to_numpy(dtype=float),
-            complete["dni_w_per_m2"].to_numpy(dtype=float),
-            complete["dhi_w_per_m2"].to_numpy(dtype=float),
-            temp,
-        )
+        if "complete" not in cache:
+            cache["complete"] = complete_irradiance(weather, geometry)
+        complete = cache["complete"]
+        clear = np.zeros(len(geometry))
+        estimate = np.zeros(len(geometry))
+        for pv in self.target.pv_systems:
+            if (pv, "clear") not in cache:
+                cache[(pv, "clear")] = pv_estimate_kw(
+                    (pv,),
+                    geometry,
+                    geometry["clearsky_ghi_w_per_m2"].to_numpy(),
+                    geometry["clearsky_dni_w_per_m2"].to_numpy(),
+                    geometry["clearsky_dhi_w_per_m2"].to_numpy(),
+                    temp,
+                )
+                cache[(pv, "weather")] = pv_estimate_kw(
+                    (pv,),
+                    geometry,
+                    complete["ghi_w_per_m2"].to_numpy(dtype=float),
+                    complete["dni_w_per_m2"].to_numpy(dtype=float),
+                    complete["dhi_w_per_m2"].to_numpy(dtype=float),
+                    temp,
+                )
+            clear += cache[(pv, "clear")]
+            estimate += cache[(pv, "weather")]
         return pd.DataFrame(
             {
                 "elevation_deg": geometry["elevation_deg"].to_numpy(),

@@ -90,7 +90,7 @@ def fit_target_model(
             f"target {target.name}: only {int(rows.sum())} usable training slots in "
             f"{valid[0].isoformat()}..{valid[-1].isoformat()}; expected at least one day"
         )
-    model = make_model(config.model, config.quantiles)
+    model = make_model(config.model, config.quantiles, is_house=target.house_id is not None)
     model.fit(features.to_numpy(dtype=float)[rows], actual.to_numpy(dtype=float)[rows])
     fitted = model.predict(features.to_numpy(dtype=float)[rows])
     metrics = {
@@ -201,32 +201,43 @@ class ForecastService:
         calendar = static_features(valid, self.location)
         geometry = solar_geometry(valid, self.location)
         daylight = is_daylight(geometry)
-        frames = []
+        cache: dict[object, object] = {}
+        names, versions, blocks = [], [], []
+        quantiles = None
         for name, fitted in self.models.items():
-            features = fitted.builder.build(valid, actuals[name], weather, calendar, geometry)
-            values = fitted.predict_quantiles(features, daylight)
-            frames.append(
-                _long(name, fitted.version, issue, valid, fitted.model.quantiles_, values)
+            features = fitted.builder.build(
+                valid, actuals[name], weather, calendar, geometry, cache
             )
-        return pd.concat(frames, ignore_index=True)
+            blocks.append(fitted.predict_quantiles(features, daylight))
+            names.append(name)
+            versions.append(fitted.version)
+            quantiles = fitted.model.quantiles_
+        return _long(names, versions, issue, valid, quantiles, blocks)
 
 
 def _long(
-    target: str,
-    version: str,
+    names: list[str],
+    versions: list[str],
     issue: pd.Timestamp,
     valid: pd.DatetimeIndex,
-    quantiles: np.ndarray,
-    values: np.ndarray,
+    quantiles: np.ndarray | None,
+    blocks: list[np.ndarray],
 ) -> pd.DataFrame:
-    n, k = values.shape
+    """Stack per-target (n_valid, n_quantiles) blocks into the long forecast frame."""
+    if quantiles is None:
+        return pd.DataFrame(columns=FORECAST_COLUMNS)
+    per_target = len(valid) * len(quantiles)
     return pd.DataFrame(
         {
-            "target": target,
-            "model_version": version,
-            "issue_time": issue,
-            "valid_time": np.repeat(valid.to_numpy(), k),
-            "quantile": np.tile(quantiles, n),
-            "value": values.reshape(-1),
+            "target": np.repeat(np.asarray(names, dtype=object), per_target),
+            "model_version": np.repeat(np.asarray(versions, dtype=object), per_target),
+            "issue_time": pd.DatetimeIndex(
+                np.full(per_target * len(names), issue.tz_convert(None).to_datetime64())
+            ).tz_localize("UTC"),
+            "valid_time": pd.DatetimeIndex(
+                np.tile(np.repeat(valid.to_numpy(), len(quantiles)), len(names)), tz="UTC"
+            ),
+            "quantile": np.tile(quantiles, len(valid) * len(names)),
+            "value": np.concatenate([b.reshape(-1) for b in blocks]),
         }
-    ).astype({"valid_time": "datetime64[ns, UTC]"})
+    )

@@ -81,9 +81,29 @@ def _h0_raw(valid: pd.DatetimeIndex, location: LocationConfig) -> np.ndarray:
 
 
 def h25_profile(valid: pd.DatetimeIndex, location: LocationConfig) -> np.ndarray:
-    """H25 (demandlib) in kW per 1 GWh/a, evaluated in local time with public holidays."""
-    local = pd.DatetimeIndex(valid.tz_convert(location.timezone), freq="15min")
-    years = tuple(range(int(local.year.min()) - 1, int(local.year.max()) + 2))
+    """H25 (demandlib) in kW per 1 GWh/a, evaluated in local time with public holidays.
+
+    demandlib reads its profile table on every call, so the profile is evaluated once per UTC
+    year (cached) and looked up; valid may be any set of slot starts.
+    """
+    if len(valid) == 0:
+        return np.array([], dtype=float)
+    years = range(int(valid.year.min()), int(valid.year.max()) + 1)
+    table = pd.concat([_h25_year(year, location) for year in years])
+    return table.reindex(valid).to_numpy(dtype=float)
+
+
+@functools.lru_cache(maxsize=8)
+def _h25_year(year: int, location: LocationConfig) -> pd.Series:
+    utc = pd.date_range(
+        pd.Timestamp(year=year, month=1, day=1, tz="UTC"),
+        pd.Timestamp(year=year + 1, month=1, day=1, tz="UTC"),
+        freq=SLOT,
+        inclusive="left",
+    )
+    local = pd.DatetimeIndex(utc.tz_convert(location.timezone), freq="15min")
+    years = tuple(range(year - 1, year + 2))
     public = holiday_dates(location.holidays_country, location.holidays_subdivision, years)
     with quiet_demandlib():
-        return np.asarray(H25(local, holidays=sorted(public)), dtype=float)
+        values = np.asarray(H25(local, holidays=sorted(public)), dtype=float)
+    return pd.Series(values, index=utc)
