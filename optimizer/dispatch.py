@@ -103,6 +103,8 @@ class DispatchOptimizer:
             if self.backend.is_mip and self.model.static_integer_vars:
                 self._offer_start(coeffs, state)
             outcome = self.backend.run()
+            if outcome.is_mip:
+                outcome = self.backend.polish(outcome)
             stage = SolveStage.MILP if outcome.is_mip else SolveStage.LP
         except Exception as exc:  # never without a plan: every failure moves down the chain
             failed = SolveStage.MILP if self.backend.is_mip else SolveStage.LP
@@ -168,7 +170,11 @@ class DispatchOptimizer:
             start = {"on": np.concatenate(on)}
             if sg:
                 start["y"] = np.concatenate([block.reshape(-1) for block in sg])
-            self.backend.set_start(start)
+            if not self.backend.complete_start(start):
+                logger.warning(
+                    "dispatch: the MILP start rounded from the LP relaxation is "
+                    "infeasible; solving without a start"
+                )
         except Exception as exc:  # the MILP still runs, only without a start
             logger.warning("dispatch: no MILP start from the LP relaxation: %s", exc)
 

@@ -11,6 +11,7 @@ silently stop reaching the solver.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -256,12 +257,63 @@ class HighsBackend:
             )
             self._integrality[idx] = wanted[changed]
 
-    def set_start(self, values: dict[str, FloatArray]) -> None:
-        """Offer HiGHS a (partial) MIP start: values per variable name, in index order. HiGHS
-        completes it by solving for the other columns and uses it if it is feasible."""
+    def polish(self, mip: RunOutcome) -> RunOutcome:
+        """Fix the integer columns at the MIP solution and re-solve the LP of the rest.
+
+        A MIP incumbent is only optimal up to the gap, also in its continuous columns (a battery
+        may charge and discharge at once, a slack may carry waste); the fixed LP makes them
+        optimal given the discrete decisions and yields duals conditional on those decisions.
+        Returns the MIP outcome unchanged if the fixed LP fails.
+        """
+        cols = np.nonzero(self._integrality)[0].astype(np.int32)
+        vals = np.round(mip.col_values[cols])
+        h = self.highs
+        _check(h.changeColsBounds(len(cols), cols, vals, vals), "changeColsBounds")
+        try:
+            fixed = self.run(relax=True)
+        except SolverError as exc:
+            logger.warning(
+                "dispatch: polishing the MILP solution failed (%s); using it as is", exc.reason
+            )
+            return mip
+        finally:
+            _check(
+                h.changeColsBounds(len(cols), cols, self._col_lb[cols], self._col_ub[cols]),
+                "changeColsBounds",
+            )
+        return dataclasses.replace(
+            fixed,
+            model_status=mip.model_status,
+            optimal=mip.optimal,
+            is_mip=True,
+            mip_gap=mip.mip_gap,
+            run_seconds=mip.run_seconds + fixed.run_seconds,
+            wall_seconds=mip.wall_seconds + fixed.wall_seconds,
+            simplex_iterations=mip.simplex_iterations + fixed.simplex_iterations,
+        )
+
+    def complete_start(self, values: dict[str, FloatArray]) -> bool:
+        """Fix the given variables (name -> values in index order), solve the remaining LP and
+        offer the complete solution to HiGHS as a MIP start. Returns whether it was offered
+        (False if the fixed values leave no feasible solution)."""
         cols = np.concatenate([self.columns_of(name) for name in values]).astype(np.int32)
         vals = np.concatenate([np.asarray(v, dtype=float).reshape(-1) for v in values.values()])
-        _check(self.highs.setSolution(len(cols), cols, vals), "setSolution")
+        h = self.highs
+        _check(h.changeColsBounds(len(cols), cols, vals, vals), "changeColsBounds")
+        try:
+            outcome = self.run(relax=True)
+        except SolverError:
+            return False
+        finally:
+            _check(
+                h.changeColsBounds(len(cols), cols, self._col_lb[cols], self._col_ub[cols]),
+                "changeColsBounds",
+            )
+        solution = highspy.HighsSolution()
+        solution.col_value = outcome.col_values.tolist()
+        solution.value_valid = True
+        _check(h.setSolution(solution), "setSolution")
+        return True
 
     @property
     def n_integer(self) -> int:
