@@ -70,7 +70,9 @@ def test_the_plan_slot_is_written_in_each_device_unit(
     measure(NOW - dt.timedelta(seconds=5))
     _plan(store, site)
     _, report = _dispatch(site, store, writer)
-    assert report.plan is not None and not report.failed and not report.stale
+    assert report.plan is not None
+    assert not report.failed
+    assert not report.stale
     assert writer.points("house-01.battery") == {"power_setpoint_w": pytest.approx(1500.0)}
     assert writer.points("quartier-flow") == {"power_setpoint_kw": pytest.approx(-10.0)}
     assert writer.points("house-01.hp") == {"power_setpoint_w": pytest.approx(2000.0)}
@@ -121,7 +123,8 @@ def test_an_operator_approved_plan_becomes_active_at_the_next_cycle(
     measure(NOW - dt.timedelta(seconds=5))
     plan_id = _plan(store, site, activate=False)
     _, report = _dispatch(site, store, writer)
-    assert report.plan is not None and report.plan.id == plan_id
+    assert report.plan is not None
+    assert report.plan.id == plan_id
     assert get_plan(store, plan_id).state is PlanState.ACTIVE
 
 
@@ -148,7 +151,8 @@ def test_stale_inputs_release_that_device_and_raise_a_critical_alarm(
     assert writer.points("house-01.battery") == {"control_mode": 0.0}
     assert writer.points("quartier-flow") == {"power_setpoint_kw": pytest.approx(-10.0)}
     alarm = _alarms(store, site)[("stale_input", "house-01.battery")]
-    assert alarm["severity"] == "critical" and "STALE" in alarm["message"]
+    assert alarm["severity"] == "critical"
+    assert "STALE" in alarm["message"]
     # fresh again: controlled again, alarm cleared
     measure(NOW + dt.timedelta(seconds=1))
     asyncio.run(dispatcher.dispatch_once(NOW + dt.timedelta(seconds=5)))
@@ -214,5 +218,6 @@ def test_release_all_hands_back_every_device(site: Site, store: Store, writer: A
     problems = asyncio.run(dispatcher.release_all("shutdown"))
     assert problems == {}
     released = {a for a, _, _, _ in writer.writes}
-    assert "house-07.hp" in released and "quartier-flow" in released
+    assert "house-07.hp" in released
+    assert "quartier-flow" in released
     assert len(dispatcher.last_outcomes) == len(released)
