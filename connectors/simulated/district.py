@@ -423,7 +423,7 @@ def _fixed_image(
         if model_id == 1:
             values = {
                 "Mn": "Klimaviertel Sim",
-                "Md": register_map.model[:32] or register_map.name,
+                "Md": register_map.name[:32],
                 "Opt": asset.kind.value,
                 "Vr": "1.0",
                 "SN": asset.id[:32],
