@@ -192,7 +192,7 @@ def _planning_cycle(
     if policy == Policy.PERFECT:
         return PlanningCycle(site, optimizer, None), None
     service = train_forecaster(
-        site, start, options.training_days, options.seed, options.forecast_config, progress
+        site, realised.loc[: start - SLOT], options.forecast_config, progress
     )
     issued = IssuedForecasts(service, realised, options.forecast_every_slots)
     return PlanningCycle(site, optimizer, LatestForecast(issued)), issued
@@ -219,9 +219,12 @@ def run_policy(
         raise ValueError(f"evaluation period {start.isoformat()}..{end.isoformat()} is empty")
     began = time.perf_counter()
     reach = end + options.horizon_slots * SLOT
+    first = start
     if policy == Policy.MPC:
+        # the forecaster learns on the days before the period and needs their lags at issue time
         reach = end + options.forecast_config.horizon_slots * SLOT
-    realised = district_profiles(site, start, reach, options.seed)
+        first = start - pd.Timedelta(days=options.training_days)
+    realised = district_profiles(site, first, reach, options.seed)
     cycle: PlanningCycle | None = None
     issued: IssuedForecasts | None = None
     if policy != Policy.RULE:
@@ -231,7 +234,7 @@ def run_policy(
     set_up = time.perf_counter() - began
 
     simulator = DistrictSimulator(
-        site, start, options.seed, options.step_s, profiles=realised.loc[: end - SLOT]
+        site, start, options.seed, options.step_s, profiles=realised.loc[start : end - SLOT]
     )
     plant = Plant.from_site(site)
     clock = _SwitchClock()

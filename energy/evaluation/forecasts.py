@@ -1,8 +1,8 @@
 """What the MPC policy knows about the future: forecasts issued on a cadence, trained on the past.
 
 - `train_forecaster`: a `forecasting.ForecastService` fitted on the simulated district's realised
-  series of the `training_days` before the evaluation starts (the same profile generator and
-  seed, so "last year" of the same district). Nothing from the evaluation period is seen.
+  series before the evaluation starts (the same profile generator and seed: "last year" of the
+  same district). Nothing from the evaluation period is seen.
 - `IssuedForecasts`: issues a weather forecast (`forecasting.weather_error`, the realised weather
   plus an error growing with lead time) and the service's forecast at every issue time of the
   cadence, and hands the latest issue to every planning cycle in between, as the live loop does
@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from energy.physics.profiles import WEATHER_COLUMNS, district_profiles
+from energy.physics.profiles import WEATHER_COLUMNS
 from energy.site import Site
 from energy.timegrid import SLOT, floor_slot
 from forecasting.config import ForecastConfig
@@ -37,19 +37,15 @@ def planning_targets(site: Site) -> list[str]:
 
 def train_forecaster(
     site: Site,
-    start: pd.Timestamp,
-    training_days: int,
-    seed: int,
+    history: pd.DataFrame,
     config: ForecastConfig,
     progress: Callable[[str], None] | None = None,
 ) -> ForecastService:
-    """Fit the forecaster on the realised series of [start - training_days, start)."""
-    begin = start - pd.Timedelta(days=training_days)
-    history = district_profiles(site, begin, start, seed)
+    """Fit the forecaster on `history`: realised series before the evaluation period only."""
     logger.info(
         "training the forecaster on %s..%s (%d slots)",
-        begin.isoformat(),
-        start.isoformat(),
+        history.index[0].isoformat(),
+        history.index[-1].isoformat(),
         len(history),
     )
     service = ForecastService(site, config, targets=planning_targets(site))
