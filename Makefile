@@ -42,6 +42,7 @@ lint: $(STAMP)  ## ruff check and format check
 
 bench: $(STAMP)  ## run the benchmark scripts (prints figures; see docs/benchmarks.md)
 	$(BIN)/python bench/store_bench.py
+	$(BIN)/python bench/simulate_bench.py
 
 clean:  ## remove the virtual environment and caches (keeps data/)
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
