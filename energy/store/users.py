@@ -18,7 +18,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, Select, select, update
+from sqlalchemy import Connection, Insert, Select, select, update
 
 from energy.store.engine import Store
 from energy.store.schema import api_tokens, audit_log, users
@@ -101,6 +101,12 @@ def _audit(
     )
 
 
+def _new_id(conn: Connection, statement: Insert) -> int:
+    key = conn.execute(statement).inserted_primary_key
+    assert key is not None, "INSERT returned no primary key"
+    return int(key[0])
+
+
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise UserError(
@@ -119,15 +125,16 @@ def create_user(
     with store.engine.begin() as conn:
         if conn.execute(select(users.c.id).where(users.c.name == name)).first() is not None:
             raise UserError(f"user {name!r} exists already")
-        user_id = conn.execute(
+        user_id = _new_id(
+            conn,
             users.insert().values(
                 name=name,
                 password_hash=_hasher.hash(password),
                 role=role.value,
                 created_at=now,
                 disabled=False,
-            )
-        ).inserted_primary_key[0]
+            ),
+        )
         _audit(conn, now, actor, "user.add", f"user:{name}", {"role": role.value})
     return get_user_by_id(store, int(user_id))
 
@@ -212,11 +219,12 @@ def create_token(
         user_id = conn.execute(select(users.c.id).where(users.c.name == user_name)).scalar()
         if user_id is None:
             raise KeyError(f"no user named {user_name!r}")
-        token_id = conn.execute(
+        token_id = _new_id(
+            conn,
             api_tokens.insert().values(
                 user_id=user_id, name=token_name, token_hash=hash_token(secret), created_at=now
-            )
-        ).inserted_primary_key[0]
+            ),
+        )
         _audit(
             conn,
             now,

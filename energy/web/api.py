@@ -92,15 +92,15 @@ MAX_SERIES_SPAN = dt.timedelta(days=31)
 
 
 def _site(request: Request) -> Site:
-    return request.app.state.site  # type: ignore[no-any-return]
+    return request.app.state.site
 
 
 def _store(request: Request) -> Store:
-    return request.app.state.store  # type: ignore[no-any-return]
+    return request.app.state.store
 
 
 def _settings(request: Request) -> WebSettings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    return request.app.state.settings
 
 
 def _now(request: Request) -> dt.datetime:

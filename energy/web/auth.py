@@ -10,6 +10,7 @@ on every request, so a disabled user or a changed role takes effect at once.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -140,7 +141,7 @@ async def current_principal(
     return Principal(user=user, via="session")
 
 
-def require(permission: Permission):  # type: ignore[no-untyped-def]
+def require(permission: Permission) -> Callable[..., Awaitable[Principal]]:
     """A dependency giving the Principal if it holds `permission`, else 401/403."""
 
     async def dependency(principal: Principal = Depends(current_principal)) -> Principal:  # noqa: B008

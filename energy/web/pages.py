@@ -48,7 +48,7 @@ def _render(
     **context: Any,
 ) -> HTMLResponse:
     state = request.app.state
-    return state.templates.TemplateResponse(  # type: ignore[no-any-return]
+    return state.templates.TemplateResponse(
         request,
         template,
         {

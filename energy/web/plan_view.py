@@ -80,7 +80,8 @@ def _ticks(labels: dict[pd.Timestamp, str], tz: ZoneInfo) -> tuple[list[str], li
     """
     hour = pd.Timedelta(hours=1)
     step_hours = max(1, -(-len(labels) // 48))
-    values, texts = [], []
+    values: list[str] = []
+    texts: list[str] = []
     for slot, label in labels.items():
         local = slot.tz_convert(tz)
         if local.minute != 0:

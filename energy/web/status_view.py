@@ -98,7 +98,7 @@ def _measurement_lights(
                 "level": _age_level(age, int(row.quality), settings.stale_after_s),
             }
         )
-    device_rows = []
+    device_rows: list[dict[str, Any]] = []
     for asset in site.devices():
         own = [r for r in series_rows if r["asset_id"] == asset.id]
         newest = max(own, key=lambda r: r["time"]) if own else None

@@ -23,9 +23,9 @@ from energy.store.sites import sync_site
 def _cheap_password_hashing() -> Iterator[None]:
     """argon2 at minimal cost: the tests check the logic, not the hash's strength."""
     patcher = pytest.MonkeyPatch()
-    patcher.setattr(
-        energy.store.users, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    )
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    patcher.setattr(energy.store.users, "_hasher", cheap)
+    patcher.setattr(energy.store.users, "_DUMMY_HASH", cheap.hash("not a password"))
     yield
     patcher.undo()
 

@@ -27,7 +27,7 @@ from energy.store.users import Role, create_user, get_user, hash_token
 FUZZ_TOKEN = "kvt_fuzzing-admin-token-not-secret"
 FUZZ_TOKEN_ID = 1_000_003
 AUTH = {"Authorization": f"Bearer {FUZZ_TOKEN}"}
-EXAMPLES = {GenerationMode.POSITIVE: 10, GenerationMode.NEGATIVE: 5}
+EXAMPLES = {GenerationMode.POSITIVE: 6, GenerationMode.NEGATIVE: 4}
 
 
 @pytest.fixture
