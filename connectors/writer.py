@@ -15,9 +15,10 @@ Steps of `SetpointWriter.write(asset_id, point, value)`:
    optional caller limit (external limits such as grid-operator dimming, rule 7).
 3. Ramp: at most `ramp_per_s` x seconds since the last confirmed write (from the store); without a
    history, against the device's current value over `ramp_window_s`.
-4. Minimum switching time (rule 3): a discrete heat-pump point (bool or unscaled integer, e.g. an
-   SG Ready state) keeps a new state for the heat pump's min_on_minutes (state on/non-zero) or
-   min_off_minutes (state off/zero) before it may change again -> outcome `held`.
+4. Minimum switching time (rule 3): a heat-pump point that switches the compressor (quantity
+   setpoint_kw, sg_ready_state or on) stays on for the heat pump's min_on_minutes and off for
+   its min_off_minutes, counted from the write that switched it -> outcome `held`. Changes
+   within a state, releases to local mode, dimming caps and heartbeats are never held.
 5. Write, then read back and compare within half a raw step of the point's scale.
 6. Feed the device's watchdog or heartbeat (rule 1) when the map names one.
 """
@@ -72,6 +73,9 @@ class WriteStatus(StrEnum):
 
 
 CONFIRMED = frozenset({WriteStatus.OK, WriteStatus.CLAMPED})
+
+#: Heat-pump points whose changes switch the compressor (platform quantity names of the maps).
+SWITCHING_QUANTITIES = frozenset({"setpoint_kw", "sg_ready_state", "on"})
 
 
 class WriteRefusedError(PermissionError):
@@ -145,6 +149,7 @@ class SetpointWriter:
         self._own: dict[str, DeviceClient] = {}
         self._now = now
         self._history: dict[tuple[str, str], tuple[float, dt.datetime]] = {}
+        self._switched: dict[tuple[str, str], tuple[bool, dt.datetime]] = {}
         self._heartbeat: dict[str, int] = {}
 
     # -- clients ------------------------------------------------------------------------------
@@ -321,7 +326,11 @@ class SetpointWriter:
         )
         outcome = await self._finish(outcome)
         if outcome.confirmed and written is not None:
-            self._history[(asset_id, target.name)] = (written, outcome.time)
+            key = (asset_id, target.name)
+            self._history[key] = (written, outcome.time)
+            switched = self._switched.get(key)
+            if switched is None or switched[0] != _is_on(target, written):
+                self._switched[key] = (_is_on(target, written), outcome.time)
         return outcome
 
     def _limits(
@@ -387,12 +396,15 @@ class SetpointWriter:
         value: float,
         history: tuple[float, dt.datetime] | None,
     ) -> str:
-        if history is None or history[0] == value or not _discrete(target):
+        """Why a heat-pump switch must wait (empty when it need not).
+
+        Applies to the points that switch the compressor (quantity setpoint_kw, sg_ready_state or
+        on): a value above the point's lowest value (0, or min for an SG Ready state, where min
+        is the lock) means on. Changes within one state (1.5 -> 1.8 kW) and rewrites never wait,
+        and do not restart the clock; the clock starts at the confirmed write that switched.
+        """
+        if target.quantity not in SWITCHING_QUANTITIES:
             return ""
-        if target.quantity in ("heartbeat", "watchdog_s"):
-            return ""  # feeding the watchdog switches nothing
-        if target.quantity == "setpoint_kw" and bool(history[0]) == bool(value):
-            return ""  # a power change while running (or 0 -> 0) is not an on/off switch
         try:
             asset = self.site.asset(asset_id)
         except KeyError:
@@ -400,15 +412,22 @@ class SetpointWriter:
         params = asset.params
         if asset.kind is not AssetKind.HEAT_PUMP or not isinstance(params, HeatPumpConfig):
             return ""
-        previous, since = history
-        minutes = params.min_on_minutes if previous else params.min_off_minutes
+        known = self._switched.get((asset_id, target.name))
+        if known is None and history is not None:
+            known = (_is_on(target, history[0]), history[1])  # after a restart: the safe side
+        if known is None:
+            return ""
+        on, since = known
+        if _is_on(target, value) == on:
+            return ""
+        minutes = params.min_on_minutes if on else params.min_off_minutes
         age_s = (self._now() - since).total_seconds()
         if age_s >= minutes * 60:
             return ""
-        state = "on" if previous else "off"
+        state = "on" if on else "off"
         return (
-            f"heat pump state {previous:g} ({state}) set {age_s:.0f} s ago; minimum "
-            f"{state} time {minutes} min not reached"
+            f"heat pump switched {state} {age_s:.0f} s ago; minimum {state} time {minutes} min "
+            f"not reached, {value:g} not written"
         )
 
     # -- watchdog / heartbeat -----------------------------------------------------------------
@@ -563,8 +582,7 @@ def _tolerance(target: Point, sf: int | None, written: float) -> float:
     return abs(scale_of(target, sf)) / 2 + 1e-9
 
 
-def _discrete(target: Point) -> bool:
-    if target.dtype is DataType.BOOL:
-        return True
-    integer = target.dtype not in (DataType.FLOAT32, DataType.FLOAT64, DataType.STRING)
-    return integer and target.scale_factor is None and target.scale == 1.0
+def _is_on(target: Point, value: float) -> bool:
+    """On/off state of a switching point: above its lowest value (0, or a positive min)."""
+    off = target.min if target.min is not None and target.min > 0 else 0.0
+    return value > off

@@ -310,29 +310,76 @@ def test_heartbeat_counts_up_and_wraps_and_timeout_is_set_once(site: Site, tk: T
     ]
 
 
-def test_heat_pump_minimum_switching_time_holds_a_change(site: Site, tk: TkServer) -> None:
+HEAT_PUMP_POINTS: list[dict[str, Any]] = [
+    {"name": "power_setpoint_w", "address": 0, "dtype": "uint16", "access": "rw", "min": 0,
+     "max": 3000, "quantity": "setpoint_kw", "quantity_factor": 0.001},
+    {"name": "sg_ready_state", "address": 1, "dtype": "uint16", "access": "rw", "min": 1,
+     "max": 4, "quantity": "sg_ready_state"},
+    {"name": "control_mode", "address": 2, "dtype": "uint16", "access": "rw", "min": 0,
+     "max": 1, "quantity": "mode"},
+]  # fmt: skip
+
+
+def test_heat_pump_minimum_on_and_off_time_count_from_the_switch(site: Site, tk: TkServer) -> None:
     clock = Clock()
     hp = site.asset(HEAT_PUMP).params
-    points = [{"name": "run", "table": "coil", "address": 0, "dtype": "bool", "access": "rw"}]
+    assert hp.min_on_minutes == hp.min_off_minutes == 20  # type: ignore[union-attr]
+    steps = [  # (minutes since start, value) -> expected status
+        (0, 1500, WriteStatus.OK),  # switch on
+        (1, 1600, WriteStatus.OK),  # a change while on is no switch
+        (10, 0, WriteStatus.HELD),  # off only 10 min after switching on
+        (19, 1800, WriteStatus.OK),  # rewrites do not restart the clock ...
+        (20.5, 0, WriteStatus.OK),  # ... so off is allowed 20 min after switching on
+        (25, 1500, WriteStatus.HELD),  # on again only after 20 min off
+        (41, 1500, WriteStatus.OK),
+    ]
 
     async def scenario() -> list[Any]:
-        writer = _writer(site, None, tk.port, asset_id=HEAT_PUMP, points=points, clock=clock)
+        writer = _writer(
+            site, None, tk.port, asset_id=HEAT_PUMP, points=HEAT_PUMP_POINTS, clock=clock
+        )
+        start = clock.now
+        outcomes = []
         try:
-            on = await writer.write(HEAT_PUMP, "run", True)
-            clock.now += dt.timedelta(minutes=1)
-            too_soon = await writer.write(HEAT_PUMP, "run", False)
-            clock.now += dt.timedelta(minutes=hp.min_on_minutes)  # type: ignore[union-attr]
-            later = await writer.write(HEAT_PUMP, "run", False)
-            return [on, too_soon, later]
+            for minutes, value, _ in steps:
+                clock.now = start + dt.timedelta(minutes=minutes)
+                outcomes.append(await writer.write(HEAT_PUMP, "power_setpoint_w", value))
+            return outcomes
         finally:
             await writer._poller.close()  # type: ignore[union-attr]
 
-    on, too_soon, later = _run(scenario())
-    assert on.status is WriteStatus.OK
-    assert too_soon.status is WriteStatus.HELD
-    assert "minimum on time" in too_soon.detail
-    assert later.status is WriteStatus.OK
-    assert tk.get("coil", 0, 1) == [0]
+    outcomes = _run(scenario())
+    assert [o.status for o in outcomes] == [status for _, _, status in steps]
+    assert "minimum on time 20 min" in outcomes[2].detail
+    assert "minimum off time 20 min" in outcomes[5].detail
+    assert tk.get("holding", 0, 1) == [1500]
+
+
+def test_sg_ready_lock_is_off_and_release_is_never_held(site: Site, tk: TkServer) -> None:
+    clock = Clock()
+
+    async def scenario() -> list[Any]:
+        writer = _writer(
+            site, None, tk.port, asset_id=HEAT_PUMP, points=HEAT_PUMP_POINTS, clock=clock
+        )
+        try:
+            outcomes = [
+                await writer.write(HEAT_PUMP, "sg_ready_state", 3),
+                await writer.write(HEAT_PUMP, "control_mode", 1),
+            ]
+            clock.now += dt.timedelta(minutes=1)
+            outcomes += [
+                await writer.write(HEAT_PUMP, "sg_ready_state", 4),  # still on
+                await writer.write(HEAT_PUMP, "sg_ready_state", 1),  # lock = off: too soon
+                await writer.write(HEAT_PUMP, "control_mode", 0),  # release: never held
+            ]
+            return outcomes
+        finally:
+            await writer._poller.close()  # type: ignore[union-attr]
+
+    statuses = [o.status for o in _run(scenario())]
+    assert statuses == [WriteStatus.OK] * 3 + [WriteStatus.HELD, WriteStatus.OK]
+    assert tk.get("holding", 1, 2) == [4, 0]
 
 
 def _image() -> dict[int, int]:
