@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import math
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_peer_server_support import (
     ANSWER,
     DROP,
@@ -466,3 +469,40 @@ def test_commissioning_write_goes_to_the_audit_log(site: Site, store: Store, tk:
     assert entry["target"] == f"{BATTERY}.power_setpoint_w"
     assert entry["detail"]["status"] == "ok"
     assert entry["detail"]["read_back"] == 250
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    requested=st.floats(-1e6, 1e6, allow_nan=False),
+    device_max=st.integers(0, 5000),
+    caller_high=st.none() | st.floats(-6000, 5000),
+)
+def test_property_what_reaches_the_device_is_within_every_limit(
+    site: Site, tk: TkServer, requested: float, device_max: int, caller_high: float | None
+) -> None:
+    tk.set("holding", 1, [device_max])
+    tk.set("holding", 2, reference_registers("int32", 0))
+
+    async def scenario() -> Any:
+        writer = _writer(site, None, tk.port)
+        try:
+            return await writer.write(
+                BATTERY, "power_setpoint_w", requested, limits=(None, caller_high)
+            )
+        finally:
+            await writer._poller.close()  # type: ignore[union-attr]
+
+    outcome = _run(scenario())
+    high = min(device_max, 5000, caller_high if caller_high is not None else math.inf)
+    if high < -5000:
+        assert outcome.status is WriteStatus.DEVICE_ERROR, "contradicting limits: nothing written"
+        assert tk.get("holding", 2, 2) == reference_registers("int32", 0)
+        return
+    assert outcome.confirmed
+    assert outcome.written is not None
+    assert -5000 - 0.5 <= outcome.written <= high + 0.5  # int32 register: nearest whole watt
+    assert (outcome.status is WriteStatus.OK) == (-5000 <= requested <= high)
+    raw = tk.get("holding", 2, 2)
+    assert raw == reference_registers("int32", round(outcome.written))
