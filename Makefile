@@ -31,6 +31,7 @@ services:  ## start the local PostgreSQL server when it is down
 run: $(STAMP)  ## run the platform on its embedded default (SQLite, simulated Klimaviertel)
 	$(BIN)/kv config check
 	$(BIN)/kv db upgrade
+	$(BIN)/kv serve
 
 test: $(STAMP) system-deps services  ## lint and run the whole test suite (SQLite and PostgreSQL)
 	$(BIN)/ruff check .

@@ -11,6 +11,7 @@ import typer
 from energy.config import SiteConfigError
 from energy.site import load_site
 from energy.store import Store, StoreError
+from energy.store.users import list_users
 from energy.web import WebSettings, create_app
 
 __all__ = ["serve"]
@@ -65,6 +66,12 @@ def serve(
             "listening on %s with cookies allowed over plain HTTP: put a TLS proxy in front and "
             "pass --secure-cookies",
             host,
+        )
+    if not list_users(store):
+        typer.echo(
+            "kv serve: no users yet; nobody can log in until you run "
+            "`kv user add NAME --role admin`",
+            err=True,
         )
     app = create_app(site, store, WebSettings(https_only_cookies=secure_cookies))
     typer.echo(f"serving {site.config.name} on http://{host}:{port}/ (store {store.url})")
