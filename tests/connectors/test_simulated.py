@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import socket
 import time
 
+import pandas as pd
 import pytest
 from test_simulated_support import SIM_SPEED, Simulated, read_device
 
@@ -25,6 +27,7 @@ from connectors.modbus_server import Action, Request
 from connectors.registermap import DataType, Point, RegisterTable
 from connectors.simulated import DeviceFaults, SimulatedDistrict
 from connectors.simulated.faults import device_rng, request_hook
+from energy.physics.readings import DistrictSnapshot
 from energy.site import Site
 
 
@@ -413,3 +416,52 @@ def test_random_faults_follow_their_probabilities_reproducibly():
     busy = decisions(DeviceFaults(exception_code=6, exception_probability=0.1))
     assert 15 <= busy.count(Action.EXCEPTION) <= 70
     assert set(decisions(DeviceFaults())) == {Action.PROCEED}
+
+
+class StillPhysics:
+    """A physics stand-in that never moves: every device reads its configured ratings only."""
+
+    def __init__(self) -> None:
+        self.now = pd.Timestamp("2026-06-01T09:00Z")
+
+    def snapshot(self) -> DistrictSnapshot:
+        return DistrictSnapshot(time=self.now.to_pydatetime(), temp_outdoor_c=10.0)
+
+    def advance_to(self, t) -> None:
+        self.now = pd.Timestamp(t)
+
+    def advance(self, seconds: float) -> None:
+        self.now += pd.Timedelta(seconds=seconds)
+
+
+def test_a_taken_port_fails_start_and_closes_the_other_servers(site):
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    config = site.config
+    house = config.houses[3]
+    assert house.pv is not None
+    assert house.pv.device is not None
+    device = house.pv.device.model_copy(update={"port": port})
+    houses = [
+        *config.houses[:3],
+        house.model_copy(update={"pv": house.pv.model_copy(update={"device": device})}),
+        *config.houses[4:],
+    ]
+    crowded = Site.from_config(config.model_copy(update={"houses": houses}))
+    district = SimulatedDistrict(crowded, physics=StillPhysics())
+
+    async def scenario():
+        with pytest.raises(OSError, match="in use"):
+            await district.start()
+        return [d.port for d in district.devices]
+
+    try:
+        served_before_failure = run(scenario())
+    finally:
+        taken.close()
+    assert served_before_failure  # some servers were up before the clash...
+    for other in served_before_failure:  # ...and are closed again
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", other))
