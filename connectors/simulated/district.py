@@ -60,6 +60,8 @@ PhysicsFactory = Callable[[Site, dt.datetime, int], DistrictPhysics]
 
 
 def _default_physics(site: Site, start: dt.datetime, seed: int) -> DistrictPhysics:
+    # Imported here: the physics pulls in pvlib and demandlib, which callers that only use
+    # a ready physics object (or only the device classes) should not pay for.
     from energy.physics.district import DistrictSimulator
 
     return DistrictSimulator(site, start, seed=seed)
@@ -70,7 +72,8 @@ class SimulatedDistrict:
 
     site: the district (its device endpoints say where each device listens).
     speed: simulated seconds per wall second (1 = real time).
-    start: simulated UTC start time (default: now, floored to the minute).
+    start: simulated UTC start time (default: the given physics' time, else now floored to
+    the minute).
     seed: physics profile seed; faults: a fault plan (its own seed drives random faults).
     free_ports: serve on free ports chosen by the OS instead of the configured ones (tests);
     ``site`` then carries the actual ports. host: serve on this address instead of the
@@ -101,7 +104,13 @@ class SimulatedDistrict:
             raise ValueError(f"refresh_s must be positive; found {refresh_s}")
         self._configured_site = site
         self.speed = float(speed)
-        self.start_time = as_utc(start or dt.datetime.now(dt.UTC).replace(second=0, microsecond=0))
+        if start is None:
+            start = (
+                pd.Timestamp(physics.now).to_pydatetime()
+                if physics is not None
+                else dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+            )
+        self.start_time = as_utc(start)
         self.seed = seed
         self.fault_plan = faults or FaultPlan()
         self.free_ports = free_ports
