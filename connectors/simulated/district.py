@@ -35,7 +35,7 @@ from connectors.simulated.device import SimulatedDevice
 from connectors.simulated.faults import DeviceFaults, FaultPlan, device_rng, request_hook
 from connectors.sunspec_models import sunspec_image
 from energy.config import DeviceEndpoint, SiteConfig
-from energy.site import Asset, Site
+from energy.site import Asset, AssetKind, Site
 from energy.timegrid import as_utc
 
 __all__ = ["DistrictThread", "ServedDevice", "SimulatedDistrict"]
@@ -310,7 +310,10 @@ class SimulatedDistrict:
     def status(self) -> str:
         """One line: simulated time, grid power, PV, mean SoC, heat pumps, requests served."""
         snap = self.physics.snapshot()
-        grid = next((m.power_kw for a, m in snap.meters.items() if a == "grid.meter"), float("nan"))
+        grid_meters = [
+            a.id for a in self._assets if a.kind is AssetKind.GRID_METER and a.id in snap.meters
+        ]
+        grid = sum(snap.meters[a].power_kw for a in grid_meters) if grid_meters else float("nan")
         pv = sum(p.power_kw for p in snap.pv.values())
         socs = [b.soc_frac for b in snap.batteries.values()]
         hp = sum(h.electric_power_kw for h in snap.heat_pumps.values())
