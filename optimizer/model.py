@@ -14,6 +14,7 @@ slot, energies kWh at the end of a slot. Tank energy is counted above the tank's
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from itertools import product
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pyomo.environ as pyo
+from pyomo.common.gc_manager import PauseGC
 
 from energy.config import SiteConfig
 from energy.thermal import heat_pump_cop
@@ -123,6 +125,13 @@ def _slots_for(minutes: float) -> int:
 
 def build_model(config: SiteConfig, plant: Plant, options: OptimizerOptions) -> DispatchModel:
     """Build the formulation for `options.horizon_slots` slots with placeholder Param values."""
+    # the cyclic garbage collector finds nothing to free while tens of thousands of components
+    # are created, but its passes over the growing heap cost a large share of the build time
+    with PauseGC():
+        return _build_model(config, plant, options)
+
+
+def _build_model(config: SiteConfig, plant: Plant, options: OptimizerOptions) -> DispatchModel:
     n = options.horizon_slots
     dt = SLOT_HOURS
     weights = objective_weights(config)
@@ -146,6 +155,14 @@ def build_model(config: SiteConfig, plant: Plant, options: OptimizerOptions) -> 
     bt = list(product(bs, ts))
     ht = list(product(hs, ts))
     pt = list(product(ps, ts))
+    # index sets as Pyomo range sets and their products: no per-element checks on construction
+    m.T = pyo.RangeSet(0, n - 1)
+    m.B = pyo.RangeSet(0, len(batteries) - 1)
+    m.H = pyo.RangeSet(0, len(hps) - 1)
+    m.P = pyo.RangeSet(0, len(pvs) - 1)
+    m.BT = m.B * m.T
+    m.HT = m.H * m.T
+    m.PT = m.P * m.T
 
     def mutable(index: Any = None) -> pyo.Param:
         if index is None:
@@ -153,58 +170,61 @@ def build_model(config: SiteConfig, plant: Plant, options: OptimizerOptions) -> 
         return pyo.Param(index, mutable=True, initialize=1.0)
 
     # inputs (placeholders until the first solve pushes real values)
-    m.cost_import = mutable(ts)
-    m.cost_export = mutable(ts)
-    m.bal_rhs = mutable(ts)
+    m.cost_import = mutable(m.T)
+    m.cost_export = mutable(m.T)
+    m.bal_rhs = mutable(m.T)
     m.peak_lb = mutable()
-    m.bat_rhs = mutable(bt)
-    m.bat_term_cost = mutable(bs)
-    m.pv_lb = mutable(pt)
-    m.pv_ub = mutable(pt)
-    m.hp_ub = mutable(ht)
-    m.hp_heat = mutable(ht)
-    m.tank_rhs = mutable(ht)
-    m.tank_term_cost = mutable(hs)
+    m.bat_rhs = mutable(m.BT)
+    m.bat_term_cost = mutable(m.B)
+    m.pv_lb = mutable(m.PT)
+    m.pv_ub = mutable(m.PT)
+    m.hp_ub = mutable(m.HT)
+    m.hp_heat = mutable(m.HT)
+    m.tank_rhs = mutable(m.HT)
+    m.tank_term_cost = mutable(m.H)
 
     # grid connection
-    m.imp = pyo.Var(ts, bounds=(0, None))
-    m.exp = pyo.Var(ts, bounds=(0, None))
-    m.s_imp = pyo.Var(ts, bounds=(0, None))
-    m.s_exp = pyo.Var(ts, bounds=(0, None))
-    m.g = pyo.Var(ts, bounds=(0, 1))
+    m.imp = pyo.Var(m.T, bounds=(0, None))
+    m.exp = pyo.Var(m.T, bounds=(0, None))
+    m.s_imp = pyo.Var(m.T, bounds=(0, None))
+    m.s_exp = pyo.Var(m.T, bounds=(0, None))
+    m.g = pyo.Var(m.T, bounds=(0, 1))
     m.peak = pyo.Var(bounds=(m.peak_lb, None))
     # batteries
-    m.ch = pyo.Var(bt, bounds=lambda _m, b, t: (0, batteries[b].config.charge_max_kw))
-    m.dis = pyo.Var(bt, bounds=lambda _m, b, t: (0, batteries[b].config.discharge_max_kw))
-    m.e = pyo.Var(bt)
-    m.e_lo = pyo.Var(bt, bounds=(0, None))
-    m.e_hi = pyo.Var(bt, bounds=(0, None))
-    m.z = pyo.Var(bt, bounds=(0, 1))
+    m.ch = pyo.Var(m.BT, bounds=lambda _m, b, t: (0, batteries[b].config.charge_max_kw))
+    m.dis = pyo.Var(m.BT, bounds=lambda _m, b, t: (0, batteries[b].config.discharge_max_kw))
+    m.e = pyo.Var(m.BT)
+    m.e_lo = pyo.Var(m.BT, bounds=(0, None))
+    m.e_hi = pyo.Var(m.BT, bounds=(0, None))
+    m.z = pyo.Var(m.BT, bounds=(0, 1))
     # PV, heat pumps, tanks
-    m.pv = pyo.Var(pt, bounds=lambda _m, j, t: (_m.pv_lb[j, t], _m.pv_ub[j, t]))
-    m.hp = pyo.Var(ht, bounds=lambda _m, h, t: (0, _m.hp_ub[h, t]))
-    m.q = pyo.Var(ht)
-    m.q_lo = pyo.Var(ht, bounds=(0, None))
-    m.q_hi = pyo.Var(ht, bounds=(0, None))
+    m.pv = pyo.Var(m.PT, bounds=lambda _m, j, t: (_m.pv_lb[j, t], _m.pv_ub[j, t]))
+    m.hp = pyo.Var(m.HT, bounds=lambda _m, h, t: (0, _m.hp_ub[h, t]))
+    m.q = pyo.Var(m.HT)
+    m.q_lo = pyo.Var(m.HT, bounds=(0, None))
+    m.q_hi = pyo.Var(m.HT, bounds=(0, None))
+
+    def balance_terms(_m: Any, t: int) -> Iterator[Any]:
+        yield _m.imp[t]
+        yield -_m.exp[t]
+        for b in bs:
+            yield -_m.ch[b, t]
+            yield _m.dis[b, t]
+        for h in hs:
+            yield -_m.hp[h, t]
+        for j in ps:
+            yield _m.pv[j, t]
 
     m.balance = pyo.Constraint(
-        ts,
-        rule=lambda _m, t: (
-            _m.imp[t]
-            - _m.exp[t]
-            - sum(_m.ch[b, t] - _m.dis[b, t] for b in bs)
-            - sum(_m.hp[h, t] for h in hs)
-            + sum(_m.pv[j, t] for j in ps)
-            == _m.bal_rhs[t]
-        ),
+        m.T, rule=lambda _m, t: pyo.quicksum(balance_terms(_m, t)) == _m.bal_rhs[t]
     )
     m.imp_cap = pyo.Constraint(
-        ts, rule=lambda _m, t: _m.imp[t] - _m.s_imp[t] <= grid.import_limit_kw
+        m.T, rule=lambda _m, t: _m.imp[t] - _m.s_imp[t] <= grid.import_limit_kw
     )
-    m.exp_cap = pyo.Constraint(ts, rule=lambda _m, t: _m.exp[t] - _m.s_exp[t] <= export_limit)
-    m.dir_imp = pyo.Constraint(ts, rule=lambda _m, t: _m.imp[t] - m_import * _m.g[t] <= 0)
-    m.dir_exp = pyo.Constraint(ts, rule=lambda _m, t: _m.exp[t] + m_export * _m.g[t] <= m_export)
-    m.peak_def = pyo.Constraint(ts, rule=lambda _m, t: _m.peak - _m.imp[t] >= 0)
+    m.exp_cap = pyo.Constraint(m.T, rule=lambda _m, t: _m.exp[t] - _m.s_exp[t] <= export_limit)
+    m.dir_imp = pyo.Constraint(m.T, rule=lambda _m, t: _m.imp[t] - m_import * _m.g[t] <= 0)
+    m.dir_exp = pyo.Constraint(m.T, rule=lambda _m, t: _m.exp[t] + m_export * _m.g[t] <= m_export)
+    m.peak_def = pyo.Constraint(m.T, rule=lambda _m, t: _m.peak - _m.imp[t] >= 0)
 
     def bat_bal(_m: Any, b: int, t: int) -> Any:
         c = batteries[b].config
@@ -218,18 +238,19 @@ def build_model(config: SiteConfig, plant: Plant, options: OptimizerOptions) -> 
             == _m.bat_rhs[b, t]
         )
 
-    m.bat_bal = pyo.Constraint(bt, rule=bat_bal)
+    m.bat_bal = pyo.Constraint(m.BT, rule=bat_bal)
     m.bat_lo = pyo.Constraint(
-        bt, rule=lambda _m, b, t: _m.e[b, t] + _m.e_lo[b, t] >= batteries[b].energy_min_kwh
+        m.BT, rule=lambda _m, b, t: _m.e[b, t] + _m.e_lo[b, t] >= batteries[b].energy_min_kwh
     )
     m.bat_hi = pyo.Constraint(
-        bt, rule=lambda _m, b, t: _m.e[b, t] - _m.e_hi[b, t] <= batteries[b].energy_max_kwh
+        m.BT, rule=lambda _m, b, t: _m.e[b, t] - _m.e_hi[b, t] <= batteries[b].energy_max_kwh
     )
     m.bat_ch_dir = pyo.Constraint(
-        bt, rule=lambda _m, b, t: _m.ch[b, t] - batteries[b].config.charge_max_kw * _m.z[b, t] <= 0
+        m.BT,
+        rule=lambda _m, b, t: _m.ch[b, t] - batteries[b].config.charge_max_kw * _m.z[b, t] <= 0,
     )
     m.bat_dis_dir = pyo.Constraint(
-        bt,
+        m.BT,
         rule=lambda _m, b, t: (
             _m.dis[b, t] + batteries[b].config.discharge_max_kw * _m.z[b, t]
             <= batteries[b].config.discharge_max_kw
@@ -237,9 +258,9 @@ def build_model(config: SiteConfig, plant: Plant, options: OptimizerOptions) -> 
     )
     terminal_target = options.terminal_soc_frac
     if terminal_target is not None:
-        m.e_term = pyo.Var(bs, bounds=(0, None))
+        m.e_term = pyo.Var(m.B, bounds=(0, None))
         m.bat_term = pyo.Constraint(
-            bs,
+            m.B,
             rule=lambda _m, b: (
                 _m.e[b, n - 1] + _m.e_term[b] >= terminal_target * batteries[b].config.capacity_kwh
             ),
@@ -251,10 +272,10 @@ def build_model(config: SiteConfig, plant: Plant, options: OptimizerOptions) -> 
         previous = keep * _m.q[h, t - 1] if t > 0 else 0.0
         return _m.q[h, t] - previous - _m.hp_heat[h, t] * _m.hp[h, t] == _m.tank_rhs[h, t]
 
-    m.tank_bal = pyo.Constraint(ht, rule=tank_bal)
-    m.tank_lo = pyo.Constraint(ht, rule=lambda _m, h, t: _m.q[h, t] + _m.q_lo[h, t] >= 0)
+    m.tank_bal = pyo.Constraint(m.HT, rule=tank_bal)
+    m.tank_lo = pyo.Constraint(m.HT, rule=lambda _m, h, t: _m.q[h, t] + _m.q_lo[h, t] >= 0)
     m.tank_hi = pyo.Constraint(
-        ht, rule=lambda _m, h, t: _m.q[h, t] - _m.q_hi[h, t] <= hps[h].band_kwh
+        m.HT, rule=lambda _m, h, t: _m.q[h, t] - _m.q_hi[h, t] <= hps[h].band_kwh
     )
 
     bindings = [
@@ -278,28 +299,32 @@ def build_model(config: SiteConfig, plant: Plant, options: OptimizerOptions) -> 
         if any(hp.sg_ready for hp in hps):
             static_integer.append("y")
 
-    cycle = sum(
-        weights.cost * batteries[b].config.cycle_cost_eur_per_kwh * dt * (m.ch[b, t] + m.dis[b, t])
-        for b, t in bt
-    )
-    objective = (
-        sum(
-            m.cost_import[t] * m.imp[t]
-            + m.cost_export[t] * m.exp[t]
-            + penalty * dt * (m.s_imp[t] + m.s_exp[t])
-            for t in ts
-        )
-        + weights.cost * config.tariff.peak_import_charge_eur_per_kw * m.peak
-        + cycle
-        + sum(penalty * (m.e_lo[b, t] + m.e_hi[b, t]) for b, t in bt)
-        + sum(
-            hps[h].tank.comfort_penalty_eur_per_kwh * (m.q_lo[h, t] + m.q_hi[h, t]) for h, t in ht
-        )
-        + sum(m.bat_term_cost[b] * m.e[b, n - 1] for b in bs)
-        + sum(m.tank_term_cost[h] * m.q[h, n - 1] for h in hs)
-    )
-    if terminal_target is not None:
-        objective += sum(penalty * m.e_term[b] for b in bs)
+    def objective_terms() -> Iterator[Any]:
+        """Every (coefficient x variable) term, one at a time (summed once, linearly)."""
+        for t in ts:
+            yield m.cost_import[t] * m.imp[t]
+            yield m.cost_export[t] * m.exp[t]
+            yield penalty * dt * m.s_imp[t]
+            yield penalty * dt * m.s_exp[t]
+        yield weights.cost * config.tariff.peak_import_charge_eur_per_kw * m.peak
+        for b, t in bt:
+            cycle_cost = weights.cost * batteries[b].config.cycle_cost_eur_per_kwh * dt
+            yield cycle_cost * m.ch[b, t]
+            yield cycle_cost * m.dis[b, t]
+            yield penalty * m.e_lo[b, t]
+            yield penalty * m.e_hi[b, t]
+        for h, t in ht:
+            comfort = hps[h].tank.comfort_penalty_eur_per_kwh
+            yield comfort * m.q_lo[h, t]
+            yield comfort * m.q_hi[h, t]
+        for b in bs:
+            yield m.bat_term_cost[b] * m.e[b, n - 1]
+            if terminal_target is not None:
+                yield penalty * m.e_term[b]
+        for h in hs:
+            yield m.tank_term_cost[h] * m.q[h, n - 1]
+
+    objective = pyo.quicksum(objective_terms())
     m.objective = pyo.Objective(expr=objective, sense=pyo.minimize)
     return DispatchModel(
         model=m,
@@ -323,53 +348,59 @@ def _add_on_off(m: pyo.ConcreteModel, plant: Plant, n: int) -> list[Binding]:
     continuous = [h for h in hs if not hps[h].sg_ready]
     sg = [h for h in hs if hps[h].sg_ready]
     ct = list(product(continuous, ts))
-    sgt = list(product(sg, SG_STATES, ts))
+    m.C = pyo.Set(initialize=continuous, ordered=True)
+    m.SG = pyo.Set(initialize=sg, ordered=True)
+    m.S = pyo.Set(initialize=SG_STATES, ordered=True)
+    m.CT = m.C * m.T
+    m.SGT = m.SG * m.S * m.T
 
-    m.on_lb = pyo.Param(ht, mutable=True, initialize=1.0)
-    m.on_ub = pyo.Param(ht, mutable=True, initialize=1.0)
-    m.hp_ub_on = pyo.Param(ct, mutable=True, initialize=1.0)
-    m.hp_start_rhs = pyo.Param(hs, mutable=True, initialize=1.0)
-    m.hp_stop_rhs = pyo.Param(hs, mutable=True, initialize=1.0)
+    m.on_lb = pyo.Param(m.HT, mutable=True, initialize=1.0)
+    m.on_ub = pyo.Param(m.HT, mutable=True, initialize=1.0)
+    m.hp_ub_on = pyo.Param(m.CT, mutable=True, initialize=1.0)
+    m.hp_start_rhs = pyo.Param(m.H, mutable=True, initialize=1.0)
+    m.hp_stop_rhs = pyo.Param(m.H, mutable=True, initialize=1.0)
 
-    m.on = pyo.Var(ht, within=pyo.Binary, bounds=lambda _m, h, t: (_m.on_lb[h, t], _m.on_ub[h, t]))
-    m.su = pyo.Var(ht, bounds=(0, 1))
-    m.sd = pyo.Var(ht, bounds=(0, 1))
-    m.y = pyo.Var(sgt, within=pyo.Binary)
+    m.on = pyo.Var(
+        m.HT, within=pyo.Binary, bounds=lambda _m, h, t: (_m.on_lb[h, t], _m.on_ub[h, t])
+    )
+    m.su = pyo.Var(m.HT, bounds=(0, 1))
+    m.sd = pyo.Var(m.HT, bounds=(0, 1))
+    m.y = pyo.Var(m.SGT, within=pyo.Binary)
 
     m.hp_max_on = pyo.Constraint(
-        ct, rule=lambda _m, h, t: _m.hp[h, t] - _m.hp_ub_on[h, t] * _m.on[h, t] <= 0
+        m.CT, rule=lambda _m, h, t: _m.hp[h, t] - _m.hp_ub_on[h, t] * _m.on[h, t] <= 0
     )
     m.hp_min_on = pyo.Constraint(
-        ct, rule=lambda _m, h, t: _m.hp[h, t] - hps[h].config.electric_min_kw * _m.on[h, t] >= 0
+        m.CT, rule=lambda _m, h, t: _m.hp[h, t] - hps[h].config.electric_min_kw * _m.on[h, t] >= 0
     )
     m.sg_one = pyo.Constraint(
-        list(product(sg, ts)),
+        m.SG * m.T,
         rule=lambda _m, h, t: sum(_m.y[h, s, t] for s in SG_STATES) - _m.on[h, t] == 0,
     )
     levels = {h: sg_ready_levels_kw(hps[h].config) for h in sg}
     m.sg_power = pyo.Constraint(
-        list(product(sg, ts)),
+        m.SG * m.T,
         rule=lambda _m, h, t: (
             _m.hp[h, t] - sum(levels[h][s] * _m.y[h, s, t] for s in SG_STATES) == 0
         ),
     )
 
     m.start = pyo.Constraint(
-        ht,
+        m.HT,
         rule=lambda _m, h, t: (
             (_m.su[h, t] - _m.on[h, t] + _m.on[h, t - 1] >= 0) if t > 0 else pyo.Constraint.Skip
         ),
     )
     m.stop = pyo.Constraint(
-        ht,
+        m.HT,
         rule=lambda _m, h, t: (
             (_m.sd[h, t] + _m.on[h, t] - _m.on[h, t - 1] >= 0) if t > 0 else pyo.Constraint.Skip
         ),
     )
     m.start0 = pyo.Constraint(
-        hs, rule=lambda _m, h: _m.su[h, 0] - _m.on[h, 0] >= _m.hp_start_rhs[h]
+        m.H, rule=lambda _m, h: _m.su[h, 0] - _m.on[h, 0] >= _m.hp_start_rhs[h]
     )
-    m.stop0 = pyo.Constraint(hs, rule=lambda _m, h: _m.sd[h, 0] + _m.on[h, 0] >= _m.hp_stop_rhs[h])
+    m.stop0 = pyo.Constraint(m.H, rule=lambda _m, h: _m.sd[h, 0] + _m.on[h, 0] >= _m.hp_stop_rhs[h])
 
     def min_up(_m: Any, h: int, t: int) -> Any:
         slots = _slots_for(hps[h].config.min_on_minutes)
@@ -383,8 +414,8 @@ def _add_on_off(m: pyo.ConcreteModel, plant: Plant, n: int) -> list[Binding]:
             return pyo.Constraint.Skip
         return sum(_m.sd[h, k] for k in range(max(0, t - slots + 1), t + 1)) + _m.on[h, t] <= 1
 
-    m.min_up = pyo.Constraint(ht, rule=min_up)
-    m.min_down = pyo.Constraint(ht, rule=min_down)
+    m.min_up = pyo.Constraint(m.HT, rule=min_up)
+    m.min_down = pyo.Constraint(m.HT, rule=min_down)
     return [
         Binding("on_lb", BindingKind.COL_LOWER, "on", tuple(ht)),
         Binding("on_ub", BindingKind.COL_UPPER, "on", tuple(ht)),
