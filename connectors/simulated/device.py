@@ -88,6 +88,12 @@ class SimulatedDevice:
             return
         merged: dict[str, Value] = dict(values)
         merged.update(self.faults.values)
+        for sf_name, users in self._users.items():
+            if sf_name not in self._fixed_sf and any(p.name in merged for p in users):
+                # a new factor changes what every user's registers mean: re-encode them all
+                for p in users:
+                    if p.name not in merged:
+                        merged[p.name] = self.value(p.name)
         scale_factors = self._scale_factors(merged)
         for sf_name, sf in scale_factors.items():
             if sf_name not in self._fixed_sf:
@@ -112,7 +118,7 @@ class SimulatedDevice:
     def _scale_factors(self, values: Mapping[str, Value]) -> dict[str, int]:
         factors = dict(self._fixed_sf)
         for sf_name, users in self._users.items():
-            if sf_name in factors:
+            if sf_name in factors or not any(p.name in values for p in users):
                 continue
             needed = [
                 abs(float(v))

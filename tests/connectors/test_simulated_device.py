@@ -142,3 +142,15 @@ def test_unavailable_values_are_not_implemented_on_sunspec_and_zero_elsewhere():
     battery = device("battery_vendor.yaml")
     battery.update({"power_w": None})
     assert battery.value("power_w") == 0
+
+
+def test_a_partial_update_keeps_the_other_users_of_a_scale_factor_right():
+    dev = device("sunspec_meter.yaml")
+    dev.update({"TotWhImp": 12.34, "TotWhExp": 5.0})
+    assert dev.value("TotWh_SF") == -2
+    dev.update({"TotWhImp": 50_000_000.0})  # 5e9 raw at 10^-2 overflows a uint32
+    assert dev.value("TotWh_SF") == -1
+    assert dev.value("TotWhImp") == pytest.approx(50_000_000.0)
+    assert dev.value("TotWhExp") == pytest.approx(5.0)
+    dev.update({"PhV": 231.0})  # another group: this one stays as it is
+    assert dev.value("TotWh_SF") == -1
