@@ -267,7 +267,7 @@ def forecast_values(
     issue_time: UtcTime | None = None,
 ) -> list[dict[str, Any]]:
     """The values of one forecast issue (default: the newest)."""
-    return read_forecast(_store(request), target, model_version, issue_time)
+    return read_forecast(_store(request), target, _now(request), model_version, issue_time)
 
 
 @router.get("/backtests", tags=["forecasts"])

@@ -1,7 +1,5 @@
-"""Read-only queries the interface needs that no store module offers (yet).
-
-Forecasts, forecast models and backtests are read straight from their tables here until the
-forecasting engineer's energy/store/forecasts.py lands; then these become thin calls into it.
+"""Read-only queries of the interface: thin adapters over the store modules (records for JSON),
+plus the two the store does not offer (newest issue per forecast target, measured values per slot).
 """
 
 from __future__ import annotations
@@ -13,9 +11,11 @@ import pandas as pd
 from sqlalchemy import func, select
 
 from energy.quality import Quality
+from energy.store import forecasts as forecasts_store
 from energy.store.engine import Store
+from energy.store.forecasts import list_models
 from energy.store.measurements import read_series
-from energy.store.schema import backtests, forecast_models, forecasts, sites
+from energy.store.schema import forecasts, sites
 
 __all__ = [
     "forecast_issues",
@@ -35,13 +35,18 @@ def list_sites(store: Store) -> list[dict[str, Any]]:
         return [dict(r._mapping) for r in rows]
 
 
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as dicts with None for missing values (NaN, NaT), timestamps as datetimes."""
+    rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    return [
+        {k: v.to_pydatetime() if isinstance(v, pd.Timestamp) else v for k, v in row.items()}
+        for row in rows
+    ]
+
+
 def list_forecast_models(store: Store, target: str | None = None) -> list[dict[str, Any]]:
-    """Model versions with their metrics, newest first."""
-    query = select(forecast_models).order_by(forecast_models.c.created_at.desc())
-    if target:
-        query = query.where(forecast_models.c.target == target)
-    with store.engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(query)]
+    """Model versions with their training window and metrics, newest first."""
+    return _records(list_models(store, target))
 
 
 def forecast_issues(store: Store, limit: int = 50) -> list[dict[str, Any]]:
@@ -81,39 +86,20 @@ def forecast_issues(store: Store, limit: int = 50) -> list[dict[str, Any]]:
 def read_forecast(
     store: Store,
     target: str,
+    now: dt.datetime,
     model_version: str | None = None,
     issue_time: dt.datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """The values of one forecast issue (default: the newest issue of the newest model)."""
-    with store.engine.connect() as conn:
-        if model_version is None or issue_time is None:
-            query = select(forecasts.c.model_version, forecasts.c.issue_time).where(
-                forecasts.c.target == target
-            )
-            if model_version is not None:
-                query = query.where(forecasts.c.model_version == model_version)
-            if issue_time is not None:
-                query = query.where(forecasts.c.issue_time == issue_time)
-            newest = conn.execute(query.order_by(forecasts.c.issue_time.desc()).limit(1)).first()
-            if newest is None:
-                return []
-            model_version, issue_time = newest.model_version, newest.issue_time
-        rows = conn.execute(
-            select(forecasts)
-            .where(
-                forecasts.c.target == target,
-                forecasts.c.model_version == model_version,
-                forecasts.c.issue_time == issue_time,
-            )
-            .order_by(forecasts.c.valid_time, forecasts.c.quantile)
-        )
-        return [dict(r._mapping) for r in rows]
+    """The values of one forecast issue (default: the newest issued at or before now)."""
+    if issue_time is not None:
+        frame = forecasts_store.read_forecast(store, target, issue_time, model_version)
+    else:
+        frame = forecasts_store.read_latest_forecast(store, target, now, model_version)
+    return _records(frame)
 
 
 def list_backtests(store: Store, limit: int = 100) -> list[dict[str, Any]]:
-    query = select(backtests).order_by(backtests.c.created_at.desc()).limit(limit)
-    with store.engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(query)]
+    return _records(forecasts_store.list_backtests(store).head(limit))
 
 
 def measured_slots(

@@ -9,6 +9,7 @@ from web_support import NOW, PASSWORD, Web, make_plan
 
 from energy.quality import Quality
 from energy.store.audit import read_audit
+from energy.store.forecasts import write_backtest
 from energy.store.jobs import finish_job_run, start_job_run
 from energy.store.leases import try_acquire_lease
 from energy.store.measurements import write_measurements
@@ -295,6 +296,27 @@ def test_forecasts_and_model_metrics(web: Web) -> None:
         "/api/forecasts/values?target=district.load_kw", headers=web.auth(ANALYST)
     ).json()
     assert [v["value"] for v in values] == [110.0, 111.0, 112.0, 113.0]
+    earlier = web.client.get(
+        "/api/forecasts/values",
+        params={"target": "district.load_kw", "issue_time": "2026-11-24T07:00:00+02:00"},
+        headers=web.auth(ANALYST),
+    ).json()
+    assert [v["value"] for v in earlier] == [10.0, 11.0, 12.0, 13.0]
+    assert models[0]["training_start"] is None
+    write_backtest(
+        web.store,
+        "district.load_kw",
+        "load-gbr-1",
+        NOW - dt.timedelta(days=30),
+        NOW,
+        {"horizon_h": 24},
+        {"mae_kw": 1.9, "skill": float("nan")},
+        created_at=NOW,
+    )
+    backtests = web.client.get("/api/backtests", headers=web.auth(ANALYST)).json()
+    assert [(b["model_version"], b["metrics"]) for b in backtests] == [
+        ("load-gbr-1", {"mae_kw": 1.9, "skill": None})
+    ]
 
 
 def test_status_reports_jobs_lease_and_freshness(web: Web) -> None:
