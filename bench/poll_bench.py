@@ -9,6 +9,7 @@ polled concurrently. The first cycle (connecting) is reported separately.
 
     .venv/bin/python bench/poll_bench.py                 # 200 devices, 20 cycles
     .venv/bin/python bench/poll_bench.py --devices 200 --cycles 50 --store sqlite
+    .venv/bin/python bench/poll_bench.py --dead 20 --timeout 0.5 --cycles 8   # hung devices
 
 Prints cycle times (median, p95, max), requests per second and, with --store, the time to write
 one cycle's measurements in bulk. Never asserts anything.
@@ -72,11 +73,38 @@ def bench_map() -> RegisterMap:
     return RegisterMap.model_validate({"name": "bench", "points": points})
 
 
-def _serve(port: int, devices: int, ready: Any) -> None:
+def _silent(port: int) -> None:
+    """Accept connections and read requests, never answer: devices that hang."""
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", port), backlog=256)
+
+    def swallow(conn: socket.socket) -> None:
+        with conn:
+            while conn.recv(4096):
+                pass
+
+    while True:
+        conn, _ = listener.accept()
+        threading.Thread(target=swallow, args=(conn,), daemon=True).start()
+
+
+def _serve(port: int, devices: int, silent_port: int, ready: Any) -> None:
+    import threading
+
     from modbus_tk import defines, modbus_tcp
 
+    class Server(modbus_tcp.TcpServer):  # type: ignore[misc]
+        """modbus-tk listens with a backlog of 10: 200 clients connecting at once overflow it
+        and wait for a SYN retry (1 s). Real devices each have their own listener."""
+
+        def _do_init(self) -> None:
+            super()._do_init()
+            self._sock.listen(512)
+
+    threading.Thread(target=_silent, args=(silent_port,), daemon=True).start()
     logging.getLogger("modbus_tk").setLevel(logging.WARNING)
-    server = modbus_tcp.TcpServer(port=port, address="127.0.0.1")
+    server = Server(port=port, address="127.0.0.1")
     for unit in range(1, devices + 1):
         slave = server.add_slave(unit)
         slave.add_block("h", defines.HOLDING_REGISTERS, 0, HOLDING_REGISTERS)
@@ -106,7 +134,7 @@ def _wait_listening(port: int, timeout_s: float = 20.0) -> None:
     raise RuntimeError(f"bench server did not listen on {port}")
 
 
-async def _run(args: argparse.Namespace, port: int) -> None:
+async def _run(args: argparse.Namespace, port: int, silent_port: int) -> None:
     register_map = bench_map()
     specs = [
         DeviceSpec(
@@ -122,6 +150,21 @@ async def _run(args: argparse.Namespace, port: int) -> None:
             register_map,
         )
         for unit in range(1, args.devices + 1)
+    ]
+    specs += [
+        DeviceSpec(
+            f"dead-{unit:03d}",
+            DeviceEndpoint(
+                host="127.0.0.1",
+                port=silent_port,
+                unit_id=unit,
+                register_map="bench.yaml",
+                timeout_s=args.timeout,
+                retries=0,
+            ),
+            register_map,
+        )
+        for unit in range(1, args.dead + 1)
     ]
     store = None
     if args.store == "sqlite":
@@ -142,9 +185,12 @@ async def _run(args: argparse.Namespace, port: int) -> None:
             result = await poller.poll_once()
             cycles.append(result.duration_s)
             requests.append(result.requests)
-            failed = result.failed()
+            failed = [d for d in result.failed() if not d.startswith("dead-")]
             if failed:
                 print(f"  {len(failed)} devices failed, e.g. {result.devices[failed[0]].health}")
+            if args.dead:
+                print(f"  cycle {len(cycles)}: {result.duration_s:.3f} s, {result.requests} requests, "
+                      f"{len(result.stale())} stale")  # fmt: skip
             if store is not None:
                 frame = measurements_frame(result)
                 t0 = time.perf_counter()
@@ -157,7 +203,10 @@ async def _run(args: argparse.Namespace, port: int) -> None:
     print(f"devices: {args.devices}, registers per device: {HOLDING_REGISTERS + INPUT_REGISTERS}, "
           f"requests per cycle: {requests[-1]}, values per cycle: {values}")  # fmt: skip
     print("server: modbus-tk TcpServer in a separate process (one port, one unit id per device)")
-    print(f"first cycle (connect {args.devices} clients): {first.duration_s:.3f} s")
+    if args.dead:
+        print(f"plus {args.dead} dead devices (connection accepted, never an answer; timeout "
+              f"{args.timeout} s, breaker opens after 3 failed requests)")  # fmt: skip
+    print(f"first cycle (connect {len(specs)} clients): {first.duration_s:.3f} s")
     print(f"cycle time over {args.cycles} cycles: median {median:.3f} s, p95 {p95:.3f} s, "
           f"max {max(cycles):.3f} s, min {min(cycles):.3f} s")  # fmt: skip
     print(f"requests per second (median cycle): {requests[-1] / median:,.0f}")
@@ -178,22 +227,25 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=20, help="timed cycles after the first")
     parser.add_argument("--timeout", type=float, default=2.0, help="per-request timeout, s")
     parser.add_argument(
+        "--dead", type=int, default=0, help="add devices that never answer (0..247)"
+    )
+    parser.add_argument(
         "--store", default=None, help="also write each cycle: 'sqlite' (temp file) or a URL"
     )
     args = parser.parse_args()
     if not 1 <= args.devices <= 247:
         parser.error("--devices must be 1..247 (Modbus unit ids behind one port)")
     logging.basicConfig(level=logging.WARNING)
-    port = _free_port()
+    port, silent_port = _free_port(), _free_port()
     ctx = mp.get_context("spawn")
     ready = ctx.Event()
-    server = ctx.Process(target=_serve, args=(port, args.devices, ready), daemon=True)
+    server = ctx.Process(target=_serve, args=(port, args.devices, silent_port, ready), daemon=True)
     server.start()
     try:
         if not ready.wait(30):
             raise RuntimeError("bench server did not start")
         _wait_listening(port)
-        asyncio.run(_run(args, port))
+        asyncio.run(_run(args, port, silent_port))
     finally:
         server.terminate()
         server.join(5)

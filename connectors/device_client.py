@@ -386,6 +386,8 @@ class DeviceClient:
                 requests += 1
                 values = await self.read_block(block)
             except DeviceError as exc:
+                if isinstance(exc, DeviceUnavailableError):
+                    requests -= 1  # nothing was sent
                 if not exc.answered:
                     failure = exc
                     continue

@@ -185,7 +185,7 @@ def test_silent_device_opens_the_breaker_and_is_skipped_without_traffic() -> Non
     )
     _healthy_unaffected(results)
     faulty = [r.devices["faulty"] for r in results]
-    assert [r.requests for r in faulty] == [1, 1, 1, 1, 1, 1]
+    assert [r.requests for r in faulty] == [1, 1, 0, 0, 0, 0]
     # two timed-out requests with one retry each, then nothing goes out
     assert len(server.requests) == 2 * 2
     assert faulty[-1].health.breaker is BreakerState.OPEN
