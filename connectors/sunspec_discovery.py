@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.codec import CodecError, Value, decode
-from connectors.modbus_adapter import ModbusConnection, ModbusExceptionResponse
+from connectors.modbus_adapter import ModbusConnection, ModbusExceptionResponse, ModbusTimeout
 from connectors.registermap import DataType, Point, RegisterTable
 
 __all__ = [
@@ -150,8 +150,8 @@ async def _find_base(read: ReadHolding, bases: Sequence[int]) -> int:
     for base in bases:
         try:
             marker = tuple(await read(base, 2))
-        except ModbusExceptionResponse as exc:
-            tried.append(f"{base}: {exc}")
+        except (ModbusExceptionResponse, ModbusTimeout) as exc:
+            tried.append(f"{base}: {exc}")  # some devices stay silent on unused addresses
             continue
         if marker == MARKER:
             return base

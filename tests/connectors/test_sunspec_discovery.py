@@ -10,6 +10,7 @@ import pytest
 from sunspec2.modbus.client import SunSpecModbusClientDeviceTCP
 from test_peer_server_support import TkServer, sunspec_test_image
 
+from connectors.modbus_adapter import ModbusExceptionResponse, ModbusTimeout
 from connectors.sunspec_discovery import SunSpecDevice, SunSpecError, discover, scan
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:modbus_tk")
@@ -108,3 +109,18 @@ def test_chain_without_end_marker_is_refused() -> None:
 
     with pytest.raises(SunSpecError, match="no end marker"):
         asyncio.run(discover(read))
+
+
+def test_silent_or_refusing_bases_are_skipped() -> None:
+    image = sunspec_test_image(0)
+
+    async def read(address: int, count: int) -> list[int]:
+        if address == 40000:
+            raise ModbusTimeout("no response", "test")
+        if address == 50000:
+            raise ModbusExceptionResponse(2, 3, "test")
+        return [image[a] for a in range(address, address + count)]
+
+    device = asyncio.run(discover(read))
+    assert device.base_address == 0
+    assert device.model(103).point("W").value == 5120
