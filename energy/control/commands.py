@@ -13,9 +13,17 @@ curtailable PV systems), in site order, and applies, in this order of precedence
 Per device kind:
 
 - battery: `battery_power_kw` = planned AC power (charging positive), clamped to the ratings;
+  where that power is just what the battery's local self-consumption mode would do (cover its
+  house's planned deficit or absorb its surplus; for a community battery, the district's at the
+  grid connection), `release_to_local` instead: the local mode follows the real load within
+  seconds, where a fixed setpoint would send every forecast or model error to the grid. A
+  setpoint is written only where the plan deviates from self-consumption (charging from the
+  grid, holding energy for later, discharging beyond the house's need);
 - continuous heat pump: `heat_pump_power_kw` = planned electric power, snapped to 0 or
   [electric_min_kw, electric_max_kw] (below half the minimum counts as off), capped, and held
   against minimum on/off times when the measured state says the unit switched too recently;
+  comfort guard: with its tank measured within COMFORT_GUARD_K of temp_min_c it runs at full
+  power whatever the plan says;
 - SG Ready heat pump: `sg_ready_state`, a blunt instrument with four states. Planned power p
   against the unit's range [lo, hi]:
 
@@ -42,7 +50,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -56,9 +64,11 @@ from energy.site import Site
 from energy.store.controls import AssetMode, OverrideKind
 from energy.timegrid import floor_slot
 from optimizer import GRID_ID, DispatchResult, DispatchState
-from optimizer.plant import HeatPumpUnit, Plant, PVUnit
+from optimizer.plant import BatteryUnit, HeatPumpUnit, Plant, PVUnit
 
 __all__ = [
+    "COMFORT_GUARD_K",
+    "SELF_CONSUMPTION_TOLERANCE_KW",
     "SG_LOCK_MARGIN_K",
     "CommandKind",
     "DeviceCommand",
@@ -72,6 +82,11 @@ logger = logging.getLogger(__name__)
 
 #: An SG Ready unit is locked only while its tank is at least this far above temp_min_c.
 SG_LOCK_MARGIN_K = 2.0
+#: A continuous heat pump whose tank is measured this close to temp_min_c runs at full power,
+#: whatever the plan says (comfort guard; minimum off times and dimming caps still hold).
+COMFORT_GUARD_K = 1.0
+#: A planned battery power this close to what local self-consumption would do is left to it.
+SELF_CONSUMPTION_TOLERANCE_KW = 0.01
 #: Planned curtailment below this (kW) is round-off, not a limit to write.
 _CURTAIL_TOLERANCE_KW = 1e-3
 SG_LOCK, SG_NORMAL, SG_RECOMMENDED_ON, SG_FORCED_ON = 1, 2, 3, 4
@@ -123,8 +138,8 @@ def plan_values_at(
     """
     slot = floor_slot(slot_start)
     if isinstance(plan, DispatchResult):
-        position = plan.index.get_indexer([slot])[0]
-        if position < 0:
+        position = int(plan.index.searchsorted(slot))
+        if position >= len(plan.index) or plan.index[position] != slot:
             return None
         return {key: float(series[position]) for key, series in plan.values.items()}
     if plan.empty:
@@ -149,12 +164,15 @@ def commands_for_slot(
     modes: Mapping[str, AssetMode | str] | None = None,
     external_limits: ExternalLimits | None = None,
     plant: Plant | None = None,
+    self_consumption_to_local: bool = True,
 ) -> list[DeviceCommand]:
     """One command per controllable asset for the slot containing slot_start (see module doc).
 
     state: the measured state at the slot start (tank temperatures, heat pumps on and for how
     long); without it SG Ready units are never locked and switching times are left to devices.
     plant: pass a prebuilt Plant of `site` to save rebuilding it every call.
+    self_consumption_to_local: hand a battery whose planned power is plain self-consumption to
+    its local mode, which follows the real load within seconds instead of the forecast.
     """
     plant = plant or Plant.from_site(site)
     values = plan_values_at(plan, slot_start)
@@ -196,7 +214,10 @@ def commands_for_slot(
         else:
             power = planned(battery.id, "power_kw")
             power = min(max(power, -config.discharge_max_kw), config.charge_max_kw)
-            commands.append(DeviceCommand(battery.id, CommandKind.BATTERY_POWER_KW, power))
+            if self_consumption_to_local and _self_consuming(battery, power, plant, planned):
+                commands.append(_release(battery.id, "plan"))
+            else:
+                commands.append(DeviceCommand(battery.id, CommandKind.BATTERY_POWER_KW, power))
 
     for hp in plant.heat_pumps:
         override = overrides.get(hp.id)
@@ -216,6 +237,12 @@ def commands_for_slot(
             command = DeviceCommand(
                 hp.id, kind, _continuous_power(hp, planned(hp.id, "power_kw"), state)
             )
+            on, minutes = _minutes(state, hp.id)
+            held_off = on is False and minutes < hp.config.min_off_minutes
+            if _tank_cold(hp, state) and not held_off and command.value is not None:
+                full = float(hp.config.electric_max_kw)
+                if command.value < full:
+                    command = DeviceCommand(hp.id, kind, full, "guard")
         commands.append(_capped(hp, command, cap))
 
     curtailable = [pv for pv in plant.pvs if pv.config.curtailable]
@@ -236,8 +263,37 @@ def commands_for_slot(
     return commands
 
 
-def _release(asset_id: str) -> DeviceCommand:
-    return DeviceCommand(asset_id, CommandKind.RELEASE_TO_LOCAL, None, "release")
+def _release(asset_id: str, source: str = "release") -> DeviceCommand:
+    return DeviceCommand(asset_id, CommandKind.RELEASE_TO_LOCAL, None, source)
+
+
+def _self_consuming(
+    battery: BatteryUnit,
+    power_kw: float,
+    plant: Plant,
+    planned: Callable[[str, str], float],
+) -> bool:
+    """Whether the planned power is what the battery's local self-consumption mode would do:
+    cover the deficit (or absorb the surplus) of its house, or, for a community battery, of
+    the district at the grid connection, within its power ratings."""
+    if battery.house_id is not None:
+        house = battery.house_id
+        net = planned(house, "load_kw")
+        net += sum(planned(hp.id, "power_kw") for hp in plant.heat_pumps if hp.house_id == house)
+        net -= sum(planned(pv.id, "power_kw") for pv in plant.pvs if pv.house_id == house)
+    else:
+        net = planned(GRID_ID, "import_kw") - planned(GRID_ID, "export_kw") - power_kw
+    config = battery.config
+    local = min(max(-net, -config.discharge_max_kw), config.charge_max_kw)
+    return abs(local - power_kw) <= SELF_CONSUMPTION_TOLERANCE_KW
+
+
+def _tank_cold(hp: HeatPumpUnit, state: DispatchState | None) -> bool:
+    """The measured tank is within COMFORT_GUARD_K of its minimum (or below it)."""
+    if state is None:
+        return False
+    temp_c = state.tank_temp_c.get(hp.tank_id)
+    return temp_c is not None and temp_c < hp.tank.temp_min_c + COMFORT_GUARD_K
 
 
 def _overridden(

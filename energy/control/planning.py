@@ -157,6 +157,8 @@ class PlanningCycle:
         self._tank_houses = plant.tank_houses
         self._hp_max_kw = {hp.id: hp.config.electric_max_kw for hp in plant.heat_pumps}
         self._tariff: pd.DataFrame | None = None
+        self._blocks: dict[str, _Block] = {}
+        self._wide: tuple[pd.DataFrame, pd.DataFrame] | None = None
         #: the forecast frame behind the latest inputs (None for perfect foresight)
         self.last_forecast: pd.DataFrame | None = None
 
@@ -196,9 +198,9 @@ class PlanningCycle:
         )
         return DispatchInputs(
             index=index,
-            price_import_eur_per_kwh=tariff["price_import_eur_per_kwh"].to_numpy(),
-            price_export_eur_per_kwh=tariff["price_export_eur_per_kwh"].to_numpy(),
-            co2_g_per_kwh=tariff["co2_g_per_kwh"].to_numpy(),
+            price_import_eur_per_kwh=tariff["price_import_eur_per_kwh"],
+            price_export_eur_per_kwh=tariff["price_export_eur_per_kwh"],
+            co2_g_per_kwh=tariff["co2_g_per_kwh"],
             temp_outdoor_c=self._temperature(weather_forecast, index),
             load_kw={h: values[f"{h}:load_kw"] for h in self._houses},
             pv_kw={pv: values[f"{pv}:pv_kw"] for pv in self._pv_ids},
@@ -237,62 +239,55 @@ class PlanningCycle:
             + [f"{h}:heat_demand_kw" for h in self._tank_houses]
         )
 
-    def _realised(self, history: pd.DataFrame, index: pd.DatetimeIndex) -> dict[str, FloatArray]:
-        columns = self._columns()
-        missing = [c for c in columns if c not in history.columns]
+    def _block(self, frame: pd.DataFrame, columns: list[str], what: str) -> _Block:
+        """The columns of frame as a _Block, reused while the same frame object comes again."""
+        cached = self._blocks.get(what)
+        if cached is not None and cached.frame is frame:
+            return cached
+        missing = [c for c in columns if c not in frame.columns]
         if missing:
-            raise PlanningInputError(
-                f"perfect foresight: expected history columns {missing}; found them missing"
-            )
-        window = _rows(history, index)[columns]
-        gaps = window.isna().any(axis=1)
+            raise PlanningInputError(f"{what}: expected columns {missing}; found them missing")
+        block = _Block(frame, columns)
+        self._blocks[what] = block
+        return block
+
+    def _window(
+        self, frame: pd.DataFrame, columns: list[str], index: pd.DatetimeIndex, what: str
+    ) -> dict[str, FloatArray]:
+        values = self._block(frame, columns, what).rows(index)
+        gaps = np.isnan(values).any(axis=1)
         if gaps.any():
+            row = int(np.argmax(gaps))
+            empty = [c for j, c in enumerate(columns) if np.isnan(values[row, j])]
             raise PlanningInputError(
-                f"perfect foresight: expected realised values for every slot of "
-                f"{index[0].isoformat()}..{index[-1].isoformat()}; found the first gap at "
-                f"{index[int(np.argmax(gaps.to_numpy()))].isoformat()}"
+                f"{what}: expected values for every slot of {index[0].isoformat()}.."
+                f"{index[-1].isoformat()} ({len(index)} slots); found the first gap at "
+                f"{index[row].isoformat()} in {', '.join(empty[:5])}"
             )
-        values = np.clip(window.to_numpy(dtype=float), 0.0, None)
         return {c: values[:, j] for j, c in enumerate(columns)}
 
+    def _realised(self, history: pd.DataFrame, index: pd.DatetimeIndex) -> dict[str, FloatArray]:
+        values = self._window(history, self._columns(), index, "perfect foresight (history)")
+        return {c: np.clip(v, 0.0, None) for c, v in values.items()}
+
     def _median(self, forecast: pd.DataFrame, index: pd.DatetimeIndex) -> dict[str, FloatArray]:
-        median = forecast[np.isclose(forecast["quantile"].to_numpy(dtype=float), MEDIAN)]
-        wide = median.pivot(index="valid_time", columns="target", values="value")
-        wide.index = pd.DatetimeIndex(wide.index).tz_convert("UTC")
-        columns = self._columns()
-        missing = [c for c in columns if c not in wide.columns]
-        if missing:
-            raise PlanningInputError(
-                f"forecast issued for {index[0].isoformat()}: expected median forecasts of "
-                f"{missing}; found them missing"
-            )
-        wide = wide[columns].reindex(index)
-        gaps = wide.isna().any(axis=1)
-        if gaps.any():
-            raise PlanningInputError(
-                f"forecast issued for {index[0].isoformat()}: expected values for every slot up "
-                f"to {index[-1].isoformat()} ({self.horizon_slots} slots); found the first gap at "
-                f"{index[int(np.argmax(gaps.to_numpy()))].isoformat()}"
-            )
+        cached = self._wide
+        if cached is None or cached[0] is not forecast:
+            median = forecast[np.isclose(forecast["quantile"].to_numpy(dtype=float), MEDIAN)]
+            wide = median.pivot(index="valid_time", columns="target", values="value")
+            wide.index = pd.DatetimeIndex(wide.index).tz_convert("UTC")
+            cached = (forecast, wide)
+            self._wide = cached
+        what = f"median forecast issued for {index[0].isoformat()}"
+        values = self._window(cached[1], self._columns(), index, what)
         # quantile models can dip slightly below zero; the optimizer rejects negative demand
-        return {c: np.clip(wide[c].to_numpy(dtype=float), 0.0, None) for c in columns}
+        return {c: np.clip(v, 0.0, None) for c, v in values.items()}
 
     def _temperature(self, weather_forecast: pd.DataFrame, index: pd.DatetimeIndex) -> FloatArray:
-        if "temp_outdoor_c" not in weather_forecast.columns:
-            raise PlanningInputError(
-                "weather forecast: expected a temp_outdoor_c column; found columns "
-                f"{sorted(weather_forecast.columns)}"
-            )
-        temp = _rows(weather_forecast, index)["temp_outdoor_c"]
-        if temp.isna().any():
-            raise PlanningInputError(
-                f"weather forecast: expected temp_outdoor_c for every slot of "
-                f"{index[0].isoformat()}..{index[-1].isoformat()}; found the first gap at "
-                f"{temp.index[temp.isna().to_numpy()][0].isoformat()}"
-            )
-        return temp.to_numpy(dtype=float)
+        columns = ["temp_outdoor_c"]
+        return self._window(weather_forecast, columns, index, "weather forecast")[columns[0]]
 
-    def _tariff_over(self, index: pd.DatetimeIndex) -> pd.DataFrame:
+    def _tariff_over(self, index: pd.DatetimeIndex) -> dict[str, FloatArray]:
         """Tariff rows of `index`, from a cached window computed a fortnight at a time."""
         cached = self._tariff
         if cached is None or index[0] < cached.index[0] or index[-1] > cached.index[-1]:
@@ -300,14 +295,35 @@ class PlanningCycle:
             end = max(start + _TARIFF_WINDOW, index[-1] + SLOT)
             cached = tariff_series(self.site.config, slot_grid(start, end)).frame()
             self._tariff = cached
-        return cached.loc[index[0] : index[-1]]
+        return self._window(cached, list(cached.columns), index, "tariff")
 
 
-def _rows(frame: pd.DataFrame, index: pd.DatetimeIndex) -> pd.DataFrame:
-    """The rows of `index` (NaN where missing); a positional slice when the frame holds them
-    contiguously, which is the common case and much cheaper than a reindex."""
-    first = frame.index.searchsorted(index[0])
-    block = frame.iloc[first : first + len(index)]
-    if len(block) == len(index) and block.index.equals(index):
-        return block
-    return frame.reindex(index)
+class _Block:
+    """Named columns of a frame on the slot grid as one array, for cheap horizon windows.
+
+    Frames handed to the cycle are treated as immutable: a block is reused while the same frame
+    object comes again.
+    """
+
+    def __init__(self, frame: pd.DataFrame, columns: list[str]):
+        self.frame = frame
+        self.index = pd.DatetimeIndex(frame.index)
+        self.values = frame[columns].to_numpy(dtype=float)
+
+    def rows(self, index: pd.DatetimeIndex) -> FloatArray:
+        """Values at the slots of `index` (NaN where missing)."""
+        n = len(index)
+        first = int(self.index.searchsorted(index[0]))
+        last = first + n - 1
+        # both grids are strictly increasing 15-minute slots: equal ends mean equal slots
+        if (
+            last < len(self.index)
+            and self.index[first] == index[0]
+            and self.index[last] == index[-1]
+        ):
+            return self.values[first : last + 1]
+        positions = self.index.get_indexer(index)
+        out = np.full((n, self.values.shape[1]), np.nan)
+        found = positions >= 0
+        out[found] = self.values[positions[found]]
+        return out

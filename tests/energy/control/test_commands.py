@@ -259,3 +259,58 @@ def test_dispatch_state_from_a_simulator_snapshot(site: Site) -> None:
     assert state.hp_minutes_in_state == {"house-01.hp": 15.0}
     assert state.peak_import_kw == 3.0
     state.check(Plant.from_site(site))
+
+
+def test_battery_doing_plain_self_consumption_is_left_to_its_local_mode(site: Site) -> None:
+    plant = Plant.from_site(site)
+    battery = plant.batteries[0]
+    house = battery.house_id
+    hp = next(h for h in plant.heat_pumps if h.house_id == house)
+    pv = next(p for p in plant.pvs if p.house_id == house)
+    # house deficit 1.0 + 1.2 - 0.5 = 1.7 kW
+    base = {(house, "load_kw"): 1.0, (hp.id, "power_kw"): 1.2, (pv.id, "power_kw"): 0.5}
+    covering = plan_frame({**base, (battery.id, "power_kw"): -1.7})
+    command = by_asset(commands_for_slot(site, covering, SLOT0))[battery.id]
+    assert command == DeviceCommand(battery.id, CommandKind.RELEASE_TO_LOCAL, None, "plan")
+    holding = plan_frame({**base, (battery.id, "power_kw"): 0.0})
+    held = by_asset(commands_for_slot(site, holding, SLOT0))[battery.id]
+    assert held == DeviceCommand(battery.id, CommandKind.BATTERY_POWER_KW, 0.0)
+    fixed = by_asset(commands_for_slot(site, covering, SLOT0, self_consumption_to_local=False))
+    assert fixed[battery.id].value == pytest.approx(-1.7)
+
+
+def test_community_battery_self_consumption_at_the_grid_connection(site: Site) -> None:
+    plant = Plant.from_site(site)
+    flow = next(b for b in plant.batteries if b.house_id is None)
+    balancing = plan_frame(
+        {(flow.id, "power_kw"): -4.0, ("grid", "import_kw"): 0.0, ("grid", "export_kw"): 0.0}
+    )
+    assert by_asset(commands_for_slot(site, balancing, SLOT0))[flow.id].kind == (
+        CommandKind.RELEASE_TO_LOCAL
+    )
+    arbitrage = plan_frame(
+        {(flow.id, "power_kw"): 10.0, ("grid", "import_kw"): 14.0, ("grid", "export_kw"): 0.0}
+    )
+    assert by_asset(commands_for_slot(site, arbitrage, SLOT0))[flow.id].value == 10.0
+
+
+def test_comfort_guard_runs_a_continuous_heat_pump_with_a_cold_tank(site: Site) -> None:
+    _, hp, _ = units(site)
+    plan = plan_frame({(hp.id, "power_kw"): 0.0})
+    cold = DispatchState(
+        tank_temp_c={hp.tank_id: hp.tank.temp_min_c + 0.5},
+        hp_on={hp.id: False},
+        hp_minutes_in_state={hp.id: 600.0},
+    )
+    guarded = by_asset(commands_for_slot(site, plan, SLOT0, state=cold))[hp.id]
+    assert guarded == DeviceCommand(
+        hp.id, CommandKind.HEAT_PUMP_POWER_KW, hp.config.electric_max_kw, "guard"
+    )
+    just_off = DispatchState(
+        tank_temp_c={hp.tank_id: hp.tank.temp_min_c + 0.5},
+        hp_on={hp.id: False},
+        hp_minutes_in_state={hp.id: 1.0},
+    )
+    assert by_asset(commands_for_slot(site, plan, SLOT0, state=just_off))[hp.id].value == 0.0
+    warm = DispatchState(tank_temp_c={hp.tank_id: hp.tank.temp_min_c + 5})
+    assert by_asset(commands_for_slot(site, plan, SLOT0, state=warm))[hp.id].value == 0.0
