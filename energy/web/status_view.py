@@ -20,6 +20,11 @@ from energy.store.jobs import job_status
 from energy.store.leases import lease_holder
 from energy.store.measurements import latest_measurements
 from energy.store.plans import active_plan
+from energy.store.setpoints import (
+    SUCCESSFUL_OUTCOMES,
+    SetpointWriteRecord,
+    read_setpoint_writes,
+)
 from energy.web.settings import WebSettings
 
 __all__ = ["Level", "Light", "StatusReport", "build_status"]
@@ -134,6 +139,53 @@ def _measurement_lights(
     return [devices, freshness]
 
 
+_WRITE_LEVELS = {
+    "held": Level.OK,
+    "refused_not_writable": Level.WARN,
+    "refused_invalid": Level.WARN,
+}
+"""Setpoint write outcomes other than the confirmed ones; anything not listed (mismatch,
+unconfirmed, device_error, ...) is red: the device state is not what the platform asked for."""
+
+
+def _setpoint_light(site: Site, store: Store, now: dt.datetime, settings: WebSettings) -> Light:
+    """The newest write of every point in the last hour: is the dispatch loop getting through?"""
+    since = now - dt.timedelta(hours=1)
+    newest: dict[tuple[str, str], SetpointWriteRecord] = {}
+    for write in read_setpoint_writes(store, site.id, since=since, limit=5000):
+        newest.setdefault((write.asset_id, write.point), write)
+    rows: list[dict[str, Any]] = []
+    for (asset_id, point), write in sorted(newest.items()):
+        if write.outcome in SUCCESSFUL_OUTCOMES:
+            level = Level.OK
+        else:
+            level = _WRITE_LEVELS.get(write.outcome, Level.BAD)
+        rows.append(
+            {
+                "asset_id": asset_id,
+                "point": point,
+                "time": write.time,
+                "requested": write.requested,
+                "written": write.written,
+                "read_back": write.read_back,
+                "outcome": write.outcome,
+                "detail": write.detail,
+                "actor": write.actor,
+                "age_s": round((now - write.time).total_seconds(), 1),
+                "level": level,
+            }
+        )
+    if not rows:
+        return Light("Setpoint writes", Level.UNKNOWN, "no setpoint written in the last hour")
+    confirmed = sum(r["outcome"] in SUCCESSFUL_OUTCOMES for r in rows)
+    return Light(
+        "Setpoint writes",
+        worst([r["level"] for r in rows]),
+        f"{confirmed} of {len(rows)} points confirmed by read-back at their newest write",
+        rows,
+    )
+
+
 def _job_rows(site: Site, store: Store, now: dt.datetime) -> list[dict[str, Any]]:
     rows = []
     for job, info in sorted(job_status(store, site.id).items()):
@@ -204,6 +256,7 @@ def build_status(site: Site, store: Store, settings: WebSettings) -> StatusRepor
             jobs,
         )
     )
+    lights.append(_setpoint_light(site, store, now, settings))
     overrides = list(active_overrides(store, site.id, now).values())
     alarms = list_alarms(store, site.id, open_only=True)
     alarm_level = worst(

@@ -15,6 +15,7 @@ from energy.store.leases import try_acquire_lease
 from energy.store.measurements import write_measurements
 from energy.store.plans import activate_plan, decide_plan
 from energy.store.schema import forecast_models, forecasts
+from energy.store.setpoints import SetpointWriteRecord, record_setpoint_write
 from energy.store.users import Role
 
 OPERATOR, VIEWER, ANALYST, ADMIN = Role.OPERATOR, Role.VIEWER, Role.ANALYST, Role.ADMIN
@@ -325,6 +326,39 @@ def test_status_reports_jobs_lease_and_freshness(web: Web) -> None:
     run = start_job_run(web.store, web.site.id, "optimize", "host-a", NOW - dt.timedelta(minutes=1))
     finish_job_run(web.store, run, "failed", NOW - dt.timedelta(seconds=55), "solver infeasible")
     try_acquire_lease(web.store, web.site.id, "host-a", 30, NOW)
+    for seconds, outcome in ((20, "device_error"), (10, "ok")):
+        record_setpoint_write(
+            web.store,
+            SetpointWriteRecord(
+                time=NOW - dt.timedelta(seconds=seconds),
+                site_id=web.site.id,
+                asset_id="house-01.battery",
+                point="setpoint_kw",
+                requested=2.0,
+                clamped=2.0,
+                written=2.0,
+                read_back=2.0 if outcome == "ok" else None,
+                outcome=outcome,
+                detail="",
+                actor="system:dispatch",
+            ),
+        )
+    record_setpoint_write(
+        web.store,
+        SetpointWriteRecord(
+            time=NOW - dt.timedelta(seconds=5),
+            site_id=web.site.id,
+            asset_id="house-02.hp",
+            point="setpoint_kw",
+            requested=1.0,
+            clamped=1.0,
+            written=1.0,
+            read_back=None,
+            outcome="unconfirmed",
+            detail="read-back timed out",
+            actor="system:dispatch",
+        ),
+    )
     status = web.client.get("/api/status", headers=web.auth(VIEWER)).json()
     lights = {light["name"]: light for light in status["lights"]}
     assert lights["Last forecast"]["level"] == "ok"
@@ -333,6 +367,12 @@ def test_status_reports_jobs_lease_and_freshness(web: Web) -> None:
     assert "solver infeasible" in lights["Last solve"]["text"]
     assert "host-a" in lights["Watchdogs"]["text"]
     assert lights["Device communication"]["level"] == "bad"
+    writes = lights["Setpoint writes"]
+    assert writes["level"] == "bad"
+    assert [(r["asset_id"], r["outcome"], r["age_s"]) for r in writes["rows"]] == [
+        ("house-01.battery", "ok", 10.0),
+        ("house-02.hp", "unconfirmed", 5.0),
+    ]
     assert status["overall"] == "bad"
 
 
