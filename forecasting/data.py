@@ -13,6 +13,7 @@ are series of the asset `weather` with the weather column names as quantities.
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import logging
 from pathlib import Path
 from typing import Literal
@@ -24,7 +25,14 @@ from energy.timegrid import SLOT, align_to_slots, as_utc, slot_grid
 from forecasting.features import WEATHER_COLUMNS
 from forecasting.targets import site_targets
 
-__all__ = ["WEATHER_ASSET", "DataError", "read_meter_csv", "simulated_history", "store_history"]
+__all__ = [
+    "WEATHER_ASSET",
+    "DataError",
+    "read_meter_csv",
+    "simbench_profile",
+    "simulated_history",
+    "store_history",
+]
 
 log = logging.getLogger(__name__)
 
@@ -113,3 +121,29 @@ def store_history(
     if empty:
         log.warning("store has no measurements in the window for: %s", ", ".join(empty))
     return data
+
+
+SIMBENCH_NETWORK = "1-complete_data-mixed-all-1-sw"
+
+
+def simbench_profile(column: str, file: str = "LoadProfile.csv") -> pd.Series:
+    """One SimBench profile (a year, 2016, 15-minute, peak-normalised) on the UTC slot grid.
+
+    Read from the installed `simbench` package (ODbL data; install it with `pip install --no-deps
+    simbench`, its CSV files need neither pandapower nor lxml). `file` is LoadProfile.csv (columns
+    like `H0-A_pload`) or RESProfile.csv (`PV1`..`PV8`). The file's `time` is local German time
+    with DST, `dd.mm.yyyy HH:MM`, the repeated October hour in order; it is converted to UTC.
+    """
+    spec = importlib.util.find_spec("simbench")
+    if spec is None or spec.origin is None:
+        raise DataError("SimBench is not installed: pip install --no-deps simbench")
+    path = Path(spec.origin).parent / "networks" / SIMBENCH_NETWORK / file
+    try:
+        raw = pd.read_csv(path, sep=";", usecols=["time", column])
+    except ValueError as exc:
+        raise DataError(f"{path}: no column {column!r} ({exc})") from exc
+    local = pd.DatetimeIndex(pd.to_datetime(raw["time"], format="%d.%m.%Y %H:%M"))
+    index = local.tz_localize("Europe/Berlin", ambiguous="infer").tz_convert("UTC")
+    return pd.Series(
+        raw[column].to_numpy(dtype=float), index=index.rename("slot_start"), name=column
+    )

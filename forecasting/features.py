@@ -264,19 +264,17 @@ class FeatureBuilder:
         return frame[self.columns]
 
     def _lags(self, valid: pd.DatetimeIndex, history: pd.Series) -> pd.DataFrame:
+        values = history.to_numpy(dtype=float)
+        lookup = _SlotLookup(history.index)
         columns = {}
         for lag in self.config.lags_h:
-            shifted = valid - dt.timedelta(hours=lag)
-            columns[f"lag_{lag:g}h"] = history.reindex(shifted).to_numpy(dtype=float)
+            columns[f"lag_{lag:g}h"] = lookup.take(values, valid - dt.timedelta(hours=lag))
         if self.config.rolling_mean_h:
             window = round(self.config.rolling_mean_h / SLOT_HOURS)
-            rolling = history.rolling(window, min_periods=max(1, window // 2)).mean()
+            rolling = _rolling_mean(values, window, min_count=max(1, window // 2))
             # mean over the window that ends where the shortest lag ends (known at issue time)
-            lag = min(self.config.lags_h)
-            end = valid - dt.timedelta(hours=lag)
-            columns[f"mean_{self.config.rolling_mean_h:g}h_before_lag"] = rolling.reindex(
-                end
-            ).to_numpy(dtype=float)
+            end = valid - dt.timedelta(hours=min(self.config.lags_h))
+            columns[f"mean_{self.config.rolling_mean_h:g}h_before_lag"] = lookup.take(rolling, end)
         return pd.DataFrame(columns, index=valid)
 
     def _solar(
@@ -316,6 +314,39 @@ class FeatureBuilder:
             },
             index=geometry.index,
         )
+
+
+class _SlotLookup:
+    """Values at given times from arrays on `index`: positional on a regular 15-minute grid (the
+    normal case, fast), by label otherwise. Times outside the index give NaN."""
+
+    def __init__(self, index: pd.DatetimeIndex) -> None:
+        self.index = index
+        n = len(index)
+        self.regular = n > 0 and index[-1] - index[0] == (n - 1) * SLOT
+
+    def take(self, values: np.ndarray, times: pd.DatetimeIndex) -> np.ndarray:
+        if not self.regular:
+            return pd.Series(values, index=self.index).reindex(times).to_numpy(dtype=float)
+        position = (times - self.index[0]) // SLOT
+        position = np.asarray(position, dtype=np.int64)
+        inside = (position >= 0) & (position < len(values))
+        out = np.full(len(times), np.nan)
+        out[inside] = values[position[inside]]
+        return out
+
+
+def _rolling_mean(values: np.ndarray, window: int, min_count: int) -> np.ndarray:
+    """Trailing mean over `window` values ending at each position, ignoring NaN."""
+    finite = np.isfinite(values)
+    sums = np.concatenate([[0.0], np.cumsum(np.where(finite, values, 0.0))])
+    counts = np.concatenate([[0], np.cumsum(finite)])
+    upper = np.arange(1, len(values) + 1)
+    lower = np.maximum(upper - window, 0)
+    n = counts[upper] - counts[lower]
+    total = sums[upper] - sums[lower]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n >= min_count, total / n, np.nan)
 
 
 def _on(frame: pd.DataFrame, valid: pd.DatetimeIndex) -> pd.DataFrame:

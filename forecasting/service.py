@@ -229,8 +229,8 @@ def _long(
     per_target = len(valid) * len(quantiles)
     return pd.DataFrame(
         {
-            "target": np.repeat(np.asarray(names, dtype=object), per_target),
-            "model_version": np.repeat(np.asarray(versions, dtype=object), per_target),
+            "target": _repeated(names, per_target),
+            "model_version": _repeated(versions, per_target),
             "issue_time": pd.DatetimeIndex(
                 np.full(per_target * len(names), issue.tz_convert(None).to_datetime64())
             ).tz_localize("UTC"),
@@ -241,3 +241,9 @@ def _long(
             "value": np.concatenate([b.reshape(-1) for b in blocks]),
         }
     )
+
+
+def _repeated(labels: list[str], times: int) -> pd.Categorical:
+    """Each label repeated `times` times, as a categorical (cheap to build and to store)."""
+    codes, uniques = pd.factorize(np.asarray(labels, dtype=object))
+    return pd.Categorical.from_codes(np.repeat(codes, times), categories=list(uniques))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+import numpy as np
 import pandas as pd
 
 from energy.config import PVConfig
@@ -95,6 +96,7 @@ def target_frame(data: pd.DataFrame, targets: list[Target]) -> pd.DataFrame:
 
     A district slot is NaN when any of its members is missing: a partial sum is not the district.
     """
+    arrays: dict[str, np.ndarray] = {}
     columns = {}
     for target in targets:
         missing = [c for c in target.components if c not in data.columns]
@@ -103,8 +105,11 @@ def target_frame(data: pd.DataFrame, targets: list[Target]) -> pd.DataFrame:
                 f"target {target.name!r} needs columns {missing}; the data has "
                 f"{sorted(data.columns)[:12]}..."
             )
-        part = data[list(target.components)]
-        columns[target.name] = part.sum(axis=1, min_count=len(target.components)).where(
-            part.notna().all(axis=1)
-        )
+        parts = []
+        for component in target.components:
+            if component not in arrays:
+                arrays[component] = data[component].to_numpy(dtype=float)
+            parts.append(arrays[component])
+        # np.sum propagates NaN: any missing member makes the slot missing
+        columns[target.name] = parts[0] if len(parts) == 1 else np.sum(parts, axis=0)
     return pd.DataFrame(columns, index=data.index)
