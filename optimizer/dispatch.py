@@ -64,6 +64,7 @@ class DispatchOptimizer:
         self.model_build_seconds = built - started
         self.model_load_seconds = loaded - built
         self._unreported_build_seconds = loaded - started
+        #: the latest plan made by the solver (shifted in time if a later solve fails)
         self.previous: DispatchResult | None = None
         #: the raw HiGHS outcome behind the latest plan (None for plans made without a solver)
         self.last_outcome: RunOutcome | None = None
@@ -141,7 +142,9 @@ class DispatchOptimizer:
             update_seconds=update_seconds,
             solve_done=solve_done,
         )
-        self.previous = result
+        if outcome is not None:
+            # the plan a later failure falls back to: the last one a solver made
+            self.previous = result
         self.last_outcome = outcome
         return result
 

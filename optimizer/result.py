@@ -19,6 +19,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -290,7 +291,6 @@ class DispatchResult:
     values: PlanValues = field(repr=False)
     summary: dict[str, Any]
     violations: tuple[Violation, ...]
-    _plan: list[pd.DataFrame] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def status(self) -> PlanStatus:
@@ -300,23 +300,19 @@ class DispatchResult:
     def stage(self) -> SolveStage:
         return SolveStage(self.summary["stage"])
 
-    @property
+    @cached_property
     def plan(self) -> pd.DataFrame:
         """Tidy frame: slot_start (UTC), asset_id, quantity, value."""
-        if not self._plan:
-            keys = list(self.values)
-            n = len(self.index)
-            self._plan.append(
-                pd.DataFrame(
-                    {
-                        "slot_start": np.tile(self.index.to_numpy(), len(keys)),
-                        "asset_id": np.repeat([k[0] for k in keys], n),
-                        "quantity": np.repeat([k[1] for k in keys], n),
-                        "value": np.concatenate([self.values[k] for k in keys]) if keys else [],
-                    }
-                )
-            )
-        return self._plan[0]
+        keys = list(self.values)
+        n = len(self.index)
+        return pd.DataFrame(
+            {
+                "slot_start": np.tile(self.index.to_numpy(), len(keys)),
+                "asset_id": np.repeat([k[0] for k in keys], n),
+                "quantity": np.repeat([k[1] for k in keys], n),
+                "value": np.concatenate([self.values[k] for k in keys]) if keys else [],
+            }
+        )
 
     def wide(self) -> pd.DataFrame:
         """One row per slot, one column `<asset_id>:<quantity>` per series."""

@@ -174,8 +174,8 @@ def test_solver_failure_without_previous_plan_falls_back_to_rules(small_site, mo
 
 def test_solver_failure_after_a_good_plan_shifts_the_previous_plan(small_site, monkeypatch):
     optimizer = DispatchOptimizer(small_site, horizon_slots=8)
-    prices = [0.1, 0.1, 0.4, 0.4, 0.1, 0.1, 0.4, 0.4, 0.4]
-    first = make_inputs(small_site, 9, price=prices, load={"h1": 1.0}, heat={"h1": 1.0})
+    prices = [0.1, 0.1, 0.4, 0.4, 0.1, 0.1, 0.4, 0.4, 0.4, 0.4]
+    first = make_inputs(small_site, 10, price=prices, load={"h1": 1.0}, heat={"h1": 1.0})
     good = optimizer.solve(first.window(0, 8))
     assert good.stage == SolveStage.LP
 
@@ -198,6 +198,15 @@ def test_solver_failure_after_a_good_plan_shifts_the_previous_plan(small_site, m
         shifted.values[("h1.hp", "power_kw")][:7], good.values[("h1.hp", "power_kw")][1:], atol=1e-6
     )
     np.testing.assert_allclose(balance_residual(small_site, following, shifted), 0.0, atol=1e-9)
+    # a second failure falls back to the last plan a solver made, now two slots on
+    again = optimizer.solve(first.window(2, 8), state)
+    assert again.stage == SolveStage.SHIFTED_PREVIOUS
+    assert "6 of 8 slots" in again.summary["fallback"][1]["reason"]
+    np.testing.assert_allclose(
+        again.values[("h1.battery", "power_kw")][:6],
+        good.values[("h1.battery", "power_kw")][2:],
+        atol=1e-6,
+    )
 
 
 def test_milp_failure_falls_back_to_its_lp_relaxation(small_site, monkeypatch):
