@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import ipaddress
 import logging
 import signal
+import socket
 from pathlib import Path
 from typing import Annotated
 
@@ -22,6 +24,13 @@ from energy.config import SiteConfigError
 from energy.site import load_site
 
 logger = logging.getLogger(__name__)
+
+
+def _resolve(host: str) -> str:
+    try:
+        return socket.gethostbyname(host)
+    except OSError:
+        return "0.0.0.0"  # unknown: treat as not loopback
 
 
 def _parse_start(value: str | None) -> dt.datetime | None:
@@ -79,6 +88,12 @@ def simulate(
     line periodically. Stops cleanly on Ctrl-C or SIGTERM.
     """
     err = Console(stderr=True)
+    if host is not None and not ipaddress.ip_address(_resolve(host)).is_loopback:
+        logger.warning(
+            "serving on %s: Modbus has no authentication, anyone who reaches this address can "
+            "write setpoints to the simulated devices",
+            host,
+        )
     try:
         site = load_site(config)
         plan = load_fault_plan(faults) if faults is not None else FaultPlan()
