@@ -197,3 +197,11 @@ def test_plan_reads_covers_every_point_once_within_the_limits(m):
         assert merged > m.max_registers_per_request or (
             m.max_gap_registers is not None and gap > m.max_gap_registers
         )
+
+
+def test_planning_a_subset_pulls_in_its_scale_factors():
+    m = load_register_map("sunspec_meter.yaml")
+    blocks = plan_reads(m, [m.point("W"), m.point("TotWhImp")])
+    assert {p.name for b in blocks for p in b.points} == {"W", "W_SF", "TotWhImp", "TotWh_SF"}
+    assert len(blocks) == 1
+    assert (blocks[0].address, blocks[0].count) == (40088, 40125 - 40088)
