@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from energy.site import Site
-from energy.timegrid import SLOT, floor_slot, slot_grid
+from energy.timegrid import SLOT, as_utc, floor_slot, slot_grid
 from forecasting.config import ForecastConfig
 from forecasting.features import (
     FeatureBuilder,
@@ -170,6 +170,16 @@ class ForecastService:
             if progress is not None:
                 progress(target.name)
         return self
+
+    def refit_due(self, now: pd.Timestamp) -> list[str]:
+        """Targets whose model is older than `training.refit_every_days` at `now` (or missing)."""
+        cadence = pd.Timedelta(days=self.config.training.refit_every_days)
+        due = []
+        for target in self.targets:
+            fitted = self.models.get(target.name)
+            if fitted is None or as_utc(now) - fitted.training_end >= cadence:
+                due.append(target.name)
+        return due
 
     def _context_slots(self) -> int:
         """How much history before the issue the features need (lags, rolling mean, smoothing)."""

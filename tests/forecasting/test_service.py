@@ -91,3 +91,10 @@ def test_models_round_trip_through_registry_and_store(
     assert np.allclose(np.sort(latest["value"].to_numpy()), np.sort(expected))
     with pytest.raises(KeyError, match="nope"):
         load_service(site, store, versions=["nope"])
+
+
+def test_refit_is_due_after_the_configured_cadence(fitted, site):
+    end = fitted.models["district:load_kw"].training_end
+    assert fitted.refit_due(end + pd.Timedelta(days=1)) == []
+    assert set(fitted.refit_due(end + pd.Timedelta(days=7))) == set(TARGETS)
+    assert ForecastService(site, targets=["district:pv_kw"]).refit_due(end) == ["district:pv_kw"]
