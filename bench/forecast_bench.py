@@ -8,7 +8,10 @@
    time on every day of the evaluation year (default 2026), scoring the next local day (leads
    12-36 h), expanding window refitted every --refit-days days, weather from the simulated weather
    forecast (error growing with lead, see forecasting/weather_error.py).
-2. Speed: training every target of the default site on one year of 15-minute data, and issuing
+2. Optional (--simbench): the same day-ahead backtest on a real-data-shaped series, the SimBench
+   household profile H0-A (2016, peak-normalised), with weather-free load features (SimBench ships
+   no weather); needs `pip install --no-deps simbench`.
+3. Speed: training every target of the default site on one year of 15-minute data, and issuing
    one forecast for all targets (median of --issues issues), wall and CPU time. The machine is
    shared: the load average is printed with the figures.
 """
@@ -77,6 +80,36 @@ def accuracy(args: argparse.Namespace) -> dict[str, dict]:
     return results
 
 
+def simbench(args: argparse.Namespace) -> dict[str, dict]:
+    from forecasting.config import FeatureGroup
+    from forecasting.data import simbench_profile
+    from forecasting.targets import Target, TargetKind
+
+    site = load_site()
+    column = "H0-A_pload"
+    series = simbench_profile(column)
+    features = ForecastConfig().features.model_copy(
+        update={"load": [FeatureGroup.CALENDAR, FeatureGroup.PROFILE, FeatureGroup.LAGS]}
+    )
+    config = ForecastConfig.model_validate(
+        {"backtest": {"refit_every_days": args.refit_days, "initial_train_days": 90}}
+    ).model_copy(update={"features": features})
+    target = Target(column, TargetKind.LOAD, None, (column,))
+    start = series.index[0] + pd.Timedelta(days=91)
+    end = series.index[-1] - pd.Timedelta(days=2)
+    began = time.perf_counter()
+    result = run_backtest(target, series.to_frame(), config, site.config.location, start, end)
+    print(
+        f"\nSimBench {column} (2016): {result.settings['issues']} issues, "
+        f"{time.perf_counter() - began:.0f} s wall"
+    )
+    table = result.table()
+    print(table[["mae", "rmse", "nmae", "mase"]].to_string(float_format=lambda v: f"{v:.3f}"))
+    skills = {k: v for k, v in result.metrics[MODEL].items() if k.startswith("skill_vs_")}
+    print("model skill: " + ", ".join(f"{k[9:]} {v:.3f}" for k, v in skills.items()))
+    return {column: result.metrics}
+
+
 def speed(args: argparse.Namespace) -> dict[str, float]:
     site = load_site()
     config = ForecastConfig()
@@ -121,12 +154,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="evaluate one quarter only")
     parser.add_argument("--skip-accuracy", action="store_true")
+    parser.add_argument("--simbench", action="store_true", help="also backtest SimBench H0-A")
     parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs)")
     figures: dict[str, object] = {"speed": speed(args)}
     if not args.skip_accuracy:
         figures["accuracy"] = accuracy(args)
+    if args.simbench:
+        figures["simbench"] = simbench(args)
     print(f"\nload average after: {os.getloadavg()[0]:.2f}")
     print("\ngoals:")
     timing = figures["speed"]
