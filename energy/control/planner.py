@@ -27,6 +27,7 @@ import datetime as dt
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,6 +38,7 @@ from energy.control.state import SiteState, read_site_state
 from energy.physics.profiles import district_profiles
 from energy.physics.weather import load_try_weather
 from energy.site import AssetKind, Site
+from energy.store.alarms import Severity, clear_alarm, raise_alarm
 from energy.store.engine import Store
 from energy.store.plans import (
     PlanRecord,
@@ -211,6 +213,7 @@ class LivePlanner:
         decision = apply_release_policy(self.store, self.site, plan, now)
         if decision.approve:
             plan = get_plan(self.store, plan.id)
+        self._solver_alarm(result.status.value, summary, plan, now)
         elapsed = time.perf_counter() - started
         log.info(
             "plan v%d (%s, %s) in %.2f s: %s",
@@ -221,6 +224,28 @@ class LivePlanner:
             decision.reason,
         )
         return PlanOutcome(plan, release=decision, seconds=elapsed)
+
+    def _solver_alarm(
+        self, status: str, summary: dict[str, Any], plan: PlanRecord, now: dt.datetime
+    ) -> None:
+        """Safety rule 4: a solver failure is visible with its reason; the running plan stays."""
+        if status != "fallback":
+            clear_alarm(self.store, self.site.id, "solver_fallback", "plan", now)
+            return
+        steps = "; ".join(
+            f"{s.get('stage')} {s.get('outcome')}: {s.get('reason')}"
+            for s in summary.get("fallback", [])
+        )
+        raise_alarm(
+            self.store,
+            self.site.id,
+            "solver_fallback",
+            "plan",
+            Severity.WARNING,
+            f"plan v{plan.version} is a fallback ({steps}); it waits for an operator and the "
+            "running plan continues until it expires",
+            now,
+        )
 
 
 def promote_approved(store: Store, site: Site, now: dt.datetime) -> PlanRecord | None:

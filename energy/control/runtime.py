@@ -232,7 +232,8 @@ class ControlRuntime:
             raise Skipped("standby: not the lease holder")
         result = await self.poller.poll_once(store_results=False)
         self.last_poll = result
-        self.buffer.add(self._on_site_clock(measurements_frame(result, self._maps), result, now))
+        frame = measurements_frame(result, self._maps)
+        self.buffer.add(self._on_site_clock(frame, result, self.clock.now()))
         stored = await asyncio.to_thread(self.buffer.flush, self.store, self.site.id)
         stale = result.stale()
         return f"{len(result.devices)} devices, {stored} rows stored, stale: {stale or 'none'}"
@@ -240,10 +241,11 @@ class ControlRuntime:
     def _on_site_clock(
         self, frame: pd.DataFrame, result: PollResult, now: dt.datetime
     ) -> pd.DataFrame:
-        """Readings stamped on the site clock: now + (read time - poll start) x speed."""
+        """Readings stamped on the site clock: now - (poll end - read time) x speed, where now
+        is the site clock at the poll's end (readings are never stamped in the future)."""
         if frame.empty:
             return frame
-        offset = (frame["time"] - pd.Timestamp(result.started)).dt.total_seconds()
+        offset = (frame["time"] - pd.Timestamp(result.finished)).dt.total_seconds().clip(upper=0)
         frame = frame.copy()
         frame["time"] = pd.Timestamp(now) + pd.to_timedelta(offset * self.clock.speed, unit="s")
         return frame.drop_duplicates(["asset_id", "quantity", "time"], ignore_index=True)

@@ -11,6 +11,7 @@ accordingly, for the simulated devices and the writer alike).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ __all__ = [
     "MIN_WALL_INTERVAL_S",
     "LoopTiming",
     "accelerated_site",
+    "with_device_watchdogs",
 ]
 
 MIN_WALL_INTERVAL_S = 0.5
@@ -89,25 +91,30 @@ def accelerated_site(site: Site, speed: float) -> Site:
     control = site.config.control
     dispatch_site_s = max(control.dispatch_interval_s, MIN_WALL_INTERVAL_S * speed)
     minimum = WATCHDOG_DISPATCHES * dispatch_site_s
+    return with_device_watchdogs(site, lambda watchdog_s: max(watchdog_s, minimum))
 
-    def longer(endpoint: DeviceEndpoint | None) -> DeviceEndpoint | None:
-        if endpoint is None or endpoint.watchdog_s >= minimum:
-            return endpoint
-        return endpoint.model_copy(update={"watchdog_s": minimum})
+
+def with_device_watchdogs(site: Site, watchdog: Callable[[float], float]) -> Site:
+    """The site with each device endpoint's watchdog_s replaced by watchdog(watchdog_s)."""
+
+    def changed(endpoint: DeviceEndpoint | None) -> DeviceEndpoint | None:
+        if endpoint is None:
+            return None
+        return endpoint.model_copy(update={"watchdog_s": watchdog(endpoint.watchdog_s)})
 
     config: SiteConfig = site.config
     houses = []
     for house in config.houses:
-        update: dict[str, Any] = {"meter": longer(house.meter)}
+        update: dict[str, Any] = {"meter": changed(house.meter)}
         for attr in ("pv", "heat_pump", "battery"):
             part = getattr(house, attr)
             if part is not None:
-                update[attr] = part.model_copy(update={"device": longer(part.device)})
+                update[attr] = part.model_copy(update={"device": changed(part.device)})
         houses.append(house.model_copy(update=update))
     batteries = [
-        b.model_copy(update={"device": longer(b.device)}) for b in config.community_batteries
+        b.model_copy(update={"device": changed(b.device)}) for b in config.community_batteries
     ]
-    grid = config.grid.model_copy(update={"meter": longer(config.grid.meter)})
+    grid = config.grid.model_copy(update={"meter": changed(config.grid.meter)})
     return Site.from_config(
         config.model_copy(update={"grid": grid, "houses": houses, "community_batteries": batteries})
     )
