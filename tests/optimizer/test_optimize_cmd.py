@@ -186,3 +186,14 @@ def test_bad_state_is_named_precisely(tmp_path, inputs_frame, state, expected):
     assert str(path) in result.output
     for part in expected:
         assert part in result.output
+
+
+def test_heat_pump_on_off_gives_a_milp_plan(tmp_path, inputs_frame):
+    _, result = run(tmp_path, inputs_frame, "--heat-pump-on-off", "--time-limit", "20")
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["stage"] == "milp"
+    assert summary["n_integer_variables"] > 0
+    plan = pd.read_csv(tmp_path / "out" / "plan.csv")
+    states = plan["house-02.hp:sg_ready_state"]
+    assert set(states) <= {1.0, 2.0, 3.0, 4.0}
