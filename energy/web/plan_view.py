@@ -24,7 +24,7 @@ from energy.store.plans import PlanRecord, active_plan, diff_plans, read_plan_va
 from energy.web.localtime import format_local, local_labels
 from energy.web.queries import measured_slots
 
-__all__ = ["ChartSpec", "PlanView", "build_plan_view", "diff_summary"]
+__all__ = ["ChartSpec", "PlanView", "build_plan_view", "change_unit", "diff_summary"]
 
 GRID = "grid"
 
@@ -305,6 +305,23 @@ def _measured_keys(site: Site, planned: pd.DataFrame) -> list[tuple[str, str]]:
     return sorted(set(keys))
 
 
+_CHANGE_UNITS = (
+    ("_eur_per_kwh", "EUR/kWh"),
+    ("_kwh", "kWh"),
+    ("_kw", "kW"),
+    ("_frac", "(0..1)"),
+    ("_c", "K"),
+)
+
+
+def change_unit(quantity: str) -> str:
+    """The unit of a change of a quantity, from the unit in its name (a temperature change is K)."""
+    for suffix, unit in _CHANGE_UNITS:
+        if quantity.endswith(suffix):
+            return unit
+    return ""
+
+
 def diff_summary(store: Store, plan_id: int, reference_id: int) -> list[dict[str, Any]]:
     """Per asset and quantity: slots compared, largest and mean change against the reference."""
     diff = diff_plans(store, plan_id, reference_id)
@@ -319,6 +336,7 @@ def diff_summary(store: Store, plan_id: int, reference_id: int) -> list[dict[str
             {
                 "asset_id": asset_id,
                 "quantity": quantity,
+                "unit": change_unit(str(quantity)),
                 "slots": len(group),
                 "slots_changed": int((group["abs_change"] > 1e-9).sum()),
                 "max_abs_change": float(worst["abs_change"]),

@@ -10,6 +10,7 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from energy.quality import Quality
 from energy.site import Site
@@ -25,6 +26,7 @@ from energy.store.setpoints import (
     SetpointWriteRecord,
     read_setpoint_writes,
 )
+from energy.web.localtime import format_local
 from energy.web.settings import WebSettings
 
 __all__ = ["Level", "Light", "StatusReport", "build_status"]
@@ -215,7 +217,9 @@ def _job_rows(site: Site, store: Store, now: dt.datetime) -> list[dict[str, Any]
     return rows
 
 
-def _job_light(name: str, rows: list[dict[str, Any]], prefixes: tuple[str, ...]) -> Light:
+def _job_light(
+    name: str, rows: list[dict[str, Any]], prefixes: tuple[str, ...], tz: ZoneInfo
+) -> Light:
     mine = [r for r in rows if r["job"].startswith(prefixes)]
     if not mine:
         return Light(name, Level.UNKNOWN, f"no run recorded (jobs {', '.join(prefixes)})")
@@ -224,6 +228,7 @@ def _job_light(name: str, rows: list[dict[str, Any]], prefixes: tuple[str, ...])
     text = f"{newest['job']}: {newest['outcome']}" + (
         f" in {duration:.1f} s" if duration is not None else ""
     )
+    text += f", started {format_local(newest['started_at'], tz, seconds=True)}"
     if newest["detail"]:
         text += f" ({newest['detail']})"
     return Light(name, newest["level"], text, [newest])
@@ -233,14 +238,14 @@ def build_status(site: Site, store: Store, settings: WebSettings) -> StatusRepor
     now = settings.clock()
     lights = _measurement_lights(site, store, now, settings)
     jobs = _job_rows(site, store, now)
-    lights.append(_job_light("Last forecast", jobs, settings.forecast_jobs))
-    lights.append(_job_light("Last solve", jobs, settings.solve_jobs))
+    lights.append(_job_light("Last forecast", jobs, settings.forecast_jobs, site.tz))
+    lights.append(_job_light("Last solve", jobs, settings.solve_jobs, site.tz))
     plan = active_plan(store, site.id, now)
     lights.append(
         Light(
             "Active plan",
             Level.OK if plan is not None else Level.WARN,
-            f"plan {plan.id} (version {plan.version}) until {plan.horizon_end.isoformat()}"
+            f"plan {plan.id} (version {plan.version}) until {format_local(plan.horizon_end, site.tz)}"
             if plan is not None
             else "no active plan covers now: devices run in their local mode",
         )

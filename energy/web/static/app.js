@@ -28,6 +28,7 @@
 
   document.querySelectorAll("button[data-api]").forEach(function (button) {
     button.addEventListener("click", function () {
+      if (button.dataset.confirm && !window.confirm(button.dataset.confirm)) { return; }
       const [method, path] = button.dataset.api.split(" ");
       const body = button.dataset.body ? JSON.parse(button.dataset.body) : undefined;
       callApi(method, path, body).then(function () { location.reload(); }, showError);
@@ -45,6 +46,8 @@
       };
       if (body.kind === "setpoint") { body.value = Number(data.get("value")); }
       if (data.get("reason")) { body.reason = data.get("reason"); }
+      const what = body.kind === "setpoint" ? body.value + " kW" : "local mode";
+      if (!window.confirm("Override " + body.asset_id + " with " + what + " for " + body.duration_minutes + " min?")) { return; }
       callApi("POST", "/api/overrides", body).then(function () { location.reload(); }, showError);
     });
   });

@@ -20,7 +20,7 @@ from energy.store.measurements import write_measurements
 from energy.store.plans import activate_plan, decide_plan, save_plan
 from energy.timegrid import local_day_bounds, local_day_slots
 from energy.web.localtime import format_local, local_labels
-from energy.web.plan_view import build_plan_view
+from energy.web.plan_view import build_plan_view, change_unit
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -142,8 +142,17 @@ def test_plan_page_shows_charts_costs_violations_and_diff(sweb: Web) -> None:
     assert "tank_temp_min_c" in page
     assert "24.11.2026 07:00 +01:00" in page  # the violation's slot in local time
     diff_table = page[page.index('id="diff"') :]
-    assert "grid" in diff_table
-    assert "+10.000" in diff_table
+    assert "import_kw" in diff_table
+    assert "+10.000 kW" in diff_table
+    assert "export_kw" not in diff_table  # unchanged series are only counted
+    assert "further series unchanged" in diff_table
+
+
+def test_change_units_come_from_the_quantity_names() -> None:
+    assert [
+        change_unit(q)
+        for q in ("power_kw", "tank_temp_c", "soc_frac", "price_import_eur_per_kwh", "odd")
+    ] == ["kW", "K", "(0..1)", "EUR/kWh", ""]
 
 
 def test_plan_with_only_some_quantities_renders_what_exists(
