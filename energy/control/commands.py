@@ -22,15 +22,17 @@ Per device kind:
 - continuous heat pump: `heat_pump_power_kw` = planned electric power, snapped to 0 or
   [electric_min_kw, electric_max_kw] (below half the minimum counts as off), capped, and held
   against minimum on/off times when the measured state says the unit switched too recently;
-  comfort guard: with its tank measured within COMFORT_GUARD_K of temp_min_c it runs at full
-  power whatever the plan says;
+  comfort guard: when its tank, measured now and cooled over the slot by the plan's heat
+  demand, would come within COMFORT_GUARD_K of temp_min_c, it runs at full power whatever the
+  plan says;
 - SG Ready heat pump: `sg_ready_state`, a blunt instrument with four states. Planned power p
   against the unit's range [lo, hi]:
 
   ========================  =======================================================
-  p < lo / 2 (plan: off)    1 lock, only if the tank is known to be above temp_min_c
-                            + SG_LOCK_MARGIN_K and locking does not cut a minimum on
-                            time short; else 2 normal (the thermostat decides)
+  p < lo / 2 (plan: off)    1 lock, only if the tank, measured now and cooled over the
+                            slot by the plan's heat demand, stays SG_LOCK_MARGIN_K
+                            above temp_min_c and locking does not cut a minimum on time
+                            short; else 2 normal (the thermostat decides)
   lo / 2 <= p < mid         3 recommended on (thermostat with a raised target)
   p >= mid                  4 forced on (full power until the tank is full)
   ========================  =======================================================
@@ -62,7 +64,7 @@ from energy.control.planning import ExternalLimits
 from energy.physics.readings import DistrictSnapshot
 from energy.site import Site
 from energy.store.controls import AssetMode, OverrideKind
-from energy.timegrid import floor_slot
+from energy.timegrid import SLOT_HOURS, floor_slot
 from optimizer import GRID_ID, DispatchResult, DispatchState
 from optimizer.plant import BatteryUnit, HeatPumpUnit, Plant, PVUnit
 
@@ -230,16 +232,20 @@ def commands_for_slot(
         elif values is None:
             command = _release(hp.id)
         elif hp.sg_ready:
-            command = DeviceCommand(
-                hp.id, kind, float(_sg_state(hp, planned(hp.id, "power_kw"), state, cap))
-            )
+            sg_state = _sg_state(hp, planned(hp.id, "power_kw"), state, cap)
+            if sg_state == SG_LOCK and _tank_cold(
+                hp, state, _slot_drop_k(hp, planned), SG_LOCK_MARGIN_K
+            ):
+                sg_state = SG_NORMAL
+            command = DeviceCommand(hp.id, kind, float(sg_state))
         else:
             command = DeviceCommand(
                 hp.id, kind, _continuous_power(hp, planned(hp.id, "power_kw"), state)
             )
             on, minutes = _minutes(state, hp.id)
             held_off = on is False and minutes < hp.config.min_off_minutes
-            if _tank_cold(hp, state) and not held_off and command.value is not None:
+            drop_k = _slot_drop_k(hp, planned)
+            if _tank_cold(hp, state, drop_k) and not held_off and command.value is not None:
                 full = float(hp.config.electric_max_kw)
                 if command.value < full:
                     command = DeviceCommand(hp.id, kind, full, "guard")
@@ -288,12 +294,26 @@ def _self_consuming(
     return abs(local - power_kw) <= SELF_CONSUMPTION_TOLERANCE_KW
 
 
-def _tank_cold(hp: HeatPumpUnit, state: DispatchState | None) -> bool:
-    """The measured tank is within COMFORT_GUARD_K of its minimum (or below it)."""
+def _slot_drop_k(hp: HeatPumpUnit, planned: Callable[[str, str], float]) -> float:
+    """How far the tank cools over one slot with no heat from the pump, at the plan's heat
+    demand of the house (the forecast) plus standby loss at the minimum temperature."""
+    loss_kw = hp.tank.loss_w_per_k * max(hp.tank.temp_min_c - hp.tank.ambient_temp_c, 0.0) / 1e3
+    demand_kw = max(planned(hp.house_id, "heat_demand_kw"), 0.0) + loss_kw
+    return demand_kw * SLOT_HOURS / hp.capacity_kwh_per_k
+
+
+def _tank_cold(
+    hp: HeatPumpUnit,
+    state: DispatchState | None,
+    drop_k: float,
+    margin_k: float = COMFORT_GUARD_K,
+) -> bool:
+    """Whether the measured tank, cooled by drop_k over the slot, would come within margin_k of
+    its minimum (False without a measured tank temperature)."""
     if state is None:
         return False
     temp_c = state.tank_temp_c.get(hp.tank_id)
-    return temp_c is not None and temp_c < hp.tank.temp_min_c + COMFORT_GUARD_K
+    return temp_c is not None and temp_c - drop_k < hp.tank.temp_min_c + margin_k
 
 
 def _overridden(

@@ -314,3 +314,31 @@ def test_comfort_guard_runs_a_continuous_heat_pump_with_a_cold_tank(site: Site) 
     assert by_asset(commands_for_slot(site, plan, SLOT0, state=just_off))[hp.id].value == 0.0
     warm = DispatchState(tank_temp_c={hp.tank_id: hp.tank.temp_min_c + 5})
     assert by_asset(commands_for_slot(site, plan, SLOT0, state=warm))[hp.id].value == 0.0
+
+
+def test_heat_demand_of_the_slot_counts_for_lock_and_guard(site: Site) -> None:
+    _, hp, sg = units(site)
+    big_draw = 4 * hp.capacity_kwh_per_k  # about 1 K per slot
+    warm = DispatchState(
+        tank_temp_c={
+            hp.tank_id: hp.tank.temp_min_c + 2.0,
+            sg.tank_id: sg.tank.temp_min_c + SG_LOCK_MARGIN_K + 0.5,
+        },
+        hp_on={hp.id: False, sg.id: False},
+        hp_minutes_in_state={hp.id: 600.0, sg.id: 600.0},
+    )
+    quiet = plan_frame({(hp.id, "power_kw"): 0.0, (sg.id, "power_kw"): 0.0})
+    calm = by_asset(commands_for_slot(site, quiet, SLOT0, state=warm))
+    assert calm[hp.id].value == 0.0
+    assert calm[sg.id].value == 1.0
+    drawing = plan_frame(
+        {
+            (hp.id, "power_kw"): 0.0,
+            (sg.id, "power_kw"): 0.0,
+            (hp.house_id, "heat_demand_kw"): big_draw * 2,
+            (sg.house_id, "heat_demand_kw"): 4 * sg.capacity_kwh_per_k * 2,
+        }
+    )
+    busy = by_asset(commands_for_slot(site, drawing, SLOT0, state=warm))
+    assert busy[hp.id].source == "guard"
+    assert busy[sg.id].value == 2.0, "no lock when the slot's draw would cool the tank too far"
