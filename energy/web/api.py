@@ -8,51 +8,44 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 
-from energy.config import BatteryConfig, HeatPumpConfig, PVConfig
 from energy.quality import Quality
-from energy.site import Asset, AssetKind, Site
 from energy.store.alarms import acknowledge_alarm, list_alarms, raise_alarm
 from energy.store.audit import append_audit, read_audit
 from energy.store.controls import (
-    OverrideKind,
     active_overrides,
-    add_override,
     asset_modes_of,
     cancel_override,
     set_asset_mode,
 )
-from energy.store.engine import Store
 from energy.store.jobs import job_status
 from energy.store.measurements import latest_measurements, read_series
 from energy.store.plans import (
     PlanRecord,
     PlanState,
-    PlanTransitionError,
     active_plan,
-    decide_plan,
     diff_plans,
-    get_plan,
     list_plans,
     read_plan_values,
 )
 from energy.store.setpoints import read_setpoint_writes
-from energy.store.users import (
-    Role,
-    UserError,
-    create_token,
-    create_user,
-    get_user,
-    list_tokens,
-    list_users,
-    revoke_token,
-    update_user,
+from energy.web.actions import (
+    CONTROLLABLE_KINDS,
+    asset_or_404,
+    create_override,
+    decide,
+    now_of,
+    plan_or_404,
+    settings_of,
+    site_of,
+    store_of,
 )
-from energy.web.auth import Permission, Principal, require
+from energy.web.auth import ROLE_PERMISSIONS, Permission, Principal, require
 from energy.web.localtime import format_local
 from energy.web.queries import (
     forecast_issues,
@@ -68,15 +61,11 @@ from energy.web.schemas import (
     Name,
     OverrideIn,
     RowId,
-    TokenIn,
-    UserIn,
-    UserPatch,
     UtcTime,
 )
-from energy.web.settings import WebSettings
 from energy.web.status_view import build_status
 
-__all__ = ["CONTROLLABLE_KINDS", "override_limits", "router"]
+__all__ = ["plan_dict", "router"]
 
 router = APIRouter(prefix="/api")
 
@@ -87,57 +76,11 @@ Admin = Annotated[Principal, Depends(require(Permission.ADMIN))]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
-CONTROLLABLE_KINDS = (AssetKind.BATTERY, AssetKind.HEAT_PUMP, AssetKind.PV)
 MAX_SERIES_SPAN = dt.timedelta(days=31)
 
 
-def _site(request: Request) -> Site:
-    return request.app.state.site
-
-
-def _store(request: Request) -> Store:
-    return request.app.state.store
-
-
-def _settings(request: Request) -> WebSettings:
-    return request.app.state.settings
-
-
-def _now(request: Request) -> dt.datetime:
-    return _settings(request).clock()
-
-
-def _asset(site: Site, asset_id: str) -> Asset:
-    try:
-        return site.asset(asset_id)
-    except KeyError:
-        raise HTTPException(404, f"site {site.id} has no asset {asset_id!r}") from None
-
-
-def override_limits(asset: Asset) -> tuple[float, float]:
-    """The setpoint range an override may ask of an asset, in kW, from the site config."""
-    params = asset.params
-    if isinstance(params, BatteryConfig):
-        return -params.discharge_max_kw, params.charge_max_kw
-    if isinstance(params, HeatPumpConfig):
-        return 0.0, params.electric_max_kw
-    if isinstance(params, PVConfig):
-        return 0.0, params.peak_kw
-    raise HTTPException(422, f"asset {asset.id} ({asset.kind.value}) takes no setpoint")
-
-
-def _plan_or_404(store: Store, site: Site, plan_id: int) -> PlanRecord:
-    try:
-        plan = get_plan(store, plan_id)
-    except KeyError:
-        raise HTTPException(404, f"no plan with id {plan_id}") from None
-    if plan.site_id != site.id:
-        raise HTTPException(404, f"no plan with id {plan_id} at site {site.id}")
-    return plan
-
-
 def plan_dict(plan: PlanRecord) -> dict[str, Any]:
-    data = dict(plan.__dict__)
+    data = asdict(plan)
     data["state"] = plan.state.value
     return data
 
@@ -147,8 +90,6 @@ def plan_dict(plan: PlanRecord) -> dict[str, Any]:
 
 @router.get("/me", tags=["session"])
 def me(principal: Reader) -> dict[str, Any]:
-    from energy.web.auth import ROLE_PERMISSIONS
-
     return {
         "name": principal.name,
         "role": principal.user.role.value,
@@ -159,12 +100,12 @@ def me(principal: Reader) -> dict[str, Any]:
 
 @router.get("/sites", tags=["site"])
 def sites(request: Request, _: Reader) -> list[dict[str, Any]]:
-    return list_sites(_store(request))
+    return list_sites(store_of(request))
 
 
 @router.get("/site", tags=["site"])
 def site_detail(request: Request, _: Reader) -> dict[str, Any]:
-    site = _site(request)
+    site = site_of(request)
     grid = site.config.grid
     return {
         "id": site.id,
@@ -183,9 +124,9 @@ def site_detail(request: Request, _: Reader) -> dict[str, Any]:
 
 @router.get("/assets", tags=["site"])
 def assets(request: Request, _: Reader) -> list[dict[str, Any]]:
-    site, store = _site(request), _store(request)
+    site, store = site_of(request), store_of(request)
     modes = asset_modes_of(store, site.id)
-    in_force = active_overrides(store, site.id, _now(request))
+    in_force = active_overrides(store, site.id, now_of(request))
     return [
         {
             "id": a.id,
@@ -206,8 +147,8 @@ def assets(request: Request, _: Reader) -> list[dict[str, Any]]:
 @router.get("/measurements/latest", tags=["measurements"])
 def measurements_latest(request: Request, _: Reader) -> list[dict[str, Any]]:
     """The newest value of every series with its quality and age in seconds."""
-    now = _now(request)
-    frame = latest_measurements(_store(request), _site(request).id)
+    now = now_of(request)
+    frame = latest_measurements(store_of(request), site_of(request).id)
     return [
         {
             "asset_id": r.asset_id,
@@ -234,7 +175,7 @@ def measurements_series(
     """Values of one series in [start, end), at most 31 days."""
     if not start < end <= start + MAX_SERIES_SPAN:
         raise HTTPException(422, "expected start < end and a span of at most 31 days")
-    frame = read_series(_store(request), _site(request).id, asset_id, quantity, start, end)
+    frame = read_series(store_of(request), site_of(request).id, asset_id, quantity, start, end)
     return [
         {"time": t.to_pydatetime(), "value": v, "quality": Quality(int(q)).name.lower()}
         for t, v, q in zip(frame.index, frame["value"], frame["quality"], strict=True)
@@ -247,7 +188,7 @@ def measurements_series(
 @router.get("/forecasts", tags=["forecasts"])
 def forecasts(request: Request, _: Reader) -> list[dict[str, Any]]:
     """Per target and model: the newest issue time and the span it covers."""
-    return forecast_issues(_store(request))
+    return forecast_issues(store_of(request))
 
 
 @router.get("/forecast-models", tags=["forecasts"])
@@ -255,7 +196,7 @@ def forecast_models(
     request: Request, _: Reader, target: Name | None = None
 ) -> list[dict[str, Any]]:
     """Model versions with their training period and metrics."""
-    return list_forecast_models(_store(request), target)
+    return list_forecast_models(store_of(request), target)
 
 
 @router.get("/forecasts/values", tags=["forecasts"])
@@ -267,12 +208,12 @@ def forecast_values(
     issue_time: UtcTime | None = None,
 ) -> list[dict[str, Any]]:
     """The values of one forecast issue (default: the newest)."""
-    return read_forecast(_store(request), target, _now(request), model_version, issue_time)
+    return read_forecast(store_of(request), target, now_of(request), model_version, issue_time)
 
 
 @router.get("/backtests", tags=["forecasts"])
 def backtests(request: Request, _: Analyst, limit: Limit = 100) -> list[dict[str, Any]]:
-    return list_backtests(_store(request), limit)
+    return list_backtests(store_of(request), limit)
 
 
 # -- plans ------------------------------------------------------------------------------------
@@ -288,13 +229,14 @@ def plans(
 ) -> list[dict[str, Any]]:
     """Plans of the site, newest first."""
     return [
-        plan_dict(p) for p in list_plans(_store(request), _site(request).id, state, limit, offset)
+        plan_dict(p)
+        for p in list_plans(store_of(request), site_of(request).id, state, limit, offset)
     ]
 
 
 @router.get("/plans/active", tags=["plans"])
 def plan_active(request: Request, _: Reader) -> dict[str, Any]:
-    plan = active_plan(_store(request), _site(request).id, _now(request))
+    plan = active_plan(store_of(request), site_of(request).id, now_of(request))
     if plan is None:
         raise HTTPException(404, "no active plan covers the current time")
     return plan_dict(plan)
@@ -302,14 +244,14 @@ def plan_active(request: Request, _: Reader) -> dict[str, Any]:
 
 @router.get("/plans/{plan_id}", tags=["plans"])
 def plan_detail(request: Request, _: Reader, plan_id: RowId) -> dict[str, Any]:
-    return plan_dict(_plan_or_404(_store(request), _site(request), plan_id))
+    return plan_dict(plan_or_404(store_of(request), site_of(request), plan_id))
 
 
 @router.get("/plans/{plan_id}/values", tags=["plans"])
 def plan_values(request: Request, _: Reader, plan_id: RowId) -> list[dict[str, Any]]:
     """Long rows asset_id, quantity, slot_start (UTC), value."""
-    plan = _plan_or_404(_store(request), _site(request), plan_id)
-    frame = read_plan_values(_store(request), plan.id)
+    plan = plan_or_404(store_of(request), site_of(request), plan_id)
+    frame = read_plan_values(store_of(request), plan.id)
     return [
         {"asset_id": a, "quantity": q, "slot_start": t.to_pydatetime(), "value": v}
         for a, q, t, v in frame.itertuples(index=False, name=None)
@@ -324,9 +266,9 @@ def plan_values(request: Request, _: Reader, plan_id: RowId) -> list[dict[str, A
 )
 def plan_values_csv(request: Request, _: Analyst, plan_id: RowId) -> Response:
     """The plan's values (and its price inputs) as CSV, with UTC and local slot times."""
-    site = _site(request)
-    plan = _plan_or_404(_store(request), site, plan_id)
-    frame = read_plan_values(_store(request), plan.id)
+    site = site_of(request)
+    plan = plan_or_404(store_of(request), site, plan_id)
+    frame = read_plan_values(store_of(request), plan.id)
     frame.insert(3, "slot_start_local", [format_local(t, site.tz) for t in frame["slot_start"]])
     buffer = io.StringIO()
     frame.to_csv(buffer, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
@@ -345,14 +287,14 @@ def plan_diff(
     against: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> dict[str, Any]:
     """Per slot the change of this plan against another (default: the active plan)."""
-    store, site = _store(request), _site(request)
-    plan = _plan_or_404(store, site, plan_id)
+    store, site = store_of(request), site_of(request)
+    plan = plan_or_404(store, site, plan_id)
     if against is None:
-        reference = active_plan(store, site.id, _now(request))
+        reference = active_plan(store, site.id, now_of(request))
         if reference is None:
             raise HTTPException(404, "no active plan to compare against; pass ?against=ID")
     else:
-        reference = _plan_or_404(store, site, against)
+        reference = plan_or_404(store, site, against)
     diff = diff_plans(store, plan.id, reference.id)
     return {
         "plan_id": plan.id,
@@ -371,20 +313,6 @@ def plan_diff(
             ].itertuples(index=False, name=None)
         ],
     }
-
-
-def decide(
-    request: Request, principal: Principal, plan_id: int, approve: bool, note: str | None
-) -> PlanRecord:
-    """Approve or reject; shared by the API and the plan page."""
-    store, site, now = _store(request), _site(request), _now(request)
-    plan = _plan_or_404(store, site, plan_id)
-    if plan.horizon_end <= now:
-        raise HTTPException(409, f"plan {plan.id} ended at {plan.horizon_end.isoformat()}")
-    try:
-        return decide_plan(store, plan.id, approve, principal.name, now, note)
-    except PlanTransitionError as exc:
-        raise HTTPException(409, str(exc)) from None
 
 
 @router.post("/plans/{plan_id}/approve", tags=["plans"])
@@ -407,43 +335,7 @@ def plan_reject(
 @router.get("/overrides", tags=["controls"])
 def overrides(request: Request, _: Reader) -> list[dict[str, Any]]:
     """Overrides in force now, one per asset."""
-    return list(active_overrides(_store(request), _site(request).id, _now(request)).values())
-
-
-def create_override(request: Request, principal: Principal, body: OverrideIn) -> int:
-    """Validate and store an override; shared by the API and the controls page."""
-    site, now = _site(request), _now(request)
-    asset = _asset(site, body.asset_id)
-    if asset.kind not in CONTROLLABLE_KINDS:
-        raise HTTPException(422, f"asset {asset.id} ({asset.kind.value}) is not controllable")
-    if (body.expires_at is None) == (body.duration_minutes is None):
-        raise HTTPException(422, "give exactly one of expires_at and duration_minutes")
-    expires = body.expires_at or now + dt.timedelta(minutes=body.duration_minutes or 0)
-    longest = dt.timedelta(hours=_settings(request).max_override_hours)
-    if not now < expires <= now + longest:
-        raise HTTPException(
-            422,
-            f"expiry must be in the future and at most {longest.total_seconds() / 3600:g} h ahead",
-        )
-    if body.kind is OverrideKind.SETPOINT:
-        if body.value is None:
-            raise HTTPException(422, "a setpoint override needs a value")
-        low, high = override_limits(asset)
-        if not low <= body.value <= high:
-            raise HTTPException(
-                422, f"{asset.id}: setpoint {body.value:g} kW outside {low:g}..{high:g} kW"
-            )
-    return add_override(
-        _store(request),
-        site.id,
-        asset.id,
-        body.kind,
-        body.value if body.kind is OverrideKind.SETPOINT else None,
-        expires,
-        principal.name,
-        now,
-        body.reason,
-    )
+    return list(active_overrides(store_of(request), site_of(request).id, now_of(request)).values())
 
 
 @router.post("/overrides", tags=["controls"], status_code=201)
@@ -454,7 +346,7 @@ def override_add(request: Request, principal: Controller, body: OverrideIn) -> d
 @router.post("/overrides/{override_id}/cancel", tags=["controls"])
 def override_cancel(request: Request, principal: Controller, override_id: RowId) -> dict[str, Any]:
     try:
-        cancel_override(_store(request), override_id, principal.name, _now(request))
+        cancel_override(store_of(request), override_id, principal.name, now_of(request))
     except KeyError:
         raise HTTPException(404, f"no override with id {override_id}") from None
     except ValueError as exc:
@@ -465,8 +357,8 @@ def override_cancel(request: Request, principal: Controller, override_id: RowId)
 @router.get("/modes", tags=["controls"])
 def modes(request: Request, _: Reader) -> dict[str, str]:
     """Mode per controllable asset: auto (follows the plan) or manual (only overrides apply)."""
-    site = _site(request)
-    stored = asset_modes_of(_store(request), site.id)
+    site = site_of(request)
+    stored = asset_modes_of(store_of(request), site.id)
     return {
         a.id: stored[a.id].value if a.id in stored else "auto"
         for a in site.assets
@@ -478,11 +370,11 @@ def modes(request: Request, _: Reader) -> dict[str, str]:
 def mode_set(
     request: Request, principal: Controller, asset_id: Name, body: ModeIn
 ) -> dict[str, Any]:
-    site = _site(request)
-    asset = _asset(site, asset_id)
+    site = site_of(request)
+    asset = asset_or_404(site, asset_id)
     if asset.kind not in CONTROLLABLE_KINDS:
         raise HTTPException(422, f"asset {asset.id} ({asset.kind.value}) is not controllable")
-    set_asset_mode(_store(request), site.id, asset.id, body.mode, principal.name, _now(request))
+    set_asset_mode(store_of(request), site.id, asset.id, body.mode, principal.name, now_of(request))
     return {"asset_id": asset.id, "mode": body.mode.value}
 
 
@@ -493,13 +385,13 @@ def mode_set(
 def alarms(
     request: Request, _: Reader, include_cleared: bool = False, limit: Limit = 200
 ) -> list[dict[str, Any]]:
-    return list_alarms(_store(request), _site(request).id, not include_cleared, limit)
+    return list_alarms(store_of(request), site_of(request).id, not include_cleared, limit)
 
 
 @router.post("/alarms", tags=["alarms"], status_code=201)
 def alarm_raise(request: Request, principal: Controller, body: AlarmIn) -> dict[str, Any]:
     """An operator raises an alarm by hand (e.g. a fault reported by phone)."""
-    store, site, now = _store(request), _site(request), _now(request)
+    store, site, now = store_of(request), site_of(request), now_of(request)
     source = body.source or f"operator:{principal.name}"
     alarm_id = raise_alarm(store, site.id, body.code, source, body.severity, body.message, now)
     append_audit(
@@ -516,7 +408,7 @@ def alarm_raise(request: Request, principal: Controller, body: AlarmIn) -> dict[
 @router.post("/alarms/{alarm_id}/acknowledge", tags=["alarms"])
 def alarm_acknowledge(request: Request, principal: Controller, alarm_id: RowId) -> dict[str, Any]:
     try:
-        acknowledge_alarm(_store(request), alarm_id, principal.name, _now(request))
+        acknowledge_alarm(store_of(request), alarm_id, principal.name, now_of(request))
     except KeyError:
         raise HTTPException(404, f"no alarm with id {alarm_id}") from None
     except ValueError as exc:
@@ -538,7 +430,7 @@ def audit(
 ) -> list[dict[str, Any]]:
     """Newest first; text searches actor, action, target and detail."""
     return read_audit(
-        _store(request),
+        store_of(request),
         since=since,
         until=until,
         actor=actor,
@@ -552,13 +444,13 @@ def audit(
 @router.get("/jobs", tags=["status"])
 def jobs(request: Request, _: Reader) -> dict[str, Any]:
     """The newest run of every scheduled job and its newest failure."""
-    return job_status(_store(request), _site(request).id)
+    return job_status(store_of(request), site_of(request).id)
 
 
 @router.get("/status", tags=["status"])
 def status(request: Request, _: Reader) -> dict[str, Any]:
     """The traffic lights of the status page."""
-    return build_status(_site(request), _store(request), _settings(request)).as_dict()
+    return build_status(site_of(request), store_of(request), settings_of(request)).as_dict()
 
 
 @router.get("/setpoint-writes", tags=["status"])
@@ -567,93 +459,8 @@ def setpoint_writes(
 ) -> list[dict[str, Any]]:
     """Setpoint write attempts with clamping, read-back and outcome, newest first."""
     return [
-        dict(r.__dict__)
+        asdict(r)
         for r in read_setpoint_writes(
-            _store(request), _site(request).id, asset_id=asset_id, limit=limit
+            store_of(request), site_of(request).id, asset_id=asset_id, limit=limit
         )
     ]
-
-
-# -- users and tokens ---------------------------------------------------------------------------
-
-
-def _user_dict(user: Any) -> dict[str, Any]:
-    return {
-        "id": user.id,
-        "name": user.name,
-        "role": user.role.value,
-        "created_at": user.created_at,
-        "disabled": user.disabled,
-    }
-
-
-@router.get("/users", tags=["users"])
-def users(request: Request, _: Admin) -> list[dict[str, Any]]:
-    return [_user_dict(u) for u in list_users(_store(request))]
-
-
-@router.post("/users", tags=["users"], status_code=201)
-def user_add(request: Request, principal: Admin, body: UserIn) -> dict[str, Any]:
-    try:
-        user = create_user(
-            _store(request), body.name, body.password, body.role, principal.name, _now(request)
-        )
-    except UserError as exc:
-        raise HTTPException(409, str(exc)) from None
-    return _user_dict(user)
-
-
-@router.patch("/users/{name}", tags=["users"])
-def user_update(request: Request, principal: Admin, name: Name, body: UserPatch) -> dict[str, Any]:
-    store = _store(request)
-    target = get_user(store, name)
-    if target is None:
-        raise HTTPException(404, f"no user named {name!r}")
-    loses_admin = target.role is Role.ADMIN and (
-        body.disabled or (body.role is not None and body.role is not Role.ADMIN)
-    )
-    if loses_admin and not target.disabled:
-        admins = [u for u in list_users(store) if u.role is Role.ADMIN and not u.disabled]
-        if len(admins) <= 1:
-            raise HTTPException(409, f"{name} is the last enabled admin")
-    try:
-        user = update_user(
-            store,
-            name,
-            principal.name,
-            _now(request),
-            role=body.role,
-            disabled=body.disabled,
-            password=body.password,
-        )
-    except UserError as exc:
-        raise HTTPException(422, str(exc)) from None
-    return _user_dict(user)
-
-
-@router.get("/tokens", tags=["users"])
-def tokens(request: Request, _: Admin, user: Name | None = None) -> list[dict[str, Any]]:
-    return [dict(t.__dict__) for t in list_tokens(_store(request), user)]
-
-
-@router.post("/users/{name}/tokens", tags=["users"], status_code=201)
-def token_add(request: Request, principal: Admin, name: Name, body: TokenIn) -> dict[str, Any]:
-    """A new API token; the secret is in this response only."""
-    try:
-        secret, record = create_token(
-            _store(request), name, body.name, principal.name, _now(request)
-        )
-    except KeyError:
-        raise HTTPException(404, f"no user named {name!r}") from None
-    return {"token": secret, **record.__dict__}
-
-
-@router.post("/tokens/{token_id}/revoke", tags=["users"])
-def token_revoke(request: Request, principal: Admin, token_id: RowId) -> dict[str, Any]:
-    try:
-        revoke_token(_store(request), token_id, principal.name, _now(request))
-    except KeyError:
-        raise HTTPException(404, f"no API token with id {token_id}") from None
-    except UserError as exc:
-        raise HTTPException(409, str(exc)) from None
-    return {"id": token_id, "revoked": True}

@@ -18,7 +18,7 @@ from energy.store.controls import active_overrides, asset_modes_of
 from energy.store.engine import Store
 from energy.store.plans import PlanState, list_plans
 from energy.store.users import authenticate
-from energy.web.api import CONTROLLABLE_KINDS, _plan_or_404, decide, override_limits
+from energy.web.actions import CONTROLLABLE_KINDS, decide, override_limits, plan_or_404
 from energy.web.auth import (
     CsrfError,
     Permission,
@@ -169,7 +169,7 @@ def plans_page(
 @router.get("/plans/{plan_id}", response_class=HTMLResponse)
 def plan_page(request: Request, principal: Reader, plan_id: RowId) -> HTMLResponse:
     state = request.app.state
-    plan = _plan_or_404(state.store, state.site, plan_id)
+    plan = plan_or_404(state.store, state.site, plan_id)
     view = build_plan_view(state.site, state.store, plan, state.settings.clock())
     decidable = plan.state is PlanState.PROPOSED and plan.horizon_end > state.settings.clock()
     return _render(request, "plan.html", principal, view=view, decidable=decidable)
