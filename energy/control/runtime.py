@@ -135,8 +135,10 @@ class ControlRuntime:
         self.instance = instance or default_instance_id()
         self.planner_factory = planner_factory
         self.poller = poller or DevicePoller(site, None, policy_overrides=poller_policy or {})
+        #: setpoint_writes and the audit name the controller instance that wrote
+        self.actor = f"{DISPATCH_ACTOR}:{self.instance}"
         self.writer = SetpointWriter(
-            site, store, DISPATCH_ACTOR, poller=self.poller, now=self.clock.now
+            site, store, self.actor, poller=self.poller, now=self.clock.now
         )
         self.dispatcher = Dispatcher(site, store, self.writer, self.timing.stale_after_s)
         # releases while the store is down go through a writer that records nothing; their
@@ -144,7 +146,7 @@ class ControlRuntime:
         self._offline = Dispatcher(
             site,
             store,
-            SetpointWriter(site, None, DISPATCH_ACTOR, poller=self.poller, now=self.clock.now),
+            SetpointWriter(site, None, self.actor, poller=self.poller, now=self.clock.now),
             self.timing.stale_after_s,
         )
         self._unrecorded: list[WriteOutcome] = []
@@ -319,12 +321,12 @@ class ControlRuntime:
                     read_back=outcome.read_back,
                     outcome=outcome.status.value,
                     detail=f"while the store was unavailable; {outcome.detail}".strip("; "),
-                    actor=DISPATCH_ACTOR,
+                    actor=self.actor,
                 ),
             )
         append_audit(
             self.store,
-            DISPATCH_ACTOR,
+            self.actor,
             "dispatch.offline_release",
             f"site:{self.site.id}",
             {
@@ -424,9 +426,12 @@ class ControlRuntime:
         await self.lease_job()
         if self.planner is None:
             log.info("building the dispatch model of %s (once per process) ...", self.site.id)
-            self.planner = await asyncio.to_thread(
-                self.planner_factory, self.site, self.store, self.timing
-            )
+            try:
+                self.planner = await asyncio.to_thread(
+                    self.planner_factory, self.site, self.store, self.timing
+                )
+            except Exception as exc:  # the plan job retries; dispatch releases meanwhile
+                log.error("the planner could not be built (%s); the plan job retries", exc)
         jobs = {
             "lease": self.lease_job,
             "poll": self.poll_job,
