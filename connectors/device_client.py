@@ -298,9 +298,9 @@ class DeviceClient:
                 raise
             for attempt in range(self.policy.retries + 1):
                 try:
-                    result = await asyncio.wait_for(
-                        call(connection), self.policy.timeout_s + _GUARD_S
-                    )
+                    # asyncio.timeout, not wait_for: no extra task per request
+                    async with asyncio.timeout(self.policy.timeout_s + _GUARD_S):
+                        result = await call(connection)
                 except ModbusExceptionResponse as exc:
                     if exc.code in GATEWAY_EXCEPTION_CODES:
                         last = exc
