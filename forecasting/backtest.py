@@ -36,7 +36,7 @@ from forecasting.features import (
     training_weather,
 )
 from forecasting.metrics import mase_scale, point_metrics, quantile_metrics, skill
-from forecasting.service import fit_target_model
+from forecasting.service import fit_target_model, training_weather_source
 from forecasting.targets import Target, TargetKind, target_frame
 from forecasting.weather_error import simulate_weather_forecast
 
@@ -118,9 +118,13 @@ def run_backtest(
         weather = training_weather(data, config.features.temp_smoothing_h)
         raw_weather = data[[c for c in weather.columns if not c.startswith("temp_smooth")]]
         forecaster = weather_forecaster or default_weather_forecaster(raw_weather, config)
+        train_weather = training_weather(
+            training_weather_source(raw_weather, config, location),
+            config.features.temp_smoothing_h,
+        )
     else:
         _require_no_weather(target, config)
-        weather = pd.DataFrame(index=data.index)
+        weather = train_weather = pd.DataFrame(index=data.index)
         forecaster = None
     first_allowed = data.index[0] + pd.Timedelta(days=config.backtest.initial_train_days)
     issues = issue_times(max(start, first_allowed), end, config, location)
@@ -145,7 +149,9 @@ def run_backtest(
     for number, issue in enumerate(issues):
         if fitted is None or last_fit is None or issue - last_fit >= refit_every:
             train = _training_slice(actual.loc[: issue - SLOT], config)
-            fitted = fit_target_model(target, config, builder, train, weather, calendar, geometry)
+            fitted = fit_target_model(
+                target, config, builder, train, train_weather, calendar, geometry
+            )
             for baseline in baselines:
                 baseline.fit(train, weather.loc[train.index[0] : train.index[-1]])
             if last_fit is None:
@@ -182,6 +188,7 @@ def run_backtest(
         "window": config.backtest.window,
         "training_window_days": config.training.window_days,
         "weather_error": config.weather_error.model_dump(),
+        "training_weather": config.training.weather,
         "model": config.model.model_dump(),
         "features": config.features.model_dump(mode="json"),
         "nmae_denominator": "mean actual over the scored slots",

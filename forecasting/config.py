@@ -105,7 +105,7 @@ class ModelConfig(_Model):
         description="keyword arguments of the estimator (see forecasting.models)",
     )
     house_params: dict[str, Any] = Field(
-        default_factory=lambda: {"max_iter": 25, "max_leaf_nodes": 15},
+        default_factory=lambda: {"max_iter": 25, "max_leaf_nodes": 15, "learning_rate": 0.25},
         description="overrides of params for per-house targets (smaller: house series are "
         "dominated by noise no model can predict, and there are many of them)",
     )
@@ -120,6 +120,11 @@ class TrainingConfig(_Model):
     )
     min_days: PositiveFloat = Field(14.0, description="refuse to train on less history than this")
     refit_every_days: PositiveFloat = Field(7.0, description="refit cadence in production")
+    weather: Literal["actual", "simulated_day_ahead"] = Field(
+        "simulated_day_ahead",
+        description="weather inputs of the training rows: the actuals, or the simulated day-ahead "
+        "forecast of each day (weather_error), so that the quantiles include the forecast error",
+    )
 
 
 class BacktestConfig(_Model):

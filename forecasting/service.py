@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from energy.config import LocationConfig
 from energy.site import Site
 from energy.timegrid import SLOT, as_utc, floor_slot, slot_grid
 from forecasting.config import ForecastConfig
@@ -42,6 +43,7 @@ from forecasting.features import (
 from forecasting.metrics import mae, mase_scale
 from forecasting.models import QuantileGradientBoosting, make_model
 from forecasting.targets import Target, TargetKind, site_targets, target_frame
+from forecasting.weather_error import day_ahead_weather
 
 __all__ = ["FORECAST_COLUMNS", "ForecastService", "TargetModel"]
 
@@ -101,6 +103,15 @@ def fit_target_model(
     return TargetModel(target, builder, model, valid[0], valid[-1] + SLOT, metrics)
 
 
+def training_weather_source(
+    data: pd.DataFrame, config: ForecastConfig, location: LocationConfig
+) -> pd.DataFrame:
+    """The weather rows the models train on (see TrainingConfig.weather)."""
+    if config.training.weather == "simulated_day_ahead":
+        return day_ahead_weather(data, config, location)
+    return data
+
+
 class ForecastService:
     """Fits and issues forecasts for the targets of a site (default: all of them)."""
 
@@ -152,7 +163,10 @@ class ForecastService:
         """Train every target on `history` (the configured training window of it)."""
         data = self._training_window(history)
         actuals = target_frame(data, self.targets)
-        weather = training_weather(data, self.config.features.temp_smoothing_h)
+        weather = training_weather(
+            training_weather_source(data, self.config, self.location),
+            self.config.features.temp_smoothing_h,
+        )
         calendar = static_features(data.index, self.location)
         geometry = solar_geometry(data.index, self.location)
         self.models = {}

@@ -16,14 +16,17 @@ seeded by (seed, issue time): the same issue always gets the same forecast.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
 
-from energy.timegrid import SLOT, SLOT_HOURS, as_utc
-from forecasting.config import WeatherErrorConfig
+from energy.config import LocationConfig
+from energy.timegrid import SLOT, SLOT_HOURS, as_utc, local_day_bounds
+from forecasting.config import ForecastConfig, WeatherErrorConfig
 
-__all__ = ["simulate_weather_forecast"]
+__all__ = ["day_ahead_weather", "simulate_weather_forecast"]
 
 _IRRADIANCE = ("ghi_w_per_m2", "dni_w_per_m2", "dhi_w_per_m2")
 _REFERENCE_LEAD_H = 36.0
@@ -73,4 +76,34 @@ def simulate_weather_forecast(
     for column in _IRRADIANCE:
         if column in out:
             out[column] = (out[column] * factor).clip(lower=0.0)
+    return out
+
+
+def day_ahead_weather(
+    actual: pd.DataFrame, config: ForecastConfig, location: LocationConfig
+) -> pd.DataFrame:
+    """The weather a day-ahead model sees: each local day's actual weather replaced by the
+    simulated forecast issued the day before at `backtest.issue_time_local`.
+
+    Training on this instead of the actuals teaches the model how much to trust the weather
+    forecast, so that its quantiles include the weather-forecast error. Only past forecasts are
+    used for a day (they were issued before it), so this leaks nothing into a backtest.
+    """
+    columns = [c for c in ("temp_outdoor_c", *_IRRADIANCE) if c in actual.columns]
+    if not columns or not config.weather_error.enabled or actual.empty:
+        return actual
+    out = actual.copy()
+    tz = location.timezone
+    days = pd.Index(actual.index.tz_convert(tz).date).unique()
+    for day in days:
+        issue_day = day - dt.timedelta(days=1)
+        local_issue = pd.Timestamp(
+            dt.datetime.combine(issue_day, config.backtest.issue_time_local), tz=tz
+        )
+        issue = local_issue.tz_convert("UTC").floor(SLOT)
+        start, end = local_day_bounds(day, tz)
+        horizon = int((end - issue) / SLOT)
+        forecast = simulate_weather_forecast(actual[columns], issue, horizon, config.weather_error)
+        rows = forecast.loc[start : end - SLOT]
+        out.loc[rows.index, columns] = rows[columns].to_numpy()
     return out
