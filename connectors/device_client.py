@@ -161,6 +161,7 @@ class _State:
     last_error: str | None = None
     last_success: dt.datetime | None = None
     values: dict[str, PointReading] = field(default_factory=dict)
+    invalid_reasons: dict[str, str] = field(default_factory=dict)
 
 
 def _utcnow() -> dt.datetime:
@@ -391,7 +392,6 @@ class DeviceClient:
                 if not exc.answered:
                     failure = exc
                     continue
-                log.warning("%s; its points are invalid this cycle", exc)
                 for point in block.points:
                     invalid[point.name] = str(exc)
                 continue
@@ -415,6 +415,7 @@ class DeviceClient:
         requests: int,
     ) -> DeviceReading:
         if track_health:
+            self._log_invalid(fresh)
             self._update_health(fresh, failure)
         values = dict(self._state.values) if track_health else {}
         values.update(fresh)
@@ -435,6 +436,20 @@ class DeviceClient:
             health=self.health(),
             requests=requests,
         )
+
+    def _log_invalid(self, fresh: dict[str, PointReading]) -> None:
+        """Log a point's invalid reason when it appears or changes, and its recovery; not every
+        cycle (a device polled every few seconds would flood the log)."""
+        reasons = self._state.invalid_reasons
+        for name, reading in fresh.items():
+            if reading.quality is Quality.INVALID:
+                if reasons.get(name) != reading.reason:
+                    log.warning(
+                        "device %s: point %s invalid: %s", self.asset_id, name, reading.reason
+                    )
+                    reasons[name] = reading.reason
+            elif reasons.pop(name, None) is not None:
+                log.info("device %s: point %s valid again", self.asset_id, name)
 
     def _update_health(self, fresh: dict[str, PointReading], failure: DeviceError | None) -> None:
         state = self._state
@@ -477,8 +492,6 @@ class DeviceClient:
             value, reason = self._decode_point(point, registers, scale_factors)
             scale_factors[point.name] = value
             quality = Quality.GOOD if not reason else Quality.INVALID
-            if reason:
-                log.warning("device %s: point %s invalid: %s", self.asset_id, point.name, reason)
             out[point.name] = PointReading(value, quality, read_time, point.unit, reason)
         return out
 

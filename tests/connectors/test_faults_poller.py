@@ -251,3 +251,20 @@ def test_breaker_trial_recovers_a_device_that_answers_again() -> None:
     assert faulty[-1].health.breaker is BreakerState.CLOSED
     assert not faulty[-1].health.stale
     assert faulty[-1].values["c"].quality is Quality.GOOD
+
+
+def test_invalid_reason_is_logged_once_and_recovery_too(caplog: pytest.LogCaptureFixture) -> None:
+    def script(request: Request, n: int) -> Action:
+        return ANSWER
+
+    def between(cycle: int, server: ScriptedServer) -> None:
+        server.holding[0] = 4000 if cycle < 3 else 400  # out of range for three cycles
+
+    caplog.set_level(logging.INFO, logger="connectors")
+    results, _ = asyncio.run(_run_cycles(script, 5, between=between))
+    qualities = [r.devices["faulty"].values["a"].quality for r in results]
+    assert qualities == [Quality.INVALID] * 3 + [Quality.GOOD] * 2
+    messages = [r.getMessage() for r in caplog.records if "point a" in r.getMessage()]
+    assert len(messages) == 2
+    assert "invalid" in messages[0]
+    assert "valid again" in messages[1]
