@@ -24,13 +24,15 @@ Per device kind:
   against minimum on/off times when the measured state says the unit switched too recently;
   comfort guard: when its tank, measured now and cooled over the slot by the plan's heat
   demand, would come within COMFORT_GUARD_K of temp_min_c, it runs at full power whatever the
-  plan says;
+  plan says; and it is not switched off when the tank could not ride out the slot plus the
+  minimum off time (it runs at electric_min_kw instead);
 - SG Ready heat pump: `sg_ready_state`, a blunt instrument with four states. Planned power p
   against the unit's range [lo, hi]:
 
   ========================  =======================================================
-  p < lo / 2 (plan: off)    1 lock, only if the tank, measured now and cooled over the
-                            slot by the plan's heat demand, stays SG_LOCK_MARGIN_K
+  p < lo / 2 (plan: off)    1 lock, only if the tank, measured now and cooled by the
+                            plan's heat demand over the slot plus the minimum off
+                            time, stays SG_LOCK_MARGIN_K
                             above temp_min_c and locking does not cut a minimum on time
                             short; else 2 normal (the thermostat decides)
   lo / 2 <= p < mid         3 recommended on (thermostat with a raised target)
@@ -64,7 +66,7 @@ from energy.control.planning import ExternalLimits
 from energy.physics.readings import DistrictSnapshot
 from energy.site import Site
 from energy.store.controls import AssetMode, OverrideKind
-from energy.timegrid import SLOT_HOURS, floor_slot
+from energy.timegrid import SLOT_MINUTES, floor_slot
 from optimizer import GRID_ID, DispatchResult, DispatchState
 from optimizer.plant import BatteryUnit, HeatPumpUnit, Plant, PVUnit
 
@@ -233,8 +235,9 @@ def commands_for_slot(
             command = _release(hp.id)
         elif hp.sg_ready:
             sg_state = _sg_state(hp, planned(hp.id, "power_kw"), state, cap)
+            ride_through = SLOT_MINUTES + hp.config.min_off_minutes
             if sg_state == SG_LOCK and _tank_cold(
-                hp, state, _slot_drop_k(hp, planned), SG_LOCK_MARGIN_K
+                hp, state, _drop_k(hp, planned, ride_through), SG_LOCK_MARGIN_K
             ):
                 sg_state = SG_NORMAL
             command = DeviceCommand(hp.id, kind, float(sg_state))
@@ -244,11 +247,16 @@ def commands_for_slot(
             )
             on, minutes = _minutes(state, hp.id)
             held_off = on is False and minutes < hp.config.min_off_minutes
-            drop_k = _slot_drop_k(hp, planned)
-            if _tank_cold(hp, state, drop_k) and not held_off and command.value is not None:
-                full = float(hp.config.electric_max_kw)
-                if command.value < full:
-                    command = DeviceCommand(hp.id, kind, full, "guard")
+            ride_through = SLOT_MINUTES + hp.config.min_off_minutes
+            value = command.value if command.value is not None else 0.0
+            if held_off:
+                pass
+            elif _tank_cold(hp, state, _drop_k(hp, planned, SLOT_MINUTES)):
+                if value < hp.config.electric_max_kw:
+                    command = DeviceCommand(hp.id, kind, hp.config.electric_max_kw, "guard")
+            elif value == 0.0 and _tank_cold(hp, state, _drop_k(hp, planned, ride_through)):
+                # switching off now would hold the unit off for min_off_minutes: too long
+                command = DeviceCommand(hp.id, kind, hp.config.electric_min_kw, "guard")
         commands.append(_capped(hp, command, cap))
 
     curtailable = [pv for pv in plant.pvs if pv.config.curtailable]
@@ -294,12 +302,12 @@ def _self_consuming(
     return abs(local - power_kw) <= SELF_CONSUMPTION_TOLERANCE_KW
 
 
-def _slot_drop_k(hp: HeatPumpUnit, planned: Callable[[str, str], float]) -> float:
-    """How far the tank cools over one slot with no heat from the pump, at the plan's heat
-    demand of the house (the forecast) plus standby loss at the minimum temperature."""
+def _drop_k(hp: HeatPumpUnit, planned: Callable[[str, str], float], minutes: float) -> float:
+    """How far the tank cools over `minutes` with no heat from the pump, at the plan's heat
+    demand of the house in this slot (the forecast) plus standby loss at the minimum."""
     loss_kw = hp.tank.loss_w_per_k * max(hp.tank.temp_min_c - hp.tank.ambient_temp_c, 0.0) / 1e3
     demand_kw = max(planned(hp.house_id, "heat_demand_kw"), 0.0) + loss_kw
-    return demand_kw * SLOT_HOURS / hp.capacity_kwh_per_k
+    return demand_kw * minutes / 60.0 / hp.capacity_kwh_per_k
 
 
 def _tank_cold(

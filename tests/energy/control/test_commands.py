@@ -342,3 +342,22 @@ def test_heat_demand_of_the_slot_counts_for_lock_and_guard(site: Site) -> None:
     busy = by_asset(commands_for_slot(site, drawing, SLOT0, state=warm))
     assert busy[hp.id].source == "guard"
     assert busy[sg.id].value == 2.0, "no lock when the slot's draw would cool the tank too far"
+
+
+def test_continuous_heat_pump_is_not_switched_off_when_the_tank_cannot_ride_out_min_off(
+    site: Site,
+) -> None:
+    _, hp, _ = units(site)
+    running = DispatchState(
+        tank_temp_c={hp.tank_id: hp.tank.temp_min_c + 2.0},
+        hp_on={hp.id: True},
+        hp_minutes_in_state={hp.id: 600.0},
+    )
+    demand_kw = 2 * hp.capacity_kwh_per_k  # 0.5 K per slot, about 1.2 K over slot + min off
+    plan = plan_frame({(hp.id, "power_kw"): 0.0, (hp.house_id, "heat_demand_kw"): demand_kw})
+    kept = by_asset(commands_for_slot(site, plan, SLOT0, state=running))[hp.id]
+    assert kept == DeviceCommand(
+        hp.id, CommandKind.HEAT_PUMP_POWER_KW, hp.config.electric_min_kw, "guard"
+    )
+    calm = plan_frame({(hp.id, "power_kw"): 0.0})
+    assert by_asset(commands_for_slot(site, calm, SLOT0, state=running))[hp.id].value == 0.0
