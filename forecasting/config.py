@@ -122,8 +122,9 @@ class TrainingConfig(_Model):
     refit_every_days: PositiveFloat = Field(7.0, description="refit cadence in production")
     weather: Literal["actual", "simulated_day_ahead"] = Field(
         "simulated_day_ahead",
-        description="weather inputs of the training rows: the actuals, or the simulated day-ahead "
-        "forecast of each day (weather_error), so that the quantiles include the forecast error",
+        description="irradiance inputs of the training rows: the actuals, or the simulated "
+        "day-ahead forecast of each day (weather_error), so that PV quantiles include the "
+        "irradiance forecast error; temperature always trains on actuals",
     )
 
 

