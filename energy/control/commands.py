@@ -185,7 +185,7 @@ def commands_for_slot(
             "the plan does not cover the slot %s: releasing every automatic asset to local mode",
             floor_slot(slot_start).isoformat(),
         )
-    overrides = {a: Override.of(o) for a, o in (overrides or {}).items()}
+    in_force = {a: Override.of(o) for a, o in (overrides or {}).items()}
     modes = modes or {}
     limits = (
         external_limits
@@ -201,7 +201,7 @@ def commands_for_slot(
 
     for battery in plant.batteries:
         config = battery.config
-        override = overrides.get(battery.id)
+        override = in_force.get(battery.id)
         if override is not None:
             commands.append(
                 _overridden(
@@ -224,7 +224,7 @@ def commands_for_slot(
                 commands.append(DeviceCommand(battery.id, CommandKind.BATTERY_POWER_KW, power))
 
     for hp in plant.heat_pumps:
-        override = overrides.get(hp.id)
+        override = in_force.get(hp.id)
         kind = CommandKind.SG_READY_STATE if hp.sg_ready else CommandKind.HEAT_PUMP_POWER_KW
         cap = caps.get(hp.id)
         if override is not None:
@@ -262,7 +262,7 @@ def commands_for_slot(
     curtailable = [pv for pv in plant.pvs if pv.config.curtailable]
     pv_limits = _pv_limits(curtailable, values, limits, planned) if values is not None else {}
     for pv in curtailable:
-        override = overrides.get(pv.id)
+        override = in_force.get(pv.id)
         if override is not None:
             commands.append(_overridden(pv.id, CommandKind.PV_LIMIT_KW, override))
         elif modes.get(pv.id) == AssetMode.MANUAL:
