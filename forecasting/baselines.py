@@ -81,7 +81,13 @@ def _known_lag(issue_time: pd.Timestamp, valid: pd.DatetimeIndex, period: dt.tim
 class Persistence(Baseline):
     name: str = field(init=False, default="persistence")
 
-    def predict(self, issue_time, valid, history, weather):  # type: ignore[no-untyped-def]
+    def predict(
+        self,
+        issue_time: pd.Timestamp,
+        valid: pd.DatetimeIndex,
+        history: pd.Series,
+        weather: pd.DataFrame,
+    ) -> np.ndarray:
         source = _known_lag(issue_time, valid, dt.timedelta(days=1))
         return history.reindex(source).to_numpy(dtype=float)
 
@@ -90,7 +96,13 @@ class Persistence(Baseline):
 class SeasonalNaive(Baseline):
     name: str = field(init=False, default="seasonal_naive")
 
-    def predict(self, issue_time, valid, history, weather):  # type: ignore[no-untyped-def]
+    def predict(
+        self,
+        issue_time: pd.Timestamp,
+        valid: pd.DatetimeIndex,
+        history: pd.Series,
+        weather: pd.DataFrame,
+    ) -> np.ndarray:
         source = _known_lag(issue_time, valid, dt.timedelta(days=7))
         return history.reindex(source).to_numpy(dtype=float)
 
@@ -118,7 +130,13 @@ class BdewElectricProfile(Baseline):
         self.annual_kwh_ = _annual_kwh(self.target, history)
         return self
 
-    def predict(self, issue_time, valid, history, weather):  # type: ignore[no-untyped-def]
+    def predict(
+        self,
+        issue_time: pd.Timestamp,
+        valid: pd.DatetimeIndex,
+        history: pd.Series,
+        weather: pd.DataFrame,
+    ) -> np.ndarray:
         if self.profile == "H25":
             return h25_profile(valid, self.location) * self.annual_kwh_ / 1e6
         return h0_profile(valid, self.location) * self.annual_kwh_ / HOURS_PER_YEAR
@@ -187,7 +205,13 @@ class BdewHeatProfile(Baseline):
         self.customer_value_ = energy_kwh / profile_kwh if profile_kwh > 0 else 0.0
         return self
 
-    def predict(self, issue_time, valid, history, weather):  # type: ignore[no-untyped-def]
+    def predict(
+        self,
+        issue_time: pd.Timestamp,
+        valid: pd.DatetimeIndex,
+        history: pd.Series,
+        weather: pd.DataFrame,
+    ) -> np.ndarray:
         hours, shape = self._hourly(valid[0], valid[-1] + SLOT, weather["temp_outdoor_c"])
         per_hour = pd.Series(shape * self.customer_value_, index=hours)
         return per_hour.reindex(valid.floor("h")).to_numpy(dtype=float)
@@ -211,7 +235,13 @@ class SmartPersistence(Baseline):
             temp_c,
         )
 
-    def predict(self, issue_time, valid, history, weather):  # type: ignore[no-untyped-def]
+    def predict(
+        self,
+        issue_time: pd.Timestamp,
+        valid: pd.DatetimeIndex,
+        history: pd.Series,
+        weather: pd.DataFrame,
+    ) -> np.ndarray:
         window = pd.date_range(
             issue_time - pd.Timedelta(hours=self.window_h), issue_time, freq=SLOT, inclusive="left"
         )

@@ -20,6 +20,7 @@ from typing import Literal
 
 import pandas as pd
 
+from energy.quality import Quality
 from energy.site import Site
 from energy.timegrid import SLOT, align_to_slots, as_utc, slot_grid
 from forecasting.features import WEATHER_COLUMNS
@@ -101,7 +102,10 @@ def read_meter_csv(
 def store_history(
     store: object, site: Site, start: dt.datetime | pd.Timestamp, end: dt.datetime | pd.Timestamp
 ) -> pd.DataFrame:
-    """Targets and weather actuals of a site from the store's measurements (see module doc)."""
+    """Targets and weather actuals of a site from the store's measurements (see module doc).
+
+    Values whose quality is not GOOD are treated as missing.
+    """
     from energy.store.measurements import read_series
 
     grid = slot_grid(as_utc(start), as_utc(end))
@@ -115,7 +119,9 @@ def store_history(
     wanted += [(name, WEATHER_ASSET, name) for name in WEATHER_COLUMNS]
     for name, asset, quantity in wanted:
         frame = read_series(store, site.id, asset, quantity, grid[0], grid[-1] + SLOT)  # type: ignore[arg-type]
-        columns[name] = frame["value"].reindex(grid)
+        # only GOOD values train or feed a model: a stale or invalid reading is missing, not data
+        good = frame["value"].where(frame["quality"] == int(Quality.GOOD))
+        columns[name] = good.reindex(grid)
     data = pd.DataFrame(columns, index=grid)
     empty = [name for name, values in data.items() if values.isna().all()]
     if empty:

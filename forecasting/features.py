@@ -278,7 +278,7 @@ class FeatureBuilder:
         return pd.DataFrame(columns, index=valid)
 
     def _solar(
-        self, geometry: pd.DataFrame, weather: pd.DataFrame, cache: dict[Any, np.ndarray]
+        self, geometry: pd.DataFrame, weather: pd.DataFrame, cache: dict[Any, Any]
     ) -> pd.DataFrame:
         temp = weather["temp_outdoor_c"].to_numpy(dtype=float)
         if "complete" not in cache:

@@ -137,7 +137,7 @@ class ForecastService:
         self.models: dict[str, TargetModel] = {}
 
     @property
-    def location(self):  # type: ignore[no-untyped-def]
+    def location(self) -> LocationConfig:
         return self.site.config.location
 
     def builder(self, target: Target) -> FeatureBuilder:

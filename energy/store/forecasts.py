@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,7 +87,7 @@ def write_forecasts(store: Store, frame: pd.DataFrame) -> int:
     return len(rows)
 
 
-def _frame(rows: list[Any]) -> pd.DataFrame:
+def _frame(rows: Sequence[Any]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=FORECAST_COLUMNS)
     for column in ("issue_time", "valid_time"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
