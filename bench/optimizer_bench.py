@@ -7,6 +7,7 @@ Cases
   plan and the inputs are new. For each re-solve the wall time of `solve()` (inputs to DispatchResult)
   is compared with the time HiGHS itself reports for the same run, and with a cold HiGHS solve of
   the identical LP in a fresh HiGHS instance.
+- pyomo: the same LP re-solved through Pyomo's own persistent HiGHS interface, for comparison.
 - milp: the same site with heat pump on/off, minimum times and SG Ready states (time-limited).
 - scale: districts of N houses (the seven Klimaviertel houses repeated, one community battery per
   50 houses, connection limits scaled) at 96 and 192 slots; each case runs in its own process so
@@ -150,6 +151,49 @@ def bench_default(resolves: int, cold_solver: str) -> None:
     )
 
 
+def bench_pyomo_persistent(resolves: int) -> None:
+    """The same LP re-solved through Pyomo's persistent HiGHS interface (mutable Params set in
+    Pyomo, changes found and passed on by Pyomo), for comparison with the direct updates."""
+    from pyomo.contrib.solver.solvers.highs import Highs as PyomoHighs
+
+    from optimizer.model import build_model, coefficients, set_param_values
+    from optimizer.plant import Plant
+
+    site = load_site()
+    n = 144
+    print(f"== the same LP through Pyomo's persistent HiGHS (pyomo.contrib.solver), {n} slots ==")
+    inputs = synthetic_inputs(site, START, n + resolves, seed=7)
+    dm = build_model(site.config, Plant.from_site(site), OptimizerOptions(horizon_slots=n))
+    solver = PyomoHighs()
+    updates = solver.config.auto_updates
+    for name in (
+        "check_for_new_or_removed_constraints",
+        "check_for_new_or_removed_vars",
+        "check_for_new_or_removed_params",
+        "check_for_new_objective",
+        "update_constraints",
+        "update_vars",
+        "update_named_expressions",
+        "update_objective",
+    ):
+        setattr(updates, name, False)
+    state = DispatchState().completed(site)
+    walls, highs = [], []
+    for k in range(resolves + 1):
+        started = time.perf_counter()
+        set_param_values(dm, coefficients(dm, inputs.window(k, n), state))
+        before = solver._solver_model.getRunTime() if solver._solver_model is not None else 0.0
+        solver.solve(dm.model)
+        walls.append(time.perf_counter() - started)
+        highs.append(solver._solver_model.getRunTime() - before)
+    walls_a, highs_a = np.asarray(walls[1:]), np.asarray(highs[1:])
+    print(
+        f"first solve (set_instance) {walls[0]:.3f} s; re-solves ({resolves}): wall median "
+        f"{np.median(walls_a):.4f} s, HiGHS median {np.median(highs_a):.4f} s, ratio median "
+        f"{np.median(walls_a / highs_a):.2f}x"
+    )
+
+
 def bench_milp(time_limit: float) -> None:
     site = load_site()
     n = 144
@@ -175,7 +219,9 @@ def bench_milp(time_limit: float) -> None:
             result = optimizer.solve(inputs.window(k + 1, n), state_from(result, site))
 
 
-def bench_scale_case(houses: int, slots: int, cold_solver: str) -> dict[str, float]:
+def bench_scale_case(
+    houses: int, slots: int, cold_solver: str, cold_only_above: int
+) -> dict[str, float | str]:
     site = scaled_site(houses)
     inputs = synthetic_inputs(site, START, slots + 1, seed=11)
     optimizer = DispatchOptimizer(
@@ -183,7 +229,10 @@ def bench_scale_case(houses: int, slots: int, cold_solver: str) -> dict[str, flo
         options=OptimizerOptions(horizon_slots=slots, cold_solver=cold_solver, time_limit_s=600.0),
     )
     first = optimizer.solve(inputs.window(0, slots))
-    second = optimizer.solve(inputs.window(1, slots), state_from(first, site))
+    if first.summary["n_variables"] > cold_only_above:
+        second = None
+    else:
+        second = optimizer.solve(inputs.window(1, slots), state_from(first, site))
     return {
         "houses": houses,
         "slots": slots,
@@ -194,14 +243,16 @@ def bench_scale_case(houses: int, slots: int, cold_solver: str) -> dict[str, flo
         "cold_solve_s": first.summary["solve_seconds"],
         "cold_highs_s": first.summary["highs_seconds"],
         "extract_s": first.summary["extract_seconds"],
-        "warm_total_s": second.summary["total_seconds"],
-        "warm_highs_s": second.summary["highs_seconds"],
-        "status": first.summary["status"] + "/" + second.summary["status"],
+        "warm_total_s": second.summary["total_seconds"] if second else "-",
+        "warm_highs_s": second.summary["highs_seconds"] if second else "-",
+        "status": first.summary["status"] + "/" + (second.summary["status"] if second else "-"),
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
     }
 
 
-def bench_scale(houses: list[int], slots: list[int], cold_solver: str) -> None:
+def bench_scale(
+    houses: list[int], slots: list[int], cold_solver: str, cold_only_above: int
+) -> None:
     print(f"== scaling (cold solver {cold_solver}; each case in its own process) ==")
     header = (
         "houses",
@@ -246,20 +297,30 @@ def bench_scale(houses: list[int], slots: list[int], cold_solver: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--case", choices=["default", "milp", "scale", "all"], default="all")
+    parser.add_argument(
+        "--case", choices=["default", "pyomo", "milp", "scale", "all"], default="all"
+    )
     parser.add_argument("--resolves", type=int, default=20)
     parser.add_argument("--houses", default="50,200,500")
     parser.add_argument("--slots", default="96,192")
     parser.add_argument("--cold-solver", default="choose", choices=["simplex", "ipm", "choose"])
     parser.add_argument("--milp-time-limit", type=float, default=10.0)
+    parser.add_argument(
+        "--cold-only-above",
+        type=int,
+        default=800_000,
+        help="skip the warm re-solve of scale cases with more variables",
+    )
     parser.add_argument("--scale-case", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.scale_case:
         houses, slots = (int(x) for x in args.scale_case.split(":"))
-        print(json.dumps(bench_scale_case(houses, slots, args.cold_solver)))
+        print(json.dumps(bench_scale_case(houses, slots, args.cold_solver, args.cold_only_above)))
         return
     if args.case in ("default", "all"):
         bench_default(args.resolves, "simplex")
+    if args.case in ("pyomo", "all"):
+        bench_pyomo_persistent(args.resolves)
     if args.case in ("milp", "all"):
         bench_milp(args.milp_time_limit)
     if args.case in ("scale", "all"):
