@@ -227,7 +227,7 @@ def read_plan_values(store: Store, plan_id: int) -> pd.DataFrame:
         .order_by(plan_values.c.slot_start, plan_values.c.asset_id, plan_values.c.quantity)
     )
     with store.engine.connect() as conn:
-        rows = conn.execute(query).all()
+        rows = [tuple(row) for row in conn.execute(query)]  # pandas is slow on Row objects
     frame = pd.DataFrame(rows, columns=["asset_id", "quantity", "slot_start", "value"])
     frame["slot_start"] = pd.to_datetime(frame["slot_start"], utc=True)
     return frame

@@ -11,8 +11,9 @@ import io
 from dataclasses import asdict
 from typing import Annotated, Any
 
+import pandas as pd
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from energy.quality import Quality
 from energy.store.alarms import acknowledge_alarm, list_alarms, raise_alarm
@@ -83,6 +84,14 @@ def plan_dict(plan: PlanRecord) -> dict[str, Any]:
     data = asdict(plan)
     data["state"] = plan.state.value
     return data
+
+
+def _records_utc(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows for a large JSON answer, built without FastAPI's per-value encoder: slot_start as
+    ISO 8601 UTC text."""
+    out = frame.copy()
+    out["slot_start"] = out["slot_start"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return out.to_dict("records")
 
 
 # -- who am I, site, assets ------------------------------------------------------------------
@@ -248,14 +257,10 @@ def plan_detail(request: Request, _: Reader, plan_id: RowId) -> dict[str, Any]:
 
 
 @router.get("/plans/{plan_id}/values", tags=["plans"])
-def plan_values(request: Request, _: Reader, plan_id: RowId) -> list[dict[str, Any]]:
+def plan_values(request: Request, _: Reader, plan_id: RowId) -> JSONResponse:
     """Long rows asset_id, quantity, slot_start (UTC), value."""
     plan = plan_or_404(store_of(request), site_of(request), plan_id)
-    frame = read_plan_values(store_of(request), plan.id)
-    return [
-        {"asset_id": a, "quantity": q, "slot_start": t.to_pydatetime(), "value": v}
-        for a, q, t, v in frame.itertuples(index=False, name=None)
-    ]
+    return JSONResponse(_records_utc(read_plan_values(store_of(request), plan.id)))
 
 
 @router.get(
@@ -285,7 +290,7 @@ def plan_diff(
     _: Reader,
     plan_id: RowId,
     against: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
-) -> dict[str, Any]:
+) -> JSONResponse:
     """Per slot the change of this plan against another (default: the active plan)."""
     store, site = store_of(request), site_of(request)
     plan = plan_or_404(store, site, plan_id)
@@ -296,23 +301,14 @@ def plan_diff(
     else:
         reference = plan_or_404(store, site, against)
     diff = diff_plans(store, plan.id, reference.id)
-    return {
-        "plan_id": plan.id,
-        "reference_plan_id": reference.id,
-        "rows": [
-            {
-                "asset_id": a,
-                "quantity": q,
-                "slot_start": t.to_pydatetime(),
-                "value": v,
-                "value_reference": r,
-                "change": c,
-            }
-            for a, q, t, v, r, c in diff[
-                ["asset_id", "quantity", "slot_start", "value", "value_reference", "change"]
-            ].itertuples(index=False, name=None)
-        ],
-    }
+    columns = ["asset_id", "quantity", "slot_start", "value", "value_reference", "change"]
+    return JSONResponse(
+        {
+            "plan_id": plan.id,
+            "reference_plan_id": reference.id,
+            "rows": _records_utc(diff[columns]),
+        }
+    )
 
 
 @router.post("/plans/{plan_id}/approve", tags=["plans"])

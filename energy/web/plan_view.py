@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
+import math
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-import plotly.graph_objects as go
-from plotly.colors import qualitative
 
 from energy.site import AssetKind, Site
 from energy.store.engine import Store
@@ -27,6 +25,19 @@ from energy.web.queries import measured_slots
 __all__ = ["ChartSpec", "PlanView", "build_plan_view", "change_unit", "diff_summary"]
 
 GRID = "grid"
+GRID_COLOUR = "#e6e9ee"
+PALETTE = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
 
 
 @dataclass
@@ -56,8 +67,19 @@ def _layout(title: str, y_title: str) -> dict[str, Any]:
         "title": {"text": title, "font": {"size": 1, "color": "rgba(0,0,0,0)"}},
         "margin": {"l": 60, "r": 10, "t": 10, "b": 10},
         "height": 300,
-        "xaxis": {"type": "category", "tickangle": -45, "automargin": True},
-        "yaxis": {"title": {"text": y_title}, "zeroline": True, "automargin": True},
+        "xaxis": {
+            "type": "category",
+            "tickangle": -45,
+            "automargin": True,
+            "gridcolor": GRID_COLOUR,
+        },
+        "yaxis": {
+            "title": {"text": y_title},
+            "zeroline": True,
+            "zerolinecolor": "#b8bec6",
+            "gridcolor": GRID_COLOUR,
+            "automargin": True,
+        },
         "legend": {
             "orientation": "h",
             "x": 0,
@@ -66,7 +88,8 @@ def _layout(title: str, y_title: str) -> dict[str, Any]:
             "font": {"size": 10},
         },
         "hovermode": "x unified",
-        "template": "plotly_white",
+        "plot_bgcolor": "#ffffff",
+        "paper_bgcolor": "#ffffff",
         "font": {"family": "system-ui, sans-serif", "size": 11},
     }
 
@@ -100,14 +123,48 @@ def _ticks(labels: dict[pd.Timestamp, str], tz: ZoneInfo) -> tuple[list[str], li
     return values, texts
 
 
-def _series_on(
-    values: pd.DataFrame, labels: dict[pd.Timestamp, str], asset_id: str, quantity: str
-) -> tuple[list[str], list[float]] | None:
-    rows = values[(values["asset_id"] == asset_id) & (values["quantity"] == quantity)]
-    rows = rows[rows["slot_start"].isin(labels.keys())]
-    if rows.empty:
-        return None
-    return [labels[t] for t in rows["slot_start"]], rows["value"].astype(float).tolist()
+Series = dict[tuple[str, str], tuple[list[str], list[float]]]
+"""(asset_id, quantity) -> (slot labels, values) of the slots a chart shows."""
+
+
+def _series(values: pd.DataFrame, labels: dict[pd.Timestamp, str]) -> Series:
+    shown = values[values["slot_start"].isin(labels.keys())]
+    return {
+        (str(asset_id), str(quantity)): (
+            [labels[t] for t in group["slot_start"]],
+            group["value"].astype(float).tolist(),
+        )
+        for (asset_id, quantity), group in shown.groupby(["asset_id", "quantity"], sort=False)
+    }
+
+
+class _Chart:
+    """A Plotly figure as plain data (plotly.js draws it; no server-side figure validation)."""
+
+    def __init__(self, title: str, y_title: str) -> None:
+        self.title = title
+        self.layout = _layout(title, y_title)
+        self.traces: list[dict[str, Any]] = []
+
+    def add(self, x: list[str], y: list[float], name: str, **line: Any) -> None:
+        self.traces.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "x": x,
+                "y": [v if math.isfinite(v) else None for v in y],
+                "name": name,
+                "line": line,
+            }
+        )
+
+    def to_json(self, ticks: tuple[list[str], list[str]]) -> str:
+        layout = {
+            **self.layout,
+            "xaxis": {**self.layout["xaxis"], "tickmode": "array", "tickvals": ticks[0]}
+            | {"ticktext": ticks[1]},
+        }
+        return json.dumps({"data": self.traces, "layout": layout}, allow_nan=False)
 
 
 def _asset_chart(
@@ -116,94 +173,75 @@ def _asset_chart(
     asset_ids: list[str],
     plan_quantity: str,
     measured_quantity: str,
-    planned: pd.DataFrame,
-    measured: pd.DataFrame,
-    labels: dict[pd.Timestamp, str],
+    planned: Series,
+    measured: Series,
     scale: float = 1.0,
-) -> go.Figure | None:
-    figure = go.Figure(layout=_layout(title, y_title))
-    palette = qualitative.D3 + qualitative.Set2
+) -> _Chart | None:
+    chart = _Chart(title, y_title)
     for index, asset_id in enumerate(asset_ids):
-        colour = palette[index % len(palette)]
-        plan_series = _series_on(planned, labels, asset_id, plan_quantity)
+        colour = PALETTE[index % len(PALETTE)]
+        plan_series = planned.get((asset_id, plan_quantity))
         if plan_series is not None:
-            figure.add_trace(
-                go.Scatter(
-                    x=plan_series[0],
-                    y=[v * scale for v in plan_series[1]],
-                    name=f"{asset_id} plan",
-                    line={"color": colour, "shape": "hv", "width": 1.6},
-                    legendgroup=asset_id,
-                )
+            chart.add(
+                plan_series[0],
+                [v * scale for v in plan_series[1]],
+                f"{asset_id} plan",
+                color=colour,
+                shape="hv",
+                width=1.6,
             )
-        measured_series = _series_on(measured, labels, asset_id, measured_quantity)
+        measured_series = measured.get((asset_id, measured_quantity))
         if measured_series is not None:
-            figure.add_trace(
-                go.Scatter(
-                    x=measured_series[0],
-                    y=[v * scale for v in measured_series[1]],
-                    name=f"{asset_id} measured",
-                    line={"color": colour, "dash": "dot", "width": 1.4},
-                    legendgroup=asset_id,
-                )
+            chart.add(
+                measured_series[0],
+                [v * scale for v in measured_series[1]],
+                f"{asset_id} measured",
+                color=colour,
+                dash="dot",
+                width=1.4,
             )
-    if not figure.data:
-        return None
-    return figure
+    return chart if chart.traces else None
 
 
-def _limit_line(figure: go.Figure, x: list[str], level: float, name: str) -> None:
-    figure.add_trace(
-        go.Scatter(
-            x=x,
-            y=[level] * len(x),
-            name=name,
-            mode="lines",
-            line={"color": "#c0392b", "dash": "dash", "width": 1},
-        )
-    )
-
-
-def _price_chart(planned: pd.DataFrame, labels: dict[pd.Timestamp, str]) -> go.Figure | None:
-    figure = go.Figure(layout=_layout("Prices", "EUR/kWh"))
+def _price_chart(planned: Series) -> _Chart | None:
+    chart = _Chart("Prices", "EUR/kWh")
     for quantity, name in (
         ("price_import_eur_per_kwh", "import price"),
         ("price_export_eur_per_kwh", "export price"),
     ):
-        series = _series_on(planned, labels, GRID, quantity)
+        series = planned.get((GRID, quantity))
         if series is not None:
-            figure.add_trace(go.Scatter(x=series[0], y=series[1], name=name, line={"shape": "hv"}))
-    return figure if figure.data else None
+            chart.add(series[0], series[1], name, shape="hv")
+    return chart if chart.traces else None
 
 
 def _grid_chart(
-    site: Site, planned: pd.DataFrame, measured: pd.DataFrame, labels: dict[pd.Timestamp, str]
-) -> go.Figure | None:
-    title = "Grid exchange (import +, export −)"
-    figure = go.Figure(layout=_layout(title, "kW"))
-    imports = _series_on(planned, labels, GRID, "import_kw")
-    exports = _series_on(planned, labels, GRID, "export_kw")
+    site: Site, planned: Series, measured: Series, labels: dict[pd.Timestamp, str]
+) -> _Chart | None:
+    chart = _Chart("Grid exchange (import +, export −)", "kW")
+    imports = planned.get((GRID, "import_kw"))
+    exports = planned.get((GRID, "export_kw"))
     if imports is not None:
-        figure.add_trace(
-            go.Scatter(x=imports[0], y=imports[1], name="import plan", line={"shape": "hv"})
-        )
+        chart.add(imports[0], imports[1], "import plan", shape="hv")
     if exports is not None:
-        figure.add_trace(
-            go.Scatter(
-                x=exports[0], y=[-v for v in exports[1]], name="export plan", line={"shape": "hv"}
-            )
-        )
-    net = _series_on(measured, labels, "grid.meter", "power_kw")
+        chart.add(exports[0], [-v for v in exports[1]], "export plan", shape="hv")
+    net = measured.get(("grid.meter", "power_kw"))
     if net is not None:
-        figure.add_trace(go.Scatter(x=net[0], y=net[1], name="measured net", line={"dash": "dot"}))
-    if not figure.data:
+        chart.add(net[0], net[1], "measured net", dash="dot")
+    if not chart.traces:
         return None
     x = list(labels.values())
     grid = site.config.grid
     export_limit = min(grid.export_limit_kw, grid.feed_in_limit_kw or grid.export_limit_kw)
-    _limit_line(figure, x, grid.import_limit_kw, f"import limit {grid.import_limit_kw:g} kW")
-    _limit_line(figure, x, -export_limit, f"export limit {export_limit:g} kW")
-    return figure
+    limit_style = {"color": "#c0392b", "dash": "dash", "width": 1}
+    chart.add(
+        x,
+        [grid.import_limit_kw] * len(x),
+        f"import limit {grid.import_limit_kw:g} kW",
+        **limit_style,
+    )
+    chart.add(x, [-export_limit] * len(x), f"export limit {export_limit:g} kW", **limit_style)
+    return chart
 
 
 def _ids(site: Site, kind: AssetKind, planned: pd.DataFrame) -> list[str]:
@@ -212,86 +250,81 @@ def _ids(site: Site, kind: AssetKind, planned: pd.DataFrame) -> list[str]:
 
 
 def _plan_charts(
-    site: Site, planned: pd.DataFrame, measured: pd.DataFrame, labels: dict[pd.Timestamp, str]
+    site: Site,
+    planned_frame: pd.DataFrame,
+    measured_frame: pd.DataFrame,
+    labels: dict[pd.Timestamp, str],
 ) -> list[ChartSpec]:
-    builders: list[tuple[str, Callable[[], go.Figure | None]]] = [
-        ("prices", lambda: _price_chart(planned, labels)),
-        ("grid", lambda: _grid_chart(site, planned, measured, labels)),
+    planned, measured = _series(planned_frame, labels), _series(measured_frame, labels)
+
+    def of_kind(kind: AssetKind) -> list[str]:
+        return _ids(site, kind, planned_frame)
+
+    charts: list[tuple[str, _Chart | None]] = [
+        ("prices", _price_chart(planned)),
+        ("grid", _grid_chart(site, planned, measured, labels)),
         (
             "battery-power",
-            lambda: _asset_chart(
+            _asset_chart(
                 "Battery power (charging +)",
                 "kW",
-                _ids(site, AssetKind.BATTERY, planned),
+                of_kind(AssetKind.BATTERY),
                 "power_kw",
                 "power_kw",
                 planned,
                 measured,
-                labels,
             ),
         ),
         (
             "battery-soc",
-            lambda: _asset_chart(
+            _asset_chart(
                 "Battery state of charge",
                 "%",
-                _ids(site, AssetKind.BATTERY, planned),
+                of_kind(AssetKind.BATTERY),
                 "soc_frac",
                 "soc_frac",
                 planned,
                 measured,
-                labels,
                 scale=100.0,
             ),
         ),
         (
             "hp-power",
-            lambda: _asset_chart(
+            _asset_chart(
                 "Heat pump electric power",
                 "kW",
-                _ids(site, AssetKind.HEAT_PUMP, planned),
+                of_kind(AssetKind.HEAT_PUMP),
                 "power_kw",
                 "power_kw",
                 planned,
                 measured,
-                labels,
             ),
         ),
         (
             "tank-temp",
-            lambda: _asset_chart(
+            _asset_chart(
                 "Tank temperature",
                 "°C",
-                _ids(site, AssetKind.TANK, planned),
+                of_kind(AssetKind.TANK),
                 "tank_temp_c",
                 "tank_temp_c",
                 planned,
                 measured,
-                labels,
             ),
         ),
         (
             "pv",
-            lambda: _asset_chart(
-                "PV power",
-                "kW",
-                _ids(site, AssetKind.PV, planned),
-                "pv_kw",
-                "power_kw",
-                planned,
-                measured,
-                labels,
+            _asset_chart(
+                "PV power", "kW", of_kind(AssetKind.PV), "pv_kw", "power_kw", planned, measured
             ),
         ),
     ]
     ticks = _ticks(labels, site.tz)
-    charts = []
-    for chart_id, build in builders:
-        figure = build()
-        if figure is not None:
-            figure.update_xaxes(tickmode="array", tickvals=ticks[0], ticktext=ticks[1])
-            charts.append(ChartSpec(chart_id, figure.layout.title.text, figure.to_json()))
-    return charts
+    return [
+        ChartSpec(chart_id, chart.title, chart.to_json(ticks))
+        for chart_id, chart in charts
+        if chart is not None
+    ]
 
 
 def _measured_keys(site: Site, planned: pd.DataFrame) -> list[tuple[str, str]]:

@@ -14,8 +14,7 @@ from energy.quality import Quality
 from energy.store import forecasts as forecasts_store
 from energy.store.engine import Store
 from energy.store.forecasts import list_models
-from energy.store.measurements import read_series
-from energy.store.schema import forecasts, sites
+from energy.store.schema import forecasts, measurements, series, sites
 
 __all__ = [
     "forecast_issues",
@@ -110,27 +109,35 @@ def measured_slots(
     end: dt.datetime,
     slot_minutes: int,
 ) -> pd.DataFrame:
-    """Measured (asset_id, quantity) series averaged per slot in [start, end), long format.
+    """Measured (asset_id, quantity) series averaged per slot in [start, end), long format
+    (asset_id, quantity, slot_start, value), read in one query.
 
     Only good-quality values count; a slot without one is absent rather than zero.
     """
-    frames = []
-    for asset_id, quantity in quantities:
-        values = read_series(store, site_id, asset_id, quantity, start, end)
-        values = values[values["quality"] == Quality.GOOD]["value"]
-        if values.empty:
-            continue
-        means = values.resample(f"{slot_minutes}min").mean().dropna()
-        frames.append(
-            pd.DataFrame(
-                {
-                    "asset_id": asset_id,
-                    "quantity": quantity,
-                    "slot_start": means.index,
-                    "value": means.to_numpy(),
-                }
-            )
+    columns = ["asset_id", "quantity", "slot_start", "value"]
+    wanted = set(quantities)
+    if not wanted:
+        return pd.DataFrame(columns=columns)
+    query = (
+        select(series.c.asset_id, series.c.quantity, measurements.c.time, measurements.c.value)
+        .join(series, series.c.id == measurements.c.series_id)
+        .where(
+            series.c.site_id == site_id,
+            series.c.asset_id.in_(sorted({a for a, _ in wanted})),
+            series.c.quantity.in_(sorted({q for _, q in wanted})),
+            measurements.c.time >= start,
+            measurements.c.time < end,
+            measurements.c.quality == int(Quality.GOOD),
+            measurements.c.value.is_not(None),
         )
-    if not frames:
-        return pd.DataFrame(columns=["asset_id", "quantity", "slot_start", "value"])
-    return pd.concat(frames, ignore_index=True)
+    )
+    with store.engine.connect() as conn:
+        rows = [tuple(row) for row in conn.execute(query)]  # plain tuples: pandas is slow on Rows
+    frame = pd.DataFrame(rows, columns=["asset_id", "quantity", "time", "value"])
+    keys = pd.MultiIndex.from_frame(frame[["asset_id", "quantity"]])
+    frame = frame[keys.isin(list(wanted))]
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    frame["slot_start"] = pd.to_datetime(frame["time"], utc=True).dt.floor(f"{slot_minutes}min")
+    means = frame.groupby(["asset_id", "quantity", "slot_start"], sort=True)["value"].mean()
+    return means.reset_index()[columns]
