@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from urllib.parse import quote
 
 import plotly
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -106,9 +107,12 @@ def _error_page(request: Request, status: int, message: str) -> Response:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotAuthenticatedError)
     async def not_authenticated(request: Request, _exc: NotAuthenticatedError) -> Response:
-        if _wants_html(request) and request.method == "GET":
-            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            return RedirectResponse(f"/login?next={target}", status_code=303)
+        if _wants_html(request):
+            # after a form post with an expired session, come back to the page, not the post
+            target = request.url.path if request.method == "GET" else "/status"
+            if request.method == "GET" and request.url.query:
+                target += f"?{request.url.query}"
+            return RedirectResponse(f"/login?next={quote(target, safe='/?=&')}", status_code=303)
         return JSONResponse(
             {"detail": "authentication required: log in or send Authorization: Bearer <token>"},
             status_code=401,

@@ -144,6 +144,8 @@ def test_logout_ends_the_session(sweb: Web) -> None:
     response = sweb.client.post("/logout", data={"csrf_token": csrf})
     assert response.status_code == 303
     assert sweb.client.get("/status").status_code == 303
+    expired = sweb.client.post("/plans/1/decision", data={"decision": "approve"})
+    assert (expired.status_code, expired.headers["location"]) == (303, "/login?next=/status")
     assert read_audit(sweb.store, action="auth.logout")[0]["actor"] == "analyst"
 
 
