@@ -31,6 +31,7 @@ __all__ = [
     "period_figures",
     "run_summary",
     "slot_frame",
+    "stored_energy_value_eur",
 ]
 
 #: Figures of a period, in report order.
@@ -113,12 +114,30 @@ def monthly_figures(config: SiteConfig, run: PolicyRun, slots: pd.DataFrame) -> 
     return pd.DataFrame(rows)
 
 
+def stored_energy_value_eur(run: PolicyRun, slots: pd.DataFrame) -> float:
+    """What the change in stored energy over the run is worth: battery energy at the period's
+    mean import price, tank heat at that price divided by the run's mean heat pump COP.
+
+    A run that ends with emptier batteries or colder tanks than it started has bought less; over
+    a year this is small, over a few days it can decide a comparison.
+    """
+    price = float(slots["price_import_eur_per_kwh"].mean())
+    electric = float(slots["hp_electric_kwh"].sum())
+    cop = float(slots["heat_delivered_kwh"].sum()) / electric if electric > 0 else 1.0
+    change = run.stored_energy_change_kwh
+    return price * (change.get("batteries", 0.0) + change.get("tanks", 0.0) / max(cop, 1.0))
+
+
 def run_summary(config: SiteConfig, run: PolicyRun, slots: pd.DataFrame) -> dict[str, Any]:
     """The whole run: figures, per-battery cycles, stored energy change, plan stages, timing."""
     capacity = sum(b["capacity_kwh"] for b in run.batteries.values())
+    figures = period_figures(config, slots, capacity)
+    stored_eur = stored_energy_value_eur(run, slots)
     return {
         "policy": run.policy.value,
-        "figures": period_figures(config, slots, capacity),
+        "figures": figures,
+        "stored_energy_value_eur": stored_eur,
+        "cost_with_stored_energy_eur": figures["cost_eur"] - stored_eur,
         "battery_full_cycles_by_asset": {
             a: _ratio(b["discharged_kwh"], b["capacity_kwh"]) for a, b in run.batteries.items()
         },
@@ -138,9 +157,21 @@ def comparison(summaries: dict[str, dict[str, Any]]) -> dict[str, Any]:
     if "rule" in cost:
         out["saving_vs_rule_eur"] = {p: cost["rule"] - c for p, c in cost.items() if p != "rule"}
         if "mpc" in cost and "perfect" in cost:
-            possible = cost["rule"] - cost["perfect"]
-            captured = _ratio(cost["rule"] - cost["mpc"], possible) if possible > 0 else None
+            captured = _share(cost)
             out["mpc_share_of_perfect_saving"] = captured
             out["goal_mpc_captures_85_percent"] = captured is not None and captured >= 0.85
             out["goal_mpc_comfort_not_worse_than_rule"] = comfort["mpc"] <= comfort["rule"] + 1e-6
+    adjusted = {
+        p: s["cost_with_stored_energy_eur"]
+        for p, s in summaries.items()
+        if "cost_with_stored_energy_eur" in s
+    }
+    if {"rule", "mpc", "perfect"} <= set(adjusted):
+        out["mpc_share_of_perfect_saving_with_stored_energy"] = _share(adjusted)
     return out
+
+
+def _share(cost: dict[str, float]) -> float | None:
+    """(rule - mpc) / (rule - perfect); None when perfect foresight saves nothing."""
+    possible = cost["rule"] - cost["perfect"]
+    return _ratio(cost["rule"] - cost["mpc"], possible) if possible > 0 else None

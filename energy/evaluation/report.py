@@ -155,6 +155,11 @@ def _comparison_html(report: EvaluationReport) -> str:
     if "mpc_share_of_perfect_saving" in comp:
         text = "n/a (perfect saves nothing)" if share is None else f"{100 * share:.1f} %"
         items.append(f"<li>mpc captures {text} of the saving perfect foresight achieves</li>")
+        adjusted = comp.get("mpc_share_of_perfect_saving_with_stored_energy")
+        if adjusted is not None:
+            items.append(
+                f"<li>with the change in stored energy valued: {100 * adjusted:.1f} %</li>"
+            )
         items.append(
             "<li>goal: mpc captures at least 85 %: "
             f"{'met' if comp['goal_mpc_captures_85_percent'] else 'not met'}</li>"

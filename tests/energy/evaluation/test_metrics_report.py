@@ -13,7 +13,12 @@ from typer.testing import CliRunner
 from energy.cli.main import app
 from energy.evaluation import EvaluationReport, Policy, PolicyRun, write_report
 from energy.evaluation.closed_loop import ENERGY_COLUMNS
-from energy.evaluation.metrics import comparison, period_figures, slot_frame
+from energy.evaluation.metrics import (
+    comparison,
+    period_figures,
+    slot_frame,
+    stored_energy_value_eur,
+)
 from energy.site import Site
 from energy.tariff import tariff_series
 
@@ -149,3 +154,14 @@ def test_cli_evaluate_refuses_bad_periods(args: list[str], message: str) -> None
     result = CliRunner().invoke(app, ["evaluate", "--policy", "rule", *args])
     assert result.exit_code != 0
     assert message in result.output
+
+
+def test_stored_energy_is_valued_at_the_mean_import_price(site: Site) -> None:
+    run = fake_run("mpc")
+    run.slots["heat_delivered_kwh"] = 3.0  # COP 3 with hp_electric_kwh 1.0
+    run.stored_energy_change_kwh = {"batteries": -10.0, "tanks": 30.0}
+    slots = slot_frame(site.config, run)
+    price = slots["price_import_eur_per_kwh"].mean()
+    assert stored_energy_value_eur(run, slots) == pytest.approx(price * (-10.0 + 10.0))
+    run.stored_energy_change_kwh = {"batteries": -10.0, "tanks": 0.0}
+    assert stored_energy_value_eur(run, slots) == pytest.approx(-10.0 * price)
