@@ -28,10 +28,9 @@ system-deps:  ## install the Debian tools the tests use (mbpoll, chromium) when 
 services:  ## start the local PostgreSQL server when it is down
 	@bash scripts/ensure-services.sh
 
-run: $(STAMP)  ## run the platform on its embedded default (SQLite, simulated Klimaviertel)
+run: $(STAMP)  ## run the platform on its embedded default (SQLite, simulated Klimaviertel, web UI)
 	$(BIN)/kv config check
-	$(BIN)/kv db upgrade
-	$(BIN)/kv serve
+	$(BIN)/kv run $(RUN_ARGS)
 
 test: $(STAMP) system-deps services  ## lint and run the whole test suite (SQLite and PostgreSQL)
 	$(BIN)/ruff check .

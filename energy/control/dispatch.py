@@ -13,7 +13,9 @@ Every cycle (control.dispatch_interval_s) `Dispatcher.dispatch_once(now)`:
    automatic device too;
 5. writes each device concurrently through `connectors.writer.SetpointWriter` (clamp, ramp,
    minimum switching time, write, read back, watchdog/heartbeat, setpoint_writes record); a
-   device already released is not written again until it is commanded;
+   device already released is not written again until it is commanded, and a setpoint that is
+   unchanged, confirmed less than REWRITE_AFTER_S ago and held by a device reporting remote mode
+   is renewed by feeding the device's watchdog only (safety rule 1 either way);
 6. raises or clears the alarms `no_valid_plan`, `stale_input` (per device) and `write_failed`
    (per device), so the operator sees every reason the loop is not controlling.
 
@@ -38,7 +40,7 @@ from energy.control.planner import dimming_limits, promote_approved
 from energy.control.planning import ExternalLimits
 from energy.control.state import SiteState, read_site_state
 from energy.site import AssetKind, Site
-from energy.store.alarms import Severity, clear_alarm, raise_alarm
+from energy.store.alarms import Severity, clear_alarm, list_alarms, raise_alarm
 from energy.store.controls import active_overrides, asset_modes_of
 from energy.store.engine import Store
 from energy.store.plans import PlanRecord, active_plan, expire_plans, read_plan_values
@@ -50,6 +52,8 @@ log = logging.getLogger(__name__)
 
 #: write outcomes that are not a device fault (held = minimum switching time, by design)
 _FINE = frozenset({WriteStatus.OK, WriteStatus.CLAMPED, WriteStatus.HELD})
+#: an unchanged setpoint is rewritten this often (site seconds); in between the watchdog is fed
+REWRITE_AFTER_S = 60.0
 ExternalLimitsSource = Callable[[SiteState], ExternalLimits | None]
 
 
@@ -161,6 +165,8 @@ class Dispatcher:
             if a.kind in (AssetKind.BATTERY, AssetKind.HEAT_PUMP, AssetKind.PV)
         ]
         self._released: set[str] = set()
+        #: per asset, the writes last confirmed and when (site clock): unchanged -> feed only
+        self._confirmed: dict[str, tuple[tuple[tuple[str, float], ...], dt.datetime]] = {}
         #: the write outcomes of the latest release_all
         self.last_outcomes: list[WriteOutcome] = []
         self._plan_values: tuple[int, pd.DataFrame] | None = None
@@ -218,7 +224,7 @@ class Dispatcher:
         plan, values, state, overrides, modes = await asyncio.to_thread(self._read, now)
         commands = self.commands(now, plan, values, state, overrides, modes)
         report = DispatchReport(time=now, plan=plan, commands=commands, stale=dict(state.stale))
-        results = await asyncio.gather(*(self._execute(c) for c in commands))
+        results = await asyncio.gather(*(self._execute(c, now, state) for c in commands))
         for command, (outcomes, problem) in zip(commands, results, strict=True):
             if outcomes:
                 report.outcomes[command.asset_id] = outcomes
@@ -229,7 +235,12 @@ class Dispatcher:
         await asyncio.to_thread(self._alarms, report)
         return report
 
-    async def _execute(self, command: DeviceCommand) -> tuple[list[WriteOutcome], str]:
+    async def _execute(
+        self,
+        command: DeviceCommand,
+        now: dt.datetime | None = None,
+        state: SiteState | None = None,
+    ) -> tuple[list[WriteOutcome], str]:
         asset_id = command.asset_id
         releasing = command.kind is CommandKind.RELEASE_TO_LOCAL
         if releasing and asset_id in self._released:
@@ -238,7 +249,17 @@ class Dispatcher:
             writes = device_writes(self.site, self.maps[asset_id], command)
         except ValueError as exc:
             return [], str(exc)
+        key = tuple((w.point, float(w.value)) for w in writes)
+        if not releasing and self._unchanged(asset_id, key, now, state):
+            # safety rule 1 by the watchdog feed alone: the live setpoint is renewed
+            feeds = list(await self.writer.feed_watchdog(asset_id))
+            bad = [f for f in feeds if f.status not in _FINE]
+            if not bad:
+                return feeds, ""
+            self._confirmed.pop(asset_id, None)
+            return feeds, f"watchdog feed: {bad[0].status.value} {bad[0].detail}".strip()
         outcomes: list[WriteOutcome] = []
+        self._confirmed.pop(asset_id, None)
         for write in writes:
             try:
                 outcome = await self.writer.write(
@@ -253,57 +274,63 @@ class Dispatcher:
             self._released.add(asset_id)
         else:
             self._released.discard(asset_id)
+            if now is not None and all(o.status is not WriteStatus.HELD for o in outcomes):
+                self._confirmed[asset_id] = (key, now)
         return outcomes, ""
 
+    def _unchanged(
+        self,
+        asset_id: str,
+        key: tuple[tuple[str, float], ...],
+        now: dt.datetime | None,
+        state: SiteState | None,
+    ) -> bool:
+        """The same setpoint was confirmed less than REWRITE_AFTER_S ago and the device reports
+        remote mode (so its watchdog holds our setpoint): a feed suffices."""
+        confirmed = self._confirmed.get(asset_id)
+        if confirmed is None or now is None or state is None or confirmed[0] != key:
+            return False
+        if (now - confirmed[1]).total_seconds() >= REWRITE_AFTER_S:
+            return False
+        mode = state.value(asset_id, "mode")
+        return mode is not None and mode >= 0.5
+
     def _alarms(self, report: DispatchReport) -> None:
+        """Raise what is wrong and clear what is not, touching only alarms that change (one read
+        of the open alarms per cycle instead of a query per device)."""
         now, site_id = report.time, self.site.id
+        open_now = {
+            (a["code"], a["source"])
+            for a in list_alarms(self.store, site_id)
+            if a["code"] in ("no_valid_plan", "stale_input", "write_failed")
+        }
+        wanted: dict[tuple[str, str], tuple[Severity, str]] = {}
         if report.plan is None:
-            raise_alarm(
-                self.store,
-                site_id,
-                "no_valid_plan",
-                "dispatch",
+            wanted[("no_valid_plan", "dispatch")] = (
                 Severity.WARNING,
                 f"no approved plan covers {now.isoformat()}: devices released to local mode",
-                now,
             )
-        else:
-            clear_alarm(self.store, site_id, "no_valid_plan", "dispatch", now)
-        for asset_id in [*self.controllable, "grid.meter"]:
-            reason = report.stale.get(asset_id)
-            if reason:
-                raise_alarm(
-                    self.store,
-                    site_id,
-                    "stale_input",
-                    asset_id,
-                    Severity.CRITICAL,
-                    f"{reason}: not controlled, released to local mode",
-                    now,
-                )
-            else:
-                clear_alarm(self.store, site_id, "stale_input", asset_id, now)
+        for asset_id, reason in report.stale.items():
+            wanted[("stale_input", asset_id)] = (
+                Severity.CRITICAL,
+                f"{reason}: not controlled, released to local mode",
+            )
+        for asset_id, problem in report.failed.items():
+            wanted[("write_failed", asset_id)] = (Severity.CRITICAL, f"{asset_id}: {problem}")
+        for (code, source), (severity, message) in wanted.items():
+            raise_alarm(self.store, site_id, code, source, severity, message, now)
         written = {c.asset_id for c in report.commands}
-        for asset_id in self.controllable:
-            problem = report.failed.get(asset_id)
-            if problem:
-                raise_alarm(
-                    self.store,
-                    site_id,
-                    "write_failed",
-                    asset_id,
-                    Severity.CRITICAL,
-                    f"{asset_id}: {problem}",
-                    now,
-                )
-            elif asset_id in written:
-                clear_alarm(self.store, site_id, "write_failed", asset_id, now)
+        for code, source in open_now - set(wanted):
+            if code == "write_failed" and source not in written:
+                continue  # not attempted this cycle: the failure stands
+            clear_alarm(self.store, site_id, code, source, now)
 
     # -- release ------------------------------------------------------------------------------
 
     def forget_released(self) -> None:
         """Release every device again at its next release command (its state is unknown)."""
         self._released.clear()
+        self._confirmed.clear()
 
     async def release_all(self, reason: str) -> dict[str, str]:
         """Hand every controllable device back to local mode now (shutdown, store outage).

@@ -54,6 +54,7 @@ class RecordingWriter:
             tuple[str, str, float | bool, tuple[float | None, float | None] | None]
         ] = []
         self.fail: dict[str, WriteStatus] = {}
+        self.feeds: list[str] = []
 
     async def write(
         self,
@@ -76,6 +77,10 @@ class RecordingWriter:
             read_back=float(value) if ok else None,
             detail="" if ok else "device timed out",
         )
+
+    async def feed_watchdog(self, asset_id: str) -> tuple[WriteOutcome, ...]:
+        self.feeds.append(asset_id)
+        return (WriteOutcome(asset_id, "heartbeat", WriteStatus.OK, 1.0, 1.0, 1.0, 1.0),)
 
     def points(self, asset_id: str) -> dict[str, float | bool]:
         return {p: v for a, p, v, _ in self.writes if a == asset_id}

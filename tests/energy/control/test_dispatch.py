@@ -37,6 +37,8 @@ def _release_point(site: Site, asset_id: str) -> str:
 
 def _plan(store: Store, site: Site, activate: bool = True, approve: bool = True) -> int:
     rows = [(a, "power_kw", s, v) for a, v in PLAN_KW.items() for s in SLOTS]
+    # the district imports 20 kW: the community battery's discharge is not self-consumption
+    rows += [("grid", "import_kw", s, 20.0) for s in SLOTS]
     values = pd.DataFrame(rows, columns=["asset_id", "quantity", "slot_start", "value"])
     plan = save_plan(
         store,
@@ -77,8 +79,8 @@ def test_the_plan_slot_is_written_in_each_device_unit(
     assert writer.points("quartier-flow") == {"power_setpoint_kw": pytest.approx(-10.0)}
     assert writer.points("house-01.hp") == {"power_setpoint_w": pytest.approx(2000.0)}
     assert writer.points("house-02.hp") == {"sg_ready_state": 4.0}  # SG Ready: full power
-    # batteries without planned power are held at zero, not released
-    assert writer.points("house-03.battery") == {"power_setpoint_w": 0.0}
+    # a battery whose plan is plain self-consumption is left to its local mode
+    assert writer.points("house-03.battery") == {"control_mode": 0.0}
     # no curtailment planned: PV stays in maximum power point tracking (local)
     assert writer.points("house-01.pv") == {_release_point(site, "house-01.pv"): 0.0}
     assert ("no_valid_plan", "dispatch") not in _alarms(store, site)
@@ -221,3 +223,28 @@ def test_release_all_hands_back_every_device(site: Site, store: Store, writer: A
     assert "house-07.hp" in released
     assert "quartier-flow" in released
     assert len(dispatcher.last_outcomes) == len(released)
+
+
+def test_an_unchanged_setpoint_held_in_remote_mode_is_renewed_by_the_watchdog_feed(
+    store: Store, site: Site, writer: Any, measure: Callable[..., None]
+) -> None:
+    remote = {("house-01.battery", "mode"): 1.0}
+    measure(NOW - dt.timedelta(seconds=5), extra=remote)
+    _plan(store, site)
+    dispatcher, _ = _dispatch(site, store, writer)
+    setpoints = len([w for w in writer.writes if w[0] == "house-01.battery"])
+    measure(NOW + dt.timedelta(seconds=3), extra=remote)
+    asyncio.run(dispatcher.dispatch_once(NOW + dt.timedelta(seconds=5)))
+    assert len([w for w in writer.writes if w[0] == "house-01.battery"]) == setpoints
+    assert writer.feeds.count("house-01.battery") == 1
+    # the device fell back to local mode: the setpoint is written again at once
+    measure(NOW + dt.timedelta(seconds=8), extra={("house-01.battery", "mode"): 0.0})
+    asyncio.run(dispatcher.dispatch_once(NOW + dt.timedelta(seconds=10)))
+    assert len([w for w in writer.writes if w[0] == "house-01.battery"]) == setpoints + 1
+    # and in any case after REWRITE_AFTER_S
+    measure(NOW + dt.timedelta(seconds=12), extra=remote)
+    asyncio.run(dispatcher.dispatch_once(NOW + dt.timedelta(seconds=15)))
+    assert writer.feeds.count("house-01.battery") == 2
+    measure(NOW + dt.timedelta(seconds=80), extra=remote)
+    asyncio.run(dispatcher.dispatch_once(NOW + dt.timedelta(seconds=85)))
+    assert len([w for w in writer.writes if w[0] == "house-01.battery"]) == setpoints + 2
