@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sunspec2.device import Device
 from sunspec2.modbus.client import SunSpecModbusClientDeviceTCP
 from test_peer_server_support import TkServer, sunspec_test_image
 
@@ -124,3 +128,51 @@ def test_silent_or_refusing_bases_are_skipped() -> None:
     device = asyncio.run(discover(read))
     assert device.base_address == 0
     assert device.model(103).point("W").value == 5120
+
+
+def _model_values(model_id: int) -> st.SearchStrategy[dict[str, Any]]:
+    """Random raw values for every numeric point of a model (not-implemented markers excluded)."""
+    from sunspec2.device import get_model_def
+
+    ranges = {
+        "uint16": (0, 0xFFFE),
+        "enum16": (0, 0xFFFE),
+        "int16": (-0x7FFF, 0x7FFF),
+        "sunssf": (-4, 4),
+        "acc32": (0, 0xFFFFFFFE),
+        "uint32": (0, 0xFFFFFFFE),
+        "bitfield32": (0, 0x7FFFFFFF),
+    }
+    fields = {
+        p["name"]: st.integers(*ranges[p["type"]])
+        for p in get_model_def(model_id)["group"]["points"]
+        if p["name"] not in ("ID", "L") and p["type"] in ranges
+    }
+    return st.fixed_dictionaries(fields)
+
+
+@settings(max_examples=40, deadline=None)
+@given(values=_model_values(103))
+def test_property_scaled_values_agree_with_pysunspec2(values: dict[str, Any]) -> None:
+    reference = Device()
+    reference._set_dict({"name": "x", "models": [{"ID": 103, "L": 50, **values}]})
+    data = reference.get_mb()
+    registers = [0x5375, 0x6E53] + [
+        int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2)
+    ]
+    registers += [0xFFFF, 0]
+
+    async def read(address: int, count: int) -> list[int]:
+        if address < 40000:
+            return [0] * count
+        return registers[address - 40000 : address - 40000 + count]
+
+    ours = asyncio.run(discover(read)).model(103)
+    expected_model = reference.models[103][0]
+    for name in values:
+        expected = expected_model.points[name].cvalue
+        got = ours.point(name).value
+        if isinstance(expected, float):
+            assert got == pytest.approx(expected, rel=1e-9), name
+        else:
+            assert got == expected, name
