@@ -102,24 +102,25 @@ def test_plan_across_the_autumn_dst_change_charts_all_100_quarter_hours(
     assert axis["tickvals"][2] == "25.10.2026 02:00 +01:00"
 
 
-def test_plan_page_shows_charts_costs_violations_and_diff(sweb: Web) -> None:
-    running = make_plan(sweb.site, sweb.store, start=NOW - dt.timedelta(hours=1), slots=12)
-    decide_plan(sweb.store, running.id, True, "operator", NOW)
-    activate_plan(sweb.store, running.id, NOW)
-    proposed = make_plan(sweb.site, sweb.store, level=2.0)
+def test_plan_page_shows_charts_costs_violations_and_diff(web: Web) -> None:
+    """On both backends: the measured values per slot come from one SQL query."""
+    running = make_plan(web.site, web.store, start=NOW - dt.timedelta(hours=1), slots=12)
+    decide_plan(web.store, running.id, True, "operator", NOW)
+    activate_plan(web.store, running.id, NOW)
+    proposed = make_plan(web.site, web.store, level=2.0)
     measured = pd.DataFrame(
         {
             "asset_id": "house-01.battery",
             "quantity": "power_kw",
             "time": pd.date_range(NOW - dt.timedelta(hours=1), periods=12, freq="5min", tz="UTC"),
-            "value": 1.0,
-            "quality": int(Quality.GOOD),
+            "value": [float(i) for i in range(12)],
+            "quality": [int(Quality.GOOD)] * 11 + [int(Quality.STALE)],
         }
     )
-    write_measurements(sweb.store, sweb.site.id, measured)
-    login(sweb.client, "operator")
+    write_measurements(web.store, web.site.id, measured)
+    login(web.client, "operator")
 
-    page = sweb.client.get(f"/plans/{running.id}").text
+    page = web.client.get(f"/plans/{running.id}").text
     figures = _figures(page)
     assert {"prices", "grid", "battery-power", "battery-soc", "hp-power", "tank-temp", "pv"} <= set(
         figures
@@ -132,11 +133,12 @@ def test_plan_page_shows_charts_costs_violations_and_diff(sweb: Web) -> None:
         "24.11.2026 06:30 +01:00",
         "24.11.2026 06:45 +01:00",
     ]
+    assert measured_trace["y"] == [1.0, 4.0, 7.0, 9.5]  # slot means of good values only
     grid_names = [t["name"] for t in figures["grid"]["data"]]
-    limit = sweb.site.config.grid.import_limit_kw
+    limit = web.site.config.grid.import_limit_kw
     assert f"import limit {limit:g} kW" in grid_names
 
-    page = sweb.client.get(f"/plans/{proposed.id}").text
+    page = web.client.get(f"/plans/{proposed.id}").text
     assert 'id="approve"' in page
     assert "12.50" in page  # cost total 14.00 - 1.50
     assert "tank_temp_min_c" in page
