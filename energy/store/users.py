@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
@@ -42,6 +43,7 @@ __all__ = [
 
 TOKEN_PREFIX = "kvt_"
 MIN_PASSWORD_LENGTH = 10
+_NAME = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
 _TOKEN_USE_RESOLUTION = dt.timedelta(minutes=1)
 
 _hasher = PasswordHasher()
@@ -107,6 +109,11 @@ def _new_id(conn: Connection, statement: Insert) -> int:
     return int(key[0])
 
 
+def _check_name(name: str) -> None:
+    if not _NAME.fullmatch(name):
+        raise UserError(f"user name {name!r}: expected 1 to 64 letters, digits or . _ - @")
+
+
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise UserError(
@@ -121,6 +128,7 @@ def hash_token(token: str) -> str:
 def create_user(
     store: Store, name: str, password: str, role: Role, actor: str, now: dt.datetime
 ) -> UserRecord:
+    _check_name(name)
     _check_password(password)
     with store.engine.begin() as conn:
         if conn.execute(select(users.c.id).where(users.c.name == name)).first() is not None:

@@ -76,6 +76,8 @@ def test_user_changes_are_audited_without_secrets(store: Store) -> None:
 
 
 def test_refusals(store: Store) -> None:
+    with pytest.raises(UserError, match="letters, digits"):
+        create_user(store, "erika mustermann", PASSWORD, Role.VIEWER, "admin", NOW)
     with pytest.raises(UserError, match="at least 10"):
         create_user(store, "erika", "short", Role.VIEWER, "admin", NOW)
     create_user(store, "erika", PASSWORD, Role.VIEWER, "admin", NOW)
