@@ -286,14 +286,14 @@ class StoreConfig(_Model):
 class ReleasePolicyConfig(_Model):
     """When a proposed plan becomes approved without an operator (issue 7).
 
-    auto_within_limits: approved by the system when no battery's or heat pump's power in the next
-    compare_slots slots differs from the running plan by more than max_change_kw (with nothing
-    running, the first plan needs an operator unless auto_first_plan). manual: an operator
-    approves every plan.
+    auto_within_limits: approved by the system when the district's planned grid exchange in the
+    next compare_slots slots differs from the running plan's by at most max_change_kw (with
+    nothing running, the first plan needs an operator unless auto_first_plan). manual: an
+    operator approves every plan. See energy/control/release.py.
     """
 
     mode: Literal["auto_within_limits", "manual"] = "auto_within_limits"
-    max_change_kw: NonNegativeFloat = 5.0
+    max_change_kw: NonNegativeFloat = 20.0
     compare_slots: Annotated[int, Field(ge=1)] = Field(
         8, description="slots from now compared against the running plan (re-planned anyway)"
     )

@@ -5,14 +5,19 @@ system (actor `system:auto-release`) when
 
 - the optimizer solved it (status optimal or feasible): a fallback plan always waits for an
   operator, so a non-optimal result is never dispatched as if it were optimal;
-- it keeps every limit (no violations in its summary);
-- and no battery's or heat pump's planned power in the next `compare_slots` slots it shares with
-  the running plan differs from the running plan by more than `max_change_kw` (later slots are
-  re-planned many times before they run). With no running plan, the
-  first plan is approved only when `auto_first_plan` is set.
+- it keeps every limit the plan itself decides (violations of the measured initial state, which
+  no plan can change, are reported in its summary but do not hold it);
+- and the district's planned exchange with the grid (import minus export) in the next
+  `compare_slots` slots differs from the running plan's by at most `max_change_kw` in every slot.
+  The exchange at the connection point is what the grid operator and the tariff see; how the
+  optimizer spreads it over interchangeable batteries changes from one solve to the next (linear
+  programs are degenerate) and is no reason to call an operator. Later slots are re-planned many
+  times before they run. With no running plan, the first plan is approved only when
+  `auto_first_plan` is set.
 
-In mode `manual` every plan waits for an operator. The decision and its reason go to the audit
-log through `energy.store.plans.decide_plan`; a plan left proposed stays visible to operators.
+In mode `manual` every plan waits for an operator. An approval goes to the audit log through
+`energy.store.plans.decide_plan` (with the reason as decision note); a plan left for an operator
+gets a `plan.hold` audit entry with the reason, so the operator sees why it waits.
 """
 
 from __future__ import annotations
@@ -23,15 +28,18 @@ from dataclasses import dataclass
 import pandas as pd
 
 from energy.config import ReleasePolicyConfig
-from energy.site import AssetKind, Site
+from energy.site import Site
+from energy.store.audit import append_audit
 from energy.store.engine import Store
 from energy.store.plans import PlanRecord, active_plan, decide_plan, read_plan_values
 from energy.timegrid import SLOT, floor_slot
+from optimizer import GRID_ID
 
 __all__ = ["AUTO_RELEASE_ACTOR", "ReleaseDecision", "apply_release_policy", "judge_release"]
 
 AUTO_RELEASE_ACTOR = "system:auto-release"
 _SOLVED = frozenset({"optimal", "feasible"})
+_EXCHANGE = {"import_kw": 1.0, "export_kw": -1.0}
 
 
 @dataclass(frozen=True)
@@ -41,15 +49,15 @@ class ReleaseDecision:
     max_change_kw: float | None = None
 
 
-def _controlled_power(site: Site, values: pd.DataFrame) -> pd.DataFrame:
-    kinds = {AssetKind.BATTERY, AssetKind.HEAT_PUMP}
-    ids = {a.id for a in site.assets if a.kind in kinds}
-    rows = values[(values["quantity"] == "power_kw") & values["asset_id"].isin(ids)]
-    return rows[["asset_id", "slot_start", "value"]]
+def _grid_exchange(values: pd.DataFrame) -> pd.Series:
+    """Planned import minus export at the connection point (kW) per slot start."""
+    rows = values[(values["asset_id"] == GRID_ID) & values["quantity"].isin(_EXCHANGE)]
+    sign = rows["quantity"].map(_EXCHANGE)
+    exchange = (rows["value"] * sign).groupby(pd.DatetimeIndex(rows["slot_start"])).sum()
+    return exchange
 
 
 def judge_release(
-    site: Site,
     policy: ReleasePolicyConfig,
     plan: PlanRecord,
     values: pd.DataFrame,
@@ -64,7 +72,11 @@ def judge_release(
             False,
             f"solver status {plan.solver_status} (fallback {plan.fallback}): an operator decides",
         )
-    violations = plan.summary.get("violations") or []
+    violations = [
+        v
+        for v in plan.summary.get("violations") or []
+        if not str(v.get("limit", "")).startswith("initial_")
+    ]
     if violations:
         return ReleaseDecision(
             False, f"plan violates {len(violations)} limit(s): an operator decides"
@@ -73,31 +85,27 @@ def judge_release(
         if policy.auto_first_plan:
             return ReleaseDecision(True, "first plan, no plan running; auto_first_plan is set")
         return ReleaseDecision(False, "no plan running; the first plan needs an operator")
-    new = _controlled_power(site, values)
-    old = _controlled_power(site, running_values)
-    shared = new.merge(old, on=["asset_id", "slot_start"], suffixes=("", "_running"))
+    new = _grid_exchange(values)
+    old = _grid_exchange(running_values)
     slot_now = floor_slot(now)
-    starts = pd.DatetimeIndex(shared["slot_start"])
-    window_end = slot_now + policy.compare_slots * SLOT
-    shared = shared[(starts >= slot_now) & (starts < window_end)]
+    window = pd.date_range(slot_now, periods=policy.compare_slots, freq=SLOT)
+    shared = window.intersection(new.index).intersection(old.index)
     if shared.empty:
         return ReleaseDecision(True, "no slot shared with the running plan from now on")
-    change = (shared["value"] - shared["value_running"]).abs()
-    worst = int(change.to_numpy().argmax())
-    largest = float(change.iloc[worst])
-    where = shared.iloc[worst]
+    change = (new[shared] - old[shared]).abs()
+    largest = float(change.max())
+    where = pd.Timestamp(change.idxmax()).isoformat()
     if largest > policy.max_change_kw:
         return ReleaseDecision(
             False,
-            f"change against the running plan up to {largest:.2f} kW "
-            f"({where['asset_id']} at {pd.Timestamp(where['slot_start']).isoformat()}) exceeds "
-            f"max_change_kw {policy.max_change_kw:g}: an operator decides",
+            f"grid exchange changes by up to {largest:.2f} kW against the running plan (at "
+            f"{where}), more than max_change_kw {policy.max_change_kw:g}: an operator decides",
             largest,
         )
     return ReleaseDecision(
         True,
-        f"largest change against the running plan {largest:.2f} kW is within "
-        f"max_change_kw {policy.max_change_kw:g}",
+        f"grid exchange within {largest:.2f} kW of the running plan over the next "
+        f"{policy.compare_slots} slots (max_change_kw {policy.max_change_kw:g})",
         largest,
     )
 
@@ -109,7 +117,6 @@ def apply_release_policy(
     running = active_plan(store, site.id, now)
     running_values = read_plan_values(store, running.id) if running is not None else None
     decision = judge_release(
-        site,
         site.config.control.release,
         plan,
         read_plan_values(store, plan.id),
@@ -118,4 +125,13 @@ def apply_release_policy(
     )
     if decision.approve:
         decide_plan(store, plan.id, True, AUTO_RELEASE_ACTOR, now, note=decision.reason)
+    else:
+        append_audit(
+            store,
+            AUTO_RELEASE_ACTOR,
+            "plan.hold",
+            f"plan:{plan.id}",
+            {"reason": decision.reason, "max_change_kw": decision.max_change_kw},
+            time=now,
+        )
     return decision

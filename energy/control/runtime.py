@@ -46,7 +46,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from connectors.poller import DevicePoller, PollResult, measurements_frame
 from connectors.writer import SetpointWriter, WriteOutcome
 from energy.control.clock import Clock, WallClock
-from energy.control.dispatch import Dispatcher
+from energy.control.dispatch import Dispatcher, DispatchReport
 from energy.control.jobs import JobOutcome, JobRunner, Skipped
 from energy.control.planner import LivePlanner
 from energy.control.timing import LoopTiming
@@ -160,7 +160,7 @@ class ControlRuntime:
         self.lease_valid_until: dt.datetime | None = None
         self.hold_until: dt.datetime | None = None
         self.last_poll: PollResult | None = None
-        self.last_dispatch = None
+        self.last_dispatch: DispatchReport | None = None
 
     # -- permissions --------------------------------------------------------------------------
 

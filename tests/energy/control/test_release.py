@@ -11,6 +11,7 @@ from energy.config import ReleasePolicyConfig
 from energy.control.release import AUTO_RELEASE_ACTOR, apply_release_policy, judge_release
 from energy.site import Site
 from energy.store import Store
+from energy.store.audit import read_audit
 from energy.store.plans import (
     PlanRecord,
     PlanState,
@@ -25,18 +26,21 @@ SLOTS = pd.date_range("2026-06-01T10:00Z", periods=16, freq="15min")
 
 
 def _values(
-    power_kw: dict[str, float], shift_from: int = 99, shift_kw: float = 0.0
+    import_kw: float, export_kw: float = 0.0, shift_from: int = 99, shift_kw: float = 0.0
 ) -> pd.DataFrame:
+    """A plan importing import_kw (plus shift_kw from slot shift_from on); batteries swing."""
     rows = []
-    for asset_id, power in power_kw.items():
-        for i, slot in enumerate(SLOTS):
-            value = power + (shift_kw if i >= shift_from else 0.0)
-            rows.append((asset_id, "power_kw", slot, value))
-        rows += [(asset_id, "soc_end_frac", slot, 0.5) for slot in SLOTS]
+    for i, slot in enumerate(SLOTS):
+        extra = shift_kw if i >= shift_from else 0.0
+        rows.append(("grid", "import_kw", slot, import_kw + extra))
+        rows.append(("grid", "export_kw", slot, export_kw))
+        # interchangeable batteries: the split changes from solve to solve, the grid does not
+        rows.append(("house-01.battery", "power_kw", slot, 5.0 if i % 2 else -5.0))
+        rows.append(("quartier-flow", "power_kw", slot, -5.0 if i % 2 else 5.0))
     return pd.DataFrame(rows, columns=["asset_id", "quantity", "slot_start", "value"])
 
 
-def _plan(status: str = "optimal", violations: int = 0) -> PlanRecord:
+def _plan(status: str = "optimal", violations: list[str] | None = None) -> PlanRecord:
     return PlanRecord(
         id=2,
         site_id="s",
@@ -54,7 +58,7 @@ def _plan(status: str = "optimal", violations: int = 0) -> PlanRecord:
         build_seconds=None,
         solve_seconds=None,
         extract_seconds=None,
-        summary={"violations": [{"limit": "x"}] * violations},
+        summary={"violations": [{"limit": v} for v in violations or []]},
         decided_by=None,
         decided_at=None,
         decision_note=None,
@@ -62,58 +66,63 @@ def _plan(status: str = "optimal", violations: int = 0) -> PlanRecord:
 
 
 AUTO = ReleasePolicyConfig(mode="auto_within_limits", max_change_kw=2.0, compare_slots=4)
-RUNNING = _values({"house-01.battery": 1.0, "house-01.hp": 2.0})
+RUNNING = _values(10.0)
 
 
-def test_a_small_change_is_released(site: Site) -> None:
-    new = _values({"house-01.battery": 2.5, "house-01.hp": 2.0})
-    decision = judge_release(site, AUTO, _plan(), new, RUNNING, NOW)
+def test_a_small_change_of_the_grid_exchange_is_released() -> None:
+    decision = judge_release(AUTO, _plan(), _values(11.5), RUNNING, NOW)
     assert decision.approve
     assert decision.max_change_kw == pytest.approx(1.5)
 
 
-def test_a_large_change_waits_for_an_operator_and_says_where(site: Site) -> None:
-    new = _values({"house-01.battery": 4.0, "house-01.hp": 2.0})
-    decision = judge_release(site, AUTO, _plan(), new, RUNNING, NOW)
+def test_exports_count_against_imports() -> None:
+    # 10 kW import before, 9 kW import and 2 kW export now: the exchange moved by 3 kW
+    decision = judge_release(AUTO, _plan(), _values(9.0, export_kw=2.0), RUNNING, NOW)
     assert not decision.approve
-    assert "house-01.battery" in decision.reason
-    assert "3.00 kW" in decision.reason
+    assert decision.max_change_kw == pytest.approx(3.0)
 
 
-def test_only_the_compared_slots_from_now_count(site: Site) -> None:
+def test_a_large_change_waits_for_an_operator_and_says_when() -> None:
+    decision = judge_release(AUTO, _plan(), _values(14.0), RUNNING, NOW)
+    assert not decision.approve
+    assert "4.00 kW" in decision.reason
+    assert "2026-06-01T10:00:00+00:00" in decision.reason
+
+
+def test_only_the_compared_slots_from_now_count() -> None:
     # a large change from slot 6 on lies beyond the 4 compared slots: re-planned before it runs
-    late = _values({"house-01.battery": 1.0, "house-01.hp": 2.0}, shift_from=6, shift_kw=5.0)
-    assert judge_release(site, AUTO, _plan(), late, RUNNING, NOW).approve
-    early = _values({"house-01.battery": 1.0, "house-01.hp": 2.0}, shift_from=2, shift_kw=5.0)
-    assert not judge_release(site, AUTO, _plan(), early, RUNNING, NOW).approve
-
-
-def test_non_power_quantities_and_uncontrolled_assets_do_not_count(site: Site) -> None:
-    new = _values({"house-01.battery": 1.0, "house-01.hp": 2.0, "house-01.pv": 9.0})
-    running = _values({"house-01.battery": 1.0, "house-01.hp": 2.0, "house-01.pv": 0.0})
-    assert judge_release(site, AUTO, _plan(), new, running, NOW).approve
+    assert judge_release(
+        AUTO, _plan(), _values(10.0, shift_from=6, shift_kw=8.0), RUNNING, NOW
+    ).approve
+    early = _values(10.0, shift_from=2, shift_kw=8.0)
+    assert not judge_release(AUTO, _plan(), early, RUNNING, NOW).approve
 
 
 @pytest.mark.parametrize(
     ("plan", "policy", "needle"),
     [
         (_plan("fallback"), AUTO, "solver status fallback"),
-        (_plan(violations=2), AUTO, "violates 2 limit"),
+        (_plan(violations=["tank_temp_below_min", "grid_import_limit"]), AUTO, "violates 2 limit"),
         (_plan(), ReleasePolicyConfig(mode="manual"), "manual"),
     ],
 )
 def test_fallback_violating_or_manual_plans_wait(
-    site: Site, plan: PlanRecord, policy: ReleasePolicyConfig, needle: str
+    plan: PlanRecord, policy: ReleasePolicyConfig, needle: str
 ) -> None:
-    decision = judge_release(site, policy, plan, RUNNING, RUNNING, NOW)
+    decision = judge_release(policy, plan, RUNNING, RUNNING, NOW)
     assert not decision.approve
     assert needle in decision.reason
 
 
-def test_first_plan_follows_auto_first_plan(site: Site) -> None:
-    assert judge_release(site, AUTO, _plan(), RUNNING, None, NOW).approve
+def test_the_measured_initial_state_does_not_hold_a_plan() -> None:
+    plan = _plan(violations=["initial_soc_outside_bounds", "initial_tank_temp_outside_bounds"])
+    assert judge_release(AUTO, plan, RUNNING, RUNNING, NOW).approve
+
+
+def test_first_plan_follows_auto_first_plan() -> None:
+    assert judge_release(AUTO, _plan(), RUNNING, None, NOW).approve
     strict = ReleasePolicyConfig(mode="auto_within_limits", auto_first_plan=False)
-    assert not judge_release(site, strict, _plan(), RUNNING, None, NOW).approve
+    assert not judge_release(strict, _plan(), RUNNING, None, NOW).approve
 
 
 def _save(store: Store, site: Site, values: pd.DataFrame) -> PlanRecord:
@@ -129,18 +138,22 @@ def _save(store: Store, site: Site, values: pd.DataFrame) -> PlanRecord:
     )
 
 
-def test_apply_release_policy_approves_against_the_active_plan_with_audit(
+def test_apply_release_policy_decides_against_the_active_plan_with_audit(
     store: Store, site: Site
 ) -> None:
     first = _save(store, site, RUNNING)
     decide_plan(store, first.id, True, "operator", NOW)
     activate_plan(store, first.id, NOW)
-    small = _save(store, site, _values({"house-01.battery": 1.5, "house-01.hp": 2.0}))
-    large = _save(store, site, _values({"house-01.battery": 7.0, "house-01.hp": 2.0}))
+    limit = site.config.control.release.max_change_kw
+    small = _save(store, site, _values(10.0 + limit / 2))
+    large = _save(store, site, _values(10.0 + limit * 2))
     assert apply_release_policy(store, site, small, NOW).approve
     assert not apply_release_policy(store, site, large, NOW).approve
     approved = get_plan(store, small.id)
     assert approved.state is PlanState.APPROVED
     assert approved.decided_by == AUTO_RELEASE_ACTOR
-    assert "within max_change_kw" in (approved.decision_note or "")
+    assert "grid exchange within" in (approved.decision_note or "")
     assert get_plan(store, large.id).state is PlanState.PROPOSED
+    holds = [e for e in read_audit(store) if e["action"] == "plan.hold"]
+    assert holds[0]["target"] == f"plan:{large.id}"
+    assert "an operator decides" in holds[0]["detail"]["reason"]
