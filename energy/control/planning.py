@@ -12,7 +12,12 @@ Where each optimizer input comes from:
   cover up to the horizon end;
 - import/export prices and CO2: `energy.tariff.tariff_series` of the site configuration;
 - outdoor temperature: the weather forecast's `temp_outdoor_c`;
-- heat pump dimming caps (section 14a EnWG): `ExternalLimits`, while they are in force.
+- heat pump dimming caps (section 14a EnWG): `ExternalLimits`, while they are in force;
+- the state: as measured, with every tank `tank_reserve_k` colder (a comfort reserve against the
+  optimizer's model error, see TANK_RESERVE_K).
+
+Frames passed in are treated as immutable: their columns are cached as arrays while the same
+frame object comes again (the evaluation passes one frame for a whole year).
 """
 
 from __future__ import annotations
