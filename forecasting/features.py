@@ -17,6 +17,7 @@ Every feature is a function of the valid time t of a slot [t, t + 15 min):
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,10 +44,12 @@ __all__ = [
     "solar_geometry",
     "static_features",
     "training_weather",
+    "year_cached",
 ]
 
 CALENDAR_COLUMNS = ["hour_local", "weekday", "day_type", "is_holiday", "season_sin", "season_cos"]
 SLP_COLUMN = "slp_h25_kw_per_gwh"
+_SLOT_NS = int(SLOT.total_seconds() * 1e9)
 WEATHER_COLUMNS = ("temp_outdoor_c", "ghi_w_per_m2", "dni_w_per_m2", "dhi_w_per_m2")
 _CELL_HEATING_K_PER_W_PER_M2 = 25.0 / 800.0  # NOCT-style rise of cell over air temperature
 
@@ -84,6 +87,37 @@ def solar_geometry(index: pd.DatetimeIndex, location: LocationConfig) -> pd.Data
         index=index,
     )
     return frame
+
+
+def year_cached(kind: str, valid: pd.DatetimeIndex, location: LocationConfig) -> pd.DataFrame:
+    """`static_features` ("static") or `solar_geometry` ("geometry") on `valid`, looked up in a
+    per-UTC-year cache: both depend on time and place only, and computing them for the 144 slots
+    of every issue cost tens of milliseconds (sun position above all)."""
+    years = range(int(valid.year.min()), int(valid.year.max()) + 1) if len(valid) else []
+    frames = [_year_table(kind, year, location) for year in years]
+    if not frames:
+        return (
+            static_features(valid, location)
+            if kind == "static"
+            else solar_geometry(valid, location)
+        )
+    table = frames[0] if len(frames) == 1 else pd.concat(frames)
+    return table.reindex(valid)
+
+
+@functools.lru_cache(maxsize=8)
+def _year_table(kind: str, year: int, location: LocationConfig) -> pd.DataFrame:
+    index = pd.date_range(
+        pd.Timestamp(year=year, month=1, day=1, tz="UTC"),
+        pd.Timestamp(year=year + 1, month=1, day=1, tz="UTC"),
+        freq=SLOT,
+        inclusive="left",
+    )
+    if kind == "static":
+        return static_features(index, location)
+    if kind == "geometry":
+        return solar_geometry(index, location)
+    raise ValueError(f"year_cached: kind must be 'static' or 'geometry'; found {kind!r}")
 
 
 def complete_irradiance(weather: pd.DataFrame, geometry: pd.DataFrame) -> pd.DataFrame:
@@ -202,7 +236,7 @@ class FeatureBuilder:
     def groups(self) -> list[FeatureGroup]:
         return self.config.groups_for(self.target.kind.value)
 
-    @property
+    @functools.cached_property
     def columns(self) -> list[str]:
         names: list[str] = []
         groups = self.groups
@@ -235,35 +269,47 @@ class FeatureBuilder:
         """Feature matrix on `valid`. `cache` may be shared between the targets of one call with
         the same valid times and weather (per-plant PV estimates are computed once)."""
         groups = self.groups
-        parts: list[pd.DataFrame] = []
+        shared: dict[Any, Any] = {} if cache is None else cache
+        arrays: dict[str, np.ndarray] = {}
+
+        def columns_of(key: str, frame_of: Any, names: list[str]) -> None:
+            """Copy columns of a frame aligned to `valid`, once per shared cache."""
+            for name in names:
+                if (key, name) not in shared:
+                    frame = shared.get(key)
+                    if frame is None:
+                        frame = shared[key] = _on(frame_of(), valid)
+                    shared[(key, name)] = frame[name].to_numpy(dtype=float)
+                arrays[name] = shared[(key, name)]
+
+        def static() -> pd.DataFrame:
+            return calendar if calendar is not None else static_features(valid, self.location)
+
         if FeatureGroup.CALENDAR in groups:
-            cal = calendar if calendar is not None else static_features(valid, self.location)
-            parts.append(_on(cal, valid)[CALENDAR_COLUMNS])
+            columns_of("calendar", static, CALENDAR_COLUMNS)
         if FeatureGroup.PROFILE in groups:
-            cal = calendar if calendar is not None else static_features(valid, self.location)
-            parts.append(_on(cal, valid)[[SLP_COLUMN]])
+            columns_of("calendar", static, [SLP_COLUMN])
         if FeatureGroup.LAGS in groups:
             if history is None:
                 raise ValueError(f"target {self.target.name}: lag features need the history")
-            parts.append(self._lags(valid, history))
-        if FeatureGroup.TEMPERATURE in groups or FeatureGroup.IRRADIANCE in groups:
-            weather = _on(weather, valid)
+            arrays.update(self._lags(valid, history))
         if FeatureGroup.TEMPERATURE in groups:
-            cols = ["temp_outdoor_c"] + [
+            names = ["temp_outdoor_c"] + [
                 f"temp_smooth_{tau:g}h_c" for tau in self.config.temp_smoothing_h
             ]
-            parts.append(weather[cols])
+            columns_of("weather", lambda: weather, names)
         if FeatureGroup.IRRADIANCE in groups:
-            parts.append(weather[["ghi_w_per_m2"]])
+            columns_of("weather", lambda: weather, ["ghi_w_per_m2"])
         if FeatureGroup.SOLAR in groups:
-            geo = _on(
-                geometry if geometry is not None else solar_geometry(valid, self.location), valid
-            )
-            parts.append(self._solar(geo, _on(weather, valid), {} if cache is None else cache))
-        frame = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=valid)
-        return frame[self.columns]
+            if "geometry" not in shared:
+                geo = geometry if geometry is not None else solar_geometry(valid, self.location)
+                shared["geometry"] = _on(geo, valid)
+            if "weather" not in shared:
+                shared["weather"] = _on(weather, valid)
+            arrays.update(self._solar(shared["geometry"], shared["weather"], shared))
+        return pd.DataFrame({name: arrays[name] for name in self.columns}, index=valid)
 
-    def _lags(self, valid: pd.DatetimeIndex, history: pd.Series) -> pd.DataFrame:
+    def _lags(self, valid: pd.DatetimeIndex, history: pd.Series) -> dict[str, np.ndarray]:
         values = history.to_numpy(dtype=float)
         lookup = _SlotLookup(history.index)
         columns = {}
@@ -275,11 +321,11 @@ class FeatureBuilder:
             # mean over the window that ends where the shortest lag ends (known at issue time)
             end = valid - dt.timedelta(hours=min(self.config.lags_h))
             columns[f"mean_{self.config.rolling_mean_h:g}h_before_lag"] = lookup.take(rolling, end)
-        return pd.DataFrame(columns, index=valid)
+        return columns
 
     def _solar(
         self, geometry: pd.DataFrame, weather: pd.DataFrame, cache: dict[Any, Any]
-    ) -> pd.DataFrame:
+    ) -> dict[str, np.ndarray]:
         temp = weather["temp_outdoor_c"].to_numpy(dtype=float)
         if "complete" not in cache:
             cache["complete"] = complete_irradiance(weather, geometry)
@@ -306,14 +352,11 @@ class FeatureBuilder:
                 )
             clear += cache[(pv, "clear")]
             estimate += cache[(pv, "weather")]
-        return pd.DataFrame(
-            {
-                "elevation_deg": geometry["elevation_deg"].to_numpy(),
-                "pv_clearsky_kw": clear,
-                "pv_weather_kw": estimate,
-            },
-            index=geometry.index,
-        )
+        return {
+            "elevation_deg": geometry["elevation_deg"].to_numpy(dtype=float),
+            "pv_clearsky_kw": clear,
+            "pv_weather_kw": estimate,
+        }
 
 
 class _SlotLookup:
@@ -322,14 +365,14 @@ class _SlotLookup:
 
     def __init__(self, index: pd.DatetimeIndex) -> None:
         self.index = index
-        n = len(index)
-        self.regular = n > 0 and index[-1] - index[0] == (n - 1) * SLOT
+        stamps = index.as_unit("ns").asi8
+        self.start = int(stamps[0]) if len(stamps) else 0
+        self.regular = len(stamps) > 0 and stamps[-1] - stamps[0] == (len(stamps) - 1) * _SLOT_NS
 
     def take(self, values: np.ndarray, times: pd.DatetimeIndex) -> np.ndarray:
         if not self.regular:
             return pd.Series(values, index=self.index).reindex(times).to_numpy(dtype=float)
-        position = (times - self.index[0]) // SLOT
-        position = np.asarray(position, dtype=np.int64)
+        position = (times.as_unit("ns").asi8 - self.start) // _SLOT_NS
         inside = (position >= 0) & (position < len(values))
         out = np.full(len(times), np.nan)
         out[inside] = values[position[inside]]

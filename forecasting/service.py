@@ -39,6 +39,7 @@ from forecasting.features import (
     solar_geometry,
     static_features,
     training_weather,
+    year_cached,
 )
 from forecasting.metrics import mae, mase_scale
 from forecasting.models import QuantileGradientBoosting, make_model
@@ -222,8 +223,8 @@ class ForecastService:
         weather = issue_weather(
             known, weather_forecast, issue, self.config.features.temp_smoothing_h
         )
-        calendar = static_features(valid, self.location)
-        geometry = solar_geometry(valid, self.location)
+        calendar = year_cached("static", valid, self.location)
+        geometry = year_cached("geometry", valid, self.location)
         daylight = is_daylight(geometry)
         cache: dict[object, object] = {}
         names, versions, blocks = [], [], []
