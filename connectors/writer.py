@@ -451,12 +451,26 @@ class SetpointWriter:
             beat = rm.point(rm.heartbeat_point)
             low = int(beat.min or 0)
             high = int(beat.max if beat.max is not None else 0xFFFF)
-            counter = self._heartbeat.get(client.asset_id, low - 1) + 1
-            if counter > high:
+            if client.asset_id not in self._heartbeat:
+                # continue from what the device holds: some devices want a changed value
+                self._heartbeat[client.asset_id] = await self._current_int(client, beat, low - 1)
+            counter = self._heartbeat[client.asset_id] + 1
+            if counter > high or counter < low:
                 counter = low
             self._heartbeat[client.asset_id] = counter
             feeds.append(await self._write_locked(client, beat, float(counter), None))
         return tuple(feeds)
+
+    @staticmethod
+    async def _current_int(client: DeviceClient, point: Point, default: int) -> int:
+        try:
+            reading = (await client.read_points([point.name]))[point.name]
+        except DeviceError:
+            return default
+        value = reading.value
+        if reading.quality is not Quality.GOOD or not isinstance(value, int | float):
+            return default
+        return int(value)
 
     # -- recording ----------------------------------------------------------------------------
 

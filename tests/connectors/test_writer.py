@@ -287,9 +287,13 @@ def test_watchdog_is_fed_after_a_confirmed_write(
     assert points == {"power_setpoint_w", "watchdog_s"}
 
 
-def test_heartbeat_counts_up_and_wraps_and_timeout_is_set_once(site: Site, tk: TkServer) -> None:
+@pytest.mark.parametrize(("held", "beats"), [(0, [1, 2, 3, 1]), (2, [3, 1, 2, 3])])
+def test_heartbeat_counts_up_from_the_device_value_wraps_and_timeout_is_set_once(
+    site: Site, tk: TkServer, held: int, beats: list[int]
+) -> None:
     beat = {"name": "beat", "address": 8, "dtype": "uint16", "access": "rw", "min": 1, "max": 3}
     points = [*BATTERY_POINTS, beat]
+    tk.set("holding", 8, [held])
 
     async def scenario() -> list[list[tuple[str, float | None]]]:
         writer = _writer(
@@ -306,10 +310,10 @@ def test_heartbeat_counts_up_and_wraps_and_timeout_is_set_once(site: Site, tk: T
             await writer._poller.close()  # type: ignore[union-attr]
 
     assert _run(scenario()) == [
-        [("watchdog_s", 120), ("beat", 1)],
-        [("beat", 2)],
-        [("beat", 3)],
-        [("beat", 1)],
+        [("watchdog_s", 120), ("beat", beats[0])],
+        [("beat", beats[1])],
+        [("beat", beats[2])],
+        [("beat", beats[3])],
     ]
 
 
