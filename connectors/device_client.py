@@ -101,6 +101,8 @@ class ClientPolicy:
     breaker_failures: int = 3
     breaker_open_s: float = 10.0
     breaker_open_max_s: float = 120.0
+    bus_devices: int = 1
+    """Devices sharing this device's serial bus: a request may queue behind one of each."""
 
     @classmethod
     def from_endpoint(cls, endpoint: DeviceEndpoint, **overrides: Any) -> ClientPolicy:
@@ -300,7 +302,7 @@ class DeviceClient:
             for attempt in range(self.policy.retries + 1):
                 try:
                     # asyncio.timeout, not wait_for: no extra task per request
-                    async with asyncio.timeout(self.policy.timeout_s + _GUARD_S):
+                    async with asyncio.timeout(self._request_guard_s):
                         result = await call(connection)
                 except ModbusExceptionResponse as exc:
                     if exc.code in GATEWAY_EXCEPTION_CODES:
@@ -344,9 +346,15 @@ class DeviceClient:
         )
 
     @property
+    def _request_guard_s(self) -> float:
+        """Outer bound of one request: its timeout plus grace, times the devices it may queue
+        behind on a shared serial bus (the adapter's bus lock is taken inside the request)."""
+        return (self.policy.timeout_s + _GUARD_S) * self.policy.bus_devices
+
+    @property
     def cycle_budget_s(self) -> float:
         """The longest one poll of this device may take: a connect plus every block's budget."""
-        per_request = (self.policy.timeout_s + _GUARD_S) * (self.policy.retries + 1)
+        per_request = self._request_guard_s * (self.policy.retries + 1)
         return self.policy.timeout_s + 1 + _GUARD_S + per_request * max(1, len(self.blocks))
 
     async def read_all(self) -> DeviceReading:

@@ -24,6 +24,7 @@ import logging
 import math
 import ssl
 import time
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -151,8 +152,14 @@ class DevicePoller:
             if self.site is None:
                 raise ValueError("DevicePoller without a site needs site_id")
             self.site_id = self.site.id
+        buses = Counter(
+            s.endpoint.serial_port for s in self.devices if s.endpoint.protocol == "rtu"
+        )
         for spec in self.devices:
-            policy = ClientPolicy.from_endpoint(spec.endpoint, **self.policy_overrides)
+            overrides = dict(self.policy_overrides)
+            if spec.endpoint.protocol == "rtu":
+                overrides.setdefault("bus_devices", buses[spec.endpoint.serial_port])
+            policy = ClientPolicy.from_endpoint(spec.endpoint, **overrides)
             self.clients[spec.asset_id] = DeviceClient(
                 spec.asset_id,
                 spec.endpoint,

@@ -109,3 +109,38 @@ def test_two_units_on_one_bus_are_read_one_after_the_other() -> None:
         assert result.reading("rtu-2", "w").quality is Quality.GOOD
     assert sorted(bus.answered) == [1, 1, 1, 2, 2, 2]
     assert bus.overlaps == 0
+
+
+def test_devices_queued_on_a_slow_bus_are_not_taken_for_dead() -> None:
+    """Each answer takes 0.25 s, well inside the 0.4 s timeout; the fourth unit waits 0.75 s for
+    the bus first, which must not count against it."""
+    rm = register_map([{"name": "v", "address": 0}])
+    units = (1, 2, 3, 4)
+
+    async def scenario() -> list[Any]:
+        bus = await RtuBus({u: {0: 100 + u} for u in units}, delay_s=0.25).start()
+        specs = [
+            DeviceSpec(
+                f"rtu-{unit}",
+                DeviceEndpoint(
+                    protocol="rtu",
+                    serial_port=f"socket://127.0.0.1:{bus.port}",
+                    unit_id=unit,
+                    register_map="test.yaml",
+                    timeout_s=0.4,
+                    retries=0,
+                ),
+                rm,
+            )
+            for unit in units
+        ]
+        try:
+            async with DevicePoller(devices=specs, site_id="s") as poller:
+                assert {c.policy.bus_devices for c in poller.clients.values()} == {4}
+                return [await poller.poll_once() for _ in range(2)]
+        finally:
+            await bus.stop()
+
+    for result in asyncio.run(scenario()):
+        assert result.failed() == []
+        assert [result.reading(f"rtu-{u}", "v").value for u in units] == [101, 102, 103, 104]
