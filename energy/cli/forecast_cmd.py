@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 from pathlib import Path
@@ -196,6 +197,13 @@ def _metrics_json(result: Any) -> dict[str, Any]:
     )
 
 
+def _config_version(settings: ForecastConfig) -> str:
+    """Backtests train their own models: they are versioned by a digest of the configuration,
+    so that runs with different features or parameters stay apart in the store."""
+    digest = hashlib.sha1(settings.model_dump_json().encode(), usedforsecurity=False)
+    return f"config-{digest.hexdigest()[:10]}"
+
+
 _SHORT = {
     "persistence": "pers",
     "seasonal_naive": "snaive",
@@ -323,7 +331,7 @@ def backtest(
         backtest_id = write_backtest(
             store,
             chosen.name,
-            f"backtest:{settings.model.kind}",
+            _config_version(settings),
             period_start,
             period_end,
             result.settings,
