@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,13 +17,16 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from energy.site import AssetKind, Site
+from energy.site import Asset, AssetKind, Site
 from energy.store.engine import Store
 from energy.store.plans import PlanRecord, active_plan, diff_plans, read_plan_values
+from energy.tariff import TariffSeriesError, tariff_series
 from energy.web.localtime import format_local, local_labels
 from energy.web.queries import measured_slots
 
 __all__ = ["ChartSpec", "PlanView", "build_plan_view", "change_unit", "diff_summary"]
+
+log = logging.getLogger(__name__)
 
 GRID = "grid"
 GRID_COLOUR = "#e6e9ee"
@@ -53,7 +57,7 @@ class PlanView:
     plan: PlanRecord
     slot_labels: list[str]
     charts: list[ChartSpec]
-    cost_breakdown: list[tuple[str, float]]
+    cost_breakdown: list[tuple[str, float, str]]
     cost_total_eur: float | None
     violations: list[dict[str, Any]]
     details: list[tuple[str, str]]
@@ -127,15 +131,28 @@ Series = dict[tuple[str, str], tuple[list[str], list[float]]]
 """(asset_id, quantity) -> (slot labels, values) of the slots a chart shows."""
 
 
-def _series(values: pd.DataFrame, labels: dict[pd.Timestamp, str]) -> Series:
-    shown = values[values["slot_start"].isin(labels.keys())]
-    return {
-        (str(asset_id), str(quantity)): (
-            [labels[t] for t in group["slot_start"]],
-            group["value"].astype(float).tolist(),
+END_OF_SLOT = ("_end_frac", "_end_c", "_end_kwh")
+"""Quantities the optimizer reports at the end of a slot (soc_end_frac, temp_end_c, ...)."""
+
+
+def _series(values: pd.DataFrame, labels: dict[pd.Timestamp, str], slot: pd.Timedelta) -> Series:
+    """Per (asset, quantity) the values on the chart's categories. A value at a slot's end is
+    placed at the next slot's start (the horizon end has a category of its own)."""
+    out: Series = {}
+    for (asset_id, quantity), group in values.groupby(["asset_id", "quantity"], sort=False):
+        times = group["slot_start"]
+        if str(quantity).endswith(END_OF_SLOT):
+            times = times + slot
+        shown = times.isin(labels.keys())
+        out[(str(asset_id), str(quantity))] = (
+            [labels[t] for t in times[shown]],
+            group["value"][shown].astype(float).tolist(),
         )
-        for (asset_id, quantity), group in shown.groupby(["asset_id", "quantity"], sort=False)
-    }
+    return out
+
+
+def _first(series: Series, keys: list[tuple[str, str]]) -> tuple[list[str], list[float]] | None:
+    return next((series[k] for k in keys if k in series), None)
 
 
 class _Chart:
@@ -167,35 +184,88 @@ class _Chart:
         return json.dumps({"data": self.traces, "layout": layout}, allow_nan=False)
 
 
-def _asset_chart(
-    title: str,
-    y_title: str,
-    asset_ids: list[str],
-    plan_quantity: str,
-    measured_quantity: str,
-    planned: Series,
-    measured: Series,
-    scale: float = 1.0,
-) -> _Chart | None:
-    chart = _Chart(title, y_title)
-    for index, asset_id in enumerate(asset_ids):
+@dataclass(frozen=True)
+class _Panel:
+    """One per-asset chart: which assets, which planned and measured quantities (first found)."""
+
+    id: str
+    title: str
+    y_title: str
+    kind: AssetKind
+    planned: tuple[str, ...]
+    measured: tuple[str, ...]
+    scale: float = 1.0
+
+    def planned_keys(self, asset: Asset) -> list[tuple[str, str]]:
+        return [(asset.id, q) for q in self.planned]
+
+    def measured_keys(self, asset: Asset) -> list[tuple[str, str]]:
+        keys = [(asset.id, q) for q in self.measured]
+        if asset.kind is AssetKind.TANK and asset.house_id:
+            # the heat pump's controller measures its tank
+            keys += [(f"{asset.house_id}.hp", q) for q in self.measured]
+        return keys
+
+
+PANELS = (
+    _Panel(
+        "battery-power",
+        "Battery power (charging +)",
+        "kW",
+        AssetKind.BATTERY,
+        ("power_kw",),
+        ("power_kw",),
+    ),
+    _Panel(
+        "battery-soc",
+        "Battery state of charge",
+        "%",
+        AssetKind.BATTERY,
+        ("soc_frac", "soc_end_frac"),
+        ("soc_frac",),
+        100.0,
+    ),
+    _Panel(
+        "hp-power",
+        "Heat pump electric power",
+        "kW",
+        AssetKind.HEAT_PUMP,
+        ("power_kw",),
+        ("power_kw",),
+    ),
+    _Panel(
+        "tank-temp",
+        "Tank temperature",
+        "°C",
+        AssetKind.TANK,
+        ("tank_temp_c", "temp_end_c"),
+        ("tank_temp_c",),
+    ),
+    _Panel("pv", "PV power", "kW", AssetKind.PV, ("pv_kw", "power_kw"), ("power_kw",)),
+)
+
+
+def _asset_chart(site: Site, panel: _Panel, planned: Series, measured: Series) -> _Chart | None:
+    chart = _Chart(panel.title, panel.y_title)
+    assets = [a for a in site.of_kind(panel.kind) if _first(planned, panel.planned_keys(a))]
+    for index, asset in enumerate(assets):
         colour = PALETTE[index % len(PALETTE)]
-        plan_series = planned.get((asset_id, plan_quantity))
+        plan_series = _first(planned, panel.planned_keys(asset))
         if plan_series is not None:
             chart.add(
                 plan_series[0],
-                [v * scale for v in plan_series[1]],
-                f"{asset_id} plan",
+                [v * panel.scale for v in plan_series[1]],
+                f"{asset.id} plan",
                 color=colour,
                 shape="hv",
                 width=1.6,
             )
-        measured_series = measured.get((asset_id, measured_quantity))
+        measured_series = _first(measured, panel.measured_keys(asset))
         if measured_series is not None:
             chart.add(
                 measured_series[0],
-                [v * scale for v in measured_series[1]],
-                f"{asset_id} measured",
+                [v * panel.scale for v in measured_series[1]],
+                f"{asset.id} measured",
                 color=colour,
                 dash="dot",
                 width=1.4,
@@ -244,81 +314,20 @@ def _grid_chart(
     return chart
 
 
-def _ids(site: Site, kind: AssetKind, planned: pd.DataFrame) -> list[str]:
-    in_plan = set(planned["asset_id"])
-    return [a.id for a in site.of_kind(kind) if a.id in in_plan]
-
-
 def _plan_charts(
     site: Site,
     planned_frame: pd.DataFrame,
     measured_frame: pd.DataFrame,
     labels: dict[pd.Timestamp, str],
+    slot: pd.Timedelta,
 ) -> list[ChartSpec]:
-    planned, measured = _series(planned_frame, labels), _series(measured_frame, labels)
-
-    def of_kind(kind: AssetKind) -> list[str]:
-        return _ids(site, kind, planned_frame)
-
+    planned = _series(planned_frame, labels, slot)
+    measured = _series(measured_frame, labels, slot)
     charts: list[tuple[str, _Chart | None]] = [
         ("prices", _price_chart(planned)),
         ("grid", _grid_chart(site, planned, measured, labels)),
-        (
-            "battery-power",
-            _asset_chart(
-                "Battery power (charging +)",
-                "kW",
-                of_kind(AssetKind.BATTERY),
-                "power_kw",
-                "power_kw",
-                planned,
-                measured,
-            ),
-        ),
-        (
-            "battery-soc",
-            _asset_chart(
-                "Battery state of charge",
-                "%",
-                of_kind(AssetKind.BATTERY),
-                "soc_frac",
-                "soc_frac",
-                planned,
-                measured,
-                scale=100.0,
-            ),
-        ),
-        (
-            "hp-power",
-            _asset_chart(
-                "Heat pump electric power",
-                "kW",
-                of_kind(AssetKind.HEAT_PUMP),
-                "power_kw",
-                "power_kw",
-                planned,
-                measured,
-            ),
-        ),
-        (
-            "tank-temp",
-            _asset_chart(
-                "Tank temperature",
-                "°C",
-                of_kind(AssetKind.TANK),
-                "tank_temp_c",
-                "tank_temp_c",
-                planned,
-                measured,
-            ),
-        ),
-        (
-            "pv",
-            _asset_chart(
-                "PV power", "kW", of_kind(AssetKind.PV), "pv_kw", "power_kw", planned, measured
-            ),
-        ),
     ]
+    charts += [(panel.id, _asset_chart(site, panel, planned, measured)) for panel in PANELS]
     ticks = _ticks(labels, site.tz)
     return [
         ChartSpec(chart_id, chart.title, chart.to_json(ticks))
@@ -327,15 +336,12 @@ def _plan_charts(
     ]
 
 
-def _measured_keys(site: Site, planned: pd.DataFrame) -> list[tuple[str, str]]:
-    keys = [("grid.meter", "power_kw")]
-    for asset_id, quantity in (
-        planned[["asset_id", "quantity"]].drop_duplicates().itertuples(index=False, name=None)
-    ):
-        if asset_id == GRID:
-            continue
-        keys.append((asset_id, "power_kw" if quantity == "pv_kw" else quantity))
-    return sorted(set(keys))
+def _measured_keys(site: Site) -> list[tuple[str, str]]:
+    keys = {("grid.meter", "power_kw")}
+    for panel in PANELS:
+        for asset in site.of_kind(panel.kind):
+            keys.update(panel.measured_keys(asset))
+    return sorted(keys)
 
 
 _CHANGE_UNITS = (
@@ -380,19 +386,80 @@ def diff_summary(store: Store, plan_id: int, reference_id: int) -> list[dict[str
     return rows
 
 
+def _local_or_text(value: Any, site: Site) -> str:
+    try:
+        return format_local(pd.Timestamp(value), site.tz)
+    except (ValueError, TypeError):
+        return str(value)
+
+
 def _violation_rows(summary: dict[str, Any], site: Site) -> list[dict[str, Any]]:
+    """Violations as the optimizer reports them (limit, asset_id, first_slot, last_slot, n_slots,
+    max_amount, unit, detail) or in the short form (slot_start, amount); times in local time."""
     rows = []
     items = summary.get("violations")
     for item in items if isinstance(items, list) else []:
         if not isinstance(item, dict):
             continue
-        when = item.get("slot_start")
-        try:
-            local = format_local(pd.Timestamp(when), site.tz) if when else "-"
-        except (ValueError, TypeError):
-            local = str(when)
-        rows.append({**item, "slot_local": local})
+        first = item.get("first_slot", item.get("slot_start"))
+        last = item.get("last_slot")
+        when = _local_or_text(first, site) if first else "-"
+        if last and last != first:
+            when += " – " + _local_or_text(last, site)
+        rows.append(
+            {
+                "limit": item.get("limit", "-"),
+                "asset_id": item.get("asset_id", "-"),
+                "slot_local": when,
+                "slots": item.get("n_slots", 1),
+                "amount": item.get("max_amount", item.get("amount")),
+                "unit": item.get("unit", ""),
+                "detail": item.get("detail", ""),
+            }
+        )
     return rows
+
+
+_BREAKDOWN_UNITS = (("_eur", "EUR"), ("_kwh", "kWh"), ("_kw", "kW"), ("_kg", "kg"), ("_g", "g"))
+
+
+def _breakdown(summary: dict[str, Any]) -> list[tuple[str, float, str]]:
+    """(item, value, unit) with the unit from the item's name; a name without one is EUR."""
+    raw = summary.get("cost_breakdown")
+    if not isinstance(raw, dict):
+        return []
+    rows = []
+    for name, value in raw.items():
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            continue
+        unit = next((u for suffix, u in _BREAKDOWN_UNITS if str(name).endswith(suffix)), "EUR")
+        rows.append((str(name), float(value), unit))
+    return rows
+
+
+def _with_tariff_prices(
+    site: Site, planned: pd.DataFrame, slots: list[pd.Timestamp]
+) -> pd.DataFrame:
+    """The plan's values plus the tariff's prices per slot when the plan does not carry them."""
+    if not slots or (planned["quantity"] == "price_import_eur_per_kwh").any():
+        return planned
+    try:
+        prices = tariff_series(site.config, pd.DatetimeIndex(slots)).frame()
+    except (TariffSeriesError, OSError, ValueError) as exc:
+        log.warning("plan page: no tariff prices for the plan's slots: %s", exc)
+        return planned
+    rows = [
+        pd.DataFrame(
+            {
+                "asset_id": GRID,
+                "quantity": column,
+                "slot_start": prices.index,
+                "value": prices[column],
+            }
+        )
+        for column in ("price_import_eur_per_kwh", "price_export_eur_per_kwh")
+    ]
+    return pd.concat([planned, *rows], ignore_index=True)
 
 
 def _details(plan: PlanRecord) -> list[tuple[str, str]]:
@@ -421,35 +488,41 @@ def _details(plan: PlanRecord) -> list[tuple[str, str]]:
 
 def build_plan_view(site: Site, store: Store, plan: PlanRecord, now: dt.datetime) -> PlanView:
     planned = read_plan_values(store, plan.id)
-    slots = sorted(planned["slot_start"].unique()) if not planned.empty else []
-    slots = [pd.Timestamp(t) for t in slots]
+    slots = [pd.Timestamp(t) for t in sorted(planned["slot_start"].unique())]
+    slot = pd.Timedelta(minutes=plan.slot_minutes)
     labels = dict(zip(slots, local_labels(slots, site.tz), strict=True))
+    if slots:
+        # the horizon's end: where the last end-of-slot values (SoC, tank temperature) sit
+        labels[slots[-1] + slot] = format_local(slots[-1] + slot, site.tz)
     measured_end = min(plan.horizon_end, now)
-    if plan.horizon_start < measured_end and not planned.empty:
+    if plan.horizon_start < measured_end and slots:
         measured = measured_slots(
             store,
             site.id,
-            _measured_keys(site, planned),
+            _measured_keys(site),
             plan.horizon_start,
             measured_end,
             plan.slot_minutes,
         )
     else:
         measured = pd.DataFrame(columns=["asset_id", "quantity", "slot_start", "value"])
-    charts = _plan_charts(site, planned, measured, labels) if slots else []
-    breakdown_raw = plan.summary.get("cost_breakdown")
-    if not isinstance(breakdown_raw, dict):
-        breakdown_raw = {}
-    breakdown = [(str(k), float(v)) for k, v in breakdown_raw.items() if isinstance(v, int | float)]
+    planned = _with_tariff_prices(site, planned, slots)
+    charts = _plan_charts(site, planned, measured, labels, slot) if slots else []
+    breakdown = _breakdown(plan.summary)
+    euro_items = [v for _, v, unit in breakdown if unit == "EUR"]
+    if plan.objective_eur is not None:
+        total: float | None = plan.objective_eur
+    else:
+        total = sum(euro_items) if euro_items else None
     reference = active_plan(store, site.id, now)
     if reference is not None and reference.id == plan.id:
         reference = None
     return PlanView(
         plan=plan,
-        slot_labels=list(labels.values()),
+        slot_labels=[labels[t] for t in slots],
         charts=charts,
         cost_breakdown=breakdown,
-        cost_total_eur=sum(v for _, v in breakdown) if breakdown else plan.objective_eur,
+        cost_total_eur=total,
         violations=_violation_rows(plan.summary, site),
         details=_details(plan),
         reference=reference,

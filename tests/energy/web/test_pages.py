@@ -184,6 +184,62 @@ def test_plan_with_only_some_quantities_renders_what_exists(
     assert view.violations == []
 
 
+def test_plan_in_the_optimizer_layout(site: Site, sqlite_store: Store) -> None:
+    """End-of-slot states sit at the next slot's start, prices come from the tariff when the plan
+    has none, violations span slots and the breakdown keeps its units."""
+    slots = pd.date_range(NOW, periods=4, freq="15min")
+    rows = [("house-01.battery", "soc_end_frac", t, 0.5 + 0.1 * i) for i, t in enumerate(slots)]
+    rows += [("house-01.tank", "temp_end_c", t, 50.0 + i) for i, t in enumerate(slots)]
+    rows += [("house-01.pv", "power_kw", t, 3.0) for t in slots]
+    rows += [("grid", "import_kw", t, 5.0) for t in slots]
+    plan = save_plan(
+        sqlite_store,
+        site.id,
+        pd.DataFrame(rows, columns=["asset_id", "quantity", "slot_start", "value"]),
+        created_at=NOW,
+        horizon_start=NOW,
+        horizon_end=NOW + dt.timedelta(hours=1),
+        slot_minutes=15,
+        solver_status="optimal",
+        objective_eur=3.25,
+        summary={
+            "cost_breakdown": {"import_eur": 4.0, "import_kwh": 20.0, "peak_import_kw": 5.0},
+            "violations": [
+                {
+                    "limit": "tank_temp_min_c",
+                    "asset_id": "house-01.tank",
+                    "first_slot": "2026-11-24T06:15:00+00:00",
+                    "last_slot": "2026-11-24T06:45:00+00:00",
+                    "n_slots": 3,
+                    "max_amount": 0.7,
+                    "unit": "K",
+                    "detail": "cold start",
+                }
+            ],
+        },
+    )
+    view = build_plan_view(site, sqlite_store, plan, now=NOW)
+    figures = {c.id: json.loads(c.figure) for c in view.charts}
+    soc = figures["battery-soc"]["data"][0]
+    assert soc["x"][0] == "24.11.2026 07:15 +01:00"
+    assert soc["x"][-1] == "24.11.2026 08:00 +01:00"  # the horizon's end
+    assert soc["y"] == pytest.approx([50.0, 60.0, 70.0, 80.0])
+    assert figures["tank-temp"]["data"][0]["y"] == [50.0, 51.0, 52.0, 53.0]
+    assert figures["pv"]["data"][0]["name"] == "house-01.pv plan"
+    prices = {t["name"]: t for t in figures["prices"]["data"]}
+    assert len(prices["import price"]["y"]) == 4
+    assert prices["export price"]["y"] == [site.config.tariff.feed_in_eur_per_kwh] * 4
+    assert view.cost_breakdown == [
+        ("import_eur", 4.0, "EUR"),
+        ("import_kwh", 20.0, "kWh"),
+        ("peak_import_kw", 5.0, "kW"),
+    ]
+    assert view.cost_total_eur == 3.25
+    (violation,) = view.violations
+    assert violation["slot_local"] == "24.11.2026 07:15 +01:00 – 24.11.2026 07:45 +01:00"
+    assert (violation["slots"], violation["amount"], violation["detail"]) == (3, 0.7, "cold start")
+
+
 def test_status_page_shows_lights_and_local_times(sweb: Web) -> None:
     frame = pd.DataFrame(
         {
