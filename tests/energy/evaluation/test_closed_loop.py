@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from energy.control.commands import CommandKind, DeviceCommand
-from energy.evaluation import EvaluationOptions, Policy, run_policy
+from energy.evaluation import EvaluationOptions, Policy, evaluate, run_policy
 from energy.evaluation.devices import apply_commands
 from energy.evaluation.forecasts import IssuedForecasts, LatestForecast
 from energy.physics.district import DistrictSimulator
@@ -129,3 +129,18 @@ def test_mpc_trains_before_the_period_and_plans_every_slot(site: Site) -> None:
     assert sum(run.plan_stages.values()) == 16
     assert run.forecast_issues == 2
     assert abs(balance_error_kwh(run.slots)) < 1e-6
+
+
+def test_evaluate_compares_policies_over_the_same_world(site: Site) -> None:
+    report = evaluate(
+        site,
+        START,
+        START + pd.Timedelta(hours=2),
+        ["rule", "perfect", "rule"],
+        EvaluationOptions(horizon_slots=4),
+    )
+    assert list(report.summary["policies"]) == ["rule", "perfect"]
+    totals = report.totals().set_index("policy")
+    assert totals.loc["rule", "load_kwh"] == pytest.approx(totals.loc["perfect", "load_kwh"])
+    assert set(report.summary["comparison"]["saving_vs_rule_eur"]) == {"perfect"}
+    assert report.summary["options"]["horizon_slots"] == 4
