@@ -462,7 +462,38 @@ def _with_tariff_prices(
     return pd.concat([planned, *rows], ignore_index=True)
 
 
-def _details(plan: PlanRecord) -> list[tuple[str, str]]:
+_SHOWN_ELSEWHERE = frozenset(
+    {
+        "cost_breakdown",
+        "violations",
+        "status",
+        "model_status",
+        "objective_eur",
+        "mip_gap",
+        "build_seconds",
+        "solve_seconds",
+        "extract_seconds",
+        "horizon_start",
+        "horizon_end",
+    }
+)
+
+
+def _detail_text(value: Any, tz: ZoneInfo) -> str:
+    """A summary value for the table: times in local time, numbers to 4 significant digits."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, str) and len(value) >= 19 and value[10:11] == "T":
+        try:
+            stamp = pd.Timestamp(value)
+        except ValueError:
+            return value
+        return format_local(stamp, tz) if stamp.tzinfo is not None else value
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= 400 else text[:400] + " …"
+
+
+def _details(plan: PlanRecord, tz: ZoneInfo) -> list[tuple[str, str]]:
     def seconds(value: float | None) -> str:
         return "-" if value is None else f"{value:.3f} s"
 
@@ -478,11 +509,11 @@ def _details(plan: PlanRecord) -> list[tuple[str, str]]:
             ),
         ),
     ]
-    for key, value in plan.summary.items():
-        if key in ("cost_breakdown", "violations"):
-            continue
-        text = value if isinstance(value, str) else json.dumps(value, default=str)
-        details.append((key, text if len(text) <= 400 else text[:400] + " …"))
+    details += [
+        (key, _detail_text(value, tz))
+        for key, value in plan.summary.items()
+        if key not in _SHOWN_ELSEWHERE
+    ]
     return details
 
 
@@ -524,7 +555,7 @@ def build_plan_view(site: Site, store: Store, plan: PlanRecord, now: dt.datetime
         cost_breakdown=breakdown,
         cost_total_eur=total,
         violations=_violation_rows(plan.summary, site),
-        details=_details(plan),
+        details=_details(plan, site.tz),
         reference=reference,
         diff=diff_summary(store, plan.id, reference.id) if reference is not None else [],
     )

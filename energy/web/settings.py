@@ -77,7 +77,7 @@ class WebSettings:
     stale_after_s: float = 60.0
     """A measurement older than this is amber on the status page; older than 5x this, red."""
     max_override_hours: float = 24.0
-    forecast_jobs: tuple[str, ...] = ("forecast",)
+    forecast_jobs: tuple[str, ...] = ("forecast", "retrain")
     solve_jobs: tuple[str, ...] = ("optimize", "solve", "plan")
     clock: Callable[[], dt.datetime] = field(default=_utc_now, repr=False)
     """Current time (UTC, aware); tests replace it."""

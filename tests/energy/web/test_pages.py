@@ -204,6 +204,9 @@ def test_plan_in_the_optimizer_layout(site: Site, sqlite_store: Store) -> None:
         objective_eur=3.25,
         summary={
             "cost_breakdown": {"import_eur": 4.0, "import_kwh": 20.0, "peak_import_kw": 5.0},
+            "horizon_start": "2026-11-24T06:00:00+00:00",
+            "issued_at": "2026-11-24T06:00:00+00:00",
+            "total_seconds": 0.2073772,
             "violations": [
                 {
                     "limit": "tank_temp_min_c",
@@ -235,6 +238,10 @@ def test_plan_in_the_optimizer_layout(site: Site, sqlite_store: Store) -> None:
         ("peak_import_kw", 5.0, "kW"),
     ]
     assert view.cost_total_eur == 3.25
+    details = dict(view.details)
+    assert details["issued_at"] == "24.11.2026 07:00 +01:00"
+    assert details["total_seconds"] == "0.2074"
+    assert "horizon_start" not in details  # shown in the page header already
     (violation,) = view.violations
     assert violation["slot_local"] == "24.11.2026 07:15 +01:00 – 24.11.2026 07:45 +01:00"
     assert (violation["slots"], violation["amount"], violation["detail"]) == (3, 0.7, "cold start")
