@@ -88,7 +88,7 @@ logger = logging.getLogger(__name__)
 SG_LOCK_MARGIN_K = 2.0
 #: A continuous heat pump whose tank is measured this close to temp_min_c runs at full power,
 #: whatever the plan says (comfort guard; minimum off times and dimming caps still hold).
-COMFORT_GUARD_K = 1.0
+COMFORT_GUARD_K = 2.0
 #: A planned battery power this close to what local self-consumption would do is left to it.
 SELF_CONSUMPTION_TOLERANCE_KW = 0.01
 #: Planned curtailment below this (kW) is round-off, not a limit to write.

@@ -77,7 +77,7 @@ class EvaluationOptions:
     horizon_slots: int = 96
     step_s: float = 60.0
     seed: int = 0
-    forecast_every_slots: int = 24
+    forecast_every_slots: int = 4
     training_days: int = 365
     forecast_config: ForecastConfig = field(default_factory=lambda: ForecastConfig(quantiles=[0.5]))
     optimizer_options: OptimizerOptions | None = None

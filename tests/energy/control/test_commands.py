@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from energy.control.commands import (
+    COMFORT_GUARD_K,
     SG_LOCK_MARGIN_K,
     CommandKind,
     DeviceCommand,
@@ -321,7 +322,7 @@ def test_heat_demand_of_the_slot_counts_for_lock_and_guard(site: Site) -> None:
     big_draw = 4 * hp.capacity_kwh_per_k  # about 1 K per slot
     warm = DispatchState(
         tank_temp_c={
-            hp.tank_id: hp.tank.temp_min_c + 2.0,
+            hp.tank_id: hp.tank.temp_min_c + COMFORT_GUARD_K + 1.0,
             sg.tank_id: sg.tank.temp_min_c + SG_LOCK_MARGIN_K + 0.5,
         },
         hp_on={hp.id: False, sg.id: False},
@@ -349,7 +350,7 @@ def test_continuous_heat_pump_is_not_switched_off_when_the_tank_cannot_ride_out_
 ) -> None:
     _, hp, _ = units(site)
     running = DispatchState(
-        tank_temp_c={hp.tank_id: hp.tank.temp_min_c + 2.0},
+        tank_temp_c={hp.tank_id: hp.tank.temp_min_c + COMFORT_GUARD_K + 1.0},
         hp_on={hp.id: True},
         hp_minutes_in_state={hp.id: 600.0},
     )
