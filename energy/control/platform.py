@@ -54,6 +54,8 @@ class PlatformOptions:
     web: bool = True
     seed: int = 0
     status_every_s: float = 30.0
+    free_ports: bool = False
+    """serve the simulated devices on free ports instead of the configured ones (tests)"""
     echo: Callable[[str], None] = field(default=print, repr=False)
 
 
@@ -115,7 +117,12 @@ async def run_platform(
         site = accelerated_site(site, options.speed)
         echo(f"simulated district: preparing the physics (speed {options.speed:g}x) ...")
         district = await asyncio.to_thread(
-            SimulatedDistrict, site, speed=options.speed, start=options.start, seed=options.seed
+            SimulatedDistrict,
+            site,
+            speed=options.speed,
+            start=options.start,
+            seed=options.seed,
+            free_ports=options.free_ports,
         )
         await district.start()
         clock = ScaledClock(district.clock().to_pydatetime(warn=False), options.speed)
