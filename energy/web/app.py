@@ -158,7 +158,7 @@ def create_app(site: Site, store: Store, settings: WebSettings | None = None) ->
     app.state.store = store
     app.state.settings = settings
     app.state.limiter = LoginRateLimiter(
-        settings.login_max_failures, settings.login_window_s, settings.clock
+        settings.login_max_failures, settings.login_window_s, settings.wall_clock
     )
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.filters["local"] = lambda value, seconds=False: format_local(

@@ -80,4 +80,7 @@ class WebSettings:
     forecast_jobs: tuple[str, ...] = ("forecast", "retrain")
     solve_jobs: tuple[str, ...] = ("optimize", "solve", "plan")
     clock: Callable[[], dt.datetime] = field(default=_utc_now, repr=False)
-    """Current time (UTC, aware); tests replace it."""
+    """Current time (UTC, aware) of the platform: an accelerated simulation passes its own."""
+    wall_clock: Callable[[], dt.datetime] = field(default=_utc_now, repr=False)
+    """Real time for the login rate limit, which must not run faster in an accelerated
+    simulation; tests replace it."""

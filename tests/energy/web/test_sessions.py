@@ -6,12 +6,13 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
-from web_support import PASSWORD, Web, build_web, login, make_plan
+from web_support import NOW, PASSWORD, SECRET, Clock, Web, build_web, login, make_plan, seed_users
 
 from energy.site import Site
 from energy.store import Store
 from energy.store.audit import read_audit
 from energy.store.users import Role, update_user
+from energy.web import WebSettings, create_app
 
 
 @pytest.fixture
@@ -83,6 +84,20 @@ def test_failed_logins_per_address_are_rate_limited(sweb: Web) -> None:
     for index in range(5):
         assert _attempt(sweb.client, f"guess{index}", "wrong password") == 401
     assert _attempt(sweb.client, "viewer", PASSWORD) == 429
+
+
+def test_rate_limit_runs_on_wall_time_not_the_platform_clock(
+    site: Site, sqlite_store: Store
+) -> None:
+    """Under an accelerated simulation the platform clock races; the login window must not."""
+    platform_clock = Clock(NOW)
+    seed_users(sqlite_store)
+    app = create_app(site, sqlite_store, WebSettings(secret_key=SECRET, clock=platform_clock))
+    client = TestClient(app, follow_redirects=False)
+    for _ in range(5):
+        assert _attempt(client, "operator", "wrong password") == 401
+    platform_clock.advance(hours=1)
+    assert _attempt(client, "operator", PASSWORD) == 429
 
 
 def test_rate_limited_response_says_when_to_retry(sweb: Web) -> None:

@@ -117,7 +117,7 @@ def seed_users(store: Store) -> dict[Role, str]:
 def build_web(site: Site, store: Store, clock: Clock | None = None) -> Web:
     clock = clock or Clock(NOW)
     tokens = seed_users(store)
-    app = create_app(site, store, WebSettings(secret_key=SECRET, clock=clock))
+    app = create_app(site, store, WebSettings(secret_key=SECRET, clock=clock, wall_clock=clock))
     return Web(site, store, clock, app, TestClient(app, follow_redirects=False), tokens)
 
 
