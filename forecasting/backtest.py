@@ -36,7 +36,7 @@ from forecasting.features import (
     training_weather,
 )
 from forecasting.metrics import mase_scale, point_metrics, quantile_metrics, skill
-from forecasting.service import fit_target_model, training_weather_source
+from forecasting.service import fit_target_model, training_inputs
 from forecasting.targets import Target, TargetKind, target_frame
 from forecasting.weather_error import simulate_weather_forecast
 
@@ -118,10 +118,7 @@ def run_backtest(
         weather = training_weather(data, config.features.temp_smoothing_h)
         raw_weather = data[[c for c in weather.columns if not c.startswith("temp_smooth")]]
         forecaster = weather_forecaster or default_weather_forecaster(raw_weather, config)
-        train_weather = training_weather(
-            training_weather_source(raw_weather, config, location),
-            config.features.temp_smoothing_h,
-        )
+        train_weather = training_inputs(raw_weather, config, location)
     else:
         _require_no_weather(target, config)
         weather = train_weather = pd.DataFrame(index=data.index)

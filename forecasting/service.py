@@ -104,13 +104,20 @@ def fit_target_model(
     return TargetModel(target, builder, model, valid[0], valid[-1] + SLOT, metrics)
 
 
-def training_weather_source(
+def training_inputs(
     data: pd.DataFrame, config: ForecastConfig, location: LocationConfig
 ) -> pd.DataFrame:
-    """The weather rows the models train on (see TrainingConfig.weather)."""
-    if config.training.weather == "simulated_day_ahead":
-        return day_ahead_weather(data, config, location)
-    return data
+    """Weather inputs of the training rows (see TrainingConfig.weather): the actuals, or with
+    "simulated_day_ahead" the irradiance of each day replaced by its simulated day-ahead forecast.
+
+    Temperature trains on actuals. Also perturbing it, with the smoothed temperatures continued
+    from their measured state at each day's issue as at prediction time, was tried and was worse
+    (district heat, April-June 2025: MAE 1.04 instead of 0.88 kW, same interval coverage).
+    """
+    taus = config.features.temp_smoothing_h
+    if config.training.weather == "actual" or not config.weather_error.enabled:
+        return training_weather(data, taus)
+    return training_weather(day_ahead_weather(data, config, location), taus)
 
 
 class ForecastService:
@@ -164,10 +171,7 @@ class ForecastService:
         """Train every target on `history` (the configured training window of it)."""
         data = self._training_window(history)
         actuals = target_frame(data, self.targets)
-        weather = training_weather(
-            training_weather_source(data, self.config, self.location),
-            self.config.features.temp_smoothing_h,
-        )
+        weather = training_inputs(data, self.config, self.location)
         calendar = static_features(data.index, self.location)
         geometry = solar_geometry(data.index, self.location)
         self.models = {}
