@@ -227,6 +227,15 @@ class ForecastService:
         weather = issue_weather(
             known, weather_forecast, issue, self.config.features.temp_smoothing_h
         )
+        covered = weather.index.intersection(valid)
+        if len(covered) < len(valid):
+            log.warning(
+                "weather forecast issued %s covers %d of %d slots; the rest is predicted with "
+                "missing weather features",
+                issue.isoformat(),
+                len(covered),
+                len(valid),
+            )
         calendar = year_cached("static", valid, self.location)
         geometry = year_cached("geometry", valid, self.location)
         daylight = is_daylight(geometry)

@@ -98,3 +98,12 @@ def test_refit_is_due_after_the_configured_cadence(fitted, site):
     assert fitted.refit_due(end + pd.Timedelta(days=1)) == []
     assert set(fitted.refit_due(end + pd.Timedelta(days=7))) == set(TARGETS)
     assert ForecastService(site, targets=["district:pv_kw"]).refit_due(end) == ["district:pv_kw"]
+
+
+def test_a_short_weather_forecast_is_logged_not_fatal(fitted, district_winter, caplog):
+    weather = _weather(district_winter, fitted.config).iloc[:48]
+    with caplog.at_level("WARNING", logger="forecasting.service"):
+        frame = fitted.predict(ISSUE, district_winter, weather)
+    assert "covers 48 of 144 slots" in caplog.text
+    assert len(frame) == len(TARGETS) * 144 * 3
+    assert frame["value"].notna().all()
