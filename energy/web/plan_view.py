@@ -1,8 +1,7 @@
-"""What the plan page shows: charts (Plotly figures as JSON) and tables, built from the store.
-
-The x axis of every chart is categorical with one label per slot in local time with its UTC offset
-(see localtime.py): a plan across the autumn DST change shows all 100 quarter hours of that day, the
-repeated hour once with +02:00 and once with +01:00. Quantities missing from a plan are skipped.
+"""What the plan page shows, assembled from the store: the plan, measured values per slot, prices
+(the plan's, else the tariff's), charts (plan_charts.py), cost breakdown, violations, solver details
+and the difference to the running plan. Summaries of either the optimizer's or the short layout are
+read; whatever is missing is left out.
 """
 
 from __future__ import annotations
@@ -10,46 +9,23 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import math
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from energy.site import Asset, AssetKind, Site
+from energy.site import Site
 from energy.store.engine import Store
 from energy.store.plans import PlanRecord, active_plan, diff_plans, read_plan_values
 from energy.tariff import TariffSeriesError, tariff_series
 from energy.web.localtime import format_local, local_labels
+from energy.web.plan_charts import GRID, ChartSpec, measured_keys, plan_charts
 from energy.web.queries import measured_slots
 
-__all__ = ["ChartSpec", "PlanView", "build_plan_view", "change_unit", "diff_summary"]
+__all__ = ["PlanView", "build_plan_view", "change_unit", "diff_summary"]
 
 log = logging.getLogger(__name__)
-
-GRID = "grid"
-GRID_COLOUR = "#e6e9ee"
-PALETTE = (
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#17becf",
-)
-
-
-@dataclass
-class ChartSpec:
-    id: str
-    title: str
-    figure: str
-    """Plotly figure as JSON."""
 
 
 @dataclass
@@ -63,285 +39,6 @@ class PlanView:
     details: list[tuple[str, str]]
     reference: PlanRecord | None
     diff: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _layout(title: str, y_title: str) -> dict[str, Any]:
-    """The figure keeps its title as metadata (the page shows it as a heading), legend on top."""
-    return {
-        "title": {"text": title, "font": {"size": 1, "color": "rgba(0,0,0,0)"}},
-        "margin": {"l": 60, "r": 10, "t": 10, "b": 10},
-        "height": 300,
-        "xaxis": {
-            "type": "category",
-            "tickangle": -45,
-            "automargin": True,
-            "gridcolor": GRID_COLOUR,
-        },
-        "yaxis": {
-            "title": {"text": y_title},
-            "zeroline": True,
-            "zerolinecolor": "#b8bec6",
-            "gridcolor": GRID_COLOUR,
-            "automargin": True,
-        },
-        "legend": {
-            "orientation": "h",
-            "x": 0,
-            "y": 1.02,
-            "yanchor": "bottom",
-            "font": {"size": 10},
-        },
-        "hovermode": "x unified",
-        "plot_bgcolor": "#ffffff",
-        "paper_bgcolor": "#ffffff",
-        "font": {"family": "system-ui, sans-serif", "size": 11},
-    }
-
-
-def _ticks(labels: dict[pd.Timestamp, str], tz: ZoneInfo) -> tuple[list[str], list[str]]:
-    """Axis ticks on whole local hours, short text with the UTC offset.
-
-    At most about twelve regular ticks; the whole hours on either side of a DST change always get
-    one, so the autumn day shows "02:00 +02" and then "02:00 +01". The category values stay the full
-    labels (hover text); a local day's first tick carries the date.
-    """
-    hour = pd.Timedelta(hours=1)
-    step_hours = max(1, -(-len(labels) // 48))
-    values: list[str] = []
-    texts: list[str] = []
-    for slot, label in labels.items():
-        local = slot.tz_convert(tz)
-        if local.minute != 0:
-            continue
-        offset = local.utcoffset()
-        at_change = (slot + hour).tz_convert(tz).utcoffset() != offset or (slot - hour).tz_convert(
-            tz
-        ).utcoffset() != offset
-        if local.hour % step_hours != 0 and not at_change:
-            continue
-        text = local.strftime("%H:%M %z")[:-2]
-        if local.hour == 0 or not values:
-            text = local.strftime("%d.%m. ") + text
-        values.append(label)
-        texts.append(text)
-    return values, texts
-
-
-Series = dict[tuple[str, str], tuple[list[str], list[float]]]
-"""(asset_id, quantity) -> (slot labels, values) of the slots a chart shows."""
-
-
-END_OF_SLOT = ("_end_frac", "_end_c", "_end_kwh")
-"""Quantities the optimizer reports at the end of a slot (soc_end_frac, temp_end_c, ...)."""
-
-
-def _series(values: pd.DataFrame, labels: dict[pd.Timestamp, str], slot: pd.Timedelta) -> Series:
-    """Per (asset, quantity) the values on the chart's categories. A value at a slot's end is
-    placed at the next slot's start (the horizon end has a category of its own)."""
-    out: Series = {}
-    for (asset_id, quantity), group in values.groupby(["asset_id", "quantity"], sort=False):
-        times = group["slot_start"]
-        if str(quantity).endswith(END_OF_SLOT):
-            times = times + slot
-        shown = times.isin(labels.keys())
-        out[(str(asset_id), str(quantity))] = (
-            [labels[t] for t in times[shown]],
-            group["value"][shown].astype(float).tolist(),
-        )
-    return out
-
-
-def _first(series: Series, keys: list[tuple[str, str]]) -> tuple[list[str], list[float]] | None:
-    return next((series[k] for k in keys if k in series), None)
-
-
-class _Chart:
-    """A Plotly figure as plain data (plotly.js draws it; no server-side figure validation)."""
-
-    def __init__(self, title: str, y_title: str) -> None:
-        self.title = title
-        self.layout = _layout(title, y_title)
-        self.traces: list[dict[str, Any]] = []
-
-    def add(self, x: list[str], y: list[float], name: str, **line: Any) -> None:
-        self.traces.append(
-            {
-                "type": "scatter",
-                "mode": "lines",
-                "x": x,
-                "y": [v if math.isfinite(v) else None for v in y],
-                "name": name,
-                "line": line,
-            }
-        )
-
-    def to_json(self, ticks: tuple[list[str], list[str]]) -> str:
-        layout = {
-            **self.layout,
-            "xaxis": {**self.layout["xaxis"], "tickmode": "array", "tickvals": ticks[0]}
-            | {"ticktext": ticks[1]},
-        }
-        return json.dumps({"data": self.traces, "layout": layout}, allow_nan=False)
-
-
-@dataclass(frozen=True)
-class _Panel:
-    """One per-asset chart: which assets, which planned and measured quantities (first found)."""
-
-    id: str
-    title: str
-    y_title: str
-    kind: AssetKind
-    planned: tuple[str, ...]
-    measured: tuple[str, ...]
-    scale: float = 1.0
-
-    def planned_keys(self, asset: Asset) -> list[tuple[str, str]]:
-        return [(asset.id, q) for q in self.planned]
-
-    def measured_keys(self, asset: Asset) -> list[tuple[str, str]]:
-        keys = [(asset.id, q) for q in self.measured]
-        if asset.kind is AssetKind.TANK and asset.house_id:
-            # the heat pump's controller measures its tank
-            keys += [(f"{asset.house_id}.hp", q) for q in self.measured]
-        return keys
-
-
-PANELS = (
-    _Panel(
-        "battery-power",
-        "Battery power (charging +)",
-        "kW",
-        AssetKind.BATTERY,
-        ("power_kw",),
-        ("power_kw",),
-    ),
-    _Panel(
-        "battery-soc",
-        "Battery state of charge",
-        "%",
-        AssetKind.BATTERY,
-        ("soc_frac", "soc_end_frac"),
-        ("soc_frac",),
-        100.0,
-    ),
-    _Panel(
-        "hp-power",
-        "Heat pump electric power",
-        "kW",
-        AssetKind.HEAT_PUMP,
-        ("power_kw",),
-        ("power_kw",),
-    ),
-    _Panel(
-        "tank-temp",
-        "Tank temperature",
-        "°C",
-        AssetKind.TANK,
-        ("tank_temp_c", "temp_end_c"),
-        ("tank_temp_c",),
-    ),
-    _Panel("pv", "PV power", "kW", AssetKind.PV, ("pv_kw", "power_kw"), ("power_kw",)),
-)
-
-
-def _asset_chart(site: Site, panel: _Panel, planned: Series, measured: Series) -> _Chart | None:
-    chart = _Chart(panel.title, panel.y_title)
-    assets = [a for a in site.of_kind(panel.kind) if _first(planned, panel.planned_keys(a))]
-    for index, asset in enumerate(assets):
-        colour = PALETTE[index % len(PALETTE)]
-        plan_series = _first(planned, panel.planned_keys(asset))
-        if plan_series is not None:
-            chart.add(
-                plan_series[0],
-                [v * panel.scale for v in plan_series[1]],
-                f"{asset.id} plan",
-                color=colour,
-                shape="hv",
-                width=1.6,
-            )
-        measured_series = _first(measured, panel.measured_keys(asset))
-        if measured_series is not None:
-            chart.add(
-                measured_series[0],
-                [v * panel.scale for v in measured_series[1]],
-                f"{asset.id} measured",
-                color=colour,
-                dash="dot",
-                width=1.4,
-            )
-    return chart if chart.traces else None
-
-
-def _price_chart(planned: Series) -> _Chart | None:
-    chart = _Chart("Prices", "EUR/kWh")
-    for quantity, name in (
-        ("price_import_eur_per_kwh", "import price"),
-        ("price_export_eur_per_kwh", "export price"),
-    ):
-        series = planned.get((GRID, quantity))
-        if series is not None:
-            chart.add(series[0], series[1], name, shape="hv")
-    return chart if chart.traces else None
-
-
-def _grid_chart(
-    site: Site, planned: Series, measured: Series, labels: dict[pd.Timestamp, str]
-) -> _Chart | None:
-    chart = _Chart("Grid exchange (import +, export −)", "kW")
-    imports = planned.get((GRID, "import_kw"))
-    exports = planned.get((GRID, "export_kw"))
-    if imports is not None:
-        chart.add(imports[0], imports[1], "import plan", shape="hv")
-    if exports is not None:
-        chart.add(exports[0], [-v for v in exports[1]], "export plan", shape="hv")
-    net = measured.get(("grid.meter", "power_kw"))
-    if net is not None:
-        chart.add(net[0], net[1], "measured net", dash="dot")
-    if not chart.traces:
-        return None
-    x = list(labels.values())
-    grid = site.config.grid
-    export_limit = min(grid.export_limit_kw, grid.feed_in_limit_kw or grid.export_limit_kw)
-    limit_style = {"color": "#c0392b", "dash": "dash", "width": 1}
-    chart.add(
-        x,
-        [grid.import_limit_kw] * len(x),
-        f"import limit {grid.import_limit_kw:g} kW",
-        **limit_style,
-    )
-    chart.add(x, [-export_limit] * len(x), f"export limit {export_limit:g} kW", **limit_style)
-    return chart
-
-
-def _plan_charts(
-    site: Site,
-    planned_frame: pd.DataFrame,
-    measured_frame: pd.DataFrame,
-    labels: dict[pd.Timestamp, str],
-    slot: pd.Timedelta,
-) -> list[ChartSpec]:
-    planned = _series(planned_frame, labels, slot)
-    measured = _series(measured_frame, labels, slot)
-    charts: list[tuple[str, _Chart | None]] = [
-        ("prices", _price_chart(planned)),
-        ("grid", _grid_chart(site, planned, measured, labels)),
-    ]
-    charts += [(panel.id, _asset_chart(site, panel, planned, measured)) for panel in PANELS]
-    ticks = _ticks(labels, site.tz)
-    return [
-        ChartSpec(chart_id, chart.title, chart.to_json(ticks))
-        for chart_id, chart in charts
-        if chart is not None
-    ]
-
-
-def _measured_keys(site: Site) -> list[tuple[str, str]]:
-    keys = {("grid.meter", "power_kw")}
-    for panel in PANELS:
-        for asset in site.of_kind(panel.kind):
-            keys.update(panel.measured_keys(asset))
-    return sorted(keys)
 
 
 _CHANGE_UNITS = (
@@ -530,7 +227,7 @@ def build_plan_view(site: Site, store: Store, plan: PlanRecord, now: dt.datetime
         measured = measured_slots(
             store,
             site.id,
-            _measured_keys(site),
+            measured_keys(site),
             plan.horizon_start,
             measured_end,
             plan.slot_minutes,
@@ -538,7 +235,7 @@ def build_plan_view(site: Site, store: Store, plan: PlanRecord, now: dt.datetime
     else:
         measured = pd.DataFrame(columns=["asset_id", "quantity", "slot_start", "value"])
     planned = _with_tariff_prices(site, planned, slots)
-    charts = _plan_charts(site, planned, measured, labels, slot) if slots else []
+    charts = plan_charts(site, planned, measured, labels, slot) if slots else []
     breakdown = _breakdown(plan.summary)
     euro_items = [v for _, v, unit in breakdown if unit == "EUR"]
     if plan.objective_eur is not None:
