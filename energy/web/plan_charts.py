@@ -17,7 +17,7 @@ import pandas as pd
 
 from energy.site import Asset, AssetKind, Site
 
-__all__ = ["GRID", "PANELS", "ChartSpec", "measured_keys", "plan_charts"]
+__all__ = ["GRID", "PANELS", "ChartSpec", "axis_ticks", "measured_keys", "plan_charts"]
 
 GRID = "grid"
 GRID_COLOUR = "#e6e9ee"
@@ -76,7 +76,7 @@ def _layout(title: str, y_title: str) -> dict[str, Any]:
     }
 
 
-def _ticks(labels: dict[pd.Timestamp, str], tz: ZoneInfo) -> tuple[list[str], list[str]]:
+def axis_ticks(labels: dict[pd.Timestamp, str], tz: ZoneInfo) -> tuple[list[str], list[str]]:
     """Axis ticks on whole local hours, short text with the UTC offset.
 
     At most about twelve regular ticks; the whole hours on either side of a DST change always get
@@ -306,7 +306,7 @@ def plan_charts(
         ("grid", _grid_chart(site, planned, measured, labels)),
     ]
     charts += [(panel.id, _asset_chart(site, panel, planned, measured)) for panel in PANELS]
-    ticks = _ticks(labels, site.tz)
+    ticks = axis_ticks(labels, site.tz)
     return [
         ChartSpec(chart_id, chart.title, chart.to_json(ticks))
         for chart_id, chart in charts

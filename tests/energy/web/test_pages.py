@@ -20,6 +20,7 @@ from energy.store.measurements import write_measurements
 from energy.store.plans import activate_plan, decide_plan, save_plan
 from energy.timegrid import local_day_bounds, local_day_slots
 from energy.web.localtime import format_local, local_labels
+from energy.web.plan_charts import axis_ticks
 from energy.web.plan_view import build_plan_view, change_unit
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -76,6 +77,28 @@ def test_slot_labels_are_unique_and_parse_back_to_their_instant(
     assert len(set(labels)) == slots
     parsed = [dt.datetime.strptime(label, "%d.%m.%Y %H:%M %z") for label in labels]
     assert parsed == [t.to_pydatetime() for t in times]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    start=st.datetimes(min_value=dt.datetime(2024, 1, 1), max_value=dt.datetime(2030, 12, 31)).map(
+        lambda t: pd.Timestamp(t, tz="UTC").floor("15min")
+    ),
+    slots=st.integers(min_value=4, max_value=400),
+)
+def test_axis_ticks_are_ordered_whole_local_hours_of_the_axis(
+    start: pd.Timestamp, slots: int
+) -> None:
+    times = pd.date_range(start, periods=slots, freq="15min")
+    labels = dict(zip(times, local_labels(times, BERLIN), strict=True))
+    values, texts = axis_ticks(labels, BERLIN)
+    order = list(labels.values())
+    positions = [order.index(v) for v in values]
+    assert positions == sorted(set(positions))
+    assert values, "a span of an hour or more has a whole local hour"
+    for value, text in zip(values, texts, strict=True):
+        assert value.endswith(":00 " + value[-6:])  # a whole local hour
+        assert text.endswith(value[-6:-3])  # the tick text keeps the offset's hours
 
 
 def test_plan_across_the_autumn_dst_change_charts_all_100_quarter_hours(
