@@ -14,8 +14,8 @@ is wrapped by `JobRunner`, so a failure is recorded and alarmed but never stops 
   has expired. Taking the lease (at start or over from a dead instance) starts the restart hold.
 - `poll` (poll_interval_s): read every device, stamp the readings on the site clock and store them
   through a buffer that keeps what the store could not take (store outage) for the next cycle.
-- `plan` (aligned to plan_interval_min, plus a catch-up check so a start or a failed cycle is
-  re-planned within a minute): `LivePlanner.run`, idempotent per planning period.
+- `plan` (aligned to plan_interval_min, plus a catch-up check every 10 s so a start or a failed
+  cycle is re-planned at once): `LivePlanner.run`, idempotent per planning period.
 - `dispatch` (dispatch_interval_s): `Dispatcher.dispatch_once`, only after the restart hold
   (one device-watchdog period: by then setpoints of a previous instance have expired and the
   poll job has read the state) and only while the lease is valid on the site clock.
@@ -398,7 +398,7 @@ class ControlRuntime:
             retrain = [every(7 * 86400.0 / t.speed)]
         else:
             minutes = ",".join(str(m) for m in range(0, 60, control.plan_interval_min))
-            plan = [CronTrigger(minute=minutes, second=2, timezone=dt.UTC), every(60.0)]
+            plan = [CronTrigger(minute=minutes, second=2, timezone=dt.UTC), every(10.0)]
             housekeeping = [CronTrigger.from_crontab(control.housekeeping_cron, timezone=tz)]
             retrain = [CronTrigger.from_crontab(control.retrain_cron, timezone=tz)]
         return {
