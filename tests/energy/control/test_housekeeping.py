@@ -1,0 +1,87 @@
+"""Housekeeping: plans past their horizon expire; old measurements, write records and job runs
+are deleted after retention_days; the audit log is kept."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable
+
+import pandas as pd
+from sqlalchemy import func, select
+
+from energy.control.clock import ManualClock
+from energy.control.runtime import ControlRuntime
+from energy.site import Site
+from energy.store import Store
+from energy.store.audit import read_audit
+from energy.store.plans import PlanState, get_plan, save_plan
+from energy.store.schema import audit_log, measurements
+from energy.store.setpoints import SetpointWriteRecord, record_setpoint_write
+
+NOW = dt.datetime(2027, 6, 1, 12, 0, tzinfo=dt.UTC)
+
+
+def _count(store: Store, table: object) -> int:
+    with store.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())  # type: ignore[arg-type]
+
+
+def test_housekeeping_expires_plans_and_applies_retention(
+    store: Store, site: Site, measure: Callable[..., None]
+) -> None:
+    days = site.config.control.retention_days
+    old = NOW - dt.timedelta(days=days + 1)
+    measure(old)
+    measure(NOW - dt.timedelta(minutes=1))
+    record_setpoint_write(
+        store,
+        SetpointWriteRecord(
+            old,
+            site.id,
+            "house-01.battery",
+            "power_setpoint_w",
+            1.0,
+            1.0,
+            1.0,
+            1.0,
+            "ok",
+            "",
+            "system:dispatch:x",
+        ),
+    )
+    slots = pd.date_range(NOW - dt.timedelta(hours=3), periods=4, freq="15min")
+    plan = save_plan(
+        store,
+        site.id,
+        pd.DataFrame(
+            {
+                "asset_id": ["grid"] * 4,
+                "quantity": ["import_kw"] * 4,
+                "slot_start": slots,
+                "value": [1.0] * 4,
+            }
+        ),
+        created_at=slots[0].to_pydatetime(),
+        horizon_start=slots[0].to_pydatetime(),
+        horizon_end=(slots[-1] + pd.Timedelta("15min")).to_pydatetime(),
+        slot_minutes=15,
+        solver_status="optimal",
+    )
+    audit_before = _count(store, audit_log)
+    fresh = _count(store, measurements) // 2
+    rt = ControlRuntime(site, store, clock=ManualClock(NOW), instance="hk")
+
+    async def scenario() -> str:
+        await rt.lease_job()
+        outcome = await rt.housekeeping_job()
+        await rt.poller.close()
+        return outcome.detail
+
+    detail = asyncio.run(scenario())
+    assert f"expired plans [{plan.id}]" in detail
+    assert get_plan(store, plan.id).state is PlanState.EXPIRED
+    assert _count(store, measurements) == fresh  # only the old ones went
+    assert "'setpoint_writes': 1" in detail
+    assert _count(store, audit_log) > audit_before  # append-only: nothing deleted
+    assert [e for e in read_audit(store) if e["action"] == "plan.expire"]
