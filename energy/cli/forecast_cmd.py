@@ -130,7 +130,10 @@ def train(
         raise _fail(str(exc.args[0])) from exc
     with _progress() as progress:
         task = progress.add_task("training", total=len(service.targets))
-        service.fit(history, progress=lambda _name: progress.advance(task))
+        try:
+            service.fit(history, progress=lambda _name: progress.advance(task))
+        except (ValueError, KeyError) as exc:
+            raise _fail(f"training on {source} data {start.date()}..{end.date()}: {exc}") from exc
     versions = save_service(service, store)
     table = Table(title=f"models trained on {start.date()} .. {end.date()} ({source})")
     for column in ("target", "version", "train MAE [kW]", "slots"):

@@ -140,3 +140,30 @@ def test_train_issue_show_on_a_store(sqlite_store, fast_config, tmp_path, monkey
     assert shown.exit_code == 0, shown.output
     assert "district:load_kw" in shown.output
     assert "issued 2025-01-15T06:00:00+00:00" in shown.output
+
+
+def test_training_on_an_empty_store_explains_itself(
+    sqlite_store, fast_config, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("KV_DATA_DIR", str(tmp_path / "data"))
+    result = runner.invoke(
+        app,
+        [
+            "forecast",
+            "train",
+            "--source",
+            "store",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-02-01",
+            "-t",
+            "district:load_kw",
+            "-f",
+            str(fast_config),
+            "--url",
+            sqlite_store.url,
+        ],
+    )
+    assert result.exit_code == 1
+    assert "usable training slots" in result.output
