@@ -86,8 +86,11 @@ def run(
     except SiteConfigError as exc:
         typer.echo(f"kv run: {exc}", err=True)
         raise typer.Exit(code=2) from exc
-    if not simulator and speed != 1.0:
-        typer.echo("kv run: --speed needs the simulated district (drop --no-simulator)", err=True)
+    if not simulator and (speed != 1.0 or start is not None):
+        typer.echo(
+            "kv run: --speed and --start need the simulated district (drop --no-simulator)",
+            err=True,
+        )
         raise typer.Exit(code=2)
     store = Store.from_url(url) if url else Store.for_site(site.config)
     for noisy in ("apscheduler", "connectors.writer"):

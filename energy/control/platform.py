@@ -95,7 +95,8 @@ class _WebThread:
             threading.Event().wait(0.05)
             waited += 0.05
         if not self.server.started:
-            raise RuntimeError("the web server did not start (port in use?)")
+            config = self.server.config
+            raise OSError(f"web interface: could not listen on {config.host}:{config.port}")
 
     def stop(self) -> None:
         self.server.should_exit = True

@@ -102,7 +102,7 @@ def test_the_platform_runs_accelerated_and_stops_cleanly(
 def test_kv_run_refuses_speed_without_the_simulator() -> None:
     result = CliRunner().invoke(app, ["run", "--no-simulator", "--speed", "10"])
     assert result.exit_code == 2
-    assert "--speed needs the simulated district" in result.output
+    assert "need the simulated district" in result.output
 
 
 def test_kv_run_has_help() -> None:
