@@ -150,6 +150,7 @@ class ControlRuntime:
             self.timing.stale_after_s,
         )
         self._unrecorded: list[WriteOutcome] = []
+        self._released_offline = False
         self.runner = JobRunner(store, site.id, self.instance, self.clock.now, FREQUENT_JOBS)
         self.buffer = MeasurementBuffer()
         self._maps = {s.asset_id: s.register_map for s in self.poller.devices or []}
@@ -287,8 +288,11 @@ class ControlRuntime:
         try:
             report = await self.dispatcher.dispatch_once(now)
         except SQLAlchemyError:
-            await self._release_offline()
+            if not self._released_offline:  # once per outage, not every cycle
+                await self._release_offline()
+                self._released_offline = True
             raise
+        self._released_offline = False
         if self._unrecorded:
             await asyncio.to_thread(self._record_offline)
         self.last_dispatch = report
