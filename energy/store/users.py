@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -69,6 +69,9 @@ class UserRecord:
     role: Role
     created_at: dt.datetime
     disabled: bool
+    credential_stamp: str = field(default="", repr=False)
+    """Changes whenever the password does (a digest of its hash): sessions started before a
+    password change can be told apart and ended."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,10 @@ class ApiTokenRecord:
     revoked_at: dt.datetime | None
 
 
+def _stamp(password_hash: str) -> str:
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+
+
 def _user(row: object) -> UserRecord:
     data = row._mapping  # type: ignore[attr-defined]
     return UserRecord(
@@ -90,6 +97,7 @@ def _user(row: object) -> UserRecord:
         role=Role(data["role"]),
         created_at=data["created_at"],
         disabled=bool(data["disabled"]),
+        credential_stamp=_stamp(data["password_hash"]),
     )
 
 
@@ -208,14 +216,13 @@ def authenticate(store: Store, name: str, password: str) -> UserRecord | None:
         return None
     if row is None or row.disabled:
         return None
+    user = _user(row)
     if _hasher.check_needs_rehash(stored):
+        rehashed = _hasher.hash(password)
         with store.engine.begin() as conn:
-            conn.execute(
-                update(users)
-                .where(users.c.id == row.id)
-                .values(password_hash=_hasher.hash(password))
-            )
-    return _user(row)
+            conn.execute(update(users).where(users.c.id == row.id).values(password_hash=rehashed))
+        user = replace(user, credential_stamp=_stamp(rehashed))
+    return user
 
 
 def create_token(
@@ -291,6 +298,7 @@ def resolve_token(store: Store, secret: str, now: dt.datetime) -> UserRecord | N
             users.c.role,
             users.c.created_at,
             users.c.disabled,
+            users.c.password_hash,
         )
         .join(users, users.c.id == api_tokens.c.user_id)
         .where(api_tokens.c.token_hash == hash_token(secret), api_tokens.c.revoked_at.is_(None))

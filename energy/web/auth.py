@@ -4,7 +4,7 @@ A request is authenticated either by an API token (`Authorization: Bearer kvt_..
 no CSRF check, the browser never sends it on its own) or by the signed session cookie of the browser
 (HttpOnly, SameSite=Strict). A state-changing request on a session must carry the session's CSRF
 token in the `X-CSRF-Token` header or the `csrf_token` form field. The user is re-read from the store
-on every request, so a disabled user or a changed role takes effect at once.
+on every request, so a disabled user, a changed role or a changed password takes effect at once.
 """
 
 from __future__ import annotations
@@ -90,6 +90,7 @@ def start_session(request: Request, user: UserRecord) -> None:
     """A fresh session for a user who just logged in (new CSRF token: no session fixation)."""
     request.session.clear()
     request.session["uid"] = user.id
+    request.session["stamp"] = user.credential_stamp
     request.session["csrf"] = secrets.token_urlsafe(32)
 
 
@@ -133,7 +134,8 @@ async def current_principal(
     except KeyError:
         request.session.clear()
         raise NotAuthenticatedError() from None
-    if user.disabled:
+    if user.disabled or request.session.get("stamp") != user.credential_stamp:
+        # disabled, or the password changed since this session began
         request.session.clear()
         raise NotAuthenticatedError()
     if request.method not in SAFE_METHODS:

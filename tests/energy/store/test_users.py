@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import select
 
+import energy.store.users
 from energy.store import Store
 from energy.store.audit import read_audit
 from energy.store.schema import api_tokens, users
@@ -16,6 +18,7 @@ from energy.store.users import (
     authenticate,
     create_token,
     create_user,
+    get_user,
     list_tokens,
     resolve_token,
     revoke_token,
@@ -37,6 +40,21 @@ def test_password_is_stored_as_argon2_hash_and_checked(store: Store) -> None:
     assert user.role is Role.OPERATOR
     assert authenticate(store, "erika", PASSWORD + "x") is None
     assert authenticate(store, "nobody", PASSWORD) is None
+
+
+def test_rehash_on_login_keeps_the_returned_stamp_current(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hash made with weaker parameters is upgraded at login; the record then matches it."""
+    weak = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    monkeypatch.setattr(energy.store.users, "_hasher", weak)
+    create_user(store, "erika", PASSWORD, Role.VIEWER, "admin", NOW)
+    monkeypatch.setattr(energy.store.users, "_hasher", PasswordHasher())
+    user = authenticate(store, "erika", PASSWORD)
+    assert user is not None
+    assert user.credential_stamp == get_user(store, "erika").credential_stamp  # type: ignore[union-attr]
+    with store.engine.connect() as conn:
+        assert "m=8," not in conn.execute(select(users.c.password_hash)).scalar_one()
 
 
 def test_disabled_user_cannot_authenticate_or_use_tokens(store: Store) -> None:

@@ -171,6 +171,16 @@ def test_disabled_user_loses_the_session_at_once(sweb: Web) -> None:
     assert sweb.client.get("/api/me").status_code == 401
 
 
+def test_password_change_ends_older_sessions(sweb: Web) -> None:
+    login(sweb.client, "viewer")
+    update_user(sweb.store, "viewer", "admin", sweb.clock(), role=Role.ANALYST)
+    assert sweb.client.get("/api/me").json()["role"] == "analyst"  # same session, new role
+    update_user(sweb.store, "viewer", "admin", sweb.clock(), password=PASSWORD + " new")
+    assert sweb.client.get("/api/me").status_code == 401
+    login(sweb.client, "viewer", PASSWORD + " new")
+    assert sweb.client.get("/api/me").status_code == 200
+
+
 def test_pages_redirect_to_login_and_never_off_site(sweb: Web) -> None:
     response = sweb.client.get("/plans?offset=0")
     assert response.status_code == 303
