@@ -8,7 +8,8 @@ clock) `LivePlanner.run(now)`:
 2. reads the fresh measured state (stale devices fall back to their configured state, and a stale
    grid meter stops the cycle: nothing is known at the connection point);
 3. takes the weather forecast and the §14a dimming caps in force, plans with PlanningCycle
-   (forecasts, tariff, one warm HiGHS solve) and stores the plan as proposed;
+   (forecasts, tariff, one warm HiGHS solve) and stores the forecast it used (issue time and
+   model version) and the plan as proposed;
 4. applies the release policy (energy.control.release). The dispatch job activates approved plans
    (`promote_approved`), whoever approved them: one place makes plans active, so an automatic and
    an operator's approval cannot race to supersede the same plan.
@@ -40,6 +41,7 @@ from energy.physics.weather import load_try_weather
 from energy.site import AssetKind, Site
 from energy.store.alarms import Severity, clear_alarm, raise_alarm
 from energy.store.engine import Store
+from energy.store.forecasts import write_forecasts
 from energy.store.plans import (
     PlanRecord,
     PlanState,
@@ -188,6 +190,10 @@ class LivePlanner:
             weather,
             dimming_limits(self.site, state),
         )
+        forecast = self.cycle.last_forecast
+        if forecast is not None and not forecast.empty:
+            # the forecast behind the plan, with its issue time and model version
+            write_forecasts(self.store, forecast.dropna(subset=["value"]))
         summary = result.summary_json()
         summary["stale_inputs"] = dict(state.stale)
         values = result.plan[["asset_id", "quantity", "slot_start", "value"]]

@@ -11,11 +11,17 @@ from typing import Any
 import pytest
 
 from energy.control.dispatch import Dispatcher
-from energy.control.planner import LivePlanner, ProfileForecaster, TryWeatherFeed
+from energy.control.planner import (
+    BOOTSTRAP_MODEL_VERSION,
+    LivePlanner,
+    ProfileForecaster,
+    TryWeatherFeed,
+)
 from energy.control.planning import PlanningCycle
 from energy.site import Site
 from energy.store import Store
 from energy.store.alarms import list_alarms
+from energy.store.forecasts import read_latest_forecast
 from energy.store.plans import list_plans
 from optimizer import DispatchOptimizer
 
@@ -61,5 +67,9 @@ def test_plans_and_dispatch_run_through_a_dst_change(
     assert covered == [start + dt.timedelta(minutes=15 * i) for i in range(8)]
     assert len(list_plans(store, site.id, limit=100)) == 8
     assert not [a for a in list_alarms(store, site.id) if a["code"] == "no_valid_plan"]
+    # every plan's forecast is stored with its issue time and model version
+    issued = read_latest_forecast(store, "house-01:load_kw", now)
+    assert set(issued["model_version"]) == {BOOTSTRAP_MODEL_VERSION}
+    assert len(issued) == HORIZON
     battery_writes = [w for w in writer.writes if w[0] == "house-01.battery"]
     assert len(battery_writes) == 8
