@@ -147,7 +147,7 @@ def run_backtest(
         if fitted is None or last_fit is None or issue - last_fit >= refit_every:
             train = _training_slice(actual.loc[: issue - SLOT], config)
             fitted = fit_target_model(
-                target, config, builder, train, train_weather, calendar, geometry
+                target, config, builder, train, train_weather, calendar, geometry, fitted
             )
             for baseline in baselines:
                 baseline.fit(train, weather.loc[train.index[0] : train.index[-1]])

@@ -110,6 +110,12 @@ class ModelConfig(_Model):
         "dominated by noise no model can predict, and there are many of them)",
     )
 
+    conformal_days: PositiveFloat | None = Field(
+        28.0,
+        description="calibrate the outermost quantiles on the replaced model's errors over at "
+        "most this many recent days (split-conformal); None: no calibration",
+    )
+
     def params_for(self, is_house: bool) -> dict[str, Any]:
         return {**self.params, **self.house_params} if is_house else dict(self.params)
 

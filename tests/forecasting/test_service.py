@@ -107,3 +107,30 @@ def test_a_short_weather_forecast_is_logged_not_fatal(fitted, district_winter, c
     assert "covers 48 of 144 slots" in caplog.text
     assert len(frame) == len(TARGETS) * 144 * 3
     assert frame["value"].notna().all()
+
+
+def test_conformal_offsets_widen_an_interval_that_is_too_narrow():
+    from types import SimpleNamespace
+
+    from forecasting.service import conformal_offsets
+
+    rng = np.random.default_rng(0)
+    actual = rng.normal(0.0, 1.0, 2000)
+    narrow = np.column_stack([np.full(2000, -0.5), np.zeros(2000), np.full(2000, 0.5)])
+    previous = SimpleNamespace(model=SimpleNamespace(predict_quantiles=lambda _x: narrow))
+    low, high = conformal_offsets(previous, np.zeros((2000, 1)), actual, np.array([0.1, 0.5, 0.9]))
+    # N(0, 1) has its 10/90 % quantiles at -/+1.28: the interval must grow by about 0.78 a side
+    assert low == pytest.approx(0.78, abs=0.1)
+    assert high == pytest.approx(0.78, abs=0.1)
+    assert conformal_offsets(previous, np.zeros((10, 1)), actual[:10], np.array([0.1, 0.9])) is None
+
+
+def test_refitting_calibrates_on_the_replaced_models_new_data(fitted, site, district_winter):
+    later = district_winter.loc[: ISSUE + pd.Timedelta(days=14)]
+    refit = ForecastService(site, fitted.config, TARGETS)
+    refit.models = dict(fitted.models)
+    refit.fit(later)
+    offsets = refit.models["district:load_kw"].interval_offsets
+    assert offsets != (0.0, 0.0)
+    assert "conformal_low_kw" in refit.models["district:load_kw"].metrics
+    assert fitted.models["district:load_kw"].interval_offsets == (0.0, 0.0)
