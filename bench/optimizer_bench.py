@@ -220,13 +220,15 @@ def bench_milp(time_limit: float) -> None:
 
 
 def bench_scale_case(
-    houses: int, slots: int, cold_solver: str, cold_only_above: int
+    houses: int, slots: int, cold_solver: str, cold_only_above: int, time_limit_s: float
 ) -> dict[str, float | str]:
     site = scaled_site(houses)
     inputs = synthetic_inputs(site, START, slots + 1, seed=11)
     optimizer = DispatchOptimizer(
         site,
-        options=OptimizerOptions(horizon_slots=slots, cold_solver=cold_solver, time_limit_s=600.0),
+        options=OptimizerOptions(
+            horizon_slots=slots, cold_solver=cold_solver, time_limit_s=time_limit_s
+        ),
     )
     first = optimizer.solve(inputs.window(0, slots))
     if first.summary["n_variables"] > cold_only_above:
@@ -245,13 +247,13 @@ def bench_scale_case(
         "extract_s": first.summary["extract_seconds"],
         "warm_total_s": second.summary["total_seconds"] if second else "-",
         "warm_highs_s": second.summary["highs_seconds"] if second else "-",
-        "status": first.summary["status"] + "/" + (second.summary["status"] if second else "-"),
+        "status": first.summary["stage"] + "/" + (second.summary["stage"] if second else "-"),
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
     }
 
 
 def bench_scale(
-    houses: list[int], slots: list[int], cold_solver: str, cold_only_above: int
+    houses: list[int], slots: list[int], cold_solver: str, cold_only_above: int, time_limit_s: float
 ) -> None:
     print(f"== scaling (cold solver {cold_solver}; each case in its own process) ==")
     header = (
@@ -280,19 +282,23 @@ def bench_scale(
                     f"{n_houses}:{n_slots}",
                     "--cold-solver",
                     cold_solver,
+                    "--cold-only-above",
+                    str(cold_only_above),
+                    "--scale-time-limit",
+                    str(time_limit_s),
                 ],
                 capture_output=True,
                 text=True,
                 check=True,
             )
             row = json.loads(out.stdout.strip().splitlines()[-1])
-            print(
-                " ".join(
-                    f"{row[h]:>12.3f}" if isinstance(row[h], float) else f"{row[h]:>12}"
-                    for h in header
-                ),
-                flush=True,
-            )
+            print(" ".join(_cell(row[h]) for h in header), flush=True)
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:>12.3f}"
+    return f"{'-' if value is None else value!s:>12}"
 
 
 def main() -> None:
@@ -311,11 +317,23 @@ def main() -> None:
         default=800_000,
         help="skip the warm re-solve of scale cases with more variables",
     )
+    parser.add_argument(
+        "--scale-time-limit",
+        type=float,
+        default=1800.0,
+        help="solver time limit of the scale cases, seconds",
+    )
     parser.add_argument("--scale-case", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.scale_case:
         houses, slots = (int(x) for x in args.scale_case.split(":"))
-        print(json.dumps(bench_scale_case(houses, slots, args.cold_solver, args.cold_only_above)))
+        print(
+            json.dumps(
+                bench_scale_case(
+                    houses, slots, args.cold_solver, args.cold_only_above, args.scale_time_limit
+                )
+            )
+        )
         return
     if args.case in ("default", "all"):
         bench_default(args.resolves, "simplex")
@@ -328,6 +346,8 @@ def main() -> None:
             [int(h) for h in args.houses.split(",")],
             [int(s) for s in args.slots.split(",")],
             args.cold_solver,
+            args.cold_only_above,
+            args.scale_time_limit,
         )
 
 
