@@ -234,29 +234,9 @@ def commands_for_slot(
         elif values is None:
             command = _release(hp.id)
         elif hp.sg_ready:
-            sg_state = _sg_state(hp, planned(hp.id, "power_kw"), state, cap)
-            ride_through = SLOT_MINUTES + hp.config.min_off_minutes
-            if sg_state == SG_LOCK and _tank_cold(
-                hp, state, _drop_k(hp, planned, ride_through), SG_LOCK_MARGIN_K
-            ):
-                sg_state = SG_NORMAL
-            command = DeviceCommand(hp.id, kind, float(sg_state))
+            command = _sg_ready_command(hp, planned, state, cap)
         else:
-            command = DeviceCommand(
-                hp.id, kind, _continuous_power(hp, planned(hp.id, "power_kw"), state)
-            )
-            on, minutes = _minutes(state, hp.id)
-            held_off = on is False and minutes < hp.config.min_off_minutes
-            ride_through = SLOT_MINUTES + hp.config.min_off_minutes
-            value = command.value if command.value is not None else 0.0
-            if held_off:
-                pass
-            elif _tank_cold(hp, state, _drop_k(hp, planned, SLOT_MINUTES)):
-                if value < hp.config.electric_max_kw:
-                    command = DeviceCommand(hp.id, kind, hp.config.electric_max_kw, "guard")
-            elif value == 0.0 and _tank_cold(hp, state, _drop_k(hp, planned, ride_through)):
-                # switching off now would hold the unit off for min_off_minutes: too long
-                command = DeviceCommand(hp.id, kind, hp.config.electric_min_kw, "guard")
+            command = _continuous_command(hp, planned, state)
         commands.append(_capped(hp, command, cap))
 
     curtailable = [pv for pv in plant.pvs if pv.config.curtailable]
@@ -275,6 +255,42 @@ def commands_for_slot(
         else:
             commands.append(_release(pv.id))
     return commands
+
+
+def _sg_ready_command(
+    hp: HeatPumpUnit,
+    planned: Callable[[str, str], float],
+    state: DispatchState | None,
+    cap: float | None,
+) -> DeviceCommand:
+    sg_state = _sg_state(hp, planned(hp.id, "power_kw"), state, cap)
+    ride_through = SLOT_MINUTES + hp.config.min_off_minutes
+    if sg_state == SG_LOCK and _tank_cold(
+        hp, state, _drop_k(hp, planned, ride_through), SG_LOCK_MARGIN_K
+    ):
+        sg_state = SG_NORMAL
+    return DeviceCommand(hp.id, CommandKind.SG_READY_STATE, float(sg_state))
+
+
+def _continuous_command(
+    hp: HeatPumpUnit, planned: Callable[[str, str], float], state: DispatchState | None
+) -> DeviceCommand:
+    """The planned power made runnable, then the comfort guard (module doc)."""
+    kind = CommandKind.HEAT_PUMP_POWER_KW
+    config = hp.config
+    power = _continuous_power(hp, planned(hp.id, "power_kw"), state)
+    on, minutes = _minutes(state, hp.id)
+    if on is False and minutes < config.min_off_minutes:
+        return DeviceCommand(hp.id, kind, power)
+    if _tank_cold(hp, state, _drop_k(hp, planned, SLOT_MINUTES)):
+        if power < config.electric_max_kw:
+            return DeviceCommand(hp.id, kind, config.electric_max_kw, "guard")
+    elif power == 0.0 and _tank_cold(
+        hp, state, _drop_k(hp, planned, SLOT_MINUTES + config.min_off_minutes)
+    ):
+        # switching off now would hold the unit off for min_off_minutes: too long
+        return DeviceCommand(hp.id, kind, config.electric_min_kw, "guard")
+    return DeviceCommand(hp.id, kind, power)
 
 
 def _release(asset_id: str, source: str = "release") -> DeviceCommand:
