@@ -94,7 +94,8 @@ def period_figures(
         "comfort_violation_kh": float(total["comfort_violation_kh"]),
         "unserved_heat_kwh": float(total["unserved_heat_kwh"]),
         "battery_full_cycles": _ratio(float(total["battery_discharged_kwh"]), battery_capacity_kwh),
-        "pv_curtailed_kwh": float(total["pv_available_kwh"] - total["pv_kwh"]),
+        # the difference of two sums of the same slots: clip the round-off below zero
+        "pv_curtailed_kwh": max(0.0, float(total["pv_available_kwh"] - total["pv_kwh"])),
         "load_kwh": float(total["load_kwh"]),
         "hp_electric_kwh": float(total["hp_electric_kwh"]),
         "pv_kwh": float(total["pv_kwh"]),

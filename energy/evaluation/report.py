@@ -196,8 +196,31 @@ def _cumulative_cost_chart(report: EvaluationReport) -> go.Figure:
     return chart
 
 
+def _cumulative_saving_chart(report: EvaluationReport) -> go.Figure | None:
+    """Each policy's cumulative saving against rule (None without a rule run)."""
+    if "rule" not in report.slots:
+        return None
+    rule = report.slots["rule"]
+    rule_cost = (rule["import_cost_eur"] - rule["export_revenue_eur"]).cumsum()
+    chart = go.Figure()
+    for policy, frame in report.slots.items():
+        if policy == "rule":
+            continue
+        cost = (frame["import_cost_eur"] - frame["export_revenue_eur"]).cumsum()
+        daily = (rule_cost - cost).resample("D").last()
+        chart.add_scatter(
+            x=daily.index, y=daily, name=policy, mode="lines", line_color=_COLOURS.get(policy)
+        )
+    chart.update_layout(
+        title="cumulative saving against rule (EUR)", height=360, margin={"t": 50, "b": 40}
+    )
+    return chart
+
+
 def render_html(report: EvaluationReport) -> str:
+    saving = _cumulative_saving_chart(report)
     charts = [
+        *([saving] if saving is not None else []),
         _cumulative_cost_chart(report),
         _monthly_chart(report, "cost_eur", "cost per month (EUR)"),
         _monthly_chart(report, "grid_import_kwh", "grid import per month (kWh)"),

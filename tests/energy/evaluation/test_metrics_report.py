@@ -119,6 +119,7 @@ def test_report_files_monthly_split_and_offline_html(site: Site, tmp_path: Path)
     assert "plotly.js v" in html
     assert html.count("Plotly.newPlot") >= 5
     assert "perfect saves" in html
+    assert "cumulative saving against rule" in html
 
 
 def test_cli_evaluate_writes_the_report(tmp_path: Path) -> None:
