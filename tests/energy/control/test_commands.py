@@ -278,6 +278,17 @@ def test_battery_doing_plain_self_consumption_is_left_to_its_local_mode(site: Si
     assert held == DeviceCommand(battery.id, CommandKind.BATTERY_POWER_KW, 0.0)
     fixed = by_asset(commands_for_slot(site, covering, SLOT0, self_consumption_to_local=False))
     assert fixed[battery.id].value == pytest.approx(-1.7)
+    # a surplus of 3.0 - 1.0 = 2.0 kW: charging 1.5 kW of it is left to the local mode too
+    sunny = {(house, "load_kw"): 1.0, (hp.id, "power_kw"): 0.0, (pv.id, "power_kw"): 3.0}
+    part = by_asset(
+        commands_for_slot(site, plan_frame({**sunny, (battery.id, "power_kw"): 1.5}), SLOT0)
+    )
+    assert part[battery.id].kind == CommandKind.RELEASE_TO_LOCAL
+    # charging beyond the surplus takes energy from the grid: a setpoint
+    grid = by_asset(
+        commands_for_slot(site, plan_frame({**sunny, (battery.id, "power_kw"): 3.0}), SLOT0)
+    )
+    assert grid[battery.id] == DeviceCommand(battery.id, CommandKind.BATTERY_POWER_KW, 3.0)
 
 
 def test_community_battery_self_consumption_at_the_grid_connection(site: Site) -> None:
