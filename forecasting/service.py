@@ -90,8 +90,8 @@ def conformal_offsets(
     """Split-conformal widening of the outermost quantiles (CQR, Romano et al. 2019) from the
     previous model's errors on data it never saw (the slots since its training ended).
 
-    Returns (lower, upper) amounts to move the lowest quantile down and the highest up (negative:
-    narrow), or None with fewer than a day of new slots.
+    Returns (lower, upper) amounts (>= 0) to move the lowest quantile down and the highest up, or
+    None with fewer than a day of new slots.
     """
     if len(actual) < 96:
         return None
@@ -102,7 +102,9 @@ def conformal_offsets(
     level_high = min(1.0, high_q * (n + 1) / n)
     low = float(np.quantile(predicted[:, 0] - actual, level_low))
     high = float(np.quantile(actual - predicted[:, -1], level_high))
-    return low, high
+    # these residuals come from features with measured weather, which understate the errors
+    # under forecast weather: they may justify widening, never narrowing
+    return max(low, 0.0), max(high, 0.0)
 
 
 def fit_target_model(
