@@ -317,6 +317,10 @@ class ControlConfig(_Model):
     release: ReleasePolicyConfig = ReleasePolicyConfig()
     retention_days: Annotated[int, Field(ge=1)] = 400
     retrain_cron: str = Field("0 3 * * 0", description="crontab in site local time")
+    retrain_history_days: Annotated[int, Field(ge=14)] = 28
+    retrain_min_coverage_frac: Fraction = Field(
+        0.9, description="share of slots each forecasting series must be measured in to retrain"
+    )
     housekeeping_cron: str = Field("30 3 * * *", description="crontab in site local time")
 
 

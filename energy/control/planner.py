@@ -18,8 +18,9 @@ Forecasting bootstrap (docs/operations.md): on a fresh store there is no measure
 live loop forecasts with `ProfileForecaster`, the configured district's standard profiles (BDEW
 H25 household load, degree-hour space heat, hot water, pvlib PV on the DWD test reference year),
 scaled to each house's configured annual figures. It needs no history and is ready in seconds.
-A trained `forecasting.ForecastService` fits the same Forecaster protocol and replaces it once
-enough history is stored.
+The `retrain` job (energy.control.retrain) trains a `forecasting.ForecastService` once the store
+holds enough measured history and hands it to `use_forecaster`; should it fail on an issue, that
+plan falls back to the bootstrap (alarm `forecast_fallback`).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from energy.control.planning import ExternalLimits, PlanningCycle
+from energy.control.planning import ExternalLimits, Forecaster, PlanningCycle, PlanningInputError
 from energy.control.release import ReleaseDecision, apply_release_policy
 from energy.control.state import SiteState, read_site_state
 from energy.physics.profiles import district_profiles
@@ -52,7 +53,9 @@ from energy.store.plans import (
 )
 from energy.timegrid import SLOT, SLOT_MINUTES, floor_slot
 from forecasting.config import WeatherErrorConfig
+from forecasting.data import store_history
 from forecasting.weather_error import simulate_weather_forecast
+from optimizer import DispatchResult
 
 __all__ = [
     "BOOTSTRAP_MODEL_VERSION",
@@ -161,6 +164,53 @@ class LivePlanner:
         self.cycle = cycle
         self.weather = weather
         self.stale_after_s = stale_after_s
+        #: the forecaster that needs no history, used when a trained one cannot forecast
+        self.bootstrap = cycle.forecaster
+        self.history_days: int | None = None
+
+    def use_forecaster(self, forecaster: Forecaster, history_days: int) -> None:
+        """Forecast with a trained forecaster from now on, fed the last history_days measured."""
+        self.cycle.forecaster = forecaster
+        self.history_days = history_days
+
+    def _history(self, now: dt.datetime) -> pd.DataFrame:
+        if self.history_days is None:
+            return pd.DataFrame()
+        end = floor_slot(now).to_pydatetime()
+        return store_history(self.store, self.site, end - dt.timedelta(days=self.history_days), end)
+
+    def _plan(self, issue: pd.Timestamp, state: SiteState, weather: pd.DataFrame) -> DispatchResult:
+        """Plan with the current forecaster; a trained one that fails yields to the bootstrap."""
+        limits = dimming_limits(self.site, state)
+        optimizer_state = state.dispatch_state(self.site)
+        trained = self.cycle.forecaster is not self.bootstrap
+        try:
+            result = self.cycle.plan(
+                issue, optimizer_state, self._history(issue.to_pydatetime()), weather, limits
+            )
+        except (PlanningInputError, ValueError, KeyError) as exc:
+            if not trained:
+                raise
+            raise_alarm(
+                self.store,
+                self.site.id,
+                "forecast_fallback",
+                "plan",
+                Severity.WARNING,
+                f"trained forecaster failed ({exc}); this plan uses the profile bootstrap",
+                issue.to_pydatetime(),
+            )
+            trained_forecaster = self.cycle.forecaster
+            self.cycle.forecaster = self.bootstrap
+            try:
+                return self.cycle.plan(issue, optimizer_state, pd.DataFrame(), weather, limits)
+            finally:
+                self.cycle.forecaster = trained_forecaster
+        if trained:
+            clear_alarm(
+                self.store, self.site.id, "forecast_fallback", "plan", issue.to_pydatetime()
+            )
+        return result
 
     def already_planned(self, now: dt.datetime) -> PlanRecord | None:
         newest = list_plans(self.store, self.site.id, limit=1)
@@ -183,13 +233,7 @@ class LivePlanner:
             )
         issue = pd.Timestamp(now)
         weather = self.weather.forecast(issue, self.cycle.horizon_slots)
-        result = self.cycle.plan(
-            issue,
-            state.dispatch_state(self.site),
-            pd.DataFrame(),
-            weather,
-            dimming_limits(self.site, state),
-        )
+        result = self._plan(issue, state, weather)
         forecast = self.cycle.last_forecast
         if forecast is not None and not forecast.empty:
             # the forecast behind the plan, with its issue time and model version

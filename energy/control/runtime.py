@@ -21,7 +21,8 @@ is wrapped by `JobRunner`, so a failure is recorded and alarmed but never stops 
   poll job has read the state) and only while the lease is valid on the site clock.
 - `housekeeping` (cron, site local time): expire plans, delete measurements, setpoint write
   records and job runs older than retention_days (the audit log is kept).
-- `retrain` (cron): reports what the forecaster is (see energy.control.planner, bootstrap).
+- `retrain` (cron): trains the ForecastService on the stored history when there is enough of it
+  (energy.control.retrain); until then the profile bootstrap forecasts.
 
 Accelerated mode (clock speed > 1): the same jobs on scaled wall intervals (energy.control.timing);
 cron-aligned jobs become interval checks that are idempotent per period.
@@ -49,6 +50,7 @@ from energy.control.clock import Clock, WallClock
 from energy.control.dispatch import Dispatcher, DispatchReport
 from energy.control.jobs import JobOutcome, JobRunner, Skipped
 from energy.control.planner import LivePlanner
+from energy.control.retrain import retrain_forecaster
 from energy.control.timing import LoopTiming
 from energy.site import Site
 from energy.store.audit import append_audit
@@ -380,11 +382,24 @@ class ControlRuntime:
         return await self.runner.run("retrain", self._retrain)
 
     async def _retrain(self) -> str:
-        raise Skipped(
-            "forecaster is the configuration-based profile bootstrap; training the "
-            "ForecastService from stored measurements is not wired into the live loop yet "
-            "(docs/operations.md)"
+        now = self.clock.now()
+        if not self.leading(now):
+            raise Skipped("standby: not the lease holder")
+        control = self.site.config.control
+        outcome = await asyncio.to_thread(
+            retrain_forecaster,
+            self.store,
+            self.site,
+            now,
+            control.retrain_history_days,
+            control.retrain_min_coverage_frac,
         )
+        if outcome.service is None:
+            raise Skipped(outcome.reason)
+        async with self._plan_lock:
+            if self.planner is not None:
+                self.planner.use_forecaster(outcome.service, control.retrain_history_days)
+        return outcome.reason
 
     # -- lifecycle ----------------------------------------------------------------------------
 
