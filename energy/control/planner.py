@@ -110,6 +110,11 @@ class TryWeatherFeed:
         self.region = site.config.location.weather_try_region
         self.error = error or WeatherErrorConfig()
 
+    def actual(self, slot_start: pd.Timestamp) -> pd.Series:
+        """The weather of a finished slot (the feed's actuals: here the reference year)."""
+        slot = floor_slot(slot_start)
+        return load_try_weather(self.region, slot.year).loc[slot]
+
     def forecast(self, issue_time: pd.Timestamp, horizon_slots: int) -> pd.DataFrame:
         start = floor_slot(issue_time)
         end = start + horizon_slots * SLOT

@@ -21,6 +21,9 @@ is wrapped by `JobRunner`, so a failure is recorded and alarmed but never stops 
   poll job has read the state) and only while the lease is valid on the site clock.
 - `housekeeping` (cron, site local time): expire plans, delete measurements, setpoint write
   records and job runs older than retention_days (the audit log is kept).
+- `derive` (every minute of the site clock): the house-level series of the slot that just
+  finished (household load, heat demand, PV, weather actuals) from the device values
+  (energy.control.derived), which the forecasters learn from.
 - `retrain` (cron): trains the ForecastService on the stored history when there is enough of it
   (energy.control.retrain); until then the profile bootstrap forecasts.
 
@@ -47,9 +50,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from connectors.poller import DevicePoller, PollResult, measurements_frame
 from connectors.writer import SetpointWriter, WriteOutcome
 from energy.control.clock import Clock, WallClock
+from energy.control.derived import store_derived_slot
 from energy.control.dispatch import Dispatcher, DispatchReport
 from energy.control.jobs import JobOutcome, JobRunner, Skipped
-from energy.control.planner import LivePlanner
+from energy.control.planner import LivePlanner, TryWeatherFeed
 from energy.control.retrain import retrain_forecaster
 from energy.control.timing import LoopTiming
 from energy.site import Site
@@ -60,13 +64,14 @@ from energy.store.measurements import write_measurements
 from energy.store.plans import expire_plans
 from energy.store.schema import job_runs, measurements, series, setpoint_writes
 from energy.store.setpoints import SetpointWriteRecord, record_setpoint_write
+from energy.timegrid import SLOT, floor_slot
 
 __all__ = ["ControlRuntime", "MeasurementBuffer", "PlannerFactory", "default_instance_id"]
 
 log = logging.getLogger(__name__)
 
 PlannerFactory = Callable[[Site, Store, LoopTiming], LivePlanner]
-FREQUENT_JOBS = frozenset({"poll", "dispatch", "lease"})
+FREQUENT_JOBS = frozenset({"poll", "dispatch", "lease", "derive"})
 DISPATCH_ACTOR = "system:dispatch"
 
 
@@ -164,6 +169,9 @@ class ControlRuntime:
         self.hold_until: dt.datetime | None = None
         self.last_poll: PollResult | None = None
         self.last_dispatch: DispatchReport | None = None
+        self._weather = TryWeatherFeed(site)
+        #: the last slot derived by this instance (a cache: deriving again stores nothing new)
+        self._derived_slot: pd.Timestamp | None = None
 
     # -- permissions --------------------------------------------------------------------------
 
@@ -378,6 +386,24 @@ class ControlRuntime:
             }
         return counts
 
+    async def derive_job(self) -> JobOutcome:
+        return await self.runner.run("derive", self._derive)
+
+    async def _derive(self) -> str:
+        """The house-level series of the slot that just finished (energy.control.derived)."""
+        now = self.clock.now()
+        if not self.leading(now):
+            raise Skipped("standby: not the lease holder")
+        slot = floor_slot(now) - SLOT
+        if self._derived_slot == slot:
+            raise Skipped(f"slot {slot.isoformat()} already derived")
+        irradiance = await asyncio.to_thread(self._weather.actual, slot)
+        rows = await asyncio.to_thread(
+            store_derived_slot, self.store, self.site, slot.to_pydatetime(), irradiance
+        )
+        self._derived_slot = slot
+        return f"slot {slot.isoformat()}: {rows} derived rows"
+
     async def retrain_job(self) -> JobOutcome:
         return await self.runner.run("retrain", self._retrain)
 
@@ -427,6 +453,7 @@ class ControlRuntime:
             "plan": plan,
             "housekeeping": housekeeping,
             "retrain": retrain,
+            "derive": [every(max(60.0 / t.speed, t.poll_wall_s))],
         }
 
     async def _idle(self, timeout_s: float) -> None:
@@ -458,6 +485,7 @@ class ControlRuntime:
             "plan": self.plan_job,
             "housekeeping": self.housekeeping_job,
             "retrain": self.retrain_job,
+            "derive": self.derive_job,
         }
         scheduler = AsyncIOScheduler(
             timezone=dt.UTC,
