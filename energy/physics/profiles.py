@@ -6,9 +6,13 @@ the 15-minute UTC grid. Everything is deterministic for (site configuration, see
 
 How each series is made (one UTC calendar year at a time, cached, then sliced):
 
-- household electricity: the BDEW 2025 household profile H25 (demandlib), evaluated in local time
-  with the site's public holidays as Sundays, shifted per house by a few quarter hours, multiplied
-  by seeded day-level and (autocorrelated) slot-level noise, scaled to annual_electricity_kwh;
+- household electricity, by ProfileModel.household_load:
+  "h25" (default): the BDEW 2025 household profile H25 (demandlib), evaluated in local time with
+  the site's public holidays as Sundays, multiplied by seeded day-level and (autocorrelated)
+  slot-level noise; the expected load of every house is the scaled H25 profile;
+  "synpro": behavioural single-household profiles (Fraunhofer ISE synPRO, four household types,
+  see energy.physics.synpro), one type per house, offset by whole weeks per house;
+  either way shifted per house by a few quarter hours and scaled to annual_electricity_kwh;
 - space heat: heating degrees below the house's heating_limit_temp_c of the outdoor temperature
   low-pass filtered with the building's time constant (zero when it is warm), times a daily shape
   (night setback, morning reheat) and seeded noise, scaled to annual_space_heat_kwh;
@@ -29,6 +33,7 @@ import logging
 import warnings
 import zlib
 from dataclasses import dataclass
+from typing import Literal
 
 import holidays
 import numpy as np
@@ -39,6 +44,7 @@ from pandas.errors import Pandas4Warning
 from scipy.signal import lfilter
 
 from energy.config import HouseConfig, LocationConfig, PVConfig, SiteConfig
+from energy.physics.synpro import synpro_household_type, synpro_load_w, synpro_week_offset
 from energy.physics.weather import load_try_weather
 from energy.site import Site
 from energy.timegrid import SLOT, SLOT_HOURS, as_utc, slot_grid
@@ -74,8 +80,13 @@ class ProfileModel:
     """Parameters of the synthetic profile generator (behaviour, not plant sizes).
 
     Noise levels are standard deviations of the log of mean-one multiplicative factors.
+    household_load selects the household electricity model ("h25": H25 plus noise; "synpro":
+    behavioural synPRO households, which ignore the load_*_sigma/autocorr noise parameters);
+    synpro_week_offset_max bounds the per-house whole-week offset of the synPRO source days.
     """
 
+    household_load: Literal["h25", "synpro"] = "h25"
+    synpro_week_offset_max: int = 4
     load_shift_max_slots: int = 2
     load_day_sigma: float = 0.15
     load_slot_sigma: float = 0.30
@@ -98,6 +109,16 @@ class ProfileModel:
                     f"ProfileModel.{name}: expected 24 non-negative values with a "
                     f"positive sum; found {shape!r}"
                 )
+        if self.household_load not in ("h25", "synpro"):
+            raise ValueError(
+                "ProfileModel.household_load: expected 'h25' or 'synpro'; "
+                f"found {self.household_load!r}"
+            )
+        if self.synpro_week_offset_max < 0:
+            raise ValueError(
+                "ProfileModel.synpro_week_offset_max: expected >= 0; "
+                f"found {self.synpro_week_offset_max}"
+            )
         if not 0 <= self.load_slot_autocorr < 1:
             raise ValueError(
                 "ProfileModel.load_slot_autocorr: expected 0 <= value < 1; "
@@ -217,17 +238,45 @@ def pv_ac_power_kw(
     return np.nan_to_num(np.asarray(ac_kw, dtype=float), nan=0.0).clip(min=0.0)
 
 
+def _shift_slots(rng: np.random.Generator, model: ProfileModel) -> int:
+    return int(rng.integers(-model.load_shift_max_slots, model.load_shift_max_slots + 1))
+
+
 def _household_load(
+    house: HouseConfig, shape: np.ndarray, shift: int, factor: np.ndarray | float = 1.0
+) -> np.ndarray:
+    """A house's load: its unscaled shape shifted by `shift` slots, times the per-slot `factor`,
+    scaled to the house's annual kWh over the array (one calendar year)."""
+    return _scale_to(np.roll(shape, shift) * factor, house.annual_electricity_kwh)
+
+
+def _h25_load(
     house: HouseConfig, base: np.ndarray, day: np.ndarray, seed: int, year: int, model: ProfileModel
 ) -> np.ndarray:
     rng = _rng(seed, year, house.id, _STREAM_LOAD)
-    shift = int(rng.integers(-model.load_shift_max_slots, model.load_shift_max_slots + 1))
+    shift = _shift_slots(rng, model)
     day_factor = _mean_one(rng, model.load_day_sigma, int(day[-1]) + 1)[day]
     phi = model.load_slot_autocorr
     correlated = lfilter([np.sqrt(1 - phi**2)], [1.0, -phi], rng.standard_normal(len(base)))
     sigma = model.load_slot_sigma
     slot_factor = np.exp(sigma * correlated - 0.5 * sigma**2)
-    return _scale_to(np.roll(base, shift) * day_factor * slot_factor, house.annual_electricity_kwh)
+    return _household_load(house, base, shift, day_factor * slot_factor)
+
+
+def _synpro_load(
+    house: HouseConfig,
+    house_index: int,
+    utc: pd.DatetimeIndex,
+    location: LocationConfig,
+    seed: int,
+    model: ProfileModel,
+) -> np.ndarray:
+    """synPRO household of a seeded type; type, week offset and shift are the same every year."""
+    household_type = synpro_household_type(seed, house_index)
+    week_offset = synpro_week_offset(seed, house_index, model.synpro_week_offset_max)
+    shift = _shift_slots(_rng(seed, 0, house.id, _STREAM_LOAD), model)
+    shape = synpro_load_w(utc, location, household_type, week_offset)
+    return _household_load(house, shape, shift)
 
 
 def _building_temperature(region: int, year: int, model: ProfileModel) -> np.ndarray:
@@ -277,13 +326,16 @@ def _year_profiles(config_json: str, year: int, seed: int, model: ProfileModel) 
     local = weather.index.tz_convert(location.timezone)
     hour = np.asarray(local.hour)
     day = _local_day_number(local)
-    base = _h25_base(year, location)
+    base = None if model.household_load == "synpro" else _h25_base(year, location)
     temp_building = _building_temperature(location.weather_try_region, year, model)
     sun = _sun(location.latitude_deg, location.longitude_deg, location.altitude_m, year)
 
     columns: dict[str, np.ndarray] = {name: weather[name].to_numpy() for name in WEATHER_COLUMNS}
-    for house in config.houses:
-        load = _household_load(house, base, day, seed, year, model)
+    for index, house in enumerate(config.houses):
+        if base is None:
+            load = _synpro_load(house, index, weather.index, location, seed, model)
+        else:
+            load = _h25_load(house, base, day, seed, year, model)
         space = _space_heat(house, temp_building, hour, day, seed, year, model)
         water = _hot_water(house, hour, day, seed, year, model)
         columns[f"{house.id}:load_kw"] = load
