@@ -26,7 +26,7 @@ import time
 
 import pandas as pd
 
-from energy.physics.profiles import district_profiles
+from energy.physics.profiles import ProfileModel, district_profiles
 from energy.site import load_site
 from forecasting.backtest import MODEL, run_backtest
 from forecasting.config import ForecastConfig
@@ -50,6 +50,10 @@ def _year(year: int) -> tuple[pd.Timestamp, pd.Timestamp]:
     return pd.Timestamp(f"{year}-01-01T00:00Z"), pd.Timestamp(f"{year + 1}-01-01T00:00Z")
 
 
+def _model(args: argparse.Namespace) -> ProfileModel:
+    return ProfileModel(household_load=args.household_load)
+
+
 def accuracy(args: argparse.Namespace) -> dict[str, dict]:
     site = load_site()
     config = ForecastConfig.model_validate(
@@ -59,7 +63,9 @@ def accuracy(args: argparse.Namespace) -> dict[str, dict]:
     if args.quick:
         end = start + pd.Timedelta(days=91)
     history_start = _year(args.year - 1)[0]
-    data = district_profiles(site, history_start, end + pd.Timedelta(days=3), seed=args.seed)
+    data = district_profiles(
+        site, history_start, end + pd.Timedelta(days=3), seed=args.seed, model=_model(args)
+    )
     targets = {t.name: t for t in site_targets(site)}
     results = {}
     for name in ("district:load_kw", "district:heat_demand_kw", "district:pv_kw"):
@@ -114,7 +120,9 @@ def speed(args: argparse.Namespace) -> dict[str, float]:
     site = load_site()
     config = ForecastConfig()
     start, end = _year(args.year - 1)
-    data = district_profiles(site, start, end + pd.Timedelta(days=3), seed=args.seed)
+    data = district_profiles(
+        site, start, end + pd.Timedelta(days=3), seed=args.seed, model=_model(args)
+    )
     history = data.loc[: end - pd.Timedelta(minutes=15)]
     service = ForecastService(site, config)
     began, cpu = time.perf_counter(), time.process_time()
@@ -152,6 +160,9 @@ def main() -> None:
     parser.add_argument("--refit-days", type=float, default=28.0)
     parser.add_argument("--issues", type=int, default=20, help="issues timed for speed")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--household-load", choices=["h25", "synpro"], default="h25", help="simulated households"
+    )
     parser.add_argument("--quick", action="store_true", help="evaluate one quarter only")
     parser.add_argument("--skip-accuracy", action="store_true")
     parser.add_argument("--simbench", action="store_true", help="also backtest SimBench H0-A")
