@@ -489,7 +489,9 @@ class SetpointWriter:
 
     async def _finish(self, outcome: WriteOutcome) -> WriteOutcome:
         outcome = replace(outcome, time=self._now())
-        level = logging.INFO if outcome.confirmed else logging.WARNING
+        # a held write is the minimum switching time doing its job, not a fault
+        expected = outcome.confirmed or outcome.status is WriteStatus.HELD
+        level = logging.INFO if expected else logging.WARNING
         log.log(
             level,
             "write %s.%s by %s: %s (requested %s, clamped %s, written %s, read back %s) %s",
