@@ -8,12 +8,14 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from energy.config import HeatPumpConfig
+from energy.config import HeatPumpConfig, TankConfig
 
 __all__ = [
     "WATER_KWH_PER_L_K",
     "heat_pump_cop",
+    "heat_pump_flow_temp_c",
     "heat_pump_source_temp_c",
+    "planned_heat_pump_cop",
     "tank_capacity_kwh_per_k",
 ]
 
@@ -56,3 +58,23 @@ def heat_pump_cop(
     lift_k = np.maximum(supply - source, MIN_LIFT_K)
     cop = heat_pump.carnot_efficiency_frac * (supply + KELVIN_OFFSET) / lift_k
     return np.clip(cop, 1.0, heat_pump.cop_max)
+
+
+def heat_pump_flow_temp_c(
+    heat_pump: HeatPumpConfig, tank_temp_c: npt.ArrayLike
+) -> npt.NDArray[np.float64]:
+    """Flow temperature: the configured supply temperature, or the tank's if the tank is warmer
+    (the condenser must be at least as warm as the water it heats)."""
+    return np.maximum(heat_pump.supply_temp_c, np.asarray(tank_temp_c, dtype=float))
+
+
+def planned_heat_pump_cop(
+    heat_pump: HeatPumpConfig, tank: TankConfig, temp_outdoor_c: npt.ArrayLike
+) -> npt.NDArray[np.float64]:
+    """The COP a plan assumes: the unit's COP with its tank in the middle of its comfort band.
+
+    A linear plan cannot let the COP depend on the tank temperature it decides; the middle of the
+    band is where the plant's own thermostat keeps the tank, so plan and plant agree on average.
+    """
+    middle_c = (tank.temp_min_c + tank.temp_max_c) / 2.0
+    return heat_pump_cop(heat_pump, temp_outdoor_c, heat_pump_flow_temp_c(heat_pump, middle_c))

@@ -26,7 +26,7 @@ import pyomo.environ as pyo
 from pyomo.common.gc_manager import PauseGC
 
 from energy.config import SiteConfig
-from energy.thermal import heat_pump_cop
+from energy.thermal import planned_heat_pump_cop
 from energy.timegrid import SLOT_HOURS, SLOT_MINUTES
 from optimizer.inputs import DispatchInputs, DispatchState, InputError
 from optimizer.options import OptimizerOptions
@@ -503,7 +503,7 @@ def coefficients(dm: DispatchModel, inputs: DispatchInputs, state: DispatchState
     on_init = np.zeros(nh)
     for h, unit in enumerate(plant.heat_pumps):
         cfg = unit.config
-        cop[h] = heat_pump_cop(cfg, inputs.temp_outdoor_c)
+        cop[h] = planned_heat_pump_cop(cfg, unit.tank, inputs.temp_outdoor_c)
         ub = np.minimum(cfg.electric_max_kw, cfg.thermal_max_kw / cop[h])
         if unit.id in inputs.power_cap_kw:
             ub = np.minimum(ub, inputs.power_cap_kw[unit.id])

@@ -18,7 +18,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from energy.config import SiteConfig
-from energy.thermal import heat_pump_cop
+from energy.thermal import planned_heat_pump_cop
 from energy.timegrid import SLOT_HOURS
 from optimizer.inputs import DispatchInputs, DispatchState
 from optimizer.plant import Plant, sg_ready_levels_kw
@@ -50,7 +50,7 @@ def simulate_plan(
     hp_power = np.zeros((nh, n))
     for h, unit in enumerate(plant.heat_pumps):
         cfg = unit.config
-        cop = heat_pump_cop(cfg, inputs.temp_outdoor_c)
+        cop = planned_heat_pump_cop(cfg, unit.tank, inputs.temp_outdoor_c)
         ub = np.minimum(cfg.electric_max_kw, cfg.thermal_max_kw / cop)
         if unit.id in inputs.power_cap_kw:
             ub = np.minimum(ub, inputs.power_cap_kw[unit.id])

@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from energy.config import HeatPumpConfig, HeatPumpControl, TankConfig
-from energy.thermal import heat_pump_cop
+from energy.thermal import heat_pump_cop, heat_pump_flow_temp_c
 
 __all__ = ["SG_FORCED_ON", "SG_LOCK", "SG_NORMAL", "SG_RECOMMENDED_ON", "HeatPumpBank"]
 
@@ -100,7 +100,12 @@ class HeatPumpBank:
 
     def update_cop(self, temp_outdoor_c: float, tank_temp_c: FloatArray) -> None:
         """Re-evaluate each unit's COP for the current outdoor and tank temperatures."""
-        self.flow_temp_c = np.maximum(self.supply_temp_c, tank_temp_c)
+        self.flow_temp_c = np.array(
+            [
+                float(heat_pump_flow_temp_c(c, t))
+                for c, t in zip(self.configs, tank_temp_c, strict=True)
+            ]
+        )
         self.cop = np.array(
             [
                 float(heat_pump_cop(config, temp_outdoor_c, flow))

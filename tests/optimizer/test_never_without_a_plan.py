@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from energy.site import load_site
+from energy.thermal import planned_heat_pump_cop
 from energy.timegrid import local_day_slots
 from optimizer import (
     GRID_ID,
@@ -87,17 +88,22 @@ def test_initial_soc_below_its_bound_gives_a_plan_and_a_report(small_site):
 
 
 def test_heat_demand_above_heat_pump_capacity_reports_the_tank_shortfall(small_site):
-    # 12 kW heat demand, at most 9 kW from the heat pump: 0.75 kWh short per slot
+    # 12 kW heat demand, more than the heat pump can make: the rest is short in every slot
     inputs = make_inputs(small_site, 4, load={"h1": 1.0}, heat={"h1": 12.0})
     state = DispatchState(tank_temp_c={"h1.tank": 40.0})
     result = DispatchOptimizer(small_site, horizon_slots=4).solve(inputs, state)
 
+    hp, tank = small_site.asset("h1.hp").params, small_site.asset("h1.tank").params
+    heat_max_kw = min(
+        hp.thermal_max_kw, hp.electric_max_kw * float(planned_heat_pump_cop(hp, tank, 5.0))
+    )
+    assert heat_max_kw < 12.0
     assert result.status == PlanStatus.OPTIMAL
     [short] = violated(result, "tank_temp_min")
     capacity = 200 * 4.186 / 3600
     assert short.n_slots == 4
-    assert short.max_amount == pytest.approx(4 * 0.75 / capacity, rel=1e-6)
-    np.testing.assert_allclose(result.values[("h1.hp", "heat_kw")], 9.0, atol=1e-6)
+    assert short.max_amount == pytest.approx(4 * (12.0 - heat_max_kw) * 0.25 / capacity, rel=1e-6)
+    np.testing.assert_allclose(result.values[("h1.hp", "heat_kw")], heat_max_kw, atol=1e-6)
 
 
 def test_load_above_the_connection_limit_reports_the_excess(small_site):
