@@ -50,7 +50,7 @@ from energy.store.setpoints import (
     record_setpoint_write,
 )
 
-__all__ = ["SetpointWriter", "WriteOutcome", "WriteRefusedError", "WriteStatus"]
+__all__ = ["SetpointWriter", "WriteOutcome", "WriteRefusedError", "WriteStatus", "write_record"]
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +116,25 @@ def _as_float(value: Value) -> float | None:
     if value is None or isinstance(value, str):
         return None
     return float(value)
+
+
+def write_record(
+    outcome: WriteOutcome, site_id: str, actor: str, detail: str | None = None
+) -> SetpointWriteRecord:
+    """The setpoint_writes row of a write attempt (`detail` replaces the outcome's own)."""
+    return SetpointWriteRecord(
+        time=outcome.time,
+        site_id=site_id,
+        asset_id=outcome.asset_id,
+        point=outcome.point,
+        requested=outcome.requested,
+        clamped=outcome.clamped,
+        written=outcome.written,
+        read_back=outcome.read_back,
+        outcome=outcome.status.value,
+        detail=outcome.detail if detail is None else detail,
+        actor=actor,
+    )
 
 
 class SetpointWriter:
@@ -514,22 +533,7 @@ class SetpointWriter:
 
     def _persist(self, outcome: WriteOutcome) -> None:
         assert self.store is not None
-        record_setpoint_write(
-            self.store,
-            SetpointWriteRecord(
-                time=outcome.time,
-                site_id=self.site.id,
-                asset_id=outcome.asset_id,
-                point=outcome.point,
-                requested=outcome.requested,
-                clamped=outcome.clamped,
-                written=outcome.written,
-                read_back=outcome.read_back,
-                outcome=outcome.status.value,
-                detail=outcome.detail,
-                actor=self.actor,
-            ),
-        )
+        record_setpoint_write(self.store, write_record(outcome, self.site.id, self.actor))
         if self.audit:
             detail = {
                 k: v for k, v in asdict(outcome).items() if k not in ("watchdog", "time", "limits")

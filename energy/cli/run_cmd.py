@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import signal
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 
+from energy.cli.params import parse_utc_time
 from energy.config import SiteConfigError
 from energy.control.platform import PlatformOptions, run_platform
 from energy.site import Site, load_site
@@ -20,20 +19,6 @@ from energy.store import Store
 __all__ = ["run"]
 
 log = logging.getLogger(__name__)
-
-
-def _parse_start(value: str | None) -> dt.datetime | None:
-    if value is None:
-        return None
-    try:
-        stamp = pd.Timestamp(value)
-    except ValueError as exc:
-        raise typer.BadParameter(
-            f"expected an ISO date or time (2026-06-01T04:00Z); {exc}"
-        ) from exc
-    if stamp.tzinfo is None:
-        stamp = stamp.tz_localize("UTC")
-    return stamp.tz_convert("UTC").to_pydatetime()
 
 
 def run(
@@ -102,7 +87,7 @@ def run(
     options = PlatformOptions(
         simulator=simulator,
         speed=speed,
-        start=_parse_start(start),
+        start=parse_utc_time(start),
         host=host,
         port=port,
         web=web,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import ipaddress
 import logging
 import signal
@@ -12,7 +11,6 @@ import socket
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -20,6 +18,7 @@ from rich.table import Table
 from connectors.registermap import RegisterMapError
 from connectors.simulated import FaultPlan, SimulatedDistrict, load_fault_plan
 from connectors.simulated.faults import FaultPlanError
+from energy.cli.params import parse_utc_time
 from energy.config import SiteConfigError
 from energy.site import load_site
 
@@ -31,20 +30,6 @@ def _resolve(host: str) -> str:
         return socket.gethostbyname(host)
     except OSError:
         return "0.0.0.0"  # unknown: treat as not loopback
-
-
-def _parse_start(value: str | None) -> dt.datetime | None:
-    if value is None:
-        return None
-    try:
-        stamp = pd.Timestamp(value)
-    except ValueError as exc:
-        raise typer.BadParameter(
-            f"expected an ISO date or time (2026-06-01T06:00Z); {exc}"
-        ) from exc
-    if stamp.tzinfo is None:
-        stamp = stamp.tz_localize("UTC")
-    return stamp.tz_convert("UTC").to_pydatetime()
 
 
 def simulate(
@@ -98,7 +83,7 @@ def simulate(
         site = load_site(config)
         plan = load_fault_plan(faults) if faults is not None else FaultPlan()
         district = SimulatedDistrict(
-            site, speed=speed, start=_parse_start(start), seed=seed, faults=plan, host=host
+            site, speed=speed, start=parse_utc_time(start), seed=seed, faults=plan, host=host
         )
     except (SiteConfigError, RegisterMapError, FaultPlanError) as exc:
         err.print(str(exc), markup=False, highlight=False)

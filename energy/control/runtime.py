@@ -48,7 +48,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.poller import DevicePoller, PollResult, measurements_frame
-from connectors.writer import SetpointWriter, WriteOutcome
+from connectors.writer import SetpointWriter, WriteOutcome, write_record
 from energy.control.clock import Clock, WallClock
 from energy.control.derived import store_derived_slot
 from energy.control.dispatch import Dispatcher, DispatchReport
@@ -63,7 +63,7 @@ from energy.store.leases import lease_holder, release_lease, try_acquire_lease
 from energy.store.measurements import write_measurements
 from energy.store.plans import expire_plans
 from energy.store.schema import job_runs, measurements, series, setpoint_writes
-from energy.store.setpoints import SetpointWriteRecord, record_setpoint_write
+from energy.store.setpoints import record_setpoint_write
 from energy.timegrid import SLOT, floor_slot
 
 __all__ = ["ControlRuntime", "MeasurementBuffer", "PlannerFactory", "default_instance_id"]
@@ -322,21 +322,9 @@ class ControlRuntime:
     def _record_offline(self) -> None:
         outcomes, self._unrecorded = self._unrecorded, []
         for outcome in outcomes:
+            detail = f"while the store was unavailable; {outcome.detail}".strip("; ")
             record_setpoint_write(
-                self.store,
-                SetpointWriteRecord(
-                    time=outcome.time,
-                    site_id=self.site.id,
-                    asset_id=outcome.asset_id,
-                    point=outcome.point,
-                    requested=outcome.requested,
-                    clamped=outcome.clamped,
-                    written=outcome.written,
-                    read_back=outcome.read_back,
-                    outcome=outcome.status.value,
-                    detail=f"while the store was unavailable; {outcome.detail}".strip("; "),
-                    actor=self.actor,
-                ),
+                self.store, write_record(outcome, self.site.id, self.actor, detail)
             )
         append_audit(
             self.store,
