@@ -48,7 +48,7 @@ Per device kind:
   export lowers the PV limits by the excess, shared in proportion to planned PV output.
 
 A plan that does not cover the slot is never run: every asset not in manual mode is released to
-local mode (safety rule 4), and a warning is logged.
+local mode (safety rule 4); the caller raises the alarm.
 """
 
 from __future__ import annotations
@@ -182,7 +182,7 @@ def commands_for_slot(
     plant = plant or Plant.from_site(site)
     values = plan_values_at(plan, slot_start)
     if values is None:
-        logger.warning(
+        logger.debug(
             "the plan does not cover the slot %s: releasing every automatic asset to local mode",
             floor_slot(slot_start).isoformat(),
         )

@@ -319,11 +319,14 @@ class Dispatcher:
             wanted[("write_failed", asset_id)] = (Severity.CRITICAL, f"{asset_id}: {problem}")
         for (code, source), (severity, message) in wanted.items():
             raise_alarm(self.store, site_id, code, source, severity, message, now)
+            if (code, source) not in open_now:  # logged when it starts, not every cycle
+                log.warning("alarm %s (%s): %s", code, source, message)
         written = {c.asset_id for c in report.commands}
         for code, source in open_now - set(wanted):
             if code == "write_failed" and source not in written:
                 continue  # not attempted this cycle: the failure stands
             clear_alarm(self.store, site_id, code, source, now)
+            log.info("alarm %s (%s) cleared", code, source)
 
     # -- release ------------------------------------------------------------------------------
 
