@@ -165,8 +165,8 @@ class DispatchOptimizer:
             hp = relaxed.col_values[self.backend.columns_of("hp")].reshape(-1, n)
             on = []
             sg = []
-            for h, unit in enumerate(self.plant.heat_pumps):
-                on_h, sg_h = round_heat_pump_schedule(unit, hp[h], coeffs.params["hp_ub"][h], state)
+            for h, pump in enumerate(self.plant.heat_pumps):
+                on_h, sg_h = round_heat_pump_schedule(pump, hp[h], coeffs.params["hp_ub"][h], state)
                 on.append(on_h)
                 if sg_h is not None:
                     sg.append(sg_h)
@@ -255,25 +255,25 @@ class DispatchOptimizer:
         if npv:
             pv = var("pv", npv)
             available = coeffs.params["pv_ub"]
-            for j, unit in enumerate(plant.pvs):
-                values[(unit.id, "power_kw")] = pv[j]
-                values[(unit.id, "curtailed_kw")] = np.clip(available[j] - pv[j], 0.0, None)
+            for j, pv_unit in enumerate(plant.pvs):
+                values[(pv_unit.id, "power_kw")] = pv[j]
+                values[(pv_unit.id, "curtailed_kw")] = np.clip(available[j] - pv[j], 0.0, None)
         if nh:
             hp = var("hp", nh)
             q = var("q", nh)
             on = var("on", nh) if "on" in self.model.static_integer_vars else None
-            for h, unit in enumerate(plant.heat_pumps):
-                values[(unit.id, "power_kw")] = hp[h]
-                values[(unit.id, "heat_kw")] = coeffs.cop[h] * hp[h]
-                values[(unit.id, "cop")] = coeffs.cop[h]
-                values[(unit.id, "on")] = (
+            for h, pump in enumerate(plant.heat_pumps):
+                values[(pump.id, "power_kw")] = hp[h]
+                values[(pump.id, "heat_kw")] = coeffs.cop[h] * hp[h]
+                values[(pump.id, "cop")] = coeffs.cop[h]
+                values[(pump.id, "on")] = (
                     np.round(on[h]) if on is not None else (hp[h] > 1e-6).astype(float)
                 )
-                if unit.sg_ready:
-                    values[(unit.id, "sg_ready_state")] = _sg_state(unit.config, hp[h])
-                values[(unit.tank_id, "energy_end_kwh")] = q[h]
-                values[(unit.tank_id, "temp_end_c")] = (
-                    unit.tank.temp_min_c + q[h] / unit.capacity_kwh_per_k
+                if pump.sg_ready:
+                    values[(pump.id, "sg_ready_state")] = _sg_state(pump.config, hp[h])
+                values[(pump.tank_id, "energy_end_kwh")] = q[h]
+                values[(pump.tank_id, "temp_end_c")] = (
+                    pump.tank.temp_min_c + q[h] / pump.capacity_kwh_per_k
                 )
         return values
 
@@ -295,10 +295,10 @@ class DispatchOptimizer:
             values[(house, "heat_demand_kw")] = inputs.heat_demand_kw[house]
         for house in self.plant.houses:
             values[(house, "load_kw")] = inputs.load_kw[house]
-        for unit in self.plant.heat_pumps:
-            if unit.sg_ready and (unit.id, "sg_ready_state") not in values:
-                values[(unit.id, "sg_ready_state")] = _sg_state(
-                    unit.config, values[(unit.id, "power_kw")]
+        for pump in self.plant.heat_pumps:
+            if pump.sg_ready and (pump.id, "sg_ready_state") not in values:
+                values[(pump.id, "sg_ready_state")] = _sg_state(
+                    pump.config, values[(pump.id, "power_kw")]
                 )
         breakdown, violations = evaluate_plan(
             self.site.config, self.plant, self.options, inputs, state, values
@@ -383,10 +383,10 @@ def rule_based_plan(
     values = rule_based_values(site.config, plant, inputs, state)
     for house in plant.tank_houses:
         values[(house, "heat_demand_kw")] = inputs.heat_demand_kw[house]
-    for unit in plant.heat_pumps:
-        if unit.sg_ready:
-            values[(unit.id, "sg_ready_state")] = _sg_state(
-                unit.config, values[(unit.id, "power_kw")]
+    for pump in plant.heat_pumps:
+        if pump.sg_ready:
+            values[(pump.id, "sg_ready_state")] = _sg_state(
+                pump.config, values[(pump.id, "power_kw")]
             )
     breakdown, violations = evaluate_plan(site.config, plant, options, inputs, state, values)
     elapsed = time.perf_counter() - started

@@ -225,7 +225,8 @@ class HighsBackend:
         if bound_rows:
             rows = np.concatenate(bound_rows)
             _check(
-                h.changeRowsBounds(len(rows), rows, self._row_lb[rows], self._row_ub[rows]),
+                # present at run time, missing from highspy's type stubs
+                h.changeRowsBounds(len(rows), rows, self._row_lb[rows], self._row_ub[rows]),  # type: ignore[attr-defined]
                 "changeRowsBounds",
             )
 

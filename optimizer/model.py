@@ -501,28 +501,32 @@ def coefficients(dm: DispatchModel, inputs: DispatchInputs, state: DispatchState
     on_lb = np.zeros((nh, n))
     on_ub = np.ones((nh, n))
     on_init = np.zeros(nh)
-    for h, unit in enumerate(plant.heat_pumps):
-        cfg = unit.config
-        cop[h] = planned_heat_pump_cop(cfg, unit.tank, inputs.temp_outdoor_c)
-        ub = np.minimum(cfg.electric_max_kw, cfg.thermal_max_kw / cop[h])
-        if unit.id in inputs.power_cap_kw:
-            ub = np.minimum(ub, inputs.power_cap_kw[unit.id])
+    for h, pump in enumerate(plant.heat_pumps):
+        hp_cfg = pump.config
+        cop[h] = planned_heat_pump_cop(hp_cfg, pump.tank, inputs.temp_outdoor_c)
+        ub = np.minimum(hp_cfg.electric_max_kw, hp_cfg.thermal_max_kw / cop[h])
+        if pump.id in inputs.power_cap_kw:
+            ub = np.minimum(ub, inputs.power_cap_kw[pump.id])
         hp_ub[h] = ub
-        capacity = unit.capacity_kwh_per_k
-        keep = 1.0 - dt * unit.tank.loss_w_per_k / 1000.0 / capacity
+        capacity = pump.capacity_kwh_per_k
+        keep = 1.0 - dt * pump.tank.loss_w_per_k / 1000.0 / capacity
         loss_kw = (
-            unit.tank.loss_w_per_k / 1000.0 * (unit.tank.temp_min_c - unit.tank.ambient_temp_c)
+            pump.tank.loss_w_per_k / 1000.0 * (pump.tank.temp_min_c - pump.tank.ambient_temp_c)
         )
-        tank_rhs[h] = -dt * (inputs.heat_demand_kw[unit.house_id] + loss_kw)
-        q0 = capacity * (state.tank_temp_c[unit.tank_id] - unit.tank.temp_min_c)
+        tank_rhs[h] = -dt * (inputs.heat_demand_kw[pump.house_id] + loss_kw)
+        q0 = capacity * (state.tank_temp_c[pump.tank_id] - pump.tank.temp_min_c)
         tank_rhs[h, 0] += keep * q0
-        running = bool(state.hp_on.get(unit.id, False))
+        running = bool(state.hp_on.get(pump.id, False))
         on_init[h] = float(running)
-        if unit.id in state.hp_minutes_in_state:
-            minutes = state.hp_minutes_in_state[unit.id]
-            needed = (cfg.min_on_minutes if running else cfg.min_off_minutes) - minutes
+        if pump.id in state.hp_minutes_in_state:
+            minutes = state.hp_minutes_in_state[pump.id]
+            needed = (hp_cfg.min_on_minutes if running else hp_cfg.min_off_minutes) - minutes
             hold = math.ceil(needed / SLOT_MINUTES) if needed > 0 else 0
-            lowest = min(sg_ready_levels_kw(cfg).values()) if unit.sg_ready else cfg.electric_min_kw
+            lowest = (
+                min(sg_ready_levels_kw(hp_cfg).values())
+                if pump.sg_ready
+                else hp_cfg.electric_min_kw
+            )
             if running:
                 # keep running, except where a cap (e.g. §14a dimming) forbids the minimum power
                 on_lb[h, :hold] = (ub[:hold] >= lowest).astype(float)

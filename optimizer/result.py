@@ -211,30 +211,30 @@ def evaluate_plan(
                     f"{unit.config.soc_max_frac}]",
                 )
             )
-    for unit in plant.heat_pumps:
-        energy = values[(unit.tank_id, "energy_end_kwh")]
-        cop = np.mean(values[(unit.id, "cop")]) if (unit.id, "cop") in values else None
+    for pump in plant.heat_pumps:
+        energy = values[(pump.tank_id, "energy_end_kwh")]
+        cop = np.mean(values[(pump.id, "cop")]) if (pump.id, "cop") in values else None
         if cop:
             terminal += energy_value / float(cop) * float(energy[-1])
         low = np.clip(-energy, 0.0, None)
-        high = np.clip(energy - unit.band_kwh, 0.0, None)
-        comfort_eur += unit.tank.comfort_penalty_eur_per_kwh * float(low.sum() + high.sum())
-        per_k = unit.capacity_kwh_per_k
-        violations += _runs(index, low / per_k, "tank_temp_min", unit.tank_id, "K")
-        violations += _runs(index, high / per_k, "tank_temp_max", unit.tank_id, "K")
-        temp0 = state.tank_temp_c.get(unit.tank_id)
-        if temp0 is not None and not (unit.tank.temp_min_c <= temp0 <= unit.tank.temp_max_c):
+        high = np.clip(energy - pump.band_kwh, 0.0, None)
+        comfort_eur += pump.tank.comfort_penalty_eur_per_kwh * float(low.sum() + high.sum())
+        per_k = pump.capacity_kwh_per_k
+        violations += _runs(index, low / per_k, "tank_temp_min", pump.tank_id, "K")
+        violations += _runs(index, high / per_k, "tank_temp_max", pump.tank_id, "K")
+        temp0 = state.tank_temp_c.get(pump.tank_id)
+        if temp0 is not None and not (pump.tank.temp_min_c <= temp0 <= pump.tank.temp_max_c):
             violations.append(
                 Violation(
                     "initial_tank_temp_outside_bounds",
-                    unit.tank_id,
+                    pump.tank_id,
                     index[0],
                     index[0],
                     1,
-                    float(max(unit.tank.temp_min_c - temp0, temp0 - unit.tank.temp_max_c)),
+                    float(max(pump.tank.temp_min_c - temp0, temp0 - pump.tank.temp_max_c)),
                     "K",
-                    f"measured {temp0:.1f} degC, comfort band [{unit.tank.temp_min_c}, "
-                    f"{unit.tank.temp_max_c}] degC",
+                    f"measured {temp0:.1f} degC, comfort band [{pump.tank.temp_min_c}, "
+                    f"{pump.tank.temp_max_c}] degC",
                 )
             )
     over_import = np.clip(imp - config.grid.import_limit_kw, 0.0, None)

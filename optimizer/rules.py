@@ -48,55 +48,55 @@ def simulate_plan(
 
     # heat pumps and tanks: independent of the electric side
     hp_power = np.zeros((nh, n))
-    for h, unit in enumerate(plant.heat_pumps):
-        cfg = unit.config
-        cop = planned_heat_pump_cop(cfg, unit.tank, inputs.temp_outdoor_c)
-        ub = np.minimum(cfg.electric_max_kw, cfg.thermal_max_kw / cop)
-        if unit.id in inputs.power_cap_kw:
-            ub = np.minimum(ub, inputs.power_cap_kw[unit.id])
-        capacity = unit.capacity_kwh_per_k
-        keep = 1.0 - dt * unit.tank.loss_w_per_k / 1000.0 / capacity
+    for h, pump in enumerate(plant.heat_pumps):
+        hp_cfg = pump.config
+        cop = planned_heat_pump_cop(hp_cfg, pump.tank, inputs.temp_outdoor_c)
+        ub = np.minimum(hp_cfg.electric_max_kw, hp_cfg.thermal_max_kw / cop)
+        if pump.id in inputs.power_cap_kw:
+            ub = np.minimum(ub, inputs.power_cap_kw[pump.id])
+        capacity = pump.capacity_kwh_per_k
+        keep = 1.0 - dt * pump.tank.loss_w_per_k / 1000.0 / capacity
         loss_kw = (
-            unit.tank.loss_w_per_k / 1000.0 * (unit.tank.temp_min_c - unit.tank.ambient_temp_c)
+            pump.tank.loss_w_per_k / 1000.0 * (pump.tank.temp_min_c - pump.tank.ambient_temp_c)
         )
-        demand = inputs.heat_demand_kw[unit.house_id]
-        target = unit.band_kwh / 2.0
-        q = capacity * (state.tank_temp_c[unit.tank_id] - unit.tank.temp_min_c)
-        levels = sorted(sg_ready_levels_kw(cfg).values())
+        demand = inputs.heat_demand_kw[pump.house_id]
+        target = pump.band_kwh / 2.0
+        q = capacity * (state.tank_temp_c[pump.tank_id] - pump.tank.temp_min_c)
+        levels = sorted(sg_ready_levels_kw(hp_cfg).values())
         energy = np.zeros(n)
         for t in range(n):
             if np.isnan(hp_req[h, t]):
                 heat_kw = (target - keep * q) / dt + demand[t] + loss_kw
                 power = max(0.0, heat_kw / cop[t])
                 if power > 0:
-                    # run at least at the lowest power (or SG Ready level) the unit supports
-                    floor = levels[0] if unit.sg_ready else cfg.electric_min_kw
+                    # run at least at the lowest power (or SG Ready level) the pump supports
+                    floor = levels[0] if pump.sg_ready else hp_cfg.electric_min_kw
                     power = max(power, floor)
-                    if unit.sg_ready:
+                    if pump.sg_ready:
                         power = next((lv for lv in levels if lv >= power - 1e-9), levels[-1])
             else:
                 power = max(0.0, float(hp_req[h, t]))
             power = min(power, float(ub[t]))
-            if unit.sg_ready and 0 < power < levels[0]:
+            if pump.sg_ready and 0 < power < levels[0]:
                 power = 0.0
             hp_power[h, t] = power
             q = keep * q + dt * (cop[t] * power - demand[t] - loss_kw)
             energy[t] = q
-        values[(unit.id, "power_kw")] = hp_power[h]
-        values[(unit.id, "heat_kw")] = cop * hp_power[h]
-        values[(unit.id, "cop")] = cop
-        values[(unit.id, "on")] = (hp_power[h] > 0).astype(float)
-        values[(unit.tank_id, "energy_end_kwh")] = energy
-        values[(unit.tank_id, "temp_end_c")] = unit.tank.temp_min_c + energy / capacity
+        values[(pump.id, "power_kw")] = hp_power[h]
+        values[(pump.id, "heat_kw")] = cop * hp_power[h]
+        values[(pump.id, "cop")] = cop
+        values[(pump.id, "on")] = (hp_power[h] > 0).astype(float)
+        values[(pump.tank_id, "energy_end_kwh")] = energy
+        values[(pump.tank_id, "temp_end_c")] = pump.tank.temp_min_c + energy / capacity
 
     # electric side: per-house net demand, then batteries, then the grid
     house_net = {house: inputs.load_kw[house].copy() for house in plant.houses}
-    for h, unit in enumerate(plant.heat_pumps):
-        house_net[unit.house_id] = house_net[unit.house_id] + hp_power[h]
+    for h, pump in enumerate(plant.heat_pumps):
+        house_net[pump.house_id] = house_net[pump.house_id] + hp_power[h]
     pv_total = np.zeros(n)
-    for unit in plant.pvs:
-        house_net[unit.house_id] = house_net[unit.house_id] - inputs.pv_kw[unit.id]
-        pv_total += inputs.pv_kw[unit.id]
+    for pv_unit in plant.pvs:
+        house_net[pv_unit.house_id] = house_net[pv_unit.house_id] - inputs.pv_kw[pv_unit.id]
+        pv_total += inputs.pv_kw[pv_unit.id]
     energy_now = np.array([state.soc_frac[b.id] * b.config.capacity_kwh for b in plant.batteries])
     battery_power = np.zeros((nb, n))
     battery_energy = np.zeros((nb, n))
@@ -159,10 +159,10 @@ def simulate_plan(
     )
     curtail_total = np.minimum(np.clip(export - export_limit, 0.0, None), curtailable_pv)
     share = np.divide(curtail_total, curtailable_pv, out=np.zeros(n), where=curtailable_pv > 0)
-    for unit in plant.pvs:
-        curtailed = inputs.pv_kw[unit.id] * share if unit.config.curtailable else np.zeros(n)
-        values[(unit.id, "power_kw")] = inputs.pv_kw[unit.id] - curtailed
-        values[(unit.id, "curtailed_kw")] = curtailed
+    for pv_unit in plant.pvs:
+        curtailed = inputs.pv_kw[pv_unit.id] * share if pv_unit.config.curtailable else np.zeros(n)
+        values[(pv_unit.id, "power_kw")] = inputs.pv_kw[pv_unit.id] - curtailed
+        values[(pv_unit.id, "curtailed_kw")] = curtailed
     district_net = district_net + curtail_total
     values[(GRID_ID, "import_kw")] = np.clip(district_net, 0.0, None)
     values[(GRID_ID, "export_kw")] = np.clip(-district_net, 0.0, None)
@@ -200,7 +200,7 @@ def shifted_values(
     for i, unit in enumerate(plant.batteries):
         if (unit.id, "power_kw") in previous:
             batt[i, covered] = previous[(unit.id, "power_kw")][positions[covered]]
-    for h, unit in enumerate(plant.heat_pumps):
-        if (unit.id, "power_kw") in previous:
-            hps[h, covered] = previous[(unit.id, "power_kw")][positions[covered]]
+    for h, pump in enumerate(plant.heat_pumps):
+        if (pump.id, "power_kw") in previous:
+            hps[h, covered] = previous[(pump.id, "power_kw")][positions[covered]]
     return simulate_plan(config, plant, inputs, state, batt, hps), int(covered.sum())
