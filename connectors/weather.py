@@ -200,10 +200,22 @@ def _float(value: Any) -> float:
 
 
 class _HttpFeed:
-    name = "http"
+    """A weather API queried for one location; subclasses name their service and default URL."""
 
-    def __init__(self, base_url: str, client: httpx.Client | None, timeout_s: float) -> None:
-        self.base_url = base_url.rstrip("/")
+    name = "http"
+    default_base_url = ""
+
+    def __init__(
+        self,
+        latitude_deg: float,
+        longitude_deg: float,
+        base_url: str | None = None,
+        client: httpx.Client | None = None,
+        timeout_s: float = 10.0,
+    ) -> None:
+        self.latitude_deg = latitude_deg
+        self.longitude_deg = longitude_deg
+        self.base_url = (base_url or self.default_base_url).rstrip("/")
         self._client = client or httpx.Client(timeout=timeout_s)
 
     def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -231,19 +243,8 @@ class OpenMeteoClient(_HttpFeed):
     """Open-Meteo forecast API (no key needed for non-commercial use; check the terms)."""
 
     name = "open-meteo"
+    default_base_url = "https://api.open-meteo.com"
     VARIABLES = "temperature_2m,shortwave_radiation,direct_normal_irradiance,diffuse_radiation"
-
-    def __init__(
-        self,
-        latitude_deg: float,
-        longitude_deg: float,
-        base_url: str = "https://api.open-meteo.com",
-        client: httpx.Client | None = None,
-        timeout_s: float = 10.0,
-    ) -> None:
-        super().__init__(base_url, client, timeout_s)
-        self.latitude_deg = latitude_deg
-        self.longitude_deg = longitude_deg
 
     def forecast(self, issue_time: pd.Timestamp, horizon: dt.timedelta) -> pd.DataFrame:
         grid = _window(issue_time, horizon)
@@ -262,18 +263,7 @@ class BrightSkyClient(_HttpFeed):
     """Bright Sky (DWD open data: MOSMIX forecasts, station observations)."""
 
     name = "bright-sky"
-
-    def __init__(
-        self,
-        latitude_deg: float,
-        longitude_deg: float,
-        base_url: str = "https://api.brightsky.dev",
-        client: httpx.Client | None = None,
-        timeout_s: float = 10.0,
-    ) -> None:
-        super().__init__(base_url, client, timeout_s)
-        self.latitude_deg = latitude_deg
-        self.longitude_deg = longitude_deg
+    default_base_url = "https://api.brightsky.dev"
 
     def forecast(self, issue_time: pd.Timestamp, horizon: dt.timedelta) -> pd.DataFrame:
         grid = _window(issue_time, horizon)
