@@ -7,11 +7,13 @@ the 15-minute UTC grid. Everything is deterministic for (site configuration, see
 How each series is made (one UTC calendar year at a time, cached, then sliced):
 
 - household electricity, by ProfileModel.household_load:
-  "h25" (default): the BDEW 2025 household profile H25 (demandlib), evaluated in local time with
-  the site's public holidays as Sundays, multiplied by seeded day-level and (autocorrelated)
-  slot-level noise; the expected load of every house is the scaled H25 profile;
-  "synpro": behavioural single-household profiles (Fraunhofer ISE synPRO, four household types,
-  see energy.physics.synpro), one type per house, offset by whole weeks per house;
+  "synpro" (default): behavioural single-household profiles (Fraunhofer ISE synPRO, four
+  household types, see energy.physics.synpro), one type per house, offset by whole weeks per house
+  and year. This is the default because real households are not the standard load profile: a
+  district made of H25 would make the BDEW profile look like a perfect forecast;
+  "h25": the BDEW 2025 household profile H25 (demandlib), evaluated in local time with the site's
+  public holidays as Sundays, multiplied by seeded day-level and (autocorrelated) slot-level
+  noise; the expected load of every house is the scaled H25 profile (needs no data package);
   either way shifted per house by a few quarter hours and scaled to annual_electricity_kwh;
 - space heat: heating degrees below the house's heating_limit_temp_c of the outdoor temperature
   low-pass filtered with the building's time constant (zero when it is warm), times a daily shape
@@ -80,12 +82,12 @@ class ProfileModel:
     """Parameters of the synthetic profile generator (behaviour, not plant sizes).
 
     Noise levels are standard deviations of the log of mean-one multiplicative factors.
-    household_load selects the household electricity model ("h25": H25 plus noise; "synpro":
-    behavioural synPRO households, which ignore the load_*_sigma/autocorr noise parameters);
+    household_load selects the household electricity model ("synpro": behavioural synPRO
+    households, which ignore the load_*_sigma/autocorr noise parameters; "h25": H25 plus noise);
     synpro_week_offset_max bounds the per-house whole-week offset of the synPRO source days.
     """
 
-    household_load: Literal["h25", "synpro"] = "h25"
+    household_load: Literal["h25", "synpro"] = "synpro"
     synpro_week_offset_max: int = 4
     load_shift_max_slots: int = 2
     load_day_sigma: float = 0.15
@@ -269,11 +271,13 @@ def _synpro_load(
     utc: pd.DatetimeIndex,
     location: LocationConfig,
     seed: int,
+    year: int,
     model: ProfileModel,
 ) -> np.ndarray:
-    """synPRO household of a seeded type; type, week offset and shift are the same every year."""
+    """synPRO household of a seeded type; type and shift are the same every year, the week offset
+    of the source days is drawn per year."""
     household_type = synpro_household_type(seed, house_index)
-    week_offset = synpro_week_offset(seed, house_index, model.synpro_week_offset_max)
+    week_offset = synpro_week_offset(seed, house_index, model.synpro_week_offset_max, year)
     shift = _shift_slots(_rng(seed, 0, house.id, _STREAM_LOAD), model)
     shape = synpro_load_w(utc, location, household_type, week_offset)
     return _household_load(house, shape, shift)
@@ -333,7 +337,7 @@ def _year_profiles(config_json: str, year: int, seed: int, model: ProfileModel) 
     columns: dict[str, np.ndarray] = {name: weather[name].to_numpy() for name in WEATHER_COLUMNS}
     for index, house in enumerate(config.houses):
         if base is None:
-            load = _synpro_load(house, index, weather.index, location, seed, model)
+            load = _synpro_load(house, index, weather.index, location, seed, year, model)
         else:
             load = _h25_load(house, base, day, seed, year, model)
         space = _space_heat(house, temp_building, hour, day, seed, year, model)

@@ -17,7 +17,8 @@ Mapping onto a requested year, per local calendar day of the site: take the sour
 same ISO week and weekday (weekends stay weekends); the site's public holidays take the Sunday of
 their ISO week; source days that are public holidays in 2021 are not used for ordinary weekdays
 (the neighbouring week's same weekday is taken instead). Each house may be offset by whole weeks
-so that houses of the same type differ while keeping the weekday structure. The wall-clock slot of
+so that houses of the same type differ while keeping the weekday structure; the offset is drawn
+anew for every simulated year, so that years differ. The wall-clock slot of
 each target UTC slot is looked up in the table, so spring-forward days have 92 and fall-back days
 100 slots (the repeated hour repeats the wall-clock values), as everywhere in the platform.
 """
@@ -140,14 +141,16 @@ def synpro_household_type(seed: int, house_index: int) -> str:
     return SYNPRO_HOUSEHOLD_TYPES[int(order[house_index % len(order)])]
 
 
-def synpro_week_offset(seed: int, house_index: int, week_offset_max: int) -> int:
-    """Whole-week offset of the house's source days, distinct among houses of one type (as long as
-    a type has at most 2 x week_offset_max + 1 houses)."""
+def synpro_week_offset(seed: int, house_index: int, week_offset_max: int, year: int) -> int:
+    """Whole-week offset of the house's source days in `year`, distinct among houses of one type
+    (as long as a type has at most 2 x week_offset_max + 1 houses) and drawn anew every year: the
+    source is one year, and without it every simulated year would replay the same days (a
+    forecaster trained on last year would find this year's holidays and absences in its data)."""
     household_type = synpro_household_type(seed, house_index)
     copy = house_index // len(SYNPRO_HOUSEHOLD_TYPES)
     type_number = SYNPRO_HOUSEHOLD_TYPES.index(household_type)
     offsets = np.arange(-week_offset_max, week_offset_max + 1)
-    order = np.random.default_rng([seed, _STREAM_OFFSET, type_number]).permutation(offsets)
+    order = np.random.default_rng([seed, _STREAM_OFFSET, type_number, year]).permutation(offsets)
     return int(order[copy % len(order)])
 
 

@@ -130,8 +130,18 @@ def test_any_window_is_a_slice_of_the_year(site, year, first, length):
     )
 
 
+def test_default_households_are_behavioural_not_the_standard_profile(site, year):
+    h25 = district_profiles(site, YEAR_START, YEAR_END, model=ProfileModel(household_load="h25"))
+    loads = year.filter(like=":load_kw").sum(axis=1)
+    standard = h25.filter(like=":load_kw").sum(axis=1)
+    assert loads.sum() == pytest.approx(standard.sum(), rel=1e-9)
+    assert np.abs(loads - standard).mean() > 0.2 * loads.mean()
+
+
 def test_public_holiday_looks_like_a_sunday(site):
-    flat = ProfileModel(load_shift_max_slots=0, load_day_sigma=0.0, load_slot_sigma=0.0)
+    flat = ProfileModel(
+        household_load="h25", load_shift_max_slots=0, load_day_sigma=0.0, load_slot_sigma=0.0
+    )
     frame = district_profiles(site, YEAR_START, YEAR_END, model=flat)
     load = frame["house-01:load_kw"].tz_convert(site.tz)
     # Corpus Christi (Thursday 4 June 2026) is a holiday in North Rhine-Westphalia only

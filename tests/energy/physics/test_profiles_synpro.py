@@ -77,12 +77,24 @@ def test_types_spread_and_houses_differ(site, two_years):
     assert set(types[: len(SYNPRO_HOUSEHOLD_TYPES)]) == set(SYNPRO_HOUSEHOLD_TYPES)
     for household_type in set(types):
         same = [i for i, t in enumerate(types) if t == household_type]
-        offsets = [synpro_week_offset(0, i, SYNPRO.synpro_week_offset_max) for i in same]
-        assert len(set(offsets)) == len(offsets), (household_type, offsets)
+        for year in (2026, 2027):
+            offsets = [synpro_week_offset(0, i, SYNPRO.synpro_week_offset_max, year) for i in same]
+            assert len(set(offsets)) == len(offsets), (household_type, year, offsets)
     loads = two_years.filter(like=":load_kw")
     normalised = loads / loads.mean()
     correlation = normalised.corr().to_numpy()
     assert (correlation[~np.eye(len(loads.columns), dtype=bool)] < 0.6).all()
+
+
+def test_years_do_not_replay_the_same_days(site, two_years):
+    """The source is one year: a new week offset per year keeps a year from repeating the last."""
+    # Monday of ISO week 6 to Sunday of ISO week 48 in both years: the same source days
+    # (outside holidays and the DST weeks) if the offsets did not change
+    this_year = two_years.loc["2026-02-02":"2026-11-29"].filter(like=":load_kw").to_numpy()
+    next_year = two_years.loc["2027-02-08":"2027-12-05"].filter(like=":load_kw").to_numpy()
+    ratio = this_year / next_year  # a replayed day differs only by the annual scaling
+    equal_share = np.isclose(ratio, np.median(ratio, axis=0)).mean(axis=0)
+    assert equal_share.mean() < 0.3, equal_share
 
 
 def test_dst_days_have_92_and_100_slots_with_wall_clock_values(site, two_years):
