@@ -292,7 +292,7 @@ class FeatureBuilder:
         if FeatureGroup.LAGS in groups:
             if history is None:
                 raise ValueError(f"target {self.target.name}: lag features need the history")
-            arrays.update(self._lags(valid, history))
+            arrays.update(self._lags(valid, history, shared))
         if FeatureGroup.TEMPERATURE in groups:
             names = ["temp_outdoor_c"] + [
                 f"temp_smooth_{tau:g}h_c" for tau in self.config.temp_smoothing_h
@@ -307,53 +307,68 @@ class FeatureBuilder:
             if "weather" not in shared:
                 shared["weather"] = _on(weather, valid)
             arrays.update(self._solar(shared["geometry"], shared["weather"], shared))
-        return pd.DataFrame({name: arrays[name] for name in self.columns}, index=valid)
+        matrix = np.empty((len(valid), len(self.columns)))
+        for position, name in enumerate(self.columns):
+            matrix[:, position] = arrays[name]
+        return pd.DataFrame(matrix, index=valid, columns=self.columns)
 
-    def _lags(self, valid: pd.DatetimeIndex, history: pd.Series) -> dict[str, np.ndarray]:
+    def _lags(
+        self, valid: pd.DatetimeIndex, history: pd.Series, cache: dict[Any, Any]
+    ) -> dict[str, np.ndarray]:
+        """Lag features. On a regular history grid, where the lag times fall is the same for
+        every target of one call with the same history span, so it is worked out once per cache."""
         values = history.to_numpy(dtype=float)
         lookup = _SlotLookup(history.index)
-        columns = {}
-        for lag in self.config.lags_h:
-            columns[f"lag_{lag:g}h"] = lookup.take(values, valid - dt.timedelta(hours=lag))
+        span = (lookup.start, len(history)) if lookup.regular else None
+
+        def at(source: np.ndarray, hours: float) -> np.ndarray:
+            key = ("lag_positions", span, hours)
+            positions = cache.get(key) if span is not None else None
+            if positions is None:
+                positions = lookup.positions(valid - dt.timedelta(hours=hours))
+                if span is not None:
+                    cache[key] = positions
+            return lookup.take_at(source, positions)
+
+        columns = {f"lag_{lag:g}h": at(values, lag) for lag in self.config.lags_h}
         if self.config.rolling_mean_h:
             window = round(self.config.rolling_mean_h / SLOT_HOURS)
             rolling = _rolling_mean(values, window, min_count=max(1, window // 2))
             # mean over the window that ends where the shortest lag ends (known at issue time)
-            end = valid - dt.timedelta(hours=min(self.config.lags_h))
-            columns[f"mean_{self.config.rolling_mean_h:g}h_before_lag"] = lookup.take(rolling, end)
+            name = f"mean_{self.config.rolling_mean_h:g}h_before_lag"
+            columns[name] = at(rolling, min(self.config.lags_h))
         return columns
 
     def _solar(
         self, geometry: pd.DataFrame, weather: pd.DataFrame, cache: dict[Any, Any]
     ) -> dict[str, np.ndarray]:
-        temp = weather["temp_outdoor_c"].to_numpy(dtype=float)
-        if "complete" not in cache:
-            cache["complete"] = complete_irradiance(weather, geometry)
-        complete = cache["complete"]
+        if "irradiance" not in cache:
+            complete = complete_irradiance(weather, geometry)
+            cache["irradiance"] = {
+                "temp": weather["temp_outdoor_c"].to_numpy(dtype=float),
+                "clear": [
+                    geometry[f"clearsky_{c}_w_per_m2"].to_numpy() for c in ("ghi", "dni", "dhi")
+                ],
+                "forecast": [
+                    complete[f"{c}_w_per_m2"].to_numpy(dtype=float) for c in ("ghi", "dni", "dhi")
+                ],
+                "elevation": geometry["elevation_deg"].to_numpy(dtype=float),
+            }
+        inputs = cache["irradiance"]
         clear = np.zeros(len(geometry))
         estimate = np.zeros(len(geometry))
         for pv in self.target.pv_systems:
             if (pv, "clear") not in cache:
                 cache[(pv, "clear")] = pv_estimate_kw(
-                    (pv,),
-                    geometry,
-                    geometry["clearsky_ghi_w_per_m2"].to_numpy(),
-                    geometry["clearsky_dni_w_per_m2"].to_numpy(),
-                    geometry["clearsky_dhi_w_per_m2"].to_numpy(),
-                    temp,
+                    (pv,), geometry, *inputs["clear"], inputs["temp"]
                 )
                 cache[(pv, "weather")] = pv_estimate_kw(
-                    (pv,),
-                    geometry,
-                    complete["ghi_w_per_m2"].to_numpy(dtype=float),
-                    complete["dni_w_per_m2"].to_numpy(dtype=float),
-                    complete["dhi_w_per_m2"].to_numpy(dtype=float),
-                    temp,
+                    (pv,), geometry, *inputs["forecast"], inputs["temp"]
                 )
             clear += cache[(pv, "clear")]
             estimate += cache[(pv, "weather")]
         return {
-            "elevation_deg": geometry["elevation_deg"].to_numpy(dtype=float),
+            "elevation_deg": inputs["elevation"],
             "pv_clearsky_kw": clear,
             "pv_weather_kw": estimate,
         }
@@ -369,13 +384,19 @@ class _SlotLookup:
         self.start = int(stamps[0]) if len(stamps) else 0
         self.regular = len(stamps) > 0 and stamps[-1] - stamps[0] == (len(stamps) - 1) * _SLOT_NS
 
-    def take(self, values: np.ndarray, times: pd.DatetimeIndex) -> np.ndarray:
-        if not self.regular:
-            return pd.Series(values, index=self.index).reindex(times).to_numpy(dtype=float)
-        position = (times.as_unit("ns").asi8 - self.start) // _SLOT_NS
-        inside = (position >= 0) & (position < len(values))
-        out = np.full(len(times), np.nan)
-        out[inside] = values[position[inside]]
+    def positions(self, times: pd.DatetimeIndex) -> np.ndarray:
+        """Position of each time in the index, -1 where it is not there."""
+        if self.regular:
+            position = (times.as_unit("ns").asi8 - self.start) // _SLOT_NS
+            position[(position < 0) | (position >= len(self.index))] = -1
+            return position
+        return self.index.get_indexer(times)
+
+    def take_at(self, values: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        """values at `positions` (from `positions`), NaN where -1."""
+        inside = positions >= 0
+        out = np.full(len(positions), np.nan)
+        out[inside] = values[positions[inside]]
         return out
 
 

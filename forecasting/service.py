@@ -327,9 +327,10 @@ def _long(
             "issue_time": pd.DatetimeIndex(
                 np.full(per_target * len(names), issue.tz_convert(None).to_datetime64())
             ).tz_localize("UTC"),
+            # datetime64 values: a tz-aware index's to_numpy() gives Timestamp objects (slow)
             "valid_time": pd.DatetimeIndex(
-                np.tile(np.repeat(valid.to_numpy(), len(quantiles)), len(names)), tz="UTC"
-            ),
+                np.tile(np.repeat(valid.tz_convert(None).to_numpy(), len(quantiles)), len(names))
+            ).tz_localize("UTC"),
             "quantile": np.tile(quantiles, len(valid) * len(names)),
             "value": np.concatenate([b.reshape(-1) for b in blocks]),
         }
