@@ -8,6 +8,7 @@
    time on every day of the evaluation year (default 2026), scoring the next local day (leads
    12-36 h), expanding window refitted every --refit-days days, weather from the simulated weather
    forecast (error growing with lead, see forecasting/weather_error.py).
+   Then two oracle references for the district load against BDEW H25 (see load_references).
 2. Optional (--simbench): the same day-ahead backtest on a real-data-shaped series, the SimBench
    household profile H0-A (2016, peak-normalised), with weather-free load features (SimBench ships
    no weather); needs `pip install --no-deps simbench`.
@@ -26,11 +27,14 @@ import time
 
 import pandas as pd
 
-from energy.physics.profiles import ProfileModel, district_profiles
+from energy.physics.profiles import DEFAULT_PROFILE_MODEL, ProfileModel, district_profiles
 from energy.site import load_site
+from energy.timegrid import SLOT
 from forecasting.backtest import MODEL, run_backtest
 from forecasting.config import ForecastConfig
+from forecasting.features import static_features
 from forecasting.service import ForecastService
+from forecasting.slp import h25_profile
 from forecasting.targets import site_targets
 from forecasting.weather_error import simulate_weather_forecast
 
@@ -84,6 +88,47 @@ def accuracy(args: argparse.Namespace) -> dict[str, dict]:
         print("model skill: " + ", ".join(f"{k[9:]} {v:.3f}" for k, v in skills.items()))
         results[name] = result.metrics
     return results
+
+
+def load_references(args: argparse.Namespace) -> dict[str, float]:
+    """How far any day-ahead forecast of the district's household load could get below BDEW H25.
+
+    Two oracle references on the evaluation year, each given information no day-ahead forecast
+    has: (a) every hour's mean load known exactly, only the quarter hours within it unknown;
+    (b) every local day's energy known exactly, spread with the median profile by day type and
+    quarter hour learned on the history year. Their skill against H25 (scaled to the year's energy)
+    bounds what a forecaster can expect on this district: the rest is behaviour no model sees.
+    """
+    site = load_site()
+    location = site.config.location
+    start, end = _year(args.year)
+    data = district_profiles(site, _year(args.year - 1)[0], end, seed=args.seed, model=_model(args))
+    load = data.filter(like=":load_kw").sum(axis=1)
+    local = load.index.tz_convert(location.timezone)
+    calendar = static_features(load.index, location)
+    key = calendar["day_type"].astype(int) * 100 + (calendar["hour_local"] * 4).round().astype(int)
+    history, actual = load.loc[: start - SLOT], load.loc[start:]
+    h25 = pd.Series(h25_profile(actual.index, location), index=actual.index)
+    h25 *= actual.sum() / h25.sum()
+    profile = key.loc[start:].map(history.groupby(key.loc[: start - SLOT]).median())
+    day = pd.Index(local[len(history) :].date)
+    daily_oracle = profile * (
+        actual.groupby(day).transform("mean") / profile.groupby(day).transform("mean")
+    )
+    hourly_oracle = actual.groupby(actual.index.floor("h")).transform("mean")
+    mae = {
+        "bdew_h25": float((actual - h25).abs().mean()),
+        "oracle_hourly_means": float((actual - hourly_oracle).abs().mean()),
+        "oracle_daily_energy_x_profile": float((actual - daily_oracle).abs().mean()),
+    }
+    print(
+        f"\ndistrict:load_kw {args.year}: references against BDEW H25 (MAE {mae['bdew_h25']:.3f} kW)"
+    )
+    for name in ("oracle_hourly_means", "oracle_daily_energy_x_profile"):
+        print(
+            f"  {name}: MAE {mae[name]:.3f} kW, skill vs H25 {1 - mae[name] / mae['bdew_h25']:.3f}"
+        )
+    return mae
 
 
 def simbench(args: argparse.Namespace) -> dict[str, dict]:
@@ -161,7 +206,10 @@ def main() -> None:
     parser.add_argument("--issues", type=int, default=20, help="issues timed for speed")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--household-load", choices=["h25", "synpro"], default="h25", help="simulated households"
+        "--household-load",
+        choices=["h25", "synpro"],
+        default=DEFAULT_PROFILE_MODEL.household_load,
+        help="simulated households (default: the simulator's default)",
     )
     parser.add_argument("--quick", action="store_true", help="evaluate one quarter only")
     parser.add_argument("--skip-accuracy", action="store_true")
@@ -172,6 +220,7 @@ def main() -> None:
     figures: dict[str, object] = {"speed": speed(args)}
     if not args.skip_accuracy:
         figures["accuracy"] = accuracy(args)
+        figures["load_references"] = load_references(args)
     if args.simbench:
         figures["simbench"] = simbench(args)
     print(f"\nload average after: {os.getloadavg()[0]:.2f}")

@@ -36,7 +36,7 @@ from forecasting.features import (
     training_weather,
 )
 from forecasting.metrics import mase_scale, point_metrics, quantile_metrics, skill
-from forecasting.service import fit_target_model, training_inputs
+from forecasting.service import calibration_inputs, fit_target_model, training_inputs
 from forecasting.targets import Target, TargetKind, target_frame
 from forecasting.weather_error import simulate_weather_forecast
 
@@ -55,7 +55,8 @@ class BacktestResult:
     predictions: one row per (issue_time, valid_time) with `actual`, the model quantiles as
     `q10`, `q50`, ... and one column per baseline (point forecasts).
     metrics: per forecaster (`model` and each baseline) MAE, RMSE, nMAE, MASE, n; the model also
-    pinball losses, coverage and `skill_vs_<baseline>`.
+    pinball losses and interval coverage (on the `interval_scored` rows: PV in daylight only) and
+    `skill_vs_<baseline>`.
     """
 
     target: Target
@@ -119,10 +120,11 @@ def run_backtest(
         raw_weather = data[[c for c in weather.columns if not c.startswith("temp_smooth")]]
         forecaster = weather_forecaster or default_weather_forecaster(raw_weather, config)
         train_weather = training_inputs(raw_weather, config, location)
+        calibration = calibration_inputs(raw_weather, config, location, data.index[0])
     else:
         _require_no_weather(target, config)
         weather = train_weather = pd.DataFrame(index=data.index)
-        forecaster = None
+        forecaster = calibration = None
     first_allowed = data.index[0] + pd.Timedelta(days=config.backtest.initial_train_days)
     issues = issue_times(max(start, first_allowed), end, config, location)
     if len(issues) == 0:
@@ -147,7 +149,15 @@ def run_backtest(
         if fitted is None or last_fit is None or issue - last_fit >= refit_every:
             train = _training_slice(actual.loc[: issue - SLOT], config)
             fitted = fit_target_model(
-                target, config, builder, train, train_weather, calendar, geometry, fitted
+                target,
+                config,
+                builder,
+                train,
+                train_weather,
+                calendar,
+                geometry,
+                fitted,
+                calibration,
             )
             for baseline in baselines:
                 baseline.fit(train, weather.loc[train.index[0] : train.index[-1]])
@@ -237,13 +247,16 @@ def _score_issue(
     features = fitted.builder.build(valid, known, wx, calendar.reindex(valid), geo)
     if fitted.builder.columns != list(features.columns):
         raise RuntimeError("feature columns changed between fit and predict")
-    quantiles = fitted.predict_quantiles(features, is_daylight(geo))
+    daylight = is_daylight(geo)
+    quantiles = fitted.predict_quantiles(features, daylight)
     frame = pd.DataFrame(
         {
             "issue_time": issue,
             "valid_time": valid,
             "lead_h": (valid - issue) / pd.Timedelta(hours=1),
             "actual": actual.reindex(valid).to_numpy(dtype=float),
+            # PV at night is 0 by construction: its [0, 0] interval would count as covered
+            "interval_scored": daylight if fitted.target.kind == TargetKind.PV else True,
         }
     )
     for k, q in enumerate(fitted.model.quantiles_):
@@ -268,8 +281,11 @@ def _metrics(
     actual = scored["actual"].to_numpy()
     metrics: dict[str, dict[str, float]] = {}
     metrics[MODEL] = point_metrics(actual, scored[median].to_numpy(), scale)
+    interval = scored[scored["interval_scored"]]
     metrics[MODEL].update(
-        quantile_metrics(actual, {q: scored[_qname(q)].to_numpy() for q in quantiles})
+        quantile_metrics(
+            interval["actual"].to_numpy(), {q: interval[_qname(q)].to_numpy() for q in quantiles}
+        )
     )
     for name in baselines:
         metrics[name] = point_metrics(actual, scored[name].to_numpy(), scale)

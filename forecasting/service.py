@@ -44,7 +44,7 @@ from forecasting.features import (
 from forecasting.metrics import mae, mase_scale
 from forecasting.models import QuantileGradientBoosting, make_model
 from forecasting.targets import Target, TargetKind, site_targets, target_frame
-from forecasting.weather_error import day_ahead_weather
+from forecasting.weather_error import day_ahead_issue_weather, day_ahead_weather
 
 __all__ = ["FORECAST_COLUMNS", "ForecastService", "TargetModel"]
 
@@ -86,12 +86,15 @@ def conformal_offsets(
     features: np.ndarray,
     actual: np.ndarray,
     quantiles: np.ndarray,
+    widen_only: bool,
 ) -> tuple[float, float] | None:
-    """Split-conformal widening of the outermost quantiles (CQR, Romano et al. 2019) from the
+    """Split-conformal calibration of the outermost quantiles (CQR, Romano et al. 2019) from the
     previous model's errors on data it never saw (the slots since its training ended).
 
-    Returns (lower, upper) amounts (>= 0) to move the lowest quantile down and the highest up, or
-    None with fewer than a day of new slots.
+    Returns (lower, upper) amounts to move the lowest quantile down and the highest up (negative:
+    narrow), or None with fewer than a day of new slots. widen_only: residuals from features with
+    measured weather understate the errors under forecast weather; they may justify widening,
+    never narrowing.
     """
     if len(actual) < 96:
         return None
@@ -102,9 +105,7 @@ def conformal_offsets(
     level_high = min(1.0, high_q * (n + 1) / n)
     low = float(np.quantile(predicted[:, 0] - actual, level_low))
     high = float(np.quantile(actual - predicted[:, -1], level_high))
-    # these residuals come from features with measured weather, which understate the errors
-    # under forecast weather: they may justify widening, never narrowing
-    return max(low, 0.0), max(high, 0.0)
+    return (max(low, 0.0), max(high, 0.0)) if widen_only else (low, high)
 
 
 def fit_target_model(
@@ -116,12 +117,17 @@ def fit_target_model(
     calendar: pd.DataFrame,
     geometry: pd.DataFrame,
     previous: TargetModel | None = None,
+    calibration_weather: pd.DataFrame | None = None,
 ) -> TargetModel:
     """Fit one target on its actual series (index: the training slots).
 
     With `previous` (the model this one replaces) and `model.conformal_days`, the interval of the
     new model is calibrated on the previous model's errors over the slots since its training ended
     (at most the last conformal_days): honest out-of-sample residuals at no extra fitting cost.
+    `calibration_weather` (from `weather_error.day_ahead_issue_weather`) gives those slots the
+    weather their day-ahead forecast saw, so that the residuals include the weather forecast's
+    error and may narrow the interval as well as widen it; without it the training weather is
+    used, and the interval is only widened.
     """
     valid = actual.index
     features = builder.build(valid, actual, weather, calendar, geometry)
@@ -145,13 +151,29 @@ def fit_target_model(
     days = config.model.conformal_days
     if previous is not None and days and previous.builder.columns == builder.columns:
         since = max(previous.training_end, valid[-1] + SLOT - pd.Timedelta(days=days))
-        new = rows & np.asarray(valid >= since)
-        offsets = conformal_offsets(
-            previous,
-            features.to_numpy(dtype=float)[new],
-            actual.to_numpy(dtype=float)[new],
-            model.quantiles_,
-        )
+        if calibration_weather is None:
+            new = rows & np.asarray(valid >= since)
+            offsets = conformal_offsets(
+                previous,
+                features.to_numpy(dtype=float)[new],
+                actual.to_numpy(dtype=float)[new],
+                model.quantiles_,
+                widen_only=True,
+            )
+        else:
+            recent = valid[valid >= since].intersection(calibration_weather.index)
+            seen = builder.build(recent, actual, calibration_weather, calendar, geometry)
+            observed = actual.reindex(recent).to_numpy(dtype=float)
+            usable = np.isfinite(observed)
+            if target.kind == TargetKind.PV:
+                usable &= is_daylight(geometry.reindex(recent))
+            offsets = conformal_offsets(
+                previous,
+                seen.to_numpy(dtype=float)[usable],
+                observed[usable],
+                model.quantiles_,
+                widen_only=False,
+            )
         if offsets is not None:
             fitted_model.interval_offsets = offsets
             metrics["conformal_low_kw"], metrics["conformal_high_kw"] = offsets
@@ -172,6 +194,16 @@ def training_inputs(
     if config.training.weather == "actual" or not config.weather_error.enabled:
         return training_weather(data, taus)
     return training_weather(day_ahead_weather(data, config, location), taus)
+
+
+def calibration_inputs(
+    data: pd.DataFrame, config: ForecastConfig, location: LocationConfig, start: pd.Timestamp
+) -> pd.DataFrame | None:
+    """Weather of the calibration slots from `start` on as their day-ahead forecasts saw it (see
+    `fit_target_model`), when training simulates the day-ahead weather; otherwise None."""
+    if config.training.weather != "simulated_day_ahead" or not config.model.conformal_days:
+        return None
+    return day_ahead_issue_weather(data, config, location, start)
 
 
 class ForecastService:
@@ -229,6 +261,10 @@ class ForecastService:
         calendar = static_features(data.index, self.location)
         geometry = solar_geometry(data.index, self.location)
         previous, self.models = self.models, {}
+        calibration = None
+        if previous and self.config.model.conformal_days:
+            since = data.index[-1] + SLOT - pd.Timedelta(days=self.config.model.conformal_days)
+            calibration = calibration_inputs(data, self.config, self.location, since)
         for target in self.targets:
             self.models[target.name] = fit_target_model(
                 target,
@@ -239,6 +275,7 @@ class ForecastService:
                 calendar,
                 geometry,
                 previous.get(target.name),
+                calibration,
             )
             log.debug("fitted %s on %d slots", target.name, len(data))
             if progress is not None:

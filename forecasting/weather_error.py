@@ -17,6 +17,7 @@ seeded by (seed, issue time): the same issue always gets the same forecast.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -25,8 +26,9 @@ from scipy.signal import lfilter
 from energy.config import LocationConfig
 from energy.timegrid import SLOT, SLOT_HOURS, as_utc, local_day_bounds
 from forecasting.config import ForecastConfig, WeatherErrorConfig
+from forecasting.features import WEATHER_COLUMNS, issue_weather, training_weather
 
-__all__ = ["day_ahead_weather", "simulate_weather_forecast"]
+__all__ = ["day_ahead_issue_weather", "day_ahead_weather", "simulate_weather_forecast"]
 
 _IRRADIANCE = ("ghi_w_per_m2", "dni_w_per_m2", "dhi_w_per_m2")
 _REFERENCE_LEAD_H = 36.0
@@ -79,6 +81,21 @@ def simulate_weather_forecast(
     return out
 
 
+def _day_ahead_issues(
+    index: pd.DatetimeIndex, config: ForecastConfig, location: LocationConfig
+) -> Iterator[tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp]]:
+    """(issue, day start, day end) of every local day of `index`: the day-ahead issue is the day
+    before at `backtest.issue_time_local`."""
+    tz = location.timezone
+    for day in pd.Index(index.tz_convert(tz).date).unique():
+        local_issue = pd.Timestamp(
+            dt.datetime.combine(day - dt.timedelta(days=1), config.backtest.issue_time_local),
+            tz=tz,
+        )
+        start, end = local_day_bounds(day, tz)
+        yield local_issue.tz_convert("UTC").floor(SLOT), start, end
+
+
 def day_ahead_weather(
     actual: pd.DataFrame, config: ForecastConfig, location: LocationConfig
 ) -> pd.DataFrame:
@@ -96,17 +113,40 @@ def day_ahead_weather(
     if not columns or not config.weather_error.enabled or actual.empty:
         return actual
     out = actual.copy()
-    tz = location.timezone
-    days = pd.Index(actual.index.tz_convert(tz).date).unique()
-    for day in days:
-        issue_day = day - dt.timedelta(days=1)
-        local_issue = pd.Timestamp(
-            dt.datetime.combine(issue_day, config.backtest.issue_time_local), tz=tz
-        )
-        issue = local_issue.tz_convert("UTC").floor(SLOT)
-        start, end = local_day_bounds(day, tz)
+    for issue, start, end in _day_ahead_issues(actual.index, config, location):
         horizon = int((end - issue) / SLOT)
         forecast = simulate_weather_forecast(actual[columns], issue, horizon, config.weather_error)
         rows = forecast.loc[start : end - SLOT]
         out.loc[rows.index, columns] = rows[columns].to_numpy()
     return out
+
+
+def day_ahead_issue_weather(
+    actual: pd.DataFrame,
+    config: ForecastConfig,
+    location: LocationConfig,
+    start: pd.Timestamp | None = None,
+) -> pd.DataFrame | None:
+    """Weather inputs of every local day (from `start` on) as its day-ahead issue saw them: the
+    simulated forecast issued the day before at `backtest.issue_time_local`, temperature included,
+    with the smoothed temperatures continued from their measured state at that issue
+    (`features.issue_weather`), exactly as at prediction time. Columns as `training_weather`.
+
+    For calibrating quantiles on the errors the forecasts really make: rows with measured
+    temperature understate them. None when the weather error is disabled or there is no
+    temperature (nothing to simulate).
+    """
+    if not config.weather_error.enabled or "temp_outdoor_c" not in actual.columns:
+        return None
+    taus = config.features.temp_smoothing_h
+    known = training_weather(actual, taus)
+    columns = [c for c in WEATHER_COLUMNS if c in actual.columns]
+    index = actual.index if start is None else actual.index[actual.index >= start]
+    days = []
+    for issue, day_start, day_end in _day_ahead_issues(index, config, location):
+        if issue <= actual.index[0]:
+            continue
+        horizon = int((day_end - issue) / SLOT)
+        forecast = simulate_weather_forecast(actual[columns], issue, horizon, config.weather_error)
+        days.append(issue_weather(known, forecast, issue, taus).loc[day_start : day_end - SLOT])
+    return pd.concat(days) if days else None

@@ -85,3 +85,22 @@ def test_too_little_history_is_explained(site, targets, district_spring):
             pd.Timestamp("2026-03-10T00:00Z"),
             pd.Timestamp("2026-03-20T00:00Z"),
         )
+
+
+def test_pv_intervals_are_scored_in_daylight_only(site, targets, district_spring):
+    config = ForecastConfig.model_validate(FAST)
+    result = run_backtest(
+        targets["district:pv_kw"],
+        district_spring,
+        config,
+        site.config.location,
+        pd.Timestamp("2026-03-26T00:00Z"),
+        pd.Timestamp("2026-03-29T00:00Z"),
+    )
+    frame = result.predictions
+    night = ~frame["interval_scored"]
+    assert 0.3 < night.mean() < 0.7
+    assert (frame.loc[night, ["q10", "q90"]] == 0).all().all()
+    day = frame[~night]
+    inside = (day["actual"] >= day["q10"]) & (day["actual"] <= day["q90"])
+    assert result.metrics[MODEL]["coverage"] == pytest.approx(inside.mean())

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from energy.store.forecasts import list_models, read_latest_forecast, write_forecasts
-from forecasting.config import ForecastConfig
+from forecasting.config import ForecastConfig, TrainingConfig
 from forecasting.registry import load_service, save_service
 from forecasting.service import FORECAST_COLUMNS, ForecastService
 from forecasting.weather_error import simulate_weather_forecast
@@ -118,14 +118,21 @@ def test_conformal_offsets_widen_an_interval_that_is_too_narrow():
     actual = rng.normal(0.0, 1.0, 2000)
     narrow = np.column_stack([np.full(2000, -0.5), np.zeros(2000), np.full(2000, 0.5)])
     previous = SimpleNamespace(model=SimpleNamespace(predict_quantiles=lambda _x: narrow))
-    low, high = conformal_offsets(previous, np.zeros((2000, 1)), actual, np.array([0.1, 0.5, 0.9]))
-    # N(0, 1) has its 10/90 % quantiles at -/+1.28: the interval must grow by about 0.78 a side
-    assert low == pytest.approx(0.78, abs=0.1)
-    assert high == pytest.approx(0.78, abs=0.1)
-    assert conformal_offsets(previous, np.zeros((10, 1)), actual[:10], np.array([0.1, 0.9])) is None
+    quantiles = np.array([0.1, 0.5, 0.9])
+    features = np.zeros((2000, 1))
+    for widen_only in (True, False):
+        low, high = conformal_offsets(previous, features, actual, quantiles, widen_only)
+        # N(0, 1) has its 10/90 % quantiles at -/+1.28: the interval must grow by about 0.78 a side
+        assert low == pytest.approx(0.78, abs=0.1)
+        assert high == pytest.approx(0.78, abs=0.1)
+    assert conformal_offsets(previous, features[:10], actual[:10], quantiles, True) is None
     wide = narrow * 10
     previous = SimpleNamespace(model=SimpleNamespace(predict_quantiles=lambda _x: wide))
-    assert conformal_offsets(previous, np.zeros((2000, 1)), actual, np.array([0.1, 0.9])) == (0, 0)
+    assert conformal_offsets(previous, features, actual, quantiles, widen_only=True) == (0, 0)
+    # residuals under forecast weather may also narrow: 5 - 1.28 = 3.72 too wide a side
+    low, high = conformal_offsets(previous, features, actual, quantiles, widen_only=False)
+    assert low == pytest.approx(-3.72, abs=0.1)
+    assert high == pytest.approx(-3.72, abs=0.1)
 
 
 def test_refitting_calibrates_on_the_replaced_models_new_data(fitted, site, district_winter):
@@ -133,7 +140,17 @@ def test_refitting_calibrates_on_the_replaced_models_new_data(fitted, site, dist
     refit = ForecastService(site, fitted.config, TARGETS)
     refit.models = dict(fitted.models)
     refit.fit(later)
-    offsets = refit.models["district:load_kw"].interval_offsets
-    assert min(offsets) >= 0.0
     assert "conformal_low_kw" in refit.models["district:load_kw"].metrics
     assert fitted.models["district:load_kw"].interval_offsets == (0.0, 0.0)
+    # calibrated on the weather the day-ahead forecasts saw (not the measured temperature the
+    # training rows have): other residuals, which may also narrow the interval
+    measured = ForecastService(
+        site,
+        fitted.config.model_copy(update={"training": TrainingConfig(weather="actual")}),
+        TARGETS,
+    )
+    measured.models = dict(fitted.models)
+    measured.fit(later)
+    heat = "district:heat_demand_kw"
+    assert min(measured.models[heat].interval_offsets) >= 0.0
+    assert refit.models[heat].interval_offsets != measured.models[heat].interval_offsets

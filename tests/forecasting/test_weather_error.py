@@ -62,3 +62,29 @@ def test_day_ahead_training_weather_perturbs_irradiance_only(site):
     pd.testing.assert_frame_equal(out, again)
     off = ForecastConfig.model_validate({"weather_error": {"enabled": False}})
     pd.testing.assert_frame_equal(day_ahead_weather(actual, off, site.config.location), actual)
+
+
+def test_day_ahead_issue_weather_is_what_each_days_issue_saw(site):
+    from forecasting.config import ForecastConfig
+    from forecasting.features import issue_weather, training_weather
+    from forecasting.weather_error import day_ahead_issue_weather
+
+    actual = _actual()
+    actual["temp_outdoor_c"] = 5.0 + np.sin(np.arange(len(actual)) / 40.0)
+    config = ForecastConfig()
+    location = site.config.location
+    start = pd.Timestamp("2025-01-20T00:00Z")
+    out = day_ahead_issue_weather(actual, config, location, start)
+    assert out.index[0] == pd.Timestamp("2025-01-19T23:00Z")  # local midnight of 20 January
+    # 21 January (CET) as forecast at 12:00 local on the 20th, smoothing from the measured state
+    issue = pd.Timestamp("2025-01-20T11:00Z")
+    forecast = simulate_weather_forecast(actual, issue, 144, config.weather_error)
+    taus = config.features.temp_smoothing_h
+    expected = issue_weather(training_weather(actual, taus), forecast, issue, taus)
+    day = slice(pd.Timestamp("2025-01-20T23:00Z"), pd.Timestamp("2025-01-21T22:45Z"))
+    pd.testing.assert_frame_equal(out.loc[day], expected.loc[day], check_freq=False)
+    assert (out.loc[day, "temp_outdoor_c"] != actual.loc[day, "temp_outdoor_c"]).all()
+    assert (
+        day_ahead_issue_weather(actual, ForecastConfig(weather_error={"enabled": False}), location)
+        is None
+    )
