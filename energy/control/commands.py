@@ -41,7 +41,10 @@ Per device kind:
   ========================  =======================================================
 
   with mid = (lo + hi) / 2 + (hi - lo) / 4, the point between the "recommended" and the "full"
-  level. A dimming cap below lo never forces (state 2); a unit that is off and within its
+  level, where hi is the most the unit can run in the slot: electric_max_kw, or less where
+  thermal_max_kw / COP (at the plan's COP) or a dimming cap binds first. A plan at its upper
+  bound is a plan at full power, and only state 4 runs the unit at full power: state 3 leaves
+  it to the thermostat, which often does not start at all. A dimming cap below lo never forces (state 2); a unit that is off and within its
   minimum off time is not forced on (state 2, the device holds it off anyway);
 - curtailable PV: `pv_limit_kw` = planned AC output where the plan curtails; otherwise
   `release_to_local` (maximum power point tracking). A feed-in limit tighter than the planned
@@ -264,7 +267,8 @@ def _sg_ready_command(
     state: DispatchState | None,
     cap: float | None,
 ) -> DeviceCommand:
-    sg_state = _sg_state(hp, planned(hp.id, "power_kw"), state, cap)
+    full_kw = _full_power_kw(hp, planned(hp.id, "cop"), cap)
+    sg_state = _sg_state(hp, planned(hp.id, "power_kw"), state, cap, full_kw)
     ride_through = SLOT_MINUTES + hp.config.min_off_minutes
     if sg_state == SG_LOCK and _tank_cold(
         hp, state, _drop_k(hp, planned, ride_through), SG_LOCK_MARGIN_K
@@ -392,11 +396,29 @@ def _continuous_power(hp: HeatPumpUnit, power_kw: float, state: DispatchState | 
     return float(min(max(power_kw, config.electric_min_kw), config.electric_max_kw))
 
 
-def _sg_state(
-    hp: HeatPumpUnit, power_kw: float, state: DispatchState | None, cap: float | None
-) -> int:
+def _full_power_kw(hp: HeatPumpUnit, cop: float, cap: float | None) -> float:
+    """The most electric power the unit can run in the slot: electric_max_kw, less where the
+    planned COP makes thermal_max_kw bind first (the plan's own upper bound), and under a
+    dimming cap; never below electric_min_kw. Without a planned COP: electric_max_kw."""
     config = hp.config
-    lo, hi = config.electric_min_kw, config.electric_max_kw
+    full = config.electric_max_kw
+    if cop > 0:
+        full = min(full, config.thermal_max_kw / cop)
+    if cap is not None:
+        full = min(full, cap)
+    return max(full, config.electric_min_kw)
+
+
+def _sg_state(
+    hp: HeatPumpUnit,
+    power_kw: float,
+    state: DispatchState | None,
+    cap: float | None,
+    full_kw: float,
+) -> int:
+    """The SG Ready state for a planned power (module doc), with the range [lo, full_kw]."""
+    config = hp.config
+    lo, hi = config.electric_min_kw, full_kw
     on, minutes = _minutes(state, hp.id)
     if power_kw < lo / 2.0:
         tank_c = None if state is None else state.tank_temp_c.get(hp.tank_id)

@@ -130,6 +130,28 @@ def test_sg_ready_mapping_from_planned_power(site: Site) -> None:
     assert sg_state_for(site, hi, warm) == 4.0
 
 
+def test_sg_ready_plan_at_its_thermal_bound_is_forced_on(site: Site) -> None:
+    """Where thermal_max_kw / COP is below electric_max_kw, the plan's full power is that bound:
+    it forces the unit on (state 4) rather than leaving it to the thermostat (state 3)."""
+    _, _, sg = units(site)
+    lo, hi = sg.config.electric_min_kw, sg.config.electric_max_kw
+    cop = 1.25 * sg.config.thermal_max_kw / hi  # thermal_max binds at 80 % of electric_max_kw
+    bound = sg.config.thermal_max_kw / cop
+    assert lo < bound < (lo + hi) / 2 + (hi - lo) / 4, "the electric range alone says state 3"
+    warm = DispatchState(
+        tank_temp_c={sg.tank_id: sg.tank.temp_min_c + SG_LOCK_MARGIN_K + 1},
+        hp_on={sg.id: False},
+        hp_minutes_in_state={sg.id: 600.0},
+    )
+
+    def state_at(planned_kw: float) -> float | None:
+        plan = plan_frame({(sg.id, "power_kw"): planned_kw, (sg.id, "cop"): cop})
+        return by_asset(commands_for_slot(site, plan, SLOT0, state=warm))[sg.id].value
+
+    assert state_at(bound) == 4.0
+    assert state_at((lo + bound) / 2) == 3.0
+
+
 def test_sg_ready_locks_only_a_warm_tank_and_never_cuts_a_minimum_on_time(site: Site) -> None:
     _, _, sg = units(site)
     cool = DispatchState(tank_temp_c={sg.tank_id: sg.tank.temp_min_c + 0.5})
