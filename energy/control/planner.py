@@ -37,7 +37,7 @@ import pandas as pd
 from energy.control.planning import ExternalLimits, Forecaster, PlanningCycle, PlanningInputError
 from energy.control.release import ReleaseDecision, apply_release_policy
 from energy.control.state import SiteState, read_site_state
-from energy.physics.profiles import district_profiles
+from energy.physics.profiles import ProfileModel, district_profiles
 from energy.physics.weather import load_try_weather
 from energy.site import AssetKind, Site
 from energy.store.alarms import Severity, clear_alarm, raise_alarm
@@ -76,9 +76,13 @@ BOOTSTRAP_MODEL_VERSION = "profile-bootstrap"
 class ProfileForecaster:
     """Forecasts from the site's standard profiles (no history needed; see module docstring).
 
-    seed selects the profiles' day-to-day noise; a seed other than the simulator's makes the
-    forecast one plausible realisation of the district rather than its exact future.
+    Household load is the BDEW H25 standard profile (whatever household model the simulator
+    runs): a fresh site knows its houses' annual figures, not their habits. seed selects the
+    profiles' day-to-day noise; a seed other than the simulator's makes the forecast one plausible
+    realisation of the district rather than its exact future.
     """
+
+    profile_model = ProfileModel(household_load="h25")
 
     def __init__(self, site: Site, horizon_slots: int, seed: int = 1):
         self.site = site
@@ -90,7 +94,9 @@ class ProfileForecaster:
     ) -> pd.DataFrame:
         start = floor_slot(issue_time)
         end = start + self.horizon_slots * SLOT
-        profiles = district_profiles(self.site, start, end, seed=self.seed)
+        profiles = district_profiles(
+            self.site, start, end, seed=self.seed, model=self.profile_model
+        )
         columns = [c for c in profiles.columns if c.endswith((":load_kw", ":heat_demand_kw"))]
         columns += [c for c in profiles.columns if c.endswith(":pv_kw")]
         long = profiles[columns].melt(ignore_index=False, var_name="target", value_name="value")
