@@ -64,6 +64,15 @@ class DispatchOptimizer:
         self.model_build_seconds = built - started
         self.model_load_seconds = loaded - built
         self._unreported_build_seconds = loaded - started
+        self._battery_capacity_kwh = np.array(
+            [unit.config.capacity_kwh for unit in self.plant.batteries], dtype=float
+        )
+        self._tank_temp_min_c = np.array(
+            [pump.tank.temp_min_c for pump in self.plant.heat_pumps], dtype=float
+        )
+        self._tank_kwh_per_k = np.array(
+            [pump.capacity_kwh_per_k for pump in self.plant.heat_pumps], dtype=float
+        )
         #: the latest plan made by the solver (shifted in time if a later solve fails)
         self.previous: DispatchResult | None = None
         #: the raw HiGHS outcome behind the latest plan (None for plans made without a solver)
@@ -248,33 +257,37 @@ class DispatchOptimizer:
         if nb:
             power = var("ch", nb) - var("dis", nb)
             energy = var("e", nb)
+            soc = energy / self._battery_capacity_kwh[:, None]
             for b, unit in enumerate(plant.batteries):
                 values[(unit.id, "power_kw")] = power[b]
                 values[(unit.id, "energy_end_kwh")] = energy[b]
-                values[(unit.id, "soc_end_frac")] = energy[b] / unit.config.capacity_kwh
+                values[(unit.id, "soc_end_frac")] = soc[b]
         if npv:
             pv = var("pv", npv)
-            available = coeffs.params["pv_ub"]
+            curtailed = np.maximum(coeffs.params["pv_ub"] - pv, 0.0)
             for j, pv_unit in enumerate(plant.pvs):
                 values[(pv_unit.id, "power_kw")] = pv[j]
-                values[(pv_unit.id, "curtailed_kw")] = np.clip(available[j] - pv[j], 0.0, None)
+                values[(pv_unit.id, "curtailed_kw")] = curtailed[j]
         if nh:
             hp = var("hp", nh)
             q = var("q", nh)
-            on = var("on", nh) if "on" in self.model.static_integer_vars else None
+            heat = coeffs.cop * hp
+            on = (
+                np.round(var("on", nh))
+                if "on" in self.model.static_integer_vars
+                else (hp > 1e-6).astype(float)
+            )
+            temp_min_c, per_k = self._tank_temp_min_c, self._tank_kwh_per_k
+            temp_end = temp_min_c[:, None] + q / per_k[:, None]
             for h, pump in enumerate(plant.heat_pumps):
                 values[(pump.id, "power_kw")] = hp[h]
-                values[(pump.id, "heat_kw")] = coeffs.cop[h] * hp[h]
+                values[(pump.id, "heat_kw")] = heat[h]
                 values[(pump.id, "cop")] = coeffs.cop[h]
-                values[(pump.id, "on")] = (
-                    np.round(on[h]) if on is not None else (hp[h] > 1e-6).astype(float)
-                )
+                values[(pump.id, "on")] = on[h]
                 if pump.sg_ready:
                     values[(pump.id, "sg_ready_state")] = _sg_state(pump.config, hp[h])
                 values[(pump.tank_id, "energy_end_kwh")] = q[h]
-                values[(pump.tank_id, "temp_end_c")] = (
-                    pump.tank.temp_min_c + q[h] / pump.capacity_kwh_per_k
-                )
+                values[(pump.tank_id, "temp_end_c")] = temp_end[h]
         return values
 
     def _result(

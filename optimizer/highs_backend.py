@@ -67,6 +67,66 @@ class _ResolvedBinding:
     scale: FloatArray
 
 
+@dataclass(frozen=True)
+class _Pushes:
+    """Where `HighsBackend.push` writes each Param, grouped by the highspy call that takes it.
+
+    costs, lower, upper and rows list (param, indices[, ...]) in binding order; cost_cols,
+    bound_cols (sorted, unique) and bound_rows are the index sets of the three bulk calls;
+    coefficients hold (param, rows, cols, scale) with rows and cols as Python ints for
+    `changeCoeff`. The finiteness of a bound row's sides is fixed by the compiled row sense.
+    """
+
+    costs: list[tuple[str, IntArray, FloatArray]]
+    lower: list[tuple[str, IntArray]]
+    upper: list[tuple[str, IntArray]]
+    rows: list[tuple[str, IntArray, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]]
+    coefficients: list[tuple[str, list[int], list[int], FloatArray]]
+    cost_cols: IntArray
+    bound_cols: IntArray
+    bound_rows: IntArray
+
+    @classmethod
+    def of(
+        cls, resolved: list[_ResolvedBinding], row_lb: FloatArray, row_ub: FloatArray
+    ) -> _Pushes:
+        costs, lower, upper, rows, coefficients = [], [], [], [], []
+        for rb in resolved:
+            b = rb.binding
+            if b.kind == BindingKind.OBJECTIVE:
+                costs.append((b.param, rb.cols, rb.scale))
+            elif b.kind == BindingKind.COL_LOWER:
+                lower.append((b.param, rb.cols))
+            elif b.kind == BindingKind.COL_UPPER:
+                upper.append((b.param, rb.cols))
+            elif b.kind == BindingKind.ROW_BOUND:
+                finite_lb = np.isfinite(row_lb[rb.rows])
+                finite_ub = np.isfinite(row_ub[rb.rows])
+                rows.append((b.param, rb.rows, finite_lb, finite_ub))
+            else:
+                coefficients.append((b.param, rb.rows.tolist(), rb.cols.tolist(), rb.scale))
+        empty = np.zeros(0, dtype=np.int32)
+
+        def joined(parts: list[IntArray]) -> IntArray:
+            return np.concatenate(parts).astype(np.int32) if parts else empty
+
+        return cls(
+            costs=costs,
+            lower=lower,
+            upper=upper,
+            rows=rows,
+            coefficients=coefficients,
+            cost_cols=joined([cols for _, cols, _ in costs]),
+            bound_cols=np.unique(joined([cols for _, cols in lower + upper])),
+            bound_rows=joined([r for _, r, _, _ in rows]),
+        )
+
+
+def _scaled(values: FloatArray, scale: FloatArray | None) -> FloatArray:
+    flat = np.asarray(values, dtype=float).reshape(-1)
+    return flat if scale is None else flat * scale
+
+
 class HighsBackend:
     """One loaded HiGHS model for one DispatchModel; not thread-safe."""
 
@@ -99,8 +159,10 @@ class HighsBackend:
         a_csc = info.A.tocsc()
         a_csr = info.A.tocsr()
         self._resolved = [self._resolve(b, a_csr, rhs) for b in dm.bindings]
+        self._pushes = _Pushes.of(self._resolved, self._row_lb, self._row_ub)
         self._coef_values: dict[str, FloatArray] = {}
         self._var_cols: dict[str, IntArray] = {}
+        self._con_rows: dict[str, IntArray] = {}
 
         self.highs = highspy.Highs()
         self.highs.setOptionValue("output_flag", False)
@@ -185,57 +247,74 @@ class HighsBackend:
         return self._var_cols[name]
 
     def rows_of(self, name: str) -> IntArray:
-        component = getattr(self.dm.model, name)
-        return self._rows(name, tuple(component.keys()))
+        """Row indices of every element of constraint `name`, in its index order (cached)."""
+        if name not in self._con_rows:
+            component = getattr(self.dm.model, name)
+            self._con_rows[name] = self._rows(name, tuple(component.keys()))
+        return self._con_rows[name]
 
     # ------------------------------------------------------------------ updating
     def push(self, params: dict[str, FloatArray]) -> None:
-        """Write new Param values into the HiGHS model (every bound Param must be given)."""
-        cost_cols, bound_cols, bound_rows = [], [], []
-        for rb in self._resolved:
-            b = rb.binding
-            values = np.asarray(params[b.param], dtype=float).reshape(-1) * rb.scale
-            if b.kind == BindingKind.OBJECTIVE:
-                self._cost[rb.cols] = values
-                cost_cols.append(rb.cols)
-            elif b.kind == BindingKind.COL_LOWER:
-                self._col_lb[rb.cols] = values
-                bound_cols.append(rb.cols)
-            elif b.kind == BindingKind.COL_UPPER:
-                self._col_ub[rb.cols] = values
-                bound_cols.append(rb.cols)
-            elif b.kind == BindingKind.ROW_BOUND:
-                finite_lb = np.isfinite(self._row_lb[rb.rows])
-                finite_ub = np.isfinite(self._row_ub[rb.rows])
-                self._row_lb[rb.rows] = np.where(finite_lb, values, -_INF)
-                self._row_ub[rb.rows] = np.where(finite_ub, values, _INF)
-                bound_rows.append(rb.rows)
-            else:
-                self._push_coefficients(b.param, rb, values)
+        """Write new Param values into the HiGHS model (every bound Param must be given).
+
+        The places are resolved once at load (`_Pushes`): per call, each Param's values are
+        scaled into the kept cost and bound arrays, the changed matrix coefficients are written
+        one by one (highspy has no bulk call for them), then costs, column bounds and row bounds
+        go to HiGHS in one call each.
+        """
+        plan = self._pushes
+        for name, coef_rows, coef_cols, scale in plan.coefficients:
+            self._push_coefficients(name, coef_rows, coef_cols, _scaled(params[name], scale))
         h = self.highs
-        if cost_cols:
-            cols = np.concatenate(cost_cols)
-            _check(h.changeColsCost(len(cols), cols, self._cost[cols]), "changeColsCost")
-        if bound_cols:
-            cols = np.unique(np.concatenate(bound_cols))
+        if len(plan.cost_cols):
+            cost = self._cost
+            for name, cols, scale in plan.costs:
+                cost[cols] = _scaled(params[name], scale)
+            cols = plan.cost_cols
+            _check(h.changeColsCost(len(cols), cols, cost[cols]), "changeColsCost")
+        if len(plan.bound_cols):
+            for name, cols in plan.lower:
+                self._col_lb[cols] = _scaled(params[name], None)
+            for name, cols in plan.upper:
+                self._col_ub[cols] = _scaled(params[name], None)
+            cols = plan.bound_cols
             _check(
                 h.changeColsBounds(len(cols), cols, self._col_lb[cols], self._col_ub[cols]),
                 "changeColsBounds",
             )
-        if bound_rows:
-            rows = np.concatenate(bound_rows)
+        if len(plan.bound_rows):
+            for name, rows, finite_lb, finite_ub in plan.rows:
+                values = _scaled(params[name], None)
+                self._row_lb[rows] = np.where(finite_lb, values, -_INF)
+                self._row_ub[rows] = np.where(finite_ub, values, _INF)
+            rows = plan.bound_rows
             _check(
                 # present at run time, missing from highspy's type stubs
                 h.changeRowsBounds(len(rows), rows, self._row_lb[rows], self._row_ub[rows]),  # type: ignore[attr-defined]
                 "changeRowsBounds",
             )
 
-    def _push_coefficients(self, name: str, rb: _ResolvedBinding, values: FloatArray) -> None:
+    def _push_coefficients(
+        self, name: str, rows: list[int], cols: list[int], values: FloatArray
+    ) -> None:
         previous = self._coef_values.get(name)
-        changed = np.arange(len(values)) if previous is None else np.nonzero(previous != values)[0]
-        change = self.highs.changeCoeff
-        for k in changed.tolist():
-            _check(change(int(rb.rows[k]), int(rb.cols[k]), float(values[k])), "changeCoeff")
+        if previous is None:
+            changed: list[int] = list(range(len(values)))
+        else:
+            changed = np.flatnonzero(previous != values).tolist()
+        if changed:
+            new = values.tolist()
+            statuses = list(
+                map(
+                    self.highs.changeCoeff,
+                    [rows[k] for k in changed],
+                    [cols[k] for k in changed],
+                    [new[k] for k in changed],
+                )
+            )
+            for status in statuses:
+                if status != _OK:
+                    _check(status, "changeCoeff")
         self._coef_values[name] = values.copy()
 
     def set_integer(self, var: str, mask: npt.NDArray[np.bool_] | None) -> None:
@@ -368,9 +447,9 @@ class HighsBackend:
                     f"{'a' if has_primal else 'no'} feasible solution"
                 )
             solution = h.getSolution()
-            col_values = np.asarray(solution.col_value, dtype=float)
+            col_values = np.fromiter(solution.col_value, dtype=float, count=self.n_cols)
             duals = (
-                np.asarray(solution.row_dual, dtype=float)
+                np.fromiter(solution.row_dual, dtype=float, count=self.n_rows)
                 if (not is_mip and solution.dual_valid)
                 else None
             )

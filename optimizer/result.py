@@ -113,30 +113,25 @@ def _runs(
 ) -> list[Violation]:
     """One Violation per run of consecutive slots where amount exceeds the tolerance."""
     bad = amount > VIOLATION_TOLERANCE
-    out = []
-    t = 0
-    n = len(amount)
-    while t < n:
-        if not bad[t]:
-            t += 1
-            continue
-        end = t
-        while end + 1 < n and bad[end + 1]:
-            end += 1
-        out.append(
-            Violation(
-                limit,
-                asset_id,
-                index[t],
-                index[end],
-                end - t + 1,
-                float(amount[t : end + 1].max()),
-                unit,
-                detail,
-            )
+    if not bad.any():
+        return []
+    # +1 where a run starts, -1 one past where it ends
+    edges = np.diff(np.concatenate(([0], bad.view(np.int8), [0])))
+    starts = np.flatnonzero(edges == 1).tolist()
+    ends = np.flatnonzero(edges == -1).tolist()
+    return [
+        Violation(
+            limit,
+            asset_id,
+            index[first],
+            index[end - 1],
+            end - first,
+            float(amount[first:end].max()),
+            unit,
+            detail,
         )
-        t = end + 1
-    return out
+        for first, end in zip(starts, ends, strict=True)
+    ]
 
 
 def energy_value_per_kwh(
@@ -185,8 +180,8 @@ def evaluate_plan(
         energy = values[(unit.id, "energy_end_kwh")]
         cycle += unit.config.cycle_cost_eur_per_kwh * dt * float(np.abs(power).sum())
         terminal += energy_value * unit.config.discharge_efficiency_frac * float(energy[-1])
-        low = np.clip(unit.energy_min_kwh - energy, 0.0, None)
-        high = np.clip(energy - unit.energy_max_kwh, 0.0, None)
+        low = np.maximum(unit.energy_min_kwh - energy, 0.0)
+        high = np.maximum(energy - unit.energy_max_kwh, 0.0)
         limit_kwh += float(low.sum() + high.sum())
         violations += _runs(index, low, "battery_soc_min", unit.id, "kWh")
         violations += _runs(index, high, "battery_soc_max", unit.id, "kWh")
@@ -216,8 +211,8 @@ def evaluate_plan(
         cop = np.mean(values[(pump.id, "cop")]) if (pump.id, "cop") in values else None
         if cop:
             terminal += energy_value / float(cop) * float(energy[-1])
-        low = np.clip(-energy, 0.0, None)
-        high = np.clip(energy - pump.band_kwh, 0.0, None)
+        low = np.maximum(-energy, 0.0)
+        high = np.maximum(energy - pump.band_kwh, 0.0)
         comfort_eur += pump.tank.comfort_penalty_eur_per_kwh * float(low.sum() + high.sum())
         per_k = pump.capacity_kwh_per_k
         violations += _runs(index, low / per_k, "tank_temp_min", pump.tank_id, "K")
@@ -237,13 +232,13 @@ def evaluate_plan(
                     f"{pump.tank.temp_max_c}] degC",
                 )
             )
-    over_import = np.clip(imp - config.grid.import_limit_kw, 0.0, None)
+    over_import = np.maximum(imp - config.grid.import_limit_kw, 0.0)
     export_limit = (
         config.grid.export_limit_kw
         if config.grid.feed_in_limit_kw is None
         else min(config.grid.export_limit_kw, config.grid.feed_in_limit_kw)
     )
-    over_export = np.clip(exp - export_limit, 0.0, None)
+    over_export = np.maximum(exp - export_limit, 0.0)
     limit_kwh += dt * float(over_import.sum() + over_export.sum())
     violations += _runs(index, over_import, "grid_import_limit", GRID_ID, "kW")
     violations += _runs(index, over_export, "grid_export_limit", GRID_ID, "kW")
