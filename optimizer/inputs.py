@@ -229,6 +229,9 @@ class DispatchState:
     `hp_on` and `hp_minutes_in_state` say whether each heat pump runs and since when, so that
     minimum on and off times carry over from the previous horizon. `peak_import_kw` is the highest
     import already reached in the billing period (a peak charge only prices what goes above it).
+    `tank_reserve_k` is a comfort reserve the planner asks for: the plan keeps every tank this many
+    kelvin above its temp_min_c (soft, at the tank's comfort penalty), against model error. It
+    tightens only the lower end of the comfort band: temp_max_c stays where the tank really stops.
     """
 
     soc_frac: Mapping[str, float] = field(default_factory=dict)
@@ -236,6 +239,7 @@ class DispatchState:
     hp_on: Mapping[str, bool] = field(default_factory=dict)
     hp_minutes_in_state: Mapping[str, float] = field(default_factory=dict)
     peak_import_kw: float = 0.0
+    tank_reserve_k: float = 0.0
 
     @classmethod
     def initial(cls, site: Site) -> DispatchState:
@@ -262,6 +266,7 @@ class DispatchState:
             hp_on=dict(self.hp_on),
             hp_minutes_in_state=dict(self.hp_minutes_in_state),
             peak_import_kw=self.peak_import_kw,
+            tank_reserve_k=self.tank_reserve_k,
         )
 
     def check(self, plant: Plant) -> None:
@@ -294,6 +299,10 @@ class DispatchState:
         if not math.isfinite(self.peak_import_kw) or self.peak_import_kw < 0:
             problems.append(
                 f"state peak_import_kw: expected a finite number >= 0; found {self.peak_import_kw}"
+            )
+        if not math.isfinite(self.tank_reserve_k) or self.tank_reserve_k < 0:
+            problems.append(
+                f"state tank_reserve_k: expected a finite number >= 0; found {self.tank_reserve_k}"
             )
         if problems:
             raise InputError(problems)

@@ -181,6 +181,7 @@ def _build_model(config: SiteConfig, plant: Plant, options: OptimizerOptions) ->
     m.hp_ub = mutable(m.HT)
     m.hp_heat = mutable(m.HT)
     m.tank_rhs = mutable(m.HT)
+    m.tank_lo_rhs = mutable(m.HT)
     m.tank_term_cost = mutable(m.H)
 
     # grid connection
@@ -273,7 +274,9 @@ def _build_model(config: SiteConfig, plant: Plant, options: OptimizerOptions) ->
         return _m.q[h, t] - previous - _m.hp_heat[h, t] * _m.hp[h, t] == _m.tank_rhs[h, t]
 
     m.tank_bal = pyo.Constraint(m.HT, rule=tank_bal)
-    m.tank_lo = pyo.Constraint(m.HT, rule=lambda _m, h, t: _m.q[h, t] + _m.q_lo[h, t] >= 0)
+    m.tank_lo = pyo.Constraint(
+        m.HT, rule=lambda _m, h, t: _m.q[h, t] + _m.q_lo[h, t] >= _m.tank_lo_rhs[h, t]
+    )
     m.tank_hi = pyo.Constraint(
         m.HT, rule=lambda _m, h, t: _m.q[h, t] - _m.q_hi[h, t] <= hps[h].band_kwh
     )
@@ -290,6 +293,7 @@ def _build_model(config: SiteConfig, plant: Plant, options: OptimizerOptions) ->
         Binding("hp_ub", BindingKind.COL_UPPER, "hp", tuple(ht)),
         Binding("hp_heat", BindingKind.COEFFICIENT, "tank_bal", tuple(ht), "hp", tuple(ht)),
         Binding("tank_rhs", BindingKind.ROW_BOUND, "tank_bal", tuple(ht)),
+        Binding("tank_lo_rhs", BindingKind.ROW_BOUND, "tank_lo", tuple(ht)),
         Binding("tank_term_cost", BindingKind.OBJECTIVE, "q", tuple((h, n - 1) for h in hs)),
     ]
     static_integer: list[str] = []
@@ -498,6 +502,7 @@ def coefficients(dm: DispatchModel, inputs: DispatchInputs, state: DispatchState
     cop = np.zeros((nh, n))
     hp_ub = np.zeros((nh, n))
     tank_rhs = np.zeros((nh, n))
+    tank_lo_rhs = np.zeros((nh, n))
     on_lb = np.zeros((nh, n))
     on_ub = np.ones((nh, n))
     on_init = np.zeros(nh)
@@ -516,6 +521,8 @@ def coefficients(dm: DispatchModel, inputs: DispatchInputs, state: DispatchState
         tank_rhs[h] = -dt * (inputs.heat_demand_kw[pump.house_id] + loss_kw)
         q0 = capacity * (state.tank_temp_c[pump.tank_id] - pump.tank.temp_min_c)
         tank_rhs[h, 0] += keep * q0
+        # the comfort reserve raises the lower end of the band only, never above its top
+        tank_lo_rhs[h] = min(state.tank_reserve_k * capacity, pump.band_kwh)
         running = bool(state.hp_on.get(pump.id, False))
         on_init[h] = float(running)
         if pump.id in state.hp_minutes_in_state:
@@ -535,6 +542,7 @@ def coefficients(dm: DispatchModel, inputs: DispatchInputs, state: DispatchState
     p["hp_ub"] = hp_ub
     p["hp_heat"] = dt * cop
     p["tank_rhs"] = tank_rhs
+    p["tank_lo_rhs"] = tank_lo_rhs
     p["tank_term_cost"] = np.array([-energy_value / float(np.mean(cop[h])) for h in range(nh)])
     if "on" in dm.static_integer_vars:
         p["on_lb"] = on_lb

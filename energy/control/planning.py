@@ -13,8 +13,10 @@ Where each optimizer input comes from:
 - import/export prices and CO2: `energy.tariff.tariff_series` of the site configuration;
 - outdoor temperature: the weather forecast's `temp_outdoor_c`;
 - heat pump dimming caps (section 14a EnWG): `ExternalLimits`, while they are in force;
-- the state: as measured, with every tank `tank_reserve_k` colder (a comfort reserve against the
-  optimizer's model error, see TANK_RESERVE_K).
+- the state: as measured, with a comfort reserve (`DispatchState.tank_reserve_k`, see
+  TANK_RESERVE_K): the plan keeps every tank `tank_reserve_k` above its minimum, against the
+  optimizer's model error. Only the lower end of the band is tightened: a tank can be planned up
+  to its temp_max_c, where the real one stops.
 
 Frames passed in are treated as immutable: their columns are cached as arrays while the same
 frame object comes again (the evaluation passes one frame for a whole year).
@@ -52,9 +54,11 @@ FloatArray = npt.NDArray[np.float64]
 
 #: The quantile of the forecast the optimizer plans with.
 MEDIAN = 0.5
-#: Default comfort reserve: the optimizer plans as if every tank were this much colder than
-#: measured, so that model error (COP at the tank temperature, slot-average heat, discrete heat
-#: pump power) does not take the real tank below its minimum (constraint tightening).
+#: Default comfort reserve: the optimizer keeps every tank this much above its minimum, so that
+#: model error (COP at the tank temperature, slot-average heat, discrete heat pump power) does not
+#: take the real tank below it (constraint tightening of the lower comfort bound only; planning
+#: with the tank seen this much colder instead would also promise heat above temp_max_c that the
+#: real tank cannot take).
 TANK_RESERVE_K = 2.0
 #: Tariff series are computed for windows of this many days and sliced per cycle.
 _TARIFF_WINDOW = pd.Timedelta(days=14)
@@ -132,7 +136,7 @@ class PlanningCycle:
     site: the district; optimizer: built once for `site` and re-solved warm every cycle;
     forecaster: a fitted forecaster, or None for perfect foresight (realised values taken from
     `history`, which must then reach the horizon end). horizon_slots defaults to the optimizer's.
-    tank_reserve_k: kelvin the optimizer sees every tank colder than measured (TANK_RESERVE_K).
+    tank_reserve_k: kelvin the optimizer keeps every tank above its minimum (TANK_RESERVE_K).
     """
 
     def __init__(
@@ -221,19 +225,14 @@ class PlanningCycle:
         weather_forecast: pd.DataFrame,
         external_limits: ExternalLimits | None = None,
     ) -> DispatchResult:
-        """Inputs for issue_time, then one (warm) optimizer solve from the measured state (tanks
-        lowered by the comfort reserve)."""
+        """Inputs for issue_time, then one (warm) optimizer solve from the measured state (with
+        the comfort reserve)."""
         inputs = self.inputs(issue_time, history, weather_forecast, external_limits)
         return self.optimizer.solve(inputs, self.planning_state(state))
 
     def planning_state(self, state: DispatchState) -> DispatchState:
-        """The measured state as the optimizer sees it: every tank tank_reserve_k colder."""
-        if not self.tank_reserve_k:
-            return state
-        return replace(
-            state,
-            tank_temp_c={k: v - self.tank_reserve_k for k, v in state.tank_temp_c.items()},
-        )
+        """The measured state as the optimizer gets it: with the comfort reserve."""
+        return replace(state, tank_reserve_k=self.tank_reserve_k)
 
     # ------------------------------------------------------------------ sources
 

@@ -187,6 +187,7 @@ PERTURBATIONS = {
         "col_upper",
     ),
     "peak_so_far": (None, lambda s: dataclasses.replace(s, peak_import_kw=7.0), "col_lower"),
+    "tank_reserve": (None, lambda s: dataclasses.replace(s, tank_reserve_k=2.0), "row_lower"),
 }
 
 

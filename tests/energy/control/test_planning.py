@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -168,3 +170,37 @@ def test_external_limits_are_validated() -> None:
         ExternalLimits(heat_pump_cap_kw={"house-01.hp": -1.0})
     with pytest.raises(ValueError, match="feed_in_limit_kw"):
         ExternalLimits(feed_in_limit_kw=float("nan"))
+
+
+def test_comfort_reserve_tightens_only_the_lower_end_of_the_tank_band(
+    site: Site, realised: pd.DataFrame
+) -> None:
+    """The planner keeps tanks tank_reserve_k above their minimum, but still plans them up to
+    temp_max_c, where the real tank stops (not up to temp_max_c + reserve)."""
+    plant = Plant.from_site(site)
+    optimizer = DispatchOptimizer(site, horizon_slots=HORIZON)
+    cycle = PlanningCycle(site, optimizer, None, tank_reserve_k=2.0)
+    measured = DispatchState.initial(site)
+    assert cycle.planning_state(measured).tank_temp_c == measured.tank_temp_c
+    assert cycle.planning_state(measured).tank_reserve_k == 2.0
+
+    # a tank measured at its minimum is planned back above the reserve
+    cold = replace(
+        measured, tank_temp_c={hp.tank_id: hp.tank.temp_min_c for hp in plant.heat_pumps}
+    )
+    result = cycle.plan(ISSUE, cold, realised, realised)
+    for hp in plant.heat_pumps:
+        temps = result.values[(hp.tank_id, "temp_end_c")]
+        assert temps[-1] >= hp.tank.temp_min_c + 2.0 - 1e-6
+
+    # free electricity: every tank is filled to its real top, and no further
+    free = cycle.inputs(ISSUE, realised, realised)
+    free = replace(
+        free,
+        price_import_eur_per_kwh=np.full(HORIZON, -0.5),
+        price_export_eur_per_kwh=np.full(HORIZON, -0.6),
+    )
+    full = optimizer.solve(free, cycle.planning_state(measured))
+    for hp in plant.heat_pumps:
+        temps = full.values[(hp.tank_id, "temp_end_c")]
+        assert temps.max() == pytest.approx(hp.tank.temp_max_c, abs=1e-6)
