@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -86,6 +87,30 @@ class _Block:
     @property
     def end_us(self) -> int:
         return self.start_us + len(self.temp_outdoor_c) * _SLOT_US
+
+
+@dataclass(frozen=True)
+class _Segment:
+    """What a step takes from the slot's inputs and the live commands.
+
+    It holds while the key (commands version, slot, next watchdog expiry) holds: commands are
+    written only between steps, steps are split at slot boundaries and at the next expiry, so
+    within a key every register's validity, every setpoint and every slot value is fixed.
+    """
+
+    key: tuple[int, int, int | None]
+    temp_outdoor_c: float
+    load_kw: FloatArray
+    heat_demand_kw: FloatArray
+    tank_demand_kw: FloatArray  # heat demand of the houses with a heat pump
+    pv_available_kw: FloatArray
+    pv_kw: FloatArray  # after any valid export limit
+    net_kw: FloatArray  # per house: load minus PV, before heat pumps and batteries
+    commands: dict[str, npt.NDArray[Any]]  # keyword arguments of HeatPumpBank.decide
+    home_valid: npt.NDArray[np.bool_] | None  # valid home-battery setpoints (None: none live)
+    community_remote: npt.NDArray[np.bool_]
+    community_share_discharge: FloatArray  # local units' share of a deficit
+    community_share_charge: FloatArray  # local units' share of a surplus
 
 
 class _Inputs:
@@ -285,6 +310,11 @@ class DistrictSimulator:
             self._community_setpoints,
         )
         self._next_expiry_us: int | None = None
+        # set by every write: the next expiry is recomputed once, before the next step
+        self._expiry_stale = False
+        # bumped by every command change (writes, releases, heartbeats, caps): see _Segment
+        self._commands_version = 0
+        self._segment: _Segment | None = None
         self._houses: list[HouseConfig] = houses
         block = self._inputs.covering(self._now_us)
         self._temp_outdoor_c = float(
@@ -317,6 +347,8 @@ class DistrictSimulator:
             self._run_until(target)
 
     def _run_until(self, target_us: int) -> None:
+        if self._expiry_stale:
+            self._refresh_expiry()
         while self._now_us < target_us:
             now = self._now_us
             end = min(now + self._step_us, target_us, (now // _SLOT_US + 1) * _SLOT_US)
@@ -330,6 +362,7 @@ class DistrictSimulator:
     def _refresh_expiry(self) -> int | None:
         ahead = [e for r in self._registers if (e := r.next_expiry_us(self._now_us)) is not None]
         self._next_expiry_us = min(ahead) if ahead else None
+        self._expiry_stale = False
         return self._next_expiry_us
 
     # ------------------------------------------------------------------ physics
@@ -337,60 +370,46 @@ class DistrictSimulator:
     def _step(self, dt_us: int) -> None:
         now = self._now_us
         dt_h = dt_us / _US_PER_H
-        block = self._inputs.covering(now)
-        slot = (now - block.start_us) // _SLOT_US
-        self._temp_outdoor_c = float(block.temp_outdoor_c[slot])
-        load = block.load_kw[slot]
-        heat_demand = block.heat_demand_kw[slot]
-        demand = heat_demand[self._hp_house]
+        key = (self._commands_version, now // _SLOT_US, self._next_expiry_us)
+        seg = self._segment
+        if seg is None or seg.key != key:
+            seg = self._segment = self._new_segment(key)
+        self._temp_outdoor_c = seg.temp_outdoor_c
+        load = seg.load_kw
+        heat_demand = seg.heat_demand_kw
+        demand = seg.tank_demand_kw
         tanks, pumps = self.tanks, self.heat_pumps
         if now // _SLOT_US != self._cop_slot:
             pumps.update_cop(self._temp_outdoor_c, tanks.temp_c)
             self._cop_slot = now // _SLOT_US
 
-        # without any live command (local mode everywhere) no command masks are needed
-        live = self._next_expiry_us is not None
-        available = block.pv_kw[slot]
-        pv = available
-        commands: dict[str, npt.NDArray[Any]] = {}
-        if live:
-            pv = np.where(
-                self._pv_limits.valid(now), np.minimum(available, self._pv_limits.values), available
-            )
-            sg_valid = self._sg_states.valid(now) & pumps.sg_ready
-            commands = {
-                "setpoint_kw": self._hp_setpoints.values,
-                "setpoint_valid": self._hp_setpoints.valid(now) & ~pumps.sg_ready,
-                "sg_state": np.where(sg_valid, self._sg_states.values, SG_NORMAL).astype(np.int64),
-            }
-        if self._capped:
-            commands["cap_kw"] = self._caps_kw
-        heat = pumps.decide(now, dt_h, tanks.temp_c, tanks.headroom_kw(dt_h, demand), **commands)
+        pv = seg.pv_kw
+        heat = pumps.decide(
+            now, dt_h, tanks.temp_c, tanks.headroom_kw(dt_h, demand), **seg.commands
+        )
         tanks.step(heat, demand, dt_h)
 
-        net = load.copy()
-        net[self._pv_house] -= pv
+        net = seg.net_kw.copy()
         net[self._hp_house] += pumps.electric_kw
 
         home = self.home_batteries
         if len(home):
             target = -net[self._home_house]
-            if live:
-                register = self._home_setpoints
-                target = np.where(register.valid(now), register.values, target)
+            if seg.home_valid is not None:
+                target = np.where(seg.home_valid, self._home_setpoints.values, target)
             net[self._home_house] += home.apply(target, dt_h)
 
         grid = float(net.sum())
         community = self.community_batteries
         if len(community):
-            targets = self._community_targets(grid, dt_h, live)
+            targets = self._community_targets(grid, dt_h, seg)
             grid += float(community.apply(targets, dt_h).sum())
 
         self._load_kw = load
         self._heat_demand_kw = heat_demand
         self._load_kwh += load * dt_h
         self._heat_demand_kwh += heat_demand * dt_h
-        self._pv_available_kw = available
+        self._pv_available_kw = seg.pv_available_kw
         self._pv_kw = pv
         self._pv_kwh += pv * dt_h
         self._house_power_kw = net
@@ -403,19 +422,70 @@ class DistrictSimulator:
             self._grid_export_kwh -= grid * dt_h
         self._now_us = now + dt_us
 
-    def _community_targets(self, houses_net_kw: float, dt_h: float, live: bool) -> FloatArray:
+    def _new_segment(self, key: tuple[int, int, int | None]) -> _Segment:
+        now = self._now_us
+        block = self._inputs.covering(now)
+        slot = (now - block.start_us) // _SLOT_US
+        load = block.load_kw[slot]
+        heat_demand = block.heat_demand_kw[slot]
+        available = block.pv_kw[slot]
+        pumps = self.heat_pumps
+        # without any live command (local mode everywhere) no command masks are needed
+        live = self._next_expiry_us is not None
+        pv = available
+        commands: dict[str, npt.NDArray[Any]] = {}
+        home_valid = None
+        remote = self._no_community_setpoints
+        if live:
+            pv = np.where(
+                self._pv_limits.valid(now), np.minimum(available, self._pv_limits.values), available
+            )
+            sg_valid = self._sg_states.valid(now) & pumps.sg_ready
+            sg_state = np.where(sg_valid, self._sg_states.values, SG_NORMAL).astype(np.int64)
+            commands = {
+                "setpoint_kw": self._hp_setpoints.values,
+                "setpoint_valid": self._hp_setpoints.valid(now) & ~pumps.sg_ready,
+                "sg_state": sg_state,
+                "upper_c": pumps.thermostat_upper_c(sg_state),
+            }
+            home_valid = self._home_setpoints.valid(now)
+            remote = self._community_setpoints.valid(now)
+        if self._capped:
+            commands["cap_kw"] = self._caps_kw
+        net = load.copy()
+        net[self._pv_house] -= pv
+        bank = self.community_batteries
+
+        def share(rating_kw: FloatArray) -> FloatArray:
+            rating = np.where(remote, 0.0, rating_kw)
+            total = float(rating.sum())
+            return rating / total if total > 0 else rating
+
+        return _Segment(
+            key=key,
+            temp_outdoor_c=float(block.temp_outdoor_c[slot]),
+            load_kw=load,
+            heat_demand_kw=heat_demand,
+            tank_demand_kw=heat_demand[self._hp_house],
+            pv_available_kw=available,
+            pv_kw=pv,
+            net_kw=net,
+            commands=commands,
+            home_valid=home_valid,
+            community_remote=remote,
+            community_share_discharge=share(bank.discharge_max_kw),
+            community_share_charge=share(bank.charge_max_kw),
+        )
+
+    def _community_targets(self, houses_net_kw: float, dt_h: float, seg: _Segment) -> FloatArray:
         """Remote units follow their setpoints; local units share what is left of the net balance,
         in proportion to their power rating in the needed direction."""
         bank, register = self.community_batteries, self._community_setpoints
-        remote = register.valid(self._now_us) if live else self._no_community_setpoints
+        remote = seg.community_remote
         residual = houses_net_kw
         if remote.any():
             residual += float(np.where(remote, bank.clamp(register.values, dt_h), 0.0).sum())
-        rating = np.where(
-            remote, 0.0, bank.discharge_max_kw if residual > 0 else bank.charge_max_kw
-        )
-        total = float(rating.sum())
-        share = rating / total if total > 0 else rating
+        share = seg.community_share_discharge if residual > 0 else seg.community_share_charge
         return np.where(remote, register.values, -residual * share)
 
     # ------------------------------------------------------------------ commands
@@ -442,8 +512,8 @@ class DistrictSimulator:
         return self.community_batteries, self._community_setpoints, index
 
     def _written(self) -> None:
-        self._next_expiry_us = None
-        self._refresh_expiry()
+        self._expiry_stale = True
+        self._commands_version += 1
 
     def set_battery_power(
         self, asset_id: str, power_kw: float, timeout_s: float | None = None
@@ -508,6 +578,7 @@ class DistrictSimulator:
                     raise ValueError(f"dimming cap for {asset_id!r} must be >= 0 kW; found {cap}")
                 self._caps_kw[i] = cap
             self._capped = bool(np.isfinite(self._caps_kw).any())
+            self._commands_version += 1
 
     def set_pv_limit(
         self, asset_id: str, limit_kw: float | None, timeout_s: float | None = None
@@ -517,6 +588,7 @@ class DistrictSimulator:
             i = self._index(self._pv_ids, asset_id, "PV system")
             if limit_kw is None:
                 self._pv_limits.release(i)
+                self._commands_version += 1
                 return
             house = self._houses[int(self._pv_house[i])]
             if house.pv is not None and not house.pv.curtailable:
@@ -588,46 +660,56 @@ class DistrictSimulator:
                 tanks=self._tank_readings(),
             )
 
+    # Each array is read as a whole with tolist() (Python floats, ints and bools of the same
+    # values as float()/int()/bool() of its elements, at a fraction of the cost per element).
+
     def _house_readings(self) -> dict[str, HouseReading]:
-        return {
-            h: HouseReading(
-                h,
-                float(self._load_kw[i]),
-                float(self._heat_demand_kw[i]),
-                float(self._load_kwh[i]),
-                float(self._heat_demand_kwh[i]),
-            )
-            for i, h in enumerate(self._house_ids)
-        }
+        columns = zip(
+            self._house_ids,
+            self._load_kw.tolist(),
+            self._heat_demand_kw.tolist(),
+            self._load_kwh.tolist(),
+            self._heat_demand_kwh.tolist(),
+            strict=True,
+        )
+        return {h: HouseReading(h, *values) for h, *values in columns}
 
     def _meter_readings(self) -> dict[str, MeterReading]:
-        meters = {
-            f"{h}.meter": MeterReading(
-                f"{h}.meter",
-                float(self._house_power_kw[i]),
-                float(self._house_import_kwh[i]),
-                float(self._house_export_kwh[i]),
-            )
-            for i, h in enumerate(self._house_ids)
-        }
+        columns = zip(
+            self._house_ids,
+            self._house_power_kw.tolist(),
+            self._house_import_kwh.tolist(),
+            self._house_export_kwh.tolist(),
+            strict=True,
+        )
+        meters = {f"{h}.meter": MeterReading(f"{h}.meter", *values) for h, *values in columns}
         meters[GRID_METER_ID] = MeterReading(
             GRID_METER_ID, self._grid_power_kw, self._grid_import_kwh, self._grid_export_kwh
         )
         return meters
 
     def _pv_readings(self, now: int) -> dict[str, PVReading]:
-        valid = self._pv_limits.valid(now)
+        register = self._pv_limits
+        columns = zip(
+            self._pv_ids,
+            self._pv_kw.tolist(),
+            self._pv_available_kw.tolist(),
+            self._pv_kwh.tolist(),
+            register.valid(now).tolist(),
+            register.values.tolist(),
+            strict=True,
+        )
         return {
             a: PVReading(
                 a,
-                float(self._pv_kw[i]),
-                float(self._pv_available_kw[i]),
-                float(self._pv_kwh[i]),
-                ControlMode.REMOTE if valid[i] else ControlMode.LOCAL,
-                float(self._pv_limits.values[i]) if valid[i] else None,
-                self._pv_limits.remaining_s(i, now),
+                power,
+                available,
+                energy,
+                ControlMode.REMOTE if valid else ControlMode.LOCAL,
+                limit if valid else None,
+                register.remaining_s(i, now),
             )
-            for i, a in enumerate(self._pv_ids)
+            for i, (a, power, available, energy, valid, limit) in enumerate(columns)
         }
 
     def _battery_readings(self, now: int) -> dict[str, BatteryReading]:
@@ -636,73 +718,94 @@ class DistrictSimulator:
             (self.home_batteries, self._home_setpoints),
             (self.community_batteries, self._community_setpoints),
         ):
-            valid = register.valid(now)
-            for i, asset_id in enumerate(bank.ids):
+            columns = zip(
+                bank.ids,
+                bank.soc_frac.tolist(),
+                bank.energy_kwh.tolist(),
+                bank.power_kw.tolist(),
+                register.valid(now).tolist(),
+                register.values.tolist(),
+                bank.charged_kwh.tolist(),
+                bank.discharged_kwh.tolist(),
+                bank.conversion_loss_kwh.tolist(),
+                bank.standby_loss_kwh.tolist(),
+                bank.initial_energy_kwh.tolist(),
+                strict=True,
+            )
+            for i, (asset_id, soc, energy, power, valid, setpoint, *accounts) in enumerate(columns):
+                charged, discharged, conversion, standby, initial = accounts
                 readings[asset_id] = BatteryReading(
                     asset_id=asset_id,
-                    soc_frac=float(bank.soc_frac[i]),
-                    energy_kwh=float(bank.energy_kwh[i]),
-                    power_kw=float(bank.power_kw[i]),
-                    mode=ControlMode.REMOTE if valid[i] else ControlMode.LOCAL,
-                    setpoint_kw=float(register.values[i]) if valid[i] else None,
+                    soc_frac=soc,
+                    energy_kwh=energy,
+                    power_kw=power,
+                    mode=ControlMode.REMOTE if valid else ControlMode.LOCAL,
+                    setpoint_kw=setpoint if valid else None,
                     watchdog_remaining_s=register.remaining_s(i, now),
-                    charged_kwh=float(bank.charged_kwh[i]),
-                    discharged_kwh=float(bank.discharged_kwh[i]),
-                    conversion_loss_kwh=float(bank.conversion_loss_kwh[i]),
-                    standby_loss_kwh=float(bank.standby_loss_kwh[i]),
-                    initial_energy_kwh=float(bank.initial_energy_kwh[i]),
+                    charged_kwh=charged,
+                    discharged_kwh=discharged,
+                    conversion_loss_kwh=conversion,
+                    standby_loss_kwh=standby,
+                    initial_energy_kwh=initial,
                 )
         return readings
 
     def _heat_pump_readings(self, now: int) -> dict[str, HeatPumpReading]:
         pumps = self.heat_pumps
-        setpoint_valid = self._hp_setpoints.valid(now) & ~pumps.sg_ready
-        sg_valid = self._sg_states.valid(now) & pumps.sg_ready
+        sg_ready = pumps.sg_ready.tolist()
+        setpoint_valid = (self._hp_setpoints.valid(now) & ~pumps.sg_ready).tolist()
+        sg_valid = (self._sg_states.valid(now) & pumps.sg_ready).tolist()
+        sg_values = self._sg_states.values.astype(int).tolist()
+        setpoints = self._hp_setpoints.values.tolist()
+        caps = self._caps_kw.tolist()
+        electric, heat, cop = (a.tolist() for a in (pumps.electric_kw, pumps.heat_kw, pumps.cop))
+        on = pumps.on.tolist()
+        tank_temp = self.tanks.temp_c.tolist()
+        flow_temp = pumps.flow_temp_c.tolist()
+        electric_kwh, heat_kwh = pumps.electric_kwh.tolist(), pumps.heat_kwh.tolist()
+        starts, switched_us = pumps.starts.tolist(), pumps.switched_us.tolist()
         readings = {}
         for i, asset_id in enumerate(self._hp_ids):
             sg_state = None
-            if pumps.sg_ready[i]:
-                sg_state = int(self._sg_states.values[i]) if sg_valid[i] else SG_NORMAL
+            if sg_ready[i]:
+                sg_state = sg_values[i] if sg_valid[i] else SG_NORMAL
                 remaining = self._sg_states.remaining_s(i, now)
             else:
                 remaining = self._hp_setpoints.remaining_s(i, now)
-            remote = bool(setpoint_valid[i] or sg_valid[i])
-            cap = float(self._caps_kw[i])
+            cap = caps[i]
             readings[asset_id] = HeatPumpReading(
                 asset_id=asset_id,
-                electric_power_kw=float(pumps.electric_kw[i]),
-                heat_kw=float(pumps.heat_kw[i]),
-                cop=float(pumps.cop[i]),
-                on=bool(pumps.on[i]),
-                mode=ControlMode.REMOTE if remote else ControlMode.LOCAL,
+                electric_power_kw=electric[i],
+                heat_kw=heat[i],
+                cop=cop[i],
+                on=on[i],
+                mode=ControlMode.REMOTE if setpoint_valid[i] or sg_valid[i] else ControlMode.LOCAL,
                 sg_ready_state=sg_state,
-                setpoint_kw=float(self._hp_setpoints.values[i]) if setpoint_valid[i] else None,
-                dimming_cap_kw=None if np.isinf(cap) else cap,
+                setpoint_kw=setpoints[i] if setpoint_valid[i] else None,
+                dimming_cap_kw=None if math.isinf(cap) else cap,
                 watchdog_remaining_s=remaining,
-                tank_temp_c=float(self.tanks.temp_c[i]),
-                flow_temp_c=float(pumps.flow_temp_c[i] if pumps.on[i] else self.tanks.temp_c[i]),
-                electric_kwh=float(pumps.electric_kwh[i]),
-                heat_kwh=float(pumps.heat_kwh[i]),
-                starts=int(pumps.starts[i]),
-                minutes_in_state=(now - int(pumps.switched_us[i])) / 60_000_000,
+                tank_temp_c=tank_temp[i],
+                flow_temp_c=flow_temp[i] if on[i] else tank_temp[i],
+                electric_kwh=electric_kwh[i],
+                heat_kwh=heat_kwh[i],
+                starts=starts[i],
+                minutes_in_state=(now - switched_us[i]) / 60_000_000,
             )
         return readings
 
     def _tank_readings(self) -> dict[str, TankReading]:
         tanks = self.tanks
-        stored = tanks.stored_kwh
-        return {
-            a: TankReading(
-                a,
-                float(tanks.temp_c[i]),
-                float(tanks.draw_off_kw[i]),
-                float(tanks.heat_in_kwh[i]),
-                float(tanks.draw_off_kwh[i]),
-                float(tanks.losses_kwh[i]),
-                float(stored[i]),
-                float(tanks.initial_stored_kwh[i]),
-                float(tanks.unserved_heat_kwh[i]),
-                float(tanks.comfort_violation_kh[i]),
-            )
-            for i, a in enumerate(self._tank_ids)
-        }
+        columns = zip(
+            self._tank_ids,
+            tanks.temp_c.tolist(),
+            tanks.draw_off_kw.tolist(),
+            tanks.heat_in_kwh.tolist(),
+            tanks.draw_off_kwh.tolist(),
+            tanks.losses_kwh.tolist(),
+            tanks.stored_kwh.tolist(),
+            tanks.initial_stored_kwh.tolist(),
+            tanks.unserved_heat_kwh.tolist(),
+            tanks.comfort_violation_kh.tolist(),
+            strict=True,
+        )
+        return {a: TankReading(a, *values) for a, *values in columns}

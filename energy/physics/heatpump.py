@@ -114,6 +114,15 @@ class HeatPumpBank:
         )
         self._full_kw = np.minimum(self.electric_max_kw, self.thermal_max_kw / self.cop)
 
+    def thermostat_upper_c(self, sg_state: IntArray | None = None) -> FloatArray:
+        """Tank temperature at which each unit's thermostat stops calling for heat, for the given
+        SG Ready states (None: every unit normal)."""
+        if sg_state is None:
+            return self._normal_upper_c
+        boost = np.where(sg_state == SG_RECOMMENDED_ON, self.boost_k, 0.0)
+        upper = np.minimum(self.target_c + boost + self.hysteresis_k / 2.0, self.temp_max_c)
+        return np.where(sg_state == SG_FORCED_ON, self.temp_max_c, upper)
+
     def decide(
         self,
         now_us: int,
@@ -125,19 +134,16 @@ class HeatPumpBank:
         setpoint_valid: BoolArray | None = None,
         sg_state: IntArray | None = None,
         cap_kw: FloatArray | None = None,
+        upper_c: FloatArray | None = None,
     ) -> FloatArray:
         """Electric power of every unit for the next step; returns the heat delivered (kW).
 
         Commands are optional (None = no unit has one): setpoint_kw applies where setpoint_valid
         (which must exclude SG Ready units); sg_state holds SG_NORMAL for units without a valid SG
-        Ready command; cap_kw is +inf where there is no cap.
+        Ready command; cap_kw is +inf where there is no cap. upper_c: `thermostat_upper_c(sg_state)`
+        if the caller holds it already (it changes only with the SG Ready states).
         """
-        if sg_state is None:
-            upper = self._normal_upper_c
-        else:
-            boost = np.where(sg_state == SG_RECOMMENDED_ON, self.boost_k, 0.0)
-            upper = np.minimum(self.target_c + boost + self.hysteresis_k / 2.0, self.temp_max_c)
-            upper = np.where(sg_state == SG_FORCED_ON, self.temp_max_c, upper)
+        upper = self.thermostat_upper_c(sg_state) if upper_c is None else upper_c
         self.calling = (tank_temp_c < upper - self.hysteresis_k) | (
             self.calling & (tank_temp_c < upper)
         )
