@@ -122,6 +122,22 @@ class _Pushes:
         )
 
 
+def _changed(
+    index: IntArray,
+    lower: FloatArray,
+    upper: FloatArray,
+    lower_before: FloatArray,
+    upper_before: FloatArray,
+) -> tuple[IntArray, FloatArray, FloatArray]:
+    """The entries whose bounds differ from those HiGHS holds (all if none does: the call then
+    still marks the model as modified, as a push always has). Rewriting an unchanged bound is a
+    no-op in HiGHS, so leaving it out gives the same model, basis and solve."""
+    changed = (lower != lower_before) | (upper != upper_before)
+    if changed.all() or not changed.any():
+        return index, lower, upper
+    return index[changed], lower[changed], upper[changed]
+
+
 def _scaled(values: FloatArray, scale: FloatArray | None) -> FloatArray:
     flat = np.asarray(values, dtype=float).reshape(-1)
     return flat if scale is None else flat * scale
@@ -273,24 +289,25 @@ class HighsBackend:
             cols = plan.cost_cols
             _check(h.changeColsCost(len(cols), cols, cost[cols]), "changeColsCost")
         if len(plan.bound_cols):
-            for name, cols in plan.lower:
-                self._col_lb[cols] = _scaled(params[name], None)
-            for name, cols in plan.upper:
-                self._col_ub[cols] = _scaled(params[name], None)
             cols = plan.bound_cols
-            _check(
-                h.changeColsBounds(len(cols), cols, self._col_lb[cols], self._col_ub[cols]),
-                "changeColsBounds",
-            )
+            before = self._col_lb[cols], self._col_ub[cols]
+            for name, lower_cols in plan.lower:
+                self._col_lb[lower_cols] = _scaled(params[name], None)
+            for name, upper_cols in plan.upper:
+                self._col_ub[upper_cols] = _scaled(params[name], None)
+            cols, lower, upper = _changed(cols, self._col_lb[cols], self._col_ub[cols], *before)
+            _check(h.changeColsBounds(len(cols), cols, lower, upper), "changeColsBounds")
         if len(plan.bound_rows):
-            for name, rows, finite_lb, finite_ub in plan.rows:
-                values = _scaled(params[name], None)
-                self._row_lb[rows] = np.where(finite_lb, values, -_INF)
-                self._row_ub[rows] = np.where(finite_ub, values, _INF)
             rows = plan.bound_rows
+            before = self._row_lb[rows], self._row_ub[rows]
+            for name, binding_rows, finite_lb, finite_ub in plan.rows:
+                values = _scaled(params[name], None)
+                self._row_lb[binding_rows] = np.where(finite_lb, values, -_INF)
+                self._row_ub[binding_rows] = np.where(finite_ub, values, _INF)
+            rows, lower, upper = _changed(rows, self._row_lb[rows], self._row_ub[rows], *before)
             _check(
                 # present at run time, missing from highspy's type stubs
-                h.changeRowsBounds(len(rows), rows, self._row_lb[rows], self._row_ub[rows]),  # type: ignore[attr-defined]
+                h.changeRowsBounds(len(rows), rows, lower, upper),  # type: ignore[attr-defined]
                 "changeRowsBounds",
             )
 

@@ -33,15 +33,20 @@ from tests.optimizer.test_persistent_updates import (
 
 
 class _CountingHighs:
-    """Passes every call to the real highspy object and records changeCoeff calls."""
+    """Passes every call to the real highspy object and records the model changes."""
 
     def __init__(self, highs: Any):
         self._highs = highs
         self.coefficients: list[tuple[int, int, float]] = []
+        self.row_bounds: list[list[int]] = []
 
     def changeCoeff(self, row: int, col: int, value: float) -> Any:  # noqa: N802 (highspy name)
         self.coefficients.append((row, col, value))
         return self._highs.changeCoeff(row, col, value)
+
+    def changeRowsBounds(self, n: int, rows: Any, lower: Any, upper: Any) -> Any:  # noqa: N802
+        self.row_bounds.append(sorted(int(r) for r in rows))
+        return self._highs.changeRowsBounds(n, rows, lower, upper)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._highs, name)
@@ -71,6 +76,25 @@ def test_push_rewrites_only_the_changed_coefficients(site):
     optimizer.solve(inputs, state)  # and back
     assert len(counting.coefficients) == 1
     assert_same_lp(loaded(optimizer), compiled_reference(optimizer, inputs, state))
+
+
+def test_push_rewrites_only_the_changed_row_bounds(site):
+    optimizer = DispatchOptimizer(site, options=OptimizerOptions(horizon_slots=N))
+    inputs, state = base_inputs(site), BASE_STATE
+    optimizer.solve(inputs, state)
+    counting = _CountingHighs(optimizer.backend.highs)
+    optimizer.backend.highs = counting
+    balance = optimizer.backend.rows_of("balance")
+
+    optimizer.solve(inputs, state)  # nothing changed: every bound row, as always
+    assert len(counting.row_bounds[-1]) == len(optimizer.backend._pushes.bound_rows)
+
+    load = dict(inputs.load_kw)
+    load["h2"] = np.asarray(load["h2"], dtype=float) + np.eye(N)[3]  # slot 3 only
+    changed = dataclasses.replace(inputs, load_kw=load)
+    optimizer.solve(changed, state)
+    assert counting.row_bounds[-1] == [int(balance[3])]
+    assert_same_lp(loaded(optimizer), compiled_reference(optimizer, changed, state))
 
 
 def test_plan_series_are_the_solution_columns(site):
