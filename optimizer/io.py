@@ -244,7 +244,13 @@ def read_state_json(path: str | Path, site: Site) -> DispatchState:
                 fields[STATE_FIELDS[key]][asset_id] = float(value)
     if problems:
         raise InputError(problems[:MAX_PROBLEMS])
-    state = DispatchState(peak_import_kw=peak, **fields)
+    state = DispatchState(
+        soc_frac=fields["soc_frac"],
+        tank_temp_c=fields["tank_temp_c"],
+        hp_on=fields["hp_on"],
+        hp_minutes_in_state=fields["hp_minutes_in_state"],
+        peak_import_kw=peak,
+    )
     state.check(plant)
     return state
 
