@@ -15,11 +15,15 @@ Per device kind:
 - battery: `battery_power_kw` = planned AC power (charging positive), clamped to the ratings;
   where that power is just what the battery's local self-consumption mode would do (cover its
   house's planned deficit or absorb its surplus; for a community battery, the district's at the
-  grid connection), or charges from the planned surplus alone, `release_to_local` instead: the
-  local mode follows the real load and PV within seconds, where a fixed setpoint would send every
-  forecast or model error to the grid (importing what PV falls short, exporting what the house
-  did not need). A setpoint is written only where the plan deviates from self-consumption
-  (charging from the grid, holding energy for later, discharging beyond the house's need);
+  grid connection), or charges from the planned surplus alone, or stays idle while the plan
+  exports a surplus it could store, `release_to_local` instead: the local mode follows the real
+  load and PV within seconds, where a fixed setpoint would send every forecast or model error to
+  the grid (importing what PV falls short, exporting what the house did not need, keeping room
+  for a later surplus that does not come). A setpoint is written only where the plan deviates
+  from self-consumption (charging from the grid, holding energy for later while the house draws
+  from the grid, discharging beyond the house's need). At a flat feed-in price storing a surplus
+  now never costs value; with a time-varying feed-in price a plan may export now on purpose, and
+  this release would forgo that;
 - continuous heat pump: `heat_pump_power_kw` = planned electric power, snapped to 0 or
   [electric_min_kw, electric_max_kw] (below half the minimum counts as off), capped, and held
   against minimum on/off times when the measured state says the unit switched too recently;
@@ -322,9 +326,12 @@ def _self_consuming(
     local = min(max(-net, -config.discharge_max_kw), config.charge_max_kw)
     if abs(local - power_kw) <= SELF_CONSUMPTION_TOLERANCE_KW:
         return True
-    # charging from the surplus alone: the local mode absorbs what is really there, where a fixed
-    # setpoint would import whatever PV falls short of the forecast
-    return 0.0 < power_kw <= local + SELF_CONSUMPTION_TOLERANCE_KW
+    # charging from the surplus alone, or idle while the plan exports a surplus it could store:
+    # the local mode absorbs what is really there. A fixed setpoint would import whatever PV falls
+    # short of the forecast; holding room for a surplus the plan expects later loses that energy
+    # when the later surplus does not come (and gains nothing at a flat feed-in price)
+    tolerance = SELF_CONSUMPTION_TOLERANCE_KW
+    return local > tolerance and -tolerance <= power_kw <= local + tolerance
 
 
 def _drop_k(hp: HeatPumpUnit, planned: Callable[[str, str], float], minutes: float) -> float:

@@ -311,6 +311,12 @@ def test_battery_doing_plain_self_consumption_is_left_to_its_local_mode(site: Si
         commands_for_slot(site, plan_frame({**sunny, (battery.id, "power_kw"): 3.0}), SLOT0)
     )
     assert grid[battery.id] == DeviceCommand(battery.id, CommandKind.BATTERY_POWER_KW, 3.0)
+    # idle while the plan exports the surplus (room kept for a surplus expected later): the local
+    # mode stores what is really there now, which the later surplus may not bring
+    idle = by_asset(
+        commands_for_slot(site, plan_frame({**sunny, (battery.id, "power_kw"): 0.0}), SLOT0)
+    )
+    assert idle[battery.id].kind == CommandKind.RELEASE_TO_LOCAL
 
 
 def test_community_battery_self_consumption_at_the_grid_connection(site: Site) -> None:
@@ -326,6 +332,16 @@ def test_community_battery_self_consumption_at_the_grid_connection(site: Site) -
         {(flow.id, "power_kw"): 10.0, ("grid", "import_kw"): 14.0, ("grid", "export_kw"): 0.0}
     )
     assert by_asset(commands_for_slot(site, arbitrage, SLOT0))[flow.id].value == 10.0
+    exporting = plan_frame(
+        {(flow.id, "power_kw"): 0.0, ("grid", "import_kw"): 0.0, ("grid", "export_kw"): 6.0}
+    )
+    assert by_asset(commands_for_slot(site, exporting, SLOT0))[flow.id].kind == (
+        CommandKind.RELEASE_TO_LOCAL
+    )
+    holding = plan_frame(
+        {(flow.id, "power_kw"): 0.0, ("grid", "import_kw"): 6.0, ("grid", "export_kw"): 0.0}
+    )
+    assert by_asset(commands_for_slot(site, holding, SLOT0))[flow.id].value == 0.0
 
 
 def test_comfort_guard_runs_a_continuous_heat_pump_with_a_cold_tank(site: Site) -> None:
