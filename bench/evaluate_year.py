@@ -1,7 +1,7 @@
 """Closed-loop year benchmark: how long a simulated year of a policy takes, and what it saves.
 
     nice .venv/bin/python bench/evaluate_year.py [--policy rule --policy mpc --policy perfect]
-        [--from 2026-01-01] [--days 365] [--horizon-slots 96] [--forecast-every 96]
+        [--from 2026-01-01] [--days 365] [--horizon-slots 96] [--forecast-every 24]
         [--out DIR] [--config PATH]
 
 Runs `energy.evaluation.evaluate` (the code behind `kv evaluate`) and prints, per policy, wall and

@@ -69,7 +69,9 @@ class EvaluationOptions:
 
     horizon_slots: the optimizer's horizon (re-planned every slot); step_s: physics step;
     seed: seed of the simulated world (profiles) and of the weather-forecast error;
-    forecast_every_slots: the MPC's forecast cadence (1 = a fresh forecast every slot);
+    forecast_every_slots: the MPC's forecast cadence (1 = a fresh forecast every slot; default
+    6-hourly, the update cadence of the weather models that feed it: every feature lag is at
+    least 48 h, so between weather updates a new issue repeats the last);
     training_days: history before the start the MPC's forecaster is trained on;
     command_timeout_s: watchdog period of written setpoints (None: two slots).
     """
@@ -77,7 +79,7 @@ class EvaluationOptions:
     horizon_slots: int = 96
     step_s: float = 60.0
     seed: int = 0
-    forecast_every_slots: int = 4
+    forecast_every_slots: int = 24
     training_days: int = 365
     forecast_config: ForecastConfig = field(default_factory=lambda: ForecastConfig(quantiles=[0.5]))
     optimizer_options: OptimizerOptions | None = None
