@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, func, select
 
 from connectors.simulated import DeviceFaults, SimulatedDistrict
 from energy.control.clock import ManualClock
+from energy.control.commands import CommandKind
 from energy.control.planner import LivePlanner, ProfileForecaster, TryWeatherFeed
 from energy.control.planning import PlanningCycle
 from energy.control.runtime import ControlRuntime
@@ -164,7 +165,11 @@ def test_a_device_that_times_out_is_released_and_alarmed(sqlite_store: Store, si
             assert "house-01.battery" in report.stale
             # the release could not be sent (the device does not answer): its watchdog does it
             assert await wait_for(lambda: modes(district)["house-01.battery"] == "local")
-            assert modes(district)["house-02.battery"] == "remote"  # the others stay controlled
+            # the others stay under the plan: not stale, and in the mode their command asks for
+            other = next(c for c in report.commands if c.asset_id == "house-02.battery")
+            planned_mode = "local" if other.kind == CommandKind.RELEASE_TO_LOCAL else "remote"
+            assert "house-02.battery" not in report.stale
+            assert modes(district)["house-02.battery"] == planned_mode
             codes = alarm_codes(store, site)
             assert ("stale_input", "house-01.battery") in codes
             assert ("write_failed", "house-01.battery") in codes
