@@ -149,9 +149,14 @@ def test_injected_faults_hit_only_their_device(
     )
 
     async def scenario() -> list[PollResult]:
-        overrides = {"timeout_s": 0.2, "retries": 0}
+        # 0.5 s: a healthy device on a busy 2-core machine must not time out
+        overrides = {"timeout_s": 0.5, "retries": 0}
         async with DevicePoller(served.site, policy_overrides=overrides) as poller:
             results = [await poller.poll_once()]
+            for _ in range(4):  # connections still opening under load: poll until all answer
+                if not results[0].failed():
+                    break
+                results = [await poller.poll_once()]
             runner.call(lambda: served.set_faults(silent, DeviceFaults(no_response_probability=1)))
             runner.call(
                 lambda: served.set_faults(implausible, DeviceFaults(values={flow_soc: 250}))
