@@ -326,12 +326,17 @@ def _self_consuming(
     local = min(max(-net, -config.discharge_max_kw), config.charge_max_kw)
     if abs(local - power_kw) <= SELF_CONSUMPTION_TOLERANCE_KW:
         return True
-    # charging from the surplus alone, or idle while the plan exports a surplus it could store:
-    # the local mode absorbs what is really there. A fixed setpoint would import whatever PV falls
-    # short of the forecast; holding room for a surplus the plan expects later loses that energy
-    # when the later surplus does not come (and gains nothing at a flat feed-in price)
     tolerance = SELF_CONSUMPTION_TOLERANCE_KW
-    return local > tolerance and -tolerance <= power_kw <= local + tolerance
+    # charging from the surplus alone: the local mode absorbs what is really there, where a fixed
+    # setpoint would import whatever PV falls short of the forecast
+    if 0.0 < power_kw <= local + tolerance:
+        return True
+    # idle while the plan exports a surplus it could store: holding room for a surplus the plan
+    # expects later loses this one when the later surplus does not come (and gains nothing at a
+    # flat feed-in price). Only a surplus that leaves the district: a house's surplus the plan
+    # gives to another house's heat pump is not the home battery's to take
+    exported = planned(GRID_ID, "export_kw") > tolerance
+    return exported and local > tolerance and abs(power_kw) <= tolerance
 
 
 def _drop_k(hp: HeatPumpUnit, planned: Callable[[str, str], float], minutes: float) -> float:

@@ -313,10 +313,16 @@ def test_battery_doing_plain_self_consumption_is_left_to_its_local_mode(site: Si
     assert grid[battery.id] == DeviceCommand(battery.id, CommandKind.BATTERY_POWER_KW, 3.0)
     # idle while the plan exports the surplus (room kept for a surplus expected later): the local
     # mode stores what is really there now, which the later surplus may not bring
-    idle = by_asset(
-        commands_for_slot(site, plan_frame({**sunny, (battery.id, "power_kw"): 0.0}), SLOT0)
+    idle = {**sunny, (battery.id, "power_kw"): 0.0}
+    exporting = by_asset(
+        commands_for_slot(site, plan_frame({**idle, ("grid", "export_kw"): 2.0}), SLOT0)
     )
-    assert idle[battery.id].kind == CommandKind.RELEASE_TO_LOCAL
+    assert exporting[battery.id].kind == CommandKind.RELEASE_TO_LOCAL
+    # ... but not where the plan gives the house's surplus to the rest of the district
+    shared = by_asset(
+        commands_for_slot(site, plan_frame({**idle, ("grid", "export_kw"): 0.0}), SLOT0)
+    )
+    assert shared[battery.id] == DeviceCommand(battery.id, CommandKind.BATTERY_POWER_KW, 0.0)
 
 
 def test_community_battery_self_consumption_at_the_grid_connection(site: Site) -> None:
