@@ -16,7 +16,7 @@ Per device kind:
   where that power is just what the battery's local self-consumption mode would do (cover its
   house's planned deficit or absorb its surplus; for a community battery, the district's at the
   grid connection), or charges from the planned surplus alone, or stays idle while the plan
-  exports a surplus it could store, `release_to_local` instead: the local mode follows the real
+  exports to the grid a surplus it could store, `release_to_local` instead: the local mode follows the real
   load and PV within seconds, where a fixed setpoint would send every forecast or model error to
   the grid (importing what PV falls short, exporting what the house did not need, keeping room
   for a later surplus that does not come). A setpoint is written only where the plan deviates
