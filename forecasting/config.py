@@ -27,6 +27,7 @@ __all__ = [
     "ForecastConfig",
     "ForecastConfigError",
     "ModelConfig",
+    "NowcastConfig",
     "TrainingConfig",
     "WeatherErrorConfig",
     "load_forecast_config",
@@ -161,6 +162,21 @@ class WeatherErrorConfig(_Model):
     )
 
 
+class NowcastConfig(_Model):
+    """Intraday correction of the forecast by its latest measured errors (forecasting.nowcast)."""
+
+    enabled: bool = True
+    kinds: list[Literal["load", "heat", "pv"]] = Field(
+        ["load", "heat", "pv"], description="target kinds whose forecasts are corrected"
+    )
+    smoothing_half_life_slots: PositiveFloat = Field(
+        2.0, description="half-life of the exponential smoothing of the measured errors (slots)"
+    )
+    max_lead_slots: Annotated[int, Field(ge=1, le=96)] = Field(
+        16, description="leads corrected: 0 .. max_lead_slots - 1 slots after the issue"
+    )
+
+
 class ForecastConfig(_Model):
     horizon_h: PositiveFloat = 36.0
     issue_every_min: Annotated[int, Field(ge=15, multiple_of=15)] = 15
@@ -172,6 +188,7 @@ class ForecastConfig(_Model):
     training: TrainingConfig = TrainingConfig()
     backtest: BacktestConfig = BacktestConfig()
     weather_error: WeatherErrorConfig = WeatherErrorConfig()
+    nowcast: NowcastConfig = NowcastConfig()
     bdew_profile: Literal["H25", "H0"] = Field(
         "H25", description="standard load profile of the headline electric-load baseline"
     )

@@ -43,6 +43,7 @@ from forecasting.features import (
 )
 from forecasting.metrics import mae, mase_scale
 from forecasting.models import QuantileGradientBoosting, make_model
+from forecasting.nowcast import Nowcast, ResidualCorrection, fit_correction
 from forecasting.targets import Target, TargetKind, site_targets, target_frame
 from forecasting.weather_error import day_ahead_issue_weather, day_ahead_weather
 
@@ -66,6 +67,8 @@ class TargetModel:
     metrics: dict[str, float] = field(default_factory=dict)
     version: str = UNVERSIONED
     interval_offsets: tuple[float, float] = (0.0, 0.0)
+    #: intraday correction by the latest measured errors (forecasting.nowcast); None: none
+    correction: ResidualCorrection | None = None
 
     def predict_quantiles(self, features: pd.DataFrame, daylight: np.ndarray | None) -> np.ndarray:
         values = self.model.predict_quantiles(features.to_numpy(dtype=float))
@@ -148,6 +151,15 @@ def fit_target_model(
         "train_slots": int(rows.sum()),
     }
     fitted_model = TargetModel(target, builder, model, valid[0], valid[-1] + SLOT, metrics)
+    nowcast = config.nowcast
+    if nowcast.enabled and target.kind.value in nowcast.kinds:
+        residuals = actual.to_numpy(dtype=float).copy()
+        residuals[rows] -= fitted
+        correction = fit_correction(
+            residuals, nowcast.smoothing_half_life_slots, nowcast.max_lead_slots
+        )
+        fitted_model.correction = correction
+        metrics["nowcast_gain_first_slot"] = correction.gains[0]
     days = config.model.conformal_days
     if previous is not None and days and previous.builder.columns == builder.columns:
         since = max(previous.training_end, valid[-1] + SLOT - pd.Timedelta(days=days))
@@ -281,6 +293,15 @@ class ForecastService:
             if progress is not None:
                 progress(target.name)
         return self
+
+    def nowcast(self) -> Nowcast | None:
+        """The intraday corrections of the fitted targets that have one (None: no target has)."""
+        corrections = {
+            name: fitted.correction
+            for name, fitted in self.models.items()
+            if fitted.correction is not None
+        }
+        return Nowcast(corrections) if corrections else None
 
     def refit_due(self, now: pd.Timestamp) -> list[str]:
         """Targets whose model is older than `training.refit_every_days` at `now` (or missing)."""

@@ -42,7 +42,7 @@ from energy.physics.weather import load_try_weather
 from energy.site import AssetKind, Site
 from energy.store.alarms import Severity, clear_alarm, raise_alarm
 from energy.store.engine import Store
-from energy.store.forecasts import write_forecasts
+from energy.store.forecasts import read_forecast_in_force, write_forecasts
 from energy.store.plans import (
     PlanRecord,
     PlanState,
@@ -54,6 +54,7 @@ from energy.store.plans import (
 from energy.timegrid import SLOT, SLOT_MINUTES, floor_slot
 from forecasting.config import WeatherErrorConfig
 from forecasting.data import store_history
+from forecasting.nowcast import Nowcast
 from forecasting.weather_error import simulate_weather_forecast
 from optimizer import DispatchResult
 
@@ -179,10 +180,27 @@ class LivePlanner:
         self.bootstrap = cycle.forecaster
         self.history_days: int | None = None
 
-    def use_forecaster(self, forecaster: Forecaster, history_days: int) -> None:
-        """Forecast with a trained forecaster from now on, fed the last history_days measured."""
+    def use_forecaster(
+        self, forecaster: Forecaster, history_days: int, nowcast: Nowcast | None = None
+    ) -> None:
+        """Forecast with a trained forecaster from now on, fed the last history_days measured,
+        corrected by its nowcast (`ForecastService.nowcast()`) against the stored forecasts."""
         self.cycle.forecaster = forecaster
+        self.cycle.nowcast = nowcast
         self.history_days = history_days
+
+    def _in_force(self, issue: pd.Timestamp) -> pd.DataFrame | None:
+        """The stored forecasts the slots of the nowcast's lookback were planned with."""
+        nowcast = self.cycle.nowcast
+        if nowcast is None:
+            return None
+        start = floor_slot(issue)
+        return read_forecast_in_force(
+            self.store,
+            list(nowcast.corrections),
+            start - nowcast.lookback_slots * SLOT,
+            start,
+        )
 
     def _history(self, now: dt.datetime) -> pd.DataFrame:
         if self.history_days is None:
@@ -197,7 +215,12 @@ class LivePlanner:
         trained = self.cycle.forecaster is not self.bootstrap
         try:
             result = self.cycle.plan(
-                issue, optimizer_state, self._history(issue.to_pydatetime()), weather, limits
+                issue,
+                optimizer_state,
+                self._history(issue.to_pydatetime()),
+                weather,
+                limits,
+                self._in_force(issue) if trained else None,
             )
         except (PlanningInputError, ValueError, KeyError) as exc:
             if not trained:

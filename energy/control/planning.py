@@ -7,9 +7,11 @@ time-dependent arrives as arguments, so the same call gives the same plan anywhe
 
 Where each optimizer input comes from:
 
-- household load, PV and heat demand: the forecaster's median (quantile 0.5) for the horizon, or,
-  with `forecaster=None` ("perfect foresight"), the realised values that `history` then has to
-  cover up to the horizon end;
+- household load, PV and heat demand: the forecaster's median (quantile 0.5) for the horizon,
+  corrected by the latest measured errors when the cycle has a `nowcast` and is given the
+  forecast that was in force for the last slots (`forecasting.nowcast`: errors persist over
+  hours, and only the first slot of a plan is run); or, with `forecaster=None` ("perfect
+  foresight"), the realised values that `history` then has to cover up to the horizon end;
 - import/export prices and CO2: `energy.tariff.tariff_series` of the site configuration;
 - outdoor temperature: the weather forecast's `temp_outdoor_c`;
 - heat pump dimming caps (section 14a EnWG): `ExternalLimits`, while they are in force;
@@ -36,6 +38,7 @@ import pandas as pd
 from energy.site import Site
 from energy.tariff import tariff_series
 from energy.timegrid import SLOT, as_utc, floor_slot, slot_grid
+from forecasting.nowcast import Nowcast
 from optimizer import DispatchInputs, DispatchOptimizer, DispatchResult, DispatchState
 from optimizer.plant import Plant
 
@@ -137,6 +140,8 @@ class PlanningCycle:
     forecaster: a fitted forecaster, or None for perfect foresight (realised values taken from
     `history`, which must then reach the horizon end). horizon_slots defaults to the optimizer's.
     tank_reserve_k: kelvin the optimizer keeps every tank above its minimum (TANK_RESERVE_K).
+    nowcast: the forecaster's intraday corrections (`ForecastService.nowcast()`), applied when a
+    cycle is given the forecast in force for the last slots; None: the forecast as issued.
     """
 
     def __init__(
@@ -146,6 +151,7 @@ class PlanningCycle:
         forecaster: Forecaster | None,
         horizon_slots: int | None = None,
         tank_reserve_k: float = TANK_RESERVE_K,
+        nowcast: Nowcast | None = None,
     ):
         if not (np.isfinite(tank_reserve_k) and tank_reserve_k >= 0):
             raise ValueError(f"tank_reserve_k: expected a number >= 0; found {tank_reserve_k!r}")
@@ -160,6 +166,7 @@ class PlanningCycle:
         self.forecaster = forecaster
         self.horizon_slots = horizon
         self.tank_reserve_k = float(tank_reserve_k)
+        self.nowcast = nowcast
         plant = Plant.from_site(site)
         self._houses = plant.houses
         self._pv_ids = tuple(pv.id for pv in plant.pvs)
@@ -186,12 +193,16 @@ class PlanningCycle:
         history: pd.DataFrame,
         weather_forecast: pd.DataFrame,
         external_limits: ExternalLimits | None = None,
+        forecast_in_force: pd.DataFrame | None = None,
     ) -> DispatchInputs:
         """The optimizer's inputs for the horizon starting at the slot of issue_time.
 
         history: measured series on the 15-minute UTC grid (columns `<house>:load_kw`,
         `<house>:heat_demand_kw`, `<house>.pv:pv_kw`, weather); weather_forecast: at least
-        temp_outdoor_c for every slot of the horizon.
+        temp_outdoor_c for every slot of the horizon; forecast_in_force: the median forecast
+        each of the last slots was planned with, as issued (index: slots before issue_time,
+        columns: forecast targets; missing slots and targets are left uncorrected), for the
+        nowcast.
         """
         index = self.horizon(issue_time)
         if self.forecaster is None:
@@ -201,6 +212,9 @@ class PlanningCycle:
             forecast = self.forecaster.predict(index[0], history, weather_forecast)
             self.last_forecast = forecast
             values = self._median(forecast, index)
+            if self.nowcast is not None and forecast_in_force is not None:
+                errors = self._recent_errors(history, forecast_in_force, index[0])
+                values = self.nowcast.apply(values, errors)
         tariff = self._tariff_over(index)
         caps = (
             external_limits.caps_over(index, self._hp_max_kw) if external_limits is not None else {}
@@ -224,10 +238,13 @@ class PlanningCycle:
         history: pd.DataFrame,
         weather_forecast: pd.DataFrame,
         external_limits: ExternalLimits | None = None,
+        forecast_in_force: pd.DataFrame | None = None,
     ) -> DispatchResult:
         """Inputs for issue_time, then one (warm) optimizer solve from the measured state (with
         the comfort reserve)."""
-        inputs = self.inputs(issue_time, history, weather_forecast, external_limits)
+        inputs = self.inputs(
+            issue_time, history, weather_forecast, external_limits, forecast_in_force
+        )
         return self.optimizer.solve(inputs, self.planning_state(state))
 
     def planning_state(self, state: DispatchState) -> DispatchState:
@@ -286,6 +303,23 @@ class PlanningCycle:
         values = self._window(cached[1], self._columns(), index, what)
         # quantile models can dip slightly below zero; the optimizer rejects negative demand
         return {c: np.clip(v, 0.0, None) for c, v in values.items()}
+
+    def _recent_errors(
+        self, history: pd.DataFrame, forecast_in_force: pd.DataFrame, start: pd.Timestamp
+    ) -> dict[str, FloatArray]:
+        """Measured minus in-force forecast over the nowcast's lookback before start (oldest
+        first; NaN where either is missing)."""
+        assert self.nowcast is not None
+        past = slot_grid(start - self.nowcast.lookback_slots * SLOT, start)
+        if history.empty or forecast_in_force.empty:
+            return {}
+        measured = history.loc[past[0] : past[-1]].reindex(past)
+        planned = forecast_in_force.reindex(past)
+        return {
+            target: measured[target].to_numpy(dtype=float) - planned[target].to_numpy(dtype=float)
+            for target in self.nowcast.corrections
+            if target in measured.columns and target in planned.columns
+        }
 
     def _temperature(self, weather_forecast: pd.DataFrame, index: pd.DatetimeIndex) -> FloatArray:
         columns = ["temp_outdoor_c"]

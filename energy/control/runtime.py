@@ -412,7 +412,9 @@ class ControlRuntime:
             raise Skipped(outcome.reason)
         async with self._plan_lock:
             if self.planner is not None:
-                self.planner.use_forecaster(outcome.service, control.retrain_history_days)
+                self.planner.use_forecaster(
+                    outcome.service, control.retrain_history_days, outcome.service.nowcast()
+                )
         return outcome.reason
 
     # -- lifecycle ----------------------------------------------------------------------------

@@ -197,7 +197,8 @@ def _planning_cycle(
         site, realised.loc[: start - SLOT], options.forecast_config, progress
     )
     issued = IssuedForecasts(service, realised, options.forecast_every_slots)
-    return PlanningCycle(site, optimizer, LatestForecast(issued)), issued
+    cycle = PlanningCycle(site, optimizer, LatestForecast(issued), nowcast=service.nowcast())
+    return cycle, issued
 
 
 def run_policy(
@@ -258,12 +259,15 @@ def run_policy(
                 clock.minutes(snapshot, t),
                 month_peak_kw.get((local.year, local.month), 0.0),
             )
+            in_force = None
             if issued is not None:
                 _, weather = issued.at(t)
                 history = realised.loc[: t - SLOT]
+                if cycle.nowcast is not None:
+                    in_force = issued.in_force(t, cycle.nowcast.lookback_slots)
             else:
                 history = realised
-            result = cycle.plan(t, state, history, weather)
+            result = cycle.plan(t, state, history, weather, forecast_in_force=in_force)
             stages.append(result.stage.value)
             commands = commands_for_slot(site, result, t, state=state, plant=plant)
             apply_commands(simulator, commands, options.timeout_s)

@@ -7,7 +7,9 @@
   plus an error growing with lead time) and the service's forecast at every issue time of the
   cadence, and hands the latest issue to every planning cycle in between, as the live loop does
   with the newest forecast in its store. The forecaster only ever receives history before its
-  issue time.
+  issue time. `in_force` gives, for the slots before a planning time, the median forecast each
+  was planned with: what the nowcast measures the latest errors against (in the live loop, the
+  newest stored forecast issued at or before each slot).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import logging
 import time
 from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
 
 from energy.physics.profiles import WEATHER_COLUMNS
@@ -77,6 +80,11 @@ class IssuedForecasts:
         self._issue: pd.Timestamp | None = None
         self._forecast: pd.DataFrame | None = None
         self._weather_forecast: pd.DataFrame | None = None
+        self.targets = [t.name for t in service.targets]
+        # the median in force per slot of `realised`, written at each issue for the slots it
+        # serves (read only for slots already past)
+        self._in_force = np.full((len(realised), len(self.targets)), np.nan)
+        self._index = pd.DatetimeIndex(realised.index)
         self.issues = 0
         #: wall-clock seconds spent issuing (for the run's timing figures)
         self.seconds = 0.0
@@ -107,8 +115,29 @@ class IssuedForecasts:
         self._forecast = self.service.predict(issue, history, weather)
         self._weather_forecast = weather
         self._issue = issue
+        self._record_in_force(issue)
         self.issues += 1
         self.seconds += time.perf_counter() - started
+
+    def _record_in_force(self, issue: pd.Timestamp) -> None:
+        """The new issue's median is in force from its issue until the next one."""
+        assert self._forecast is not None
+        served = self._forecast["valid_time"] < issue + self.every
+        median = self._forecast[served & np.isclose(self._forecast["quantile"], 0.5)]
+        wide = median.pivot(index="valid_time", columns="target", values="value")
+        rows = self._index.get_indexer(pd.DatetimeIndex(wide.index).tz_convert("UTC"))
+        columns = wide.reindex(columns=self.targets).to_numpy(dtype=float)
+        found = rows >= 0
+        self._in_force[rows[found]] = columns[found]
+
+    def in_force(self, slot: pd.Timestamp, slots: int) -> pd.DataFrame:
+        """The median forecast each of the `slots` slots before `slot` was planned with (NaN
+        before the first issue)."""
+        end = int(self._index.searchsorted(floor_slot(slot)))
+        start = max(0, end - slots)
+        return pd.DataFrame(
+            self._in_force[start:end], index=self._index[start:end], columns=self.targets
+        )
 
 
 class LatestForecast:

@@ -2,7 +2,9 @@
 
 Forecasts are stored long (target, model_version, issue_time, valid_time, quantile, value) with
 the time they were issued; a forecast once written is never overwritten (duplicates are ignored).
-`read_latest_forecast` answers "what did we believe at time t": the newest issue at or before t.
+`read_latest_forecast` answers "what did we believe at time t": the newest issue at or before t;
+`read_forecast_in_force` what each recent slot was planned with: per slot, the newest issue at or
+before its start.
 
 JSON columns (features, params, metrics, settings) get plain JSON: NaN and infinities become null
 (PostgreSQL's JSON type rejects NaN), numpy scalars become Python numbers.
@@ -33,6 +35,7 @@ __all__ = [
     "list_models",
     "plain_json",
     "read_forecast",
+    "read_forecast_in_force",
     "read_latest_forecast",
     "register_model",
     "write_backtest",
@@ -139,6 +142,46 @@ def read_latest_forecast(
         keep = order[0] if order else frame["model_version"].iloc[-1]
         frame = frame[frame["model_version"] == keep].reset_index(drop=True)
     return frame
+
+
+def read_forecast_in_force(
+    store: Store,
+    targets: Sequence[str],
+    start: dt.datetime | pd.Timestamp,
+    end: dt.datetime | pd.Timestamp,
+    quantile: float = 0.5,
+    max_age: dt.timedelta = dt.timedelta(hours=6),
+) -> pd.DataFrame:
+    """Per slot of [start, end) and target, the value of the newest forecast issued at or before
+    the slot's start and at most max_age before it: the forecast the slot was planned with.
+
+    Wide: index the slot starts found (UTC), one column per target found. Where several model
+    versions issued at the same time, their mean.
+    """
+    first, last = to_utc_datetime(start), to_utc_datetime(end)
+    query = select(
+        forecasts.c.target, forecasts.c.issue_time, forecasts.c.valid_time, forecasts.c.value
+    ).where(
+        forecasts.c.issue_time >= first - max_age,
+        forecasts.c.issue_time < last,
+        forecasts.c.valid_time >= first,
+        forecasts.c.valid_time < last,
+        forecasts.c.issue_time <= forecasts.c.valid_time,
+        forecasts.c.quantile == quantile,
+        forecasts.c.target.in_(list(targets)),
+    )
+    with store.engine.connect() as conn:
+        rows = conn.execute(query).all()
+    frame = pd.DataFrame(rows, columns=["target", "issue_time", "valid_time", "value"])
+    if frame.empty:
+        return pd.DataFrame(index=pd.DatetimeIndex([], tz="UTC"), dtype=float)
+    for column in ("issue_time", "valid_time"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    newest = frame.groupby(["target", "valid_time"])["issue_time"].transform("max")
+    frame = frame[frame["issue_time"] == newest]
+    wide = frame.pivot_table(index="valid_time", columns="target", values="value", aggfunc="mean")
+    wide.columns.name = None
+    return wide.sort_index()
 
 
 @dataclass(frozen=True)

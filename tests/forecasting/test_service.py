@@ -83,6 +83,7 @@ def test_models_round_trip_through_registry_and_store(
     original = fitted.predict(ISSUE, district_winter, weather)
     reloaded = loaded.predict(ISSUE, district_winter, weather)
     pd.testing.assert_frame_equal(original, reloaded)
+    assert loaded.nowcast() == fitted.nowcast()
     assert set(reloaded["model_version"]) == set(versions.values())
     write_forecasts(store, reloaded)
     latest = read_latest_forecast(store, "district:load_kw", ISSUE + pd.Timedelta(minutes=20))
@@ -91,6 +92,25 @@ def test_models_round_trip_through_registry_and_store(
     assert np.allclose(np.sort(latest["value"].to_numpy()), np.sort(expected))
     with pytest.raises(KeyError, match="nope"):
         load_service(site, store, versions=["nope"])
+
+
+def test_fit_estimates_a_nowcast_for_the_configured_kinds(fitted, site, district_winter):
+    nowcast = fitted.nowcast()
+    assert nowcast is not None
+    assert set(nowcast.corrections) == set(TARGETS)
+    for name, correction in nowcast.corrections.items():
+        assert len(correction.gains) == fitted.config.nowcast.max_lead_slots
+        assert all(0.0 <= g <= 1.0 for g in correction.gains)
+        assert fitted.models[name].metrics["nowcast_gain_first_slot"] == correction.gains[0]
+    # a forecast error persists: the first slot's gain is substantial for load and PV
+    assert nowcast.corrections["district:pv_kw"].gains[0] > 0.5
+    assert nowcast.corrections["house-01:load_kw"].gains[0] > 0.3
+    history = district_winter.loc[: ISSUE - pd.Timedelta(minutes=15)]
+    only_pv = ForecastConfig.model_validate({**FAST, "nowcast": {"kinds": ["pv"]}})
+    service = ForecastService(site, only_pv, TARGETS).fit(history)
+    assert set(service.nowcast().corrections) == {"district:pv_kw"}
+    off = ForecastConfig.model_validate({**FAST, "nowcast": {"enabled": False}})
+    assert ForecastService(site, off, TARGETS).fit(history).nowcast() is None
 
 
 def test_refit_is_due_after_the_configured_cadence(fitted, site):

@@ -13,6 +13,7 @@ from energy.physics.profiles import district_profiles
 from energy.site import Site
 from energy.tariff import tariff_series
 from energy.timegrid import SLOT, slot_grid
+from forecasting.nowcast import Nowcast, ResidualCorrection
 from optimizer import DispatchOptimizer, DispatchState, PlanStatus
 from optimizer.plant import Plant
 
@@ -118,6 +119,32 @@ def test_forecast_median_is_planned_and_clipped_at_zero(
     assert issue == index[0]
     assert given_history.index[-1] < index[0], "the forecaster sees no future"
     assert cycle.last_forecast is not None
+
+
+def test_nowcast_corrects_the_first_slots_by_the_errors_against_the_forecast_in_force(
+    site: Site, optimizer: DispatchOptimizer, realised: pd.DataFrame
+) -> None:
+    forecaster = FakeForecaster(realised, targets(site))
+    correction = ResidualCorrection(gains=(0.5, 0.25), smoothing_half_life_slots=0.05)
+    cycle = PlanningCycle(
+        site, optimizer, forecaster, nowcast=Nowcast({"house-01:load_kw": correction})
+    )
+    start = ISSUE.floor("15min")
+    history = realised.loc[: start - SLOT]
+    # the last slot was planned with 1 kW less than was measured
+    in_force = history[["house-01:load_kw", "house-02:load_kw"]].iloc[-3:].copy()
+    in_force["house-01:load_kw"] -= 1.0
+    plain = cycle.inputs(ISSUE, history, realised)
+    corrected = cycle.inputs(ISSUE, history, realised, forecast_in_force=in_force)
+    shift = corrected.load_kw["house-01"] - plain.load_kw["house-01"]
+    np.testing.assert_allclose(shift, [0.5, 0.25] + [0.0] * (HORIZON - 2), atol=1e-3)
+    np.testing.assert_array_equal(corrected.load_kw["house-02"], plain.load_kw["house-02"])
+    # errors older than the lookback, or no history, correct nothing
+    stale = in_force.shift(-8, freq=SLOT)
+    unchanged = cycle.inputs(ISSUE, history, realised, forecast_in_force=stale)
+    np.testing.assert_array_equal(unchanged.load_kw["house-01"], plain.load_kw["house-01"])
+    empty = cycle.inputs(ISSUE, pd.DataFrame(), realised, forecast_in_force=in_force)
+    np.testing.assert_array_equal(empty.load_kw["house-01"], plain.load_kw["house-01"])
 
 
 def test_missing_forecast_target_and_weather_gaps_are_refused(

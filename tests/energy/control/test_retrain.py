@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -24,8 +25,9 @@ from energy.store import Store
 from energy.store.alarms import list_alarms
 from energy.store.forecasts import list_models, read_latest_forecast
 from energy.store.measurements import write_measurements
+from energy.timegrid import SLOT
 from forecasting.data import WEATHER_ASSET, simulated_history
-from optimizer import DispatchOptimizer
+from optimizer import DispatchInputs, DispatchOptimizer
 
 NOW = dt.datetime(2026, 5, 29, 10, 5, tzinfo=dt.UTC)
 HORIZON = 8
@@ -86,13 +88,43 @@ def test_a_retrained_service_is_registered_and_used_by_the_planner(
         site, DispatchOptimizer(site, horizon_slots=HORIZON), ProfileForecaster(site, HORIZON)
     )
     planner = LivePlanner(site, store, cycle, TryWeatherFeed(site), stale_after_s=30)
-    planner.use_forecaster(outcome.service, 28)
+    nowcast = outcome.service.nowcast()
+    assert nowcast is not None
+    planner.use_forecaster(outcome.service, 28, nowcast)
     _state(store, site, NOW - dt.timedelta(seconds=5))
     planned = planner.run(NOW)
     assert planned.plan is not None
     issued = read_latest_forecast(store, "house-01:load_kw", NOW)
     assert set(issued["model_version"]) == {outcome.versions["house-01:load_kw"]}
     assert BOOTSTRAP_MODEL_VERSION not in set(issued["model_version"])
+
+    # a quarter hour later the slot 10:00 is measured: the next plan corrects its forecast by
+    # the error against the forecast that slot was planned with (stored at 10:00)
+    later = NOW + dt.timedelta(minutes=15)
+    slot = pd.Timestamp(NOW.replace(minute=0))
+    _store_history(store, site, slot.to_pydatetime(), (slot + SLOT).to_pydatetime())
+    _state(store, site, later - dt.timedelta(seconds=5))
+    seen: list[DispatchInputs] = []
+    plain_inputs = cycle.inputs
+
+    def spy(*args: object, **kwargs: object) -> DispatchInputs:
+        seen.append(plain_inputs(*args, **kwargs))  # type: ignore[arg-type]
+        return seen[-1]
+
+    monkeypatch.setattr(cycle, "inputs", spy)
+    assert planner.run(later).plan is not None
+    target = "house-01:load_kw"
+    raw = read_latest_forecast(store, target, later)
+    raw = raw[raw["quantile"] == 0.5].set_index("valid_time")["value"]
+    in_force = read_latest_forecast(store, target, NOW)
+    in_force = in_force[in_force["quantile"] == 0.5].set_index("valid_time")["value"]
+    measured = simulated_history(site, slot, slot + SLOT, seed=3)[target].iloc[0]
+    correction = nowcast.corrections[target]
+    expected = correction.apply(
+        raw.loc[slot + SLOT :].to_numpy(), np.array([measured - in_force.loc[slot]])
+    )
+    np.testing.assert_allclose(seen[-1].load_kw["house-01"], expected[:HORIZON])
+    assert not np.allclose(seen[-1].load_kw["house-01"], raw.loc[slot + SLOT :][:HORIZON])
 
 
 class _Broken:

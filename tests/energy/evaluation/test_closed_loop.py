@@ -3,6 +3,8 @@ future leakage, cadence of forecasts."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -81,17 +83,28 @@ def test_apply_commands_reaches_each_kind_of_device(site: Site) -> None:
 
 
 class StubService:
-    """Stands in for a fitted ForecastService; records what each issue was given."""
+    """Stands in for a fitted ForecastService; records what each issue was given and forecasts
+    one target at a level that names its issue (minutes after START)."""
 
     def __init__(self) -> None:
         self.config = ForecastConfig(quantiles=[0.5])
+        self.targets = [SimpleNamespace(name="house-01:load_kw")]
         self.calls: list[tuple[pd.Timestamp, pd.Timestamp, pd.DataFrame]] = []
 
     def predict(
         self, issue_time: pd.Timestamp, history: pd.DataFrame, weather: pd.DataFrame
     ) -> pd.DataFrame:
         self.calls.append((issue_time, history.index[-1], weather))
-        return pd.DataFrame({"issue": [issue_time]})
+        valid = pd.date_range(issue_time, periods=self.config.horizon_slots, freq=SLOT)
+        return pd.DataFrame(
+            {
+                "target": "house-01:load_kw",
+                "issue_time": issue_time,
+                "valid_time": valid,
+                "quantile": 0.5,
+                "value": (issue_time - START) / pd.Timedelta(minutes=1),
+            }
+        )
 
 
 def test_issued_forecasts_follow_the_cadence_and_never_see_the_future(site: Site) -> None:
@@ -110,9 +123,21 @@ def test_issued_forecasts_follow_the_cadence_and_never_see_the_future(site: Site
         assert not np.allclose(
             weather["temp_outdoor_c"], realised["temp_outdoor_c"].reindex(weather.index)
         ), "the weather forecast has an error"
-    assert frames[0]["issue"][0] == first
-    assert frames[-1]["issue"][0] == START + pd.Timedelta(hours=2)
+    assert frames[0]["issue_time"].iloc[0] == first
+    assert frames[-1]["issue_time"].iloc[-1] == START + pd.Timedelta(hours=2)
     assert issued.issues == 3
+
+
+def test_in_force_is_the_issue_each_past_slot_was_planned_with(site: Site) -> None:
+    realised = district_profiles(site, START - pd.Timedelta(days=2), START + pd.Timedelta(days=3))
+    issued = IssuedForecasts(StubService(), realised, every_slots=4)  # type: ignore[arg-type]
+    for t in pd.date_range(START, periods=7, freq=SLOT):  # issues at 00:00 and 01:00
+        issued.at(t)
+    recent = issued.in_force(START + 6 * SLOT, 8)
+    assert list(recent.columns) == ["house-01:load_kw"]
+    assert list(recent.index) == list(pd.date_range(START - 2 * SLOT, periods=8, freq=SLOT))
+    # nothing before the first issue; 00:00-00:45 planned with it, 01:00-01:15 with the next
+    np.testing.assert_array_equal(recent["house-01:load_kw"], [np.nan, np.nan, 0, 0, 0, 0, 60, 60])
 
 
 def test_options_refuse_a_cadence_the_forecast_horizon_cannot_cover() -> None:

@@ -14,6 +14,7 @@ from energy.store.forecasts import (
     latest_model,
     list_backtests,
     list_models,
+    read_forecast_in_force,
     read_latest_forecast,
     register_model,
     write_backtest,
@@ -53,6 +54,20 @@ def test_latest_forecast_is_the_newest_issue_at_or_before_t(store):
     assert len(later) == 12
     assert str(later["valid_time"].dt.tz) == "UTC"
     assert read_latest_forecast(store, "district:load_kw", T0 - pd.Timedelta(minutes=1)).empty
+
+
+def test_forecast_in_force_is_per_slot_the_newest_issue_at_or_before_it(store):
+    quarter = pd.Timedelta(minutes=15)
+    write_forecasts(store, _issue(T0, "v1", 1.0))
+    write_forecasts(store, _issue(T0 + quarter, "v1", 2.0))
+    # an issue made after a slot began never counts for it; one too old is ignored
+    write_forecasts(store, _issue(T0 - pd.Timedelta(hours=8), "v1", 9.0))
+    wide = read_forecast_in_force(store, ["district:load_kw"], T0 - quarter, T0 + 4 * quarter)
+    assert list(wide.columns) == ["district:load_kw"]
+    assert list(wide.index) == [T0 + k * quarter for k in range(4)]
+    assert str(wide.index.tz) == "UTC"
+    assert wide["district:load_kw"].tolist() == pytest.approx([1.5, 2.5, 2.5, 2.5])
+    assert read_forecast_in_force(store, ["house-01:load_kw"], T0, T0 + quarter).empty
 
 
 def test_forecast_rows_are_never_overwritten(store):
