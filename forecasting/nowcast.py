@@ -89,13 +89,15 @@ def fit_correction(
         # smoothed[t] uses r[t - 1], r[t - 2], ...: what is measured when slot t is planned
         convolved = np.convolve(np.nan_to_num(r), weights)[: len(r) - 1]
         smoothed[1:] = np.where(known[:-1], convolved, np.nan)
+    # unknown values take part as zeros with a zero weight: no masked copies per lead
+    s = np.nan_to_num(smoothed)
+    ahead = np.nan_to_num(r)
     gains = []
     for k in range(max_lead_slots):
-        s = smoothed[: len(r) - k] if k else smoothed
-        ahead = r[k:]
-        usable = np.isfinite(s) & np.isfinite(ahead)
-        denominator = float(np.dot(s[usable], s[usable]))
-        gain = float(np.dot(s[usable], ahead[usable])) / denominator if denominator > 0 else 0.0
+        n = len(r) - k
+        weighted = s[:n] * (np.isfinite(smoothed[:n]) & known[k:])
+        denominator = float(np.dot(weighted, s[:n]))
+        gain = float(np.dot(weighted, ahead[k:])) / denominator if denominator > 0 else 0.0
         gains.append(min(max(gain, 0.0), 1.0))
     return ResidualCorrection(tuple(gains), float(smoothing_half_life_slots))
 

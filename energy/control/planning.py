@@ -174,6 +174,7 @@ class PlanningCycle:
         self._hp_max_kw = {hp.id: hp.config.electric_max_kw for hp in plant.heat_pumps}
         self._tariff: pd.DataFrame | None = None
         self._blocks: dict[str, _Block] = {}
+        self._positions: dict[str, tuple[pd.Index, npt.NDArray[np.intp]]] = {}
         self._wide: tuple[pd.DataFrame, pd.DataFrame] | None = None
         #: the forecast frame behind the latest inputs (None for perfect foresight)
         self.last_forecast: pd.DataFrame | None = None
@@ -310,16 +311,42 @@ class PlanningCycle:
         """Measured minus in-force forecast over the nowcast's lookback before start (oldest
         first; NaN where either is missing)."""
         assert self.nowcast is not None
-        past = slot_grid(start - self.nowcast.lookback_slots * SLOT, start)
-        if history.empty or forecast_in_force.empty:
-            return {}
-        measured = history.loc[past[0] : past[-1]].reindex(past)
-        planned = forecast_in_force.reindex(past)
-        return {
-            target: measured[target].to_numpy(dtype=float) - planned[target].to_numpy(dtype=float)
-            for target in self.nowcast.corrections
-            if target in measured.columns and target in planned.columns
-        }
+        targets = list(self.nowcast.corrections)
+        slots = self.nowcast.lookback_slots
+        measured = self._recent_rows(history, targets, start, slots, "history")
+        planned = self._recent_rows(forecast_in_force, targets, start, slots, "in force")
+        errors = measured - planned
+        return {target: errors[:, j] for j, target in enumerate(targets)}
+
+    def _recent_rows(
+        self, frame: pd.DataFrame, columns: list[str], start: pd.Timestamp, slots: int, what: str
+    ) -> FloatArray:
+        """Values of `columns` in the `slots` slots before `start`, oldest first (NaN where the
+        frame has no such slot or column). Reads only the frame's rows just before start (the
+        closed loop hands over a year of history every slot) and looks the columns up once per
+        set of frame columns."""
+        out = np.full((slots, len(columns)), np.nan)
+        if frame.empty or slots == 0:
+            return out
+        cached = self._positions.get(what)
+        if cached is None or not (cached[0] is frame.columns or cached[0].equals(frame.columns)):
+            cached = (frame.columns, frame.columns.get_indexer(columns))
+            self._positions[what] = cached
+        positions = cached[1]
+        present = np.flatnonzero(positions >= 0)
+        index = pd.DatetimeIndex(frame.index)
+        end = int(index.searchsorted(start))
+        begin = max(0, end - slots)
+        if end == begin or len(present) == 0:
+            return out
+        # Timestamp.value is in nanoseconds whatever the index's unit
+        offset_ns = index[begin:end].as_unit("ns").asi8 - start.value
+        row, remainder = np.divmod(offset_ns, pd.Timedelta(SLOT).value)
+        row += slots
+        aligned = (remainder == 0) & (row >= 0)
+        values = frame.iloc[begin:end].to_numpy(dtype=float)[:, positions[present]]
+        out[np.ix_(row[aligned], present)] = values[aligned]
+        return out
 
     def _temperature(self, weather_forecast: pd.DataFrame, index: pd.DatetimeIndex) -> FloatArray:
         columns = ["temp_outdoor_c"]

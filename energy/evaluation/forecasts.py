@@ -80,7 +80,7 @@ class IssuedForecasts:
         self._issue: pd.Timestamp | None = None
         self._forecast: pd.DataFrame | None = None
         self._weather_forecast: pd.DataFrame | None = None
-        self.targets = [t.name for t in service.targets]
+        self.targets = pd.Index([t.name for t in service.targets])
         # the median in force per slot of `realised`, written at each issue for the slots it
         # serves (read only for slots already past)
         self._in_force = np.full((len(realised), len(self.targets)), np.nan)
