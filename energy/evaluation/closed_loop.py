@@ -26,9 +26,14 @@ import numpy as np
 import pandas as pd
 
 from energy.control.commands import commands_for_slot, dispatch_state_from_snapshot
-from energy.control.planning import PlanningCycle
+from energy.control.planning import Forecaster, PlanningCycle
 from energy.evaluation.devices import apply_commands
-from energy.evaluation.forecasts import IssuedForecasts, LatestForecast, train_forecaster
+from energy.evaluation.forecasts import (
+    ForecastOracle,
+    IssuedForecasts,
+    LatestForecast,
+    train_forecaster,
+)
 from energy.physics.district import GRID_METER_ID, DistrictSimulator
 from energy.physics.profiles import district_profiles
 from energy.physics.readings import DistrictSnapshot
@@ -73,7 +78,8 @@ class EvaluationOptions:
     6-hourly, the update cadence of the weather models that feed it: every feature lag is at
     least 48 h, so between weather updates a new issue repeats the last);
     training_days: history before the start the MPC's forecaster is trained on;
-    command_timeout_s: watchdog period of written setpoints (None: two slots).
+    command_timeout_s: watchdog period of written setpoints (None: two slots);
+    oracle: a diagnostic `ForecastOracle` (mpc only): realised values instead of some forecasts.
     """
 
     horizon_slots: int = 96
@@ -84,6 +90,7 @@ class EvaluationOptions:
     forecast_config: ForecastConfig = field(default_factory=lambda: ForecastConfig(quantiles=[0.5]))
     optimizer_options: OptimizerOptions | None = None
     command_timeout_s: float | None = None
+    oracle: ForecastOracle | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -197,7 +204,10 @@ def _planning_cycle(
         site, realised.loc[: start - SLOT], options.forecast_config, progress
     )
     issued = IssuedForecasts(service, realised, options.forecast_every_slots)
-    cycle = PlanningCycle(site, optimizer, LatestForecast(issued), nowcast=service.nowcast())
+    forecaster: Forecaster = LatestForecast(issued)
+    if options.oracle is not None:
+        forecaster = options.oracle.wrap(forecaster, realised)
+    cycle = PlanningCycle(site, optimizer, forecaster, nowcast=service.nowcast())
     return cycle, issued
 
 

@@ -10,6 +10,9 @@
   issue time. `in_force` gives, for the slots before a planning time, the median forecast each
   was planned with: what the nowcast measures the latest errors against (in the live loop, the
   newest stored forecast issued at or before each slot).
+- `ForecastOracle` (a diagnostic for analysts): the realised values instead of the forecast for
+  some target kinds, over the whole horizon or its first slots, to measure what a better
+  forecast of what would be worth (docs/evaluation.md).
 """
 
 from __future__ import annotations
@@ -17,19 +20,27 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from energy.control.planning import Forecaster
 from energy.physics.profiles import WEATHER_COLUMNS
 from energy.site import Site
 from energy.timegrid import SLOT, floor_slot
 from forecasting.config import ForecastConfig
 from forecasting.service import ForecastService
-from forecasting.targets import site_targets
+from forecasting.targets import TargetKind, site_targets
 from forecasting.weather_error import simulate_weather_forecast
 
-__all__ = ["IssuedForecasts", "planning_targets", "train_forecaster"]
+__all__ = [
+    "ForecastOracle",
+    "IssuedForecasts",
+    "LatestForecast",
+    "planning_targets",
+    "train_forecaster",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -151,3 +162,53 @@ class LatestForecast:
     ) -> pd.DataFrame:
         forecast, _ = self.issued.at(issue_time)
         return forecast
+
+
+@dataclass(frozen=True)
+class ForecastOracle:
+    """Diagnostic: the MPC gets the realised values instead of the forecast for the target kinds
+    `kinds` (load, heat, pv), in the first `slots` slots of every plan (None: the whole
+    horizon). The nowcast, if on, still corrects the result; turn it off to measure the forecast
+    as issued."""
+
+    kinds: tuple[str, ...]
+    slots: int | None = None
+
+    def __post_init__(self) -> None:
+        known = {k.value for k in TargetKind}
+        unknown = sorted(set(self.kinds) - known)
+        if unknown or not self.kinds:
+            raise ValueError(
+                f"forecast oracle kinds: expected one or more of {sorted(known)}; "
+                f"found {list(self.kinds)}"
+            )
+        if self.slots is not None and self.slots < 1:
+            raise ValueError(f"forecast oracle slots: expected >= 1 or None; found {self.slots}")
+
+    def wrap(self, forecaster: Forecaster, realised: pd.DataFrame) -> Forecaster:
+        return _PartlyRealised(forecaster, realised, self)
+
+
+class _PartlyRealised:
+    """A forecaster whose output is replaced by realised values where the oracle says."""
+
+    def __init__(self, inner: Forecaster, realised: pd.DataFrame, oracle: ForecastOracle):
+        self.inner, self.oracle = inner, oracle
+        suffixes = tuple(
+            {"load": ":load_kw", "heat": ":heat_demand_kw", "pv": ":pv_kw"}[k] for k in oracle.kinds
+        )
+        self.columns = [c for c in realised.columns if c.endswith(suffixes)]
+        self.values = realised[self.columns].stack().clip(lower=0.0)
+
+    def predict(
+        self, issue_time: pd.Timestamp, history: pd.DataFrame, weather_forecast: pd.DataFrame
+    ) -> pd.DataFrame:
+        frame = self.inner.predict(issue_time, history, weather_forecast).copy()
+        start = floor_slot(issue_time)
+        replace = frame["target"].isin(self.columns) & (frame["valid_time"] >= start)
+        if self.oracle.slots is not None:
+            replace &= frame["valid_time"] < start + self.oracle.slots * SLOT
+        rows = frame[replace]
+        keys = pd.MultiIndex.from_arrays([rows["valid_time"], rows["target"]])
+        frame.loc[replace, "value"] = self.values.reindex(keys).to_numpy()
+        return frame

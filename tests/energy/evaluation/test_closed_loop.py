@@ -12,7 +12,7 @@ import pytest
 from energy.control.commands import CommandKind, DeviceCommand
 from energy.evaluation import EvaluationOptions, Policy, evaluate, run_policy
 from energy.evaluation.devices import apply_commands
-from energy.evaluation.forecasts import IssuedForecasts, LatestForecast
+from energy.evaluation.forecasts import ForecastOracle, IssuedForecasts, LatestForecast
 from energy.physics.district import DistrictSimulator
 from energy.physics.profiles import district_profiles
 from energy.physics.readings import ControlMode
@@ -138,6 +138,33 @@ def test_in_force_is_the_issue_each_past_slot_was_planned_with(site: Site) -> No
     assert list(recent.index) == list(pd.date_range(START - 2 * SLOT, periods=8, freq=SLOT))
     # nothing before the first issue; 00:00-00:45 planned with it, 01:00-01:15 with the next
     np.testing.assert_array_equal(recent["house-01:load_kw"], [np.nan, np.nan, 0, 0, 0, 0, 60, 60])
+
+
+class ConstantForecaster:
+    """Forecasts -1 for a house's load and PV over 8 slots."""
+
+    def predict(
+        self, issue_time: pd.Timestamp, history: pd.DataFrame, weather: pd.DataFrame
+    ) -> pd.DataFrame:
+        valid = pd.date_range(issue_time, periods=8, freq=SLOT)
+        return pd.concat(
+            pd.DataFrame({"target": t, "valid_time": valid, "quantile": 0.5, "value": -1.0})
+            for t in ("house-01:load_kw", "house-01.pv:pv_kw")
+        ).reset_index(drop=True)
+
+
+def test_forecast_oracle_puts_realised_values_where_it_is_told(site: Site) -> None:
+    realised = district_profiles(site, START, START + pd.Timedelta(days=1))
+    oracle = ForecastOracle(kinds=("load",), slots=2)
+    frame = oracle.wrap(ConstantForecaster(), realised).predict(START, realised, realised)
+    load = frame[frame["target"] == "house-01:load_kw"]["value"].to_numpy()
+    np.testing.assert_allclose(load[:2], realised["house-01:load_kw"].iloc[:2])
+    assert (load[2:] == -1.0).all()
+    assert (frame[frame["target"] == "house-01.pv:pv_kw"]["value"] == -1.0).all()
+    with pytest.raises(ValueError, match="kinds"):
+        ForecastOracle(kinds=("wind",))
+    with pytest.raises(ValueError, match="slots"):
+        ForecastOracle(kinds=("pv",), slots=0)
 
 
 def test_options_refuse_a_cadence_the_forecast_horizon_cannot_cover() -> None:
