@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+PACKAGES := energy forecasting optimizer connectors
 
 .PHONY: help run test lint bench install system-deps services clean
 
@@ -33,13 +34,15 @@ run: $(STAMP)  ## run the platform on its embedded default (SQLite, simulated Kl
 	$(BIN)/kv config check
 	$(BIN)/kv run $(RUN_ARGS)
 
-test: $(STAMP) system-deps services  ## lint and run the whole test suite (SQLite and PostgreSQL)
+test: $(STAMP) system-deps services  ## lint, type-check and run the whole test suite (SQLite and PostgreSQL)
 	$(BIN)/ruff check .
+	$(BIN)/mypy $(PACKAGES)
 	$(BIN)/pytest
 
-lint: $(STAMP)  ## ruff check and format check
+lint: $(STAMP)  ## ruff check, format check and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy $(PACKAGES)
 
 bench: $(STAMP)  ## run the benchmark scripts (prints figures; see docs/benchmarks.md)
 	$(BIN)/python bench/store_bench.py

@@ -64,7 +64,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", type=int, default=100)
     parser.add_argument("--days", type=int, default=365)
-    parser.add_argument("--postgres-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument(
+        "--postgres-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    )
     parser.add_argument("--skip-postgres", action="store_true")
     args = parser.parse_args()
     frame = _frame(args.series, args.days)
@@ -80,7 +82,9 @@ def main() -> None:
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     try:
-        store = Store.from_url(args.postgres_url, connect_args={"options": f"-csearch_path={schema}"})
+        store = Store.from_url(
+            args.postgres_url, connect_args={"options": f"-csearch_path={schema}"}
+        )
         _run("PostgreSQL", store, frame, args.days, args.series)
         store.dispose()
     finally:

@@ -115,6 +115,7 @@ def run_backtest(
     """Backtest `target` on `data` (its component series and the actual weather, 15-min UTC)."""
     start, end = as_utc(start), as_utc(end)
     actual = target_frame(data, [target])[target.name]
+    forecaster: WeatherForecaster | None
     if "temp_outdoor_c" in data.columns:
         weather = training_weather(data, config.features.temp_smoothing_h)
         raw_weather = data[[c for c in weather.columns if not c.startswith("temp_smooth")]]

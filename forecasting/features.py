@@ -359,12 +359,11 @@ class FeatureBuilder:
         estimate = np.zeros(len(geometry))
         for pv in self.target.pv_systems:
             if (pv, "clear") not in cache:
-                cache[(pv, "clear")] = pv_estimate_kw(
-                    (pv,), geometry, *inputs["clear"], inputs["temp"]
-                )
-                cache[(pv, "weather")] = pv_estimate_kw(
-                    (pv,), geometry, *inputs["forecast"], inputs["temp"]
-                )
+                for key, source in (("clear", "clear"), ("weather", "forecast")):
+                    ghi, dni, dhi = inputs[source]
+                    cache[(pv, key)] = pv_estimate_kw(
+                        (pv,), geometry, ghi, dni, dhi, inputs["temp"]
+                    )
             clear += cache[(pv, "clear")]
             estimate += cache[(pv, "weather")]
         return {
