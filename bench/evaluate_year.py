@@ -2,7 +2,7 @@
 
     nice .venv/bin/python bench/evaluate_year.py [--policy rule --policy mpc --policy perfect]
         [--from 2026-01-01] [--days 365] [--horizon-slots 96] [--forecast-every 24]
-        [--out DIR] [--config PATH]
+        [--seed 0] [--out DIR] [--config PATH]
 
 Runs `energy.evaluation.evaluate` (the code behind `kv evaluate`) and prints, per policy, wall and
 CPU time split into set-up (profiles, optimizer build, forecaster training), planning and
@@ -40,6 +40,9 @@ def main() -> None:
     parser.add_argument("--forecast-horizon-h", type=float, default=None)
     parser.add_argument("--training-days", type=int, default=EvaluationOptions.training_days)
     parser.add_argument("--step-s", type=float, default=EvaluationOptions.step_s)
+    parser.add_argument(
+        "--seed", type=int, default=EvaluationOptions.seed, help="seed of the simulated world"
+    )
     parser.add_argument("--config", default=None)
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
@@ -56,6 +59,7 @@ def main() -> None:
     options = EvaluationOptions(
         horizon_slots=args.horizon_slots,
         step_s=args.step_s,
+        seed=args.seed,
         forecast_every_slots=args.forecast_every,
         training_days=args.training_days,
         forecast_config=forecast,
@@ -64,7 +68,7 @@ def main() -> None:
     print(
         f"{site.id}: {start.isoformat()} + {args.days:g} days, policies {policies}, horizon "
         f"{options.horizon_slots} slots, forecasts every {options.forecast_every_slots} slots, "
-        f"physics step {options.step_s:g} s"
+        f"physics step {options.step_s:g} s, seed {options.seed}"
     )
     wall, cpu = time.perf_counter(), time.process_time()
     report = evaluate(site, start, end, policies, options)

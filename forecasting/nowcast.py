@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -49,19 +50,27 @@ class ResidualCorrection:
     gains: tuple[float, ...]
     smoothing_half_life_slots: float
 
+    @cached_property
+    def weights(self) -> FloatArray:
+        """Weights of the errors of the last slots, newest first."""
+        return smoothing_weights(self.smoothing_half_life_slots)
+
+    @cached_property
+    def gain_array(self) -> FloatArray:
+        return np.asarray(self.gains, dtype=float)
+
     @property
     def lookback_slots(self) -> int:
         """How many slots before the issue the smoothed error looks at."""
-        return len(smoothing_weights(self.smoothing_half_life_slots))
+        return len(self.weights)
 
     def smoothed_error(self, errors: FloatArray) -> float:
         """The smoothed error of `errors` (oldest first, ending at the slot before the issue);
         unknown (NaN) errors count as zero, and an unknown last error gives no correction."""
         if len(errors) == 0 or not np.isfinite(errors[-1]):
             return 0.0
-        weights = smoothing_weights(self.smoothing_half_life_slots)
-        recent = np.nan_to_num(np.asarray(errors, dtype=float)[::-1][: len(weights)])
-        return float(np.dot(weights[: len(recent)], recent))
+        recent = np.nan_to_num(np.asarray(errors, dtype=float)[::-1][: len(self.weights)])
+        return float(np.dot(self.weights[: len(recent)], recent))
 
     def apply(self, forecast: FloatArray, errors: FloatArray) -> FloatArray:
         """`forecast` (from the issue slot on) corrected by the measured `errors` before it."""
@@ -70,7 +79,7 @@ class ResidualCorrection:
         if smoothed == 0.0:
             return out
         n = min(len(out), len(self.gains))
-        corrected = out[:n] + np.asarray(self.gains[:n]) * smoothed
+        corrected = out[:n] + self.gain_array[:n] * smoothed
         out[:n] = np.where(out[:n] > 0.0, np.maximum(corrected, 0.0), out[:n])
         return out
 
@@ -108,7 +117,7 @@ class Nowcast:
 
     corrections: Mapping[str, ResidualCorrection]
 
-    @property
+    @cached_property
     def lookback_slots(self) -> int:
         return max((c.lookback_slots for c in self.corrections.values()), default=0)
 

@@ -300,8 +300,8 @@ class PlanningCycle:
             wide.index = pd.DatetimeIndex(wide.index).tz_convert("UTC")
             cached = (forecast, wide)
             self._wide = cached
-        what = f"median forecast issued for {index[0].isoformat()}"
-        values = self._window(cached[1], self._columns(), index, what)
+        # one cache entry for the forecast: its block is rebuilt when a new forecast comes
+        values = self._window(cached[1], self._columns(), index, "median forecast")
         # quantile models can dip slightly below zero; the optimizer rejects negative demand
         return {c: np.clip(v, 0.0, None) for c, v in values.items()}
 

@@ -147,6 +147,16 @@ def test_nowcast_corrects_the_first_slots_by_the_errors_against_the_forecast_in_
     np.testing.assert_array_equal(empty.load_kw["house-01"], plain.load_kw["house-01"])
 
 
+def test_planning_every_slot_keeps_a_bounded_cache(
+    site: Site, optimizer: DispatchOptimizer, realised: pd.DataFrame
+) -> None:
+    forecaster = FakeForecaster(realised, targets(site))
+    cycle = PlanningCycle(site, optimizer, forecaster)
+    for k in range(6):  # the live loop plans every quarter hour, for months
+        cycle.inputs(ISSUE + k * SLOT, realised, realised)
+    assert len(cycle._blocks) <= 3  # forecast, weather forecast, tariff: one entry each
+
+
 def test_missing_forecast_target_and_weather_gaps_are_refused(
     site: Site, optimizer: DispatchOptimizer, realised: pd.DataFrame
 ) -> None:
