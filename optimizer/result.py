@@ -192,7 +192,13 @@ def evaluate_plan(
                 index[-1:], np.array([short]), "battery_terminal_soc", unit.id, "kWh"
             )
         soc0 = state.soc_frac.get(unit.id)
-        if soc0 is not None and not (unit.config.soc_min_frac <= soc0 <= unit.config.soc_max_frac):
+        outside = (
+            0.0
+            if soc0 is None
+            else max(unit.config.soc_min_frac - soc0, soc0 - unit.config.soc_max_frac)
+        )
+        # a battery held at its limit reads a hair outside it: round-off, not a violation
+        if soc0 is not None and outside * unit.config.capacity_kwh > VIOLATION_TOLERANCE:
             violations.append(
                 Violation(
                     "initial_soc_outside_bounds",
@@ -200,7 +206,7 @@ def evaluate_plan(
                     index[0],
                     index[0],
                     1,
-                    float(max(unit.config.soc_min_frac - soc0, soc0 - unit.config.soc_max_frac)),
+                    float(outside),
                     "frac",
                     f"measured soc_frac {soc0:.3f}, bounds [{unit.config.soc_min_frac}, "
                     f"{unit.config.soc_max_frac}]",
@@ -218,7 +224,12 @@ def evaluate_plan(
         violations += _runs(index, low / per_k, "tank_temp_min", pump.tank_id, "K")
         violations += _runs(index, high / per_k, "tank_temp_max", pump.tank_id, "K")
         temp0 = state.tank_temp_c.get(pump.tank_id)
-        if temp0 is not None and not (pump.tank.temp_min_c <= temp0 <= pump.tank.temp_max_c):
+        outside_k = (
+            0.0
+            if temp0 is None
+            else max(pump.tank.temp_min_c - temp0, temp0 - pump.tank.temp_max_c)
+        )
+        if temp0 is not None and outside_k > VIOLATION_TOLERANCE:
             violations.append(
                 Violation(
                     "initial_tank_temp_outside_bounds",
@@ -226,7 +237,7 @@ def evaluate_plan(
                     index[0],
                     index[0],
                     1,
-                    float(max(pump.tank.temp_min_c - temp0, temp0 - pump.tank.temp_max_c)),
+                    float(outside_k),
                     "K",
                     f"measured {temp0:.1f} degC, comfort band [{pump.tank.temp_min_c}, "
                     f"{pump.tank.temp_max_c}] degC",
