@@ -26,6 +26,11 @@ class TargetKind(StrEnum):
     HEAT = "heat"
     PV = "pv"
 
+    @property
+    def quantity(self) -> str:
+        """The measured quantity of a target of this kind (`<asset>:<quantity>`)."""
+        return _QUANTITY[self]
+
 
 _QUANTITY = {TargetKind.LOAD: "load_kw", TargetKind.HEAT: "heat_demand_kw", TargetKind.PV: "pv_kw"}
 
@@ -48,7 +53,7 @@ class Target:
 
     @property
     def quantity(self) -> str:
-        return _QUANTITY[self.kind]
+        return self.kind.quantity
 
 
 def site_targets(site: Site) -> list[Target]:
@@ -80,7 +85,7 @@ def site_targets(site: Site) -> list[Target]:
         annual = None if kind == TargetKind.PV else sum(t.annual_kwh or 0.0 for t in members)
         district.append(
             Target(
-                f"{DISTRICT}:{_QUANTITY[kind]}",
+                f"{DISTRICT}:{kind.quantity}",
                 kind,
                 None,
                 tuple(c for t in members for c in t.components),

@@ -11,8 +11,8 @@
   was planned with: what the nowcast measures the latest errors against (in the live loop, the
   newest stored forecast issued at or before each slot).
 - `ForecastOracle` (a diagnostic for analysts): the realised values instead of the forecast for
-  some target kinds, over the whole horizon or its first slots, to measure what a better
-  forecast of what would be worth (docs/evaluation.md).
+  some target kinds, over the whole horizon or its first slots: what a better forecast of each
+  would be worth (docs/evaluation.md).
 """
 
 from __future__ import annotations
@@ -194,9 +194,7 @@ class _PartlyRealised:
 
     def __init__(self, inner: Forecaster, realised: pd.DataFrame, oracle: ForecastOracle):
         self.inner, self.oracle = inner, oracle
-        suffixes = tuple(
-            {"load": ":load_kw", "heat": ":heat_demand_kw", "pv": ":pv_kw"}[k] for k in oracle.kinds
-        )
+        suffixes = tuple(f":{TargetKind(kind).quantity}" for kind in oracle.kinds)
         self.columns = [c for c in realised.columns if c.endswith(suffixes)]
         self.values = realised[self.columns].stack().clip(lower=0.0)
 
