@@ -198,7 +198,7 @@ def evaluate_plan(
             else max(unit.config.soc_min_frac - soc0, soc0 - unit.config.soc_max_frac)
         )
         # a battery held at its limit reads a hair outside it: round-off, not a violation
-        if soc0 is not None and outside * unit.config.capacity_kwh > VIOLATION_TOLERANCE:
+        if outside * unit.config.capacity_kwh > VIOLATION_TOLERANCE:
             violations.append(
                 Violation(
                     "initial_soc_outside_bounds",
@@ -229,7 +229,7 @@ def evaluate_plan(
             if temp0 is None
             else max(pump.tank.temp_min_c - temp0, temp0 - pump.tank.temp_max_c)
         )
-        if temp0 is not None and outside_k > VIOLATION_TOLERANCE:
+        if outside_k > VIOLATION_TOLERANCE:
             violations.append(
                 Violation(
                     "initial_tank_temp_outside_bounds",

@@ -339,13 +339,9 @@ class PlanningCycle:
         begin = max(0, end - slots)
         if end == begin or len(present) == 0:
             return out
-        # Timestamp.value is in nanoseconds whatever the index's unit
-        offset_ns = index[begin:end].as_unit("ns").asi8 - start.value
-        row, remainder = np.divmod(offset_ns, pd.Timedelta(SLOT).value)
-        row += slots
-        aligned = (remainder == 0) & (row >= 0)
         values = frame.iloc[begin:end].to_numpy(dtype=float)[:, positions[present]]
-        out[np.ix_(row[aligned], present)] = values[aligned]
+        past = slot_grid(start - slots * SLOT, start)
+        out[:, present] = _rows_at(index[begin:end], values, past)
         return out
 
     def _temperature(self, weather_forecast: pd.DataFrame, index: pd.DatetimeIndex) -> FloatArray:
@@ -377,18 +373,20 @@ class _Block:
 
     def rows(self, index: pd.DatetimeIndex) -> FloatArray:
         """Values at the slots of `index` (NaN where missing)."""
-        n = len(index)
-        first = int(self.index.searchsorted(index[0]))
-        last = first + n - 1
-        # both grids are strictly increasing 15-minute slots: equal ends mean equal slots
-        if (
-            last < len(self.index)
-            and self.index[first] == index[0]
-            and self.index[last] == index[-1]
-        ):
-            return self.values[first : last + 1]
-        positions = self.index.get_indexer(index)
-        out = np.full((n, self.values.shape[1]), np.nan)
-        found = positions >= 0
-        out[found] = self.values[positions[found]]
-        return out
+        return _rows_at(self.index, self.values, index)
+
+
+def _rows_at(grid: pd.DatetimeIndex, values: FloatArray, index: pd.DatetimeIndex) -> FloatArray:
+    """The rows of `values` (one per slot of `grid`) at the slots of `index`, NaN where grid
+    has no such slot."""
+    n = len(index)
+    first = int(grid.searchsorted(index[0]))
+    last = first + n - 1
+    # both grids are strictly increasing 15-minute slots: equal ends mean equal slots
+    if last < len(grid) and grid[first] == index[0] and grid[last] == index[-1]:
+        return values[first : last + 1]
+    positions = grid.get_indexer(index)
+    out = np.full((n, values.shape[1]), np.nan)
+    found = positions >= 0
+    out[found] = values[positions[found]]
+    return out
