@@ -9,9 +9,8 @@ Each --oracle is KINDS[:SLOTS]: the target kinds (load, heat, pv) that get their
 values, in the first SLOTS slots of every plan (whole horizon without); "none" is the forecast as
 issued. The nowcast is off unless --nowcast (it would correct the realised values too). Prints,
 per run, the period's cost, the battery and tank energy at the end against the start, and the
-cost with that energy valued (batteries at --battery-eur-per-kwh, tank heat at that divided by
---heat-pump-cop), then rule and perfect foresight over the same period for reference. Asserts
-nothing.
+cost with that energy valued as the evaluation report does (`stored_energy_value_eur`), then rule
+and perfect foresight over the same period for reference. Asserts nothing.
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ import pandas as pd
 
 from energy.evaluation import EvaluationOptions, run_policy
 from energy.evaluation.forecasts import ForecastOracle
-from energy.evaluation.metrics import slot_frame
+from energy.evaluation.metrics import slot_frame, stored_energy_value_eur
 from energy.site import load_site
 from forecasting.config import ForecastConfig, NowcastConfig
 
@@ -43,8 +42,6 @@ def main() -> None:
     parser.add_argument("--oracle", action="append", default=None)
     parser.add_argument("--nowcast", action="store_true")
     parser.add_argument("--no-references", action="store_true", help="skip rule and perfect")
-    parser.add_argument("--battery-eur-per-kwh", type=float, default=0.25)
-    parser.add_argument("--heat-pump-cop", type=float, default=3.5)
     parser.add_argument("--config", default=None)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -59,9 +56,8 @@ def main() -> None:
         runs += [("rule", "-", None), ("perfect", "-", None)]
     print(
         f"{site.id}: {start.date()} + {args.days:g} days, nowcast "
-        f"{'on' if args.nowcast else 'off'}; energy at the end valued at "
-        f"{args.battery_eur_per_kwh} EUR/kWh (batteries), "
-        f"{args.battery_eur_per_kwh / args.heat_pump_cop:.3f} EUR/kWh (tank heat)"
+        f"{'on' if args.nowcast else 'off'}; energy at the end valued at the period's mean "
+        "import price (tank heat divided by the run's mean heat pump COP)"
     )
     print(
         f"{'policy':<8}{'oracle':<18}{'cost EUR':>10}{'batteries kWh':>15}{'tanks kWh':>11}"
@@ -74,11 +70,7 @@ def main() -> None:
         slots = slot_frame(site.config, run)
         cost = float((slots["import_cost_eur"] - slots["export_revenue_eur"]).sum())
         stored = run.stored_energy_change_kwh
-        valued = (
-            cost
-            - args.battery_eur_per_kwh * stored["batteries"]
-            - args.battery_eur_per_kwh / args.heat_pump_cop * stored["tanks"]
-        )
+        valued = cost - stored_energy_value_eur(run, slots)
         print(
             f"{policy:<8}{label:<18}{cost:10.2f}{stored['batteries']:15.1f}"
             f"{stored['tanks']:11.1f}{valued:12.2f}{time.process_time() - cpu:8.0f}",
