@@ -8,7 +8,8 @@ Runs `energy.evaluation.evaluate` (the code behind `kv evaluate`) and prints, pe
 CPU time split into set-up (profiles, optimizer build, forecaster training), planning and
 dispatch, forecast issues and physics, the time per slot, and the time a full year would take at
 that rate (when --days is shorter than a year); then the period's figures side by side and the
-share of the perfect-foresight saving that mpc captures. Asserts nothing.
+saving against rule-tuned and the share of the oracle's saving that mpc captures, with plan
+tracking per device kind. Asserts nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from energy.evaluation import EvaluationOptions, evaluate, write_report
+from energy.evaluation import EvaluationOptions, Policy, evaluate, write_report
 from energy.evaluation.metrics import FIGURES
 from energy.site import load_site
 from forecasting.config import ForecastConfig
@@ -30,7 +31,7 @@ SLOTS_PER_YEAR = 365 * 96
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--policy", action="append", choices=["rule", "mpc", "perfect"])
+    parser.add_argument("--policy", action="append", choices=[p.value for p in Policy])
     parser.add_argument("--from", dest="start", default="2026-01-01")
     parser.add_argument("--days", type=float, default=365.0)
     parser.add_argument("--horizon-slots", type=int, default=EvaluationOptions.horizon_slots)
@@ -64,7 +65,7 @@ def main() -> None:
         training_days=args.training_days,
         forecast_config=forecast,
     )
-    policies = args.policy or ["rule", "mpc", "perfect"]
+    policies = args.policy or ["rule-tuned", "mpc", "oracle"]
     print(
         f"{site.id}: {start.isoformat()} + {args.days:g} days, policies {policies}, horizon "
         f"{options.horizon_slots} slots, forecasts every {options.forecast_every_slots} slots, "
@@ -96,8 +97,19 @@ def main() -> None:
         values = [report.summary["policies"][p]["figures"][name] for p in policies_run]
         print(f"{name:<24}" + "".join(f"{v:14.3f}" for v in values))
     for policy in policies_run:
-        change = report.summary["policies"][policy]["stored_energy_change_kwh"]
-        print(f"{policy}: stored energy change {change}")
+        summary = report.summary["policies"][policy]
+        print(f"{policy}: stored energy change {summary['stored_energy_change_kwh']}")
+        print(
+            f"{policy}: cost with stored energy valued {summary['cost_with_stored_energy_eur']:.2f}"
+        )
+        for kind, tracked in summary["plan_tracking"].items():
+            print(
+                f"{policy}: plan tracking {kind}: planned {tracked['planned_kwh']:.1f} kWh, "
+                f"metered {tracked['metered_kwh']:.1f} kWh, mean |deviation| "
+                f"{tracked['mean_abs_deviation_kwh_per_slot']:.3f} kWh/slot"
+            )
+    if "rule_tuned" in report.summary:
+        print(f"rule-tuned sweep: {report.summary['rule_tuned']}")
     comparison = report.summary["comparison"]
     for key, value in comparison.items():
         print(f"{key}: {value}")

@@ -1,6 +1,10 @@
 """Thermal relations shared by the simulator and the optimizer: heat pump COP and tank capacity.
 
-One definition, so that the plan and the simulated plant use the same physics.
+One definition, so that the plan and the simulated plant use the same physics. The COP depends on
+the tank temperature through the flow temperature: the condenser has to be at least as warm as the
+tank it heats, so every kelvin stored above the supply temperature costs electricity
+(`heat_pump_cop_at_tank`, and its slope `heat_pump_electricity_slope_per_k` for the plan's
+linearisation).
 """
 
 from __future__ import annotations
@@ -8,14 +12,15 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from energy.config import HeatPumpConfig, TankConfig
+from energy.config import HeatPumpConfig
 
 __all__ = [
     "WATER_KWH_PER_L_K",
     "heat_pump_cop",
+    "heat_pump_cop_at_tank",
+    "heat_pump_electricity_slope_per_k",
     "heat_pump_flow_temp_c",
     "heat_pump_source_temp_c",
-    "planned_heat_pump_cop",
     "tank_capacity_kwh_per_k",
 ]
 
@@ -68,13 +73,28 @@ def heat_pump_flow_temp_c(
     return np.maximum(heat_pump.supply_temp_c, np.asarray(tank_temp_c, dtype=float))
 
 
-def planned_heat_pump_cop(
-    heat_pump: HeatPumpConfig, tank: TankConfig, temp_outdoor_c: npt.ArrayLike
+def heat_pump_cop_at_tank(
+    heat_pump: HeatPumpConfig, temp_outdoor_c: npt.ArrayLike, tank_temp_c: npt.ArrayLike
 ) -> npt.NDArray[np.float64]:
-    """The COP a plan assumes: the unit's COP with its tank in the middle of its comfort band.
+    """The COP of a unit heating its tank at `tank_temp_c`: the one function the plant (simulator)
+    and the plan (optimizer) both evaluate."""
+    return heat_pump_cop(heat_pump, temp_outdoor_c, heat_pump_flow_temp_c(heat_pump, tank_temp_c))
 
-    A linear plan cannot let the COP depend on the tank temperature it decides; the middle of the
-    band is where the plant's own thermostat keeps the tank, so plan and plant agree on average.
+
+#: Half the step of the central difference behind `heat_pump_electricity_slope_per_k`, K.
+_SLOPE_STEP_K = 0.5
+
+
+def heat_pump_electricity_slope_per_k(
+    heat_pump: HeatPumpConfig, temp_outdoor_c: npt.ArrayLike, tank_temp_c: npt.ArrayLike
+) -> npt.NDArray[np.float64]:
+    """d(1/COP)/dT_tank: extra kWh of electricity per kWh of heat for each kelvin the tank is
+    warmer (>= 0; zero below the supply temperature, where the flow temperature does not move).
+
+    A central difference of `heat_pump_cop_at_tank`, so that the clipping at cop_max and the
+    flow temperature's floor act on the slope exactly as on the COP itself.
     """
-    middle_c = (tank.temp_min_c + tank.temp_max_c) / 2.0
-    return heat_pump_cop(heat_pump, temp_outdoor_c, heat_pump_flow_temp_c(heat_pump, middle_c))
+    tank = np.asarray(tank_temp_c, dtype=float)
+    warmer = 1.0 / heat_pump_cop_at_tank(heat_pump, temp_outdoor_c, tank + _SLOPE_STEP_K)
+    colder = 1.0 / heat_pump_cop_at_tank(heat_pump, temp_outdoor_c, tank - _SLOPE_STEP_K)
+    return np.maximum((warmer - colder) / (2.0 * _SLOPE_STEP_K), 0.0)

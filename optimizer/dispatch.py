@@ -20,7 +20,13 @@ from energy.site import Site
 from energy.timegrid import SLOT_HOURS
 from optimizer.highs_backend import HighsBackend, RunOutcome, SolverError
 from optimizer.inputs import DispatchInputs, DispatchState
-from optimizer.model import Coefficients, DispatchModel, build_model, coefficients
+from optimizer.model import (
+    Coefficients,
+    CopLinearisation,
+    DispatchModel,
+    build_model,
+    coefficients,
+)
 from optimizer.options import OptimizerOptions
 from optimizer.plant import Plant, sg_ready_levels_kw
 from optimizer.result import (
@@ -75,6 +81,8 @@ class DispatchOptimizer:
         )
         #: the latest plan made by the solver (shifted in time if a later solve fails)
         self.previous: DispatchResult | None = None
+        #: where the COP of the latest plan was linearised
+        self.linearisation: CopLinearisation | None = None
         #: the raw HiGHS outcome behind the latest plan (None for plans made without a solver)
         self.last_outcome: RunOutcome | None = None
         logger.info(
@@ -92,8 +100,18 @@ class DispatchOptimizer:
     def horizon_slots(self) -> int:
         return self.options.horizon_slots
 
-    def solve(self, inputs: DispatchInputs, state: DispatchState | None = None) -> DispatchResult:
+    def solve(
+        self,
+        inputs: DispatchInputs,
+        state: DispatchState | None = None,
+        linearisation: CopLinearisation | None = None,
+    ) -> DispatchResult:
         """Plan the horizon of `inputs` from `state` (None: the configuration's initial state).
+
+        The tank-dependent COP is linearised around `linearisation` if given, else around the
+        previous plan shifted to this start, else (a cold start) around the measured tank
+        temperatures and then `cop_linearisation_passes - 1` more times around the plan just made.
+        `self.linearisation` holds the point of the latest plan.
 
         Raises InputError for inputs or state that do not fit the site; any solver trouble
         yields a fallback plan instead of an exception.
@@ -102,19 +120,33 @@ class DispatchOptimizer:
         inputs.check(self.plant, self.horizon_slots)
         state = (state or DispatchState()).completed(self.site)
         state.check(self.plant)
-        coeffs = coefficients(self.model, inputs, state)
+        if linearisation is None:
+            linearisation = self._linearisation_from_previous(inputs, state)
+        passes = 1 if linearisation is not None else self.options.cop_linearisation_passes
+        coeffs = coefficients(self.model, inputs, state, linearisation)
+        self.linearisation = coeffs.linearisation
         steps: list[FallbackStep] = []
         outcome: RunOutcome | None = None
         stage = SolveStage.RULE_BASED
         update_seconds = 0.0
         try:
-            self._update(coeffs)
-            update_seconds = time.perf_counter() - started
-            if self.backend.is_mip and self.model.static_integer_vars:
-                self._offer_start(coeffs, state)
-            outcome = self.backend.run()
-            if outcome.is_mip:
-                outcome = self.backend.polish(outcome)
+            for _ in range(passes):
+                if outcome is not None:
+                    # a cold start: linearise again around the plan just made
+                    relinearised = _linearisation_of(
+                        self.plant, inputs, state, self._extract(outcome, coeffs), 0
+                    )
+                    coeffs = coefficients(self.model, inputs, state, relinearised)
+                    self.linearisation = relinearised
+                tick = time.perf_counter()
+                self._update(coeffs)
+                update_seconds += time.perf_counter() - tick
+                if self.backend.is_mip and self.model.static_integer_vars:
+                    self._offer_start(coeffs, state)
+                outcome = self.backend.run()
+                if outcome.is_mip:
+                    outcome = self.backend.polish(outcome)
+            assert outcome is not None
             stage = SolveStage.MILP if outcome.is_mip else SolveStage.LP
         except Exception as exc:  # never without a plan: every failure moves down the chain
             failed = SolveStage.MILP if self.backend.is_mip else SolveStage.LP
@@ -158,6 +190,19 @@ class DispatchOptimizer:
         return result
 
     # ------------------------------------------------------------------ steps
+    def _linearisation_from_previous(
+        self, inputs: DispatchInputs, state: DispatchState
+    ) -> CopLinearisation | None:
+        """The previous solver plan shifted to this horizon's start, where it covers that start
+        (None: no such plan, or it starts later or ended before)."""
+        previous = self.previous
+        if previous is None or not self.plant.heat_pumps:
+            return None
+        shift = (inputs.index[0] - previous.index[0]) / (inputs.index[1] - inputs.index[0])
+        if inputs.n_slots < 2 or shift != int(shift) or not 0 <= shift < len(previous.index):
+            return None
+        return _linearisation_of(self.plant, inputs, state, previous.values, int(shift))
+
     def _update(self, coeffs: Coefficients) -> None:
         backend = self.backend
         backend.push(coeffs.params)
@@ -279,7 +324,10 @@ class DispatchOptimizer:
             )
             temp_min_c, per_k = self._tank_temp_min_c, self._tank_kwh_per_k
             temp_end = temp_min_c[:, None] + q / per_k[:, None]
+            # the linearised COP penalty of tanks kept above the supply temperature
+            warm_cost = coeffs.params["hot_cost"] * var("hot", nh)
             for h, pump in enumerate(plant.heat_pumps):
+                values[(pump.id, "warm_tank_cost_eur")] = warm_cost[h]
                 values[(pump.id, "power_kw")] = hp[h]
                 values[(pump.id, "heat_kw")] = heat[h]
                 values[(pump.id, "cop")] = coeffs.cop[h]
@@ -358,6 +406,34 @@ class DispatchOptimizer:
         return DispatchResult(
             index=inputs.index, values=values, summary=summary, violations=tuple(violations)
         )
+
+
+def _linearisation_of(
+    plant: Plant, inputs: DispatchInputs, state: DispatchState, plan: PlanValues, shift: int
+) -> CopLinearisation:
+    """The COP linearisation point a plan gives for a horizon starting `shift` of its slots later:
+    its tank temperatures at each slot's start (the measured ones at the first), its heat and its
+    marginal price of electricity (the balance row's dual; the import price where it has none);
+    past the plan's end, its last slot held."""
+    n = inputs.n_slots
+
+    def shifted(series: FloatArray, first: float | None = None) -> FloatArray:
+        part = np.asarray(series, dtype=float)[shift:]
+        if first is not None:
+            part = np.concatenate([[first], part[:-1] if len(part) > 1 else part[:0]])
+        part = part[:n]
+        return np.concatenate([part, np.full(n - len(part), part[-1])])
+
+    temps = np.array(
+        [
+            shifted(plan[(p.tank_id, "temp_end_c")], state.tank_temp_c[p.tank_id])
+            for p in plant.heat_pumps
+        ]
+    )
+    heat = np.array([shifted(plan[(p.id, "heat_kw")]) for p in plant.heat_pumps])
+    price = shifted(plan[(GRID_ID, "balance_price_eur_per_kwh")])
+    value = np.where(np.isfinite(price), price, inputs.price_import_eur_per_kwh)
+    return CopLinearisation(temps, heat, value)
 
 
 def _failed(stage: SolveStage, exc: BaseException) -> FallbackStep:

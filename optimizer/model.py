@@ -26,7 +26,7 @@ import pyomo.environ as pyo
 from pyomo.common.gc_manager import PauseGC
 
 from energy.config import SiteConfig
-from energy.thermal import planned_heat_pump_cop
+from energy.thermal import heat_pump_cop_at_tank, heat_pump_electricity_slope_per_k
 from energy.timegrid import SLOT_HOURS, SLOT_MINUTES
 from optimizer.inputs import DispatchInputs, DispatchState, InputError
 from optimizer.options import OptimizerOptions
@@ -36,11 +36,13 @@ __all__ = [
     "Binding",
     "BindingKind",
     "Coefficients",
+    "CopLinearisation",
     "DispatchModel",
     "ObjectiveWeights",
     "build_model",
     "co2_series",
     "coefficients",
+    "flat_linearisation",
     "objective_weights",
     "set_param_values",
 ]
@@ -183,6 +185,7 @@ def _build_model(config: SiteConfig, plant: Plant, options: OptimizerOptions) ->
     m.tank_rhs = mutable(m.HT)
     m.tank_lo_rhs = mutable(m.HT)
     m.tank_term_cost = mutable(m.H)
+    m.hot_cost = mutable(m.HT)
 
     # grid connection
     m.imp = pyo.Var(m.T, bounds=(0, None))
@@ -204,6 +207,9 @@ def _build_model(config: SiteConfig, plant: Plant, options: OptimizerOptions) ->
     m.q = pyo.Var(m.HT)
     m.q_lo = pyo.Var(m.HT, bounds=(0, None))
     m.q_hi = pyo.Var(m.HT, bounds=(0, None))
+    # heat stored above the supply temperature at a slot's end: it raises the next slot's flow
+    # temperature and so costs COP (priced by hot_cost, see CopLinearisation)
+    m.hot = pyo.Var(m.HT, bounds=(0, None))
 
     def balance_terms(_m: Any, t: int) -> Iterator[Any]:
         yield _m.imp[t]
@@ -281,6 +287,10 @@ def _build_model(config: SiteConfig, plant: Plant, options: OptimizerOptions) ->
         m.HT, rule=lambda _m, h, t: _m.q[h, t] - _m.q_hi[h, t] <= hps[h].band_kwh
     )
 
+    m.hot_def = pyo.Constraint(
+        m.HT, rule=lambda _m, h, t: _m.hot[h, t] - _m.q[h, t] >= -hps[h].supply_kwh
+    )
+
     bindings = [
         Binding("cost_import", BindingKind.OBJECTIVE, "imp", tuple(ts)),
         Binding("cost_export", BindingKind.OBJECTIVE, "exp", tuple(ts)),
@@ -295,6 +305,7 @@ def _build_model(config: SiteConfig, plant: Plant, options: OptimizerOptions) ->
         Binding("tank_rhs", BindingKind.ROW_BOUND, "tank_bal", tuple(ht)),
         Binding("tank_lo_rhs", BindingKind.ROW_BOUND, "tank_lo", tuple(ht)),
         Binding("tank_term_cost", BindingKind.OBJECTIVE, "q", tuple((h, n - 1) for h in hs)),
+        Binding("hot_cost", BindingKind.OBJECTIVE, "hot", tuple(ht)),
     ]
     static_integer: list[str] = []
     if on_off and hps:
@@ -321,6 +332,7 @@ def _build_model(config: SiteConfig, plant: Plant, options: OptimizerOptions) ->
             comfort = hps[h].tank.comfort_penalty_eur_per_kwh
             yield comfort * m.q_lo[h, t]
             yield comfort * m.q_hi[h, t]
+            yield m.hot_cost[h, t] * m.hot[h, t]
         for b in bs:
             yield m.bat_term_cost[b] * m.e[b, n - 1]
             if terminal_target is not None:
@@ -430,6 +442,44 @@ def _add_on_off(m: pyo.ConcreteModel, plant: Plant, n: int) -> list[Binding]:
 
 
 @dataclass(frozen=True)
+class CopLinearisation:
+    """Where the plan's tank-dependent COP is linearised: a trajectory it expects to follow.
+
+    The plant's COP falls as its tank warms (`energy.thermal.heat_pump_cop_at_tank`), which makes
+    heat = COP(tank temperature) x electricity bilinear. The plan linearises it around this
+    trajectory (in the live loop and the closed loop: the previous plan, shifted to the new
+    start; sequential linearisation across the 15-minute re-plans):
+
+    - each slot's COP is the plant's at `tank_temp_start_c` (the tank at the slot's start, where
+      the plant evaluates it too);
+    - every kWh stored above the supply temperature at the end of slot t costs
+      value[t + 1] x heat[t + 1] x dt x d(1/COP)/dT / (kWh per K): the extra electricity that
+      the heat expected in the next slot needs because the tank is warmer (the first-order term
+      of the bilinear product, priced at the marginal value of electricity then). It sits in the
+      objective, not in the tank balance, so a linearisation point that is off never creates or
+      destroys heat in the plan.
+
+    Arrays are (heat pumps, slots).
+    """
+
+    tank_temp_start_c: FloatArray
+    heat_kw: FloatArray
+    electricity_value_eur_per_kwh: FloatArray
+
+
+def flat_linearisation(
+    dm: DispatchModel, inputs: DispatchInputs, state: DispatchState, value: FloatArray
+) -> CopLinearisation:
+    """The linearisation without a previous plan: every tank held at its measured temperature,
+    each unit producing its house's heat demand, electricity valued at `value` (EUR/kWh)."""
+    pumps = dm.plant.heat_pumps
+    n = dm.n_slots
+    temps = np.array([[state.tank_temp_c[p.tank_id]] * n for p in pumps]).reshape(len(pumps), n)
+    heat = np.array([inputs.heat_demand_kw[p.house_id] for p in pumps]).reshape(len(pumps), n)
+    return CopLinearisation(temps, heat, np.broadcast_to(value, (n,)).astype(float))
+
+
+@dataclass(frozen=True)
 class Coefficients:
     """Values for every Param of a DispatchModel, plus the slots that need integer variables."""
 
@@ -438,6 +488,7 @@ class Coefficients:
     integer_battery_slots: npt.NDArray[np.bool_]
     integer_grid_slots: npt.NDArray[np.bool_]
     import_weight_per_kwh: FloatArray  # objective units per kWh imported, per slot
+    linearisation: CopLinearisation  # where the tank-dependent COP was linearised
 
 
 def co2_series(config: SiteConfig, inputs: DispatchInputs) -> FloatArray | None:
@@ -449,9 +500,17 @@ def co2_series(config: SiteConfig, inputs: DispatchInputs) -> FloatArray | None:
     return None
 
 
-def coefficients(dm: DispatchModel, inputs: DispatchInputs, state: DispatchState) -> Coefficients:
+def coefficients(
+    dm: DispatchModel,
+    inputs: DispatchInputs,
+    state: DispatchState,
+    linearisation: CopLinearisation | None = None,
+) -> Coefficients:
     """Turn inputs and state into the value of every Param of the model (the one place where
-    forecasts, prices and measurements become model numbers)."""
+    forecasts, prices and measurements become model numbers).
+
+    linearisation: where the tank-dependent COP is linearised (None: `flat_linearisation`).
+    """
     n = dm.n_slots
     dt = SLOT_HOURS
     plant = dm.plant
@@ -499,6 +558,9 @@ def coefficients(dm: DispatchModel, inputs: DispatchInputs, state: DispatchState
     p["pv_lb"] = np.where(curtailable[:, None], 0.0, pv)
 
     nh = len(plant.heat_pumps)
+    if linearisation is None:
+        linearisation = flat_linearisation(dm, inputs, state, import_weight)
+    hot_cost = np.zeros((nh, n))
     cop = np.zeros((nh, n))
     hp_ub = np.zeros((nh, n))
     tank_rhs = np.zeros((nh, n))
@@ -508,7 +570,19 @@ def coefficients(dm: DispatchModel, inputs: DispatchInputs, state: DispatchState
     on_init = np.zeros(nh)
     for h, pump in enumerate(plant.heat_pumps):
         hp_cfg = pump.config
-        cop[h] = planned_heat_pump_cop(hp_cfg, pump.tank, inputs.temp_outdoor_c)
+        start_c = linearisation.tank_temp_start_c[h]
+        cop[h] = heat_pump_cop_at_tank(hp_cfg, inputs.temp_outdoor_c, start_c)
+        slope = heat_pump_electricity_slope_per_k(hp_cfg, inputs.temp_outdoor_c, start_c)
+        marginal = (
+            np.maximum(linearisation.electricity_value_eur_per_kwh, 0.0)
+            * np.maximum(linearisation.heat_kw[h], 0.0)
+            * slope
+            * dt
+            / pump.capacity_kwh_per_k
+        )
+        # stored at the end of slot t, paid in slot t + 1; the last slot's store as the mean
+        hot_cost[h, :-1] = marginal[1:]
+        hot_cost[h, -1] = float(np.mean(marginal))
         ub = np.minimum(hp_cfg.electric_max_kw, hp_cfg.thermal_max_kw / cop[h])
         if pump.id in inputs.power_cap_kw:
             ub = np.minimum(ub, inputs.power_cap_kw[pump.id])
@@ -544,6 +618,7 @@ def coefficients(dm: DispatchModel, inputs: DispatchInputs, state: DispatchState
     p["tank_rhs"] = tank_rhs
     p["tank_lo_rhs"] = tank_lo_rhs
     p["tank_term_cost"] = np.array([-energy_value / float(np.mean(cop[h])) for h in range(nh)])
+    p["hot_cost"] = hot_cost
     if "on" in dm.static_integer_vars:
         p["on_lb"] = on_lb
         p["on_ub"] = on_ub
@@ -557,6 +632,7 @@ def coefficients(dm: DispatchModel, inputs: DispatchInputs, state: DispatchState
         integer_battery_slots=(import_weight < 0) | (export_credit < 0),
         integer_grid_slots=import_weight < export_credit,
         import_weight_per_kwh=import_weight,
+        linearisation=linearisation,
     )
 
 

@@ -84,6 +84,10 @@ class OptimizerOptions:
     terminal_soc_frac: float | None = None
     #: Big-M factor for the grid direction binary, as a multiple of the connection limits.
     grid_direction_m_factor: float = 10.0
+    #: Solves per plan when there is no previous plan to linearise the tank-dependent COP around
+    #: (see model.CopLinearisation): the first around the measured tank temperatures, each next
+    #: one around the plan just made. With a previous plan, one solve.
+    cop_linearisation_passes: int = 2
     time_limit_s: float = 5.0
     mip_rel_gap: float = 0.01
     #: Algorithm of the first (cold) solve; re-solves use dual simplex from the previous basis.
@@ -94,6 +98,10 @@ class OptimizerOptions:
         problems = []
         if self.horizon_slots < 1:
             problems.append(f"horizon_slots: expected >= 1; found {self.horizon_slots}")
+        if self.cop_linearisation_passes < 1:
+            problems.append(
+                f"cop_linearisation_passes: expected >= 1; found {self.cop_linearisation_passes}"
+            )
         if self.time_limit_s <= 0:
             problems.append(
                 f"time_limit_s: expected > 0 (a MILP needs a limit); found {self.time_limit_s}"

@@ -54,6 +54,12 @@ class HeatPumpUnit:
         return self.capacity_kwh_per_k * (self.tank.temp_max_c - self.tank.temp_min_c)
 
     @property
+    def supply_kwh(self) -> float:
+        """Tank energy (above temp_min_c) at which the tank reaches the supply temperature: above
+        it the flow temperature follows the tank (negative if supply_temp_c < temp_min_c)."""
+        return self.capacity_kwh_per_k * (self.config.supply_temp_c - self.tank.temp_min_c)
+
+    @property
     def sg_ready(self) -> bool:
         return self.config.control == HeatPumpControl.SG_READY
 

@@ -212,8 +212,11 @@ def evaluate_plan(
                     f"{unit.config.soc_max_frac}]",
                 )
             )
+    warm_tank_eur = 0.0
     for pump in plant.heat_pumps:
         energy = values[(pump.tank_id, "energy_end_kwh")]
+        if (pump.id, "warm_tank_cost_eur") in values:
+            warm_tank_eur += float(values[(pump.id, "warm_tank_cost_eur")].sum())
         cop = np.mean(values[(pump.id, "cop")]) if (pump.id, "cop") in values else None
         if cop:
             terminal += energy_value / float(cop) * float(energy[-1])
@@ -266,6 +269,7 @@ def evaluate_plan(
         + w.co2_per_kg * co2_kg
         + penalty * limit_kwh
         + comfort_eur
+        + warm_tank_eur
         - terminal
     )
     breakdown = {
@@ -275,6 +279,7 @@ def evaluate_plan(
         "cycle_cost_eur": cycle,
         "net_energy_cost_eur": net_cost,
         "comfort_penalty_eur": comfort_eur,
+        "warm_tank_cop_eur": warm_tank_eur,
         "limit_penalty_eur": penalty * limit_kwh,
         "stored_energy_value_eur": terminal,
         "objective_eur": objective,

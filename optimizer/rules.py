@@ -18,7 +18,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from energy.config import SiteConfig
-from energy.thermal import planned_heat_pump_cop
+from energy.thermal import heat_pump_cop_at_tank
 from energy.timegrid import SLOT_HOURS
 from optimizer.inputs import DispatchInputs, DispatchState
 from optimizer.plant import Plant, sg_ready_levels_kw
@@ -50,7 +50,9 @@ def simulate_plan(
     hp_power = np.zeros((nh, n))
     for h, pump in enumerate(plant.heat_pumps):
         hp_cfg = pump.config
-        cop = planned_heat_pump_cop(hp_cfg, pump.tank, inputs.temp_outdoor_c)
+        # the rule keeps the tank mid-band: its COP there
+        middle_c = (pump.tank.temp_min_c + pump.tank.temp_max_c) / 2.0
+        cop = heat_pump_cop_at_tank(hp_cfg, inputs.temp_outdoor_c, middle_c)
         ub = np.minimum(hp_cfg.electric_max_kw, hp_cfg.thermal_max_kw / cop)
         if pump.id in inputs.power_cap_kw:
             ub = np.minimum(ub, inputs.power_cap_kw[pump.id])

@@ -40,13 +40,25 @@ def _utc_day(value: str, option: str) -> pd.Timestamp:
     return stamp
 
 
+def _policy(name: str) -> Policy:
+    try:
+        return Policy(name)
+    except ValueError:
+        raise ValueError(
+            f"--policy: expected one of {', '.join(p.value for p in Policy)}; found {name!r}"
+        ) from None
+
+
 def evaluate_command(
-    policies: Annotated[
-        list[Policy],
+    policy_names: Annotated[
+        list[str],
         typer.Option(
             "--policy",
             "-p",
-            help="Policy to run: rule, mpc or perfect; repeat to compare several in one call.",
+            help=(
+                "Policy to run: rule, rule-tuned, mpc, perfect-forecast or oracle ('perfect' is "
+                "an old name of perfect-forecast); repeat to compare several in one call."
+            ),
         ),
     ],
     start: Annotated[
@@ -95,6 +107,7 @@ def evaluate_command(
         for name in _PER_SLOT_LOGGERS:
             logging.getLogger(name).setLevel(logging.ERROR)
     try:
+        policies = [_policy(name) for name in policy_names]
         site = load_site(config)
         loaded = load_forecast_config(forecast_config) if forecast_config else None
         options = EvaluationOptions(
@@ -137,13 +150,20 @@ def evaluate_command(
             name, *(f"{s['figures'][name]:.3f}" for s in report.summary["policies"].values())
         )
     Console().print(table)
-    comparison = report.summary["comparison"]
-    if "mpc_share_of_perfect_saving" in comparison:
-        share = comparison["mpc_share_of_perfect_saving"]
+    tuned = report.summary.get("rule_tuned")
+    if tuned is not None:
+        setpoint = tuned["thermostat_setpoint_c"]
         typer.echo(
-            "mpc share of the perfect-foresight saving: "
-            + ("n/a" if share is None else f"{100 * share:.1f} %")
+            "rule-tuned thermostat setpoint: "
+            + ("as shipped" if setpoint is None else f"{setpoint:g} degC")
         )
+    for name, text in (
+        ("mpc_saving_vs_rule_tuned_frac", "mpc saving against rule-tuned"),
+        ("mpc_capture_of_oracle_saving_frac", "mpc capture of the oracle's saving"),
+    ):
+        if name in report.summary:
+            value = report.summary[name]
+            typer.echo(f"{text}: " + ("n/a" if value is None else f"{100 * value:.1f} %"))
     for policy, summary in report.summary["policies"].items():
         typer.echo(f"{policy}: {summary['timing']['wall_seconds']:.1f} s wall")
     if out is not None:

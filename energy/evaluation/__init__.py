@@ -1,6 +1,6 @@
 """Closed-loop evaluation: the platform's control code against the simulated district.
 
-`evaluate(site, start, end, ["rule", "mpc", "perfect"])` runs each policy with the live loop's
+`evaluate(site, start, end, ["rule-tuned", "mpc", "oracle"])` runs each policy with the live loop's
 `PlanningCycle` and `commands_for_slot` on `DistrictSimulator` physics and returns an
 `EvaluationReport`; `write_report` writes its CSV, JSON and HTML files. See docs/evaluation.md.
 """

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -25,7 +26,11 @@ from enum import StrEnum
 import numpy as np
 import pandas as pd
 
-from energy.control.commands import commands_for_slot, dispatch_state_from_snapshot
+from energy.control.commands import (
+    commands_for_slot,
+    dispatch_state_from_snapshot,
+    plan_values_at,
+)
 from energy.control.planning import Forecaster, PlanningCycle
 from energy.evaluation.devices import apply_commands
 from energy.evaluation.forecasts import (
@@ -34,13 +39,14 @@ from energy.evaluation.forecasts import (
     LatestForecast,
     train_forecaster,
 )
+from energy.evaluation.tracking import TRACKED_KINDS, PlanTracker
 from energy.physics.district import GRID_METER_ID, DistrictSimulator
 from energy.physics.profiles import district_profiles
 from energy.physics.readings import DistrictSnapshot
 from energy.site import Site
 from energy.timegrid import SLOT, SLOT_HOURS, SLOT_MINUTES, as_utc, slot_grid
 from forecasting.config import ForecastConfig
-from optimizer import DispatchOptimizer, OptimizerOptions
+from optimizer import DispatchOptimizer, DispatchResult, OptimizerOptions
 from optimizer.plant import Plant
 
 __all__ = ["EvaluationOptions", "Policy", "PolicyRun", "run_policy"]
@@ -63,9 +69,35 @@ ENERGY_COLUMNS = (
 
 
 class Policy(StrEnum):
+    """rule: the devices' own controllers as shipped; rule-tuned: the same with the thermostat
+    setpoint a commissioning sweep chose (see `energy.evaluation.tuning`); mpc: the platform;
+    perfect-forecast: the same rolling MPC fed the realised future (a forecast experiment, not a
+    bound); oracle: perfect foresight over at least a week ahead, re-planned from the measured
+    state every few hours and executed like every other policy (the reference for what is
+    possible)."""
+
     RULE = "rule"
+    RULE_TUNED = "rule-tuned"
     MPC = "mpc"
-    PERFECT = "perfect"
+    PERFECT_FORECAST = "perfect-forecast"
+    ORACLE = "oracle"
+
+    @classmethod
+    def _missing_(cls, value: object) -> Policy | None:
+        if value == "perfect":
+            warnings.warn(
+                "policy 'perfect' is now 'perfect-forecast' (a rolling MPC fed the realised "
+                "future, not a bound); use 'oracle' for the whole-period reference",
+                FutureWarning,
+                stacklevel=2,
+            )
+            return cls.PERFECT_FORECAST
+        return None
+
+    @property
+    def plans(self) -> bool:
+        """Whether the policy runs the optimizer (the rule policies write nothing)."""
+        return self not in (Policy.RULE, Policy.RULE_TUNED)
 
 
 @dataclass(frozen=True)
@@ -79,7 +111,10 @@ class EvaluationOptions:
     least 48 h, so between weather updates a new issue repeats the last);
     training_days: history before the start the MPC's forecaster is trained on;
     command_timeout_s: watchdog period of written setpoints (None: two slots);
-    oracle: a diagnostic `ForecastOracle` (mpc only): realised values instead of some forecasts.
+    oracle: a diagnostic `ForecastOracle` (mpc only): realised values instead of some forecasts;
+    oracle_horizon_slots, oracle_replan_slots: the oracle policy's look-ahead (at least a week)
+    and how often it re-plans from the measured state (between re-plans the devices follow the
+    plan in force, slot by slot).
     """
 
     horizon_slots: int = 96
@@ -91,6 +126,8 @@ class EvaluationOptions:
     optimizer_options: OptimizerOptions | None = None
     command_timeout_s: float | None = None
     oracle: ForecastOracle | None = None
+    oracle_horizon_slots: int = 7 * 96
+    oracle_replan_slots: int = 16
 
     def __post_init__(self) -> None:
         problems = []
@@ -109,6 +146,16 @@ class EvaluationOptions:
                 f"{self.horizon_slots} slots: expected at most the forecast horizon "
                 f"({self.forecast_config.horizon_slots} slots) so that the latest forecast "
                 f"covers every plan; found {reach}"
+            )
+        if self.oracle_horizon_slots < 7 * 96:
+            problems.append(
+                f"oracle_horizon_slots: expected >= {7 * 96} (a week); "
+                f"found {self.oracle_horizon_slots}"
+            )
+        if not 1 <= self.oracle_replan_slots <= self.oracle_horizon_slots:
+            problems.append(
+                f"oracle_replan_slots: expected 1..oracle_horizon_slots; "
+                f"found {self.oracle_replan_slots}"
             )
         if self.training_days < 14:
             problems.append(f"training_days: expected >= 14; found {self.training_days}")
@@ -195,10 +242,9 @@ def _planning_cycle(
     progress: Callable[[str], None] | None,
 ) -> tuple[PlanningCycle, IssuedForecasts | None]:
     optimizer_options = options.optimizer_options or OptimizerOptions()
-    optimizer = DispatchOptimizer(
-        site, options.horizon_slots, optimizer_options.replace(horizon_slots=options.horizon_slots)
-    )
-    if policy == Policy.PERFECT:
+    horizon = _horizon_slots(policy, options)
+    optimizer = DispatchOptimizer(site, horizon, optimizer_options.replace(horizon_slots=horizon))
+    if policy in (Policy.PERFECT_FORECAST, Policy.ORACLE):
         return PlanningCycle(site, optimizer, None), None
     service = train_forecaster(
         site, realised.loc[: start - SLOT], options.forecast_config, progress
@@ -209,6 +255,14 @@ def _planning_cycle(
         forecaster = options.oracle.wrap(forecaster, realised)
     cycle = PlanningCycle(site, optimizer, forecaster, nowcast=service.nowcast())
     return cycle, issued
+
+
+def _horizon_slots(policy: Policy, options: EvaluationOptions) -> int:
+    return options.oracle_horizon_slots if policy == Policy.ORACLE else options.horizon_slots
+
+
+def _replan_every_slots(policy: Policy, options: EvaluationOptions) -> int:
+    return options.oracle_replan_slots if policy == Policy.ORACLE else 1
 
 
 def run_policy(
@@ -231,7 +285,7 @@ def run_policy(
     if len(slots) == 0:
         raise ValueError(f"evaluation period {start.isoformat()}..{end.isoformat()} is empty")
     began, began_cpu = time.perf_counter(), time.process_time()
-    reach = end + options.horizon_slots * SLOT
+    reach = end + _horizon_slots(policy, options) * SLOT
     first = start
     if policy == Policy.MPC:
         # the forecaster learns on the days before the period and needs their lags at issue time
@@ -240,7 +294,7 @@ def run_policy(
     realised = district_profiles(site, first, reach, options.seed)
     cycle: PlanningCycle | None = None
     issued: IssuedForecasts | None = None
-    if policy != Policy.RULE:
+    if policy.plans:
         if status is not None:
             status(f"{policy.value}: building the optimizer and forecaster")
         cycle, issued = _planning_cycle(site, policy, options, start, realised, status)
@@ -251,15 +305,21 @@ def run_policy(
         site, start, options.seed, options.step_s, profiles=realised.loc[start : end - SLOT]
     )
     plant = Plant.from_site(site)
+    tracker = PlanTracker(plant)
+    replan_every = _replan_every_slots(policy, options)
     clock = _SwitchClock()
     records = np.zeros((len(slots), len(ENERGY_COLUMNS)))
+    planned = np.full((len(slots), len(TRACKED_KINDS)), np.nan)
+    metered = np.zeros((len(slots), len(TRACKED_KINDS)))
     stages: list[str] = []
     plan_seconds = physics_seconds = 0.0
     month_peak_kw: dict[tuple[int, int], float] = {}
     tz = site.tz
     snapshot = simulator.snapshot()
     before = _counters(snapshot)
+    metered_before = tracker.counters_kwh(snapshot)
     weather = realised
+    result: DispatchResult | None = None
     for k, t in enumerate(slots):
         if cycle is not None:
             tick = time.perf_counter()
@@ -269,16 +329,18 @@ def run_policy(
                 clock.minutes(snapshot, t),
                 month_peak_kw.get((local.year, local.month), 0.0),
             )
-            in_force = None
-            if issued is not None:
-                _, weather = issued.at(t)
-                history = realised.loc[: t - SLOT]
-                if cycle.nowcast is not None:
-                    in_force = issued.in_force(t, cycle.nowcast.lookback_slots)
-            else:
-                history = realised
-            result = cycle.plan(t, state, history, weather, forecast_in_force=in_force)
+            if result is None or k % replan_every == 0:
+                in_force = None
+                if issued is not None:
+                    _, weather = issued.at(t)
+                    history = realised.loc[: t - SLOT]
+                    if cycle.nowcast is not None:
+                        in_force = issued.in_force(t, cycle.nowcast.lookback_slots)
+                else:
+                    history = realised
+                result = cycle.plan(t, state, history, weather, forecast_in_force=in_force)
             stages.append(result.stage.value)
+            planned[k] = tracker.planned_kwh(plan_values_at(result, t))
             commands = commands_for_slot(site, result, t, state=state, plant=plant)
             apply_commands(simulator, commands, options.timeout_s)
             plan_seconds += time.perf_counter() - tick
@@ -289,6 +351,9 @@ def run_policy(
         physics_seconds += time.perf_counter() - tick
         records[k] = after - before
         before = after
+        metered_after = tracker.counters_kwh(snapshot)
+        metered[k] = metered_after - metered_before
+        metered_before = metered_after
         local = t.tz_convert(tz)
         key = (local.year, local.month)
         month_peak_kw[key] = max(month_peak_kw.get(key, 0.0), records[k, 0] / SLOT_HOURS)
@@ -303,6 +368,9 @@ def run_policy(
     frame["pv_available_kwh"] = realised.loc[slots, pv_columns].sum(axis=1) * SLOT_HOURS
     if stages:
         frame["plan_stage"] = stages
+        for j, kind in enumerate(TRACKED_KINDS):
+            frame[f"planned_{kind}_kwh"] = planned[:, j]
+            frame[f"metered_{kind}_kwh"] = metered[:, j]
     wall = time.perf_counter() - began
     cpu = time.process_time() - began_cpu
     forecast_seconds = issued.seconds if issued is not None else 0.0
@@ -348,11 +416,11 @@ def run_policy(
 
 
 def _notes(policy: Policy, options: EvaluationOptions) -> list[str]:
-    if policy == Policy.RULE:
+    if not policy.plans:
         return ["no commands: batteries in self-consumption, heat pumps on their thermostats"]
     notes = [
-        f"re-planned every {SLOT_MINUTES} min over {options.horizon_slots} slots from the "
-        "simulated state"
+        f"re-planned every {_replan_every_slots(policy, options) * SLOT_MINUTES} min over "
+        f"{_horizon_slots(policy, options)} slots from the simulated state"
     ]
     if policy == Policy.MPC:
         notes.append(

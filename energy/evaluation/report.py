@@ -29,7 +29,15 @@ from energy.evaluation.metrics import (
 
 __all__ = ["EvaluationReport", "build_report", "write_report"]
 
-_COLOURS = {"rule": "#7f7f7f", "mpc": "#1f77b4", "perfect": "#2ca02c"}
+_COLOURS = {
+    "rule": "#7f7f7f",
+    "rule-tuned": "#ff7f0e",
+    "mpc": "#1f77b4",
+    "perfect-forecast": "#9467bd",
+    "oracle": "#2ca02c",
+}
+#: Figures of the comparison lifted to the top level of summary.json.
+_HEADLINE = ("mpc_saving_vs_rule_tuned_frac", "mpc_capture_of_oracle_saving_frac")
 _LABELS = {
     "cost_eur": "cost (EUR)",
     "import_cost_eur": "import cost (EUR)",
@@ -68,10 +76,12 @@ class EvaluationReport:
             ignore_index=True,
         )
         summaries = {p: run_summary(config, r, self.slots[p]) for p, r in self.runs.items()}
+        compared = comparison(summaries)
         self.summary: dict[str, Any] = {
             **meta,
+            **{name: compared[name] for name in _HEADLINE if name in compared},
             "policies": summaries,
-            "comparison": comparison(summaries),
+            "comparison": compared,
         }
 
     def totals(self) -> pd.DataFrame:
@@ -149,25 +159,24 @@ def _totals_table(report: EvaluationReport) -> str:
 def _comparison_html(report: EvaluationReport) -> str:
     comp = report.summary["comparison"]
     items = []
-    for policy, saving in comp.get("saving_vs_rule_eur", {}).items():
-        items.append(f"<li>{html.escape(policy)} saves {saving:,.1f} EUR against rule</li>")
-    share = comp.get("mpc_share_of_perfect_saving")
-    if "mpc_share_of_perfect_saving" in comp:
-        text = "n/a (perfect saves nothing)" if share is None else f"{100 * share:.1f} %"
-        items.append(f"<li>mpc captures {text} of the saving perfect foresight achieves</li>")
-        adjusted = comp.get("mpc_share_of_perfect_saving_with_stored_energy")
-        if adjusted is not None:
+    for reference in ("rule", "rule_tuned"):
+        for policy, saving in comp.get(f"saving_vs_{reference}_eur", {}).items():
             items.append(
-                f"<li>with the change in stored energy valued: {100 * adjusted:.1f} %</li>"
+                f"<li>{html.escape(policy)} saves {saving:,.1f} EUR against "
+                f"{reference.replace('_', '-')} (stored energy valued)</li>"
             )
-        items.append(
-            "<li>goal: mpc captures at least 85 %: "
-            f"{'met' if comp['goal_mpc_captures_85_percent'] else 'not met'}</li>"
-        )
-        items.append(
-            "<li>goal: mpc comfort violations no higher than rule's: "
-            f"{'met' if comp['goal_mpc_comfort_not_worse_than_rule'] else 'not met'}</li>"
-        )
+    setpoint = report.summary.get("rule_tuned", {}).get("thermostat_setpoint_c")
+    if "rule_tuned" in report.summary:
+        chosen = "as shipped" if setpoint is None else f"{setpoint:g} °C"
+        items.append(f"<li>rule-tuned thermostat setpoint: {html.escape(chosen)}</li>")
+    for name, text in (
+        ("mpc_saving_vs_rule_tuned_frac", "mpc is cheaper than rule-tuned by"),
+        ("mpc_capture_of_oracle_saving_frac", "mpc captures of the oracle's saving"),
+    ):
+        if name in comp:
+            value = comp[name]
+            shown = "n/a" if value is None else f"{100 * value:.1f} %"
+            items.append(f"<li>{text} {shown}</li>")
     return f"<ul>{''.join(items)}</ul>" if items else ""
 
 
@@ -197,14 +206,15 @@ def _cumulative_cost_chart(report: EvaluationReport) -> go.Figure:
 
 
 def _cumulative_saving_chart(report: EvaluationReport) -> go.Figure | None:
-    """Each policy's cumulative saving against rule (None without a rule run)."""
-    if "rule" not in report.slots:
+    """Each policy's cumulative saving against rule-tuned, else rule (None without either)."""
+    reference = next((p for p in ("rule-tuned", "rule") if p in report.slots), None)
+    if reference is None:
         return None
-    rule = report.slots["rule"]
+    rule = report.slots[reference]
     rule_cost = (rule["import_cost_eur"] - rule["export_revenue_eur"]).cumsum()
     chart = go.Figure()
     for policy, frame in report.slots.items():
-        if policy == "rule":
+        if policy == reference:
             continue
         cost = (frame["import_cost_eur"] - frame["export_revenue_eur"]).cumsum()
         daily = (rule_cost - cost).resample("D").last()
@@ -212,7 +222,9 @@ def _cumulative_saving_chart(report: EvaluationReport) -> go.Figure | None:
             x=daily.index, y=daily, name=policy, mode="lines", line_color=_COLOURS.get(policy)
         )
     chart.update_layout(
-        title="cumulative saving against rule (EUR)", height=360, margin={"t": 50, "b": 40}
+        title=f"cumulative saving against {reference} (EUR)",
+        height=360,
+        margin={"t": 50, "b": 40},
     )
     return chart
 

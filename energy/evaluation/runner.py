@@ -10,6 +10,7 @@ import pandas as pd
 
 from energy.evaluation.closed_loop import EvaluationOptions, Policy, PolicyRun, run_policy
 from energy.evaluation.report import EvaluationReport
+from energy.evaluation.tuning import tune_thermostat
 from energy.site import Site
 from energy.timegrid import SLOT_MINUTES, as_utc
 
@@ -35,15 +36,31 @@ def evaluate(
     start, end = as_utc(start), as_utc(end)
     chosen = list(dict.fromkeys(Policy(p) for p in policies))
     if not chosen:
-        raise ValueError("evaluate: expected at least one policy (rule, mpc, perfect); found none")
+        raise ValueError(
+            "evaluate: expected at least one policy "
+            f"({', '.join(p.value for p in Policy)}); found none"
+        )
     runs: dict[str, PolicyRun] = {}
-    for policy in chosen:
+    tuned: dict[str, Any] = {}
+    # rule-tuned first: its sweep runs the shipped rule too, which a rule run then reuses
+    for policy in sorted(chosen, key=lambda p: p != Policy.RULE_TUNED):
 
         def step(done: int, total: int, name: str = policy.value) -> None:
             if progress is not None:
                 progress(name, done, total)
 
-        runs[policy.value] = run_policy(site, policy, start, end, options, step, status)
+        if policy == Policy.RULE_TUNED:
+            tuning = tune_thermostat(site, start, end, options, status)
+            runs[policy.value] = tuning.run
+            if Policy.RULE in chosen:
+                runs[Policy.RULE.value] = tuning.shipped
+            tuned = {
+                "thermostat_setpoint_c": tuning.setpoint_c,
+                "sweep": [point.to_dict() for point in tuning.sweep],
+            }
+        elif policy.value not in runs:
+            runs[policy.value] = run_policy(site, policy, start, end, options, step, status)
+    runs = {p.value: runs[p.value] for p in chosen}
     meta: dict[str, Any] = {
         "site": site.id,
         "start": start.isoformat(),
@@ -57,6 +74,10 @@ def evaluate(
             "training_days": options.training_days,
             "forecast_quantiles": list(options.forecast_config.quantiles),
             "command_timeout_s": options.timeout_s,
+            "oracle_horizon_slots": options.oracle_horizon_slots,
+            "oracle_replan_slots": options.oracle_replan_slots,
         },
     }
+    if tuned:
+        meta["rule_tuned"] = tuned
     return EvaluationReport(site.config, runs, meta)

@@ -16,8 +16,9 @@ What decides a unit's electric power in a step (`HeatPumpBank.decide`):
 6. the tank cannot exceed temp_max_c: heat is limited to the tank's headroom and the unit stops
    once the tank is full.
 
-The COP comes from the shared `energy.thermal.heat_pump_cop`, evaluated with the flow temperature
-max(supply_temp_c, tank temperature): the condenser has to be at least as warm as the tank. The
+The COP comes from the shared `energy.thermal.heat_pump_cop_at_tank` (the function the optimizer
+plans with), evaluated with the flow temperature max(supply_temp_c, tank temperature): the
+condenser has to be at least as warm as the tank. The
 district re-evaluates it at every slot start (`update_cop`) and holds it within the slot.
 """
 
@@ -29,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from energy.config import HeatPumpConfig, HeatPumpControl, TankConfig
-from energy.thermal import heat_pump_cop, heat_pump_flow_temp_c
+from energy.thermal import heat_pump_cop_at_tank, heat_pump_flow_temp_c
 
 __all__ = ["SG_FORCED_ON", "SG_LOCK", "SG_NORMAL", "SG_RECOMMENDED_ON", "HeatPumpBank"]
 
@@ -108,8 +109,8 @@ class HeatPumpBank:
         )
         self.cop = np.array(
             [
-                float(heat_pump_cop(config, temp_outdoor_c, flow))
-                for config, flow in zip(self.configs, self.flow_temp_c, strict=True)
+                float(heat_pump_cop_at_tank(config, temp_outdoor_c, t))
+                for config, t in zip(self.configs, tank_temp_c, strict=True)
             ]
         )
         self._full_kw = np.minimum(self.electric_max_kw, self.thermal_max_kw / self.cop)

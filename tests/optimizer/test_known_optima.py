@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from energy.config import HeatPumpConfig, TankConfig
-from energy.thermal import planned_heat_pump_cop, tank_capacity_kwh_per_k
+from energy.thermal import heat_pump_cop_at_tank, tank_capacity_kwh_per_k
 from optimizer import GRID_ID, DispatchOptimizer, DispatchState, OptimizerOptions, PlanStatus
 from tests.optimizer.conftest import (
     balance_residual,
@@ -75,7 +75,10 @@ def test_heat_pump_heats_the_tank_in_the_one_cheap_slot():
     # cheap, and the heat pump can make all 2 kWh there: P = 2 kWh / (0.25 h x COP).
     site = make_site([{"id": "h1", "heat_pump": heat_pump(), "tank": tank()}])
     hp_config = HeatPumpConfig.model_validate(heat_pump())
-    cop = float(planned_heat_pump_cop(hp_config, TankConfig.model_validate(tank()), 5.0))
+    # the tank starts at 40 degC, below the 45 degC supply: slot 0 runs at the supply's COP
+    cop = float(
+        heat_pump_cop_at_tank(hp_config, 5.0, TankConfig.model_validate(tank()).initial_temp_c)
+    )
     inputs = make_inputs(site, 4, price=[0.10, 0.40, 0.40, 0.40], heat={"h1": 2.0})
     options = OptimizerOptions(horizon_slots=4, terminal_value_eur_per_kwh=0.0)
     result = DispatchOptimizer(site, options=options).solve(inputs)

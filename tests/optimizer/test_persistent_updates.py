@@ -80,7 +80,8 @@ BASE_STATE = DispatchState(
 def compiled_reference(optimizer, inputs, state):
     """LP data of a from-scratch compile of the Pyomo model with the Params set."""
     dm = optimizer.model
-    set_param_values(dm, coefficients(dm, inputs, state.completed(optimizer.site)))
+    completed = state.completed(optimizer.site)
+    set_param_values(dm, coefficients(dm, inputs, completed, optimizer.linearisation))
     info = LinearStandardFormCompiler().write(dm.model, mixed_form=True)
     sense = np.array([s for _, s in info.rows])
     rhs = np.asarray(info.rhs, dtype=float)
@@ -225,7 +226,10 @@ def test_warm_re_solves_equal_cold_solves(site):
         )
         state = DispatchState(soc_frac={"h1.battery": float(rng.uniform(0.1, 0.9))})
         warm_result = warm.solve(inputs, state)
-        cold_result = DispatchOptimizer(site, options=options).solve(inputs, state)
+        # the same COP linearisation: the warm one is around its previous plan
+        cold_result = DispatchOptimizer(site, options=options).solve(
+            inputs, state, warm.linearisation
+        )
         assert warm_result.summary["objective_eur"] == pytest.approx(
             cold_result.summary["objective_eur"], rel=1e-7, abs=1e-7
         )

@@ -49,7 +49,7 @@ def test_rule_runs_local_modes_and_conserves_energy(site: Site) -> None:
 def test_perfect_plans_every_slot_and_drives_the_devices(site: Site) -> None:
     options = EvaluationOptions(horizon_slots=8)
     end = START + pd.Timedelta(hours=4)
-    perfect = run_policy(site, Policy.PERFECT, START, end, options)
+    perfect = run_policy(site, Policy.PERFECT_FORECAST, START, end, options)
     rule = run_policy(site, Policy.RULE, START, end, options)
     assert len(perfect.slots) == 16
     assert sum(perfect.plan_stages.values()) == 16
@@ -188,11 +188,20 @@ def test_evaluate_compares_policies_over_the_same_world(site: Site) -> None:
         site,
         START,
         START + pd.Timedelta(hours=2),
-        ["rule", "perfect", "rule"],
+        ["rule", "perfect-forecast", "rule"],
         EvaluationOptions(horizon_slots=4),
     )
-    assert list(report.summary["policies"]) == ["rule", "perfect"]
+    assert list(report.summary["policies"]) == ["rule", "perfect-forecast"]
     totals = report.totals().set_index("policy")
-    assert totals.loc["rule", "load_kwh"] == pytest.approx(totals.loc["perfect", "load_kwh"])
-    assert set(report.summary["comparison"]["saving_vs_rule_eur"]) == {"perfect"}
+    assert totals.loc["rule", "load_kwh"] == pytest.approx(
+        totals.loc["perfect-forecast", "load_kwh"]
+    )
+    assert set(report.summary["comparison"]["saving_vs_rule_eur"]) == {"perfect-forecast"}
     assert report.summary["options"]["horizon_slots"] == 4
+
+
+def test_perfect_is_an_old_name_of_perfect_forecast_and_warns() -> None:
+    with pytest.warns(FutureWarning, match="perfect-forecast"):
+        assert Policy("perfect") is Policy.PERFECT_FORECAST
+    with pytest.raises(ValueError, match="bogus"):
+        Policy("bogus")

@@ -71,35 +71,58 @@ def test_period_figures_from_meters_and_tariff(site: Site) -> None:
     )
 
 
-def test_comparison_share_of_perfect_saving_and_goals() -> None:
-    def summary(cost: float, comfort: float) -> dict[str, object]:
-        return {"figures": {"cost_eur": cost, "comfort_violation_kh": comfort}}
+def test_comparison_against_rule_tuned_and_the_oracle() -> None:
+    def summary(cost: float, comfort: float, stored_eur: float = 0.0) -> dict[str, object]:
+        return {
+            "figures": {"cost_eur": cost, "comfort_violation_kh": comfort},
+            "cost_with_stored_energy_eur": cost - stored_eur,
+        }
 
     result = comparison(
-        {"rule": summary(100.0, 1.0), "mpc": summary(91.0, 0.5), "perfect": summary(90.0, 0.0)}
+        {
+            "rule": summary(110.0, 1.0),
+            "rule-tuned": summary(100.0, 0.5),
+            # mpc ends with 2 EUR more stored: compared at 94 EUR
+            "mpc": summary(96.0, 0.5, stored_eur=2.0),
+            "oracle": summary(92.0, 0.0),
+        }
     )
-    assert result["saving_vs_rule_eur"] == {"mpc": 9.0, "perfect": 10.0}
-    assert result["mpc_share_of_perfect_saving"] == pytest.approx(0.9)
-    assert result["goal_mpc_captures_85_percent"] is True
-    assert result["goal_mpc_comfort_not_worse_than_rule"] is True
+    assert result["saving_vs_rule_eur"] == {"rule-tuned": 10.0, "mpc": 16.0, "oracle": 18.0}
+    assert result["saving_vs_rule_tuned_eur"] == {"rule": -10.0, "mpc": 6.0, "oracle": 8.0}
+    assert result["mpc_saving_vs_rule_tuned_frac"] == pytest.approx(0.06)
+    assert result["mpc_capture_of_oracle_saving_frac"] == pytest.approx(0.75)
+    assert result["goal_mpc_4_percent_cheaper_than_rule_tuned"] is True
+    assert result["goal_mpc_comfort_not_worse_than_rule_tuned"] is True
+    assert result["goal_mpc_captures_75_percent_of_oracle"] is True
     worse = comparison(
-        {"rule": summary(100.0, 0.0), "mpc": summary(95.0, 0.5), "perfect": summary(90.0, 0.0)}
+        {
+            "rule-tuned": summary(100.0, 0.0),
+            "mpc": summary(98.0, 0.5),
+            "oracle": summary(101.0, 0.0),
+        }
     )
-    assert worse["goal_mpc_captures_85_percent"] is False
-    assert worse["goal_mpc_comfort_not_worse_than_rule"] is False
-    nothing = comparison({"rule": summary(100.0, 0.0), "mpc": summary(100.0, 0.0),
-                          "perfect": summary(101.0, 0.0)})  # fmt: skip
-    assert nothing["mpc_share_of_perfect_saving"] is None
+    assert worse["goal_mpc_4_percent_cheaper_than_rule_tuned"] is False
+    assert worse["goal_mpc_comfort_not_worse_than_rule_tuned"] is False
+    # an oracle that saves nothing leaves the share undefined, never a division by zero
+    assert worse["mpc_capture_of_oracle_saving_frac"] is None
+    assert worse["goal_mpc_captures_75_percent_of_oracle"] is False
 
 
 def test_report_files_monthly_split_and_offline_html(site: Site, tmp_path: Path) -> None:
-    runs = {"rule": fake_run("rule"), "perfect": fake_run("perfect", import_kwh=0.5)}
+    runs = {
+        "rule": fake_run("rule"),
+        "rule-tuned": fake_run("rule-tuned", import_kwh=0.75),
+        "mpc": fake_run("mpc", import_kwh=0.6),
+        "oracle": fake_run("oracle", import_kwh=0.5),
+    }
     report = EvaluationReport(site.config, runs, {"site": site.id, "start": "a", "end": "b"})
     paths = write_report(report, tmp_path)
     names = {p.name for p in paths}
     assert names == {
         "slots_rule.csv",
-        "slots_perfect.csv",
+        "slots_rule-tuned.csv",
+        "slots_mpc.csv",
+        "slots_oracle.csv",
         "monthly.csv",
         "totals.csv",
         "summary.json",
@@ -108,18 +131,22 @@ def test_report_files_monthly_split_and_offline_html(site: Site, tmp_path: Path)
     monthly = pd.read_csv(tmp_path / "monthly.csv")
     # 20:00-24:00 UTC on 31 March is 22:00-02:00 CEST: two local months per policy
     assert sorted(monthly["month"].unique()) == ["2026-03", "2026-04"]
-    assert len(monthly) == 4
+    assert len(monthly) == 8
     by_policy = monthly.groupby("policy")["grid_import_kwh"].sum()
     totals = pd.read_csv(tmp_path / "totals.csv").set_index("policy")
     np.testing.assert_allclose(by_policy["rule"], totals.loc["rule", "grid_import_kwh"])
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["comparison"]["saving_vs_rule_eur"]["perfect"] > 0
+    assert summary["comparison"]["saving_vs_rule_eur"]["oracle"] > 0
+    # the headline shares at the top level: (0.75 - 0.6) / (0.75 - 0.5) of the import
+    assert summary["mpc_capture_of_oracle_saving_frac"] == pytest.approx(0.6, abs=0.01)
+    assert summary["mpc_saving_vs_rule_tuned_frac"] > 0
     html = (tmp_path / "report.html").read_text()
     assert '<script src="http' not in html, "plotly.js inline, no CDN"
     assert "plotly.js v" in html
     assert html.count("Plotly.newPlot") >= 5
-    assert "perfect saves" in html
-    assert "cumulative saving against rule" in html
+    assert "oracle saves" in html
+    assert "mpc captures of the oracle" in html
+    assert "cumulative saving against rule-tuned" in html
 
 
 def test_cli_evaluate_writes_the_report(tmp_path: Path) -> None:
