@@ -420,7 +420,8 @@ def _linearisation_of(
     def shifted(series: FloatArray, first: float | None = None) -> FloatArray:
         part = np.asarray(series, dtype=float)[shift:]
         if first is not None:
-            part = np.concatenate([[first], part[:-1] if len(part) > 1 else part[:0]])
+            # a slot starts where the one before it ended
+            part = np.concatenate([[first], part])
         part = part[:n]
         return np.concatenate([part, np.full(n - len(part), part[-1])])
 
