@@ -33,6 +33,7 @@ __all__ = [
     "DeviceEndpoint",
     "GridConfig",
     "HeatPumpConfig",
+    "LegionellaConfig",
     "HouseConfig",
     "ObjectiveConfig",
     "PVConfig",
@@ -129,6 +130,32 @@ class HeatPumpConfig(_Model):
         return self
 
 
+class LegionellaConfig(_Model):
+    """The tank's anti-legionella program (hot-water hygiene, after DVGW W 551): once a week, at
+    a fixed local weekday and time, the heat pump heats the tank to temp_c and holds it there
+    for hold_minutes. The local controller runs it whatever the commands say; plans keep the
+    tank at temp_c over the same slots, so that no policy saves money with a cold tank."""
+
+    enabled: bool = True
+    temp_c: float = 60.0
+    hold_minutes: Annotated[int, Field(ge=15)] = 60
+    #: 0 = Monday .. 6 = Sunday, in the site's time zone
+    weekday: Annotated[int, Field(ge=0, le=6)] = 6
+    start_local: dt.time = dt.time(13, 0)
+    #: the hold counts while the tank is within this of temp_c: a unit at the tank's top cycles
+    #: against its minimum off time
+    tolerance_k: Annotated[float, Field(gt=0, le=5)] = 2.0
+    #: a cycle not completed this long after its start counts as missed
+    give_up_hours: Annotated[float, Field(gt=0, le=48)] = 12.0
+
+    @field_validator("start_local")
+    @classmethod
+    def _on_a_slot(cls, value: dt.time) -> dt.time:
+        if value.minute % 15 or value.second or value.microsecond:
+            raise ValueError(f"expected a quarter-hour time (13:00, 13:15); found {value}")
+        return value
+
+
 class TankConfig(_Model):
     volume_l: PositiveFloat
     temp_min_c: float
@@ -137,12 +164,18 @@ class TankConfig(_Model):
     ambient_temp_c: float = 18.0
     initial_temp_c: float | None = None
     comfort_penalty_eur_per_kwh: NonNegativeFloat = 2.0
+    legionella: LegionellaConfig = Field(default_factory=LegionellaConfig)
 
     @model_validator(mode="after")
     def _bounds_ordered(self) -> TankConfig:
         if self.temp_min_c >= self.temp_max_c:
             raise ValueError(
                 f"temp_min_c ({self.temp_min_c}) must be below temp_max_c ({self.temp_max_c})"
+            )
+        if self.legionella.enabled and self.legionella.temp_c > self.temp_max_c:
+            raise ValueError(
+                f"legionella.temp_c ({self.legionella.temp_c}) must not exceed temp_max_c "
+                f"({self.temp_max_c}): the tank cannot be heated above it"
             )
         if self.initial_temp_c is not None and not (
             self.temp_min_c - 20 <= self.initial_temp_c <= self.temp_max_c + 20

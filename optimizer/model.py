@@ -27,7 +27,8 @@ from pyomo.common.gc_manager import PauseGC
 
 from energy.config import SiteConfig
 from energy.thermal import heat_pump_cop_at_tank, heat_pump_electricity_slope_per_k
-from energy.timegrid import SLOT_HOURS, SLOT_MINUTES
+from energy.legionella import legionella_hold_mask
+from energy.timegrid import SLOT, SLOT_HOURS, SLOT_MINUTES
 from optimizer.inputs import DispatchInputs, DispatchState, InputError
 from optimizer.options import OptimizerOptions
 from optimizer.plant import Plant, sg_ready_levels_kw
@@ -558,6 +559,7 @@ def coefficients(
     p["pv_lb"] = np.where(curtailable[:, None], 0.0, pv)
 
     nh = len(plant.heat_pumps)
+    tz = dm.config.tz
     if linearisation is None:
         linearisation = flat_linearisation(dm, inputs, state, import_weight)
     hot_cost = np.zeros((nh, n))
@@ -597,6 +599,13 @@ def coefficients(
         tank_rhs[h, 0] += keep * q0
         # the comfort reserve raises the lower end of the band only, never above its top
         tank_lo_rhs[h] = min(state.tank_reserve_k * capacity, pump.band_kwh)
+        # the anti-legionella program's hold: the tank at its temperature at every slot end in
+        # it (the plant's program heats it there anyway; planned, the heat can come cheaply)
+        hygiene = pump.tank.legionella
+        hold = legionella_hold_mask(hygiene, tz, inputs.index + SLOT)
+        if hold.any():
+            hot_kwh = capacity * (hygiene.temp_c - hygiene.tolerance_k / 2 - pump.tank.temp_min_c)
+            tank_lo_rhs[h, hold] = np.maximum(tank_lo_rhs[h, hold], min(hot_kwh, pump.band_kwh))
         running = bool(state.hp_on.get(pump.id, False))
         on_init[h] = float(running)
         if pump.id in state.hp_minutes_in_state:

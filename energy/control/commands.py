@@ -31,25 +31,17 @@ Per device kind:
   demand, would come within COMFORT_GUARD_K of temp_min_c, it runs at full power whatever the
   plan says; and it is not switched off when the tank could not ride out the slot plus the
   minimum off time (it runs at electric_min_kw instead);
-- SG Ready heat pump: `sg_ready_state`, a blunt instrument with four states. Planned power p
-  against the unit's range [lo, hi]:
-
-  ========================  =======================================================
-  p < lo / 2 (plan: off)    1 lock, only if the tank, measured now and cooled by the
-                            plan's heat demand over the slot plus the minimum off
-                            time, stays SG_LOCK_MARGIN_K
-                            above temp_min_c and locking does not cut a minimum on time
-                            short; else 2 normal (the thermostat decides)
-  lo / 2 <= p < mid         3 recommended on (thermostat with a raised target)
-  p >= mid                  4 forced on (full power until the tank is full)
-  ========================  =======================================================
-
-  with mid = (lo + hi) / 2 + (hi - lo) / 4, the point between the "recommended" and the "full"
-  level, where hi is the most the unit can run in the slot: electric_max_kw, or less where
-  thermal_max_kw / COP (at the plan's COP) or a dimming cap binds first. A plan at its upper
-  bound is a plan at full power, and only state 4 runs the unit at full power: state 3 leaves
-  it to the thermostat, which often does not start at all. A dimming cap below lo never forces (state 2); a unit that is off and within its
-  minimum off time is not forced on (state 2, the device holds it off anyway);
+- SG Ready heat pump: `sg_ready_state`, a blunt instrument: the unit's thermostat states
+  (2 normal, 3 recommended on) heat the tank to the unit's own setpoint at full power, far
+  beyond what a plan asks, so a plan is run with two states only. Each slot the unit runs at
+  full power (4 forced on) or not at all (1 lock): it runs when the plan's power for the slot
+  is at least half of full power (re-planned every slot, the runs add up to the plan's heat),
+  or when its tank, measured now and cooled by the plan's heat demand over the slot plus the
+  minimum off time, would come within SG_LOCK_MARGIN_K of temp_min_c. Full power is
+  electric_max_kw, or less where thermal_max_kw / COP (at the plan's COP) or a dimming cap
+  binds first. The device holds its minimum on and off times against either state. Without a
+  measured tank temperature it is never locked (2 normal instead of 1); under a dimming cap
+  below electric_min_kw it is never forced (2 normal);
 - curtailable PV: `pv_limit_kw` = planned AC output where the plan curtails; otherwise
   `release_to_local` (maximum power point tracking). A feed-in limit tighter than the planned
   export lowers the PV limits by the excess, shared in proportion to planned PV output.
@@ -92,16 +84,19 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: An SG Ready unit is locked only while its tank is at least this far above temp_min_c.
-SG_LOCK_MARGIN_K = 2.0
+#: An SG Ready unit is locked only while its tank stays at least this far above temp_min_c.
+#: Below the planner's comfort reserve (energy.control.planning.TANK_RESERVE_K), so that a plan
+#: keeping its tank at the reserve is followed, not overridden.
+SG_LOCK_MARGIN_K = 0.5
 #: A continuous heat pump whose tank is measured this close to temp_min_c runs at full power,
-#: whatever the plan says (comfort guard; minimum off times and dimming caps still hold).
-COMFORT_GUARD_K = 2.0
+#: whatever the plan says (comfort guard; minimum off times and dimming caps still hold). Below
+#: the planner's comfort reserve, for the same reason.
+COMFORT_GUARD_K = 0.5
 #: A planned battery power this close to what local self-consumption would do is left to it.
 SELF_CONSUMPTION_TOLERANCE_KW = 0.01
 #: Planned curtailment below this (kW) is round-off, not a limit to write.
 _CURTAIL_TOLERANCE_KW = 1e-3
-SG_LOCK, SG_NORMAL, SG_RECOMMENDED_ON, SG_FORCED_ON = 1, 2, 3, 4
+SG_LOCK, SG_NORMAL, SG_FORCED_ON = 1, 2, 4
 
 
 class CommandKind(StrEnum):
@@ -271,13 +266,18 @@ def _sg_ready_command(
     state: DispatchState | None,
     cap: float | None,
 ) -> DeviceCommand:
+    """Full power or nothing for the slot (module doc)."""
     full_kw = _full_power_kw(hp, planned(hp.id, "cop"), cap)
-    sg_state = _sg_state(hp, planned(hp.id, "power_kw"), state, cap, full_kw)
-    ride_through = SLOT_MINUTES + hp.config.min_off_minutes
-    if sg_state == SG_LOCK and _tank_cold(
-        hp, state, _drop_k(hp, planned, ride_through), SG_LOCK_MARGIN_K
-    ):
+    wants_heat = planned(hp.id, "power_kw") >= full_kw / 2.0
+    temp_c = None if state is None else state.tank_temp_c.get(hp.tank_id)
+    if cap is not None and cap < hp.config.electric_min_kw:
         sg_state = SG_NORMAL
+    elif temp_c is None:
+        sg_state = SG_FORCED_ON if wants_heat else SG_NORMAL
+    else:
+        ride_through = SLOT_MINUTES + hp.config.min_off_minutes
+        cold = _tank_cold(hp, state, _drop_k(hp, planned, ride_through), SG_LOCK_MARGIN_K)
+        sg_state = SG_FORCED_ON if wants_heat or cold else SG_LOCK
     return DeviceCommand(hp.id, CommandKind.SG_READY_STATE, float(sg_state))
 
 
@@ -419,28 +419,6 @@ def _full_power_kw(hp: HeatPumpUnit, cop: float, cap: float | None) -> float:
     if cap is not None:
         full = min(full, cap)
     return max(full, config.electric_min_kw)
-
-
-def _sg_state(
-    hp: HeatPumpUnit,
-    power_kw: float,
-    state: DispatchState | None,
-    cap: float | None,
-    full_kw: float,
-) -> int:
-    """The SG Ready state for a planned power (module doc), with the range [lo, full_kw]."""
-    config = hp.config
-    lo, hi = config.electric_min_kw, full_kw
-    on, minutes = _minutes(state, hp.id)
-    if power_kw < lo / 2.0:
-        tank_c = None if state is None else state.tank_temp_c.get(hp.tank_id)
-        warm = tank_c is not None and tank_c >= hp.tank.temp_min_c + SG_LOCK_MARGIN_K
-        held_on = on is True and minutes < config.min_on_minutes
-        return SG_LOCK if warm and not held_on else SG_NORMAL
-    if (cap is not None and cap < lo) or (on is False and minutes < config.min_off_minutes):
-        return SG_NORMAL
-    forced_from = (lo + hi) / 2.0 + (hi - lo) / 4.0
-    return SG_FORCED_ON if power_kw >= forced_from else SG_RECOMMENDED_ON
 
 
 def _pv_limits(

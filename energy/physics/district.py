@@ -35,6 +35,7 @@ import pandas as pd
 
 from energy.config import BatteryConfig, HeatPumpControl, HouseConfig
 from energy.physics.battery import BatteryBank
+from energy.physics.hygiene import HygienePrograms
 from energy.physics.heatpump import SG_NORMAL, HeatPumpBank
 from energy.physics.profiles import DEFAULT_PROFILE_MODEL, ProfileModel, district_profiles
 from energy.physics.readings import (
@@ -269,6 +270,7 @@ class DistrictSimulator:
                 for t, target in zip(tank_configs, self.heat_pumps.target_c, strict=True)
             ],
         )
+        self.hygiene = HygienePrograms([t.legionella for t in tank_configs], site.tz, self._now_us)
         self._hp_setpoints = SetpointRegister([watchdog_s(a) for a in self._hp_ids])
         self._sg_states = SetpointRegister([watchdog_s(a) for a in self._hp_ids], fill=SG_NORMAL)
         self._caps_kw = np.full(len(thermal), np.inf)
@@ -384,8 +386,14 @@ class DistrictSimulator:
             self._cop_slot = now // _SLOT_US
 
         pv = seg.pv_kw
+        forced = self.hygiene.step(now, dt_us, tanks.temp_c) if len(pumps) else None
         heat = pumps.decide(
-            now, dt_h, tanks.temp_c, tanks.headroom_kw(dt_h, demand), **seg.commands
+            now,
+            dt_h,
+            tanks.temp_c,
+            tanks.headroom_kw(dt_h, demand),
+            forced=forced if forced is not None and forced.any() else None,
+            **seg.commands,
         )
         tanks.step(heat, demand, dt_h)
 
@@ -806,6 +814,8 @@ class DistrictSimulator:
             tanks.initial_stored_kwh.tolist(),
             tanks.unserved_heat_kwh.tolist(),
             tanks.comfort_violation_kh.tolist(),
+            self.hygiene.completed.tolist(),
+            self.hygiene.missed.tolist(),
             strict=True,
         )
         return {a: TankReading(a, *values) for a, *values in columns}

@@ -14,7 +14,9 @@ What decides a unit's electric power in a step (`HeatPumpBank.decide`):
 5. minimum on and off times hold against every command; only the tank's upper bound and the cap
    override a minimum on time;
 6. the tank cannot exceed temp_max_c: heat is limited to the tank's headroom and the unit stops
-   once the tank is full.
+   once the tank is full;
+7. the weekly anti-legionella program (`energy.physics.hygiene`) runs a unit at full power over
+   any command (not over the cap) while its tank is below the program's temperature.
 
 The COP comes from the shared `energy.thermal.heat_pump_cop_at_tank` (the function the optimizer
 plans with), evaluated with the flow temperature max(supply_temp_c, tank temperature): the
@@ -136,13 +138,15 @@ class HeatPumpBank:
         sg_state: IntArray | None = None,
         cap_kw: FloatArray | None = None,
         upper_c: FloatArray | None = None,
+        forced: BoolArray | None = None,
     ) -> FloatArray:
         """Electric power of every unit for the next step; returns the heat delivered (kW).
 
         Commands are optional (None = no unit has one): setpoint_kw applies where setpoint_valid
         (which must exclude SG Ready units); sg_state holds SG_NORMAL for units without a valid SG
         Ready command; cap_kw is +inf where there is no cap. upper_c: `thermostat_upper_c(sg_state)`
-        if the caller holds it already (it changes only with the SG Ready states).
+        if the caller holds it already (it changes only with the SG Ready states). forced: units
+        the anti-legionella program heats at full power, over any command (not over the cap).
         """
         upper = self.thermostat_upper_c(sg_state) if upper_c is None else upper_c
         self.calling = (tank_temp_c < upper - self.hysteresis_k) | (
@@ -154,6 +158,9 @@ class HeatPumpBank:
             wanted = np.where(setpoint_valid, setpoint_kw, wanted)
         if sg_state is not None:
             wanted = np.where(sg_state == SG_LOCK, 0.0, wanted)
+        if forced is not None:
+            # the local anti-legionella program: full power whatever the commands say
+            wanted = np.where(forced, self._full_kw, wanted)
         blocked = tank_temp_c >= self.temp_max_c - _FULL_TOLERANCE_K
         upper_kw = self.electric_max_kw
         if cap_kw is not None:

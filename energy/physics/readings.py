@@ -107,6 +107,9 @@ class TankReading:
     initial_stored_kwh: float
     unserved_heat_kwh: float
     comfort_violation_kh: float
+    #: anti-legionella programs completed and missed since the start
+    legionella_completed: int = 0
+    legionella_missed: int = 0
 
     @property
     def balance_error_kwh(self) -> float:

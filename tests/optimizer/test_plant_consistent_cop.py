@@ -27,9 +27,7 @@ AIR = HeatPumpConfig.model_validate(heat_pump(source="air", carnot_efficiency_fr
 def test_the_plant_and_the_plan_use_the_same_cop(outdoor: float, tank_c: float) -> None:
     site = make_site([{"id": "h1", "heat_pump": heat_pump(source="air"), "tank": tank()}])
     config = site.asset("h1.hp").params
-    bank = HeatPumpBank(
-        ["h1.hp"], [config], [TankConfig.model_validate(tank())], start_us=0
-    )
+    bank = HeatPumpBank(["h1.hp"], [config], [TankConfig.model_validate(tank())], start_us=0)
     bank.update_cop(outdoor, np.array([tank_c]))
 
     optimizer = DispatchOptimizer(site, options=OptimizerOptions(horizon_slots=2))
@@ -91,9 +89,7 @@ def test_a_small_price_spread_does_not_pay_for_a_warmer_tank() -> None:
             }
         ]
     )
-    inputs = make_inputs(
-        site, 8, price=[0.30] * 4 + [0.31] * 4, heat={"h1": [0.0] * 4 + [5.0] * 4}
-    )
+    inputs = make_inputs(site, 8, price=[0.30] * 4 + [0.31] * 4, heat={"h1": [0.0] * 4 + [5.0] * 4})
     options = OptimizerOptions(horizon_slots=8, terminal_value_eur_per_kwh=0.0)
     state = DispatchState().completed(site)
     one_cop = CopLinearisation(np.full((1, 8), 45.0), np.zeros((1, 8)), np.zeros(8))

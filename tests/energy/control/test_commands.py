@@ -116,7 +116,8 @@ def sg_state_for(site: Site, planned_kw: float, state: DispatchState | None) -> 
     return command.value
 
 
-def test_sg_ready_mapping_from_planned_power(site: Site) -> None:
+def test_sg_ready_runs_at_full_power_or_not_at_all(site: Site) -> None:
+    # the thermostat states (2, 3) would heat to the unit's own setpoint: a plan uses 4 and 1
     _, _, sg = units(site)
     lo, hi = sg.config.electric_min_kw, sg.config.electric_max_kw
     warm = DispatchState(
@@ -125,19 +126,19 @@ def test_sg_ready_mapping_from_planned_power(site: Site) -> None:
         hp_minutes_in_state={sg.id: 600.0},
     )
     assert sg_state_for(site, 0.0, warm) == 1.0
-    assert sg_state_for(site, lo, warm) == 3.0
-    assert sg_state_for(site, (lo + hi) / 2, warm) == 3.0
+    assert sg_state_for(site, lo, warm) == 1.0
+    assert sg_state_for(site, hi / 2 - 0.01, warm) == 1.0
+    assert sg_state_for(site, hi / 2, warm) == 4.0
     assert sg_state_for(site, hi, warm) == 4.0
 
 
-def test_sg_ready_plan_at_its_thermal_bound_is_forced_on(site: Site) -> None:
-    """Where thermal_max_kw / COP is below electric_max_kw, the plan's full power is that bound:
-    it forces the unit on (state 4) rather than leaving it to the thermostat (state 3)."""
+def test_sg_ready_full_power_is_the_plans_thermal_bound(site: Site) -> None:
+    """Where thermal_max_kw / COP is below electric_max_kw, full power is that bound: half of it
+    already runs the unit."""
     _, _, sg = units(site)
-    lo, hi = sg.config.electric_min_kw, sg.config.electric_max_kw
+    hi = sg.config.electric_max_kw
     cop = 1.25 * sg.config.thermal_max_kw / hi  # thermal_max binds at 80 % of electric_max_kw
     bound = sg.config.thermal_max_kw / cop
-    assert lo < bound < (lo + hi) / 2 + (hi - lo) / 4, "the electric range alone says state 3"
     warm = DispatchState(
         tank_temp_c={sg.tank_id: sg.tank.temp_min_c + SG_LOCK_MARGIN_K + 1},
         hp_on={sg.id: False},
@@ -148,27 +149,17 @@ def test_sg_ready_plan_at_its_thermal_bound_is_forced_on(site: Site) -> None:
         plan = plan_frame({(sg.id, "power_kw"): planned_kw, (sg.id, "cop"): cop})
         return by_asset(commands_for_slot(site, plan, SLOT0, state=warm))[sg.id].value
 
-    assert state_at(bound) == 4.0
-    assert state_at((lo + bound) / 2) == 3.0
+    assert state_at(bound / 2) == 4.0
+    assert state_at(hi / 2 - 0.05) == 4.0, "half of electric_max_kw, but above half the bound"
+    assert state_at(bound / 2 - 0.05) == 1.0
 
 
-def test_sg_ready_locks_only_a_warm_tank_and_never_cuts_a_minimum_on_time(site: Site) -> None:
+def test_sg_ready_runs_a_cold_tank_and_never_locks_blind(site: Site) -> None:
     _, _, sg = units(site)
-    cool = DispatchState(tank_temp_c={sg.tank_id: sg.tank.temp_min_c + 0.5})
-    assert sg_state_for(site, 0.0, cool) == 2.0
+    cool = DispatchState(tank_temp_c={sg.tank_id: sg.tank.temp_min_c + 0.2})
+    assert sg_state_for(site, 0.0, cool) == 4.0, "the plan's off would let the tank go cold"
     assert sg_state_for(site, 0.0, None) == 2.0, "without a measured tank it never locks"
-    warm_just_on = DispatchState(
-        tank_temp_c={sg.tank_id: sg.tank.temp_max_c - 1},
-        hp_on={sg.id: True},
-        hp_minutes_in_state={sg.id: 1.0},
-    )
-    assert sg_state_for(site, 0.0, warm_just_on) == 2.0
-    just_off = DispatchState(
-        tank_temp_c={sg.tank_id: sg.tank.temp_min_c + 5},
-        hp_on={sg.id: False},
-        hp_minutes_in_state={sg.id: 1.0},
-    )
-    assert sg_state_for(site, sg.config.electric_max_kw, just_off) == 2.0
+    assert sg_state_for(site, sg.config.electric_max_kw, None) == 4.0
 
 
 def test_override_and_manual_mode(site: Site) -> None:
@@ -397,7 +388,7 @@ def test_heat_demand_of_the_slot_counts_for_lock_and_guard(site: Site) -> None:
     )
     busy = by_asset(commands_for_slot(site, drawing, SLOT0, state=warm))
     assert busy[hp.id].source == "guard"
-    assert busy[sg.id].value == 2.0, "no lock when the slot's draw would cool the tank too far"
+    assert busy[sg.id].value == 4.0, "no lock when the slot's draw would cool the tank too far"
 
 
 def test_continuous_heat_pump_is_not_switched_off_when_the_tank_cannot_ride_out_min_off(

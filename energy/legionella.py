@@ -1,0 +1,52 @@
+"""When a tank's anti-legionella program runs: one schedule for the plant and the plan.
+
+The program starts once a week at a local weekday and time (`LegionellaConfig`); the plan keeps
+the tank at the program's temperature over the hold that follows each start, and the plant's
+local controller heats it there whatever the commands say.
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from energy.config import LegionellaConfig
+
+__all__ = ["legionella_hold_mask", "legionella_starts_utc"]
+
+
+def legionella_starts_utc(
+    config: LegionellaConfig, tz: ZoneInfo, start: pd.Timestamp, end: pd.Timestamp
+) -> pd.DatetimeIndex:
+    """Scheduled program starts in [start, end), UTC (none when the program is disabled)."""
+    if not config.enabled or end <= start:
+        return pd.DatetimeIndex([], tz="UTC")
+    first = start.tz_convert(tz).normalize() - pd.Timedelta(days=1)
+    last = end.tz_convert(tz).normalize() + pd.Timedelta(days=1)
+    days = pd.date_range(first.tz_localize(None), last.tz_localize(None), freq="D")
+    days = days[days.day_of_week == config.weekday]
+    offset = pd.Timedelta(hours=config.start_local.hour, minutes=config.start_local.minute)
+    local = (days + offset).tz_localize(tz, ambiguous=True, nonexistent="shift_forward")
+    starts = local.tz_convert("UTC")
+    return starts[(starts >= start) & (starts < end)]
+
+
+_MINUTES_PER_WEEK = 7 * 24 * 60
+
+
+def legionella_hold_mask(
+    config: LegionellaConfig, tz: ZoneInfo, index: pd.DatetimeIndex
+) -> npt.NDArray[np.bool_]:
+    """Which slots of `index` (UTC slot starts) lie in a program's hold, that is in
+    [scheduled start, + hold_minutes), by the local wall clock (the schedule's own time)."""
+    if len(index) == 0 or not config.enabled:
+        return np.zeros(len(index), dtype=bool)
+    local = index.tz_convert(tz)
+    minute_of_week = (
+        local.day_of_week.to_numpy() * 1440 + local.hour.to_numpy() * 60 + local.minute.to_numpy()
+    )
+    start = config.weekday * 1440 + config.start_local.hour * 60 + config.start_local.minute
+    return np.asarray((minute_of_week - start) % _MINUTES_PER_WEEK < config.hold_minutes)
