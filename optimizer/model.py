@@ -26,8 +26,8 @@ import pyomo.environ as pyo
 from pyomo.common.gc_manager import PauseGC
 
 from energy.config import SiteConfig
-from energy.thermal import heat_pump_cop_at_tank, heat_pump_electricity_slope_per_k
 from energy.legionella import legionella_hold_mask
+from energy.thermal import heat_pump_cop_at_tank, heat_pump_electricity_slope_per_k
 from energy.timegrid import SLOT, SLOT_HOURS, SLOT_MINUTES
 from optimizer.inputs import DispatchInputs, DispatchState, InputError
 from optimizer.options import OptimizerOptions
@@ -602,10 +602,12 @@ def coefficients(
         # the anti-legionella program's hold: the tank at its temperature at every slot end in
         # it (the plant's program heats it there anyway; planned, the heat can come cheaply)
         hygiene = pump.tank.legionella
-        hold = legionella_hold_mask(hygiene, tz, inputs.index + SLOT)
-        if hold.any():
+        hygiene_hold = legionella_hold_mask(hygiene, tz, inputs.index + SLOT)
+        if hygiene_hold.any():
             hot_kwh = capacity * (hygiene.temp_c - hygiene.tolerance_k / 2 - pump.tank.temp_min_c)
-            tank_lo_rhs[h, hold] = np.maximum(tank_lo_rhs[h, hold], min(hot_kwh, pump.band_kwh))
+            tank_lo_rhs[h, hygiene_hold] = np.maximum(
+                tank_lo_rhs[h, hygiene_hold], min(hot_kwh, pump.band_kwh)
+            )
         running = bool(state.hp_on.get(pump.id, False))
         on_init[h] = float(running)
         if pump.id in state.hp_minutes_in_state:

@@ -35,8 +35,8 @@ import pandas as pd
 
 from energy.config import BatteryConfig, HeatPumpControl, HouseConfig
 from energy.physics.battery import BatteryBank
-from energy.physics.hygiene import HygienePrograms
 from energy.physics.heatpump import SG_NORMAL, HeatPumpBank
+from energy.physics.hygiene import HygienePrograms
 from energy.physics.profiles import DEFAULT_PROFILE_MODEL, ProfileModel, district_profiles
 from energy.physics.readings import (
     BatteryReading,
