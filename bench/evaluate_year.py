@@ -44,6 +44,7 @@ def main() -> None:
     parser.add_argument(
         "--seed", type=int, default=EvaluationOptions.seed, help="seed of the simulated world"
     )
+    parser.add_argument("--no-bound", action="store_true", help="skip the relaxation's lower bound")
     parser.add_argument("--config", default=None)
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
@@ -63,6 +64,7 @@ def main() -> None:
         seed=args.seed,
         forecast_every_slots=args.forecast_every,
         training_days=args.training_days,
+        bound=not args.no_bound,
         forecast_config=forecast,
     )
     policies = args.policy or ["rule-tuned", "mpc", "oracle"]
@@ -108,6 +110,8 @@ def main() -> None:
                 f"metered {tracked['metered_kwh']:.1f} kWh, mean |deviation| "
                 f"{tracked['mean_abs_deviation_kwh_per_slot']:.3f} kWh/slot"
             )
+    if "bound_eur" in report.summary:
+        print(f"bound_eur: {report.summary['bound_eur']:.2f} ({report.summary['bound_relaxes']})")
     if "rule_tuned" in report.summary:
         print(f"rule-tuned sweep: {report.summary['rule_tuned']}")
     comparison = report.summary["comparison"]

@@ -93,6 +93,13 @@ def evaluate_command(
     step_s: Annotated[
         float, typer.Option("--step-s", help="Physics step in seconds.")
     ] = EvaluationOptions.step_s,
+    bound: Annotated[
+        bool,
+        typer.Option(
+            "--bound/--no-bound",
+            help="Also compute the relaxation's lower bound (one LP per 31 days of the period).",
+        ),
+    ] = True,
     per_slot: Annotated[
         bool,
         typer.Option("--per-slot/--no-per-slot", help="Also write one CSV per policy per slot."),
@@ -117,6 +124,7 @@ def evaluate_command(
             forecast_every_slots=forecast_every_slots,
             training_days=training_days,
             forecast_config=loaded or ForecastConfig(quantiles=[0.5]),
+            bound=bound,
         )
     except (SiteConfigError, ForecastConfigError, ValueError) as exc:
         typer.echo(f"kv evaluate: {exc}", err=True)
@@ -150,6 +158,10 @@ def evaluate_command(
             name, *(f"{s['figures'][name]:.3f}" for s in report.summary["policies"].values())
         )
     Console().print(table)
+    if "bound_eur" in report.summary:
+        typer.echo(
+            f"lower bound: {report.summary['bound_eur']:.2f} EUR ({report.summary['bound_relaxes']})"
+        )
     tuned = report.summary.get("rule_tuned")
     if tuned is not None:
         setpoint = tuned["thermostat_setpoint_c"]

@@ -87,11 +87,11 @@ logger = logging.getLogger(__name__)
 #: An SG Ready unit is locked only while its tank stays at least this far above temp_min_c.
 #: Below the planner's comfort reserve (energy.control.planning.TANK_RESERVE_K), so that a plan
 #: keeping its tank at the reserve is followed, not overridden.
-SG_LOCK_MARGIN_K = 0.5
+SG_LOCK_MARGIN_K = 1.0
 #: A continuous heat pump whose tank is measured this close to temp_min_c runs at full power,
 #: whatever the plan says (comfort guard; minimum off times and dimming caps still hold). Below
 #: the planner's comfort reserve, for the same reason.
-COMFORT_GUARD_K = 0.5
+COMFORT_GUARD_K = 1.0
 #: A planned battery power this close to what local self-consumption would do is left to it.
 SELF_CONSUMPTION_TOLERANCE_KW = 0.01
 #: Planned curtailment below this (kW) is round-off, not a limit to write.

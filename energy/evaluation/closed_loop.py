@@ -114,7 +114,8 @@ class EvaluationOptions:
     oracle: a diagnostic `ForecastOracle` (mpc only): realised values instead of some forecasts;
     oracle_horizon_slots, oracle_replan_slots: the oracle policy's look-ahead (at least a week)
     and how often it re-plans from the measured state (between re-plans the devices follow the
-    plan in force, slot by slot).
+    plan in force, slot by slot);
+    bound: also compute the relaxation's lower bound (`energy.evaluation.bound`).
     """
 
     horizon_slots: int = 96
@@ -128,6 +129,7 @@ class EvaluationOptions:
     oracle: ForecastOracle | None = None
     oracle_horizon_slots: int = 7 * 96
     oracle_replan_slots: int = 16
+    bound: bool = True
 
     def __post_init__(self) -> None:
         problems = []
@@ -181,6 +183,8 @@ class PolicyRun:
     timing: dict[str, float]
     forecast_issues: int = 0
     notes: list[str] = field(default_factory=list)
+    #: anti-legionella programs per tank: {"completed": n, "missed": n}
+    legionella: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 class _SwitchClock:
@@ -412,6 +416,10 @@ def run_policy(
         timing=timing,
         forecast_issues=issued.issues if issued is not None else 0,
         notes=_notes(policy, options),
+        legionella={
+            a: {"completed": t.legionella_completed, "missed": t.legionella_missed}
+            for a, t in final.tanks.items()
+        },
     )
 
 

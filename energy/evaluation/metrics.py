@@ -146,6 +146,11 @@ def run_summary(config: SiteConfig, run: PolicyRun, slots: pd.DataFrame) -> dict
         "stored_energy_change_kwh": run.stored_energy_change_kwh,
         "plan_stages": run.plan_stages,
         "plan_tracking": plan_tracking(slots),
+        "legionella": {
+            "completed": sum(t["completed"] for t in run.legionella.values()),
+            "missed": sum(t["missed"] for t in run.legionella.values()),
+            "by_tank": run.legionella,
+        },
         "forecast_issues": run.forecast_issues,
         "timing": run.timing,
         "notes": run.notes,

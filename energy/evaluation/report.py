@@ -177,6 +177,11 @@ def _comparison_html(report: EvaluationReport) -> str:
             value = comp[name]
             shown = "n/a" if value is None else f"{100 * value:.1f} %"
             items.append(f"<li>{text} {shown}</li>")
+    if "bound_eur" in report.summary:
+        items.append(
+            f"<li>lower bound {report.summary['bound_eur']:,.1f} EUR with stored energy valued "
+            f"({html.escape(report.summary['bound_relaxes'])})</li>"
+        )
     return f"<ul>{''.join(items)}</ul>" if items else ""
 
 

@@ -8,11 +8,13 @@ from typing import Any
 
 import pandas as pd
 
+from energy.evaluation.bound import relaxation_bound
 from energy.evaluation.closed_loop import EvaluationOptions, Policy, PolicyRun, run_policy
 from energy.evaluation.report import EvaluationReport
 from energy.evaluation.tuning import tune_thermostat
+from energy.physics.profiles import district_profiles
 from energy.site import Site
-from energy.timegrid import SLOT_MINUTES, as_utc
+from energy.timegrid import SLOT, SLOT_MINUTES, as_utc
 
 __all__ = ["evaluate"]
 
@@ -80,4 +82,12 @@ def evaluate(
     }
     if tuned:
         meta["rule_tuned"] = tuned
+    if options.bound:
+        if status is not None:
+            status("bound: the relaxed LP over the period")
+        realised = district_profiles(site, start, end + SLOT, options.seed)
+        bound = relaxation_bound(site, start, end, realised)
+        meta["bound_eur"] = bound.bound_eur
+        meta["bound_relaxes"] = bound.relaxes
+        meta["bound_blocks"] = bound.blocks
     return EvaluationReport(site.config, runs, meta)
