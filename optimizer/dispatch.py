@@ -189,6 +189,27 @@ class DispatchOptimizer:
         self.last_outcome = outcome
         return result
 
+    def storage_values(self) -> dict[str, FloatArray] | None:
+        """What one more kWh in each battery and tank at the end of each slot of the latest
+        solve is worth (objective units per kWh, >= 0), from the duals of their balance rows;
+        None where the latest plan has no duals (a MILP, or no solve)."""
+        outcome = self.last_outcome
+        if outcome is None or outcome.row_duals is None:
+            return None
+        n = self.horizon_slots
+        out: dict[str, FloatArray] = {}
+        for row, units in (
+            ("bat_bal", [b.id for b in self.plant.batteries]),
+            ("tank_bal", [p.tank_id for p in self.plant.heat_pumps]),
+        ):
+            if not units:
+                continue
+            duals = outcome.row_duals[self.backend.rows_of(row)].reshape(len(units), n)
+            for k, asset in enumerate(units):
+                # a kWh more at a slot's end lowers the objective by the row's dual
+                out[asset] = np.maximum(-duals[k], 0.0)
+        return out
+
     # ------------------------------------------------------------------ steps
     def _linearisation_from_previous(
         self, inputs: DispatchInputs, state: DispatchState

@@ -66,6 +66,10 @@ class DispatchInputs:
     heat_demand_kw: Mapping[str, FloatArray]
     co2_g_per_kwh: FloatArray | None = None
     power_cap_kw: Mapping[str, FloatArray] = field(default_factory=dict)
+    #: what a kWh left in a battery or tank (by asset id) at the horizon's end is worth, in
+    #: objective units; replaces the tariff-derived terminal value for those stores (a longer
+    #: plan's marginal values, for example)
+    storage_value_eur_per_kwh: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("price_import_eur_per_kwh", "price_export_eur_per_kwh", "temp_outdoor_c"):
@@ -136,7 +140,10 @@ class DispatchInputs:
             price_export_eur_per_kwh=frame["price_export_eur_per_kwh"].to_numpy(dtype=float),
             temp_outdoor_c=frame["temp_outdoor_c"].to_numpy(dtype=float),
             co2_g_per_kwh=co2,
-            **per_asset,
+            load_kw=per_asset["load_kw"],
+            pv_kw=per_asset["pv_kw"],
+            heat_demand_kw=per_asset["heat_demand_kw"],
+            power_cap_kw=per_asset["power_cap_kw"],
         )
 
     def window(self, start: int, n_slots: int) -> DispatchInputs:
@@ -152,6 +159,7 @@ class DispatchInputs:
             pv_kw={k: v[cut] for k, v in self.pv_kw.items()},
             heat_demand_kw={k: v[cut] for k, v in self.heat_demand_kw.items()},
             power_cap_kw={k: v[cut] for k, v in self.power_cap_kw.items()},
+            storage_value_eur_per_kwh=dict(self.storage_value_eur_per_kwh),
         )
 
     def check(self, plant: Plant, n_slots: int | None = None) -> None:
@@ -198,6 +206,17 @@ class DispatchInputs:
             f"asset {a!r}"
             for a in sorted(set(self.power_cap_kw) - hp_ids)
         ]
+        stores = {b.id for b in plant.batteries} | {hp.tank_id for hp in plant.heat_pumps}
+        for store, value in sorted(self.storage_value_eur_per_kwh.items()):
+            if store not in stores:
+                problems.append(
+                    f"storage value of {store!r}: expected a battery or tank of the site; found "
+                    "an unknown asset"
+                )
+            elif not (np.isfinite(value) and value >= 0):
+                problems.append(
+                    f"storage value of {store!r}: expected a finite number >= 0; found {value}"
+                )
         for name, values in self.series().items():
             if len(values) != len(index):
                 problems.append(

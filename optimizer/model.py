@@ -550,8 +550,12 @@ def coefficients(
         keep = 1.0 - unit.config.standby_loss_frac_per_h * dt
         bat_rhs[b, 0] = keep * state.soc_frac[unit.id] * unit.config.capacity_kwh
     p["bat_rhs"] = bat_rhs
+    stored_value = inputs.storage_value_eur_per_kwh
     p["bat_term_cost"] = np.array(
-        [-energy_value * u.config.discharge_efficiency_frac for u in plant.batteries]
+        [
+            -stored_value.get(u.id, energy_value * u.config.discharge_efficiency_frac)
+            for u in plant.batteries
+        ]
     )
     pv = np.array([inputs.pv_kw[u.id] for u in plant.pvs]).reshape(len(plant.pvs), n)
     curtailable = np.array([u.config.curtailable for u in plant.pvs], dtype=bool)
@@ -628,7 +632,12 @@ def coefficients(
     p["hp_heat"] = dt * cop
     p["tank_rhs"] = tank_rhs
     p["tank_lo_rhs"] = tank_lo_rhs
-    p["tank_term_cost"] = np.array([-energy_value / float(np.mean(cop[h])) for h in range(nh)])
+    p["tank_term_cost"] = np.array(
+        [
+            -stored_value.get(pump.tank_id, energy_value / float(np.mean(cop[h])))
+            for h, pump in enumerate(plant.heat_pumps)
+        ]
+    )
     p["hot_cost"] = hot_cost
     if "on" in dm.static_integer_vars:
         p["on_lb"] = on_lb

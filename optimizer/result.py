@@ -179,7 +179,10 @@ def evaluate_plan(
         power = values[(unit.id, "power_kw")]
         energy = values[(unit.id, "energy_end_kwh")]
         cycle += unit.config.cycle_cost_eur_per_kwh * dt * float(np.abs(power).sum())
-        terminal += energy_value * unit.config.discharge_efficiency_frac * float(energy[-1])
+        value = inputs.storage_value_eur_per_kwh.get(
+            unit.id, energy_value * unit.config.discharge_efficiency_frac
+        )
+        terminal += value * float(energy[-1])
         low = np.maximum(unit.energy_min_kwh - energy, 0.0)
         high = np.maximum(energy - unit.energy_max_kwh, 0.0)
         limit_kwh += float(low.sum() + high.sum())
@@ -218,7 +221,9 @@ def evaluate_plan(
         if (pump.id, "warm_tank_cost_eur") in values:
             warm_tank_eur += float(values[(pump.id, "warm_tank_cost_eur")].sum())
         cop = np.mean(values[(pump.id, "cop")]) if (pump.id, "cop") in values else None
-        if cop:
+        if pump.tank_id in inputs.storage_value_eur_per_kwh:
+            terminal += inputs.storage_value_eur_per_kwh[pump.tank_id] * float(energy[-1])
+        elif cop:
             terminal += energy_value / float(cop) * float(energy[-1])
         low = np.maximum(-energy, 0.0)
         high = np.maximum(energy - pump.band_kwh, 0.0)

@@ -87,7 +87,7 @@ logger = logging.getLogger(__name__)
 #: An SG Ready unit is locked only while its tank stays at least this far above temp_min_c.
 #: Below the planner's comfort reserve (energy.control.planning.TANK_RESERVE_K), so that a plan
 #: keeping its tank at the reserve is followed, not overridden.
-SG_LOCK_MARGIN_K = 1.0
+SG_LOCK_MARGIN_K = 0.5
 #: A continuous heat pump whose tank is measured this close to temp_min_c runs at full power,
 #: whatever the plan says (comfort guard; minimum off times and dimming caps still hold). Below
 #: the planner's comfort reserve, for the same reason.

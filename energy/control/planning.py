@@ -240,12 +240,16 @@ class PlanningCycle:
         weather_forecast: pd.DataFrame,
         external_limits: ExternalLimits | None = None,
         forecast_in_force: pd.DataFrame | None = None,
+        storage_value_eur_per_kwh: Mapping[str, float] | None = None,
     ) -> DispatchResult:
         """Inputs for issue_time, then one (warm) optimizer solve from the measured state (with
-        the comfort reserve)."""
+        the comfort reserve). storage_value_eur_per_kwh: what energy left in each store at the
+        horizon's end is worth (a longer plan's view), instead of the tariff's terminal value."""
         inputs = self.inputs(
             issue_time, history, weather_forecast, external_limits, forecast_in_force
         )
+        if storage_value_eur_per_kwh:
+            inputs = replace(inputs, storage_value_eur_per_kwh=dict(storage_value_eur_per_kwh))
         return self.optimizer.solve(inputs, self.planning_state(state))
 
     def planning_state(self, state: DispatchState) -> DispatchState:

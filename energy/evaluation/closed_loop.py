@@ -39,6 +39,7 @@ from energy.evaluation.forecasts import (
     LatestForecast,
     train_forecaster,
 )
+from energy.evaluation.oracle import LongView
 from energy.evaluation.tracking import TRACKED_KINDS, PlanTracker
 from energy.physics.district import GRID_METER_ID, DistrictSimulator
 from energy.physics.profiles import district_profiles
@@ -46,7 +47,7 @@ from energy.physics.readings import DistrictSnapshot
 from energy.site import Site
 from energy.timegrid import SLOT, SLOT_HOURS, SLOT_MINUTES, as_utc, slot_grid
 from forecasting.config import ForecastConfig
-from optimizer import DispatchOptimizer, DispatchResult, OptimizerOptions
+from optimizer import DispatchOptimizer, OptimizerOptions
 from optimizer.plant import Plant
 
 __all__ = ["EvaluationOptions", "Policy", "PolicyRun", "run_policy"]
@@ -112,9 +113,9 @@ class EvaluationOptions:
     training_days: history before the start the MPC's forecaster is trained on;
     command_timeout_s: watchdog period of written setpoints (None: two slots);
     oracle: a diagnostic `ForecastOracle` (mpc only): realised values instead of some forecasts;
-    oracle_horizon_slots, oracle_replan_slots: the oracle policy's look-ahead (at least a week)
-    and how often it re-plans from the measured state (between re-plans the devices follow the
-    plan in force, slot by slot);
+    oracle_horizon_slots, oracle_replan_slots: the oracle's long view (`energy.evaluation.oracle`):
+    how far it plans ahead (at least a week) and how often that plan is made anew from the
+    measured state (the oracle itself re-plans every slot, like mpc);
     bound: also compute the relaxation's lower bound (`energy.evaluation.bound`).
     """
 
@@ -128,7 +129,7 @@ class EvaluationOptions:
     command_timeout_s: float | None = None
     oracle: ForecastOracle | None = None
     oracle_horizon_slots: int = 7 * 96
-    oracle_replan_slots: int = 16
+    oracle_replan_slots: int = 96
     bound: bool = True
 
     def __post_init__(self) -> None:
@@ -246,7 +247,7 @@ def _planning_cycle(
     progress: Callable[[str], None] | None,
 ) -> tuple[PlanningCycle, IssuedForecasts | None]:
     optimizer_options = options.optimizer_options or OptimizerOptions()
-    horizon = _horizon_slots(policy, options)
+    horizon = options.horizon_slots
     optimizer = DispatchOptimizer(site, horizon, optimizer_options.replace(horizon_slots=horizon))
     if policy in (Policy.PERFECT_FORECAST, Policy.ORACLE):
         return PlanningCycle(site, optimizer, None), None
@@ -259,14 +260,6 @@ def _planning_cycle(
         forecaster = options.oracle.wrap(forecaster, realised)
     cycle = PlanningCycle(site, optimizer, forecaster, nowcast=service.nowcast())
     return cycle, issued
-
-
-def _horizon_slots(policy: Policy, options: EvaluationOptions) -> int:
-    return options.oracle_horizon_slots if policy == Policy.ORACLE else options.horizon_slots
-
-
-def _replan_every_slots(policy: Policy, options: EvaluationOptions) -> int:
-    return options.oracle_replan_slots if policy == Policy.ORACLE else 1
 
 
 def run_policy(
@@ -289,8 +282,10 @@ def run_policy(
     if len(slots) == 0:
         raise ValueError(f"evaluation period {start.isoformat()}..{end.isoformat()} is empty")
     began, began_cpu = time.perf_counter(), time.process_time()
-    reach = end + _horizon_slots(policy, options) * SLOT
+    reach = end + options.horizon_slots * SLOT
     first = start
+    if policy == Policy.ORACLE:
+        reach = end + max(options.horizon_slots, options.oracle_horizon_slots) * SLOT
     if policy == Policy.MPC:
         # the forecaster learns on the days before the period and needs their lags at issue time
         reach = end + options.forecast_config.horizon_slots * SLOT
@@ -298,10 +293,18 @@ def run_policy(
     realised = district_profiles(site, first, reach, options.seed)
     cycle: PlanningCycle | None = None
     issued: IssuedForecasts | None = None
+    long_view: LongView | None = None
     if policy.plans:
         if status is not None:
             status(f"{policy.value}: building the optimizer and forecaster")
         cycle, issued = _planning_cycle(site, policy, options, start, realised, status)
+    if policy == Policy.ORACLE:
+        long_view = LongView(
+            site,
+            options.oracle_horizon_slots,
+            options.oracle_replan_slots,
+            options.optimizer_options or OptimizerOptions(),
+        )
     set_up = time.perf_counter() - began
     set_up_cpu = time.process_time() - began_cpu
 
@@ -310,7 +313,6 @@ def run_policy(
     )
     plant = Plant.from_site(site)
     tracker = PlanTracker(plant)
-    replan_every = _replan_every_slots(policy, options)
     clock = _SwitchClock()
     records = np.zeros((len(slots), len(ENERGY_COLUMNS)))
     planned = np.full((len(slots), len(TRACKED_KINDS)), np.nan)
@@ -323,7 +325,6 @@ def run_policy(
     before = _counters(snapshot)
     metered_before = tracker.counters_kwh(snapshot)
     weather = realised
-    result: DispatchResult | None = None
     for k, t in enumerate(slots):
         if cycle is not None:
             tick = time.perf_counter()
@@ -333,16 +334,26 @@ def run_policy(
                 clock.minutes(snapshot, t),
                 month_peak_kw.get((local.year, local.month), 0.0),
             )
-            if result is None or k % replan_every == 0:
-                in_force = None
-                if issued is not None:
-                    _, weather = issued.at(t)
-                    history = realised.loc[: t - SLOT]
-                    if cycle.nowcast is not None:
-                        in_force = issued.in_force(t, cycle.nowcast.lookback_slots)
-                else:
-                    history = realised
-                result = cycle.plan(t, state, history, weather, forecast_in_force=in_force)
+            in_force = None
+            stored_value = None
+            if issued is not None:
+                _, weather = issued.at(t)
+                history = realised.loc[: t - SLOT]
+                if cycle.nowcast is not None:
+                    in_force = issued.in_force(t, cycle.nowcast.lookback_slots)
+            else:
+                history = realised
+            if long_view is not None:
+                horizon_end = t + options.horizon_slots * SLOT
+                stored_value = long_view.values_at(t, horizon_end, state, realised)
+            result = cycle.plan(
+                t,
+                state,
+                history,
+                weather,
+                forecast_in_force=in_force,
+                storage_value_eur_per_kwh=stored_value,
+            )
             stages.append(result.stage.value)
             planned[k] = tracker.planned_kwh(plan_values_at(result, t))
             commands = commands_for_slot(site, result, t, state=state, plant=plant)
@@ -427,9 +438,15 @@ def _notes(policy: Policy, options: EvaluationOptions) -> list[str]:
     if not policy.plans:
         return ["no commands: batteries in self-consumption, heat pumps on their thermostats"]
     notes = [
-        f"re-planned every {_replan_every_slots(policy, options) * SLOT_MINUTES} min over "
-        f"{_horizon_slots(policy, options)} slots from the simulated state"
+        f"re-planned every {SLOT_MINUTES} min over {options.horizon_slots} slots from the "
+        "simulated state"
     ]
+    if policy == Policy.ORACLE:
+        notes.append(
+            f"energy left in store at the horizon's end valued by a perfect-foresight plan over "
+            f"{options.oracle_horizon_slots} slots, made anew every "
+            f"{options.oracle_replan_slots * SLOT_MINUTES} min"
+        )
     if policy == Policy.MPC:
         notes.append(
             f"forecasts issued every {options.forecast_every_slots * SLOT_MINUTES} min; "
