@@ -22,6 +22,8 @@ from optimizer import DispatchOptimizer, DispatchState, OptimizerOptions
 __all__ = ["LongView"]
 
 FloatArray = npt.NDArray[np.float64]
+#: Wall-clock limit of one week-long solve (HiGHS's limit is wall time).
+LONG_PLAN_TIME_LIMIT_S = 300.0
 
 
 class LongView:
@@ -30,8 +32,14 @@ class LongView:
     def __init__(
         self, site: Site, horizon_slots: int, replan_slots: int, options: OptimizerOptions
     ):
+        # a week-long LP takes seconds, more on a busy machine: the live loop's limit is too short
         optimizer = DispatchOptimizer(
-            site, horizon_slots, options.replace(horizon_slots=horizon_slots)
+            site,
+            horizon_slots,
+            options.replace(
+                horizon_slots=horizon_slots,
+                time_limit_s=max(options.time_limit_s, LONG_PLAN_TIME_LIMIT_S),
+            ),
         )
         self.cycle = PlanningCycle(site, optimizer, None)
         self.replan_slots = replan_slots
