@@ -10,7 +10,7 @@ values, in the first SLOTS slots of every plan (whole horizon without); "none" i
 issued. The nowcast is off unless --nowcast (it would correct the realised values too). Prints,
 per run, the period's cost, the battery and tank energy at the end against the start, and the
 cost with that energy valued as the evaluation report does (`stored_energy_value_eur`), then rule
-and perfect foresight over the same period for reference. Asserts nothing.
+and perfect-forecast over the same period for reference. Asserts nothing.
 """
 
 from __future__ import annotations
@@ -41,7 +41,9 @@ def main() -> None:
     parser.add_argument("--days", type=float, default=31.0)
     parser.add_argument("--oracle", action="append", default=None)
     parser.add_argument("--nowcast", action="store_true")
-    parser.add_argument("--no-references", action="store_true", help="skip rule and perfect")
+    parser.add_argument(
+        "--no-references", action="store_true", help="skip rule and perfect-forecast"
+    )
     parser.add_argument("--config", default=None)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -53,7 +55,7 @@ def main() -> None:
         ("mpc", text, parse_oracle(text)) for text in args.oracle or ["none"]
     ]
     if not args.no_references:
-        runs += [("rule", "-", None), ("perfect", "-", None)]
+        runs += [("rule", "-", None), ("perfect-forecast", "-", None)]
     print(
         f"{site.id}: {start.date()} + {args.days:g} days, nowcast "
         f"{'on' if args.nowcast else 'off'}; energy at the end valued at the period's mean "

@@ -273,6 +273,9 @@ def run_policy(
 ) -> PolicyRun:
     """Run one policy in closed loop over the slots of [start, end) (UTC slot boundaries).
 
+    rule-tuned runs the local controllers of `site` as given: `evaluate` hands it the site with
+    the setpoint its sweep chose (`energy.evaluation.tuning.tune_thermostat`).
+
     progress(done, total) is called after every slot; status(text) for set-up steps.
     """
     policy = Policy(policy)
