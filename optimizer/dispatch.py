@@ -217,10 +217,10 @@ class DispatchOptimizer:
         """The previous solver plan shifted to this horizon's start, where it covers that start
         (None: no such plan, or it starts later or ended before)."""
         previous = self.previous
-        if previous is None or not self.plant.heat_pumps:
+        if previous is None or not self.plant.heat_pumps or inputs.n_slots < 2:
             return None
         shift = (inputs.index[0] - previous.index[0]) / (inputs.index[1] - inputs.index[0])
-        if inputs.n_slots < 2 or shift != int(shift) or not 0 <= shift < len(previous.index):
+        if shift != int(shift) or not 0 <= shift < len(previous.index):
             return None
         return _linearisation_of(self.plant, inputs, state, previous.values, int(shift))
 
