@@ -155,6 +155,18 @@ class LegionellaConfig(_Model):
             raise ValueError(f"expected a quarter-hour time (13:00, 13:15); found {value}")
         return value
 
+    @model_validator(mode="after")
+    def _clear_of_the_clock_change(self) -> LegionellaConfig:
+        # the clocks change between 02:00 and 03:00 local: a program then would run twice or
+        # not at all on those nights
+        begin = self.start_local.hour * 60 + self.start_local.minute
+        if begin < 180 and begin + self.hold_minutes > 120:
+            raise ValueError(
+                f"start_local {self.start_local} with hold_minutes {self.hold_minutes}: expected "
+                "a program clear of 02:00-03:00 local, when the clocks change; found it overlapping"
+            )
+        return self
+
 
 class TankConfig(_Model):
     volume_l: PositiveFloat

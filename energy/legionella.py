@@ -15,7 +15,7 @@ import pandas as pd
 
 from energy.config import LegionellaConfig
 
-__all__ = ["legionella_hold_mask", "legionella_starts_utc"]
+__all__ = ["hold_mask_at", "legionella_hold_mask", "legionella_starts_utc", "minute_of_week"]
 
 
 def legionella_starts_utc(
@@ -37,16 +37,29 @@ def legionella_starts_utc(
 _MINUTES_PER_WEEK = 7 * 24 * 60
 
 
+def minute_of_week(index: pd.DatetimeIndex, tz: ZoneInfo) -> npt.NDArray[np.int64]:
+    """Minutes since Monday 00:00 on the local wall clock, per timestamp of `index`."""
+    local = index.tz_convert(tz)
+    return np.asarray(
+        local.day_of_week.to_numpy() * 1440 + local.hour.to_numpy() * 60 + local.minute.to_numpy(),
+        dtype=np.int64,
+    )
+
+
 def legionella_hold_mask(
     config: LegionellaConfig, tz: ZoneInfo, index: pd.DatetimeIndex
 ) -> npt.NDArray[np.bool_]:
     """Which slots of `index` (UTC slot starts) lie in a program's hold, that is in
     [scheduled start, + hold_minutes), by the local wall clock (the schedule's own time)."""
-    if len(index) == 0 or not config.enabled:
-        return np.zeros(len(index), dtype=bool)
-    local = index.tz_convert(tz)
-    minute_of_week = (
-        local.day_of_week.to_numpy() * 1440 + local.hour.to_numpy() * 60 + local.minute.to_numpy()
-    )
+    return hold_mask_at(config, minute_of_week(index, tz))
+
+
+def hold_mask_at(
+    config: LegionellaConfig, minutes_of_week: npt.NDArray[np.int64]
+) -> npt.NDArray[np.bool_]:
+    """`legionella_hold_mask` from the local minutes of the week (`minute_of_week`), for callers
+    that check several programs against the same slots."""
+    if not config.enabled:
+        return np.zeros(len(minutes_of_week), dtype=bool)
     start = config.weekday * 1440 + config.start_local.hour * 60 + config.start_local.minute
-    return np.asarray((minute_of_week - start) % _MINUTES_PER_WEEK < config.hold_minutes)
+    return np.asarray((minutes_of_week - start) % _MINUTES_PER_WEEK < config.hold_minutes)

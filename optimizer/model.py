@@ -26,7 +26,7 @@ import pyomo.environ as pyo
 from pyomo.common.gc_manager import PauseGC
 
 from energy.config import SiteConfig
-from energy.legionella import legionella_hold_mask
+from energy.legionella import hold_mask_at, minute_of_week
 from energy.thermal import heat_pump_cop_at_tank, heat_pump_electricity_slope_per_k
 from energy.timegrid import SLOT, SLOT_HOURS, SLOT_MINUTES
 from optimizer.inputs import DispatchInputs, DispatchState, InputError
@@ -563,7 +563,7 @@ def coefficients(
     p["pv_lb"] = np.where(curtailable[:, None], 0.0, pv)
 
     nh = len(plant.heat_pumps)
-    tz = dm.config.tz
+    slot_ends = minute_of_week(inputs.index + SLOT, dm.config.tz)
     if linearisation is None:
         linearisation = flat_linearisation(dm, inputs, state, import_weight)
     hot_cost = np.zeros((nh, n))
@@ -606,7 +606,7 @@ def coefficients(
         # the anti-legionella program's hold: the tank at its temperature at every slot end in
         # it (the plant's program heats it there anyway; planned, the heat can come cheaply)
         hygiene = pump.tank.legionella
-        hygiene_hold = legionella_hold_mask(hygiene, tz, inputs.index + SLOT)
+        hygiene_hold = hold_mask_at(hygiene, slot_ends)
         if hygiene_hold.any():
             hot_kwh = capacity * (hygiene.temp_c - hygiene.tolerance_k / 2 - pump.tank.temp_min_c)
             tank_lo_rhs[h, hygiene_hold] = np.maximum(
