@@ -24,9 +24,10 @@ def legionella_starts_utc(
     """Scheduled program starts in [start, end), UTC (none when the program is disabled)."""
     if not config.enabled or end <= start:
         return pd.DatetimeIndex([], tz="UTC")
-    first = start.tz_convert(tz).normalize() - pd.Timedelta(days=1)
-    last = end.tz_convert(tz).normalize() + pd.Timedelta(days=1)
-    days = pd.date_range(first.tz_localize(None), last.tz_localize(None), freq="D")
+    # local calendar days as naive dates: a day is not always 24 hours
+    first = start.tz_convert(tz).tz_localize(None).normalize() - pd.Timedelta(days=1)
+    last = end.tz_convert(tz).tz_localize(None).normalize() + pd.Timedelta(days=1)
+    days = pd.date_range(first, last, freq="D")
     days = days[days.day_of_week == config.weekday]
     offset = pd.Timedelta(hours=config.start_local.hour, minutes=config.start_local.minute)
     local = (days + offset).tz_localize(tz, ambiguous=True, nonexistent="shift_forward")
