@@ -7,7 +7,8 @@ minimum modulation, no on/off times, no SG Ready levels), no battery cycle cost,
 bounds as soft limits at their penalty; the realised loads, PV, heat demand and prices are known
 for the whole period. Stored energy at the end is valued as the report values it (at the
 period's mean import price; tank heat divided by the plan's mean COP). No policy that keeps
-comfort can meter less. Periods longer than `max_block_days` are planned in blocks chained by
+comfort can meter less, up to that valuation of the energy left in store (each policy's report
+divides its tank heat by its own mean COP). Periods longer than `max_block_days` are planned in blocks chained by
 their end states, and the figure is then the sum of block bounds, each a bound for its block
 from the state the previous block left.
 """
