@@ -73,9 +73,9 @@ class Policy(StrEnum):
     """rule: the devices' own controllers as shipped; rule-tuned: the same with the thermostat
     setpoint a commissioning sweep chose (see `energy.evaluation.tuning`); mpc: the platform;
     perfect-forecast: the same rolling MPC fed the realised future (a forecast experiment, not a
-    bound); oracle: perfect foresight over at least a week ahead, re-planned from the measured
-    state every few hours and executed like every other policy (the reference for what is
-    possible)."""
+    bound); oracle: the same every-slot MPC fed the realised future, valuing the energy left in
+    store at its horizon's end as a week-long perfect-foresight plan does (the reference for what
+    is possible; `energy.evaluation.oracle`)."""
 
     RULE = "rule"
     RULE_TUNED = "rule-tuned"

@@ -21,7 +21,7 @@ import pandas as pd
 
 from energy.config import SiteConfig
 from energy.evaluation.closed_loop import EvaluationOptions, Policy, PolicyRun, run_policy
-from energy.evaluation.metrics import slot_frame, stored_energy_value_eur
+from energy.evaluation.metrics import run_summary, slot_frame
 from energy.physics.heatpump import thermostat_target_c
 from energy.site import Site
 
@@ -71,13 +71,13 @@ def with_thermostat_setpoint(site: Site, setpoint_c: float) -> Site:
 
 
 def _point(site: Site, setpoint_c: float | None, run: PolicyRun) -> SweepPoint:
-    slots = slot_frame(site.config, run)
-    cost = float(slots["import_cost_eur"].sum() - slots["export_revenue_eur"].sum())
+    """The run's figures as the report computes them."""
+    summary = run_summary(site.config, run, slot_frame(site.config, run))
     return SweepPoint(
         setpoint_c,
-        cost,
-        cost - stored_energy_value_eur(run, slots),
-        float(slots["comfort_violation_kh"].sum()),
+        summary["figures"]["cost_eur"],
+        summary["cost_with_stored_energy_eur"],
+        summary["figures"]["comfort_violation_kh"],
     )
 
 

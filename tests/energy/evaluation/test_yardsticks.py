@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from energy.evaluation import EvaluationOptions, Policy, evaluate, run_policy
-from energy.evaluation.metrics import slot_frame, stored_energy_value_eur
+from energy.evaluation.metrics import run_summary, slot_frame
 from energy.evaluation.tracking import plan_tracking
 from energy.evaluation.tuning import tune_thermostat
 from energy.site import Site
@@ -19,9 +19,9 @@ NO_BOUND = EvaluationOptions(bound=False)
 
 
 def cost_with_stored_energy(site: Site, run) -> float:
-    slots = slot_frame(site.config, run)
-    cost = float(slots["import_cost_eur"].sum() - slots["export_revenue_eur"].sum())
-    return cost - stored_energy_value_eur(run, slots)
+    return run_summary(site.config, run, slot_frame(site.config, run))[
+        "cost_with_stored_energy_eur"
+    ]
 
 
 @pytest.mark.slow
