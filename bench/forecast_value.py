@@ -23,7 +23,7 @@ import pandas as pd
 
 from energy.evaluation import EvaluationOptions, run_policy
 from energy.evaluation.forecasts import ForecastOracle
-from energy.evaluation.metrics import slot_frame, stored_energy_value_eur
+from energy.evaluation.metrics import slot_frame
 from energy.site import load_site
 from forecasting.config import ForecastConfig, NowcastConfig
 
@@ -58,8 +58,8 @@ def main() -> None:
         runs += [("rule", "-", None), ("perfect-forecast", "-", None)]
     print(
         f"{site.id}: {start.date()} + {args.days:g} days, nowcast "
-        f"{'on' if args.nowcast else 'off'}; energy at the end valued at the period's mean "
-        "import price (tank heat divided by the run's mean heat pump COP)"
+        f"{'on' if args.nowcast else 'off'}; energy at the end valued by what it saves "
+        "over the two days after the period (energy.evaluation.valuation)"
     )
     print(
         f"{'policy':<8}{'oracle':<18}{'cost EUR':>10}{'batteries kWh':>15}{'tanks kWh':>11}"
@@ -72,7 +72,7 @@ def main() -> None:
         slots = slot_frame(site.config, run)
         cost = float((slots["import_cost_eur"] - slots["export_revenue_eur"]).sum())
         stored = run.stored_energy_change_kwh
-        valued = cost - stored_energy_value_eur(run, slots)
+        valued = cost - run.stored_energy_value_eur
         print(
             f"{policy:<8}{label:<18}{cost:10.2f}{stored['batteries']:15.1f}"
             f"{stored['tanks']:11.1f}{valued:12.2f}{time.process_time() - cpu:8.0f}",

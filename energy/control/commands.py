@@ -331,10 +331,15 @@ def _self_consuming(
     # setpoint would import whatever PV falls short of the forecast
     if 0.0 < power_kw <= local + tolerance:
         return True
-    # idle while the plan exports a surplus it could store: holding room for a surplus the plan
-    # expects later loses this one when the later surplus does not come (and gains nothing at a
-    # flat feed-in price). Only a surplus that leaves the district: a house's surplus the plan
-    # gives to another house's heat pump is not the home battery's to take
+    # a home battery idle while the plan exports a surplus it could store: holding room for a
+    # surplus the plan expects later loses this one when the later surplus does not come (and
+    # gains nothing at a flat feed-in price). Only a surplus that leaves the district: a house's
+    # surplus the plan gives to another house's heat pump is not the home battery's to take. A
+    # community battery is never released for this: its local mode would absorb the whole
+    # district's surplus, and a lossy store (a flow battery's round trip is about 74 %) filled
+    # against the plan is later emptied into export at a loss
+    if battery.house_id is None:
+        return False
     exported = planned(GRID_ID, "export_kw") > tolerance
     return exported and local > tolerance and abs(power_kw) <= tolerance
 

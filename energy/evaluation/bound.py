@@ -5,12 +5,14 @@ What it relaxes: every heat pump at the COP of its lowest flow temperature (the 
 temperature) whatever its tank's temperature, power anywhere between zero and its maximum (no
 minimum modulation, no on/off times, no SG Ready levels), no battery cycle cost, and comfort
 bounds as soft limits at their penalty; the realised loads, PV, heat demand and prices are known
-for the whole period. Stored energy at the end is valued as the report values it (at the
-period's mean import price; tank heat divided by the plan's mean COP). No policy that keeps
-comfort can meter less, up to that valuation of the energy left in store (each policy's report
-divides its tank heat by its own mean COP). Periods longer than `max_block_days` are planned in blocks chained by
-their end states, and the figure is then the sum of block bounds, each a bound for its block
-from the state the previous block left.
+for the whole period. The energy left in store is valued as the report values it
+(`energy.evaluation.valuation`): the last block runs on through the continuation's days after
+the period, and the continuation's cost from the initial state is subtracted, so that the bound
+compares with every policy's metered cost plus its own continuation cost minus that same
+reference. No policy that keeps comfort can meter less, up to the terminal value at the
+continuation's end. Periods longer than `max_block_days` are planned in blocks chained by their
+end states; the earlier blocks value their end state at their mean import price, and the figure
+is the sum of block bounds, each a bound for its block from the state the previous block left.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ import pandas as pd
 
 from energy.config import SiteConfig
 from energy.control.planning import PlanningCycle
+from energy.evaluation.valuation import Continuation
 from energy.site import Site
 from energy.tariff import tariff_series
-from energy.timegrid import slot_grid
-from optimizer import DispatchOptimizer, DispatchState, OptimizerOptions, PlanStatus
+from energy.timegrid import SLOT, slot_grid
+from optimizer import DispatchOptimizer, DispatchResult, DispatchState, OptimizerOptions, PlanStatus
 from optimizer.model import CopLinearisation
 from optimizer.plant import Plant
 
@@ -68,26 +71,33 @@ def relaxation_bound(
     start: pd.Timestamp,
     end: pd.Timestamp,
     realised: pd.DataFrame,
+    continuation: Continuation,
     max_block_days: int = 31,
     time_limit_s: float = 900.0,
 ) -> RelaxationBound:
-    """The bound over [start, end) from the realised profiles (see the module doc)."""
+    """The bound over [start, end) from the realised profiles, with the energy left in store
+    valued by `continuation` (the report's valuation; see the module doc)."""
     relaxed = _relaxed_site(site)
     plant = Plant.from_site(relaxed)
-    slots = slot_grid(start, end)
+    slots = slot_grid(start, end + continuation.horizon_slots * SLOT)
+    period_slots = len(slot_grid(start, end))
     block = max_block_days * 96
-    state = DispatchState.initial(relaxed)
+    # the continuation's days belong to the last block of the period
+    starts = list(range(0, period_slots, block))
+    bounds = [*starts[1:], len(slots)]
+    initial = DispatchState.initial(relaxed)
+    state = initial
     total = 0.0
-    blocks = 0
-    for first in range(0, len(slots), block):
-        index = slots[first : first + block]
+    for first, stop in zip(starts, bounds, strict=True):
+        index = slots[first:stop]
         n = len(index)
+        last = stop == len(slots)
         price = float(
             tariff_series(relaxed.config, index).frame()["price_import_eur_per_kwh"].mean()
         )
         options = OptimizerOptions(
             horizon_slots=n,
-            terminal_value_eur_per_kwh=price,
+            terminal_value_eur_per_kwh=None if last else price,
             time_limit_s=time_limit_s,
             cold_solver="ipm",
         )
@@ -106,21 +116,14 @@ def relaxation_bound(
         breakdown = result.summary["cost_breakdown"]
         cost = breakdown["import_eur"] - breakdown["export_revenue_eur"]
         cost += breakdown["peak_charge_eur"]
-        battery_change = sum(
-            float(result.values[(b.id, "energy_end_kwh")][-1])
-            - state.soc_frac[b.id] * b.config.capacity_kwh
-            for b in plant.batteries
-        )
-        heat = sum(float(result.values[(p.id, "heat_kw")].sum()) for p in plant.heat_pumps)
-        electric = sum(float(result.values[(p.id, "power_kw")].sum()) for p in plant.heat_pumps)
-        cop = heat / electric if electric > 0 else 1.0
-        tank_change = sum(
-            float(result.values[(p.tank_id, "energy_end_kwh")][-1])
-            - p.capacity_kwh_per_k * (state.tank_temp_c[p.tank_id] - p.tank.temp_min_c)
-            for p in plant.heat_pumps
-        )
-        total += cost - price * (battery_change + tank_change / max(cop, 1.0))
-        blocks += 1
+        if last:
+            total += (
+                cost
+                - breakdown["stored_energy_value_eur"]
+                - continuation.cost_eur(DispatchState.initial(site))
+            )
+        else:
+            total += cost - price * _stored_change_kwh(plant, state, result)
         logger.info("bound: block from %s, %d slots: %.2f EUR", index[0], n, total)
         state = DispatchState(
             soc_frac={
@@ -131,4 +134,23 @@ def relaxation_bound(
                 for p in plant.heat_pumps
             },
         ).completed(relaxed)
-    return RelaxationBound(total, blocks)
+    return RelaxationBound(total, len(starts))
+
+
+def _stored_change_kwh(plant: Plant, state: DispatchState, result: DispatchResult) -> float:
+    """Battery energy plus tank heat (divided by the plan's mean COP) at the plan's end against
+    `state`: an intermediate block's end state, valued at the block's mean import price."""
+    battery_change = sum(
+        float(result.values[(b.id, "energy_end_kwh")][-1])
+        - state.soc_frac[b.id] * b.config.capacity_kwh
+        for b in plant.batteries
+    )
+    heat = sum(float(result.values[(p.id, "heat_kw")].sum()) for p in plant.heat_pumps)
+    electric = sum(float(result.values[(p.id, "power_kw")].sum()) for p in plant.heat_pumps)
+    cop = heat / electric if electric > 0 else 1.0
+    tank_change = sum(
+        float(result.values[(p.tank_id, "energy_end_kwh")][-1])
+        - p.capacity_kwh_per_k * (state.tank_temp_c[p.tank_id] - p.tank.temp_min_c)
+        for p in plant.heat_pumps
+    )
+    return battery_change + tank_change / max(cop, 1.0)

@@ -41,6 +41,7 @@ from energy.evaluation.forecasts import (
 )
 from energy.evaluation.oracle import LongView
 from energy.evaluation.tracking import TRACKED_KINDS, PlanTracker
+from energy.evaluation.valuation import VALUATION_HORIZON_SLOTS, Continuation
 from energy.physics.district import GRID_METER_ID, DistrictSimulator
 from energy.physics.profiles import district_profiles
 from energy.physics.readings import DistrictSnapshot
@@ -116,7 +117,9 @@ class EvaluationOptions:
     oracle_horizon_slots, oracle_replan_slots: the oracle's long view (`energy.evaluation.oracle`):
     how far it plans ahead (at least a week) and how often that plan is made anew from the
     measured state (the oracle itself re-plans every slot, like mpc);
-    bound: also compute the relaxation's lower bound (`energy.evaluation.bound`).
+    bound: also compute the relaxation's lower bound (`energy.evaluation.bound`);
+    valuation_horizon_slots: how far after the period the energy left in store is valued by a
+    perfect-foresight plan (`energy.evaluation.valuation`).
     """
 
     horizon_slots: int = 96
@@ -131,6 +134,7 @@ class EvaluationOptions:
     oracle_horizon_slots: int = 7 * 96
     oracle_replan_slots: int = 96
     bound: bool = True
+    valuation_horizon_slots: int = VALUATION_HORIZON_SLOTS
 
     def __post_init__(self) -> None:
         problems = []
@@ -160,6 +164,10 @@ class EvaluationOptions:
                 f"oracle_replan_slots: expected 1..oracle_horizon_slots; "
                 f"found {self.oracle_replan_slots}"
             )
+        if self.valuation_horizon_slots < 1:
+            problems.append(
+                f"valuation_horizon_slots: expected >= 1; found {self.valuation_horizon_slots}"
+            )
         if self.training_days < 14:
             problems.append(f"training_days: expected >= 14; found {self.training_days}")
         if problems:
@@ -180,6 +188,8 @@ class PolicyRun:
     slots: pd.DataFrame
     batteries: dict[str, dict[str, float]]
     stored_energy_change_kwh: dict[str, float]
+    #: what the change in stored energy saves after the period (`energy.evaluation.valuation`)
+    stored_energy_value_eur: float
     plan_stages: dict[str, int]
     timing: dict[str, float]
     forecast_issues: int = 0
@@ -270,13 +280,16 @@ def run_policy(
     options: EvaluationOptions | None = None,
     progress: Callable[[int, int], None] | None = None,
     status: Callable[[str], None] | None = None,
+    continuation: Continuation | None = None,
 ) -> PolicyRun:
     """Run one policy in closed loop over the slots of [start, end) (UTC slot boundaries).
 
     rule-tuned runs the local controllers of `site` as given: `evaluate` hands it the site with
     the setpoint its sweep chose (`energy.evaluation.tuning.tune_thermostat`).
 
-    progress(done, total) is called after every slot; status(text) for set-up steps.
+    progress(done, total) is called after every slot; status(text) for set-up steps;
+    continuation: what values the energy left in store (`energy.evaluation.valuation`; None:
+    made here), shared by the runs of one evaluation so that its reference is solved once.
     """
     policy = Policy(policy)
     options = options or EvaluationOptions()
@@ -285,13 +298,15 @@ def run_policy(
     if len(slots) == 0:
         raise ValueError(f"evaluation period {start.isoformat()}..{end.isoformat()} is empty")
     began, began_cpu = time.perf_counter(), time.process_time()
-    reach = end + options.horizon_slots * SLOT
+    reach = end + max(options.horizon_slots, options.valuation_horizon_slots) * SLOT
     first = start
     if policy == Policy.ORACLE:
-        reach = end + max(options.horizon_slots, options.oracle_horizon_slots) * SLOT
+        reach = max(
+            reach, end + (options.oracle_horizon_slots + options.oracle_replan_slots) * SLOT
+        )
     if policy == Policy.MPC:
         # the forecaster learns on the days before the period and needs their lags at issue time
-        reach = end + options.forecast_config.horizon_slots * SLOT
+        reach = max(reach, end + options.forecast_config.horizon_slots * SLOT)
         first = start - pd.Timedelta(days=options.training_days)
     realised = district_profiles(site, first, reach, options.seed)
     cycle: PlanningCycle | None = None
@@ -307,6 +322,7 @@ def run_policy(
             options.oracle_horizon_slots,
             options.oracle_replan_slots,
             options.optimizer_options or OptimizerOptions(),
+            valued_until=end + options.valuation_horizon_slots * SLOT,
         )
     set_up = time.perf_counter() - began
     set_up_cpu = time.process_time() - began_cpu
@@ -325,6 +341,7 @@ def run_policy(
     month_peak_kw: dict[tuple[int, int], float] = {}
     tz = site.tz
     snapshot = simulator.snapshot()
+    initial_state = dispatch_state_from_snapshot(snapshot)
     before = _counters(snapshot)
     metered_before = tracker.counters_kwh(snapshot)
     weather = realised
@@ -379,6 +396,15 @@ def run_policy(
             progress(k + 1, len(slots))
 
     final = snapshot
+    if status is not None:
+        status(f"{policy.value}: valuing the energy left in store")
+    if continuation is None:
+        continuation = Continuation(
+            site, end, realised, options.valuation_horizon_slots, options.optimizer_options
+        )
+    stored_value_eur = continuation.value_eur(
+        initial_state, dispatch_state_from_snapshot(final, clock.minutes(final, end))
+    )
     capacity = {b.id: b.config.capacity_kwh for b in plant.batteries}
     frame = pd.DataFrame(records, index=slots, columns=list(ENERGY_COLUMNS))
     frame.index.name = "slot_start"
@@ -426,6 +452,7 @@ def run_policy(
             for a, b in final.batteries.items()
         },
         stored_energy_change_kwh=_stored(final),
+        stored_energy_value_eur=stored_value_eur,
         plan_stages={str(k): int(v) for k, v in pd.Series(stages).value_counts().items()},
         timing=timing,
         forecast_issues=issued.issues if issued is not None else 0,

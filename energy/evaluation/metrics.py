@@ -32,7 +32,6 @@ __all__ = [
     "period_figures",
     "run_summary",
     "slot_frame",
-    "stored_energy_value_eur",
 ]
 
 #: Figures of a period, in report order.
@@ -116,25 +115,11 @@ def monthly_figures(config: SiteConfig, run: PolicyRun, slots: pd.DataFrame) -> 
     return pd.DataFrame(rows)
 
 
-def stored_energy_value_eur(run: PolicyRun, slots: pd.DataFrame) -> float:
-    """What the change in stored energy over the run is worth: battery energy at the period's
-    mean import price, tank heat at that price divided by the run's mean heat pump COP.
-
-    A run that ends with emptier batteries or colder tanks than it started has bought less; over
-    a year this is small, over a few days it can decide a comparison.
-    """
-    price = float(slots["price_import_eur_per_kwh"].mean())
-    electric = float(slots["hp_electric_kwh"].sum())
-    cop = float(slots["heat_delivered_kwh"].sum()) / electric if electric > 0 else 1.0
-    change = run.stored_energy_change_kwh
-    return price * (change.get("batteries", 0.0) + change.get("tanks", 0.0) / max(cop, 1.0))
-
-
 def run_summary(config: SiteConfig, run: PolicyRun, slots: pd.DataFrame) -> dict[str, Any]:
     """The whole run: figures, per-battery cycles, stored energy change, plan stages, timing."""
     capacity = sum(b["capacity_kwh"] for b in run.batteries.values())
     figures = period_figures(config, slots, capacity)
-    stored_eur = stored_energy_value_eur(run, slots)
+    stored_eur = run.stored_energy_value_eur
     return {
         "policy": run.policy.value,
         "figures": figures,

@@ -15,6 +15,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from energy.control.planning import PlanningCycle
+from energy.evaluation.valuation import LONG_PLAN_TIME_LIMIT_S
 from energy.site import Site
 from energy.timegrid import SLOT
 from optimizer import DispatchOptimizer, DispatchState, OptimizerOptions
@@ -22,30 +23,51 @@ from optimizer import DispatchOptimizer, DispatchState, OptimizerOptions
 __all__ = ["LongView"]
 
 FloatArray = npt.NDArray[np.float64]
-#: Wall-clock limit of one week-long solve (HiGHS's limit is wall time).
-LONG_PLAN_TIME_LIMIT_S = 300.0
 
 
 class LongView:
-    """A week-long perfect-foresight plan, re-planned every replan_slots, and its store values."""
+    """A week-long perfect-foresight plan, re-planned every replan_slots, and its store values.
+
+    Near the period's end the long plan ends where the report's valuation of the energy left in
+    store ends (`energy.evaluation.valuation`: the valuation's horizon after the period), so that
+    the oracle optimises what the report measures: the plan made within `horizon_slots +
+    replan_slots` of that end reaches exactly to it.
+    """
 
     def __init__(
-        self, site: Site, horizon_slots: int, replan_slots: int, options: OptimizerOptions
+        self,
+        site: Site,
+        horizon_slots: int,
+        replan_slots: int,
+        options: OptimizerOptions,
+        valued_until: pd.Timestamp | None = None,
     ):
+        self._site = site
         # a week-long LP takes seconds, more on a busy machine: the live loop's limit is too short
-        optimizer = DispatchOptimizer(
-            site,
-            horizon_slots,
-            options.replace(
-                horizon_slots=horizon_slots,
-                time_limit_s=max(options.time_limit_s, LONG_PLAN_TIME_LIMIT_S),
-            ),
+        self._options = options.replace(
+            time_limit_s=max(options.time_limit_s, LONG_PLAN_TIME_LIMIT_S)
         )
-        self.cycle = PlanningCycle(site, optimizer, None)
+        self._cycles: dict[int, PlanningCycle] = {}
+        self.horizon_slots = horizon_slots
         self.replan_slots = replan_slots
+        self.valued_until = valued_until
         self._start: pd.Timestamp | None = None
         self._values: dict[str, FloatArray] = {}
         self.plans = 0
+
+    def _cycle(self, t: pd.Timestamp) -> PlanningCycle:
+        """The planning cycle for a long plan from t: a week, or exactly to `valued_until`."""
+        horizon = self.horizon_slots
+        if self.valued_until is not None:
+            to_end = int((self.valued_until - t) / SLOT)
+            if to_end <= self.horizon_slots + self.replan_slots:
+                horizon = to_end
+        if horizon not in self._cycles:
+            optimizer = DispatchOptimizer(
+                self._site, horizon, self._options.replace(horizon_slots=horizon)
+            )
+            self._cycles[horizon] = PlanningCycle(self._site, optimizer, None)
+        return self._cycles[horizon]
 
     def values_at(
         self, t: pd.Timestamp, end: pd.Timestamp, state: DispatchState, realised: pd.DataFrame
@@ -53,9 +75,10 @@ class LongView:
         """What a kWh in each store at `end` (a slot boundary) is worth, planning anew from
         `state` at t when the last long plan is replan_slots old."""
         if self._start is None or (t - self._start) / SLOT >= self.replan_slots:
-            inputs = self.cycle.inputs(t, realised, realised)
-            result = self.cycle.optimizer.solve(inputs, self.cycle.planning_state(state))
-            values = self.cycle.optimizer.storage_values()
+            cycle = self._cycle(t)
+            inputs = cycle.inputs(t, realised, realised)
+            result = cycle.optimizer.solve(inputs, cycle.planning_state(state))
+            values = cycle.optimizer.storage_values()
             if values is None:
                 raise RuntimeError(
                     f"oracle: the week-long plan from {t.isoformat()} has no duals "

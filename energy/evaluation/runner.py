@@ -12,6 +12,7 @@ from energy.evaluation.bound import relaxation_bound
 from energy.evaluation.closed_loop import EvaluationOptions, Policy, PolicyRun, run_policy
 from energy.evaluation.report import EvaluationReport
 from energy.evaluation.tuning import tune_thermostat
+from energy.evaluation.valuation import Continuation
 from energy.physics.profiles import district_profiles
 from energy.site import Site
 from energy.timegrid import SLOT, SLOT_MINUTES, as_utc
@@ -42,6 +43,12 @@ def evaluate(
             "evaluate: expected at least one policy "
             f"({', '.join(p.value for p in Policy)}); found none"
         )
+    # the energy every run leaves in store is valued against the same reference plan
+    if status is not None:
+        status("valuation: the plan after the period")
+    continuation = Continuation.after(
+        site, start, end, options.seed, options.valuation_horizon_slots, options.optimizer_options
+    )
     runs: dict[str, PolicyRun] = {}
     tuned: dict[str, Any] = {}
     # rule-tuned first: its sweep runs the shipped rule too, which a rule run then reuses
@@ -52,7 +59,7 @@ def evaluate(
                 progress(name, done, total)
 
         if policy == Policy.RULE_TUNED:
-            tuning = tune_thermostat(site, start, end, options, status)
+            tuning = tune_thermostat(site, start, end, options, status, continuation)
             runs[policy.value] = tuning.run
             if Policy.RULE in chosen:
                 runs[Policy.RULE.value] = tuning.shipped
@@ -61,7 +68,9 @@ def evaluate(
                 "sweep": [point.to_dict() for point in tuning.sweep],
             }
         elif policy.value not in runs:
-            runs[policy.value] = run_policy(site, policy, start, end, options, step, status)
+            runs[policy.value] = run_policy(
+                site, policy, start, end, options, step, status, continuation
+            )
     runs = {p.value: runs[p.value] for p in chosen}
     meta: dict[str, Any] = {
         "site": site.id,
@@ -85,8 +94,10 @@ def evaluate(
     if options.bound:
         if status is not None:
             status("bound: the relaxed LP over the period")
-        realised = district_profiles(site, start, end + SLOT, options.seed)
-        bound = relaxation_bound(site, start, end, realised)
+        realised = district_profiles(
+            site, start, end + options.valuation_horizon_slots * SLOT, options.seed
+        )
+        bound = relaxation_bound(site, start, end, realised, continuation)
         meta["bound_eur"] = bound.bound_eur
         meta["bound_relaxes"] = bound.relaxes
         meta["bound_blocks"] = bound.blocks

@@ -22,6 +22,7 @@ import pandas as pd
 from energy.config import SiteConfig
 from energy.evaluation.closed_loop import EvaluationOptions, Policy, PolicyRun, run_policy
 from energy.evaluation.metrics import run_summary, slot_frame
+from energy.evaluation.valuation import Continuation
 from energy.physics.heatpump import thermostat_target_c
 from energy.site import Site
 
@@ -98,9 +99,20 @@ def tune_thermostat(
     end: pd.Timestamp,
     options: EvaluationOptions,
     status: Callable[[str], None] | None = None,
+    continuation: Continuation | None = None,
 ) -> ThermostatTuning:
-    """Sweep the thermostat setpoint over [start, end) (see the module doc)."""
-    shipped_run = run_policy(site, Policy.RULE, start, end, options)
+    """Sweep the thermostat setpoint over [start, end) (see the module doc); `continuation`
+    values every run's stored energy (`energy.evaluation.closed_loop.run_policy`)."""
+    if continuation is None:
+        continuation = Continuation.after(
+            site,
+            start,
+            end,
+            options.seed,
+            options.valuation_horizon_slots,
+            options.optimizer_options,
+        )
+    shipped_run = run_policy(site, Policy.RULE, start, end, options, continuation=continuation)
     shipped = _point(site, None, shipped_run)
     points = [shipped]
     best, best_run = shipped, shipped_run
@@ -108,7 +120,12 @@ def tune_thermostat(
         if status is not None:
             status(f"rule-tuned: thermostat setpoint {setpoint:g} degC")
         run = run_policy(
-            with_thermostat_setpoint(site, setpoint), Policy.RULE_TUNED, start, end, options
+            with_thermostat_setpoint(site, setpoint),
+            Policy.RULE_TUNED,
+            start,
+            end,
+            options,
+            continuation=continuation,
         )
         point = _point(site, setpoint, run)
         points.append(point)

@@ -17,7 +17,6 @@ from energy.evaluation.metrics import (
     comparison,
     period_figures,
     slot_frame,
-    stored_energy_value_eur,
 )
 from energy.site import Site
 from energy.tariff import tariff_series
@@ -42,6 +41,7 @@ def fake_run(policy: str, slots: int = 16, import_kwh: float = 1.0) -> PolicyRun
         slots=frame,
         batteries={"b": {"capacity_kwh": 2.0, "charged_kwh": 0.0, "discharged_kwh": 4.0}},
         stored_energy_change_kwh={"batteries": 0.0, "tanks": 0.0},
+        stored_energy_value_eur=0.0,
         plan_stages={},
         timing={"wall_seconds": 1.0},
         notes=[f"{policy} note"],
@@ -182,14 +182,3 @@ def test_cli_evaluate_refuses_bad_periods(args: list[str], message: str) -> None
     result = CliRunner().invoke(app, ["evaluate", "--policy", "rule", *args])
     assert result.exit_code != 0
     assert message in result.output
-
-
-def test_stored_energy_is_valued_at_the_mean_import_price(site: Site) -> None:
-    run = fake_run("mpc")
-    run.slots["heat_delivered_kwh"] = 3.0  # COP 3 with hp_electric_kwh 1.0
-    run.stored_energy_change_kwh = {"batteries": -10.0, "tanks": 30.0}
-    slots = slot_frame(site.config, run)
-    price = slots["price_import_eur_per_kwh"].mean()
-    assert stored_energy_value_eur(run, slots) == pytest.approx(price * (-10.0 + 10.0))
-    run.stored_energy_change_kwh = {"batteries": -10.0, "tanks": 0.0}
-    assert stored_energy_value_eur(run, slots) == pytest.approx(-10.0 * price)

@@ -1,0 +1,148 @@
+"""What the energy a run leaves in store is worth: what it saves after the period.
+
+A run that ends with fuller batteries or warmer tanks than it started has bought energy the next
+days use; one that ends emptier leaves the next days to buy it. How much that is worth depends on
+what the stored energy displaces: a kWh in a battery at a winter midnight saves an import at the
+night's price, the same kWh at a July midnight (the next day's surplus fills the battery anyway)
+saves no more than a kWh of export. A single price per period gets one of the two wrong.
+
+So the value is measured by the plan itself: the cost of a perfect-foresight plan over the days
+after the period (the realised future, the plant-consistent model, the live optimizer's terminal
+value at its own end) from the state the run started with, minus the same plan's cost from the
+state the run ended with. Every policy of one evaluation is valued against the same reference
+plan, so the comparison between policies is exact up to that plan's horizon.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+
+from energy.control.planning import PlanningCycle
+from energy.physics.profiles import district_profiles
+from energy.site import Site
+from energy.timegrid import SLOT
+from optimizer import DispatchOptimizer, DispatchState, OptimizerOptions, PlanStatus
+
+__all__ = ["LONG_PLAN_TIME_LIMIT_S", "VALUATION_HORIZON_SLOTS", "Continuation", "ValuationError"]
+
+logger = logging.getLogger(__name__)
+
+#: Wall-clock limit of one long solve (HiGHS's limit is wall time).
+LONG_PLAN_TIME_LIMIT_S = 300.0
+#: A week, as far as the oracle's long view sees: long enough that a store's energy at the
+#: period's end meets the load or the surplus it displaces (with two days, the terminal value at
+#: the continuation's end, a quantile of the import price, still decided the value of a
+#: battery's energy in a sunny October).
+VALUATION_HORIZON_SLOTS = 7 * 96
+
+
+class ValuationError(RuntimeError):
+    """The continuation plan was not solved to optimality: the stored energy has no value."""
+
+
+class Continuation:
+    """The perfect-foresight plan over the `horizon_slots` after `end`, from any state."""
+
+    def __init__(
+        self,
+        site: Site,
+        end: pd.Timestamp,
+        realised: pd.DataFrame,
+        horizon_slots: int = VALUATION_HORIZON_SLOTS,
+        options: OptimizerOptions | None = None,
+    ):
+        last = end + (horizon_slots - 1) * SLOT
+        if realised.index.max() < last:
+            raise ValueError(
+                f"valuation: the realised profiles end at {realised.index.max().isoformat()}; "
+                f"the continuation after {end.isoformat()} needs them to {last.isoformat()}"
+            )
+        base = options or OptimizerOptions()
+        # a week-long LP takes seconds, more on a busy machine: the live loop's limit is too short
+        optimizer = DispatchOptimizer(
+            site,
+            horizon_slots,
+            base.replace(
+                horizon_slots=horizon_slots,
+                time_limit_s=max(base.time_limit_s, LONG_PLAN_TIME_LIMIT_S),
+            ),
+        )
+        self._site = site
+        self._cycle = PlanningCycle(site, optimizer, None)
+        self._inputs = self._cycle.inputs(end, realised, realised)
+        self._end = end
+        self.horizon_slots = horizon_slots
+        self._costs: dict[tuple[tuple[str, float], ...], float] = {}
+        #: how many plans were solved (each distinct state once)
+        self.solves = 0
+
+    @classmethod
+    def after(
+        cls,
+        site: Site,
+        start: pd.Timestamp,
+        end: pd.Timestamp,
+        seed: int,
+        horizon_slots: int = VALUATION_HORIZON_SLOTS,
+        options: OptimizerOptions | None = None,
+    ) -> Continuation:
+        """The continuation after [start, end) of the simulated district with `seed`."""
+        realised = district_profiles(site, start, end + horizon_slots * SLOT, seed)
+        return cls(site, end, realised, horizon_slots, options)
+
+    def cost_eur(self, state: DispatchState) -> float:
+        """What the days after the period cost from `state`: energy bought and sold, battery wear,
+        comfort penalties and the warm-tank COP cost, less the terminal value of what is left."""
+        start = DispatchState(
+            soc_frac=dict(state.soc_frac),
+            tank_temp_c=dict(state.tank_temp_c),
+            hp_on=dict(state.hp_on),
+            hp_minutes_in_state=dict(state.hp_minutes_in_state),
+        ).completed(self._site)
+        key = _state_key(start)
+        if key not in self._costs:
+            self._costs[key] = self._solve(start)
+        return self._costs[key]
+
+    def _solve(self, start: DispatchState) -> float:
+        self.solves += 1
+        # a cold start for every state: a warm start from the other state's plan would
+        # linearise its COP around that plan's tank temperatures
+        self._cycle.optimizer.previous = None
+        result = self._cycle.optimizer.solve(self._inputs, self._cycle.planning_state(start))
+        if result.status != PlanStatus.OPTIMAL:
+            raise ValuationError(
+                f"valuation: the plan over the {self._cycle.optimizer.horizon_slots} slots after "
+                f"{self._end.isoformat()} ended {result.status.value} "
+                f"({result.summary['model_status']})"
+            )
+        b = result.summary["cost_breakdown"]
+        return float(
+            b["net_energy_cost_eur"]
+            + b["comfort_penalty_eur"]
+            + b["warm_tank_cop_eur"]
+            - b["stored_energy_value_eur"]
+        )
+
+    def value_eur(self, initial: DispatchState, final: DispatchState) -> float:
+        """What ending in `final` instead of `initial` saves after the period (EUR, positive when
+        the run leaves more useful energy in store than it found)."""
+        value = self.cost_eur(initial) - self.cost_eur(final)
+        logger.info("valuation after %s: stored energy worth %.2f EUR", self._end, value)
+        return value
+
+
+def _state_key(state: DispatchState) -> tuple[tuple[str, float], ...]:
+    """A state as a hashable key: every run of one evaluation starts from the same state, so its
+    continuation is solved once. A heat pump not said to be on is off (as the optimizer reads
+    it), so only those on are in the key."""
+    return tuple(
+        sorted(
+            [(f"soc:{a}", v) for a, v in state.soc_frac.items()]
+            + [(f"temp:{a}", v) for a, v in state.tank_temp_c.items()]
+            + [(f"on:{a}", 1.0) for a, v in state.hp_on.items() if v]
+            + [(f"minutes:{a}", v) for a, v in state.hp_minutes_in_state.items()]
+        )
+    )
