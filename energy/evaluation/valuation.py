@@ -24,6 +24,7 @@ from energy.physics.profiles import district_profiles
 from energy.site import Site
 from energy.timegrid import SLOT
 from optimizer import DispatchOptimizer, DispatchState, OptimizerOptions, PlanStatus
+from optimizer.model import CopLinearisation
 
 __all__ = ["LONG_PLAN_TIME_LIMIT_S", "VALUATION_HORIZON_SLOTS", "Continuation", "ValuationError"]
 
@@ -70,11 +71,14 @@ class Continuation:
             ),
         )
         self._site = site
-        self._cycle = PlanningCycle(site, optimizer, None)
+        # the live planner keeps a reserve above the comfort band; a value of stored heat must
+        # not charge a tank inside that reserve as if it were a comfort violation
+        self._cycle = PlanningCycle(site, optimizer, None, tank_reserve_k=0.0)
         self._inputs = self._cycle.inputs(end, realised, realised)
         self._end = end
         self.horizon_slots = horizon_slots
         self._costs: dict[tuple[tuple[str, float], ...], float] = {}
+        self._linearisation: CopLinearisation | None = None
         #: how many plans were solved (each distinct state once)
         self.solves = 0
 
@@ -108,10 +112,19 @@ class Continuation:
 
     def _solve(self, start: DispatchState) -> float:
         self.solves += 1
-        # a cold start for every state: a warm start from the other state's plan would
-        # linearise its COP around that plan's tank temperatures
-        self._cycle.optimizer.previous = None
-        result = self._cycle.optimizer.solve(self._inputs, self._cycle.planning_state(start))
+        optimizer = self._cycle.optimizer
+        state = self._cycle.planning_state(start)
+        if self._linearisation is None:
+            # the first state (the reference) is planned with the COP linearised around its own
+            # plan; every other state is planned with that same linearisation, so that all
+            # costs come from one linear program and their differences are its value function's
+            # (linearised around each state's own plan, a kelvin or two colder at the start
+            # moved the week's cost by several euros through the linearisation alone)
+            optimizer.previous = None
+            result = optimizer.solve(self._inputs, state)
+            self._linearisation = optimizer.linearisation
+        else:
+            result = optimizer.solve(self._inputs, state, self._linearisation)
         if result.status != PlanStatus.OPTIMAL:
             raise ValuationError(
                 f"valuation: the plan over the {self._cycle.optimizer.horizon_slots} slots after "
