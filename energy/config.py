@@ -42,6 +42,7 @@ __all__ = [
     "SiteConfigError",
     "TankConfig",
     "TariffConfig",
+    "WeatherConfig",
     "load_site_config",
 ]
 
@@ -321,6 +322,28 @@ class LocationConfig(_Model):
         return value
 
 
+class WeatherConfig(_Model):
+    """Weather forecasts of the live loop (`kv run --no-simulator`). The simulator and the
+    evaluation always run on the test reference year of location.weather_try_region, which is
+    also the live loop's last fallback (climatology)."""
+
+    source: Literal["bright_sky", "open_meteo"] = Field(
+        "bright_sky", description="bright_sky: DWD MOSMIX through Bright Sky; open_meteo"
+    )
+    base_url: str | None = Field(
+        None,
+        description="service URL; None = the public service (api.brightsky.dev, api.open-meteo.com)",
+    )
+    timeout_s: PositiveFloat = 10.0
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"expected an http:// or https:// URL, found {value!r}")
+        return value
+
+
 class StoreConfig(_Model):
     url: str | None = Field(
         None, description="SQLAlchemy URL; default SQLite under data_dir. KV_DATABASE_URL wins."
@@ -379,6 +402,7 @@ class SiteConfig(_Model):
     grid: GridConfig
     tariff: TariffConfig
     objective: ObjectiveConfig = ObjectiveConfig()
+    weather: WeatherConfig = WeatherConfig()
     houses: list[HouseConfig] = Field(min_length=1)
     community_batteries: list[CommunityBatteryConfig] = Field(default_factory=list)
     store: StoreConfig = StoreConfig()

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from energy.cli.live_feeds import live_weather
 from energy.cli.params import parse_utc_time
 from energy.config import SiteConfigError
 from energy.control.platform import PlatformOptions, run_platform
@@ -39,7 +40,10 @@ def run(
         bool,
         typer.Option(
             "--simulator/--no-simulator",
-            help="Serve the simulated district (default) or control the configured real devices.",
+            help=(
+                "Serve the simulated district on reference-year weather (default), or control "
+                "the configured real devices on the configured weather service (site.weather)."
+            ),
         ),
     ] = True,
     start: Annotated[
@@ -104,8 +108,9 @@ def run(
 
 
 async def _main(site: Site, store: Store, options: PlatformOptions) -> None:
+    weather = None if options.simulator else live_weather(site, store)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await run_platform(site, store, options, stop)
+    await run_platform(site, store, options, stop, weather)

@@ -37,8 +37,8 @@ import pandas as pd
 from energy.control.planning import ExternalLimits, Forecaster, PlanningCycle, PlanningInputError
 from energy.control.release import ReleaseDecision, apply_release_policy
 from energy.control.state import SiteState, read_site_state
+from energy.control.weather import WeatherChain
 from energy.physics.profiles import ProfileModel, district_profiles
-from energy.physics.weather import load_try_weather
 from energy.site import AssetKind, Site
 from energy.store.alarms import Severity, clear_alarm, raise_alarm
 from energy.store.engine import Store
@@ -52,10 +52,9 @@ from energy.store.plans import (
     save_plan,
 )
 from energy.timegrid import SLOT, SLOT_MINUTES, floor_slot
-from forecasting.config import WeatherErrorConfig
+from energy.weather import WeatherFeed
 from forecasting.data import store_history
 from forecasting.nowcast import Nowcast
-from forecasting.weather_error import simulate_weather_forecast
 from optimizer import DispatchResult
 
 __all__ = [
@@ -63,7 +62,6 @@ __all__ = [
     "LivePlanner",
     "PlanOutcome",
     "ProfileForecaster",
-    "TryWeatherFeed",
     "dimming_limits",
     "period_start",
     "promote_approved",
@@ -108,28 +106,6 @@ class ProfileForecaster:
         return long[["target", "model_version", "issue_time", "valid_time", "quantile", "value"]]
 
 
-class TryWeatherFeed:
-    """Weather forecasts for the site: the DWD test reference year of its region with a forecast
-    error growing with lead time (forecasting.weather_error). The platform reaches no weather
-    service; a real feed replaces this class behind the same `forecast` call."""
-
-    def __init__(self, site: Site, error: WeatherErrorConfig | None = None):
-        self.region = site.config.location.weather_try_region
-        self.error = error or WeatherErrorConfig()
-
-    def actual(self, slot_start: pd.Timestamp) -> pd.Series:
-        """The weather of a finished slot (the feed's actuals: here the reference year)."""
-        slot = floor_slot(slot_start)
-        return load_try_weather(self.region, slot.year).loc[slot]
-
-    def forecast(self, issue_time: pd.Timestamp, horizon_slots: int) -> pd.DataFrame:
-        start = floor_slot(issue_time)
-        end = start + horizon_slots * SLOT
-        years = range(start.year, end.year + 1)
-        actual = pd.concat([load_try_weather(self.region, y) for y in years])
-        return simulate_weather_forecast(actual, start, horizon_slots, self.error)
-
-
 def dimming_limits(site: Site, state: SiteState) -> ExternalLimits | None:
     """The grid operator's §14a EnWG dimming caps the heat pumps report (0 = no cap)."""
     caps: dict[str, float] = {}
@@ -168,7 +144,7 @@ class LivePlanner:
         site: Site,
         store: Store,
         cycle: PlanningCycle,
-        weather: TryWeatherFeed,
+        weather: WeatherFeed,
         stale_after_s: float,
     ):
         self.site = site
@@ -246,6 +222,12 @@ class LivePlanner:
             )
         return result
 
+    def _weather_origin(self, issue: pd.Timestamp) -> dict[str, Any]:
+        """Where this plan's weather came from (the fallback chain knows the step it took)."""
+        if isinstance(self.weather, WeatherChain) and self.weather.last is not None:
+            return self.weather.last.as_dict()
+        return {"step": "feed", "source": self.weather.name, "issue_time": issue.isoformat()}
+
     def already_planned(self, now: dt.datetime) -> PlanRecord | None:
         newest = list_plans(self.store, self.site.id, limit=1)
         start = period_start(now, self.site.config.control.plan_interval_min)
@@ -266,7 +248,7 @@ class LivePlanner:
                 "(the grid connection point is unknown)"
             )
         issue = pd.Timestamp(now)
-        weather = self.weather.forecast(issue, self.cycle.horizon_slots)
+        weather = self.weather.forecast(issue, self.cycle.horizon_slots * SLOT)
         result = self._plan(issue, state, weather)
         forecast = self.cycle.last_forecast
         if forecast is not None and not forecast.empty:
@@ -274,6 +256,7 @@ class LivePlanner:
             write_forecasts(self.store, forecast.dropna(subset=["value"]))
         summary = result.summary_json()
         summary["stale_inputs"] = dict(state.stale)
+        summary["weather"] = self._weather_origin(issue)
         values = result.plan[["asset_id", "quantity", "slot_start", "value"]]
         values = values[np.isfinite(values["value"].to_numpy(dtype=float))]
         plan = save_plan(

@@ -178,6 +178,8 @@ class PlanningCycle:
         self._wide: tuple[pd.DataFrame, pd.DataFrame] | None = None
         #: the forecast frame behind the latest inputs (None for perfect foresight)
         self.last_forecast: pd.DataFrame | None = None
+        #: the optimizer's inputs of the last plan (what the plan was made with)
+        self.last_inputs: DispatchInputs | None = None
 
     @property
     def perfect(self) -> bool:
@@ -250,6 +252,7 @@ class PlanningCycle:
         )
         if storage_value_eur_per_kwh:
             inputs = replace(inputs, storage_value_eur_per_kwh=dict(storage_value_eur_per_kwh))
+        self.last_inputs = inputs
         return self.optimizer.solve(inputs, self.planning_state(state))
 
     def planning_state(self, state: DispatchState) -> DispatchState:
