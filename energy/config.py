@@ -37,6 +37,7 @@ __all__ = [
     "LegionellaConfig",
     "ObjectiveConfig",
     "PVConfig",
+    "PricesConfig",
     "ReleasePolicyConfig",
     "SiteConfig",
     "SiteConfigError",
@@ -339,9 +340,50 @@ class WeatherConfig(_Model):
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError(f"expected an http:// or https:// URL, found {value!r}")
-        return value
+        return _http_url(value)
+
+
+def _http_url(value: str | None) -> str | None:
+    if value is not None and not value.startswith(("http://", "https://")):
+        raise ValueError(f"expected an http:// or https:// URL, found {value!r}")
+    return value
+
+
+PriceSourceName = Literal["entsoe", "energy_charts"]
+_DEFAULT_PRICE_SOURCES: tuple[PriceSourceName, ...] = ("entsoe", "energy_charts")
+
+
+class PricesConfig(_Model):
+    """Day-ahead prices of the live loop (`kv run --no-simulator`). The simulator and the
+    evaluation read tariff.day_ahead_prices_file instead. The ENTSO-E security token is never
+    in this file: it comes from the environment variable token_env or from token_file."""
+
+    zone: str = Field("DE-LU", description="bidding zone (Energy-Charts name)")
+    zone_eic: str = Field("10Y1001A1001A82H", description="bidding zone EIC code (ENTSO-E)")
+    sources: list[PriceSourceName] = Field(
+        default_factory=lambda: list(_DEFAULT_PRICE_SOURCES),
+        min_length=1,
+        description="asked in this order; the next stands in when one fails",
+    )
+    entsoe_base_url: str | None = Field(None, description="None = web-api.tp.entsoe.eu")
+    energy_charts_base_url: str | None = Field(None, description="None = api.energy-charts.info")
+    token_env: str = "ENTSOE_SECURITY_TOKEN"
+    token_file: str | None = Field(
+        None, description="file holding only the ENTSO-E token; relative to the config file"
+    )
+    publication_local: dt.time = Field(
+        dt.time(12, 45), description="when the next day's prices are published, local time"
+    )
+    overdue_after_min: Annotated[int, Field(ge=0)] = Field(
+        60, description="minutes after publication_local before missing prices are alarmed"
+    )
+    fetch_interval_min: Annotated[int, Field(ge=1)] = 15
+    timeout_s: PositiveFloat = 20.0
+
+    @field_validator("entsoe_base_url", "energy_charts_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        return _http_url(value)
 
 
 class StoreConfig(_Model):
@@ -403,6 +445,7 @@ class SiteConfig(_Model):
     tariff: TariffConfig
     objective: ObjectiveConfig = ObjectiveConfig()
     weather: WeatherConfig = WeatherConfig()
+    prices: PricesConfig = PricesConfig()
     houses: list[HouseConfig] = Field(min_length=1)
     community_batteries: list[CommunityBatteryConfig] = Field(default_factory=list)
     store: StoreConfig = StoreConfig()

@@ -152,7 +152,11 @@ def load_series_file(
 
 
 def _import_price(
-    tariff: TariffConfig, index: pd.DatetimeIndex, tz: str, base: Path | None
+    tariff: TariffConfig,
+    index: pd.DatetimeIndex,
+    tz: str,
+    base: Path | None,
+    market_eur_per_mwh: pd.Series | None,
 ) -> np.ndarray:
     if tariff.kind == "fixed":
         assert tariff.fixed_price_eur_per_kwh is not None
@@ -171,20 +175,32 @@ def _import_price(
             )
             prices[np.asarray(inside)] = band.price_eur_per_kwh
         return prices
-    if tariff.day_ahead_prices_file is None:
+    if market_eur_per_mwh is not None:
+        market = market_eur_per_mwh.reindex(index)
+        if market.isna().any():
+            first = market.index[market.isna()][0]
+            raise TariffSeriesError(f"day-ahead prices: no value for slot {first.isoformat()}")
+        market_values = market.to_numpy(dtype=float)
+    elif tariff.day_ahead_prices_file is None:
         raise TariffSeriesError("tariff kind 'day_ahead' needs day_ahead_prices_file")
-    market_eur_per_mwh = load_series_file(
-        tariff.day_ahead_prices_file, "price_eur_per_mwh", index, base
-    ).to_numpy()
-    net = market_eur_per_mwh / 1000.0 + tariff.fees_and_levies_eur_per_kwh
+    else:
+        market_values = load_series_file(
+            tariff.day_ahead_prices_file, "price_eur_per_mwh", index, base
+        ).to_numpy()
+    net = market_values / 1000.0 + tariff.fees_and_levies_eur_per_kwh
     return net * (1.0 + tariff.vat_frac)
 
 
-def tariff_series(site: SiteConfig, index: pd.DatetimeIndex) -> TariffSeries:
-    """Import and export prices and the CO2 factor for the slots of `index` (UTC slot starts)."""
+def tariff_series(
+    site: SiteConfig, index: pd.DatetimeIndex, market_eur_per_mwh: pd.Series | None = None
+) -> TariffSeries:
+    """Import and export prices and the CO2 factor for the slots of `index` (UTC slot starts).
+
+    market_eur_per_mwh: the day-ahead prices to use (the live loop reads them from the store);
+    None: the tariff's day_ahead_prices_file (the simulator's and the evaluation's default)."""
     tariff = site.tariff
     base = site.source_path.parent if site.source_path else None
-    price_import = _import_price(tariff, index, site.location.timezone, base)
+    price_import = _import_price(tariff, index, site.location.timezone, base, market_eur_per_mwh)
     price_export = np.full(len(index), tariff.feed_in_eur_per_kwh)
     if tariff.co2_series_file:
         co2 = load_series_file(tariff.co2_series_file, "co2_g_per_kwh", index, base).to_numpy()

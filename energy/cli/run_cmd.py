@@ -10,10 +10,11 @@ from typing import Annotated
 
 import typer
 
-from energy.cli.live_feeds import live_weather
+from energy.cli.live_feeds import live_prices, live_weather
 from energy.cli.params import parse_utc_time
 from energy.config import SiteConfigError
 from energy.control.platform import PlatformOptions, run_platform
+from energy.prices import PriceFeedError
 from energy.site import Site, load_site
 from energy.store import Store
 
@@ -100,7 +101,7 @@ def run(
     )
     try:
         asyncio.run(_main(site, store, options))
-    except OSError as exc:
+    except (OSError, PriceFeedError) as exc:
         typer.echo(f"kv run: cannot start: {exc}", err=True)
         raise typer.Exit(code=1) from exc
     finally:
@@ -109,8 +110,9 @@ def run(
 
 async def _main(site: Site, store: Store, options: PlatformOptions) -> None:
     weather = None if options.simulator else live_weather(site, store)
+    prices = None if options.simulator else live_prices(site, store)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await run_platform(site, store, options, stop, weather)
+    await run_platform(site, store, options, stop, weather, prices)

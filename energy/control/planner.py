@@ -4,12 +4,15 @@ Once per planning period (control.plan_interval_min, aligned to the quarter hour
 clock) `LivePlanner.run(now)`:
 
 1. skips when a plan was already made in this period (the job may fire more often than that, and
-   after a restart it must not plan twice): idempotent through the plans table alone;
+   after a restart it must not plan twice): idempotent through the plans table alone, unless
+   day-ahead prices for slots that plan had to forecast have been published since;
 2. reads the fresh measured state (stale devices fall back to their configured state, and a stale
    grid meter stops the cycle: nothing is known at the connection point);
-3. takes the weather forecast and the §14a dimming caps in force, plans with PlanningCycle
-   (forecasts, tariff, one warm HiGHS solve) and stores the forecast it used (issue time and
-   model version) and the plan as proposed;
+3. takes the weather forecast (live: energy.control.weather's fallback chain), the day-ahead
+   prices (live: the store, forecast beyond the published slots, energy.control.prices) and the
+   §14a dimming caps in force, plans with PlanningCycle (forecasts, tariff, one warm HiGHS
+   solve) and stores the forecast it used (issue time and model version) and the plan as
+   proposed, its summary saying where weather and prices came from;
 4. applies the release policy (energy.control.release). The dispatch job activates approved plans
    (`promote_approved`), whoever approved them: one place makes plans active, so an automatic and
    an operator's approval cannot race to supersede the same plan.
@@ -35,10 +38,12 @@ import numpy as np
 import pandas as pd
 
 from energy.control.planning import ExternalLimits, Forecaster, PlanningCycle, PlanningInputError
+from energy.control.prices import DayAheadPrices
 from energy.control.release import ReleaseDecision, apply_release_policy
 from energy.control.state import SiteState, read_site_state
 from energy.control.weather import WeatherChain
 from energy.physics.profiles import ProfileModel, district_profiles
+from energy.prices import PriceFeedError
 from energy.site import AssetKind, Site
 from energy.store.alarms import Severity, clear_alarm, raise_alarm
 from energy.store.engine import Store
@@ -146,12 +151,15 @@ class LivePlanner:
         cycle: PlanningCycle,
         weather: WeatherFeed,
         stale_after_s: float,
+        prices: DayAheadPrices | None = None,
     ):
+        """prices: the live day-ahead prices (None: the tariff's price file, as simulated)."""
         self.site = site
         self.store = store
         self.cycle = cycle
         self.weather = weather
         self.stale_after_s = stale_after_s
+        self.prices = prices
         #: the forecaster that needs no history, used when a trained one cannot forecast
         self.bootstrap = cycle.forecaster
         self.history_days: int | None = None
@@ -229,11 +237,50 @@ class LivePlanner:
         return {"step": "feed", "source": self.weather.name, "issue_time": issue.isoformat()}
 
     def already_planned(self, now: dt.datetime) -> PlanRecord | None:
+        """The plan made in this period, unless day-ahead prices for slots it planned on
+        forecast prices have been published since."""
         newest = list_plans(self.store, self.site.id, limit=1)
         start = period_start(now, self.site.config.control.plan_interval_min)
         if newest and start <= newest[0].created_at <= now:
+            if self._prices_arrived(newest[0], now):
+                return None
             return newest[0]
         return None
+
+    def _prices_arrived(self, plan: PlanRecord, now: dt.datetime) -> bool:
+        if self.prices is None:
+            return False
+        recorded = (plan.summary.get("prices") or {}).get("published_until")
+        current = self.prices.published_until(now)
+        if current is None:
+            return False
+        if recorded is None:
+            return True
+        planned_until = dt.datetime.fromisoformat(recorded)
+        return current > planned_until and planned_until < plan.horizon_end
+
+    def _market_prices(self, issue: pd.Timestamp) -> dict[str, Any]:
+        """Hand the cycle the live day-ahead prices; say what the plan used."""
+        if self.prices is None:
+            return {"source": "tariff file"}
+        now = issue.to_pydatetime()
+        try:
+            market = self.prices.market(self.cycle.horizon(issue), now)
+        except PriceFeedError as exc:
+            raise_alarm(
+                self.store,
+                self.site.id,
+                "prices_missing",
+                "plan",
+                Severity.CRITICAL,
+                f"{exc}; this plan uses the tariff's price file",
+                now,
+            )
+            self.cycle.market_prices = None
+            return {"source": "tariff file", "reason": str(exc)}
+        clear_alarm(self.store, self.site.id, "prices_missing", "plan", now)
+        self.cycle.market_prices = market.price_eur_per_mwh
+        return {"source": "store", **market.as_summary()}
 
     def run(self, now: dt.datetime) -> PlanOutcome:
         """Plan once for the period containing now (see module docstring)."""
@@ -249,6 +296,7 @@ class LivePlanner:
             )
         issue = pd.Timestamp(now)
         weather = self.weather.forecast(issue, self.cycle.horizon_slots * SLOT)
+        prices = self._market_prices(issue)
         result = self._plan(issue, state, weather)
         forecast = self.cycle.last_forecast
         if forecast is not None and not forecast.empty:
@@ -257,6 +305,7 @@ class LivePlanner:
         summary = result.summary_json()
         summary["stale_inputs"] = dict(state.stale)
         summary["weather"] = self._weather_origin(issue)
+        summary["prices"] = prices
         values = result.plan[["asset_id", "quantity", "slot_start", "value"]]
         values = values[np.isfinite(values["value"].to_numpy(dtype=float))]
         plan = save_plan(

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 from connectors.simulated import SimulatedDistrict
 from energy.control.clock import Clock, ScaledClock, WallClock
+from energy.control.prices import DayAheadPrices
 from energy.control.runtime import ControlRuntime
 from energy.control.timing import LoopTiming, accelerated_site
 from energy.site import Site
@@ -110,9 +111,11 @@ async def run_platform(
     options: PlatformOptions,
     stop: asyncio.Event,
     weather: WeatherFeed | None = None,
+    prices: DayAheadPrices | None = None,
 ) -> None:
     """Run everything until `stop` is set (see module docstring). weather: the planner's
-    weather feed (the live fallback chain); None: the simulator's reference-year weather."""
+    weather feed (the live fallback chain); None: the simulator's reference-year weather.
+    prices: the live day-ahead prices; None: the tariff's price file."""
     echo = options.echo
     if not options.simulator and options.speed != 1.0:
         raise ValueError("--speed needs the simulated district: real devices run in real time")
@@ -137,7 +140,12 @@ async def run_platform(
     await asyncio.to_thread(sync_site, store, site)
     created = await asyncio.to_thread(bootstrap_admin, store, clock.now())
     runtime = ControlRuntime(
-        site, store, clock=clock, timing=LoopTiming.for_site(site, clock.speed), weather=weather
+        site,
+        store,
+        clock=clock,
+        timing=LoopTiming.for_site(site, clock.speed),
+        weather=weather,
+        prices=prices,
     )
     web: _WebThread | None = None
     try:

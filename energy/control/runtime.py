@@ -55,6 +55,7 @@ from energy.control.derived import store_derived_slot
 from energy.control.dispatch import Dispatcher, DispatchReport
 from energy.control.jobs import JobOutcome, JobRunner, Skipped
 from energy.control.planner import LivePlanner
+from energy.control.prices import DayAheadPrices
 from energy.control.retrain import retrain_forecaster
 from energy.control.timing import LoopTiming
 from energy.site import Site
@@ -111,9 +112,14 @@ class MeasurementBuffer:
 
 
 def default_planner(
-    site: Site, store: Store, timing: LoopTiming, weather: WeatherFeed
+    site: Site,
+    store: Store,
+    timing: LoopTiming,
+    weather: WeatherFeed,
+    prices: DayAheadPrices | None = None,
 ) -> LivePlanner:
-    """PlanningCycle with the optimizer, the bootstrap forecaster and the given weather feed."""
+    """PlanningCycle with the optimizer, the bootstrap forecaster, the given weather feed and
+    day-ahead prices (None: the tariff's price file)."""
     from energy.control.planner import ProfileForecaster
     from energy.control.planning import PlanningCycle
     from optimizer import DispatchOptimizer
@@ -121,7 +127,7 @@ def default_planner(
     horizon = site.config.control.horizon_slots
     optimizer = DispatchOptimizer(site, horizon_slots=horizon)
     cycle = PlanningCycle(site, optimizer, ProfileForecaster(site, horizon), horizon)
-    return LivePlanner(site, store, cycle, weather, timing.stale_after_s)
+    return LivePlanner(site, store, cycle, weather, timing.stale_after_s, prices)
 
 
 def reference_year_weather(site: Site) -> tuple[WeatherFeed, WeatherActuals]:
@@ -149,10 +155,12 @@ class ControlRuntime:
         poller_policy: dict[str, object] | None = None,
         weather: WeatherFeed | None = None,
         weather_actuals: WeatherActuals | None = None,
+        prices: DayAheadPrices | None = None,
     ):
         """weather: the planner's weather feed (the live loop hands in its fallback chain);
         weather_actuals: the irradiance of finished slots (None: not derived). Without either,
-        the simulator's reference-year weather."""
+        the simulator's reference-year weather. prices: the live day-ahead prices, fetched by
+        the `prices` job (None: the tariff's price file, no job)."""
         self.site = site
         self.store = store
         self.clock = clock or WallClock()
@@ -161,8 +169,9 @@ class ControlRuntime:
         if weather is None:
             weather, weather_actuals = reference_year_weather(site)
         self.weather = weather
+        self.prices = prices
         self.planner_factory: PlannerFactory = planner_factory or functools.partial(
-            default_planner, weather=weather
+            default_planner, weather=weather, prices=prices
         )
         self.poller = poller or DevicePoller(site, None, policy_overrides=poller_policy or {})
         #: setpoint_writes and the audit name the controller instance that wrote
@@ -308,6 +317,24 @@ class ControlRuntime:
             f"plan v{outcome.plan.version} {outcome.plan.solver_status}, "
             f"{outcome.plan.state.value} in {outcome.seconds:.2f} s: {reason}"
         )
+
+    async def prices_job(self) -> JobOutcome:
+        return await self.runner.run("prices", self._prices)
+
+    async def _prices(self) -> str:
+        """Fetch day-ahead prices when a fetch can bring new ones (energy.control.prices)."""
+        now = self.clock.now()
+        if self.prices is None:
+            raise Skipped("no live prices configured")
+        if not self.leading(now):
+            raise Skipped("standby: not the lease holder")
+        if not await asyncio.to_thread(self.prices.due, now):
+            raise Skipped("today's and tomorrow's prices are stored")
+        outcome = await asyncio.to_thread(self.prices.fetch, now)
+        if outcome.source is None:
+            raise RuntimeError(f"no price source answered: {'; '.join(outcome.problems)}")
+        until = outcome.published_until.isoformat() if outcome.published_until else "nothing"
+        return f"{outcome.slots_stored} slots from {outcome.source}; published until {until}"
 
     async def dispatch_job(self) -> JobOutcome:
         return await self.runner.run("dispatch", self._dispatch)
@@ -471,6 +498,11 @@ class ControlRuntime:
             "housekeeping": housekeeping,
             "retrain": retrain,
             "derive": [every(max(60.0 / t.speed, t.poll_wall_s))],
+            "prices": (
+                [every(self.site.config.prices.fetch_interval_min * 60.0 / t.speed)]
+                if self.prices is not None
+                else []
+            ),
         }
 
     async def _idle(self, timeout_s: float) -> None:
@@ -503,6 +535,7 @@ class ControlRuntime:
             "housekeeping": self.housekeeping_job,
             "retrain": self.retrain_job,
             "derive": self.derive_job,
+            "prices": self.prices_job,
         }
         scheduler = AsyncIOScheduler(
             timezone=dt.UTC,

@@ -134,3 +134,131 @@ def bright_sky_route(temp_c: Callable[[pd.Timestamp], float]) -> Route:
         return json_reply(bright_sky_weather(first, last, temp_c))
 
     return route
+
+
+_A44_NS = "urn:iec62325.351:tc57wg16:451-3:publicationdocument:7:3"
+_ACK_NS = "urn:iec62325.351:tc57wg16:451-1:acknowledgementdocument:7:0"
+
+
+def entsoe_a44(
+    prices: pd.Series,
+    zone_eic: str = "10Y1001A1001A82H",
+    curve: str = "A03",
+    resolution: str = "PT15M",
+) -> str:
+    """An ENTSO-E Publication_MarketDocument (A44) with one TimeSeries per UTC day of the prices
+    [EUR/MWh] given at resolution (PT15M or PT60M). With curveType A03 a point repeating the
+    previous price is left out, as the platform publishes them."""
+    step = pd.Timedelta(minutes=15 if resolution == "PT15M" else 60)
+
+    def stamp(t: pd.Timestamp) -> str:
+        return t.strftime("%Y-%m-%dT%H:%MZ")
+
+    start, end = prices.index[0], prices.index[-1] + step
+    series_xml = []
+    for number, (_, day) in enumerate(prices.groupby(prices.index.floor("D")), start=1):
+        points = []
+        previous = None
+        for position, value in enumerate(day.to_numpy(dtype=float), start=1):
+            if curve == "A03" and position > 1 and value == previous:
+                continue
+            previous = value
+            points.append(
+                f"<Point><position>{position}</position>"
+                f"<price.amount>{value:.2f}</price.amount></Point>"
+            )
+        first, last = day.index[0], day.index[-1] + step
+        series_xml.append(
+            f"""<TimeSeries>
+    <mRID>{number}</mRID>
+    <auction.type>A01</auction.type>
+    <businessType>A62</businessType>
+    <in_Domain.mRID codingScheme="A01">{zone_eic}</in_Domain.mRID>
+    <out_Domain.mRID codingScheme="A01">{zone_eic}</out_Domain.mRID>
+    <contract_MarketAgreement.type>A01</contract_MarketAgreement.type>
+    <currency_Unit.name>EUR</currency_Unit.name>
+    <price_Measure_Unit.name>MWH</price_Measure_Unit.name>
+    <curveType>{curve}</curveType>
+    <Period>
+      <timeInterval><start>{stamp(first)}</start><end>{stamp(last)}</end></timeInterval>
+      <resolution>{resolution}</resolution>
+      {"".join(points)}
+    </Period>
+  </TimeSeries>"""
+        )
+    return f"""<?xml version="1.0" encoding="utf-8"?>
+<Publication_MarketDocument xmlns="{_A44_NS}">
+  <mRID>replay-a44</mRID>
+  <revisionNumber>1</revisionNumber>
+  <type>A44</type>
+  <sender_MarketParticipant.mRID codingScheme="A01">10X1001A1001A450</sender_MarketParticipant.mRID>
+  <sender_MarketParticipant.marketRole.type>A32</sender_MarketParticipant.marketRole.type>
+  <receiver_MarketParticipant.mRID codingScheme="A01">10X1001A1001A450</receiver_MarketParticipant.mRID>
+  <receiver_MarketParticipant.marketRole.type>A33</receiver_MarketParticipant.marketRole.type>
+  <createdDateTime>{stamp(start)}</createdDateTime>
+  <period.timeInterval><start>{stamp(start)}</start><end>{stamp(end)}</end></period.timeInterval>
+  {"".join(series_xml)}
+</Publication_MarketDocument>
+"""
+
+
+def entsoe_no_data(start: pd.Timestamp, end: pd.Timestamp) -> str:
+    """The Acknowledgement_MarketDocument ENTSO-E answers when nothing is published."""
+    return f"""<?xml version="1.0" encoding="utf-8"?>
+<Acknowledgement_MarketDocument xmlns="{_ACK_NS}">
+  <mRID>replay-ack</mRID>
+  <createdDateTime>{start.strftime("%Y-%m-%dT%H:%M:%SZ")}</createdDateTime>
+  <sender_MarketParticipant.mRID codingScheme="A01">10X1001A1001A450</sender_MarketParticipant.mRID>
+  <sender_MarketParticipant.marketRole.type>A32</sender_MarketParticipant.marketRole.type>
+  <receiver_MarketParticipant.mRID codingScheme="A01">10X1001A1001A39I</receiver_MarketParticipant.mRID>
+  <receiver_MarketParticipant.marketRole.type>A39</receiver_MarketParticipant.marketRole.type>
+  <received_MarketDocument.createdDateTime>{start.strftime("%Y-%m-%dT%H:%M:%SZ")}</received_MarketDocument.createdDateTime>
+  <Reason>
+    <code>999</code>
+    <text>No matching data found for Data item Day-ahead Prices [12.1.D] (10Y1001A1001A82H, 10Y1001A1001A82H) and interval {start.isoformat()}/{end.isoformat()}.</text>
+  </Reason>
+</Acknowledgement_MarketDocument>
+"""
+
+
+def entsoe_route(
+    prices: pd.Series, published_at: Callable[[], pd.Timestamp | None] | None = None
+) -> Route:
+    """/api answering A44 queries from prices; slots after published_at() (the replayed
+    publication state) are not published yet; no slot in the window: the acknowledgement with
+    HTTP 200, as ENTSO-E answers it."""
+
+    def route(query: dict[str, str]) -> Reply:
+        if query.get("documentType") != "A44" or not query.get("securityToken"):
+            return 401, "text/html", b"<html><body>Unauthorized</body></html>"
+        start = pd.to_datetime(query["periodStart"], format="%Y%m%d%H%M", utc=True)
+        end = pd.to_datetime(query["periodEnd"], format="%Y%m%d%H%M", utc=True)
+        window = prices.loc[start : end - pd.Timedelta(minutes=15)]
+        limit = published_at() if published_at is not None else None
+        if limit is not None:
+            window = window.loc[: limit - pd.Timedelta(minutes=15)]
+        if window.empty:
+            return 200, "text/xml", entsoe_no_data(start, end).encode()
+        return 200, "text/xml", entsoe_a44(window).encode()
+
+    return route
+
+
+def energy_charts_route(prices: pd.Series) -> Route:
+    """/price answering from prices in Energy-Charts' JSON layout."""
+
+    def route(query: dict[str, str]) -> Reply:
+        start = pd.Timestamp(query["start"]).tz_convert("UTC")
+        end = pd.Timestamp(query["end"]).tz_convert("UTC")
+        window = prices.loc[start : end - pd.Timedelta(minutes=15)]
+        return json_reply(
+            {
+                "license_info": "CC BY 4.0 (creativecommons.org/licenses/by/4.0) from Bundesnetzagentur | SMARD.de",
+                "unix_seconds": [int(t.timestamp()) for t in window.index],
+                "price": [round(float(v), 2) for v in window.to_numpy()],
+                "unit": "EUR / MWh",
+                "deprecated": False,
+            }
+        )
+
+    return route
