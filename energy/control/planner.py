@@ -230,6 +230,16 @@ class LivePlanner:
             )
         return result
 
+    def _site_inputs(self) -> dict[str, list[float | None]]:
+        """The plan's site-wide inputs per slot (what it was made with, for review and audit)."""
+        inputs = self.cycle.last_inputs
+        if inputs is None:
+            return {}
+        return {
+            name: [round(float(v), 6) if np.isfinite(v) else None for v in getattr(inputs, name)]
+            for name in ("temp_outdoor_c", "price_import_eur_per_kwh", "price_export_eur_per_kwh")
+        }
+
     def _weather_origin(self, issue: pd.Timestamp) -> dict[str, Any]:
         """Where this plan's weather came from (the fallback chain knows the step it took)."""
         if isinstance(self.weather, WeatherChain) and self.weather.last is not None:
@@ -306,6 +316,7 @@ class LivePlanner:
         summary["stale_inputs"] = dict(state.stale)
         summary["weather"] = self._weather_origin(issue)
         summary["prices"] = prices
+        summary["inputs"] = self._site_inputs()
         values = result.plan[["asset_id", "quantity", "slot_start", "value"]]
         values = values[np.isfinite(values["value"].to_numpy(dtype=float))]
         plan = save_plan(
