@@ -34,9 +34,10 @@ run: $(STAMP)  ## run the platform on its embedded default (SQLite, simulated Kl
 	$(BIN)/kv config check
 	$(BIN)/kv run $(RUN_ARGS)
 
-test: $(STAMP) system-deps services  ## lint, type-check and run the whole test suite (SQLite and PostgreSQL)
+test: $(STAMP) system-deps services  ## lint, type-check, check the import contracts and run the whole test suite (SQLite and PostgreSQL)
 	$(BIN)/ruff check .
 	$(BIN)/mypy $(PACKAGES)
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 lint: $(STAMP)  ## ruff check, format check and mypy

@@ -24,13 +24,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 import numpy as np
 import pandas as pd
 
 from energy.timegrid import SLOT, align_to_slots, as_utc, ceil_slot, floor_slot, slot_grid
+from energy.weather import WEATHER_COLUMNS, WeatherFeed, WeatherFeedError, forecast_window
 
 __all__ = [
     "BrightSkyClient",
@@ -45,25 +46,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-WEATHER_COLUMNS = ("temp_outdoor_c", "ghi_w_per_m2", "dni_w_per_m2", "dhi_w_per_m2")
 _HALF_SLOT = SLOT / 2
-
-
-class WeatherFeedError(RuntimeError):
-    """A weather source could not deliver (HTTP error, malformed payload, bad file)."""
-
-
-class WeatherFeed(Protocol):
-    """Where forecasting gets its weather from."""
-
-    def forecast(self, issue_time: pd.Timestamp, horizon: dt.timedelta) -> pd.DataFrame:
-        """Weather for the slots in [issue_time, issue_time + horizon), as known at issue_time."""
-        ...
-
-
-def _window(issue_time: pd.Timestamp, horizon: dt.timedelta) -> pd.DatetimeIndex:
-    start = floor_slot(issue_time)
-    return slot_grid(start, ceil_slot(start + horizon))
 
 
 def _instant_to_slots(series: pd.Series, grid: pd.DatetimeIndex) -> np.ndarray:
@@ -129,12 +112,14 @@ def _parse_times(values: pd.Series, where: str) -> pd.DatetimeIndex:
 class CsvWeatherSource:
     """A weather file (actuals or a stored forecast) served as a feed."""
 
+    name = "csv"
+
     def __init__(self, path: str | Path, timestamp_column: str | None = None) -> None:
         self.path = Path(path)
         self.frame = read_weather_csv(self.path, timestamp_column)
 
     def forecast(self, issue_time: pd.Timestamp, horizon: dt.timedelta) -> pd.DataFrame:
-        grid = _window(issue_time, horizon)
+        grid = forecast_window(issue_time, horizon)
         return self.frame.reindex(grid)
 
     def history(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
@@ -247,7 +232,7 @@ class OpenMeteoClient(_HttpFeed):
     VARIABLES = "temperature_2m,shortwave_radiation,direct_normal_irradiance,diffuse_radiation"
 
     def forecast(self, issue_time: pd.Timestamp, horizon: dt.timedelta) -> pd.DataFrame:
-        grid = _window(issue_time, horizon)
+        grid = forecast_window(issue_time, horizon)
         params = {
             "latitude": self.latitude_deg,
             "longitude": self.longitude_deg,
@@ -266,7 +251,7 @@ class BrightSkyClient(_HttpFeed):
     default_base_url = "https://api.brightsky.dev"
 
     def forecast(self, issue_time: pd.Timestamp, horizon: dt.timedelta) -> pd.DataFrame:
-        grid = _window(issue_time, horizon)
+        grid = forecast_window(issue_time, horizon)
         params = {
             "lat": self.latitude_deg,
             "lon": self.longitude_deg,

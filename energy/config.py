@@ -35,13 +35,17 @@ __all__ = [
     "HeatPumpConfig",
     "HouseConfig",
     "LegionellaConfig",
+    "Modul3Window",
+    "NetworkFeeConfig",
     "ObjectiveConfig",
     "PVConfig",
+    "PricesConfig",
     "ReleasePolicyConfig",
     "SiteConfig",
     "SiteConfigError",
     "TankConfig",
     "TariffConfig",
+    "WeatherConfig",
     "load_site_config",
 ]
 
@@ -252,6 +256,14 @@ class GridConfig(_Model):
     feed_in_limit_kw: PositiveFloat | None = Field(
         None, description="regulatory feed-in cap; tighter of this and export_limit_kw applies"
     )
+    pv_feed_in_cap_frac: Fraction | None = Field(
+        None,
+        description=(
+            "Solarspitzengesetz: PV without smart meter and control box feeds in at most this "
+            "share (0.6) of its rated power; sets feed_in_limit_kw to share x total PV peak_kw "
+            "when that is tighter"
+        ),
+    )
     meter: DeviceEndpoint | None = None
 
 
@@ -261,8 +273,80 @@ class TimeOfUseBand(_Model):
     price_eur_per_kwh: NonNegativeFloat
 
 
+class Modul3Window(_Model):
+    """One window of a §14a Modul 3 time-variable network fee: a tier in force between two
+    local times (end after start; end 00:00 = midnight) in the listed quarters of the year."""
+
+    quarters: list[Annotated[int, Field(ge=1, le=4)]] = Field(min_length=1)
+    start_local: dt.time
+    end_local: dt.time
+    tier: Literal["low", "high"]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Modul3Window:
+        if self.end_local != dt.time(0) and self.end_local <= self.start_local:
+            raise ValueError(
+                f"end_local {self.end_local} must lie after start_local {self.start_local} "
+                "(split a window over midnight into two)"
+            )
+        return self
+
+
+class NetworkFeeConfig(_Model):
+    """The grid operator's network fee per kWh and the §14a EnWG module chosen (net, EUR).
+
+    module none: energy_price_eur_per_kwh in every slot. modul_1: the same per kWh, plus the
+    flat yearly reduction modul_1_reduction_eur_per_year (credited in the evaluation per day of
+    the period; it does not change a slot's price). modul_2: the separately metered devices
+    (modul_2_assets) pay the energy price reduced by modul_2_reduction_frac (the connection point
+    the full one). modul_3 (with Modul 1): the energy price follows the tiers low / standard /
+    high in the operator's windows per quarter (modul_3_windows; outside them: standard).
+    """
+
+    energy_price_eur_per_kwh: NonNegativeFloat
+    module: Literal["none", "modul_1", "modul_2", "modul_3"] = "none"
+    modul_1_reduction_eur_per_year: NonNegativeFloat = 0.0
+    modul_2_reduction_frac: Fraction = 0.6
+    modul_2_assets: list[str] = Field(default_factory=list)
+    modul_3_low_eur_per_kwh: NonNegativeFloat | None = None
+    modul_3_high_eur_per_kwh: NonNegativeFloat | None = None
+    modul_3_windows: list[Modul3Window] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _module_has_its_values(self) -> NetworkFeeConfig:
+        if self.module == "modul_1" and self.modul_1_reduction_eur_per_year == 0:
+            raise ValueError("module 'modul_1' needs modul_1_reduction_eur_per_year")
+        if self.module == "modul_2" and not self.modul_2_assets:
+            raise ValueError(
+                "module 'modul_2' needs modul_2_assets (the separately metered devices)"
+            )
+        if self.module == "modul_3":
+            if self.modul_3_low_eur_per_kwh is None or self.modul_3_high_eur_per_kwh is None:
+                raise ValueError(
+                    "module 'modul_3' needs modul_3_low_eur_per_kwh and modul_3_high_eur_per_kwh"
+                )
+            if not self.modul_3_windows:
+                raise ValueError("module 'modul_3' needs modul_3_windows (the operator's table)")
+            if not (
+                self.modul_3_low_eur_per_kwh
+                <= self.energy_price_eur_per_kwh
+                <= self.modul_3_high_eur_per_kwh
+            ):
+                raise ValueError(
+                    "modul_3 tiers: expected low <= energy_price_eur_per_kwh (standard) <= high"
+                )
+        return self
+
+
 class TariffConfig(_Model):
-    """What the district pays and earns. Prices are EUR per kWh unless the name says otherwise."""
+    """What the district pays and earns. Prices are EUR per kWh unless the name says otherwise.
+
+    Import price per slot (kind day_ahead, a dynamic supply tariff under §41a EnWG): (day-ahead
+    price + supplier_margin + fees_and_levies + the network fee of the slot) x (1 + vat_frac).
+    Without network_fee, fees_and_levies holds every fee and levy; with it, the rest of them.
+    Export: feed_in_eur_per_kwh (EEG), nothing in slots with a negative day-ahead price when
+    eeg_no_payment_at_negative_prices (§51 EEG).
+    """
 
     kind: Literal["fixed", "time_of_use", "day_ahead"]
     fixed_price_eur_per_kwh: NonNegativeFloat | None = None
@@ -271,6 +355,15 @@ class TariffConfig(_Model):
         None, description="time_of_use: price outside every band"
     )
     fees_and_levies_eur_per_kwh: NonNegativeFloat = 0.0
+    supplier_margin_eur_per_kwh: float = Field(
+        0.0, description="dynamic tariff: the supplier's margin on the day-ahead price (net)"
+    )
+    network_fee: NetworkFeeConfig | None = Field(
+        None, description="the network fee per kWh and §14a module; None: in fees_and_levies"
+    )
+    eeg_no_payment_at_negative_prices: bool = Field(
+        False, description="§51 EEG: no feed-in payment in slots with a negative day-ahead price"
+    )
     vat_frac: Fraction = 0.0
     day_ahead_prices_file: str | None = Field(
         None, description="CSV with timestamp,price_eur_per_mwh; relative to the config file"
@@ -282,6 +375,15 @@ class TariffConfig(_Model):
 
     @model_validator(mode="after")
     def _kind_has_its_prices(self) -> TariffConfig:
+        if self.kind != "day_ahead":
+            dynamic = {
+                "eeg_no_payment_at_negative_prices": self.eeg_no_payment_at_negative_prices,
+                "supplier_margin_eur_per_kwh": self.supplier_margin_eur_per_kwh != 0,
+                "network_fee": self.network_fee is not None,
+            }
+            used = [name for name, on in dynamic.items() if on]
+            if used:
+                raise ValueError(f"{', '.join(used)}: only with kind 'day_ahead'")
         if self.kind == "fixed" and self.fixed_price_eur_per_kwh is None:
             raise ValueError("kind 'fixed' needs fixed_price_eur_per_kwh")
         if self.kind == "time_of_use" and (
@@ -319,6 +421,69 @@ class LocationConfig(_Model):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown IANA time zone {value!r}") from exc
         return value
+
+
+class WeatherConfig(_Model):
+    """Weather forecasts of the live loop (`kv run --no-simulator`). The simulator and the
+    evaluation always run on the test reference year of location.weather_try_region, which is
+    also the live loop's last fallback (climatology)."""
+
+    source: Literal["bright_sky", "open_meteo"] = Field(
+        "bright_sky", description="bright_sky: DWD MOSMIX through Bright Sky; open_meteo"
+    )
+    base_url: str | None = Field(
+        None,
+        description="service URL; None = the public service (api.brightsky.dev, api.open-meteo.com)",
+    )
+    timeout_s: PositiveFloat = 10.0
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        return _http_url(value)
+
+
+def _http_url(value: str | None) -> str | None:
+    if value is not None and not value.startswith(("http://", "https://")):
+        raise ValueError(f"expected an http:// or https:// URL, found {value!r}")
+    return value
+
+
+PriceSourceName = Literal["entsoe", "energy_charts"]
+_DEFAULT_PRICE_SOURCES: tuple[PriceSourceName, ...] = ("entsoe", "energy_charts")
+
+
+class PricesConfig(_Model):
+    """Day-ahead prices of the live loop (`kv run --no-simulator`). The simulator and the
+    evaluation read tariff.day_ahead_prices_file instead. The ENTSO-E security token is never
+    in this file: it comes from the environment variable token_env or from token_file."""
+
+    zone: str = Field("DE-LU", description="bidding zone (Energy-Charts name)")
+    zone_eic: str = Field("10Y1001A1001A82H", description="bidding zone EIC code (ENTSO-E)")
+    sources: list[PriceSourceName] = Field(
+        default_factory=lambda: list(_DEFAULT_PRICE_SOURCES),
+        min_length=1,
+        description="asked in this order; the next stands in when one fails",
+    )
+    entsoe_base_url: str | None = Field(None, description="None = web-api.tp.entsoe.eu")
+    energy_charts_base_url: str | None = Field(None, description="None = api.energy-charts.info")
+    token_env: str = "ENTSOE_SECURITY_TOKEN"
+    token_file: str | None = Field(
+        None, description="file holding only the ENTSO-E token; relative to the config file"
+    )
+    publication_local: dt.time = Field(
+        dt.time(12, 45), description="when the next day's prices are published, local time"
+    )
+    overdue_after_min: Annotated[int, Field(ge=0)] = Field(
+        60, description="minutes after publication_local before missing prices are alarmed"
+    )
+    fetch_interval_min: Annotated[int, Field(ge=1)] = 15
+    timeout_s: PositiveFloat = 20.0
+
+    @field_validator("entsoe_base_url", "energy_charts_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        return _http_url(value)
 
 
 class StoreConfig(_Model):
@@ -379,11 +544,43 @@ class SiteConfig(_Model):
     grid: GridConfig
     tariff: TariffConfig
     objective: ObjectiveConfig = ObjectiveConfig()
+    weather: WeatherConfig = WeatherConfig()
+    prices: PricesConfig = PricesConfig()
     houses: list[HouseConfig] = Field(min_length=1)
     community_batteries: list[CommunityBatteryConfig] = Field(default_factory=list)
     store: StoreConfig = StoreConfig()
     control: ControlConfig = ControlConfig()
     source_path: Path | None = Field(None, exclude=True)
+
+    @model_validator(mode="after")
+    def _pv_feed_in_cap(self) -> SiteConfig:
+        """Solarspitzengesetz: the PV feed-in cap becomes the hard feed-in limit when tighter."""
+        share = self.grid.pv_feed_in_cap_frac
+        if share is None:
+            return self
+        cap_kw = share * sum(h.pv.peak_kw for h in self.houses if h.pv is not None)
+        if cap_kw <= 0:
+            raise ValueError("grid.pv_feed_in_cap_frac needs PV (peak_kw) to take a share of")
+        current = self.grid.feed_in_limit_kw
+        if current is None or cap_kw < current:
+            grid = self.grid.model_copy(update={"feed_in_limit_kw": round(cap_kw, 6)})
+            object.__setattr__(self, "grid", grid)
+        return self
+
+    @model_validator(mode="after")
+    def _modul_2_assets_exist(self) -> SiteConfig:
+        fee = self.tariff.network_fee
+        if fee is None or fee.module != "modul_2":
+            return self
+        known = {f"{h.id}.hp" for h in self.houses if h.heat_pump is not None}
+        known |= {f"{h.id}.battery" for h in self.houses if h.battery is not None}
+        unknown = sorted(set(fee.modul_2_assets) - known)
+        if unknown:
+            raise ValueError(
+                f"tariff.network_fee.modul_2_assets: unknown devices {unknown}; "
+                f"expected heat pumps or batteries such as {sorted(known)[:3]}"
+            )
+        return self
 
     @model_validator(mode="after")
     def _ids_unique(self) -> SiteConfig:

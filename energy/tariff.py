@@ -1,8 +1,14 @@
 """Per-slot prices and emission factors from a site's tariff configuration.
 
-- import price: fixed, time-of-use bands in local time, or the day-ahead market price plus fees and
-  levies, with VAT on top (EUR/kWh);
-- export price: the feed-in tariff (EUR/kWh);
+- import price: fixed, time-of-use bands in local time, or a dynamic supply tariff (§41a EnWG):
+  (day-ahead market price + supplier margin + fees and levies + the network fee of the slot) x
+  (1 + VAT) [EUR/kWh]. The network fee follows the §14a EnWG module (energy.config
+  NetworkFeeConfig): Modul 3 sets its tier per slot from the operator's windows in local time;
+  Modul 2 gives the separately metered devices their own, reduced price
+  (`price_import_modul2_eur_per_kwh`); Modul 1's flat yearly reduction is no slot price but a
+  credit over a period (`modul_1_credit_eur`, pro rata by time);
+- export price: the feed-in tariff (EUR/kWh), zero in slots with a negative day-ahead price
+  when §51 EEG applies;
 - CO2: a constant factor or a series (g/kWh).
 
 Series files are CSV (`timestamp` with UTC offset, and the value column) or, written as
@@ -23,10 +29,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from energy.config import SiteConfig, TariffConfig
+from energy.config import NetworkFeeConfig, SiteConfig, TariffConfig
 from energy.timegrid import align_to_slots
 
-__all__ = ["TariffSeries", "TariffSeriesError", "load_series_file", "tariff_series"]
+__all__ = [
+    "TariffSeries",
+    "TariffSeriesError",
+    "load_series_file",
+    "modul_1_credit_eur",
+    "network_fee_eur_per_kwh",
+    "tariff_series",
+]
 
 _TYPICAL_YEAR_OFFSET = dt.timezone(dt.timedelta(hours=1))
 _SLOTS_PER_DAY = 96
@@ -43,15 +56,18 @@ class TariffSeries:
     price_import_eur_per_kwh: pd.Series
     price_export_eur_per_kwh: pd.Series
     co2_g_per_kwh: pd.Series
+    #: §14a Modul 2: the import price of the separately metered devices (None: no Modul 2)
+    price_import_modul2_eur_per_kwh: pd.Series | None = None
 
     def frame(self) -> pd.DataFrame:
-        return pd.DataFrame(
-            {
-                "price_import_eur_per_kwh": self.price_import_eur_per_kwh,
-                "price_export_eur_per_kwh": self.price_export_eur_per_kwh,
-                "co2_g_per_kwh": self.co2_g_per_kwh,
-            }
-        )
+        columns = {
+            "price_import_eur_per_kwh": self.price_import_eur_per_kwh,
+            "price_export_eur_per_kwh": self.price_export_eur_per_kwh,
+            "co2_g_per_kwh": self.co2_g_per_kwh,
+        }
+        if self.price_import_modul2_eur_per_kwh is not None:
+            columns["price_import_modul2_eur_per_kwh"] = self.price_import_modul2_eur_per_kwh
+        return pd.DataFrame(columns)
 
 
 def _resolve(reference: str, base: Path | None) -> tuple[Path, bool]:
@@ -151,8 +167,61 @@ def load_series_file(
     return values
 
 
+def network_fee_eur_per_kwh(fee: NetworkFeeConfig, index: pd.DatetimeIndex, tz: str) -> np.ndarray:
+    """The network fee's energy price per slot [EUR/kWh, net]: Modul 3's tier from the
+    operator's windows (local time, quarter of the local date), else the standard price."""
+    prices = np.full(len(index), fee.energy_price_eur_per_kwh)
+    if fee.module != "modul_3":
+        return prices
+    local = index.tz_convert(tz)
+    minutes = np.asarray(local.hour * 60 + local.minute)
+    quarters = np.asarray(local.quarter)
+    tiers = {"low": fee.modul_3_low_eur_per_kwh, "high": fee.modul_3_high_eur_per_kwh}
+    for window in fee.modul_3_windows:
+        start = window.start_local.hour * 60 + window.start_local.minute
+        end = window.end_local.hour * 60 + window.end_local.minute or 24 * 60
+        inside = np.isin(quarters, window.quarters) & (minutes >= start) & (minutes < end)
+        price = tiers[window.tier]
+        assert price is not None  # validated with the config
+        prices[inside] = price
+    return prices
+
+
+def modul_1_credit_eur(tariff: TariffConfig, start: pd.Timestamp, end: pd.Timestamp) -> float:
+    """§14a Modul 1: the flat yearly network-fee reduction over [start, end), pro rata by time
+    (a 365-day year), gross with VAT; 0 without Modul 1 or 3 (which includes Modul 1)."""
+    fee = tariff.network_fee
+    if fee is None or fee.module not in ("modul_1", "modul_3"):
+        return 0.0
+    share = (end - start) / pd.Timedelta(days=365)
+    return fee.modul_1_reduction_eur_per_year * share * (1.0 + tariff.vat_frac)
+
+
+def _market(
+    tariff: TariffConfig,
+    index: pd.DatetimeIndex,
+    base: Path | None,
+    market_eur_per_mwh: pd.Series | None,
+) -> np.ndarray:
+    """Day-ahead prices [EUR/MWh] on index: handed in (the store's), else the tariff's file."""
+    if market_eur_per_mwh is not None:
+        market = market_eur_per_mwh.reindex(index)
+        if market.isna().any():
+            first = market.index[market.isna()][0]
+            raise TariffSeriesError(f"day-ahead prices: no value for slot {first.isoformat()}")
+        return market.to_numpy(dtype=float)
+    if tariff.day_ahead_prices_file is None:
+        raise TariffSeriesError("tariff kind 'day_ahead' needs day_ahead_prices_file")
+    return load_series_file(
+        tariff.day_ahead_prices_file, "price_eur_per_mwh", index, base
+    ).to_numpy()
+
+
 def _import_price(
-    tariff: TariffConfig, index: pd.DatetimeIndex, tz: str, base: Path | None
+    tariff: TariffConfig,
+    index: pd.DatetimeIndex,
+    tz: str,
+    market_eur_per_mwh: np.ndarray | None,
 ) -> np.ndarray:
     if tariff.kind == "fixed":
         assert tariff.fixed_price_eur_per_kwh is not None
@@ -171,21 +240,41 @@ def _import_price(
             )
             prices[np.asarray(inside)] = band.price_eur_per_kwh
         return prices
-    if tariff.day_ahead_prices_file is None:
-        raise TariffSeriesError("tariff kind 'day_ahead' needs day_ahead_prices_file")
-    market_eur_per_mwh = load_series_file(
-        tariff.day_ahead_prices_file, "price_eur_per_mwh", index, base
-    ).to_numpy()
+    assert market_eur_per_mwh is not None
     net = market_eur_per_mwh / 1000.0 + tariff.fees_and_levies_eur_per_kwh
+    if tariff.supplier_margin_eur_per_kwh:
+        net = net + tariff.supplier_margin_eur_per_kwh
+    if tariff.network_fee is not None:
+        net = net + network_fee_eur_per_kwh(tariff.network_fee, index, tz)
     return net * (1.0 + tariff.vat_frac)
 
 
-def tariff_series(site: SiteConfig, index: pd.DatetimeIndex) -> TariffSeries:
-    """Import and export prices and the CO2 factor for the slots of `index` (UTC slot starts)."""
+def tariff_series(
+    site: SiteConfig, index: pd.DatetimeIndex, market_eur_per_mwh: pd.Series | None = None
+) -> TariffSeries:
+    """Import and export prices and the CO2 factor for the slots of `index` (UTC slot starts).
+
+    market_eur_per_mwh: the day-ahead prices to use (the live loop reads them from the store);
+    None: the tariff's day_ahead_prices_file (the simulator's and the evaluation's default)."""
     tariff = site.tariff
     base = site.source_path.parent if site.source_path else None
-    price_import = _import_price(tariff, index, site.location.timezone, base)
+    tz = site.location.timezone
+    market = (
+        _market(tariff, index, base, market_eur_per_mwh) if tariff.kind == "day_ahead" else None
+    )
+    price_import = _import_price(tariff, index, tz, market)
     price_export = np.full(len(index), tariff.feed_in_eur_per_kwh)
+    if tariff.eeg_no_payment_at_negative_prices and market is not None:
+        price_export[market < 0] = 0.0
+    modul2 = None
+    fee = tariff.network_fee
+    if fee is not None and fee.module == "modul_2":
+        reduction = fee.energy_price_eur_per_kwh * fee.modul_2_reduction_frac
+        modul2 = pd.Series(
+            price_import - reduction * (1.0 + tariff.vat_frac),
+            index=index,
+            name="price_import_modul2_eur_per_kwh",
+        )
     if tariff.co2_series_file:
         co2 = load_series_file(tariff.co2_series_file, "co2_g_per_kwh", index, base).to_numpy()
     else:
@@ -198,4 +287,5 @@ def tariff_series(site: SiteConfig, index: pd.DatetimeIndex) -> TariffSeries:
             price_export, index=index, name="price_export_eur_per_kwh"
         ),
         co2_g_per_kwh=pd.Series(co2, index=index, name="co2_g_per_kwh"),
+        price_import_modul2_eur_per_kwh=modul2,
     )

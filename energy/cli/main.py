@@ -16,6 +16,7 @@ from energy.cli import (
     evaluate_cmd,
     forecast_cmd,
     optimize_cmd,
+    prices_cmd,
     run_cmd,
     serve_cmd,
     simulate_cmd,
@@ -44,6 +45,7 @@ def _root(
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(forecast_cmd.app, name="forecast")
+app.add_typer(prices_cmd.app, name="prices")
 app.command("simulate")(simulate_cmd.simulate)
 devices_cmd.register(app)
 app.command("optimize")(optimize_cmd.optimize)

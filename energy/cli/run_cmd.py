@@ -10,9 +10,11 @@ from typing import Annotated
 
 import typer
 
+from energy.cli.live_feeds import live_prices, live_weather
 from energy.cli.params import parse_utc_time
 from energy.config import SiteConfigError
 from energy.control.platform import PlatformOptions, run_platform
+from energy.prices import PriceFeedError
 from energy.site import Site, load_site
 from energy.store import Store
 
@@ -39,7 +41,10 @@ def run(
         bool,
         typer.Option(
             "--simulator/--no-simulator",
-            help="Serve the simulated district (default) or control the configured real devices.",
+            help=(
+                "Serve the simulated district on reference-year weather (default), or control "
+                "the configured real devices on the configured weather service (site.weather)."
+            ),
         ),
     ] = True,
     start: Annotated[
@@ -96,7 +101,7 @@ def run(
     )
     try:
         asyncio.run(_main(site, store, options))
-    except OSError as exc:
+    except (OSError, PriceFeedError) as exc:
         typer.echo(f"kv run: cannot start: {exc}", err=True)
         raise typer.Exit(code=1) from exc
     finally:
@@ -104,8 +109,10 @@ def run(
 
 
 async def _main(site: Site, store: Store, options: PlatformOptions) -> None:
+    weather = None if options.simulator else live_weather(site, store)
+    prices = None if options.simulator else live_prices(site, store)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await run_platform(site, store, options, stop)
+    await run_platform(site, store, options, stop, weather, prices)

@@ -63,7 +63,6 @@ import numpy as np
 import pandas as pd
 
 from energy.control.planning import ExternalLimits
-from energy.physics.readings import DistrictSnapshot
 from energy.site import Site
 from energy.store.controls import AssetMode, OverrideKind
 from energy.timegrid import SLOT_MINUTES, floor_slot
@@ -78,7 +77,6 @@ __all__ = [
     "DeviceCommand",
     "Override",
     "commands_for_slot",
-    "dispatch_state_from_snapshot",
     "plan_values_at",
 ]
 
@@ -449,22 +447,3 @@ def _pv_limits(
     for pv_id, power in output.items():
         out[pv_id] = max(0.0, power - excess * power / total)
     return out
-
-
-def dispatch_state_from_snapshot(
-    snapshot: DistrictSnapshot,
-    hp_minutes_in_state: Mapping[str, float] | None = None,
-    peak_import_kw: float = 0.0,
-) -> DispatchState:
-    """The optimizer's state from a simulator snapshot (closed-loop evaluation).
-
-    hp_minutes_in_state: how long each heat pump has been in its on/off state (the snapshot
-    does not say; the caller tracks it); peak_import_kw: the billing period's peak so far.
-    """
-    return DispatchState(
-        soc_frac={a: r.soc_frac for a, r in snapshot.batteries.items()},
-        tank_temp_c={a: r.temp_c for a, r in snapshot.tanks.items()},
-        hp_on={a: r.on for a, r in snapshot.heat_pumps.items()},
-        hp_minutes_in_state=dict(hp_minutes_in_state or {}),
-        peak_import_kw=max(0.0, float(peak_import_kw)),
-    )

@@ -4,12 +4,15 @@ Once per planning period (control.plan_interval_min, aligned to the quarter hour
 clock) `LivePlanner.run(now)`:
 
 1. skips when a plan was already made in this period (the job may fire more often than that, and
-   after a restart it must not plan twice): idempotent through the plans table alone;
+   after a restart it must not plan twice): idempotent through the plans table alone, unless
+   day-ahead prices for slots that plan had to forecast have been published since;
 2. reads the fresh measured state (stale devices fall back to their configured state, and a stale
    grid meter stops the cycle: nothing is known at the connection point);
-3. takes the weather forecast and the §14a dimming caps in force, plans with PlanningCycle
-   (forecasts, tariff, one warm HiGHS solve) and stores the forecast it used (issue time and
-   model version) and the plan as proposed;
+3. takes the weather forecast (live: energy.control.weather's fallback chain), the day-ahead
+   prices (live: the store, forecast beyond the published slots, energy.control.prices) and the
+   §14a dimming caps in force, plans with PlanningCycle (forecasts, tariff, one warm HiGHS
+   solve) and stores the forecast it used (issue time and model version) and the plan as
+   proposed, its summary saying where weather and prices came from;
 4. applies the release policy (energy.control.release). The dispatch job activates approved plans
    (`promote_approved`), whoever approved them: one place makes plans active, so an automatic and
    an operator's approval cannot race to supersede the same plan.
@@ -35,10 +38,12 @@ import numpy as np
 import pandas as pd
 
 from energy.control.planning import ExternalLimits, Forecaster, PlanningCycle, PlanningInputError
+from energy.control.prices import DayAheadPrices
 from energy.control.release import ReleaseDecision, apply_release_policy
 from energy.control.state import SiteState, read_site_state
+from energy.control.weather import WeatherChain
 from energy.physics.profiles import ProfileModel, district_profiles
-from energy.physics.weather import load_try_weather
+from energy.prices import PriceFeedError
 from energy.site import AssetKind, Site
 from energy.store.alarms import Severity, clear_alarm, raise_alarm
 from energy.store.engine import Store
@@ -52,10 +57,9 @@ from energy.store.plans import (
     save_plan,
 )
 from energy.timegrid import SLOT, SLOT_MINUTES, floor_slot
-from forecasting.config import WeatherErrorConfig
+from energy.weather import WeatherFeed
 from forecasting.data import store_history
 from forecasting.nowcast import Nowcast
-from forecasting.weather_error import simulate_weather_forecast
 from optimizer import DispatchResult
 
 __all__ = [
@@ -63,7 +67,6 @@ __all__ = [
     "LivePlanner",
     "PlanOutcome",
     "ProfileForecaster",
-    "TryWeatherFeed",
     "dimming_limits",
     "period_start",
     "promote_approved",
@@ -108,28 +111,6 @@ class ProfileForecaster:
         return long[["target", "model_version", "issue_time", "valid_time", "quantile", "value"]]
 
 
-class TryWeatherFeed:
-    """Weather forecasts for the site: the DWD test reference year of its region with a forecast
-    error growing with lead time (forecasting.weather_error). The platform reaches no weather
-    service; a real feed replaces this class behind the same `forecast` call."""
-
-    def __init__(self, site: Site, error: WeatherErrorConfig | None = None):
-        self.region = site.config.location.weather_try_region
-        self.error = error or WeatherErrorConfig()
-
-    def actual(self, slot_start: pd.Timestamp) -> pd.Series:
-        """The weather of a finished slot (the feed's actuals: here the reference year)."""
-        slot = floor_slot(slot_start)
-        return load_try_weather(self.region, slot.year).loc[slot]
-
-    def forecast(self, issue_time: pd.Timestamp, horizon_slots: int) -> pd.DataFrame:
-        start = floor_slot(issue_time)
-        end = start + horizon_slots * SLOT
-        years = range(start.year, end.year + 1)
-        actual = pd.concat([load_try_weather(self.region, y) for y in years])
-        return simulate_weather_forecast(actual, start, horizon_slots, self.error)
-
-
 def dimming_limits(site: Site, state: SiteState) -> ExternalLimits | None:
     """The grid operator's §14a EnWG dimming caps the heat pumps report (0 = no cap)."""
     caps: dict[str, float] = {}
@@ -168,14 +149,17 @@ class LivePlanner:
         site: Site,
         store: Store,
         cycle: PlanningCycle,
-        weather: TryWeatherFeed,
+        weather: WeatherFeed,
         stale_after_s: float,
+        prices: DayAheadPrices | None = None,
     ):
+        """prices: the live day-ahead prices (None: the tariff's price file, as simulated)."""
         self.site = site
         self.store = store
         self.cycle = cycle
         self.weather = weather
         self.stale_after_s = stale_after_s
+        self.prices = prices
         #: the forecaster that needs no history, used when a trained one cannot forecast
         self.bootstrap = cycle.forecaster
         self.history_days: int | None = None
@@ -246,12 +230,67 @@ class LivePlanner:
             )
         return result
 
+    def _site_inputs(self) -> dict[str, list[float | None]]:
+        """The plan's site-wide inputs per slot (what it was made with, for review and audit)."""
+        inputs = self.cycle.last_inputs
+        if inputs is None:
+            return {}
+        return {
+            name: [round(float(v), 6) if np.isfinite(v) else None for v in getattr(inputs, name)]
+            for name in ("temp_outdoor_c", "price_import_eur_per_kwh", "price_export_eur_per_kwh")
+        }
+
+    def _weather_origin(self, issue: pd.Timestamp) -> dict[str, Any]:
+        """Where this plan's weather came from (the fallback chain knows the step it took)."""
+        if isinstance(self.weather, WeatherChain) and self.weather.last is not None:
+            return self.weather.last.as_dict()
+        return {"step": "feed", "source": self.weather.name, "issue_time": issue.isoformat()}
+
     def already_planned(self, now: dt.datetime) -> PlanRecord | None:
+        """The plan made in this period, unless day-ahead prices for slots it planned on
+        forecast prices have been published since."""
         newest = list_plans(self.store, self.site.id, limit=1)
         start = period_start(now, self.site.config.control.plan_interval_min)
         if newest and start <= newest[0].created_at <= now:
+            if self._prices_arrived(newest[0], now):
+                return None
             return newest[0]
         return None
+
+    def _prices_arrived(self, plan: PlanRecord, now: dt.datetime) -> bool:
+        if self.prices is None:
+            return False
+        recorded = (plan.summary.get("prices") or {}).get("published_until")
+        current = self.prices.published_until(now)
+        if current is None:
+            return False
+        if recorded is None:
+            return True
+        planned_until = dt.datetime.fromisoformat(recorded)
+        return current > planned_until and planned_until < plan.horizon_end
+
+    def _market_prices(self, issue: pd.Timestamp) -> dict[str, Any]:
+        """Hand the cycle the live day-ahead prices; say what the plan used."""
+        if self.prices is None:
+            return {"source": "tariff file"}
+        now = issue.to_pydatetime()
+        try:
+            market = self.prices.market(self.cycle.horizon(issue), now)
+        except PriceFeedError as exc:
+            raise_alarm(
+                self.store,
+                self.site.id,
+                "prices_missing",
+                "plan",
+                Severity.CRITICAL,
+                f"{exc}; this plan uses the tariff's price file",
+                now,
+            )
+            self.cycle.market_prices = None
+            return {"source": "tariff file", "reason": str(exc)}
+        clear_alarm(self.store, self.site.id, "prices_missing", "plan", now)
+        self.cycle.market_prices = market.price_eur_per_mwh
+        return {"source": "store", **market.as_summary()}
 
     def run(self, now: dt.datetime) -> PlanOutcome:
         """Plan once for the period containing now (see module docstring)."""
@@ -266,7 +305,8 @@ class LivePlanner:
                 "(the grid connection point is unknown)"
             )
         issue = pd.Timestamp(now)
-        weather = self.weather.forecast(issue, self.cycle.horizon_slots)
+        weather = self.weather.forecast(issue, self.cycle.horizon_slots * SLOT)
+        prices = self._market_prices(issue)
         result = self._plan(issue, state, weather)
         forecast = self.cycle.last_forecast
         if forecast is not None and not forecast.empty:
@@ -274,6 +314,9 @@ class LivePlanner:
             write_forecasts(self.store, forecast.dropna(subset=["value"]))
         summary = result.summary_json()
         summary["stale_inputs"] = dict(state.stale)
+        summary["weather"] = self._weather_origin(issue)
+        summary["prices"] = prices
+        summary["inputs"] = self._site_inputs()
         values = result.plan[["asset_id", "quantity", "slot_start", "value"]]
         values = values[np.isfinite(values["value"].to_numpy(dtype=float))]
         plan = save_plan(

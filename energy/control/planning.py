@@ -178,6 +178,11 @@ class PlanningCycle:
         self._wide: tuple[pd.DataFrame, pd.DataFrame] | None = None
         #: the forecast frame behind the latest inputs (None for perfect foresight)
         self.last_forecast: pd.DataFrame | None = None
+        #: the optimizer's inputs of the last plan (what the plan was made with)
+        self.last_inputs: DispatchInputs | None = None
+        #: day-ahead prices [EUR/MWh] for the tariff (the live loop's, from the store); None:
+        #: the tariff's price file
+        self.market_prices: pd.Series | None = None
 
     @property
     def perfect(self) -> bool:
@@ -250,6 +255,7 @@ class PlanningCycle:
         )
         if storage_value_eur_per_kwh:
             inputs = replace(inputs, storage_value_eur_per_kwh=dict(storage_value_eur_per_kwh))
+        self.last_inputs = inputs
         return self.optimizer.solve(inputs, self.planning_state(state))
 
     def planning_state(self, state: DispatchState) -> DispatchState:
@@ -353,7 +359,11 @@ class PlanningCycle:
         return self._window(weather_forecast, columns, index, "weather forecast")[columns[0]]
 
     def _tariff_over(self, index: pd.DatetimeIndex) -> dict[str, FloatArray]:
-        """Tariff rows of `index`, from a cached window computed a fortnight at a time."""
+        """Tariff rows of `index`, from a cached window computed a fortnight at a time (with
+        market prices handed in: computed for the horizon, they change with every fetch)."""
+        if self.market_prices is not None:
+            live = tariff_series(self.site.config, index, self.market_prices).frame()
+            return {c: live[c].to_numpy(dtype=float) for c in live.columns}
         cached = self._tariff
         if cached is None or index[0] < cached.index[0] or index[-1] > cached.index[-1]:
             start = index[0].floor("D")

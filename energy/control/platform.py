@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 from connectors.simulated import SimulatedDistrict
 from energy.control.clock import Clock, ScaledClock, WallClock
+from energy.control.prices import DayAheadPrices
 from energy.control.runtime import ControlRuntime
 from energy.control.timing import LoopTiming, accelerated_site
 from energy.site import Site
@@ -36,6 +37,7 @@ from energy.store.alarms import list_alarms
 from energy.store.engine import Store
 from energy.store.plans import active_plan
 from energy.store.sites import sync_site
+from energy.weather import WeatherFeed
 
 __all__ = ["PlatformOptions", "bootstrap_admin", "run_platform"]
 
@@ -104,9 +106,16 @@ class _WebThread:
 
 
 async def run_platform(
-    site: Site, store: Store, options: PlatformOptions, stop: asyncio.Event
+    site: Site,
+    store: Store,
+    options: PlatformOptions,
+    stop: asyncio.Event,
+    weather: WeatherFeed | None = None,
+    prices: DayAheadPrices | None = None,
 ) -> None:
-    """Run everything until `stop` is set (see module docstring)."""
+    """Run everything until `stop` is set (see module docstring). weather: the planner's
+    weather feed (the live fallback chain); None: the simulator's reference-year weather.
+    prices: the live day-ahead prices; None: the tariff's price file."""
     echo = options.echo
     if not options.simulator and options.speed != 1.0:
         raise ValueError("--speed needs the simulated district: real devices run in real time")
@@ -131,7 +140,12 @@ async def run_platform(
     await asyncio.to_thread(sync_site, store, site)
     created = await asyncio.to_thread(bootstrap_admin, store, clock.now())
     runtime = ControlRuntime(
-        site, store, clock=clock, timing=LoopTiming.for_site(site, clock.speed)
+        site,
+        store,
+        clock=clock,
+        timing=LoopTiming.for_site(site, clock.speed),
+        weather=weather,
+        prices=prices,
     )
     web: _WebThread | None = None
     try:

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
 import os
 import socket
@@ -53,7 +54,8 @@ from energy.control.clock import Clock, WallClock
 from energy.control.derived import store_derived_slot
 from energy.control.dispatch import Dispatcher, DispatchReport
 from energy.control.jobs import JobOutcome, JobRunner, Skipped
-from energy.control.planner import LivePlanner, TryWeatherFeed
+from energy.control.planner import LivePlanner
+from energy.control.prices import DayAheadPrices
 from energy.control.retrain import retrain_forecaster
 from energy.control.timing import LoopTiming
 from energy.site import Site
@@ -65,6 +67,7 @@ from energy.store.plans import expire_plans
 from energy.store.schema import job_runs, measurements, series, setpoint_writes
 from energy.store.setpoints import record_setpoint_write
 from energy.timegrid import SLOT, floor_slot
+from energy.weather import WeatherActuals, WeatherFeed
 
 __all__ = ["ControlRuntime", "MeasurementBuffer", "PlannerFactory", "default_instance_id"]
 
@@ -108,16 +111,32 @@ class MeasurementBuffer:
         return stored
 
 
-def default_planner(site: Site, store: Store, timing: LoopTiming) -> LivePlanner:
-    """PlanningCycle with the optimizer, the bootstrap forecaster and the TRY weather feed."""
-    from energy.control.planner import ProfileForecaster, TryWeatherFeed
+def default_planner(
+    site: Site,
+    store: Store,
+    timing: LoopTiming,
+    weather: WeatherFeed,
+    prices: DayAheadPrices | None = None,
+) -> LivePlanner:
+    """PlanningCycle with the optimizer, the bootstrap forecaster, the given weather feed and
+    day-ahead prices (None: the tariff's price file)."""
+    from energy.control.planner import ProfileForecaster
     from energy.control.planning import PlanningCycle
     from optimizer import DispatchOptimizer
 
     horizon = site.config.control.horizon_slots
     optimizer = DispatchOptimizer(site, horizon_slots=horizon)
     cycle = PlanningCycle(site, optimizer, ProfileForecaster(site, horizon), horizon)
-    return LivePlanner(site, store, cycle, TryWeatherFeed(site), timing.stale_after_s)
+    return LivePlanner(site, store, cycle, weather, timing.stale_after_s, prices)
+
+
+def reference_year_weather(site: Site) -> tuple[WeatherFeed, WeatherActuals]:
+    """The simulator's weather (the test reference year with a forecast error, and its actuals):
+    the default when no weather feed is handed to the runtime."""
+    from energy.physics.weather_feed import TryWeatherFeed
+
+    feed = TryWeatherFeed(site)
+    return feed, feed
 
 
 class ControlRuntime:
@@ -131,16 +150,29 @@ class ControlRuntime:
         clock: Clock | None = None,
         timing: LoopTiming | None = None,
         instance: str | None = None,
-        planner_factory: PlannerFactory = default_planner,
+        planner_factory: PlannerFactory | None = None,
         poller: DevicePoller | None = None,
         poller_policy: dict[str, object] | None = None,
+        weather: WeatherFeed | None = None,
+        weather_actuals: WeatherActuals | None = None,
+        prices: DayAheadPrices | None = None,
     ):
+        """weather: the planner's weather feed (the live loop hands in its fallback chain);
+        weather_actuals: the irradiance of finished slots (None: not derived). Without either,
+        the simulator's reference-year weather. prices: the live day-ahead prices, fetched by
+        the `prices` job (None: the tariff's price file, no job)."""
         self.site = site
         self.store = store
         self.clock = clock or WallClock()
         self.timing = timing or LoopTiming.for_site(site, self.clock.speed)
         self.instance = instance or default_instance_id()
-        self.planner_factory = planner_factory
+        if weather is None:
+            weather, weather_actuals = reference_year_weather(site)
+        self.weather = weather
+        self.prices = prices
+        self.planner_factory: PlannerFactory = planner_factory or functools.partial(
+            default_planner, weather=weather, prices=prices
+        )
         self.poller = poller or DevicePoller(site, None, policy_overrides=poller_policy or {})
         #: setpoint_writes and the audit name the controller instance that wrote
         self.actor = f"{DISPATCH_ACTOR}:{self.instance}"
@@ -169,7 +201,7 @@ class ControlRuntime:
         self.hold_until: dt.datetime | None = None
         self.last_poll: PollResult | None = None
         self.last_dispatch: DispatchReport | None = None
-        self._weather = TryWeatherFeed(site)
+        self._weather_actuals = weather_actuals
         #: the last slot derived by this instance (a cache: deriving again stores nothing new)
         self._derived_slot: pd.Timestamp | None = None
 
@@ -286,6 +318,24 @@ class ControlRuntime:
             f"{outcome.plan.state.value} in {outcome.seconds:.2f} s: {reason}"
         )
 
+    async def prices_job(self) -> JobOutcome:
+        return await self.runner.run("prices", self._prices)
+
+    async def _prices(self) -> str:
+        """Fetch day-ahead prices when a fetch can bring new ones (energy.control.prices)."""
+        now = self.clock.now()
+        if self.prices is None:
+            raise Skipped("no live prices configured")
+        if not self.leading(now):
+            raise Skipped("standby: not the lease holder")
+        if not await asyncio.to_thread(self.prices.due, now):
+            raise Skipped("today's and tomorrow's prices are stored")
+        outcome = await asyncio.to_thread(self.prices.fetch, now)
+        if outcome.source is None:
+            raise RuntimeError(f"no price source answered: {'; '.join(outcome.problems)}")
+        until = outcome.published_until.isoformat() if outcome.published_until else "nothing"
+        return f"{outcome.slots_stored} slots from {outcome.source}; published until {until}"
+
     async def dispatch_job(self) -> JobOutcome:
         return await self.runner.run("dispatch", self._dispatch)
 
@@ -385,7 +435,11 @@ class ControlRuntime:
         slot = floor_slot(now) - SLOT
         if self._derived_slot == slot:
             raise Skipped(f"slot {slot.isoformat()} already derived")
-        irradiance = await asyncio.to_thread(self._weather.actual, slot)
+        irradiance = (
+            await asyncio.to_thread(self._weather_actuals.actual, slot)
+            if self._weather_actuals is not None
+            else None
+        )
         rows = await asyncio.to_thread(
             store_derived_slot, self.store, self.site, slot.to_pydatetime(), irradiance
         )
@@ -444,6 +498,11 @@ class ControlRuntime:
             "housekeeping": housekeeping,
             "retrain": retrain,
             "derive": [every(max(60.0 / t.speed, t.poll_wall_s))],
+            "prices": (
+                [every(self.site.config.prices.fetch_interval_min * 60.0 / t.speed)]
+                if self.prices is not None
+                else []
+            ),
         }
 
     async def _idle(self, timeout_s: float) -> None:
@@ -476,6 +535,7 @@ class ControlRuntime:
             "housekeeping": self.housekeeping_job,
             "retrain": self.retrain_job,
             "derive": self.derive_job,
+            "prices": self.prices_job,
         }
         scheduler = AsyncIOScheduler(
             timezone=dt.UTC,

@@ -28,7 +28,6 @@ import pandas as pd
 
 from energy.control.commands import (
     commands_for_slot,
-    dispatch_state_from_snapshot,
     plan_values_at,
 )
 from energy.control.planning import Forecaster, PlanningCycle
@@ -40,6 +39,7 @@ from energy.evaluation.forecasts import (
     train_forecaster,
 )
 from energy.evaluation.oracle import LongView
+from energy.evaluation.snapshot_state import dispatch_state_from_snapshot
 from energy.evaluation.tracking import TRACKED_KINDS, PlanTracker
 from energy.evaluation.valuation import VALUATION_HORIZON_SLOTS, Continuation
 from energy.physics.district import GRID_METER_ID, DistrictSimulator

@@ -20,7 +20,7 @@ from energy.store.engine import Store
 from energy.store.jobs import job_status
 from energy.store.leases import lease_holder
 from energy.store.measurements import latest_measurements
-from energy.store.plans import active_plan
+from energy.store.plans import active_plan, list_plans
 from energy.store.setpoints import (
     SUCCESSFUL_OUTCOMES,
     SetpointWriteRecord,
@@ -234,6 +234,33 @@ def _job_light(
     return Light(name, newest["level"], text, [newest])
 
 
+def _weather_light(store: Store, site: Site) -> Light:
+    """Where the newest plan's weather came from (energy.control.weather: live, stored,
+    climatology; a simulator's reference-year feed shows as its name)."""
+    newest = list_plans(store, site.id, limit=1)
+    origin = newest[0].summary.get("weather") if newest else None
+    if not isinstance(origin, dict):
+        return Light("Weather", Level.UNKNOWN, "no plan records its weather yet")
+    source = origin.get("source", "?")
+    issued = origin.get("issue_time")
+    when = format_local(dt.datetime.fromisoformat(issued), site.tz) if issued else "?"
+    step = origin.get("step")
+    if step == "stored":
+        return Light(
+            "Weather",
+            Level.WARN,
+            f"stored {source} forecast issued {when}: the live feed failed ({origin.get('reason')})",
+        )
+    if step == "climatology":
+        return Light(
+            "Weather",
+            Level.BAD,
+            f"climatology (test reference year): the live feed failed ({origin.get('reason')}) "
+            "and no stored forecast covers the horizon",
+        )
+    return Light("Weather", Level.OK, f"{source} forecast issued {when}")
+
+
 def build_status(site: Site, store: Store, settings: WebSettings) -> StatusReport:
     now = settings.clock()
     lights = _measurement_lights(site, store, now, settings)
@@ -250,6 +277,7 @@ def build_status(site: Site, store: Store, settings: WebSettings) -> StatusRepor
             else "no active plan covers now: devices run in their local mode",
         )
     )
+    lights.append(_weather_light(store, site))
     holder = lease_holder(store, site.id, now)
     lights.append(
         Light(

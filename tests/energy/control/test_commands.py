@@ -12,11 +12,9 @@ from energy.control.commands import (
     DeviceCommand,
     Override,
     commands_for_slot,
-    dispatch_state_from_snapshot,
     plan_values_at,
 )
 from energy.control.planning import ExternalLimits
-from energy.physics.district import DistrictSimulator
 from energy.site import Site
 from energy.store.controls import AssetMode, OverrideKind
 from energy.timegrid import SLOT
@@ -258,21 +256,6 @@ def test_plan_values_at_reads_stored_frames_and_results_alike(site: Site) -> Non
     frame = plan_frame({("grid", "import_kw"): 4.0}, slots=3)
     assert plan_values_at(frame, SLOT0 + SLOT) == {("grid", "import_kw"): 4.0}
     assert plan_values_at(frame, SLOT0 - SLOT) is None
-
-
-def test_dispatch_state_from_a_simulator_snapshot(site: Site) -> None:
-    sim = DistrictSimulator(site, SLOT0)
-    sim.advance(900)
-    snapshot = sim.snapshot()
-    state = dispatch_state_from_snapshot(
-        snapshot, hp_minutes_in_state={"house-01.hp": 15.0}, peak_import_kw=3.0
-    )
-    assert state.soc_frac == {a: r.soc_frac for a, r in snapshot.batteries.items()}
-    assert state.tank_temp_c == {a: r.temp_c for a, r in snapshot.tanks.items()}
-    assert state.hp_on == {a: r.on for a, r in snapshot.heat_pumps.items()}
-    assert state.hp_minutes_in_state == {"house-01.hp": 15.0}
-    assert state.peak_import_kw == 3.0
-    state.check(Plant.from_site(site))
 
 
 def test_battery_doing_plain_self_consumption_is_left_to_its_local_mode(site: Site) -> None:

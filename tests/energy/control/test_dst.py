@@ -15,9 +15,9 @@ from energy.control.planner import (
     BOOTSTRAP_MODEL_VERSION,
     LivePlanner,
     ProfileForecaster,
-    TryWeatherFeed,
 )
 from energy.control.planning import PlanningCycle
+from energy.physics.weather_feed import TryWeatherFeed
 from energy.site import Site
 from energy.store import Store
 from energy.store.alarms import list_alarms

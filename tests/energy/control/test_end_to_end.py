@@ -24,10 +24,11 @@ from connectors.simulated import SimulatedDistrict
 from energy.config import HeatPumpControl
 from energy.control.clock import ManualClock
 from energy.control.commands import CommandKind
-from energy.control.planner import LivePlanner, ProfileForecaster, TryWeatherFeed
+from energy.control.planner import LivePlanner, ProfileForecaster
 from energy.control.planning import PlanningCycle
 from energy.control.runtime import ControlRuntime
 from energy.control.timing import LoopTiming, with_device_watchdogs
+from energy.physics.weather_feed import TryWeatherFeed
 from energy.site import AssetKind, Site
 from energy.store import Store
 from energy.store.plans import read_plan_values

@@ -20,10 +20,11 @@ from sqlalchemy import create_engine, func, select
 from connectors.simulated import DeviceFaults, SimulatedDistrict
 from energy.control.clock import ManualClock
 from energy.control.commands import CommandKind
-from energy.control.planner import LivePlanner, ProfileForecaster, TryWeatherFeed
+from energy.control.planner import LivePlanner, ProfileForecaster
 from energy.control.planning import PlanningCycle
 from energy.control.runtime import ControlRuntime
 from energy.control.timing import LoopTiming, with_device_watchdogs
+from energy.physics.weather_feed import TryWeatherFeed
 from energy.site import Site
 from energy.store import Store
 from energy.store.alarms import list_alarms

@@ -2,7 +2,7 @@
 
 The simulated district runs in the test process on free ports; `kv run --no-simulator` controls it
 from a separate OS process with a site configuration pointing at those ports (short watchdogs,
-lease and hold so the test takes seconds). After the kill: nothing it had stored is lost, the
+lease and hold so the test takes seconds) and at weather and price services that do not answer. After the kill: nothing it had stored is lost, the
 devices fall back to local mode on their own watchdogs, the second process waits for the lease,
 holds one watchdog period without writing, then controls again.
 """
@@ -26,6 +26,7 @@ from connectors.simulated import SimulatedDistrict
 from energy.control.timing import with_device_watchdogs
 from energy.site import Site
 from energy.store import Store
+from energy.store.alarms import list_alarms
 from energy.store.audit import read_audit
 from energy.store.schema import measurements, setpoint_writes
 
@@ -45,6 +46,10 @@ def _config(site: Site, path: Path) -> Path:
         lease_ttl_s=3.0,
         restart_hold_s=WATCHDOG_S,
     )
+    # no weather or price service answers (a closed local port): the loop plans on climatology
+    # and the tariff's price file, with alarms
+    data["weather"]["base_url"] = "http://127.0.0.1:9"
+    data["prices"]["energy_charts_base_url"] = "http://127.0.0.1:9"
     path.write_text(yaml.safe_dump({"site": data}, sort_keys=False))
     return path
 
@@ -131,6 +136,10 @@ def test_a_killed_process_loses_nothing_and_its_successor_holds_first(
             ).scalar_one()
         assert early == 0, "the successor wrote before its restart hold ended"
         assert len(_actors(store)) == 2
+        # the feeds never answered: the plans that controlled the devices were made on
+        # climatology and the tariff's price file, and say so
+        open_codes = {a["code"] for a in list_alarms(store, site.id, open_only=True)}
+        assert {"weather_fallback", "prices_missing"} <= open_codes
 
     asyncio.run(scenario())
     store.dispose()

@@ -14,11 +14,11 @@ from energy.control.planner import (
     BOOTSTRAP_MODEL_VERSION,
     LivePlanner,
     ProfileForecaster,
-    TryWeatherFeed,
 )
 from energy.control.planning import PlanningCycle, PlanningInputError
 from energy.control.retrain import retrain_forecaster
 from energy.control.state import KEY_QUANTITY
+from energy.physics.weather_feed import TryWeatherFeed
 from energy.quality import Quality
 from energy.site import Site
 from energy.store import Store

@@ -1,0 +1,30 @@
+"""The optimizer's state read from a simulator snapshot, for the closed-loop evaluation (the
+live loop reads its state from the store: energy.control.state)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from energy.physics.readings import DistrictSnapshot
+from optimizer import DispatchState
+
+__all__ = ["dispatch_state_from_snapshot"]
+
+
+def dispatch_state_from_snapshot(
+    snapshot: DistrictSnapshot,
+    hp_minutes_in_state: Mapping[str, float] | None = None,
+    peak_import_kw: float = 0.0,
+) -> DispatchState:
+    """The optimizer's state from a simulator snapshot (closed-loop evaluation).
+
+    hp_minutes_in_state: how long each heat pump has been in its on/off state (the snapshot
+    does not say; the caller tracks it); peak_import_kw: the billing period's peak so far.
+    """
+    return DispatchState(
+        soc_frac={a: r.soc_frac for a, r in snapshot.batteries.items()},
+        tank_temp_c={a: r.temp_c for a, r in snapshot.tanks.items()},
+        hp_on={a: r.on for a, r in snapshot.heat_pumps.items()},
+        hp_minutes_in_state=dict(hp_minutes_in_state or {}),
+        peak_import_kw=max(0.0, float(peak_import_kw)),
+    )
