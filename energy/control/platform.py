@@ -33,6 +33,7 @@ from energy.control.runtime import ControlRuntime
 from energy.control.timing import LoopTiming, accelerated_site
 from energy.site import Site
 from energy.store.alarms import list_alarms
+from energy.store.consent import audit_consent_changes
 from energy.store.engine import Store
 from energy.store.plans import active_plan
 from energy.store.sites import sync_site
@@ -129,6 +130,7 @@ async def run_platform(
         clock = ScaledClock(district.clock().to_pydatetime(warn=False), options.speed)
         site = district.site
     await asyncio.to_thread(sync_site, store, site)
+    await asyncio.to_thread(audit_consent_changes, store, site, clock.now())
     created = await asyncio.to_thread(bootstrap_admin, store, clock.now())
     runtime = ControlRuntime(
         site, store, clock=clock, timing=LoopTiming.for_site(site, clock.speed)
