@@ -31,6 +31,7 @@ from connectors.simulated import SimulatedDistrict
 from energy.control.clock import Clock, ScaledClock, WallClock
 from energy.control.runtime import ControlRuntime
 from energy.control.timing import LoopTiming, accelerated_site
+from energy.datahub.jobs import build_hub_jobs
 from energy.site import Site
 from energy.store.alarms import list_alarms
 from energy.store.consent import audit_consent_changes
@@ -132,9 +133,9 @@ async def run_platform(
     await asyncio.to_thread(sync_site, store, site)
     await asyncio.to_thread(audit_consent_changes, store, site, clock.now())
     created = await asyncio.to_thread(bootstrap_admin, store, clock.now())
-    runtime = ControlRuntime(
-        site, store, clock=clock, timing=LoopTiming.for_site(site, clock.speed)
-    )
+    timing = LoopTiming.for_site(site, clock.speed)
+    hub_jobs = build_hub_jobs(site, store, timing.site_seconds(timing.poll_wall_s), clock.now())
+    runtime = ControlRuntime(site, store, clock=clock, timing=timing, hub_jobs=hub_jobs)
     web: _WebThread | None = None
     try:
         await runtime.start()

@@ -24,6 +24,9 @@ is wrapped by `JobRunner`, so a failure is recorded and alarmed but never stops 
 - `derive` (every minute of the site clock): the house-level series of the slot that just
   finished (household load, heat demand, PV, weather actuals) from the device values
   (energy.control.derived), which the forecasters learn from.
+- data hub (`publish_mqtt`, `publish_ngsi_ld`, when enabled in the site's publication section):
+  energy.datahub jobs that publish district aggregates, plans, forecasts and KPIs (and the
+  consenting houses' values) to the city's data hub, as lease holder only.
 - `retrain` (cron): trains the ForecastService on the stored history when there is enough of it
   (energy.control.retrain); until then the profile bootstrap forecasts.
 
@@ -35,10 +38,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import pandas as pd
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -56,6 +60,7 @@ from energy.control.jobs import JobOutcome, JobRunner, Skipped
 from energy.control.planner import LivePlanner, TryWeatherFeed
 from energy.control.retrain import retrain_forecaster
 from energy.control.timing import LoopTiming
+from energy.datahub.jobs import HubJob
 from energy.site import Site
 from energy.store.audit import append_audit
 from energy.store.engine import Store
@@ -134,6 +139,7 @@ class ControlRuntime:
         planner_factory: PlannerFactory = default_planner,
         poller: DevicePoller | None = None,
         poller_policy: dict[str, object] | None = None,
+        hub_jobs: Sequence[HubJob] = (),
     ):
         self.site = site
         self.store = store
@@ -142,6 +148,7 @@ class ControlRuntime:
         self.instance = instance or default_instance_id()
         self.planner_factory = planner_factory
         self.poller = poller or DevicePoller(site, None, policy_overrides=poller_policy or {})
+        self.hub_jobs = list(hub_jobs)
         #: setpoint_writes and the audit name the controller instance that wrote
         self.actor = f"{DISPATCH_ACTOR}:{self.instance}"
         self.writer = SetpointWriter(
@@ -417,6 +424,15 @@ class ControlRuntime:
                 )
         return outcome.reason
 
+    async def hub_job(self, job: HubJob) -> JobOutcome:
+        async def body() -> str:
+            now = self.clock.now()
+            if not self.leading(now):
+                raise Skipped("standby: not the lease holder")
+            return await asyncio.to_thread(job.run, now)
+
+        return await self.runner.run(job.name, body)
+
     # -- lifecycle ----------------------------------------------------------------------------
 
     def _triggers(self) -> dict[str, list[object]]:
@@ -444,6 +460,8 @@ class ControlRuntime:
             "housekeeping": housekeeping,
             "retrain": retrain,
             "derive": [every(max(60.0 / t.speed, t.poll_wall_s))],
+        } | {
+            job.name: [every(max(job.interval_s / t.speed, t.poll_wall_s))] for job in self.hub_jobs
         }
 
     async def _idle(self, timeout_s: float) -> None:
@@ -477,6 +495,9 @@ class ControlRuntime:
             "retrain": self.retrain_job,
             "derive": self.derive_job,
         }
+        for hub in self.hub_jobs:
+            hub.start()
+            jobs[hub.name] = functools.partial(self.hub_job, hub)
         scheduler = AsyncIOScheduler(
             timezone=dt.UTC,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
@@ -529,6 +550,11 @@ class ControlRuntime:
             except SQLAlchemyError as exc:
                 log.error("could not release the lease or audit the stop: %s", exc)
             self.has_lease = False
+        for hub in self.hub_jobs:
+            try:
+                await hub.stop(self.clock.now())
+            except Exception as exc:  # a publication target never blocks the stop
+                log.error("data hub job %s did not stop cleanly: %s", hub.name, exc)
         await self.poller.close()
         await self.writer.close()
         log.info("control loop of %s stopped (%s)", self.site.id, reason)

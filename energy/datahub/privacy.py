@@ -41,6 +41,7 @@ _DISTRICT_VALUES: dict[str, DistrictFigure] = {
     "consumption_power_kw": DistrictFigure.CONSUMPTION,
     "consumption_kwh": DistrictFigure.CONSUMPTION,
     "heat_pump_power_kw": DistrictFigure.CONSUMPTION,
+    "household_load_kw": DistrictFigure.CONSUMPTION,
     "storage_soc_frac": DistrictFigure.STORAGE,
     "storage_energy_kwh": DistrictFigure.STORAGE,
     "storage_power_kw": DistrictFigure.STORAGE,
