@@ -9,7 +9,8 @@ positive):
     consumption_power_kw = grid + PV - storage          (household load + heat pumps)
     storage_soc_frac     = capacity-weighted state of charge; storage_energy_kwh the energy
 
-and over the window the energies grid_import_kwh / grid_export_kwh (from each reading's sign,
+the meter's own import and export counters at the window's end (grid_import_total_kwh,
+grid_export_total_kwh), and over the window the energies grid_import_kwh / grid_export_kwh (from each reading's sign,
 so a window that both imports and exports counts both), pv_energy_kwh, consumption_kwh, the
 self-sufficiency (autarky) 1 - import / consumption, the self-consumption 1 - export / PV and
 co2_kg = grid import x the grid emission factor of the slot.
@@ -76,6 +77,7 @@ def read_window(store: Store, site_id: str, start: dt.datetime, end: dt.datetime
             measurements.c.quality == int(Quality.GOOD),
             series.c.asset_id != DISTRICT_ASSET,
         )
+        .order_by(measurements.c.time)
     )
     with store.engine.connect() as conn:
         rows = conn.execute(query).all()
@@ -155,6 +157,13 @@ def district_values(
         values["self_sufficiency_frac"] = float(np.clip(1.0 - imp / consumption_kwh, 0.0, 1.0))
     if pv_kwh > 0:
         values["self_consumption_frac"] = float(np.clip(1.0 - exp / pv_kwh, 0.0, 1.0))
+    for name, quantity in (
+        ("grid_import_total_kwh", "import_kwh"),
+        ("grid_export_total_kwh", "export_kwh"),
+    ):
+        counter = groups.get(("grid.meter", quantity))
+        if counter is not None and len(counter):
+            values[name] = float(counter[-1])
     last_socs = [float(s[-1]) for s in socs if s is not None and len(s)]
     if socs and len(last_socs) == len(socs):
         energy = float(sum(s * cap for s, (_, cap) in zip(last_socs, batteries, strict=True)))

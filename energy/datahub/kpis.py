@@ -46,16 +46,8 @@ def read_district_slots(
     columns = {}
     for quantity in SLOT_QUANTITIES:
         frame = read_series(store, site.id, DISTRICT_ASSET, quantity, start, end)
-        columns[quantity] = (
-            frame.set_index("time")["value"] if not frame.empty else pd.Series(dtype=float)
-        )
-    wide = pd.DataFrame(columns)
-    wide.index = (
-        pd.DatetimeIndex(wide.index).tz_convert("UTC")
-        if len(wide)
-        else pd.DatetimeIndex([], tz="UTC")
-    )
-    return wide.sort_index()
+        columns[quantity] = frame["value"]
+    return pd.DataFrame(columns).sort_index()
 
 
 def _ratio(numerator: float, denominator: float) -> float:

@@ -36,6 +36,8 @@ _DISTRICT_VALUES: dict[str, DistrictFigure] = {
     "grid_power_kw": DistrictFigure.GRID,
     "grid_import_kwh": DistrictFigure.GRID,
     "grid_export_kwh": DistrictFigure.GRID,
+    "grid_import_total_kwh": DistrictFigure.GRID,
+    "grid_export_total_kwh": DistrictFigure.GRID,
     "pv_power_kw": DistrictFigure.PV,
     "pv_energy_kwh": DistrictFigure.PV,
     "consumption_power_kw": DistrictFigure.CONSUMPTION,
