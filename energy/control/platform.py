@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 from connectors.simulated import SimulatedDistrict
 from energy.control.clock import Clock, ScaledClock, WallClock
+from energy.control.planner import TryWeatherFeed
 from energy.control.runtime import ControlRuntime
 from energy.control.timing import LoopTiming, accelerated_site
 from energy.datahub.jobs import build_hub_jobs
@@ -134,7 +135,13 @@ async def run_platform(
     await asyncio.to_thread(audit_consent_changes, store, site, clock.now())
     created = await asyncio.to_thread(bootstrap_admin, store, clock.now())
     timing = LoopTiming.for_site(site, clock.speed)
-    hub_jobs = build_hub_jobs(site, store, timing.site_seconds(timing.poll_wall_s), clock.now())
+    hub_jobs = build_hub_jobs(
+        site,
+        store,
+        timing.site_seconds(timing.poll_wall_s),
+        clock.now(),
+        TryWeatherFeed(site).forecast,
+    )
     runtime = ControlRuntime(site, store, clock=clock, timing=timing, hub_jobs=hub_jobs)
     web: _WebThread | None = None
     try:

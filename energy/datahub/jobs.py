@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from energy.site import Site
 from energy.store.engine import Store
+
+if TYPE_CHECKING:
+    from energy.datahub.ngsi_job import WeatherForecastFeed
 
 __all__ = ["HubJob", "build_hub_jobs"]
 
@@ -28,14 +31,22 @@ class HubJob(Protocol):
 
 
 def build_hub_jobs(
-    site: Site, store: Store, poll_interval_site_s: float, now: dt.datetime
+    site: Site,
+    store: Store,
+    poll_interval_site_s: float,
+    now: dt.datetime,
+    weather: WeatherForecastFeed | None = None,
 ) -> list[HubJob]:
-    """One job per enabled publication target; a window is read two polls after it ended."""
+    """One job per enabled publication target; a window is read two polls after it ended.
+    `weather` is the platform's weather forecast feed (for WeatherForecast entities)."""
     from energy.datahub.mqtt_job import MqttJob
+    from energy.datahub.ngsi_job import NgsiLdJob
 
     publication = site.config.publication
     lag = dt.timedelta(seconds=2 * poll_interval_site_s)
     jobs: list[HubJob] = []
     if publication.mqtt.enabled:
         jobs.append(MqttJob(site, store, publication.mqtt, lag, now))
+    if publication.ngsi_ld.enabled:
+        jobs.append(NgsiLdJob(site, store, publication.ngsi_ld, lag, weather))
     return jobs

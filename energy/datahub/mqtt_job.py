@@ -36,6 +36,7 @@ from energy.publication_config import MqttTargetConfig
 from energy.site import Site
 from energy.store.engine import Store
 from energy.store.plans import active_plan
+from energy.store.publication import PublicationAttempt, record_publication
 from energy.timegrid import SLOT, floor_slot
 
 __all__ = ["MAX_WINDOWS_PER_RUN", "MqttJob", "outbox_path"]
@@ -140,9 +141,27 @@ class MqttJob:
         )
 
     def run(self, now: dt.datetime) -> str:
-        """Collect, enqueue (through the privacy filter) and drain; returns a job detail."""
+        """Collect, enqueue (through the privacy filter), drain and record the target's status;
+        returns a job detail. A broker outage is the target's failure (its status row and, past
+        alarm_after_s, its alarm), not the job's: the job did its part, the outbox holds the rest."""
         added = self.publisher.enqueue(self.collect(now))
         result = self.publisher.drain()
+        connection = self.publisher.connection
+        record_publication(
+            self.store,
+            self.site.id,
+            PublicationAttempt(
+                "mqtt",
+                connection.where,
+                ok=result.connected,
+                error=None if result.connected else connection.last_error or "not connected",
+                queue_length=result.remaining,
+                dropped_total=self.outbox.dropped_total,
+                sent=result.sent,
+            ),
+            self.config.alarm_after_s,
+            now,
+        )
         state = (
             "connected"
             if result.connected
