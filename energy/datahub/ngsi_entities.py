@@ -35,7 +35,7 @@ from typing import Any
 import pandas as pd
 
 from energy.datahub.records import Record
-from energy.publication_config import NgsiLdTargetConfig, PublicationKind
+from energy.publication_config import HouseQuantity, NgsiLdTargetConfig, PublicationKind
 from energy.site import Site
 
 __all__ = ["build_entities", "entity_id", "key_values", "weather_forecast_entities"]
@@ -157,26 +157,30 @@ class _Builder:
             },
         )
 
+    def prosumer(self, house: str) -> Entity:
+        """A consenting house; its meter and PV are related only when they are published."""
+        config = next(h for h in self.site.config.houses if h.id == house)
+        shown = set(self.site.config.publication.house_quantities)
+        meter = HouseQuantity.METER_POWER_KW in shown and config.meter is not None
+        pv = HouseQuantity.PV_POWER_KW in shown and config.pv is not None
+        return self.entity(
+            "EnergyProsumer",
+            house,
+            {
+                "name": _prop(house),
+                "roleType": _prop("prosumer" if config.pv is not None else "consumer"),
+                "timezone": _prop(self.site.config.location.timezone),
+                "memberOf": _rel(self.id("EnergyCommunity")),
+                "consumes": [_rel(self.id("ACMeasurement", house))] if meter else None,
+                "produces": [_rel(self.id("SolarEnergy", house))] if pv else None,
+            },
+        )
+
     def house(self, record: Record) -> list[Entity]:
         house = record.house_id
         assert house is not None
         v, t = record.values, record.end or record.time
-        out = [
-            self.entity(
-                "EnergyProsumer",
-                house,
-                {
-                    "name": _prop(house),
-                    "roleType": _prop("prosumer"),
-                    "timezone": _prop(self.site.config.location.timezone),
-                    "memberOf": _rel(self.id("EnergyCommunity")),
-                    "consumes": [_rel(self.id("ACMeasurement", house))],
-                    "produces": [_rel(self.id("SolarEnergy", house))]
-                    if "pv_power_kw" in v
-                    else None,
-                },
-            )
-        ]
+        out = []
         if "meter_power_kw" in v:
             out.append(
                 self.entity(
@@ -248,9 +252,9 @@ def build_entities(
     site: Site, config: NgsiLdTargetConfig, records: Sequence[Record], members: Sequence[str]
 ) -> list[Entity]:
     """Entities for publishable records (see module docstring). `members`: the consenting
-    houses, listed as the community's members."""
+    houses, listed as the community's members, each with its EnergyProsumer."""
     b = _Builder(site, config)
-    out = [b.community(members)]
+    out = [b.community(members)] + [b.prosumer(h) for h in members]
     for record in records:
         if record.kind is PublicationKind.MEASUREMENTS and record.house_id is None:
             out.append(b.grid(record))
