@@ -5,7 +5,8 @@
 
 The values are fixed and plausible (a June morning in the Klimaviertel), not measured; the
 records pass the same privacy filter and encoders as in operation, with the shipped site
-configuration (houses 02 and 05 consenting). A test keeps the document equal to this output.
+configuration plus EXAMPLE_CONSENT (house-02's owner consented; house-03's did not). A test keeps
+the document equal to this output.
 """
 
 from __future__ import annotations
@@ -22,16 +23,24 @@ from energy.datahub.mqtt_messages import encode_payload, status_payload, status_
 from energy.datahub.ngsi_entities import build_entities, weather_forecast_entities
 from energy.datahub.privacy import consenting_houses, publishable
 from energy.datahub.records import Record
-from energy.publication_config import NgsiLdTargetConfig, PublicationKind
+from energy.publication_config import HouseConsent, NgsiLdTargetConfig, PublicationKind
 from energy.site import Site, load_site
 
-__all__ = ["BEGIN", "END", "example_records", "examples_markdown"]
+__all__ = [
+    "BEGIN",
+    "END",
+    "EXAMPLE_CONSENT",
+    "example_records",
+    "examples_markdown",
+    "with_example_consent",
+]
 
 BEGIN = (
     "<!-- BEGIN GENERATED EXAMPLES (python -m energy.datahub.examples --write docs/datahub.md) -->"
 )
 END = "<!-- END GENERATED EXAMPLES -->"
 T0 = dt.datetime(2026, 6, 1, 8, 0, tzinfo=dt.UTC)
+EXAMPLE_CONSENT = {"house-02": HouseConsent(granted=True, date=dt.date(2026, 3, 1))}
 MINUTE = dt.timedelta(minutes=1)
 
 
@@ -139,8 +148,16 @@ def _json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False)
 
 
+def with_example_consent(site: Site) -> Site:
+    """The site with EXAMPLE_CONSENT as its consent table."""
+    publication = site.config.publication.model_copy(update={"consent": EXAMPLE_CONSENT})
+    return Site.from_config(site.config.model_copy(update={"publication": publication}))
+
+
 def examples_markdown(site: Site) -> str:
-    """The generated section of docs/datahub.md (between BEGIN and END)."""
+    """The generated section of docs/datahub.md (between BEGIN and END), for `site` with
+    EXAMPLE_CONSENT."""
+    site = with_example_consent(site)
     config = site.config.publication
     records = publishable(site.config, example_records(), list(PublicationKind))
     parts = [BEGIN, "", "### MQTT messages", ""]

@@ -24,9 +24,9 @@ def _write(tmp_path: Path, publication: dict[str, object]) -> Path:
     return path
 
 
-def test_the_shipped_config_publishes_two_consenting_houses() -> None:
+def test_nobody_has_consented_in_the_shipped_config() -> None:
     config = load_site_config()
-    assert sorted(config.publication.consent) == ["house-02", "house-05"]
+    assert config.publication.consent == {}
     assert config.publication.mqtt.qos == 1
 
 
@@ -62,7 +62,12 @@ def test_bad_publication_config_names_key_and_problem(
 
 def test_consent_changes_are_audited_once_each(sqlite_store: Store, site: Site) -> None:
     granted = with_consent(site, {"house-01": {"granted": True, "date": dt.date(2026, 5, 1)}})
-    assert audit_consent_changes(sqlite_store, site, NOW) == ["house-02", "house-05"]
+    two = with_consent(
+        site,
+        {h: {"granted": True, "date": dt.date(2026, 4, 1)} for h in ("house-02", "house-05")},
+    )
+    assert audit_consent_changes(sqlite_store, site, NOW) == []
+    assert audit_consent_changes(sqlite_store, two, NOW) == ["house-02", "house-05"]
     assert audit_consent_changes(sqlite_store, granted, NOW) == ["house-01", "house-02", "house-05"]
     assert audit_consent_changes(sqlite_store, granted, NOW) == []  # unchanged: nothing new
     withdrawn = with_consent(site, {"house-01": {"granted": False, "date": dt.date(2026, 7, 1)}})
