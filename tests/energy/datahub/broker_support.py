@@ -7,6 +7,7 @@ restart of the broker: what the tests count is what the platform delivered.
 
 from __future__ import annotations
 
+import getpass
 import json
 import shutil
 import socket
@@ -42,15 +43,20 @@ def wait_until(condition: Any, timeout_s: float = 30.0, what: str = "condition")
 class Broker:
     """Mosquitto with its own config, port and persistence directory."""
 
-    def __init__(self, workdir: Path, port: int | None = None):
+    def __init__(self, workdir: Path, port: int | None = None, extra: str = "anonymous"):
+        """`extra`: "anonymous", or mosquitto config lines for authentication and TLS."""
         self.workdir = workdir
         self.port = port or free_port()
         self.process: subprocess.Popen[bytes] | None = None
         workdir.mkdir(parents=True, exist_ok=True)
         self.config = workdir / "mosquitto.conf"
+        access = "allow_anonymous true\n" if extra == "anonymous" else extra
         self.config.write_text(
+            # started as root, mosquitto drops to its own user, which cannot read our
+            # temporary files; as another user this line has no effect
+            f"user {getpass.getuser()}\n"
             f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
+            f"{access}"
             "persistence true\n"
             f"persistence_location {workdir}/\n"
             "autosave_interval 1\n"
