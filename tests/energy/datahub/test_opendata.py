@@ -117,6 +117,7 @@ def test_the_command_has_help_and_names_bad_dates() -> None:
     assert "before --from" in backwards.output
 
 
+@pytest.mark.slow
 def test_the_command_writes_files(two_days: Store, tmp_path: Path) -> None:
     url = str(two_days.url)
     out = tmp_path / "portal"

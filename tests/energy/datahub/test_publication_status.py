@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from energy.site import Site
 from energy.store import Store
 from energy.store.alarms import list_alarms
@@ -53,6 +55,7 @@ def test_an_alarm_once_a_target_fails_longer_than_its_limit(
     assert publication_status(sqlite_store, site.id)[0]["failing_since"] is None
 
 
+@pytest.mark.slow
 def test_the_status_light_and_page_show_each_target(sqlite_store: Store, site: Site) -> None:
     hub = with_consent(
         site, {}, mqtt={"enabled": True, "alarm_after_s": LIMIT_S}, ngsi_ld={"enabled": True}
