@@ -25,6 +25,8 @@ from pydantic import (
     model_validator,
 )
 
+from energy.publication_config import PublicationConfig
+
 __all__ = [
     "DEFAULT_SITE_CONFIG",
     "BatteryConfig",
@@ -40,6 +42,7 @@ __all__ = [
     "ObjectiveConfig",
     "PVConfig",
     "PricesConfig",
+    "PublicationConfig",
     "ReleasePolicyConfig",
     "SiteConfig",
     "SiteConfigError",
@@ -550,6 +553,7 @@ class SiteConfig(_Model):
     community_batteries: list[CommunityBatteryConfig] = Field(default_factory=list)
     store: StoreConfig = StoreConfig()
     control: ControlConfig = ControlConfig()
+    publication: PublicationConfig = PublicationConfig()
     source_path: Path | None = Field(None, exclude=True)
 
     @model_validator(mode="after")
@@ -594,6 +598,12 @@ class SiteConfig(_Model):
         )
         if clashes:
             raise ValueError(f"two devices share one Modbus address: {', '.join(clashes)}")
+        houses = {h.id for h in self.houses}
+        unknown = sorted(set(self.publication.consent) - houses)
+        if unknown:
+            raise ValueError(
+                f"publication.consent names houses that are not in houses: {', '.join(unknown)}"
+            )
         return self
 
     @property

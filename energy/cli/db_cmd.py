@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import typer
@@ -10,6 +11,7 @@ from rich.console import Console
 from energy.config import SiteConfigError
 from energy.site import load_site
 from energy.store import Store
+from energy.store.consent import audit_consent_changes
 from energy.store.sites import sync_site
 
 app = typer.Typer(help="Create, migrate and inspect the SQL store.", no_args_is_help=True)
@@ -34,7 +36,10 @@ def upgrade(config: Path | None = ConfigOpt, url: str | None = UrlOpt) -> None:
     store, site = open_store(config, url)
     store.upgrade()
     sync_site(store, site)  # type: ignore[arg-type]
+    changed = audit_consent_changes(store, site, dt.datetime.now(dt.UTC))  # type: ignore[arg-type]
     Console().print(f"store {store.url} at migration {store.current_revision()}")
+    if changed:
+        Console().print(f"publication consent changed (audited): {', '.join(changed)}")
 
 
 @app.command("status")

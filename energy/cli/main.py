@@ -15,6 +15,7 @@ from energy.cli import (
     devices_cmd,
     evaluate_cmd,
     forecast_cmd,
+    opendata_cmd,
     optimize_cmd,
     prices_cmd,
     run_cmd,
@@ -53,6 +54,7 @@ app.command("evaluate")(evaluate_cmd.evaluate_command)
 app.command("serve")(serve_cmd.serve)
 app.command("run")(run_cmd.run)
 app.add_typer(user_cmd.app, name="user")
+app.add_typer(opendata_cmd.app, name="opendata")
 
 
 def main() -> None:

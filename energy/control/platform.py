@@ -30,14 +30,17 @@ from dataclasses import dataclass, field
 from connectors.simulated import SimulatedDistrict
 from energy.control.clock import Clock, ScaledClock, WallClock
 from energy.control.prices import DayAheadPrices
-from energy.control.runtime import ControlRuntime
+from energy.control.runtime import ControlRuntime, reference_year_weather
 from energy.control.timing import LoopTiming, accelerated_site
+from energy.datahub.jobs import build_hub_jobs
 from energy.site import Site
 from energy.store.alarms import list_alarms
+from energy.store.consent import audit_consent_changes
 from energy.store.engine import Store
 from energy.store.plans import active_plan
 from energy.store.sites import sync_site
-from energy.weather import WeatherFeed
+from energy.timegrid import SLOT
+from energy.weather import WeatherActuals, WeatherFeed
 
 __all__ = ["PlatformOptions", "bootstrap_admin", "run_platform"]
 
@@ -138,14 +141,29 @@ async def run_platform(
         clock = ScaledClock(district.clock().to_pydatetime(warn=False), options.speed)
         site = district.site
     await asyncio.to_thread(sync_site, store, site)
+    await asyncio.to_thread(audit_consent_changes, store, site, clock.now())
     created = await asyncio.to_thread(bootstrap_admin, store, clock.now())
+    timing = LoopTiming.for_site(site, clock.speed)
+    weather_actuals: WeatherActuals | None = None
+    if weather is None:
+        weather, weather_actuals = reference_year_weather(site)
+    feed = weather
+    hub_jobs = build_hub_jobs(
+        site,
+        store,
+        timing.site_seconds(timing.poll_wall_s),
+        clock.now(),
+        lambda issue, slots: feed.forecast(issue, slots * SLOT),
+    )
     runtime = ControlRuntime(
         site,
         store,
         clock=clock,
-        timing=LoopTiming.for_site(site, clock.speed),
+        timing=timing,
         weather=weather,
+        weather_actuals=weather_actuals,
         prices=prices,
+        hub_jobs=hub_jobs,
     )
     web: _WebThread | None = None
     try:

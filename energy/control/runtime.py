@@ -24,6 +24,9 @@ is wrapped by `JobRunner`, so a failure is recorded and alarmed but never stops 
 - `derive` (every minute of the site clock): the house-level series of the slot that just
   finished (household load, heat demand, PV, weather actuals) from the device values
   (energy.control.derived), which the forecasters learn from.
+- data hub (`publish_mqtt`, `publish_ngsi_ld`, when enabled in the site's publication section):
+  energy.datahub jobs that publish district aggregates, plans, forecasts and KPIs (and the
+  consenting houses' values) to the city's data hub, as lease holder only.
 - `retrain` (cron): trains the ForecastService on the stored history when there is enough of it
   (energy.control.retrain); until then the profile bootstrap forecasts.
 
@@ -39,7 +42,7 @@ import functools
 import logging
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import pandas as pd
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -58,6 +61,7 @@ from energy.control.planner import LivePlanner
 from energy.control.prices import DayAheadPrices
 from energy.control.retrain import retrain_forecaster
 from energy.control.timing import LoopTiming
+from energy.datahub.jobs import HubJob
 from energy.site import Site
 from energy.store.audit import append_audit
 from energy.store.engine import Store
@@ -156,6 +160,7 @@ class ControlRuntime:
         weather: WeatherFeed | None = None,
         weather_actuals: WeatherActuals | None = None,
         prices: DayAheadPrices | None = None,
+        hub_jobs: Sequence[HubJob] = (),
     ):
         """weather: the planner's weather feed (the live loop hands in its fallback chain);
         weather_actuals: the irradiance of finished slots (None: not derived). Without either,
@@ -174,6 +179,7 @@ class ControlRuntime:
             default_planner, weather=weather, prices=prices
         )
         self.poller = poller or DevicePoller(site, None, policy_overrides=poller_policy or {})
+        self.hub_jobs = list(hub_jobs)
         #: setpoint_writes and the audit name the controller instance that wrote
         self.actor = f"{DISPATCH_ACTOR}:{self.instance}"
         self.writer = SetpointWriter(
@@ -471,6 +477,15 @@ class ControlRuntime:
                 )
         return outcome.reason
 
+    async def hub_job(self, job: HubJob) -> JobOutcome:
+        async def body() -> str:
+            now = self.clock.now()
+            if not self.leading(now):
+                raise Skipped("standby: not the lease holder")
+            return await asyncio.to_thread(job.run, now)
+
+        return await self.runner.run(job.name, body)
+
     # -- lifecycle ----------------------------------------------------------------------------
 
     def _triggers(self) -> dict[str, list[object]]:
@@ -503,6 +518,8 @@ class ControlRuntime:
                 if self.prices is not None
                 else []
             ),
+        } | {
+            job.name: [every(max(job.interval_s / t.speed, t.poll_wall_s))] for job in self.hub_jobs
         }
 
     async def _idle(self, timeout_s: float) -> None:
@@ -537,6 +554,9 @@ class ControlRuntime:
             "derive": self.derive_job,
             "prices": self.prices_job,
         }
+        for hub in self.hub_jobs:
+            hub.start()
+            jobs[hub.name] = functools.partial(self.hub_job, hub)
         scheduler = AsyncIOScheduler(
             timezone=dt.UTC,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
@@ -589,6 +609,11 @@ class ControlRuntime:
             except SQLAlchemyError as exc:
                 log.error("could not release the lease or audit the stop: %s", exc)
             self.has_lease = False
+        for hub in self.hub_jobs:
+            try:
+                await hub.stop(self.clock.now())
+            except Exception as exc:  # a publication target never blocks the stop
+                log.error("data hub job %s did not stop cleanly: %s", hub.name, exc)
         await self.poller.close()
         await self.writer.close()
         log.info("control loop of %s stopped (%s)", self.site.id, reason)

@@ -263,6 +263,21 @@ users = Table(
     Column("disabled", Boolean, nullable=False, default=False),
 )
 
+publication_targets = Table(
+    "publication_targets",
+    metadata,
+    Column("site_id", String(64), primary_key=True),
+    Column("target", String(32), primary_key=True),
+    Column("endpoint", String(300), nullable=False),
+    Column("last_attempt_at", UTCDateTime),
+    Column("last_success_at", UTCDateTime),
+    Column("failing_since", UTCDateTime),
+    Column("last_error", Text),
+    Column("queue_length", Integer, nullable=False, default=0),
+    Column("dropped_total", Integer, nullable=False, default=0),
+    Column("sent_total", Integer, nullable=False, default=0),
+)
+
 api_tokens = Table(
     "api_tokens",
     metadata,

@@ -21,6 +21,7 @@ from energy.store.jobs import job_status
 from energy.store.leases import lease_holder
 from energy.store.measurements import latest_measurements
 from energy.store.plans import active_plan, list_plans
+from energy.store.publication import publication_status
 from energy.store.setpoints import (
     SUCCESSFUL_OUTCOMES,
     SetpointWriteRecord,
@@ -261,6 +262,66 @@ def _weather_light(store: Store, site: Site) -> Light:
     return Light("Weather", Level.OK, f"{source} forecast issued {when}")
 
 
+def _target_limits(site: Site) -> dict[str, tuple[bool, float]]:
+    publication = site.config.publication
+    return {
+        "mqtt": (publication.mqtt.enabled, publication.mqtt.alarm_after_s),
+        "ngsi_ld": (publication.ngsi_ld.enabled, publication.ngsi_ld.alarm_after_s),
+    }
+
+
+def _datahub_light(site: Site, store: Store, now: dt.datetime) -> Light:
+    """One row per publication target: last success, queue length, errors. Red once a target
+    has failed for longer than its alarm_after_s, amber while it fails within that limit."""
+    limits = _target_limits(site)
+    rows: list[dict[str, Any]] = []
+    for row in publication_status(store, site.id):
+        enabled, limit_s = limits.get(row["target"], (True, 600.0))
+        failing = row["failing_since"]
+        failing_s = (now - failing).total_seconds() if failing is not None else None
+        if failing_s is None:
+            level = Level.OK if row["last_success_at"] is not None else Level.UNKNOWN
+        else:
+            level = Level.BAD if failing_s > limit_s else Level.WARN
+        rows.append(
+            row
+            | {
+                "enabled": enabled,
+                "failing_s": round(failing_s, 1) if failing_s is not None else None,
+                "alarm_after_s": limit_s,
+                "level": level,
+            }
+        )
+    missing = [t for t, (on, _) in limits.items() if on and t not in {r["target"] for r in rows}]
+    for target in missing:
+        rows.append(
+            {
+                "target": target,
+                "enabled": True,
+                "level": Level.UNKNOWN,
+                "last_success_at": None,
+                "queue_length": None,
+                "dropped_total": None,
+                "last_error": "no attempt recorded yet",
+                "endpoint": "-",
+                "failing_since": None,
+                "failing_s": None,
+                "sent_total": None,
+                "alarm_after_s": limits[target][1],
+            }
+        )
+    if not rows:
+        return Light("Data hub", Level.OK, "no publication target enabled")
+    ok = sum(r["level"] == Level.OK for r in rows)
+    waiting = sum(r["queue_length"] or 0 for r in rows)
+    return Light(
+        "Data hub",
+        worst([r["level"] for r in rows]),
+        f"{ok} of {len(rows)} targets delivering; {waiting} messages waiting",
+        rows,
+    )
+
+
 def build_status(site: Site, store: Store, settings: WebSettings) -> StatusReport:
     now = settings.clock()
     lights = _measurement_lights(site, store, now, settings)
@@ -290,6 +351,7 @@ def build_status(site: Site, store: Store, settings: WebSettings) -> StatusRepor
         )
     )
     lights.append(_setpoint_light(site, store, now, settings))
+    lights.append(_datahub_light(site, store, now))
     overrides = list(active_overrides(store, site.id, now).values())
     alarms = list_alarms(store, site.id, open_only=True)
     alarm_level = worst(
