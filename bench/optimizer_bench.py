@@ -13,8 +13,14 @@ Cases
   50 houses, connection limits scaled) at 96 and 192 slots; each case runs in its own process so
   that its peak memory (max RSS) is its own.
 
+  After each case's own build and solves, the identical LP (as loaded, with the direction rows
+  the inputs do not need left free) goes to fresh HiGHS instances with each --plain-solvers
+  setting, one after another in the same process, so both see the same machine load; wall and
+  CPU (time.process_time) times are printed.
+
 Usage: .venv/bin/python bench/optimizer_bench.py [--case default|milp|scale|all]
        [--resolves 20] [--houses 50,200,500] [--slots 96,192] [--cold-solver ipm]
+       [--plain-solvers choose,simplex,ipm-off,ipm-on,pdlp]
 """
 
 from __future__ import annotations
@@ -219,22 +225,58 @@ def bench_milp(time_limit: float) -> None:
             result = optimizer.solve(inputs.window(k + 1, n), state_from(result, site))
 
 
+def plain_lp_runs(
+    lp: highspy.HighsLp, solvers: list[str], time_limit_s: float
+) -> dict[str, dict[str, float | str]]:
+    """The identical LP (as loaded in the project's HiGHS model) passed to a fresh HiGHS
+    instance per solver setting, one after another in this process: HiGHS alone, cold."""
+    out: dict[str, dict[str, float | str]] = {}
+    for setting in solvers:
+        solver, _, crossover = setting.partition("-")
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("time_limit", time_limit_s)
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        h.passModel(lp)
+        h.setOptionValue("solver", solver)
+        if crossover:
+            h.setOptionValue("run_crossover", crossover)
+        h.run()
+        out[setting] = {
+            "wall_s": time.perf_counter() - wall0,
+            "cpu_s": time.process_time() - cpu0,
+            "status": h.modelStatusToString(h.getModelStatus()),
+            "objective": float(h.getInfo().objective_function_value),
+        }
+    return out
+
+
 def bench_scale_case(
-    houses: int, slots: int, cold_solver: str, cold_only_above: int, time_limit_s: float
-) -> dict[str, float | str]:
+    houses: int,
+    slots: int,
+    cold_solver: str,
+    cold_only_above: int,
+    time_limit_s: float,
+    plain_solvers: list[str],
+) -> dict[str, object]:
     site = scaled_site(houses)
     inputs = synthetic_inputs(site, START, slots + 1, seed=11)
+    cpu0 = time.process_time()
     optimizer = DispatchOptimizer(
         site,
         options=OptimizerOptions(
             horizon_slots=slots, cold_solver=cold_solver, time_limit_s=time_limit_s
         ),
     )
+    cpu_built = time.process_time()
     first = optimizer.solve(inputs.window(0, slots))
+    cpu_cold = time.process_time()
     if first.summary["n_variables"] > cold_only_above:
         second = None
     else:
         second = optimizer.solve(inputs.window(1, slots), state_from(first, site))
+    cpu_warm = time.process_time()
+    plain = plain_lp_runs(optimizer.backend.highs.getLp(), plain_solvers, time_limit_s)
     return {
         "houses": houses,
         "slots": slots,
@@ -242,20 +284,37 @@ def bench_scale_case(
         "constraints": first.summary["n_constraints"],
         "build_s": optimizer.model_build_seconds,
         "load_s": optimizer.model_load_seconds,
+        "build_load_cpu_s": cpu_built - cpu0,
         "cold_solve_s": first.summary["solve_seconds"],
         "cold_highs_s": first.summary["highs_seconds"],
+        "cold_total_s": optimizer.model_build_seconds
+        + optimizer.model_load_seconds
+        + first.summary["total_seconds"],
+        "cold_cpu_s": cpu_cold - cpu0,
         "extract_s": first.summary["extract_seconds"],
         "warm_total_s": second.summary["total_seconds"] if second else "-",
         "warm_highs_s": second.summary["highs_seconds"] if second else "-",
+        "warm_cpu_s": cpu_warm - cpu_cold if second else "-",
         "status": first.summary["stage"] + "/" + (second.summary["stage"] if second else "-"),
+        # the LP HiGHS holds now is that of the last solve
+        "objective": (second or first).summary["objective_eur"],
+        "plain": plain,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
     }
 
 
 def bench_scale(
-    houses: list[int], slots: list[int], cold_solver: str, cold_only_above: int, time_limit_s: float
+    houses: list[int],
+    slots: list[int],
+    cold_solver: str,
+    cold_only_above: int,
+    time_limit_s: float,
+    plain_solvers: list[str],
 ) -> None:
-    print(f"== scaling (cold solver {cold_solver}; each case in its own process) ==")
+    print(
+        f"== scaling (cold solver {cold_solver}; each case in its own process; then the "
+        f"identical LP in fresh HiGHS instances: {', '.join(plain_solvers)}) =="
+    )
     header = (
         "houses",
         "slots",
@@ -265,9 +324,11 @@ def bench_scale(
         "load_s",
         "cold_solve_s",
         "cold_highs_s",
-        "extract_s",
+        "cold_total_s",
+        "cold_cpu_s",
         "warm_total_s",
         "warm_highs_s",
+        "warm_cpu_s",
         "peak_rss_mib",
         "status",
     )
@@ -286,6 +347,8 @@ def bench_scale(
                     str(cold_only_above),
                     "--scale-time-limit",
                     str(time_limit_s),
+                    "--plain-solvers",
+                    ",".join(plain_solvers),
                 ],
                 capture_output=True,
                 text=True,
@@ -293,6 +356,13 @@ def bench_scale(
             )
             row = json.loads(out.stdout.strip().splitlines()[-1])
             print(" ".join(_cell(row[h]) for h in header), flush=True)
+            for setting, run in row["plain"].items():
+                print(
+                    f"    plain HiGHS {setting:>12}: wall {run['wall_s']:8.3f} s, CPU "
+                    f"{run['cpu_s']:8.3f} s, {run['status']}, objective {run['objective']:.6f} "
+                    f"(project {row['objective']:.6f})",
+                    flush=True,
+                )
 
 
 def _cell(value: object) -> str:
@@ -323,6 +393,12 @@ def main() -> None:
         default=1800.0,
         help="solver time limit of the scale cases, seconds",
     )
+    parser.add_argument(
+        "--plain-solvers",
+        default="choose",
+        help="comma-separated HiGHS solver settings for the plain LP of each scale case, "
+        "e.g. choose,simplex,ipm-off,ipm-on,pdlp (ipm-off: interior point without crossover)",
+    )
     parser.add_argument("--scale-case", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.scale_case:
@@ -330,7 +406,12 @@ def main() -> None:
         print(
             json.dumps(
                 bench_scale_case(
-                    houses, slots, args.cold_solver, args.cold_only_above, args.scale_time_limit
+                    houses,
+                    slots,
+                    args.cold_solver,
+                    args.cold_only_above,
+                    args.scale_time_limit,
+                    args.plain_solvers.split(","),
                 )
             )
         )
@@ -348,6 +429,7 @@ def main() -> None:
             args.cold_solver,
             args.cold_only_above,
             args.scale_time_limit,
+            args.plain_solvers.split(","),
         )
 
 

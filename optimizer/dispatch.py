@@ -26,6 +26,7 @@ from optimizer.model import (
     DispatchModel,
     build_model,
     coefficients,
+    direction_rows_needed,
 )
 from optimizer.options import OptimizerOptions
 from optimizer.plant import Plant, sg_ready_levels_kw
@@ -230,6 +231,8 @@ class DispatchOptimizer:
         nb = len(self.plant.batteries)
         backend.set_integer("z", np.repeat(coeffs.integer_battery_slots[None, :], nb, axis=0))
         backend.set_integer("g", coeffs.integer_grid_slots)
+        for row, needed in direction_rows_needed(self.model, coeffs).items():
+            backend.set_rows_active(row, needed)
 
     def _offer_start(self, coeffs: Coefficients, state: DispatchState) -> None:
         """Give the MILP a start rounded from its LP relaxation (see optimizer.rounding); a

@@ -202,6 +202,7 @@ class HighsBackend:
         if status not in (_OK, _WARNING):
             raise RuntimeError(f"HiGHS rejected the compiled dispatch model: {status}")
         self._integrality = self._base_integer.copy()
+        self._row_active = np.ones(self.n_rows, dtype=bool)
         self._solved_once = False
 
     # ------------------------------------------------------------------ loading
@@ -343,6 +344,31 @@ class HighsBackend:
             else np.asarray(mask, dtype=bool).reshape(-1).astype(np.uint8)
         )
         self._apply_integrality(cols, wanted)
+
+    def set_rows_active(self, constraint: str, mask: npt.NDArray[np.bool_]) -> None:
+        """Keep the rows of `constraint` where mask is true and make the others free rows (both
+        bounds infinite: presolve drops them, a warm basis keeps them basic). Only rows whose
+        state changes are sent to HiGHS, so a re-solve with the same mask keeps its basis."""
+        rows = self.rows_of(constraint)
+        wanted = np.asarray(mask, dtype=bool).reshape(-1)
+        if len(wanted) != len(rows):
+            raise ValueError(
+                f"rows of {constraint}: expected a mask of {len(rows)} values; found {len(wanted)}"
+            )
+        changed = rows[self._row_active[rows] != wanted]
+        if not len(changed):
+            return
+        on = wanted[self._row_active[rows] != wanted]
+        lower = np.where(on, self._row_lb[changed], -_INF)
+        upper = np.where(on, self._row_ub[changed], _INF)
+        _check(
+            # present at run time, missing from highspy's type stubs
+            self.highs.changeRowsBounds(  # type: ignore[attr-defined]
+                len(changed), changed, lower, upper
+            ),
+            "changeRowsBounds",
+        )
+        self._row_active[changed] = on
 
     def _apply_integrality(self, cols: IntArray, wanted: npt.NDArray[np.uint8]) -> None:
         changed = np.nonzero(self._integrality[cols] != wanted)[0]

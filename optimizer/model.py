@@ -34,6 +34,7 @@ from optimizer.options import OptimizerOptions
 from optimizer.plant import Plant, sg_ready_levels_kw
 
 __all__ = [
+    "DIRECTION_ROWS",
     "Binding",
     "BindingKind",
     "Coefficients",
@@ -43,6 +44,7 @@ __all__ = [
     "build_model",
     "co2_series",
     "coefficients",
+    "direction_rows_needed",
     "flat_linearisation",
     "objective_weights",
     "set_param_values",
@@ -50,6 +52,18 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 SG_STATES = (2, 3, 4)
+
+#: The rows that keep a battery from charging and discharging, and the connection from importing
+#: and exporting, in the same slot, with the direction variable they share. They are part of the
+#: formulation only in the slots where running both ways at once could pay (see
+#: `direction_rows_needed`); everywhere else they are switched off for the solve, because their
+#: continuous relaxation changes no optimum there but makes the LP far harder at district scale.
+DIRECTION_ROWS: dict[str, str] = {
+    "bat_ch_dir": "z",
+    "bat_dis_dir": "z",
+    "dir_imp": "g",
+    "dir_exp": "g",
+}
 
 
 class BindingKind(StrEnum):
@@ -656,10 +670,53 @@ def coefficients(
     )
 
 
+def direction_rows_needed(
+    dm: DispatchModel, coeffs: Coefficients
+) -> dict[str, npt.NDArray[np.bool_]]:
+    """Where each of the `DIRECTION_ROWS` is part of the formulation, in its index order.
+
+    Charging and discharging a battery in the same slot only moves energy into its losses and
+    cycle cost; importing and exporting at once costs the import price and earns the export
+    price. Either can lower the objective only where burning energy pays: a negative import
+    weight or export credit for the batteries, an export credit above the import weight for
+    the connection (where the direction variable is integer:
+    `Coefficients.integer_battery_slots`, `integer_grid_slots`). The rows are also kept where
+    those prices are zero or equal, which makes running both ways cost nothing and would leave
+    the choice to the solver. Elsewhere an optimal plan never runs both ways at once while the
+    storage stays within its bounds and no limit forces a surplus to be burnt (tested in
+    tests/optimizer/test_direction_rows.py), so the rows are left out there, in districts of
+    more than `OptimizerOptions.direction_rows_everywhere_up_to_batteries` batteries (smaller
+    ones keep every row).
+    """
+    nb = len(dm.plant.batteries)
+    if nb <= dm.options.direction_rows_everywhere_up_to_batteries:
+        every_slot = {
+            "z": np.ones(nb * dm.n_slots, dtype=bool),
+            "g": np.ones(dm.n_slots, dtype=bool),
+        }
+        return {row: every_slot[var] for row, var in DIRECTION_ROWS.items()}
+    import_weight = coeffs.import_weight_per_kwh
+    export_credit = -coeffs.params["cost_export"] / SLOT_HOURS
+    # at equality running both ways costs nothing either: the rows keep such ties out of plans
+    battery_slots = (import_weight <= 0) | (export_credit <= 0)
+    battery = np.repeat(battery_slots[None, :], nb, axis=0).reshape(-1)
+    grid = import_weight <= export_credit
+    masks = {"z": battery, "g": grid}
+    return {row: masks[var] for row, var in DIRECTION_ROWS.items()}
+
+
 def set_param_values(dm: DispatchModel, coeffs: Coefficients) -> None:
-    """Write values into the Pyomo Params (for inspection or a from-scratch compile; the solver
+    """Write values into the Pyomo Params and switch the direction rows on where they are
+    needed (for inspection or a from-scratch compile: the reference formulation; the solver
     backend pushes values into HiGHS directly)."""
     m = dm.model
+    for row, needed in direction_rows_needed(dm, coeffs).items():
+        constraint = getattr(m, row)
+        for key, active in zip(constraint.keys(), needed.tolist(), strict=True):
+            if active:
+                constraint[key].activate()
+            else:
+                constraint[key].deactivate()
     for binding in dm.bindings:
         param = getattr(m, binding.param)
         values = np.asarray(coeffs.params[binding.param], dtype=float).reshape(-1)

@@ -84,6 +84,13 @@ class OptimizerOptions:
     terminal_soc_frac: float | None = None
     #: Big-M factor for the grid direction binary, as a multiple of the connection limits.
     grid_direction_m_factor: float = 10.0
+    #: Up to this many batteries the direction rows (model.DIRECTION_ROWS) stay in every slot;
+    #: above it they are in a solve only where the prices make them matter
+    #: (model.direction_rows_needed). Either gives the same optimum; a small district solves in
+    #: milliseconds with them and keeps the plans it made before (the optimum is not unique, and
+    #: the control loop's release to local mode depends on which plan the solver returns), while
+    #: at district scale they made HiGHS several times slower.
+    direction_rows_everywhere_up_to_batteries: int = 20
     #: Solves per plan when there is no previous plan to linearise the tank-dependent COP around
     #: (see model.CopLinearisation): the first around the measured tank temperatures, each next
     #: one around the plan just made. With a previous plan, one solve.
@@ -127,6 +134,11 @@ class OptimizerOptions:
         if self.grid_direction_m_factor < 1:
             problems.append(
                 f"grid_direction_m_factor: expected >= 1; found {self.grid_direction_m_factor}"
+            )
+        if self.direction_rows_everywhere_up_to_batteries < 0:
+            problems.append(
+                "direction_rows_everywhere_up_to_batteries: expected >= 0; "
+                f"found {self.direction_rows_everywhere_up_to_batteries}"
             )
         if self.cold_solver not in ("simplex", "ipm", "choose"):
             problems.append(
