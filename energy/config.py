@@ -326,6 +326,14 @@ class StoreConfig(_Model):
         None, description="SQLAlchemy URL; default SQLite under data_dir. KV_DATABASE_URL wins."
     )
     data_dir: str = "data"
+    spool_dir: str | None = Field(
+        None,
+        description="measurements polled while the store is unreachable wait here (default: "
+        "<data_dir>/spool; KV_DATA_DIR moves it with the data directory)",
+    )
+    spool_max_mb: PositiveFloat = Field(
+        512.0, description="bound of the measurement spool; beyond it the oldest are dropped"
+    )
 
 
 class ReleasePolicyConfig(_Model):

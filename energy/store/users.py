@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import re
 import secrets
 from dataclasses import dataclass, field, replace
@@ -20,9 +21,12 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, Insert, Select, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from energy.store.engine import Store
 from energy.store.schema import api_tokens, audit_log, users
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "ApiTokenRecord",
@@ -308,8 +312,13 @@ def resolve_token(store: Store, secret: str, now: dt.datetime) -> UserRecord | N
     if row is None or row.disabled:
         return None
     if row.last_used_at is None or now - row.last_used_at > _TOKEN_USE_RESOLUTION:
-        with store.engine.begin() as conn:
-            conn.execute(
-                update(api_tokens).where(api_tokens.c.id == row.token_id).values(last_used_at=now)
-            )
+        try:
+            with store.engine.begin() as conn:
+                conn.execute(
+                    update(api_tokens)
+                    .where(api_tokens.c.id == row.token_id)
+                    .values(last_used_at=now)
+                )
+        except SQLAlchemyError as exc:  # a store taking no writes still authenticates reads
+            log.warning("token %d: last use not recorded (%s)", row.token_id, type(exc).__name__)
     return _user(row)

@@ -21,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -130,6 +131,16 @@ def _install_error_handlers(app: FastAPI) -> None:
         if _wants_html(request) and exc.status_code >= 400:
             return _error_page(request, exc.status_code, str(exc.detail))
         return await http_exception_handler(request, exc)
+
+    @app.exception_handler(SQLAlchemyError)
+    async def store_unavailable(request: Request, exc: SQLAlchemyError) -> Response:
+        log.error("%s %s: store error %s", request.method, request.url.path, type(exc).__name__)
+        settings: WebSettings = request.app.state.settings
+        note = settings.store_outage() or "the store did not answer"
+        message = f"The store is unavailable: {note}. Try again shortly."
+        if _wants_html(request):
+            return _error_page(request, 503, message)
+        return JSONResponse({"detail": message}, status_code=503, headers={"Retry-After": "10"})
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
