@@ -34,6 +34,7 @@ from pydantic import (
 )
 
 from energy.config import CONFIG_DIR, ConfigIssue, issues_from_validation_error
+from energy.yamlfile import load_yaml
 
 __all__ = [
     "BIT_TABLES",
@@ -388,7 +389,7 @@ def _load_cached(path: Path, mtime_ns: int) -> RegisterMap | tuple[RegisterMapIs
     del mtime_ns  # part of the cache key only
     file = str(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         return (
             RegisterMapIssue(

@@ -8,6 +8,7 @@ never carries a plant size as a literal. `load_site_config` reports every proble
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import os
 from collections.abc import Iterable
 from enum import StrEnum
@@ -24,6 +25,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from energy.yamlfile import DuplicateKeyError, load_yaml
 
 __all__ = [
     "DEFAULT_SITE_CONFIG",
@@ -336,6 +339,30 @@ class StoreConfig(_Model):
     )
 
 
+class WebConfig(_Model):
+    """The web interface behind a reverse proxy."""
+
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed; from any other client those headers are ignored "
+        "(default: none, the connecting address is the client's)",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"expected an IP address or network such as 10.0.0.5 or 10.0.0.0/24, "
+                    f"found {entry!r}"
+                ) from None
+        return value
+
+
 class ReleasePolicyConfig(_Model):
     """When a proposed plan becomes approved without an operator (issue 7).
 
@@ -391,6 +418,7 @@ class SiteConfig(_Model):
     community_batteries: list[CommunityBatteryConfig] = Field(default_factory=list)
     store: StoreConfig = StoreConfig()
     control: ControlConfig = ControlConfig()
+    web: WebConfig = WebConfig()
     source_path: Path | None = Field(None, exclude=True)
 
     @model_validator(mode="after")
@@ -518,7 +546,19 @@ def load_site_config(path: str | os.PathLike[str] | None = None) -> SiteConfig:
             ]
         ) from exc
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
+    except DuplicateKeyError as exc:
+        raise SiteConfigError(
+            [
+                ConfigIssue(
+                    file=shown,
+                    key_path=f"line {exc.second_line}",
+                    expected="each key once in a mapping",
+                    found=f"key {exc.key!r} at line {exc.first_line} and again at line "
+                    f"{exc.second_line}",
+                )
+            ]
+        ) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"

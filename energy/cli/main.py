@@ -10,6 +10,7 @@ import logging
 import typer
 
 from energy.cli import (
+    audit_cmd,
     config_cmd,
     db_cmd,
     devices_cmd,
@@ -43,6 +44,7 @@ def _root(
 
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(db_cmd.app, name="db")
+app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(forecast_cmd.app, name="forecast")
 app.command("simulate")(simulate_cmd.simulate)
 devices_cmd.register(app)

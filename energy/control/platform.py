@@ -94,9 +94,17 @@ class _WebThread:
         import uvicorn
 
         from energy.web import WebSettings, create_app
+        from energy.web.proxies import uvicorn_proxy_options
 
         app = create_app(site, store, WebSettings(clock=clock.now, store_outage=outage))
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="off",
+            **uvicorn_proxy_options(site),
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="web", daemon=True)
 

@@ -21,8 +21,9 @@ is wrapped by `JobRunner`, so a failure is recorded and alarmed but never stops 
 - `dispatch` (dispatch_interval_s): `Dispatcher.dispatch_once`, only after the restart hold
   (one device-watchdog period: by then setpoints of a previous instance have expired and the
   poll job has read the state) and only while the lease is valid on the site clock.
-- `housekeeping` (cron, site local time): expire plans, delete measurements, setpoint write
-  records and job runs older than retention_days (the audit log is kept).
+- `housekeeping` (cron, site local time): expire plans, delete measurements and job runs older
+  than retention_days (the audit log and the setpoint write log are append-only hash chains
+  and kept).
 - `derive` (every minute of the site clock): the house-level series of the slot that just
   finished (household load, heat demand, PV, weather actuals) from the device values
   (energy.control.derived), which the forecasters learn from.
@@ -66,7 +67,7 @@ from energy.store.engine import Store
 from energy.store.leases import lease_holder, release_lease, try_acquire_lease
 from energy.store.measurements import write_measurements
 from energy.store.plans import expire_plans
-from energy.store.schema import job_runs, measurements, series, setpoint_writes
+from energy.store.schema import job_runs, measurements, series
 from energy.store.setpoints import record_setpoint_write
 from energy.timegrid import SLOT, floor_slot
 
@@ -396,11 +397,6 @@ class ControlRuntime:
                 "measurements": conn.execute(
                     delete(measurements).where(
                         measurements.c.series_id.in_(site_series), measurements.c.time < cutoff
-                    )
-                ).rowcount,
-                "setpoint_writes": conn.execute(
-                    delete(setpoint_writes).where(
-                        setpoint_writes.c.site_id == self.site.id, setpoint_writes.c.time < cutoff
                     )
                 ).rowcount,
                 "job_runs": conn.execute(

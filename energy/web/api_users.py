@@ -13,6 +13,7 @@ from energy.store.users import (
     UserRecord,
     create_token,
     create_user,
+    end_sessions_of,
     get_user,
     list_tokens,
     list_users,
@@ -82,6 +83,16 @@ def user_update(request: Request, principal: Admin, name: Name, body: UserPatch)
     except UserError as exc:
         raise HTTPException(422, str(exc)) from None
     return _user_dict(user)
+
+
+@router.post("/users/{name}/sessions/end")
+def user_sessions_end(request: Request, principal: Admin, name: Name) -> dict[str, Any]:
+    """End every browser session of a user at once (their cookies stop working)."""
+    try:
+        ended = end_sessions_of(store_of(request), name, principal.name, now_of(request))
+    except KeyError:
+        raise HTTPException(404, f"no user named {name!r}") from None
+    return {"name": name, "sessions_ended": ended}
 
 
 @router.get("/tokens")

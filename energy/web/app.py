@@ -13,10 +13,8 @@ from urllib.parse import quote
 
 import plotly
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.exception_handlers import (
-    http_exception_handler,
-    request_validation_exception_handler,
-)
+from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -39,6 +37,7 @@ from energy.web.auth import (
 from energy.web.localtime import format_local
 from energy.web.ratelimit import LoginRateLimiter
 from energy.web.settings import WebSettings, data_dir_for, resolve_secret_key
+from energy.web.text import encodable
 
 __all__ = ["create_app"]
 
@@ -146,7 +145,8 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
         if _wants_html(request):
             return _error_page(request, 422, "The request was malformed.")
-        return await request_validation_exception_handler(request, exc)
+        # the echo of the input must itself be encodable: a lone surrogate is shown escaped
+        return JSONResponse({"detail": encodable(jsonable_encoder(exc.errors()))}, 422)
 
 
 def create_app(site: Site, store: Store, settings: WebSettings | None = None) -> FastAPI:
