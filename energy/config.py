@@ -440,6 +440,96 @@ class SiteConfig(_Model):
         return ZoneInfo(self.location.timezone)
 
 
+STALE_AFTER_POLLS = 3
+"""A measurement is stale only after it missed this many polls."""
+WATCHDOG_DISPATCHES = 4
+"""A device watchdog must outlive this many dispatch cycles (else it fires between rewrites)."""
+LEASE_DISPATCHES = 2
+"""The site lease must outlive this many dispatch cycles (renewed every third of its life)."""
+
+
+def worst_read_s(device: DeviceEndpoint) -> float:
+    """The longest a failing read of a device takes: every try runs into its timeout."""
+    return device.timeout_s * (device.retries + 1)
+
+
+def timing_problems(site: SiteConfig) -> list[tuple[str, str, str]]:
+    """Timing limits that do not fit the loop's cadence: (key path, expected, found) each.
+
+    stale_after_s: three missed polls, the last of which may take a whole timeout and its retries
+    to fail (the slowest device); watchdog_s: four dispatch cycles; lease_ttl_s: two dispatch
+    cycles; restart_hold_s (when given): the longest device watchdog, so that a successor does not
+    write while a predecessor's setpoints still hold.
+    """
+    control = site.control
+    devices = list(_devices(site))
+    problems: list[tuple[str, str, str]] = []
+    slowest = max(devices, key=worst_read_s, default=None)
+    read_s = worst_read_s(slowest) if slowest is not None else 0.0
+    needed = STALE_AFTER_POLLS * control.poll_interval_s + read_s
+    if control.stale_after_s < needed:
+        why = f"{STALE_AFTER_POLLS} x poll_interval_s {control.poll_interval_s:g} s"
+        if slowest is not None:
+            why += (
+                f" + the slowest failing read, {slowest.timeout_s:g} s timeout x "
+                f"{slowest.retries + 1} tries ({slowest.register_map} at {slowest.host}:"
+                f"{slowest.port} unit {slowest.unit_id})"
+            )
+        problems.append(
+            (
+                "control.stale_after_s",
+                f"at least {needed:g} s ({why})",
+                f"{control.stale_after_s:g}",
+            )
+        )
+    floor_s = WATCHDOG_DISPATCHES * control.dispatch_interval_s
+    for where, device in _device_paths(site):
+        if device.watchdog_s < floor_s:
+            problems.append(
+                (
+                    f"{where}.watchdog_s",
+                    f"at least {floor_s:g} s ({WATCHDOG_DISPATCHES} x "
+                    f"control.dispatch_interval_s {control.dispatch_interval_s:g} s)",
+                    f"{device.watchdog_s:g}",
+                )
+            )
+    lease_floor_s = LEASE_DISPATCHES * control.dispatch_interval_s
+    if control.lease_ttl_s < lease_floor_s:
+        problems.append(
+            (
+                "control.lease_ttl_s",
+                f"at least {lease_floor_s:g} s ({LEASE_DISPATCHES} x control.dispatch_interval_s)",
+                f"{control.lease_ttl_s:g}",
+            )
+        )
+    longest = max((d.watchdog_s for d in devices), default=0.0)
+    if control.restart_hold_s is not None and control.restart_hold_s < longest:
+        problems.append(
+            (
+                "control.restart_hold_s",
+                f"at least the longest device watchdog_s, {longest:g} s",
+                f"{control.restart_hold_s:g}",
+            )
+        )
+    return problems
+
+
+def _device_paths(site: SiteConfig) -> Iterable[tuple[str, DeviceEndpoint]]:
+    """Every device endpoint with its key path in the configuration."""
+    if site.grid.meter:
+        yield "grid.meter", site.grid.meter
+    for i, house in enumerate(site.houses):
+        for name in ("meter", "pv", "heat_pump", "battery"):
+            part = getattr(house, name)
+            device = part if isinstance(part, DeviceEndpoint) else getattr(part, "device", None)
+            if device is not None:
+                suffix = "" if isinstance(part, DeviceEndpoint) else ".device"
+                yield f"houses[{i}](id={house.id}).{name}{suffix}", device
+    for i, battery in enumerate(site.community_batteries):
+        if battery.device:
+            yield f"community_batteries[{i}](id={battery.id}).device", battery.device
+
+
 def _devices(site: SiteConfig) -> Iterable[DeviceEndpoint]:
     if site.grid.meter:
         yield site.grid.meter
@@ -591,4 +681,10 @@ def load_site_config(path: str | os.PathLike[str] | None = None) -> SiteConfig:
         for issue in issues:
             issue.key_path = f"site.{issue.key_path}" if issue.key_path != "(top level)" else "site"
         raise SiteConfigError(issues) from exc
+    timing = [
+        ConfigIssue(file=shown, key_path=f"site.{key}", expected=expected, found=found)
+        for key, expected, found in timing_problems(site)
+    ]
+    if timing:
+        raise SiteConfigError(timing)
     return site.model_copy(update={"source_path": file.resolve()})

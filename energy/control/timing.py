@@ -15,7 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from energy.config import ControlConfig, DeviceEndpoint, SiteConfig
+from energy.config import (
+    STALE_AFTER_POLLS,
+    WATCHDOG_DISPATCHES,
+    ControlConfig,
+    DeviceEndpoint,
+    SiteConfig,
+)
 from energy.site import Site
 
 __all__ = [
@@ -26,8 +32,6 @@ __all__ = [
 ]
 
 MIN_WALL_INTERVAL_S = 0.5
-STALE_AFTER_POLLS = 3
-WATCHDOG_DISPATCHES = 4
 #: real-time planning checks fire at the period boundary; accelerated ones this often per period
 PLAN_CHECKS_PER_PERIOD = 6
 
