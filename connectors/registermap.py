@@ -153,6 +153,17 @@ class Point(_Model):
         None, description="platform measurement this point feeds, unit in the name (power_kw)"
     )
     quantity_factor: float = Field(1.0, description="quantity value = decoded value x this")
+    frozen_after_s: Annotated[float, Field(gt=0)] | None = Field(
+        None,
+        description="the value must change within this many seconds (while frozen_while holds), "
+        "else it is frozen: INVALID with reason 'frozen' (a hung device or gateway cache)",
+    )
+    frozen_while: str | None = Field(
+        None,
+        description="point whose magnitude must exceed frozen_while_above for the frozen check "
+        "to apply (state of charge must move only while the battery's power flows)",
+    )
+    frozen_while_above: Annotated[float, Field(ge=0)] = 0.0
     description: str = ""
 
     @model_validator(mode="after")
@@ -294,6 +305,12 @@ def cross_check(register_map: RegisterMap) -> list[tuple[str, str]]:
                 )
             if reach is None or p.end > reach.end:
                 reach = p
+    for p in register_map.points:
+        if p.frozen_while is not None:
+            if p.frozen_after_s is None:
+                problems.append((p.name, "frozen_while needs frozen_after_s"))
+            if p.frozen_while not in names:
+                problems.append((p.name, f"frozen_while names an unknown point {p.frozen_while!r}"))
     for p in register_map.points:
         if p.scale_factor is None:
             continue
