@@ -22,6 +22,7 @@ from energy.store.users import (
 )
 from energy.web.actions import now_of, store_of
 from energy.web.auth import Permission, Principal, require
+from energy.web.openapi_doc import CONFLICT, NOT_FOUND
 from energy.web.schemas import Name, RowId, TokenIn, UserIn, UserPatch
 
 __all__ = ["router"]
@@ -46,7 +47,7 @@ def users(request: Request, _: Admin) -> list[dict[str, Any]]:
     return [_user_dict(u) for u in list_users(store_of(request))]
 
 
-@router.post("/users", status_code=201)
+@router.post("/users", status_code=201, responses=CONFLICT)
 def user_add(request: Request, principal: Admin, body: UserIn) -> dict[str, Any]:
     try:
         user = create_user(
@@ -57,7 +58,7 @@ def user_add(request: Request, principal: Admin, body: UserIn) -> dict[str, Any]
     return _user_dict(user)
 
 
-@router.patch("/users/{name}")
+@router.patch("/users/{name}", responses={**NOT_FOUND, **CONFLICT})
 def user_update(request: Request, principal: Admin, name: Name, body: UserPatch) -> dict[str, Any]:
     store = store_of(request)
     target = get_user(store, name)
@@ -85,7 +86,7 @@ def user_update(request: Request, principal: Admin, name: Name, body: UserPatch)
     return _user_dict(user)
 
 
-@router.post("/users/{name}/sessions/end")
+@router.post("/users/{name}/sessions/end", responses=NOT_FOUND)
 def user_sessions_end(request: Request, principal: Admin, name: Name) -> dict[str, Any]:
     """End every browser session of a user at once (their cookies stop working)."""
     try:
@@ -100,7 +101,7 @@ def tokens(request: Request, _: Admin, user: Name | None = None) -> list[dict[st
     return [asdict(t) for t in list_tokens(store_of(request), user)]
 
 
-@router.post("/users/{name}/tokens", status_code=201)
+@router.post("/users/{name}/tokens", status_code=201, responses=NOT_FOUND)
 def token_add(request: Request, principal: Admin, name: Name, body: TokenIn) -> dict[str, Any]:
     """A new API token; the secret is in this response only."""
     try:
@@ -112,7 +113,7 @@ def token_add(request: Request, principal: Admin, name: Name, body: TokenIn) -> 
     return {"token": secret, **asdict(record)}
 
 
-@router.post("/tokens/{token_id}/revoke")
+@router.post("/tokens/{token_id}/revoke", responses={**NOT_FOUND, **CONFLICT})
 def token_revoke(request: Request, principal: Admin, token_id: RowId) -> dict[str, Any]:
     try:
         revoke_token(store_of(request), token_id, principal.name, now_of(request))

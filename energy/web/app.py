@@ -35,6 +35,7 @@ from energy.web.auth import (
     require,
 )
 from energy.web.localtime import format_local
+from energy.web.openapi_doc import install_documented_openapi
 from energy.web.ratelimit import LoginRateLimiter
 from energy.web.settings import WebSettings, data_dir_for, resolve_secret_key
 from energy.web.text import encodable
@@ -129,6 +130,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: HTTPException) -> Response:
         if _wants_html(request) and exc.status_code >= 400:
             return _error_page(request, exc.status_code, str(exc.detail))
+        if exc.status_code == 422 and isinstance(exc.detail, str):
+            # one shape for every 422: FastAPI's validation list (the OpenAPI document says so)
+            detail = [{"loc": ["request"], "msg": exc.detail, "type": "value_error"}]
+            return JSONResponse({"detail": encodable(detail)}, 422)
         return await http_exception_handler(request, exc)
 
     @app.exception_handler(SQLAlchemyError)
@@ -207,4 +212,5 @@ def create_app(site: Site, store: Store, settings: WebSettings | None = None) ->
     app.include_router(api.router)
     app.include_router(api_users.router)
     app.include_router(pages.router)
+    install_documented_openapi(app)
     return app
