@@ -181,11 +181,18 @@ class ControlRuntime:
         if outage is None:
             return None
         segments = len(self.spool.segments())
-        lease = (
-            f"writes allowed until {self.lease_valid_until.isoformat()} (lease)"
-            if self.leading(self.clock.now()) and self.lease_valid_until is not None
-            else "no writes (lease not renewable): devices in local mode"
-        )
+        if self.lease_valid_until is None:
+            lease = "not the lease holder"
+        elif self.leading(self.clock.now()):
+            lease = (
+                f"lease valid until {self.lease_valid_until.isoformat()}; devices released to "
+                "local mode until the store answers"
+            )
+        else:
+            lease = (
+                f"lease expired at {self.lease_valid_until.isoformat()}: another controller may "
+                "take over; this one only polls"
+            )
         return (
             f"store unavailable since {outage.since.isoformat()} ({outage.error}); "
             f"{segments} polled frame(s) spooled in {self.spool.directory}; {lease}"
