@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from connectors.codec import CodecError, Value, decode, encode
+from connectors.frozen import FrozenTracker
 from connectors.modbus_adapter import (
     ModbusConnection,
     ModbusConnectionError,
@@ -201,6 +202,7 @@ class DeviceClient:
         self.asset_id = asset_id
         self.endpoint = endpoint
         self.register_map = register_map
+        self._frozen = FrozenTracker(register_map)
         self.policy = policy or ClientPolicy.from_endpoint(endpoint)
         self.blocks: list[ReadBlock] = plan_reads(register_map)
         self.lock = asyncio.Lock()
@@ -423,6 +425,7 @@ class DeviceClient:
         requests: int,
     ) -> DeviceReading:
         if track_health:
+            fresh = self._frozen.assess(fresh)
             self._log_invalid(fresh)
             self._update_health(fresh, failure)
         values = dict(self._state.values) if track_health else {}

@@ -34,6 +34,7 @@ from pydantic import (
 )
 
 from energy.config import CONFIG_DIR, ConfigIssue, issues_from_validation_error
+from energy.yamlfile import load_yaml
 
 __all__ = [
     "BIT_TABLES",
@@ -152,6 +153,17 @@ class Point(_Model):
         None, description="platform measurement this point feeds, unit in the name (power_kw)"
     )
     quantity_factor: float = Field(1.0, description="quantity value = decoded value x this")
+    frozen_after_s: Annotated[float, Field(gt=0)] | None = Field(
+        None,
+        description="the value must change within this many seconds (while frozen_while holds), "
+        "else it is frozen: INVALID with reason 'frozen' (a hung device or gateway cache)",
+    )
+    frozen_while: str | None = Field(
+        None,
+        description="point whose magnitude must exceed frozen_while_above for the frozen check "
+        "to apply (state of charge must move only while the battery's power flows)",
+    )
+    frozen_while_above: Annotated[float, Field(ge=0)] = 0.0
     description: str = ""
 
     @model_validator(mode="after")
@@ -294,6 +306,12 @@ def cross_check(register_map: RegisterMap) -> list[tuple[str, str]]:
             if reach is None or p.end > reach.end:
                 reach = p
     for p in register_map.points:
+        if p.frozen_while is not None:
+            if p.frozen_after_s is None:
+                problems.append((p.name, "frozen_while needs frozen_after_s"))
+            if p.frozen_while not in names:
+                problems.append((p.name, f"frozen_while names an unknown point {p.frozen_while!r}"))
+    for p in register_map.points:
         if p.scale_factor is None:
             continue
         sf = names.get(p.scale_factor)
@@ -388,7 +406,7 @@ def _load_cached(path: Path, mtime_ns: int) -> RegisterMap | tuple[RegisterMapIs
     del mtime_ns  # part of the cache key only
     file = str(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         return (
             RegisterMapIssue(

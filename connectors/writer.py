@@ -35,6 +35,8 @@ from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import Any, NoReturn
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from connectors.codec import CodecError, Value, decode, scale_of
 from connectors.device_client import DeviceClient, DeviceError, PointReading
 from connectors.poller import DevicePoller, device_specs
@@ -162,6 +164,8 @@ class SetpointWriter:
         self.store = store
         self.actor = actor
         self.audit = audit
+        #: outcomes that could not be recorded (store unavailable), oldest first
+        self.unrecorded: list[WriteOutcome] = []
         self.ramp_window_s = ramp_window_s
         self._poller = poller
         self._ssl_contexts = dict(ssl_contexts or {})
@@ -498,9 +502,18 @@ class SetpointWriter:
             return self._history[(asset_id, point)]
         if self.store is None:
             return None
-        record = await asyncio.to_thread(
-            last_successful_write, self.store, self.site.id, asset_id, point
-        )
+        try:
+            record = await asyncio.to_thread(
+                last_successful_write, self.store, self.site.id, asset_id, point
+            )
+        except SQLAlchemyError as exc:
+            log.warning(
+                "write %s.%s: no ramp reference, the store is unavailable (%s)",
+                asset_id,
+                point,
+                str(exc).splitlines()[0][:200],
+            )
+            return None
         if record is None or record.written is None:
             return None
         self._history[(asset_id, point)] = (record.written, record.time)
@@ -528,8 +541,20 @@ class SetpointWriter:
         return outcome
 
     async def _record(self, outcome: WriteOutcome) -> None:
-        if self.store is not None:
+        """Record the outcome; with the store unavailable it is kept in `unrecorded` (and
+        logged above) for the caller to record once the store answers again."""
+        if self.store is None:
+            return
+        try:
             await asyncio.to_thread(self._persist, outcome)
+        except SQLAlchemyError as exc:
+            log.error(
+                "write %s.%s not recorded, the store is unavailable (%s); kept for later",
+                outcome.asset_id,
+                outcome.point,
+                str(exc).splitlines()[0][:200],
+            )
+            self.unrecorded.append(outcome)
 
     def _persist(self, outcome: WriteOutcome) -> None:
         assert self.store is not None

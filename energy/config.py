@@ -8,6 +8,7 @@ never carries a plant size as a literal. `load_site_config` reports every proble
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import os
 from collections.abc import Iterable
 from enum import StrEnum
@@ -26,6 +27,7 @@ from pydantic import (
 )
 
 from energy.publication_config import PublicationConfig
+from energy.yamlfile import DuplicateKeyError, load_yaml
 
 __all__ = [
     "DEFAULT_SITE_CONFIG",
@@ -494,6 +496,38 @@ class StoreConfig(_Model):
         None, description="SQLAlchemy URL; default SQLite under data_dir. KV_DATABASE_URL wins."
     )
     data_dir: str = "data"
+    spool_dir: str | None = Field(
+        None,
+        description="measurements polled while the store is unreachable wait here (default: "
+        "<data_dir>/spool; KV_DATA_DIR moves it with the data directory)",
+    )
+    spool_max_mb: PositiveFloat = Field(
+        512.0, description="bound of the measurement spool; beyond it the oldest are dropped"
+    )
+
+
+class WebConfig(_Model):
+    """The web interface behind a reverse proxy."""
+
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed; from any other client those headers are ignored "
+        "(default: none, the connecting address is the client's)",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"expected an IP address or network such as 10.0.0.5 or 10.0.0.0/24, "
+                    f"found {entry!r}"
+                ) from None
+        return value
 
 
 class ReleasePolicyConfig(_Model):
@@ -554,6 +588,7 @@ class SiteConfig(_Model):
     store: StoreConfig = StoreConfig()
     control: ControlConfig = ControlConfig()
     publication: PublicationConfig = PublicationConfig()
+    web: WebConfig = WebConfig()
     source_path: Path | None = Field(None, exclude=True)
 
     @model_validator(mode="after")
@@ -609,6 +644,96 @@ class SiteConfig(_Model):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.location.timezone)
+
+
+STALE_AFTER_POLLS = 3
+"""A measurement is stale only after it missed this many polls."""
+WATCHDOG_DISPATCHES = 4
+"""A device watchdog must outlive this many dispatch cycles (else it fires between rewrites)."""
+LEASE_DISPATCHES = 2
+"""The site lease must outlive this many dispatch cycles (renewed every third of its life)."""
+
+
+def worst_read_s(device: DeviceEndpoint) -> float:
+    """The longest a failing read of a device takes: every try runs into its timeout."""
+    return device.timeout_s * (device.retries + 1)
+
+
+def timing_problems(site: SiteConfig) -> list[tuple[str, str, str]]:
+    """Timing limits that do not fit the loop's cadence: (key path, expected, found) each.
+
+    stale_after_s: three missed polls, the last of which may take a whole timeout and its retries
+    to fail (the slowest device); watchdog_s: four dispatch cycles; lease_ttl_s: two dispatch
+    cycles; restart_hold_s (when given): the longest device watchdog, so that a successor does not
+    write while a predecessor's setpoints still hold.
+    """
+    control = site.control
+    devices = list(_devices(site))
+    problems: list[tuple[str, str, str]] = []
+    slowest = max(devices, key=worst_read_s, default=None)
+    read_s = worst_read_s(slowest) if slowest is not None else 0.0
+    needed = STALE_AFTER_POLLS * control.poll_interval_s + read_s
+    if control.stale_after_s < needed:
+        why = f"{STALE_AFTER_POLLS} x poll_interval_s {control.poll_interval_s:g} s"
+        if slowest is not None:
+            why += (
+                f" + the slowest failing read, {slowest.timeout_s:g} s timeout x "
+                f"{slowest.retries + 1} tries ({slowest.register_map} at {slowest.host}:"
+                f"{slowest.port} unit {slowest.unit_id})"
+            )
+        problems.append(
+            (
+                "control.stale_after_s",
+                f"at least {needed:g} s ({why})",
+                f"{control.stale_after_s:g}",
+            )
+        )
+    floor_s = WATCHDOG_DISPATCHES * control.dispatch_interval_s
+    for where, device in _device_paths(site):
+        if device.watchdog_s < floor_s:
+            problems.append(
+                (
+                    f"{where}.watchdog_s",
+                    f"at least {floor_s:g} s ({WATCHDOG_DISPATCHES} x "
+                    f"control.dispatch_interval_s {control.dispatch_interval_s:g} s)",
+                    f"{device.watchdog_s:g}",
+                )
+            )
+    lease_floor_s = LEASE_DISPATCHES * control.dispatch_interval_s
+    if control.lease_ttl_s < lease_floor_s:
+        problems.append(
+            (
+                "control.lease_ttl_s",
+                f"at least {lease_floor_s:g} s ({LEASE_DISPATCHES} x control.dispatch_interval_s)",
+                f"{control.lease_ttl_s:g}",
+            )
+        )
+    longest = max((d.watchdog_s for d in devices), default=0.0)
+    if control.restart_hold_s is not None and control.restart_hold_s < longest:
+        problems.append(
+            (
+                "control.restart_hold_s",
+                f"at least the longest device watchdog_s, {longest:g} s",
+                f"{control.restart_hold_s:g}",
+            )
+        )
+    return problems
+
+
+def _device_paths(site: SiteConfig) -> Iterable[tuple[str, DeviceEndpoint]]:
+    """Every device endpoint with its key path in the configuration."""
+    if site.grid.meter:
+        yield "grid.meter", site.grid.meter
+    for i, house in enumerate(site.houses):
+        for name in ("meter", "pv", "heat_pump", "battery"):
+            part = getattr(house, name)
+            device = part if isinstance(part, DeviceEndpoint) else getattr(part, "device", None)
+            if device is not None:
+                suffix = "" if isinstance(part, DeviceEndpoint) else ".device"
+                yield f"houses[{i}](id={house.id}).{name}{suffix}", device
+    for i, battery in enumerate(site.community_batteries):
+        if battery.device:
+            yield f"community_batteries[{i}](id={battery.id}).device", battery.device
 
 
 def _devices(site: SiteConfig) -> Iterable[DeviceEndpoint]:
@@ -717,7 +842,19 @@ def load_site_config(path: str | os.PathLike[str] | None = None) -> SiteConfig:
             ]
         ) from exc
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
+    except DuplicateKeyError as exc:
+        raise SiteConfigError(
+            [
+                ConfigIssue(
+                    file=shown,
+                    key_path=f"line {exc.second_line}",
+                    expected="each key once in a mapping",
+                    found=f"key {exc.key!r} at line {exc.first_line} and again at line "
+                    f"{exc.second_line}",
+                )
+            ]
+        ) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
@@ -750,4 +887,10 @@ def load_site_config(path: str | os.PathLike[str] | None = None) -> SiteConfig:
         for issue in issues:
             issue.key_path = f"site.{issue.key_path}" if issue.key_path != "(top level)" else "site"
         raise SiteConfigError(issues) from exc
+    timing = [
+        ConfigIssue(file=shown, key_path=f"site.{key}", expected=expected, found=found)
+        for key, expected, found in timing_problems(site)
+    ]
+    if timing:
+        raise SiteConfigError(timing)
     return site.model_copy(update={"source_path": file.resolve()})

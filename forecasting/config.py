@@ -20,6 +20,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from energy.yamlfile import load_yaml
+
 __all__ = [
     "BacktestConfig",
     "FeatureConfig",
@@ -229,7 +231,7 @@ def load_forecast_config(path: str | os.PathLike[str] | None = None) -> Forecast
         return ForecastConfig()
     file = Path(path)
     try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        data = load_yaml(file.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ForecastConfigError(f"{file}: cannot read forecasting config: {exc}") from exc
     if not isinstance(data, dict):

@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from connectors.modbus_server import Action, Decision, Request, RequestHook
 from energy.config import ConfigIssue, issues_from_validation_error
+from energy.yamlfile import load_yaml
 
 __all__ = [
     "DeviceFaults",
@@ -90,7 +91,7 @@ def load_fault_plan(path: str | Path) -> FaultPlan:
     """Read and validate a fault plan YAML file; errors name file and key."""
     file = str(path)
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        data = load_yaml(Path(path).read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise FaultPlanError(
             [ConfigIssue(file=file, key_path="(file)", expected="readable YAML", found=str(exc))]

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from connectors.config_check import referenced_file_issues
 from energy.config import DEFAULT_SITE_CONFIG, SiteConfigError
 from energy.site import AssetKind, Site, load_site
 
@@ -97,10 +98,14 @@ def check(
     file: Path | None = ConfigArg,
     as_json: bool = typer.Option(False, "--json", help="Print the validated site as JSON."),
 ) -> None:
-    """Validate a site configuration; print a summary (or every error) and exit non-zero on errors."""
+    """Validate a site configuration and the files it refers to (every device's register map);
+    print a summary (or every error) and exit non-zero on errors."""
     path = file or DEFAULT_SITE_CONFIG
     try:
         site = load_site(path)
+        referenced = referenced_file_issues(site)
+        if referenced:
+            raise SiteConfigError(referenced)
     except SiteConfigError as exc:
         if as_json:
             typer.echo(

@@ -10,8 +10,9 @@ from rich.console import Console
 
 from energy.config import SiteConfigError
 from energy.site import load_site
-from energy.store import Store
+from energy.store import Store, StoreError
 from energy.store.consent import audit_consent_changes
+from energy.store.roles import ensure_app_role
 from energy.store.sites import sync_site
 
 app = typer.Typer(help="Create, migrate and inspect the SQL store.", no_args_is_help=True)
@@ -31,15 +32,41 @@ def open_store(config: Path | None, url: str | None) -> tuple[Store, object]:
 
 
 @app.command("upgrade")
-def upgrade(config: Path | None = ConfigOpt, url: str | None = UrlOpt) -> None:
+def upgrade(
+    config: Path | None = ConfigOpt,
+    url: str | None = UrlOpt,
+    app_role: str | None = typer.Option(
+        None,
+        "--app-role",
+        help="PostgreSQL: create/grant this application role for `kv run` (INSERT and SELECT "
+        "only on the audit and setpoint write logs). Run as the owner that migrates.",
+    ),
+    app_password: str | None = typer.Option(
+        None,
+        "--app-password",
+        envvar="KV_APP_DB_PASSWORD",
+        help="password of the application role (else: set none)",
+    ),
+) -> None:
     """Apply all migrations and register the site's assets (idempotent)."""
     store, site = open_store(config, url)
     store.upgrade()
     sync_site(store, site)  # type: ignore[arg-type]
     changed = audit_consent_changes(store, site, dt.datetime.now(dt.UTC))  # type: ignore[arg-type]
-    Console().print(f"store {store.url} at migration {store.current_revision()}")
+    console = Console()
+    console.print(f"store {store.url} at migration {store.current_revision()}")
     if changed:
-        Console().print(f"publication consent changed (audited): {', '.join(changed)}")
+        console.print(f"publication consent changed (audited): {', '.join(changed)}")
+    if app_role is not None:
+        try:
+            ensure_app_role(store, app_role, app_password)
+        except StoreError as exc:
+            typer.echo(f"--app-role: {exc}", err=True)
+            raise typer.Exit(code=1) from exc
+        console.print(
+            f"application role {app_role}: SELECT, INSERT on audit_log and setpoint_writes; "
+            "SELECT, INSERT, UPDATE, DELETE on the working tables"
+        )
 
 
 @app.command("status")

@@ -10,6 +10,7 @@ import logging
 import typer
 
 from energy.cli import (
+    audit_cmd,
     config_cmd,
     db_cmd,
     devices_cmd,
@@ -45,6 +46,7 @@ def _root(
 
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(db_cmd.app, name="db")
+app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(forecast_cmd.app, name="forecast")
 app.add_typer(prices_cmd.app, name="prices")
 app.command("simulate")(simulate_cmd.simulate)

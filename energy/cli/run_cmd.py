@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from connectors.config_check import referenced_file_issues
 from energy.cli.live_feeds import live_prices, live_weather
 from energy.cli.params import parse_utc_time
 from energy.config import SiteConfigError
@@ -73,6 +74,9 @@ def run(
     """
     try:
         site = load_site(config)
+        referenced = referenced_file_issues(site)
+        if referenced:
+            raise SiteConfigError(referenced)
     except SiteConfigError as exc:
         typer.echo(f"kv run: {exc}", err=True)
         raise typer.Exit(code=2) from exc

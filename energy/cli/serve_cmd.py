@@ -50,6 +50,8 @@ def serve(
     """
     import uvicorn
 
+    from energy.web.proxies import uvicorn_proxy_options
+
     try:
         site = load_site(config)
     except SiteConfigError as exc:
@@ -75,4 +77,4 @@ def serve(
         )
     app = create_app(site, store, WebSettings(https_only_cookies=secure_cookies))
     typer.echo(f"serving {site.config.name} on http://{host}:{port}/ (store {store.url})")
-    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)
+    uvicorn.run(app, host=host, port=port, log_level="info", **uvicorn_proxy_options(site))

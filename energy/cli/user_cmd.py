@@ -25,6 +25,7 @@ from energy.store.users import (
     UserError,
     create_token,
     create_user,
+    end_sessions_of,
     list_tokens,
     list_users,
     revoke_token,
@@ -161,6 +162,21 @@ def revoke(
     except (KeyError, UserError) as exc:
         raise _fail(exc) from exc
     typer.echo(f"token {token_id} revoked")
+
+
+@app.command("logout")
+def logout(
+    name: Annotated[str, typer.Argument(help="User whose browser sessions end now.")],
+    config: ConfigOpt = None,
+    url: UrlOpt = None,
+) -> None:
+    """End every browser session of a user (their session cookies stop working at once)."""
+    store = _store(config, url)
+    try:
+        ended = end_sessions_of(store, name, _actor(), _now())
+    except KeyError as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"{name}: {ended} session(s) ended")
 
 
 @app.command("list")

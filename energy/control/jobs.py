@@ -90,12 +90,13 @@ class JobRunner:
             raise
         except Exception as exc:  # a job never stops the scheduler
             reason = f"{type(exc).__name__}: {exc}"
-            log.error(
-                "job %s failed: %s", job, reason, exc_info=not isinstance(exc, SQLAlchemyError)
-            )
+            store_down = isinstance(exc, SQLAlchemyError)
+            # once an outage is noted, each failing 5-second job would log it again
+            level = logging.DEBUG if store_down and self.outage is not None else logging.ERROR
+            log.log(level, "job %s failed: %s", job, reason, exc_info=not store_down)
             outcome = JobOutcome(job, "failed", reason)
-            if isinstance(exc, SQLAlchemyError):
-                self._note_outage(job, reason)
+            if store_down:
+                self.note_outage(job, reason)
         finally:
             self.in_flight.discard(job)
         if self._should_record(job, outcome):
@@ -140,17 +141,17 @@ class JobRunner:
         try:
             await asyncio.to_thread(function, self.store, *args, now)
         except SQLAlchemyError as exc:
-            self._note_outage(job, f"{type(exc).__name__}: {exc}")
+            self.note_outage(job, f"{type(exc).__name__}: {exc}")
             return
         if self.outage is not None:
-            await asyncio.to_thread(self._report_outage, now)
+            await asyncio.to_thread(self.report_outage, now)
 
-    def _note_outage(self, job: str, error: str) -> None:
+    def note_outage(self, job: str, error: str) -> None:
         if self.outage is None:
             self.outage = _Outage(self.now(), error.splitlines()[0][:500], job)
             log.error("store unavailable (job %s): %s", job, self.outage.error)
 
-    def _report_outage(self, now: dt.datetime) -> None:
+    def report_outage(self, now: dt.datetime) -> None:
         outage = self.outage
         if outage is None:
             return

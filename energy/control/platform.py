@@ -27,6 +27,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from connectors.simulated import SimulatedDistrict
 from energy.control.clock import Clock, ScaledClock, WallClock
 from energy.control.prices import DayAheadPrices
@@ -62,6 +64,8 @@ class PlatformOptions:
     free_ports: bool = False
     """serve the simulated devices on free ports instead of the configured ones (tests)"""
     echo: Callable[[str], None] = field(default=print, repr=False)
+    on_started: Callable[[ControlRuntime], None] | None = field(default=None, repr=False)
+    """called with the control runtime once everything runs (tests observe it)"""
 
 
 def bootstrap_admin(store: Store, now: dt.datetime) -> tuple[str, str | None] | None:
@@ -83,13 +87,29 @@ def bootstrap_admin(store: Store, now: dt.datetime) -> tuple[str, str | None] | 
 class _WebThread:
     """uvicorn in a thread of its own (its own event loop; no signal handlers there)."""
 
-    def __init__(self, site: Site, store: Store, clock: Clock, host: str, port: int):
+    def __init__(
+        self,
+        site: Site,
+        store: Store,
+        clock: Clock,
+        host: str,
+        port: int,
+        outage: Callable[[], str | None],
+    ):
         import uvicorn
 
         from energy.web import WebSettings, create_app
+        from energy.web.proxies import uvicorn_proxy_options
 
-        app = create_app(site, store, WebSettings(clock=clock.now))
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+        app = create_app(site, store, WebSettings(clock=clock.now, store_outage=outage))
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="off",
+            **uvicorn_proxy_options(site),
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="web", daemon=True)
 
@@ -169,13 +189,15 @@ async def run_platform(
     try:
         await runtime.start()
         if options.web:
-            web = _WebThread(site, store, clock, options.host, options.port)
+            web = _WebThread(site, store, clock, options.host, options.port, runtime.outage_note)
             await asyncio.to_thread(web.start)
         _print_where(echo, site, store, options, district, runtime, created)
+        if options.on_started is not None:
+            options.on_started(runtime)
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=options.status_every_s)
-            log.info("%s", await asyncio.to_thread(_status, site, store, clock, district))
+            log.info("%s", await asyncio.to_thread(_status, site, store, clock, district, runtime))
     finally:
         echo("stopping: releasing every device to local mode ...")
         problems = await runtime.stop("kv run stopped")
@@ -225,15 +247,28 @@ def _print_where(
     echo("\n".join(lines))
 
 
-def _status(site: Site, store: Store, clock: Clock, district: SimulatedDistrict | None) -> str:
+def _status(
+    site: Site,
+    store: Store,
+    clock: Clock,
+    district: SimulatedDistrict | None,
+    runtime: ControlRuntime,
+) -> str:
+    """The periodic status line; never raises for the store (an outage is part of the status)."""
     now = clock.now()
-    plan = active_plan(store, site.id, now)
-    alarms = list_alarms(store, site.id)
-    parts = [
-        f"site clock {now.strftime('%Y-%m-%d %H:%M:%S')}Z",
-        f"plan v{plan.version}" if plan else "no active plan",
-        f"{len(alarms)} open alarm(s)",
-    ]
+    parts = [f"site clock {now.strftime('%Y-%m-%d %H:%M:%S')}Z"]
+    try:
+        plan = active_plan(store, site.id, now)
+        alarms = list_alarms(store, site.id)
+        parts += [
+            f"plan v{plan.version}" if plan else "no active plan",
+            f"{len(alarms)} open alarm(s)",
+        ]
+    except SQLAlchemyError as exc:
+        runtime.runner.note_outage("status", f"{type(exc).__name__}: {exc}")
+    outage = runtime.outage_note()
+    if outage is not None:
+        parts.append(outage)
     if district is not None:
         parts.append(district.status())
     return "; ".join(parts)

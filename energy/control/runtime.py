@@ -12,15 +12,18 @@ is wrapped by `JobRunner`, so a failure is recorded and alarmed but never stops 
 - `lease` (every lease_ttl_s / 3): take or renew the site lease. Only the holder polls, plans and
   dispatches; another instance against the same store stands by and takes over once the lease
   has expired. Taking the lease (at start or over from a dead instance) starts the restart hold.
-- `poll` (poll_interval_s): read every device, stamp the readings on the site clock and store them
-  through a buffer that keeps what the store could not take (store outage) for the next cycle.
+- `poll` (poll_interval_s): read every device, stamp the readings on the site clock and store them;
+  what the store cannot take goes to the durable local spool (energy.control.spool) and is
+  stored, oldest first, once it answers. Polling goes on through a store outage that began while
+  this instance held the lease (`polling`); writing needs a valid lease (`leading`).
 - `plan` (aligned to plan_interval_min, plus a catch-up check every 10 s so a start or a failed
   cycle is re-planned at once): `LivePlanner.run`, idempotent per planning period.
 - `dispatch` (dispatch_interval_s): `Dispatcher.dispatch_once`, only after the restart hold
   (one device-watchdog period: by then setpoints of a previous instance have expired and the
   poll job has read the state) and only while the lease is valid on the site clock.
-- `housekeeping` (cron, site local time): expire plans, delete measurements, setpoint write
-  records and job runs older than retention_days (the audit log is kept).
+- `housekeeping` (cron, site local time): expire plans, delete measurements and job runs older
+  than retention_days (the audit log and the setpoint write log are append-only hash chains
+  and kept).
 - `derive` (every minute of the site clock): the house-level series of the slot that just
   finished (household load, heat demand, PV, weather actuals) from the device values
   (energy.control.derived), which the forecasters learn from.
@@ -43,6 +46,7 @@ import logging
 import os
 import socket
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import pandas as pd
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -60,6 +64,7 @@ from energy.control.jobs import JobOutcome, JobRunner, Skipped
 from energy.control.planner import LivePlanner
 from energy.control.prices import DayAheadPrices
 from energy.control.retrain import retrain_forecaster
+from energy.control.spool import MeasurementSpool
 from energy.control.timing import LoopTiming
 from energy.datahub.jobs import HubJob
 from energy.site import Site
@@ -68,12 +73,12 @@ from energy.store.engine import Store
 from energy.store.leases import lease_holder, release_lease, try_acquire_lease
 from energy.store.measurements import write_measurements
 from energy.store.plans import expire_plans
-from energy.store.schema import job_runs, measurements, series, setpoint_writes
+from energy.store.schema import job_runs, measurements, series
 from energy.store.setpoints import record_setpoint_write
 from energy.timegrid import SLOT, floor_slot
 from energy.weather import WeatherActuals, WeatherFeed
 
-__all__ = ["ControlRuntime", "MeasurementBuffer", "PlannerFactory", "default_instance_id"]
+__all__ = ["ControlRuntime", "PlannerFactory", "default_instance_id", "spool_for"]
 
 log = logging.getLogger(__name__)
 
@@ -86,33 +91,13 @@ def default_instance_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-class MeasurementBuffer:
-    """Measurement frames polled but not yet stored; kept across store outages (bounded)."""
-
-    def __init__(self, max_rows: int = 2_000_000):
-        self.max_rows = max_rows
-        self._frames: list[pd.DataFrame] = []
-        self.dropped_rows = 0
-
-    @property
-    def rows(self) -> int:
-        return sum(len(f) for f in self._frames)
-
-    def add(self, frame: pd.DataFrame) -> None:
-        if not frame.empty:
-            self._frames.append(frame)
-        while self.rows > self.max_rows and len(self._frames) > 1:
-            dropped = self._frames.pop(0)
-            self.dropped_rows += len(dropped)
-            log.error("measurement buffer full: dropped %d oldest unstored rows", len(dropped))
-
-    def flush(self, store: Store, site_id: str) -> int:
-        """Store every buffered frame, oldest first; on failure keep what was not stored."""
-        stored = 0
-        while self._frames:
-            stored += write_measurements(store, site_id, self._frames[0])
-            self._frames.pop(0)
-        return stored
+def spool_for(site: Site) -> MeasurementSpool:
+    """The site's measurement spool: store.spool_dir, else <data dir>/spool, one folder per site
+    (KV_DATA_DIR moves the data directory, as it does for the SQLite store)."""
+    config = site.config.store
+    data_dir = Path(os.environ.get("KV_DATA_DIR") or config.data_dir)
+    base = Path(config.spool_dir) if config.spool_dir else data_dir / "spool"
+    return MeasurementSpool(base / site.id, max_bytes=int(config.spool_max_mb * 2**20))
 
 
 def default_planner(
@@ -161,6 +146,7 @@ class ControlRuntime:
         weather_actuals: WeatherActuals | None = None,
         prices: DayAheadPrices | None = None,
         hub_jobs: Sequence[HubJob] = (),
+        spool: MeasurementSpool | None = None,
     ):
         """weather: the planner's weather feed (the live loop hands in its fallback chain);
         weather_actuals: the irradiance of finished slots (None: not derived). Without either,
@@ -197,7 +183,9 @@ class ControlRuntime:
         self._unrecorded: list[WriteOutcome] = []
         self._released_offline = False
         self.runner = JobRunner(store, site.id, self.instance, self.clock.now, FREQUENT_JOBS)
-        self.buffer = MeasurementBuffer()
+        self.spool = spool or spool_for(site)
+        #: called with every polled frame (site-clock stamps) before it is stored or spooled
+        self.poll_observers: list[Callable[[pd.DataFrame], None]] = []
         self._maps = {s.asset_id: s.register_map for s in self.poller.devices or []}
         self.planner: LivePlanner | None = None
         self._plan_lock = asyncio.Lock()
@@ -217,6 +205,35 @@ class ControlRuntime:
         """True while this instance holds a lease that is valid on the site clock."""
         return (
             self.has_lease and self.lease_valid_until is not None and now < self.lease_valid_until
+        )
+
+    def polling(self, now: dt.datetime) -> bool:
+        """True while this instance may poll: as lease holder, or through a store outage that
+        began while it held the lease (reading devices never conflicts with another controller;
+        what it reads is spooled and stored later, duplicates ignored)."""
+        return self.leading(now) or (self.has_lease and self.runner.outage is not None)
+
+    def outage_note(self) -> str | None:
+        """What an operator should know about a store outage in progress, or None."""
+        outage = self.runner.outage
+        if outage is None:
+            return None
+        segments = len(self.spool.segments())
+        if self.lease_valid_until is None:
+            lease = "not the lease holder"
+        elif self.leading(self.clock.now()):
+            lease = (
+                f"lease valid until {self.lease_valid_until.isoformat()}; devices released to "
+                "local mode until the store answers"
+            )
+        else:
+            lease = (
+                f"lease expired at {self.lease_valid_until.isoformat()}: another controller may "
+                "take over; this one only polls"
+            )
+        return (
+            f"store unavailable since {outage.since.isoformat()} ({outage.error}); "
+            f"{segments} polled frame(s) spooled in {self.spool.directory}; {lease}"
         )
 
     def holding(self, now: dt.datetime) -> bool:
@@ -279,15 +296,37 @@ class ControlRuntime:
 
     async def _poll(self) -> str:
         now = self.clock.now()
-        if not self.leading(now):
+        if not self.polling(now):
             raise Skipped("standby: not the lease holder")
         result = await self.poller.poll_once(store_results=False)
         self.last_poll = result
-        frame = measurements_frame(result, self._maps)
-        self.buffer.add(self._on_site_clock(frame, result, self.clock.now()))
-        stored = await asyncio.to_thread(self.buffer.flush, self.store, self.site.id)
+        frame = self._on_site_clock(
+            measurements_frame(result, self._maps), result, self.clock.now()
+        )
+        for observe in self.poll_observers:
+            observe(frame)
         stale = result.stale()
-        return f"{len(result.devices)} devices, {stored} rows stored, stale: {stale or 'none'}"
+        devices = f"{len(result.devices)} devices, stale: {stale or 'none'}"
+        try:
+            stored = await asyncio.to_thread(self._store_polled, frame)
+        except SQLAlchemyError as exc:
+            self.runner.note_outage("poll", f"{type(exc).__name__}: {exc}")
+            return f"{devices}; store unavailable: {len(frame)} rows spooled"
+        if self.runner.outage is not None:
+            await asyncio.to_thread(self.runner.report_outage, self.clock.now())
+        return f"{devices}; {stored} rows stored"
+
+    def _store_polled(self, frame: pd.DataFrame) -> int:
+        """Store a polled frame; spool it when the store fails or older frames still wait there
+        (they go first: rows reach the store in the order they were polled)."""
+        if self.spool.empty:
+            try:
+                return write_measurements(self.store, self.site.id, frame)
+            except SQLAlchemyError:
+                self.spool.add(frame)
+                raise
+        self.spool.add(frame)
+        return self.spool.flush(self.store, self.site.id)
 
     def _on_site_clock(
         self, frame: pd.DataFrame, result: PollResult, now: dt.datetime
@@ -359,7 +398,7 @@ class ControlRuntime:
                 self._released_offline = True
             raise
         self._released_offline = False
-        if self._unrecorded:
+        if self._unrecorded or self.writer.unrecorded:
             await asyncio.to_thread(self._record_offline)
         self.last_dispatch = report
         plan = f"plan v{report.plan.version}" if report.plan else "no valid plan"
@@ -376,12 +415,18 @@ class ControlRuntime:
         self._unrecorded += self._offline.last_outcomes
 
     def _record_offline(self) -> None:
-        outcomes, self._unrecorded = self._unrecorded, []
+        """Record the writes made while the store was unavailable (offline releases and writes
+        whose record failed), with one audit entry listing them."""
+        outcomes = [*self._unrecorded, *self.writer.unrecorded]
         for outcome in outcomes:
             detail = f"while the store was unavailable; {outcome.detail}".strip("; ")
             record_setpoint_write(
                 self.store, write_record(outcome, self.site.id, self.actor, detail)
             )
+            if outcome in self._unrecorded:
+                self._unrecorded.remove(outcome)
+            else:
+                self.writer.unrecorded.remove(outcome)
         append_audit(
             self.store,
             self.actor,
@@ -415,11 +460,6 @@ class ControlRuntime:
                 "measurements": conn.execute(
                     delete(measurements).where(
                         measurements.c.series_id.in_(site_series), measurements.c.time < cutoff
-                    )
-                ).rowcount,
-                "setpoint_writes": conn.execute(
-                    delete(setpoint_writes).where(
-                        setpoint_writes.c.site_id == self.site.id, setpoint_writes.c.time < cutoff
                     )
                 ).rowcount,
                 "job_runs": conn.execute(
@@ -536,6 +576,12 @@ class ControlRuntime:
         if self.scheduler is not None:
             raise RuntimeError("control runtime already started")
         await self.lease_job()
+        if not self.spool.empty:  # left by a previous process that lost its store
+            try:
+                stored = await asyncio.to_thread(self.spool.flush, self.store, self.site.id)
+                log.info("stored %d spooled measurement rows of a previous run", stored)
+            except SQLAlchemyError as exc:
+                self.runner.note_outage("start", f"{type(exc).__name__}: {exc}")
         if self.planner is None:
             log.info("building the dispatch model of %s (once per process) ...", self.site.id)
             try:
@@ -596,6 +642,8 @@ class ControlRuntime:
             problems = await self.dispatcher.release_all(reason)
             now = self.clock.now()
             try:
+                if self._unrecorded or self.writer.unrecorded:
+                    await asyncio.to_thread(self._record_offline)
                 await asyncio.to_thread(release_lease, self.store, self.site.id, self.instance)
                 await asyncio.to_thread(
                     append_audit,
@@ -607,7 +655,15 @@ class ControlRuntime:
                     now,
                 )
             except SQLAlchemyError as exc:
-                log.error("could not release the lease or audit the stop: %s", exc)
+                log.error(
+                    "store unavailable at the stop: the lease expires by itself, the stop is "
+                    "not audited and these writes are not recorded (%s): %s",
+                    str(exc).splitlines()[0][:200],
+                    [
+                        f"{o.asset_id}.{o.point}={o.written} {o.status.value} at {o.time}"
+                        for o in [*self._unrecorded, *self.writer.unrecorded]
+                    ],
+                )
             self.has_lease = False
         for hub in self.hub_jobs:
             try:

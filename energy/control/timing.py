@@ -4,7 +4,9 @@ At real time (speed 1) this is the site's `control:` configuration as written. A
 (`kv run --speed N`), a job interval of `s` site seconds becomes `s / N` wall seconds, but never
 less than MIN_WALL_INTERVAL_S: a Modbus round trip and a store write take real milliseconds. The
 thresholds that depend on how often the loop runs grow with that floor, in site seconds:
-a measurement is stale only after it missed STALE_AFTER_POLLS polls, and a device watchdog must
+a measurement is stale only after it missed STALE_AFTER_POLLS polls plus the slowest failing read
+of any device (its timeout x tries: a dead device holds up the whole poll cycle, in wall time),
+and a device watchdog must
 outlive WATCHDOG_DISPATCHES dispatch cycles (`accelerated_site` raises the endpoints' watchdog_s
 accordingly, for the simulated devices and the writer alike).
 """
@@ -15,7 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from energy.config import ControlConfig, DeviceEndpoint, SiteConfig
+from energy.config import (
+    STALE_AFTER_POLLS,
+    WATCHDOG_DISPATCHES,
+    ControlConfig,
+    DeviceEndpoint,
+    SiteConfig,
+    worst_read_s,
+)
 from energy.site import Site
 
 __all__ = [
@@ -26,8 +35,6 @@ __all__ = [
 ]
 
 MIN_WALL_INTERVAL_S = 0.5
-STALE_AFTER_POLLS = 3
-WATCHDOG_DISPATCHES = 4
 #: real-time planning checks fire at the period boundary; accelerated ones this often per period
 PLAN_CHECKS_PER_PERIOD = 6
 
@@ -55,6 +62,11 @@ class LoopTiming:
         lease_wall = max(control.lease_ttl_s / 3.0 / speed, _floor(speed))
         watchdogs = [a.device.watchdog_s for a in site.devices() if a.device is not None]
         hold = control.restart_hold_s or (max(watchdogs) if watchdogs else 0.0)
+        # a device that stopped answering holds up its poll cycle for its timeouts and retries
+        # (wall seconds, whatever the speed): every other device's readings age meanwhile
+        slowest_read_s = max(
+            (worst_read_s(a.device) for a in site.devices() if a.device is not None), default=0.0
+        )
         return cls(
             speed=speed,
             poll_wall_s=poll_wall,
@@ -62,7 +74,9 @@ class LoopTiming:
             plan_check_wall_s=max(plan_s / speed / PLAN_CHECKS_PER_PERIOD, _floor(speed)),
             lease_wall_s=lease_wall,
             plan_interval_s=plan_s,
-            stale_after_s=max(control.stale_after_s, STALE_AFTER_POLLS * poll_wall * speed),
+            stale_after_s=max(
+                control.stale_after_s, (STALE_AFTER_POLLS * poll_wall + slowest_read_s) * speed
+            ),
             lease_ttl_s=max(control.lease_ttl_s, 3.0 * lease_wall * speed),
             restart_hold_s=hold,
         )

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from energy.store.chain import append_chained
 from energy.store.engine import Store
 from energy.store.schema import alarms, audit_log
 from energy.store.sql import inserted_id
@@ -81,8 +82,10 @@ def raise_alarm(
                 )
             )
         )
-        conn.execute(
-            audit_log.insert().values(
+        append_chained(
+            conn,
+            audit_log,
+            dict(
                 time=now,
                 actor="system:alarms",
                 action="alarm.raise",
@@ -93,7 +96,7 @@ def raise_alarm(
                     "severity": severity.value,
                     "message": message,
                 },
-            )
+            ),
         )
         return int(alarm_id)
 
@@ -112,14 +115,16 @@ def acknowledge_alarm(store: Store, alarm_id: int, actor: str, now: dt.datetime)
             raise ValueError(
                 f"alarm {alarm_id} is {state}; only an active alarm can be acknowledged"
             )
-        conn.execute(
-            audit_log.insert().values(
+        append_chained(
+            conn,
+            audit_log,
+            dict(
                 time=now,
                 actor=actor,
                 action="alarm.acknowledge",
                 target=f"alarm:{alarm_id}",
                 detail={},
-            )
+            ),
         )
 
 
@@ -144,14 +149,16 @@ def clear_alarm(store: Store, site_id: str, code: str, source: str, now: dt.date
                 .where(alarms.c.id == alarm_id)
                 .values(state=AlarmState.CLEARED.value, cleared_at=now)
             )
-            conn.execute(
-                audit_log.insert().values(
+            append_chained(
+                conn,
+                audit_log,
+                dict(
                     time=now,
                     actor="system:alarms",
                     action="alarm.clear",
                     target=f"alarm:{alarm_id}",
                     detail={"code": code, "source": source},
-                )
+                ),
             )
     return bool(ids)
 

@@ -1,7 +1,9 @@
 """The append-only audit log of operator and system actions.
 
-Rows are only ever inserted; the database refuses UPDATE and DELETE on audit_log (see migration
-0001), so the log cannot be rewritten through the platform.
+Rows are only ever inserted, as links of a hash chain (energy.store.chain); the database refuses
+UPDATE, DELETE and (PostgreSQL) TRUNCATE on audit_log (migration 0002), and on PostgreSQL the
+application role has INSERT and SELECT only (`kv db upgrade --app-role`). `kv audit verify`
+names the first row that breaks the chain.
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ from typing import Any
 
 from sqlalchemy import Select, String, cast, or_, select
 
+from energy.store.chain import append_chained
 from energy.store.engine import Store
 from energy.store.schema import audit_log
-from energy.store.sql import inserted_id
 
 __all__ = ["AuditEntry", "append_audit", "read_audit"]
 
@@ -30,16 +32,17 @@ def append_audit(
 ) -> int:
     """Record one action; returns its id. actor is a user name or 'system:<component>'."""
     with store.engine.begin() as conn:
-        result = conn.execute(
-            audit_log.insert().values(
-                time=time or dt.datetime.now(dt.UTC),
-                actor=actor,
-                action=action,
-                target=target,
-                detail=detail or {},
-            )
+        return append_chained(
+            conn,
+            audit_log,
+            {
+                "time": time or dt.datetime.now(dt.UTC),
+                "actor": actor,
+                "action": action,
+                "target": target,
+                "detail": detail or {},
+            },
         )
-        return inserted_id(result)
 
 
 def read_audit(

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from energy.store.chain import append_chained
 from energy.store.engine import Store
 from energy.store.schema import asset_modes, audit_log, overrides
 from energy.store.sql import inserted_id
@@ -68,8 +69,10 @@ def add_override(
                 )
             )
         )
-        conn.execute(
-            audit_log.insert().values(
+        append_chained(
+            conn,
+            audit_log,
+            dict(
                 time=now,
                 actor=actor,
                 action="override.add",
@@ -81,7 +84,7 @@ def add_override(
                     "expires_at": expires_at.isoformat(),
                     "reason": reason,
                 },
-            )
+            ),
         )
     return int(override_id)
 
@@ -96,14 +99,16 @@ def cancel_override(store: Store, override_id: int, actor: str, now: dt.datetime
         conn.execute(
             update(overrides).where(overrides.c.id == override_id).values(cancelled_at=now)
         )
-        conn.execute(
-            audit_log.insert().values(
+        append_chained(
+            conn,
+            audit_log,
+            dict(
                 time=now,
                 actor=actor,
                 action="override.cancel",
                 target=row.asset_id,
                 detail={"override_id": override_id},
-            )
+            ),
         )
 
 
@@ -141,14 +146,16 @@ def set_asset_mode(
                 .where(asset_modes.c.site_id == site_id, asset_modes.c.asset_id == asset_id)
                 .values(**values)
             )
-        conn.execute(
-            audit_log.insert().values(
+        append_chained(
+            conn,
+            audit_log,
+            dict(
                 time=now,
                 actor=actor,
                 action="asset.mode",
                 target=asset_id,
                 detail={"mode": mode.value, "previous": exists or AssetMode.AUTO.value},
-            )
+            ),
         )
 
 

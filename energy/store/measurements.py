@@ -11,12 +11,15 @@ import contextlib
 import datetime as dt
 import gc
 import logging
+import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import psycopg
 from sqlalchemy import and_, func, select
+from sqlalchemy.exc import DBAPIError
 
 from energy.quality import Quality
 from energy.store.engine import Store
@@ -88,10 +91,15 @@ def write_measurements(store: Store, site_id: str, frame: pd.DataFrame) -> int:
     times_us = frame["time"].dt.tz_convert("UTC").to_numpy(dtype="datetime64[us]")
     values = frame["value"].to_numpy(dtype=float)
     qualities = frame["quality"].to_numpy(dtype=np.int64)
-    if store.dialect == "postgresql":
-        _copy_postgres(store, series_ids, times_us, values, qualities)
-    else:
-        _insert_sqlite(store, series_ids, times_us, values, qualities)
+    try:
+        if store.dialect == "postgresql":
+            _copy_postgres(store, series_ids, times_us, values, qualities)
+        else:
+            _insert_sqlite(store, series_ids, times_us, values, qualities)
+    except (sqlite3.Error, psycopg.Error) as exc:
+        # the bulk paths use the driver's cursor: its errors reach callers as the store's errors
+        # (a store outage is a SQLAlchemyError everywhere else)
+        raise DBAPIError("write_measurements", None, exc) from exc
     log.debug("stored %d measurement rows for site %s", len(frame), site_id)
     return len(frame)
 

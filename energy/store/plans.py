@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection, func, select, update
 
+from energy.store.chain import append_chained
 from energy.store.engine import Store
 from energy.store.schema import audit_log, plan_values, plans
 from energy.store.sql import inserted_id
@@ -94,10 +95,10 @@ def _audit(
     plan_id: int,
     detail: dict[str, Any],
 ) -> None:
-    conn.execute(
-        audit_log.insert().values(
-            time=now, actor=actor, action=action, target=f"plan:{plan_id}", detail=detail
-        )
+    append_chained(
+        conn,
+        audit_log,
+        dict(time=now, actor=actor, action=action, target=f"plan:{plan_id}", detail=detail),
     )
 
 

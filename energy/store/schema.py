@@ -170,6 +170,8 @@ setpoint_writes = Table(
     Column("outcome", String(32), nullable=False),
     Column("detail", Text),
     Column("actor", String(64), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("row_hash", String(64), nullable=False),
 )
 Index("ix_setpoint_writes_time", setpoint_writes.c.time)
 
@@ -182,8 +184,20 @@ audit_log = Table(
     Column("action", String(64), nullable=False),
     Column("target", String(128)),
     Column("detail", JSON, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("row_hash", String(64), nullable=False),
 )
 Index("ix_audit_log_time", audit_log.c.time)
+
+chain_heads = Table(
+    "chain_heads",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("last_id", Integer, nullable=False),
+    Column("last_hash", String(64), nullable=False),
+    Column("rows", Integer, nullable=False),
+)
+"""The last row of each hash chain (energy.store.chain); its row is the chain's append lock."""
 
 alarms = Table(
     "alarms",
@@ -289,3 +303,17 @@ api_tokens = Table(
     Column("last_used_at", UTCDateTime),
     Column("revoked_at", UTCDateTime),
 )
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("ended_at", UTCDateTime),
+    Column("end_reason", String(32)),
+)
+"""Browser sessions held on the server (id: SHA-256 of the secret in the signed cookie)."""
+Index("ix_sessions_user", sessions.c.user_id)

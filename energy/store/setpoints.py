@@ -1,6 +1,7 @@
 """Store access for the setpoint write log (table setpoint_writes).
 
-Every attempt to write a setpoint is recorded, refused ones included: what was requested, what it was
+Every attempt to write a setpoint is recorded, refused ones included, as a link of a hash chain
+(energy.store.chain; the table is append-only like the audit log): what was requested, what it was
 clamped and ramped to, what went onto the bus, what was read back, and the outcome. The writer
 (connectors.writer) also uses the newest successful write of a point as the reference of its ramp
 limit, which is why that lookup lives here.
@@ -14,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from energy.store.chain import append_chained
 from energy.store.engine import Store
 from energy.store.schema import setpoint_writes
 
@@ -65,9 +67,7 @@ def record_setpoint_write(store: Store, record: SetpointWriteRecord) -> int:
         "actor": record.actor,
     }
     with store.engine.begin() as conn:
-        key = conn.execute(setpoint_writes.insert().values(**values)).inserted_primary_key
-        assert key is not None
-        return int(key[0])
+        return append_chained(conn, setpoint_writes, values)
 
 
 def _record(row: Any) -> SetpointWriteRecord:

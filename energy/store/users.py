@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import re
 import secrets
 from dataclasses import dataclass, field, replace
@@ -20,9 +21,14 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, Insert, Select, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
+from energy.store.chain import append_chained
 from energy.store.engine import Store
 from energy.store.schema import api_tokens, audit_log, users
+from energy.store.sessions import end_user_sessions
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "ApiTokenRecord",
@@ -104,10 +110,8 @@ def _user(row: object) -> UserRecord:
 def _audit(
     conn: Connection, now: dt.datetime, actor: str, action: str, target: str, detail: dict
 ) -> None:
-    conn.execute(
-        audit_log.insert().values(
-            time=now, actor=actor, action=action, target=target, detail=detail
-        )
+    append_chained(
+        conn, audit_log, dict(time=now, actor=actor, action=action, target=target, detail=detail)
     )
 
 
@@ -184,7 +188,8 @@ def update_user(
     disabled: bool | None = None,
     password: str | None = None,
 ) -> UserRecord:
-    """Change role, disabled flag or password; only the fields given change."""
+    """Change role, disabled flag or password; only the fields given change. A new password or
+    disabling the user ends every session of the user (energy.store.sessions)."""
     values: dict[str, object] = {}
     detail: dict[str, object] = {}
     if role is not None:
@@ -201,8 +206,22 @@ def update_user(
             raise KeyError(f"no user named {name!r}")
         if values:
             conn.execute(update(users).where(users.c.id == user_id).values(**values))
+        if password is not None or disabled:
+            reason = "password_changed" if password is not None else "disabled"
+            detail["sessions_ended"] = end_user_sessions(None, user_id, now, reason, conn=conn)
         _audit(conn, now, actor, "user.update", f"user:{name}", detail)
     return get_user_by_id(store, int(user_id))
+
+
+def end_sessions_of(store: Store, name: str, actor: str, now: dt.datetime) -> int:
+    """An administrator ends every session of a user (audited); returns how many were open."""
+    with store.engine.begin() as conn:
+        user_id = conn.execute(select(users.c.id).where(users.c.name == name)).scalar()
+        if user_id is None:
+            raise KeyError(f"no user named {name!r}")
+        ended = end_user_sessions(None, int(user_id), now, "ended_by_admin", conn=conn)
+        _audit(conn, now, actor, "user.sessions_end", f"user:{name}", {"sessions_ended": ended})
+    return ended
 
 
 def authenticate(store: Store, name: str, password: str) -> UserRecord | None:
@@ -308,8 +327,13 @@ def resolve_token(store: Store, secret: str, now: dt.datetime) -> UserRecord | N
     if row is None or row.disabled:
         return None
     if row.last_used_at is None or now - row.last_used_at > _TOKEN_USE_RESOLUTION:
-        with store.engine.begin() as conn:
-            conn.execute(
-                update(api_tokens).where(api_tokens.c.id == row.token_id).values(last_used_at=now)
-            )
+        try:
+            with store.engine.begin() as conn:
+                conn.execute(
+                    update(api_tokens)
+                    .where(api_tokens.c.id == row.token_id)
+                    .values(last_used_at=now)
+                )
+        except SQLAlchemyError as exc:  # a store taking no writes still authenticates reads
+            log.warning("token %d: last use not recorded (%s)", row.token_id, type(exc).__name__)
     return _user(row)

@@ -48,6 +48,7 @@ from energy.web.actions import (
 )
 from energy.web.auth import ROLE_PERMISSIONS, Permission, Principal, require
 from energy.web.localtime import format_local
+from energy.web.openapi_doc import CONFLICT, NOT_FOUND
 from energy.web.queries import (
     forecast_issues,
     list_backtests,
@@ -56,6 +57,7 @@ from energy.web.queries import (
     read_forecast,
 )
 from energy.web.schemas import (
+    TIME_BOUNDS,
     AlarmIn,
     DecisionIn,
     ModeIn,
@@ -179,9 +181,15 @@ def measurements_series(
     asset_id: Name,
     quantity: Name,
     start: UtcTime,
-    end: UtcTime,
+    end: Annotated[
+        UtcTime,
+        Query(
+            description=f"after start, at most 31 days after it (else 422); {TIME_BOUNDS}",
+            json_schema_extra={"x-max-span-after": "start", "x-max-span-days": 31},
+        ),
+    ],
 ) -> list[dict[str, Any]]:
-    """Values of one series in [start, end), at most 31 days."""
+    """Values of one series in [start, end): end after start, at most 31 days after it."""
     if not start < end <= start + MAX_SERIES_SPAN:
         raise HTTPException(422, "expected start < end and a span of at most 31 days")
     frame = read_series(store_of(request), site_of(request).id, asset_id, quantity, start, end)
@@ -243,7 +251,7 @@ def plans(
     ]
 
 
-@router.get("/plans/active", tags=["plans"])
+@router.get("/plans/active", tags=["plans"], responses=NOT_FOUND)
 def plan_active(request: Request, _: Reader) -> dict[str, Any]:
     plan = active_plan(store_of(request), site_of(request).id, now_of(request))
     if plan is None:
@@ -251,12 +259,12 @@ def plan_active(request: Request, _: Reader) -> dict[str, Any]:
     return plan_dict(plan)
 
 
-@router.get("/plans/{plan_id}", tags=["plans"])
+@router.get("/plans/{plan_id}", tags=["plans"], responses=NOT_FOUND)
 def plan_detail(request: Request, _: Reader, plan_id: RowId) -> dict[str, Any]:
     return plan_dict(plan_or_404(store_of(request), site_of(request), plan_id))
 
 
-@router.get("/plans/{plan_id}/values", tags=["plans"])
+@router.get("/plans/{plan_id}/values", tags=["plans"], responses=NOT_FOUND)
 def plan_values(request: Request, _: Reader, plan_id: RowId) -> JSONResponse:
     """Long rows asset_id, quantity, slot_start (UTC), value."""
     plan = plan_or_404(store_of(request), site_of(request), plan_id)
@@ -267,7 +275,7 @@ def plan_values(request: Request, _: Reader, plan_id: RowId) -> JSONResponse:
     "/plans/{plan_id}/values.csv",
     tags=["plans"],
     response_class=Response,
-    responses={200: {"content": {"text/csv": {}}}},
+    responses={200: {"content": {"text/csv": {}}}, **NOT_FOUND},
 )
 def plan_values_csv(request: Request, _: Analyst, plan_id: RowId) -> Response:
     """The plan's values (and its price inputs) as CSV, with UTC and local slot times."""
@@ -284,7 +292,7 @@ def plan_values_csv(request: Request, _: Analyst, plan_id: RowId) -> Response:
     )
 
 
-@router.get("/plans/{plan_id}/diff", tags=["plans"])
+@router.get("/plans/{plan_id}/diff", tags=["plans"], responses=NOT_FOUND)
 def plan_diff(
     request: Request,
     _: Reader,
@@ -311,14 +319,14 @@ def plan_diff(
     )
 
 
-@router.post("/plans/{plan_id}/approve", tags=["plans"])
+@router.post("/plans/{plan_id}/approve", tags=["plans"], responses={**NOT_FOUND, **CONFLICT})
 def plan_approve(
     request: Request, principal: Controller, plan_id: RowId, body: DecisionIn | None = None
 ) -> dict[str, Any]:
     return plan_dict(decide(request, principal, plan_id, True, body.note if body else None))
 
 
-@router.post("/plans/{plan_id}/reject", tags=["plans"])
+@router.post("/plans/{plan_id}/reject", tags=["plans"], responses={**NOT_FOUND, **CONFLICT})
 def plan_reject(
     request: Request, principal: Controller, plan_id: RowId, body: DecisionIn | None = None
 ) -> dict[str, Any]:
@@ -334,12 +342,14 @@ def overrides(request: Request, _: Reader) -> list[dict[str, Any]]:
     return list(active_overrides(store_of(request), site_of(request).id, now_of(request)).values())
 
 
-@router.post("/overrides", tags=["controls"], status_code=201)
+@router.post("/overrides", tags=["controls"], status_code=201, responses=NOT_FOUND)
 def override_add(request: Request, principal: Controller, body: OverrideIn) -> dict[str, Any]:
     return {"id": create_override(request, principal, body)}
 
 
-@router.post("/overrides/{override_id}/cancel", tags=["controls"])
+@router.post(
+    "/overrides/{override_id}/cancel", tags=["controls"], responses={**NOT_FOUND, **CONFLICT}
+)
 def override_cancel(request: Request, principal: Controller, override_id: RowId) -> dict[str, Any]:
     try:
         cancel_override(store_of(request), override_id, principal.name, now_of(request))
@@ -362,7 +372,7 @@ def modes(request: Request, _: Reader) -> dict[str, str]:
     }
 
 
-@router.put("/assets/{asset_id}/mode", tags=["controls"])
+@router.put("/assets/{asset_id}/mode", tags=["controls"], responses=NOT_FOUND)
 def mode_set(
     request: Request, principal: Controller, asset_id: Name, body: ModeIn
 ) -> dict[str, Any]:
@@ -401,7 +411,7 @@ def alarm_raise(request: Request, principal: Controller, body: AlarmIn) -> dict[
     return {"id": alarm_id}
 
 
-@router.post("/alarms/{alarm_id}/acknowledge", tags=["alarms"])
+@router.post("/alarms/{alarm_id}/acknowledge", tags=["alarms"], responses={**NOT_FOUND, **CONFLICT})
 def alarm_acknowledge(request: Request, principal: Controller, alarm_id: RowId) -> dict[str, Any]:
     try:
         acknowledge_alarm(store_of(request), alarm_id, principal.name, now_of(request))

@@ -13,6 +13,7 @@ from energy.store.users import (
     UserRecord,
     create_token,
     create_user,
+    end_sessions_of,
     get_user,
     list_tokens,
     list_users,
@@ -21,6 +22,7 @@ from energy.store.users import (
 )
 from energy.web.actions import now_of, store_of
 from energy.web.auth import Permission, Principal, require
+from energy.web.openapi_doc import CONFLICT, NOT_FOUND
 from energy.web.schemas import Name, RowId, TokenIn, UserIn, UserPatch
 
 __all__ = ["router"]
@@ -45,7 +47,7 @@ def users(request: Request, _: Admin) -> list[dict[str, Any]]:
     return [_user_dict(u) for u in list_users(store_of(request))]
 
 
-@router.post("/users", status_code=201)
+@router.post("/users", status_code=201, responses=CONFLICT)
 def user_add(request: Request, principal: Admin, body: UserIn) -> dict[str, Any]:
     try:
         user = create_user(
@@ -56,7 +58,7 @@ def user_add(request: Request, principal: Admin, body: UserIn) -> dict[str, Any]
     return _user_dict(user)
 
 
-@router.patch("/users/{name}")
+@router.patch("/users/{name}", responses={**NOT_FOUND, **CONFLICT})
 def user_update(request: Request, principal: Admin, name: Name, body: UserPatch) -> dict[str, Any]:
     store = store_of(request)
     target = get_user(store, name)
@@ -84,12 +86,22 @@ def user_update(request: Request, principal: Admin, name: Name, body: UserPatch)
     return _user_dict(user)
 
 
+@router.post("/users/{name}/sessions/end", responses=NOT_FOUND)
+def user_sessions_end(request: Request, principal: Admin, name: Name) -> dict[str, Any]:
+    """End every browser session of a user at once (their cookies stop working)."""
+    try:
+        ended = end_sessions_of(store_of(request), name, principal.name, now_of(request))
+    except KeyError:
+        raise HTTPException(404, f"no user named {name!r}") from None
+    return {"name": name, "sessions_ended": ended}
+
+
 @router.get("/tokens")
 def tokens(request: Request, _: Admin, user: Name | None = None) -> list[dict[str, Any]]:
     return [asdict(t) for t in list_tokens(store_of(request), user)]
 
 
-@router.post("/users/{name}/tokens", status_code=201)
+@router.post("/users/{name}/tokens", status_code=201, responses=NOT_FOUND)
 def token_add(request: Request, principal: Admin, name: Name, body: TokenIn) -> dict[str, Any]:
     """A new API token; the secret is in this response only."""
     try:
@@ -101,7 +113,7 @@ def token_add(request: Request, principal: Admin, name: Name, body: TokenIn) -> 
     return {"token": secret, **asdict(record)}
 
 
-@router.post("/tokens/{token_id}/revoke")
+@router.post("/tokens/{token_id}/revoke", responses={**NOT_FOUND, **CONFLICT})
 def token_revoke(request: Request, principal: Admin, token_id: RowId) -> dict[str, Any]:
     try:
         revoke_token(store_of(request), token_id, principal.name, now_of(request))

@@ -13,14 +13,13 @@ from urllib.parse import quote
 
 import plotly
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.exception_handlers import (
-    http_exception_handler,
-    request_validation_exception_handler,
-)
+from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -36,8 +35,10 @@ from energy.web.auth import (
     require,
 )
 from energy.web.localtime import format_local
+from energy.web.openapi_doc import install_documented_openapi
 from energy.web.ratelimit import LoginRateLimiter
 from energy.web.settings import WebSettings, data_dir_for, resolve_secret_key
+from energy.web.text import encodable
 
 __all__ = ["create_app"]
 
@@ -129,13 +130,28 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: HTTPException) -> Response:
         if _wants_html(request) and exc.status_code >= 400:
             return _error_page(request, exc.status_code, str(exc.detail))
+        if exc.status_code == 422 and isinstance(exc.detail, str):
+            # one shape for every 422: FastAPI's validation list (the OpenAPI document says so)
+            detail = [{"loc": ["request"], "msg": exc.detail, "type": "value_error"}]
+            return JSONResponse({"detail": encodable(detail)}, 422)
         return await http_exception_handler(request, exc)
+
+    @app.exception_handler(SQLAlchemyError)
+    async def store_unavailable(request: Request, exc: SQLAlchemyError) -> Response:
+        log.error("%s %s: store error %s", request.method, request.url.path, type(exc).__name__)
+        settings: WebSettings = request.app.state.settings
+        note = settings.store_outage() or "the store did not answer"
+        message = f"The store is unavailable: {note}. Try again shortly."
+        if _wants_html(request):
+            return _error_page(request, 503, message)
+        return JSONResponse({"detail": message}, status_code=503, headers={"Retry-After": "10"})
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
         if _wants_html(request):
             return _error_page(request, 422, "The request was malformed.")
-        return await request_validation_exception_handler(request, exc)
+        # the echo of the input must itself be encodable: a lone surrogate is shown escaped
+        return JSONResponse({"detail": encodable(jsonable_encoder(exc.errors()))}, 422)
 
 
 def create_app(site: Site, store: Store, settings: WebSettings | None = None) -> FastAPI:
@@ -196,4 +212,5 @@ def create_app(site: Site, store: Store, settings: WebSettings | None = None) ->
     app.include_router(api.router)
     app.include_router(api_users.router)
     app.include_router(pages.router)
+    install_documented_openapi(app)
     return app

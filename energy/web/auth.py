@@ -17,6 +17,7 @@ from enum import StrEnum
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from energy.store.sessions import open_session, session_user
 from energy.store.users import Role, UserRecord, get_user_by_id, resolve_token
 
 __all__ = [
@@ -87,8 +88,14 @@ _bearer = HTTPBearer(auto_error=False, description="API token created with `kv u
 
 
 def start_session(request: Request, user: UserRecord) -> None:
-    """A fresh session for a user who just logged in (new CSRF token: no session fixation)."""
+    """A fresh session for a user who just logged in (new CSRF token: no session fixation),
+    held on the server (energy.store.sessions) so that logout really ends it."""
+    state = request.app.state
+    secret = open_session(
+        state.store, user.id, state.settings.clock(), state.settings.session_max_age_s
+    )
     request.session.clear()
+    request.session["sid"] = secret
     request.session["uid"] = user.id
     request.session["stamp"] = user.credential_stamp
     request.session["csrf"] = secrets.token_urlsafe(32)
@@ -127,7 +134,12 @@ async def current_principal(
             raise NotAuthenticatedError()
         return Principal(user=user, via="token")
     uid = request.session.get("uid") if "session" in request.scope else None
-    if not isinstance(uid, int):
+    sid = request.session.get("sid") if "session" in request.scope else None
+    if not isinstance(uid, int) or not isinstance(sid, str):
+        raise NotAuthenticatedError()
+    if session_user(state.store, sid, state.settings.clock()) != uid:
+        # ended (logout, password change, an administrator) or expired on the server
+        request.session.clear()
         raise NotAuthenticatedError()
     try:
         user = get_user_by_id(state.store, uid)

@@ -17,6 +17,7 @@ from energy.store.audit import append_audit, read_audit
 from energy.store.controls import active_overrides, asset_modes_of
 from energy.store.engine import Store
 from energy.store.plans import PlanState, list_plans
+from energy.store.sessions import end_session
 from energy.store.users import authenticate
 from energy.web.actions import CONTROLLABLE_KINDS, decide, override_limits, plan_or_404
 from energy.web.auth import (
@@ -31,6 +32,7 @@ from energy.web.auth import (
 from energy.web.plan_view import build_plan_view
 from energy.web.schemas import RowId
 from energy.web.status_view import build_status
+from energy.web.text import text_problem
 
 __all__ = ["router"]
 
@@ -64,7 +66,13 @@ def _render(
 
 def _safe_next(target: str | None) -> str:
     """Only same-site relative paths: no open redirect through the login form."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and text_problem(target) is None
+    ):
         return target
     return "/status"
 
@@ -100,6 +108,16 @@ async def login(
     except CsrfError:
         return _render(
             request, "login.html", None, 400, next=target, error="The form expired; try again."
+        )
+    problem = text_problem(username)
+    if problem is not None:  # PostgreSQL refuses NUL; nobody's name has control characters
+        return _render(
+            request,
+            "login.html",
+            None,
+            422,
+            next=target,
+            error=f"The user name contains {problem}.",
         )
     keys = [f"user:{username.lower()}", f"addr:{address}"]
     limiter = state.limiter
@@ -143,6 +161,9 @@ def logout(request: Request, principal: Reader) -> RedirectResponse:
         {},
         state.settings.clock(),
     )
+    sid = request.session.get("sid")
+    if isinstance(sid, str):
+        end_session(state.store, sid, state.settings.clock(), "logout")
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 

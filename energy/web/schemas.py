@@ -52,7 +52,18 @@ def _utc_in_range(value: dt.datetime) -> dt.datetime:
     return utc
 
 
-UtcTime = Annotated[AwareDatetime, AfterValidator(_utc_in_range)]
+TIME_BOUNDS = "an ISO 8601 time with a UTC offset, from 1970-01-01 to 2200-12-31 (UTC)"
+UtcTime = Annotated[
+    AwareDatetime,
+    AfterValidator(_utc_in_range),
+    Field(
+        description=TIME_BOUNDS,
+        json_schema_extra={
+            "x-minimum": "1970-01-01T00:00:00Z",
+            "x-maximum": "2200-12-31T23:59:59.999999Z",
+        },
+    ),
+]
 """An ISO 8601 time with a UTC offset (a naive time is refused), converted to UTC."""
 
 

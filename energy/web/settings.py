@@ -81,6 +81,9 @@ class WebSettings:
     solve_jobs: tuple[str, ...] = ("optimize", "solve", "plan")
     clock: Callable[[], dt.datetime] = field(default=_utc_now, repr=False)
     """Current time (UTC, aware) of the platform: an accelerated simulation passes its own."""
+    store_outage: Callable[[], str | None] = field(default=lambda: None, repr=False)
+    """A store outage in progress as the control loop sees it (None: none); `kv run` passes it,
+    so that pages show the outage instead of failing."""
     wall_clock: Callable[[], dt.datetime] = field(default=_utc_now, repr=False)
     """Real time for the login rate limit, which must not run faster in an accelerated
     simulation; tests replace it."""

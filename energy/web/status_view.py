@@ -325,6 +325,9 @@ def _datahub_light(site: Site, store: Store, now: dt.datetime) -> Light:
 def build_status(site: Site, store: Store, settings: WebSettings) -> StatusReport:
     now = settings.clock()
     lights = _measurement_lights(site, store, now, settings)
+    outage = settings.store_outage()
+    if outage is not None:  # the store answers reads (a read-only SQLite file) but takes no writes
+        lights.insert(0, Light("Store", Level.BAD, outage))
     jobs = _job_rows(site, store, now)
     lights.append(_job_light("Last forecast", jobs, settings.forecast_jobs, site.tz))
     lights.append(_job_light("Last solve", jobs, settings.solve_jobs, site.tz))

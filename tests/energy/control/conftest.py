@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -36,6 +37,12 @@ def measured_frame(
     frame = pd.DataFrame(rows, columns=["asset_id", "quantity", "time", "value", "quality"])
     frame["time"] = pd.to_datetime(frame["time"], utc=True)
     return frame
+
+
+@pytest.fixture(autouse=True)
+def _data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The measurement spool (and anything else under the data directory) in the test's folder."""
+    monkeypatch.setenv("KV_DATA_DIR", str(tmp_path / "data"))
 
 
 @pytest.fixture

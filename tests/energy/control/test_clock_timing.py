@@ -62,8 +62,11 @@ def test_accelerated_timing_scales_intervals_with_a_wall_floor(site: Site) -> No
     assert timing.accelerated
     assert timing.poll_wall_s == MIN_WALL_INTERVAL_S  # 5 s / 600 would be 8 ms
     assert timing.plan_interval_s == 900.0
-    # a value must outlive several (stretched) polls before it counts as stale
-    assert timing.stale_after_s == pytest.approx(STALE_AFTER_POLLS * MIN_WALL_INTERVAL_S * 600)
+    # a value must outlive several (stretched) polls, and a dead device's timeouts and retries
+    # (1 s x 2 tries by default), before it counts as stale
+    assert timing.stale_after_s == pytest.approx(
+        (STALE_AFTER_POLLS * MIN_WALL_INTERVAL_S + 2.0) * 600
+    )
     slow = LoopTiming.for_site(site, speed=2.0)
     assert slow.poll_wall_s == pytest.approx(site.config.control.poll_interval_s / 2.0)
 
@@ -95,3 +98,31 @@ def test_planning_periods_align_to_the_utc_quarter_hours(
     now: dt.datetime, minutes: int, expected: dt.datetime
 ) -> None:
     assert period_start(now, minutes) == expected.replace(tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize("speed", [1.0, 10.0, 60.0, 288.0])
+@pytest.mark.parametrize(("timeout_s", "retries"), [(1.0, 1), (3.0, 2), (0.2, 0)])
+def test_one_dead_device_does_not_make_the_others_stale(
+    site: Site, speed: float, timeout_s: float, retries: int
+) -> None:
+    """A poll cycle held up by one device running into its timeouts leaves every other device's
+    readings one cycle old: younger than the stale limit (at --speed 60 they went stale)."""
+    changed = site.config.model_copy(
+        update={
+            "community_batteries": [
+                b.model_copy(
+                    update={
+                        "device": b.device.model_copy(
+                            update={"timeout_s": timeout_s, "retries": retries}
+                        )
+                    }  # type: ignore[union-attr]
+                )
+                for b in site.config.community_batteries
+            ]
+        }
+    )
+    timing = LoopTiming.for_site(Site.from_config(changed), speed=speed)
+    held_up_cycle_site_s = (timing.poll_wall_s + timeout_s * (retries + 1)) * speed
+    # the newest reading is at most one held-up cycle old, plus one poll interval until the
+    # next cycle's readings are in
+    assert held_up_cycle_site_s + timing.poll_wall_s * speed < timing.stale_after_s

@@ -101,6 +101,7 @@ MATRIX: list[tuple[str, str, Permission, str, dict[str, Any] | None]] = [
     ("PATCH", "/api/users/{name}", ADMIN, "/api/users/victim", {"role": "analyst"}),
     ("GET", "/api/tokens", ADMIN, "/api/tokens", None),
     ("POST", "/api/users/{name}/tokens", ADMIN, "/api/users/victim/tokens", {"name": "ci"}),
+    ("POST", "/api/users/{name}/sessions/end", ADMIN, "/api/users/victim/sessions/end", None),
     ("POST", "/api/tokens/{token_id}/revoke", ADMIN, "/api/tokens/{token}/revoke", None),
 ]
 

@@ -214,3 +214,42 @@ def test_every_page_renders_for_every_role(sweb: Web) -> None:
         login(client, role.value)
         for path in ("/status", "/plans", f"/plans/{plan.id}", "/controls", "/audit?q=plan"):
             assert client.get(path).status_code == 200, (role, path)
+
+
+def _copied_session(sweb: Web) -> TestClient:
+    """A second client carrying a copy of the logged-in client's session cookie."""
+    thief = TestClient(sweb.app, follow_redirects=False)
+    for name, value in sweb.client.cookies.items():
+        thief.cookies.set(name, value)
+    return thief
+
+
+def test_a_cookie_copied_before_logout_is_worthless_after_it(sweb: Web) -> None:
+    csrf = login(sweb.client, "operator")
+    thief = _copied_session(sweb)
+    assert thief.get("/api/me").status_code == 200  # the copy works while the session lives
+    assert sweb.client.post("/logout", data={"csrf_token": csrf}).status_code == 303
+    assert thief.get("/api/me").status_code == 401
+    assert thief.get("/status").status_code == 303
+
+
+def test_an_admin_ends_a_users_sessions(sweb: Web) -> None:
+    login(sweb.client, "viewer")
+    response = sweb.client.post("/api/users/viewer/sessions/end", headers=sweb.auth(Role.ADMIN))
+    assert response.status_code == 200
+    assert response.json()["sessions_ended"] == 1
+    assert sweb.client.get("/api/me").status_code == 401
+    assert read_audit(sweb.store, action="user.sessions_end")[0]["actor"] == "admin"
+    assert (
+        sweb.client.post(
+            "/api/users/nobody/sessions/end", headers=sweb.auth(Role.ADMIN)
+        ).status_code
+        == 404
+    )
+
+
+def test_a_password_change_ends_copies_of_the_session_too(sweb: Web) -> None:
+    login(sweb.client, "viewer")
+    thief = _copied_session(sweb)
+    update_user(sweb.store, "viewer", "admin", sweb.clock(), password=PASSWORD + " new")
+    assert thief.get("/api/me").status_code == 401

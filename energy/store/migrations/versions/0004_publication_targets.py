@@ -1,7 +1,7 @@
-"""publication targets: one status row per data-hub target (issue 20)
+"""publication targets: one status row per data-hub target
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0004
+Revises: 0003
 Created: 2026-12-05
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 import energy.store.types
 
 
-revision = '0002'
-down_revision = '0001'
+revision = '0004'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
