@@ -21,6 +21,7 @@ from energy.cli import (
     run_cmd,
     serve_cmd,
     simulate_cmd,
+    study_cmd,
     user_cmd,
 )
 
@@ -55,6 +56,7 @@ app.command("serve")(serve_cmd.serve)
 app.command("run")(run_cmd.run)
 app.add_typer(user_cmd.app, name="user")
 app.add_typer(opendata_cmd.app, name="opendata")
+app.add_typer(study_cmd.app, name="study")
 
 
 def main() -> None:

@@ -91,9 +91,9 @@ class GridSpec(_Model):
         fields = {f for _, f, _, _ in string.Formatter().parse(self.name) if f is not None}
         if fields != set(self.parameters):
             raise ValueError(
-                f"name template {self.name!r}: expected exactly the parameters' names as "
-                f"placeholders ({', '.join('{' + p + '}' for p in self.parameters)}); "
-                f"found {sorted(fields) or 'none'}"
+                f"a name template with the parameters' names as placeholders "
+                f"({', '.join('{' + p + '}' for p in self.parameters)}); {self.name!r} has "
+                f"{sorted(fields) or 'none'}"
             )
         return self
 
@@ -121,13 +121,13 @@ class PeriodSpec(_Model):
         stamp = pd.Timestamp(str(value))
         stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
         if stamp != stamp.floor("15min"):
-            raise ValueError(f"expected a 15-minute slot boundary (UTC); found {value!r}")
+            raise ValueError("a 15-minute slot boundary (UTC)")
         return stamp
 
     @model_validator(mode="after")
     def _ordered(self) -> PeriodSpec:
         if self.end <= self.start:
-            raise ValueError(f"'to' ({self.end}) must be after 'from' ({self.start})")
+            raise ValueError(f"'to' after 'from'; 'to' is {self.end}, 'from' {self.start}")
         return self
 
 
@@ -170,9 +170,9 @@ class StudySpec(_Model):
         ):
             seen = {n for n in names if names.count(n) > 1}
             if seen:
-                raise ValueError(f"expected unique {label} names; found repeated {sorted(seen)}")
+                raise ValueError(f"unique {label} names; {sorted(seen)} repeated")
         if not self.all_variants():
-            raise ValueError("expected at least one variant or grid; found none")
+            raise ValueError("at least one variant or grid")
         return self
 
     def all_variants(self) -> list[VariantSpec]:
@@ -185,11 +185,11 @@ def _issue(file: str, key: str, expected: str, found: str) -> ConfigIssue:
 
 
 def parse_study_spec(
-    data: Any, file: str, base_dir: Path
+    data: Any, file: str, base_dir: Path, base: Path | None = None
 ) -> tuple[StudySpec, dict[str, dict[str, Any]]]:
     """Validate a study mapping; returns the spec and each variant's validated site data.
 
-    base_dir resolves a relative `base`. Raises StudySpecError listing every problem.
+    base_dir resolves a relative `base`; base, where given, replaces the spec's. Raises StudySpecError listing every problem.
     """
     if not isinstance(data, dict) or "study" not in data:
         raise StudySpecError(
@@ -205,7 +205,8 @@ def parse_study_spec(
                 "study" if issue.key_path == "(top level)" else f"study.{issue.key_path}"
             )
         raise StudySpecError(found) from exc
-    base = spec.base if spec.base is None or spec.base.is_absolute() else base_dir / spec.base
+    if base is None and spec.base is not None:
+        base = spec.base if spec.base.is_absolute() else base_dir / spec.base
     base_file = base if base is not None else DEFAULT_SITE_CONFIG
     try:
         base_data = yaml.safe_load(base_file.read_text(encoding="utf-8"))["site"]
@@ -243,13 +244,16 @@ def parse_study_spec(
                     )
                 )
             continue
-        sites[variant.name] = site_data
+        # files the site names relative to itself (price series) resolve against the base
+        sites[variant.name] = {**site_data, "source_path": str(base_file.resolve())}
     if issues:
         raise StudySpecError(issues)
     return spec, sites
 
 
-def load_study_spec(path: str | Path) -> tuple[StudySpec, dict[str, dict[str, Any]]]:
+def load_study_spec(
+    path: str | Path, base: Path | None = None
+) -> tuple[StudySpec, dict[str, dict[str, Any]]]:
     """Read and validate a study file; see `parse_study_spec`."""
     file = Path(path)
     try:
@@ -260,4 +264,4 @@ def load_study_spec(path: str | Path) -> tuple[StudySpec, dict[str, dict[str, An
         ) from exc
     except yaml.YAMLError as exc:
         raise StudySpecError([_issue(str(file), "(file)", "valid YAML", str(exc))]) from exc
-    return parse_study_spec(data, str(file), file.resolve().parent)
+    return parse_study_spec(data, str(file), file.resolve().parent, base)
