@@ -38,11 +38,12 @@ class StudyOutcome:
 
 
 def write_study_record(out_dir: Path, spec: StudySpec, tasks: list[StudyTask]) -> Path:
-    """study.json: the spec, its task ids and the code version (read by the report)."""
+    """study.json: the spec, its tasks (id: fingerprint) and the code version (read by the
+    report, which shows only these tasks' results)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     record: dict[str, Any] = {
         "spec": spec.model_dump(mode="json", by_alias=True),
-        "tasks": [t.task_id for t in tasks],
+        "tasks": {t.task_id: t.fingerprint for t in tasks},
         "code_version": code_version(),
     }
     path = out_dir / "study.json"

@@ -204,7 +204,9 @@ def write_study_report(out_dir: Path) -> list[Path]:
         raise FileNotFoundError(
             f"{record_path}: expected a study directory (run `kv study run` first)"
         ) from exc
-    summaries = read_summaries(out_dir)
+    # results of tasks a later spec dropped or changed stay on disk but are not this study's
+    wanted = record.get("tasks", {})
+    summaries = [s for s in read_summaries(out_dir) if wanted.get(s["task_id"]) == s["fingerprint"]]
     if not summaries:
         raise ValueError(f"{out_dir / 'tasks'}: expected finished tasks; found none")
     table = study_table(summaries)

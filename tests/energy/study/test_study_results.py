@@ -107,9 +107,12 @@ def test_table_savings_against_the_variants_own_rule_tuned_and_front(tmp_path: P
     on_front = set(table.index[front])
     assert on_front == {"a__mpc__d__seed0", "a__rule-tuned__d__seed0", "b__mpc__d__seed0"}
 
+    stale = dataclasses.replace(by_id["a__mpc__d__seed0"], variant="gone")
+    write_result(tmp_path, _result(stale, 1.0, 1.0))
     write_study_record(tmp_path, spec, tasks)
     html_path, csv_path = write_study_report(tmp_path)
     csv = pd.read_csv(csv_path).set_index("task_id")
+    assert sorted(csv.index) == sorted(costs)
     assert csv.loc["a__mpc__d__seed0", "cost_with_stored_energy_eur"] == 9.0
     assert csv["battery_full_cycles"].isna().all()
     text = html_path.read_text(encoding="utf-8")
