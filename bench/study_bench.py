@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -44,6 +45,10 @@ def _spec(hours: int, training_days: int) -> dict[str, object]:
     }
 
 
+def _load() -> str:
+    return " / ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hours", type=int, default=6, help="period length from 2 March 2026")
@@ -55,6 +60,7 @@ def main() -> None:
     spec, sites = parse_study_spec(_spec(args.hours, args.training_days), "bench", REPO)
     tasks = expand_tasks(spec, sites)
     print(f"{len(tasks)} tasks, {args.hours} h each, {args.workers} workers")
+    print(f"load average before: {_load()} on {os.cpu_count()} cores (other processes count)")
 
     began = time.perf_counter()
     for task in tasks:
@@ -62,7 +68,7 @@ def main() -> None:
         run_task(task)
         print(f"  serial {task.task_id}: {time.perf_counter() - one:.1f} s", flush=True)
     serial_s = time.perf_counter() - began
-    print(f"serial, one process: {serial_s:.1f} s", flush=True)
+    print(f"serial, one process: {serial_s:.1f} s (load average {_load()})", flush=True)
 
     with tempfile.TemporaryDirectory() as out:
         began = time.perf_counter()
@@ -70,7 +76,10 @@ def main() -> None:
         dask_s = time.perf_counter() - began
     if outcome.failed or len(outcome.computed) != len(tasks):
         raise SystemExit(f"study did not finish every task: {outcome}")
-    print(f"dask LocalCluster, {args.workers} workers: {dask_s:.1f} s (start-up included)")
+    print(
+        f"dask LocalCluster, {args.workers} workers: {dask_s:.1f} s (start-up included; "
+        f"load average {_load()})"
+    )
     print(f"ratio dask / serial: {dask_s / serial_s:.2f}")
 
 
