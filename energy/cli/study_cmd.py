@@ -69,7 +69,12 @@ def run(
             bar.update(task, completed=done, total=total)
             bar.console.log(f"finished {task_id}")
 
-        outcome = run_study(spec, sites, out, scheduler, workers, retries, progress)
+        try:
+            outcome = run_study(spec, sites, out, scheduler, workers, retries, progress)
+        except (OSError, TimeoutError) as exc:
+            where = f"scheduler {scheduler}" if scheduler else "the LocalCluster"
+            typer.echo(f"kv study run: {where} or {out}: {exc}", err=True)
+            raise typer.Exit(code=1) from exc
     typer.echo(
         f"study {spec.name}: {len(outcome.computed)} computed, {len(outcome.skipped)} already "
         f"finished, {len(outcome.failed)} failed; results in {out}"
