@@ -48,6 +48,7 @@ lint: $(STAMP)  ## ruff check, format check and mypy
 bench: $(STAMP)  ## run the benchmark scripts (prints figures; see docs/benchmarks.md)
 	$(BIN)/python bench/store_bench.py
 	$(BIN)/python bench/simulate_bench.py
+	$(BIN)/python bench/study_bench.py
 
 clean:  ## remove the virtual environment and caches (keeps data/)
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

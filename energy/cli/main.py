@@ -22,6 +22,7 @@ from energy.cli import (
     run_cmd,
     serve_cmd,
     simulate_cmd,
+    study_cmd,
     user_cmd,
 )
 
@@ -57,6 +58,7 @@ app.command("serve")(serve_cmd.serve)
 app.command("run")(run_cmd.run)
 app.add_typer(user_cmd.app, name="user")
 app.add_typer(opendata_cmd.app, name="opendata")
+app.add_typer(study_cmd.app, name="study")
 
 
 def main() -> None:

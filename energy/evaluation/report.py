@@ -27,7 +27,7 @@ from energy.evaluation.metrics import (
     slot_frame,
 )
 
-__all__ = ["EvaluationReport", "build_report", "write_report"]
+__all__ = ["EvaluationReport", "build_report", "plain_json", "write_report"]
 
 _COLOURS = {
     "rule": "#7f7f7f",
@@ -112,7 +112,7 @@ def write_report(report: EvaluationReport, out_dir: Path, per_slot: bool = True)
     report.totals().to_csv(path, index=False)
     written.append(path)
     path = out_dir / "summary.json"
-    path.write_text(json.dumps(_plain(report.summary), indent=2) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(plain_json(report.summary), indent=2) + "\n", encoding="utf-8")
     written.append(path)
     path = out_dir / "report.html"
     path.write_text(render_html(report), encoding="utf-8")
@@ -120,12 +120,12 @@ def write_report(report: EvaluationReport, out_dir: Path, per_slot: bool = True)
     return written
 
 
-def _plain(value: Any) -> Any:
+def plain_json(value: Any) -> Any:
     """JSON-ready: NaN and infinity become null, numpy scalars plain numbers."""
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [plain_json(v) for v in value]
     if hasattr(value, "item") and not isinstance(value, str):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
