@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.simulated import SimulatedDistrict
 from connectors.weather import parse_bright_sky
+from energy.control.timing import with_device_watchdogs
 from energy.site import Site
 from energy.store import Store
 from energy.store.alarms import list_alarms
@@ -35,6 +36,7 @@ pytestmark = pytest.mark.slow
 
 KV = Path(sys.executable).parent / "kv"
 HORIZON = 16
+RESTART_HOLD_S = 2.0
 
 
 def _temp_c(stamp: pd.Timestamp) -> float:
@@ -57,7 +59,7 @@ def _config(site: Site, path: Path, replay_url: str) -> Path:
         horizon_slots=HORIZON,
         stale_after_s=5.0,
         lease_ttl_s=3.0,
-        restart_hold_s=2.0,
+        restart_hold_s=RESTART_HOLD_S,
     )
     data["weather"]["base_url"] = replay_url
     data["prices"].update(sources=["entsoe"], entsoe_base_url=replay_url)
@@ -82,7 +84,9 @@ def test_the_live_loop_plans_with_the_replayed_weather_and_prices(
     replay = ReplayServer({"/weather": bright_sky_route(_temp_c), "/api": entsoe_route(exchange)})
 
     async def scenario() -> None:
-        async with SimulatedDistrict(site, free_ports=True, refresh_s=0.05) as district:
+        # short device watchdogs, so that the short restart hold is valid (it must cover them)
+        short = with_device_watchdogs(site, lambda _: RESTART_HOLD_S)
+        async with SimulatedDistrict(short, free_ports=True, refresh_s=0.05) as district:
             config = _config(district.site, tmp_path / "site.yaml", replay.url)
             env = {
                 **os.environ,
