@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 
 from energy.site import Site
+from energy.store.chain import append_chained
 from energy.store.engine import Store
 from energy.store.schema import audit_log
 
@@ -52,9 +53,10 @@ def audit_consent_changes(
     if not changed:
         return []
     with store.engine.begin() as conn:
-        conn.execute(
-            audit_log.insert(),
-            [
+        for house in changed:
+            append_chained(
+                conn,
+                audit_log,
                 {
                     "time": now,
                     "actor": actor,
@@ -66,8 +68,6 @@ def audit_consent_changes(
                         "after": after.get(house),
                         "config_file": str(site.config.source_path or ""),
                     },
-                }
-                for house in changed
-            ],
-        )
+                },
+            )
     return changed
