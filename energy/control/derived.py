@@ -33,12 +33,20 @@ from energy.thermal import tank_capacity_kwh_per_k
 from energy.timegrid import SLOT, SLOT_HOURS, floor_slot
 from forecasting.data import WEATHER_ASSET
 
-__all__ = ["MIN_SAMPLES", "derive_slot", "store_derived_slot"]
+__all__ = ["DERIVED_QUANTITIES", "MIN_SAMPLES", "derive_slot", "is_derived", "store_derived_slot"]
 
 log = logging.getLogger(__name__)
 
 MIN_SAMPLES = 2
+DERIVED_QUANTITIES = frozenset({"load_kw", "heat_demand_kw", "pv_kw"})
+"""Quantities this module writes for houses and PV assets (every quantity of WEATHER_ASSET, too)."""
 _IRRADIANCE = ("ghi_w_per_m2", "dni_w_per_m2", "dhi_w_per_m2")
+
+
+def is_derived(asset_id: str, quantity: str) -> bool:
+    """Is this series derived here once per slot (not polled from a device)? Its newest value is
+    stamped with the start of a slot that finished at least a slot ago."""
+    return asset_id == WEATHER_ASSET or quantity in DERIVED_QUANTITIES
 
 
 def _good(store: Store, site: Site, asset_id: str, quantity: str, start: dt.datetime) -> pd.Series:

@@ -13,6 +13,7 @@ Measurements polled during the outage are kept by the poll job's buffer (energy.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import logging
 import time
@@ -40,6 +41,7 @@ class JobOutcome:
     job: str
     outcome: str  # ok, skipped, failed
     detail: str = ""
+    wall_duration_s: float | None = None
 
 
 @dataclass
@@ -80,6 +82,7 @@ class JobRunner:
         17 280 rows a day; every run of the other jobs is recorded.
         """
         started = self.now()
+        wall_start = time.monotonic()
         self.in_flight.add(job)
         try:
             detail = await body()
@@ -99,6 +102,7 @@ class JobRunner:
                 self.note_outage(job, reason)
         finally:
             self.in_flight.discard(job)
+        outcome = dataclasses.replace(outcome, wall_duration_s=time.monotonic() - wall_start)
         if self._should_record(job, outcome):
             await self._store_call(job, self._record, started, outcome)
         return outcome
@@ -121,7 +125,14 @@ class JobRunner:
         self, store: Store, started: dt.datetime, outcome: JobOutcome, now: dt.datetime
     ) -> None:
         run_id = start_job_run(store, self.site_id, outcome.job, self.instance, started)
-        finish_job_run(store, run_id, outcome.outcome, now, detail=outcome.detail[:2000] or None)
+        finish_job_run(
+            store,
+            run_id,
+            outcome.outcome,
+            now,
+            detail=outcome.detail[:2000] or None,
+            wall_duration_s=outcome.wall_duration_s,
+        )
         if outcome.outcome == "failed":
             raise_alarm(
                 store,

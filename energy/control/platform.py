@@ -66,6 +66,8 @@ class PlatformOptions:
     echo: Callable[[str], None] = field(default=print, repr=False)
     on_started: Callable[[ControlRuntime], None] | None = field(default=None, repr=False)
     """called with the control runtime once everything runs (tests observe it)"""
+    on_district: Callable[[SimulatedDistrict], None] | None = field(default=None, repr=False)
+    """called with the simulated district once everything runs (tests inject faults into it)"""
 
 
 def bootstrap_admin(store: Store, now: dt.datetime) -> tuple[str, str | None] | None:
@@ -95,13 +97,16 @@ class _WebThread:
         host: str,
         port: int,
         outage: Callable[[], str | None],
+        stale_after_s: float,
     ):
         import uvicorn
 
         from energy.web import WebSettings, create_app
         from energy.web.proxies import uvicorn_proxy_options
 
-        app = create_app(site, store, WebSettings(clock=clock.now, store_outage=outage))
+        # the status page calls a polled value late when the dispatch loop would (LoopTiming)
+        settings = WebSettings(clock=clock.now, store_outage=outage, stale_after_s=stale_after_s)
+        app = create_app(site, store, settings)
         config = uvicorn.Config(
             app,
             host=host,
@@ -189,11 +194,21 @@ async def run_platform(
     try:
         await runtime.start()
         if options.web:
-            web = _WebThread(site, store, clock, options.host, options.port, runtime.outage_note)
+            web = _WebThread(
+                site,
+                store,
+                clock,
+                options.host,
+                options.port,
+                runtime.outage_note,
+                timing.stale_after_s,
+            )
             await asyncio.to_thread(web.start)
         _print_where(echo, site, store, options, district, runtime, created)
         if options.on_started is not None:
             options.on_started(runtime)
+        if options.on_district is not None and district is not None:
+            options.on_district(district)
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=options.status_every_s)

@@ -51,6 +51,7 @@ from pathlib import Path
 import pandas as pd
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import delete, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -279,6 +280,7 @@ class ControlRuntime:
                 {"hold_until": self.hold_until.isoformat(), "ttl_s": self.timing.lease_ttl_s},
                 now,
             )
+            self._plan_when_the_hold_ends()
         elif not held and self.has_lease:
             log.warning("%s lost the lease of %s: standing by", self.instance, self.site.id)
             self.hold_until = None
@@ -290,6 +292,21 @@ class ControlRuntime:
             holder = await asyncio.to_thread(lease_holder, self.store, self.site.id, now)
             raise Skipped(f"standby: the lease is held by {holder}")
         return "holder"
+
+    def _plan_when_the_hold_ends(self) -> None:
+        """Plan once right after the restart hold instead of at the next plan check (up to a
+        sixth of a plan period later): the devices stay in local mode no longer than the hold."""
+        if self.scheduler is None or self.hold_until is None:
+            return
+        left_s = max((self.hold_until - self.clock.now()).total_seconds(), 0.0)
+        wall_s = left_s / self.timing.speed + self.timing.dispatch_wall_s
+        self.scheduler.add_job(
+            self.plan_job,
+            DateTrigger(run_date=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=wall_s)),
+            id="plan-after-hold",
+            name="plan",
+            replace_existing=True,
+        )
 
     async def poll_job(self) -> JobOutcome:
         return await self.runner.run("poll", self._poll)
@@ -616,6 +633,8 @@ class ControlRuntime:
                 scheduler.add_job(jobs[name], trigger, id=f"{name}-{number}", name=name, **first)
         scheduler.start()
         self.scheduler = scheduler
+        if self.has_lease:  # taken above, before the scheduler ran
+            self._plan_when_the_hold_ends()
         log.info(
             "control loop of %s started as %s (speed %g): poll %.2f s, dispatch %.2f s, "
             "plan every %d min, hold %.0f s, stale after %.0f s, lease %.0f s (wall/site s)",

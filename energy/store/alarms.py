@@ -1,16 +1,20 @@
 """Alarms: raised by jobs and the dispatch loop, acknowledged by operators, cleared by the system.
 
 One open alarm per (site, code, source): raising it again refreshes last_seen_at and the message
-instead of piling up duplicates.
+and counts the report in `occurrences` instead of piling up duplicates. A condition that comes back
+within REOPEN_WITHIN of being cleared (a flapping device, a job failing every other run) reopens
+its alarm, so that one cause stays one row with its first and last sighting and its count.
+How open alarms group into incidents for operators is energy.store.incidents.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 
 from energy.store.chain import append_chained
 from energy.store.engine import Store
@@ -21,6 +25,7 @@ __all__ = [
     "AlarmState",
     "Severity",
     "acknowledge_alarm",
+    "acknowledge_alarms",
     "clear_alarm",
     "list_alarms",
     "raise_alarm",
@@ -41,6 +46,9 @@ class AlarmState(StrEnum):
 
 _OPEN = (AlarmState.ACTIVE.value, AlarmState.ACKNOWLEDGED.value)
 
+REOPEN_WITHIN = dt.timedelta(hours=1)
+"""An alarm cleared less than this long ago is reopened when its condition returns."""
+
 
 def raise_alarm(
     store: Store,
@@ -51,23 +59,52 @@ def raise_alarm(
     message: str,
     now: dt.datetime,
 ) -> int:
-    """Open an alarm (or refresh the open one with the same code and source); returns its id."""
+    """Open an alarm, or count another report of the open (or recently cleared) one with the same
+    code and source; returns its id."""
+    same = (alarms.c.site_id == site_id, alarms.c.code == code, alarms.c.source == source)
     with store.engine.begin() as conn:
         existing = conn.execute(
-            select(alarms.c.id).where(
-                alarms.c.site_id == site_id,
-                alarms.c.code == code,
-                alarms.c.source == source,
-                alarms.c.state.in_(_OPEN),
-            )
+            select(alarms.c.id).where(*same, alarms.c.state.in_(_OPEN))
         ).scalar()
         if existing is not None:
             conn.execute(
                 update(alarms)
                 .where(alarms.c.id == existing)
-                .values(last_seen_at=now, message=message, severity=severity.value)
+                .values(
+                    last_seen_at=now,
+                    message=message,
+                    severity=severity.value,
+                    occurrences=alarms.c.occurrences + 1,
+                )
             )
             return int(existing)
+        recent = conn.execute(
+            select(alarms.c.id)
+            .where(
+                *same,
+                alarms.c.state == AlarmState.CLEARED.value,
+                alarms.c.cleared_at >= now - REOPEN_WITHIN,
+            )
+            .order_by(alarms.c.cleared_at.desc(), alarms.c.id.desc())
+            .limit(1)
+        ).scalar()
+        if recent is not None:
+            conn.execute(
+                update(alarms)
+                .where(alarms.c.id == recent)
+                .values(
+                    state=AlarmState.ACTIVE.value,
+                    last_seen_at=now,
+                    message=message,
+                    severity=severity.value,
+                    occurrences=alarms.c.occurrences + 1,
+                    acknowledged_by=None,
+                    acknowledged_at=None,
+                    cleared_at=None,
+                )
+            )
+            _audit_raise(conn, "alarm.reopen", int(recent), code, source, severity, message, now)
+            return int(recent)
         alarm_id = inserted_id(
             conn.execute(
                 alarms.insert().values(
@@ -79,26 +116,35 @@ def raise_alarm(
                     raised_at=now,
                     last_seen_at=now,
                     state=AlarmState.ACTIVE.value,
+                    occurrences=1,
                 )
             )
         )
-        append_chained(
-            conn,
-            audit_log,
-            dict(
-                time=now,
-                actor="system:alarms",
-                action="alarm.raise",
-                target=f"alarm:{alarm_id}",
-                detail={
-                    "code": code,
-                    "source": source,
-                    "severity": severity.value,
-                    "message": message,
-                },
-            ),
-        )
+        _audit_raise(conn, "alarm.raise", int(alarm_id), code, source, severity, message, now)
         return int(alarm_id)
+
+
+def _audit_raise(
+    conn: Connection,
+    action: str,
+    alarm_id: int,
+    code: str,
+    source: str,
+    severity: Severity,
+    message: str,
+    now: dt.datetime,
+) -> None:
+    append_chained(
+        conn,
+        audit_log,
+        dict(
+            time=now,
+            actor="system:alarms",
+            action=action,
+            target=f"alarm:{alarm_id}",
+            detail={"code": code, "source": source, "severity": severity.value, "message": message},
+        ),
+    )
 
 
 def acknowledge_alarm(store: Store, alarm_id: int, actor: str, now: dt.datetime) -> None:
@@ -126,6 +172,48 @@ def acknowledge_alarm(store: Store, alarm_id: int, actor: str, now: dt.datetime)
                 detail={},
             ),
         )
+
+
+def acknowledge_alarms(
+    store: Store, site_id: str, alarm_ids: Iterable[int], actor: str, now: dt.datetime
+) -> list[int]:
+    """Acknowledge the active alarms among alarm_ids (an incident's alarms) in one transaction;
+    ids of other sites, unknown ids and alarms no longer active are left alone. Returns the ids
+    acknowledged."""
+    with store.engine.begin() as conn:
+        ids = (
+            conn.execute(
+                select(alarms.c.id)
+                .where(
+                    alarms.c.site_id == site_id,
+                    alarms.c.id.in_(sorted(set(alarm_ids))),
+                    alarms.c.state == AlarmState.ACTIVE.value,
+                )
+                .order_by(alarms.c.id)
+            )
+            .scalars()
+            .all()
+        )
+        for alarm_id in ids:
+            conn.execute(
+                update(alarms)
+                .where(alarms.c.id == alarm_id)
+                .values(
+                    state=AlarmState.ACKNOWLEDGED.value, acknowledged_by=actor, acknowledged_at=now
+                )
+            )
+            append_chained(
+                conn,
+                audit_log,
+                dict(
+                    time=now,
+                    actor=actor,
+                    action="alarm.acknowledge",
+                    target=f"alarm:{alarm_id}",
+                    detail={},
+                ),
+            )
+    return [int(i) for i in ids]
 
 
 def clear_alarm(store: Store, site_id: str, code: str, source: str, now: dt.datetime) -> bool:

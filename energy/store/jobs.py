@@ -26,14 +26,24 @@ def start_job_run(store: Store, site_id: str, job: str, instance: str, now: dt.d
 
 
 def finish_job_run(
-    store: Store, run_id: int, outcome: str, now: dt.datetime, detail: str | None = None
+    store: Store,
+    run_id: int,
+    outcome: str,
+    now: dt.datetime,
+    detail: str | None = None,
+    wall_duration_s: float | None = None,
 ) -> None:
-    """outcome: 'ok', 'failed' or 'skipped' (with detail saying why)."""
+    """outcome: 'ok', 'failed' or 'skipped' (with detail saying why).
+
+    wall_duration_s: how long the run took in wall seconds. started_at and finished_at are on the
+    platform's clock, which an accelerated simulation runs faster than the wall."""
     with store.engine.begin() as conn:
         conn.execute(
             update(job_runs)
             .where(job_runs.c.id == run_id)
-            .values(outcome=outcome, finished_at=now, detail=detail)
+            .values(
+                outcome=outcome, finished_at=now, detail=detail, wall_duration_s=wall_duration_s
+            )
         )
 
 

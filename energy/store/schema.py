@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from energy.store.types import UTCDateTime
@@ -214,6 +215,7 @@ alarms = Table(
     Column("acknowledged_by", String(64)),
     Column("acknowledged_at", UTCDateTime),
     Column("cleared_at", UTCDateTime),
+    Column("occurrences", Integer, nullable=False, server_default=text("1")),
 )
 Index("ix_alarms_site_state", alarms.c.site_id, alarms.c.state)
 
@@ -228,6 +230,7 @@ job_runs = Table(
     Column("finished_at", UTCDateTime),
     Column("outcome", String(16), nullable=False),
     Column("detail", Text),
+    Column("wall_duration_s", Float),
 )
 Index("ix_job_runs_job_started", job_runs.c.job, job_runs.c.started_at)
 

@@ -6,16 +6,18 @@ and redirect afterwards (post/redirect/get), so a reload never repeats an approv
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from energy.site import Site
-from energy.store.alarms import list_alarms
+from energy.store.alarms import acknowledge_alarms
 from energy.store.audit import append_audit, read_audit
 from energy.store.controls import active_overrides, asset_modes_of
 from energy.store.engine import Store
+from energy.store.incidents import open_incidents
 from energy.store.plans import PlanState, list_plans
 from energy.store.sessions import end_session
 from energy.store.users import authenticate
@@ -35,6 +37,8 @@ from energy.web.status_view import build_status
 from energy.web.text import text_problem
 
 __all__ = ["router"]
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(include_in_schema=False)
 
@@ -226,8 +230,23 @@ def controls_page(request: Request, principal: Reader) -> HTMLResponse:
         for a in site.assets
         if a.kind in CONTROLLABLE_KINDS
     ]
-    alarms = list_alarms(state.store, site.id, open_only=True)
-    return _render(request, "controls.html", principal, assets=assets, alarms=alarms)
+    incidents = open_incidents(state.store, site.id)
+    return _render(request, "controls.html", principal, assets=assets, incidents=incidents)
+
+
+@router.post("/incidents/acknowledge")
+def incident_acknowledge(
+    request: Request,
+    principal: Controller,
+    alarm_ids: Annotated[list[RowId], Form(min_length=1, max_length=10_000)],
+) -> RedirectResponse:
+    """Acknowledge every active alarm of one incident (ids the page lists with it)."""
+    state = request.app.state
+    acknowledged = acknowledge_alarms(
+        state.store, state.site.id, alarm_ids, principal.name, state.settings.clock()
+    )
+    log.info("%s acknowledged alarms %s", principal.name, acknowledged)
+    return RedirectResponse("/controls", status_code=303)
 
 
 @router.get("/audit", response_class=HTMLResponse)

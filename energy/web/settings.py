@@ -75,7 +75,9 @@ class WebSettings:
     login_max_failures: int = 5
     login_window_s: int = 300
     stale_after_s: float = 60.0
-    """A measurement older than this is amber on the status page; older than 5x this, red."""
+    """A polled measurement older than this is amber on the status page; older than 5x this, red."""
+    derived_margin_s: float = 300.0
+    """How late a derived per-slot series may be after its next slot is due (energy.web.freshness)."""
     max_override_hours: float = 24.0
     forecast_jobs: tuple[str, ...] = ("forecast", "retrain")
     solve_jobs: tuple[str, ...] = ("optimize", "solve", "plan")

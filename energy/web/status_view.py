@@ -1,14 +1,16 @@
 """Traffic lights of the status page: is the platform seeing, planning and controlling the district?
 
-Levels: ok (green), warn (amber), bad (red), unknown (grey, nothing recorded yet). The page and the
-API (/api/status) show the same structure.
+Levels (energy.web.levels): ok and info (green), warn (amber), bad (red), unknown (grey, nothing
+recorded yet). Each device is judged by what is normal for its kind (energy.web.device_health),
+each series by its own cadence (energy.web.freshness); a job that had nothing to do is info, not
+amber; alarms are shown as incidents (energy.store.incidents). The page and the API (/api/status)
+show the same structure.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass, field
-from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,6 +19,7 @@ from energy.site import Site
 from energy.store.alarms import list_alarms
 from energy.store.controls import active_overrides, asset_modes_of
 from energy.store.engine import Store
+from energy.store.incidents import group_incidents
 from energy.store.jobs import job_status
 from energy.store.leases import lease_holder
 from energy.store.measurements import latest_measurements
@@ -27,27 +30,13 @@ from energy.store.setpoints import (
     SetpointWriteRecord,
     read_setpoint_writes,
 )
+from energy.web.device_health import judge_device, sun_is_down
+from energy.web.freshness import FreshnessLimit, freshness_limit
+from energy.web.levels import Level, worst
 from energy.web.localtime import format_local
 from energy.web.settings import WebSettings
 
 __all__ = ["Level", "Light", "StatusReport", "build_status"]
-
-STALE_FACTOR_BAD = 5.0
-"""A value older than this many stale_after_s periods is red, not amber."""
-
-
-class Level(StrEnum):
-    OK = "ok"
-    WARN = "warn"
-    BAD = "bad"
-    UNKNOWN = "unknown"
-
-
-_RANK = {Level.OK: 0, Level.UNKNOWN: 1, Level.WARN: 2, Level.BAD: 3}
-
-
-def worst(levels: list[Level]) -> Level:
-    return max(levels, key=_RANK.__getitem__) if levels else Level.UNKNOWN
 
 
 @dataclass
@@ -65,6 +54,7 @@ class StatusReport:
     lights: list[Light]
     overrides: list[dict[str, Any]]
     alarms: list[dict[str, Any]]
+    incidents: list[dict[str, Any]]
     manual_assets: list[str]
 
     def as_dict(self) -> dict[str, Any]:
@@ -77,24 +67,22 @@ class StatusReport:
         raise KeyError(f"no status light named {name!r}")
 
 
-def _age_level(age_s: float | None, quality: int | None, stale_after_s: float) -> Level:
-    if age_s is None or quality is None:
+def _age_level(age_s: float, quality: int, limit: FreshnessLimit) -> Level:
+    if quality == Quality.STALE or age_s > limit.bad_after_s:
         return Level.BAD
-    if quality == Quality.STALE or age_s > STALE_FACTOR_BAD * stale_after_s:
-        return Level.BAD
-    if quality == Quality.INVALID or age_s > stale_after_s:
+    if quality == Quality.INVALID or age_s > limit.warn_after_s:
         return Level.WARN
     return Level.OK
 
 
-def _measurement_lights(
+def _series_rows(
     site: Site, store: Store, now: dt.datetime, settings: WebSettings
-) -> list[Light]:
-    latest = latest_measurements(store, site.id)
-    series_rows: list[dict[str, Any]] = []
-    for row in latest.itertuples(index=False):
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for row in latest_measurements(store, site.id).itertuples(index=False):
         age = (now - row.time.to_pydatetime()).total_seconds()
-        series_rows.append(
+        limit = freshness_limit(row.asset_id, row.quantity, settings)
+        rows.append(
             {
                 "asset_id": row.asset_id,
                 "quantity": row.quantity,
@@ -103,14 +91,32 @@ def _measurement_lights(
                 "value": float(row.value) if row.value == row.value else None,
                 "quality": Quality(int(row.quality)).name.lower(),
                 "age_s": round(age, 1),
-                "level": _age_level(age, int(row.quality), settings.stale_after_s),
+                "cadence": limit.cadence,
+                "fresh_for_s": limit.warn_after_s,
+                "level": _age_level(age, int(row.quality), limit),
+                "note": "",
             }
         )
+    return rows
+
+
+def _measurement_lights(
+    site: Site, store: Store, now: dt.datetime, settings: WebSettings
+) -> list[Light]:
+    series_rows = _series_rows(site, store, now, settings)
+    polled: dict[str, list[dict[str, Any]]] = {}
+    for row in series_rows:
+        if row["cadence"] == "polled":
+            polled.setdefault(row["asset_id"], []).append(row)
+    sun_down = sun_is_down(site.config.location, now)
     device_rows: list[dict[str, Any]] = []
     for asset in site.devices():
-        own = [r for r in series_rows if r["asset_id"] == asset.id]
+        own = polled.get(asset.id, [])
+        health = judge_device(asset, own, sun_down)
+        if health.asleep:
+            for row in own:
+                row["level"], row["note"] = Level.INFO, health.note
         newest = max(own, key=lambda r: r["time"]) if own else None
-        level = worst([r["level"] for r in own]) if own else Level.BAD
         endpoint = asset.device
         device_rows.append(
             {
@@ -120,21 +126,25 @@ def _measurement_lights(
                 else "-",
                 "last_value_at": newest["time"] if newest else None,
                 "age_s": newest["age_s"] if newest else None,
-                "level": level,
+                "level": health.level,
+                "note": health.note,
             }
         )
     bad_devices = sum(r["level"] == Level.BAD for r in device_rows)
+    asleep = sum(r["level"] == Level.INFO for r in device_rows)
     devices = Light(
         "Device communication",
         worst([r["level"] for r in device_rows]),
-        f"{len(device_rows) - bad_devices} of {len(device_rows)} devices answering",
+        f"{len(device_rows) - bad_devices - asleep} of {len(device_rows)} devices answering"
+        + (f", {asleep} asleep" if asleep else ""),
         device_rows,
     )
-    fresh = sum(r["level"] == Level.OK for r in series_rows)
+    late = sum(r["level"] in (Level.WARN, Level.BAD) for r in series_rows)
     freshness = Light(
         "Data freshness",
         worst([r["level"] for r in series_rows]) if series_rows else Level.BAD,
-        f"{fresh} of {len(series_rows)} series fresh (newer than {settings.stale_after_s:g} s)"
+        f"{len(series_rows) - late} of {len(series_rows)} series fresh (polled: newer than "
+        f"{settings.stale_after_s:g} s; per slot: until the next slot is due)"
         if series_rows
         else "no measurements stored",
         series_rows,
@@ -189,17 +199,28 @@ def _setpoint_light(site: Site, store: Store, now: dt.datetime, settings: WebSet
     )
 
 
+_JOB_LEVELS = {"ok": Level.OK, "failed": Level.BAD, "skipped": Level.INFO}
+"""A skipped job had nothing to do by design (standby, plan already made in this period, too
+little history to retrain): informational, not a warning."""
+
+
+def _wall_duration_s(run: dict[str, Any]) -> float | None:
+    """Seconds the run took on the wall clock; runs recorded before the store kept that are shown
+    from their start and end on the platform's clock."""
+    if run["finished_at"] is None:
+        return None
+    if run.get("wall_duration_s") is not None:
+        return float(run["wall_duration_s"])
+    return float((run["finished_at"] - run["started_at"]).total_seconds())
+
+
 def _job_rows(site: Site, store: Store, now: dt.datetime) -> list[dict[str, Any]]:
     rows = []
     for job, info in sorted(job_status(store, site.id).items()):
         last = info["last"]
-        duration = (
-            (last["finished_at"] - last["started_at"]).total_seconds()
-            if last["finished_at"] is not None
-            else None
-        )
+        duration = _wall_duration_s(last)
         outcome = last["outcome"]
-        level = {"ok": Level.OK, "failed": Level.BAD, "skipped": Level.WARN}.get(outcome, Level.OK)
+        level = _JOB_LEVELS.get(outcome, Level.OK)
         failure = info["last_failure"]
         rows.append(
             {
@@ -227,7 +248,7 @@ def _job_light(
     newest = max(mine, key=lambda r: r["started_at"])
     duration = newest["duration_s"]
     text = f"{newest['job']}: {newest['outcome']}" + (
-        f" in {duration:.1f} s" if duration is not None else ""
+        f" in {duration:.1f} s (wall clock)" if duration is not None else ""
     )
     text += f", started {format_local(newest['started_at'], tz, seconds=True)}"
     if newest["detail"]:
@@ -322,6 +343,22 @@ def _datahub_light(site: Site, store: Store, now: dt.datetime) -> Light:
     )
 
 
+_SEVERITY_LEVELS = {"critical": Level.BAD, "warning": Level.WARN, "info": Level.INFO}
+
+
+def _incident_light(incidents: list[dict[str, Any]], alarm_count: int) -> Light:
+    """Red while a critical incident is unacknowledged, amber for a warning; acknowledged
+    incidents are listed but no longer colour the light."""
+    active = [i for i in incidents if i["state"] == "active"]
+    level = worst([_SEVERITY_LEVELS.get(i["severity"], Level.WARN) for i in active] or [Level.OK])
+    return Light(
+        "Incidents",
+        level,
+        f"{len(active)} active, {len(incidents) - len(active)} acknowledged "
+        f"({alarm_count} open alarms)",
+    )
+
+
 def build_status(site: Site, store: Store, settings: WebSettings) -> StatusReport:
     now = settings.clock()
     lights = _measurement_lights(site, store, now, settings)
@@ -356,23 +393,9 @@ def build_status(site: Site, store: Store, settings: WebSettings) -> StatusRepor
     lights.append(_setpoint_light(site, store, now, settings))
     lights.append(_datahub_light(site, store, now))
     overrides = list(active_overrides(store, site.id, now).values())
-    alarms = list_alarms(store, site.id, open_only=True)
-    alarm_level = worst(
-        [
-            Level.BAD if a["severity"] == "critical" else Level.WARN
-            for a in alarms
-            if a["state"] == "active"
-        ]
-        or [Level.OK]
-    )
-    lights.append(
-        Light(
-            "Alarms",
-            alarm_level,
-            f"{sum(a['state'] == 'active' for a in alarms)} active, "
-            f"{sum(a['state'] == 'acknowledged' for a in alarms)} acknowledged",
-        )
-    )
+    alarms = list_alarms(store, site.id, open_only=True, limit=10_000)
+    incidents = [i.as_dict() for i in group_incidents(alarms)]
+    lights.append(_incident_light(incidents, len(alarms)))
     lights.append(
         Light(
             "Overrides",
@@ -387,5 +410,6 @@ def build_status(site: Site, store: Store, settings: WebSettings) -> StatusRepor
         lights=lights,
         overrides=overrides,
         alarms=alarms,
+        incidents=incidents,
         manual_assets=manual,
     )

@@ -26,7 +26,7 @@ def _free_port() -> int:
 
 def _failed_login_address(site: Site, store: Store) -> str:
     port = _free_port()
-    web = _WebThread(site, store, WallClock(), "127.0.0.1", port, lambda: None)
+    web = _WebThread(site, store, WallClock(), "127.0.0.1", port, lambda: None, 60.0)
     web.start()
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
