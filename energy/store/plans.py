@@ -19,9 +19,9 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection, func, select, update
 
-from energy.store.chain import append_chained
+from energy.store.audit import append_audit_in
 from energy.store.engine import Store
-from energy.store.schema import audit_log, plan_values, plans
+from energy.store.schema import plan_values, plans
 from energy.store.sql import inserted_id
 from energy.store.types import to_utc_datetime
 
@@ -95,11 +95,7 @@ def _audit(
     plan_id: int,
     detail: dict[str, Any],
 ) -> None:
-    append_chained(
-        conn,
-        audit_log,
-        dict(time=now, actor=actor, action=action, target=f"plan:{plan_id}", detail=detail),
-    )
+    append_audit_in(conn, now, actor, action, f"plan:{plan_id}", detail)
 
 
 def save_plan(
