@@ -25,8 +25,11 @@ Per device kind:
   now never costs value; with a time-varying feed-in price a plan may export now on purpose, and
   this release would forgo that;
 - continuous heat pump: `heat_pump_power_kw` = planned electric power, snapped to 0 or
-  [electric_min_kw, electric_max_kw] (below half the minimum counts as off), capped, and held
-  against minimum on/off times when the measured state says the unit switched too recently;
+  [electric_min_kw, electric_max_kw] (below half the minimum counts as off), capped; not
+  commanded on while the measured state says it switched off less than min_off_minutes ago (it
+  would refuse). A plan's "off" is written even within the minimum on time: the unit's own
+  compressor protection holds it at its minimum power for the minutes left, where a command
+  held for the whole slot would run it up to a slot longer than the plan and the minimum ask;
   comfort guard: when its tank, measured now and cooled over the slot by the plan's heat
   demand, would come within COMFORT_GUARD_K of temp_min_c, it runs at full power whatever the
   plan says; and it is not switched off when the tank could not ride out the slot plus the
@@ -402,8 +405,6 @@ def _continuous_power(hp: HeatPumpUnit, power_kw: float, state: DispatchState | 
     config = hp.config
     wants_on = power_kw >= config.electric_min_kw / 2.0
     on, minutes = _minutes(state, hp.id)
-    if on is True and not wants_on and minutes < config.min_on_minutes:
-        return float(config.electric_min_kw)
     if on is False and wants_on and minutes < config.min_off_minutes:
         return 0.0
     if not wants_on:
