@@ -375,9 +375,7 @@ def run_policy(
         continuation = Continuation(
             site, end, realised, options.valuation_horizon_slots, options.optimizer_options
         )
-    stored_value_eur = continuation.value_eur(
-        initial_state, dispatch_state_from_snapshot(final)
-    )
+    stored_value_eur = continuation.value_eur(initial_state, dispatch_state_from_snapshot(final))
     capacity = {b.id: b.config.capacity_kwh for b in plant.batteries}
     frame = pd.DataFrame(records, index=slots, columns=list(ENERGY_COLUMNS))
     frame.index.name = "slot_start"

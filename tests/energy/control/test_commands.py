@@ -96,9 +96,7 @@ def test_continuous_heat_pump_minimum_times(site: Site) -> None:
     _, hp, _ = units(site)
     config = hp.config
     warm = {hp.tank_id: hp.tank.temp_max_c - 1.0}
-    just_on = DispatchState(
-        tank_temp_c=warm, hp_on={hp.id: True}, hp_minutes_in_state={hp.id: 5.0}
-    )
+    just_on = DispatchState(tank_temp_c=warm, hp_on={hp.id: True}, hp_minutes_in_state={hp.id: 5.0})
     off_plan = plan_frame({(hp.id, "power_kw"): 0.0})
     assert by_asset(commands_for_slot(site, off_plan, SLOT0, state=just_on))[hp.id].value == 0.0
     long_on = DispatchState(
