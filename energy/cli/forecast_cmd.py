@@ -108,8 +108,9 @@ def train(
     seed: int = SeedOpt,
 ) -> None:
     """Train the models of every target, save them under <data_dir>/models and register them."""
-    from forecasting.data import simulated_history, store_history
-    from forecasting.registry import save_service
+    from energy.control.history import store_history
+    from energy.control.model_registry import save_service
+    from energy.physics.profiles import district_profiles
     from forecasting.service import ForecastService
 
     site = _site(config)
@@ -119,7 +120,7 @@ def train(
     end = _date(date_to, "--to") if date_to else end
     store = _store(site, url)
     if source == "simulated":
-        history = simulated_history(site, start, end, seed)
+        history = district_profiles(site, start, end, seed)
     elif source == "store":
         history = store_history(store, site, start, end)
     else:
@@ -272,9 +273,9 @@ def backtest(
     Without --data the simulated district is used and the result is stored; with --data the CSV
     is backtested without touching the store.
     """
+    from energy.control.model_registry import models_dir
+    from energy.physics.profiles import district_profiles
     from forecasting.backtest import run_backtest
-    from forecasting.data import simulated_history
-    from forecasting.registry import models_dir
     from forecasting.report import write_report
 
     site = _site(config)
@@ -307,7 +308,7 @@ def backtest(
             raise _fail("--from and --to are required for the simulated district")
         start, end = _date(date_from, "--from"), _date(date_to, "--to")
         history_start = floor_slot(start - pd.Timedelta(days=history_days))
-        frame = simulated_history(
+        frame = district_profiles(
             site, history_start, end + settings.horizon_slots * SLOT + pd.Timedelta(days=1), seed
         )
     with _progress() as progress:
@@ -357,9 +358,9 @@ def issue(
     seed: int = SeedOpt,
 ) -> None:
     """Issue one forecast of every trained target for the simulated district and store it."""
+    from energy.control.model_registry import load_service
+    from energy.physics.profiles import district_profiles
     from energy.store.forecasts import write_forecasts
-    from forecasting.data import simulated_history
-    from forecasting.registry import load_service
     from forecasting.weather_error import simulate_weather_forecast
 
     site = _site(config)
@@ -370,7 +371,7 @@ def issue(
         raise _fail(str(exc)) from exc
     issue_time = floor_slot(_date(at, "--at") if at else pd.Timestamp.now(tz="UTC"))
     horizon = service.config.horizon_slots * SLOT
-    history = simulated_history(
+    history = district_profiles(
         site, issue_time - pd.Timedelta(days=10), issue_time + horizon, seed
     )
     weather = simulate_weather_forecast(

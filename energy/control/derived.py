@@ -13,7 +13,7 @@ and the weather actuals under the asset `weather`: the outdoor temperature as th
 pumps measure, irradiance from the site's weather feed for the finished slot. A value is derived
 only when every device it needs has GOOD values in the slot (at least MIN_SAMPLES of them); a
 slot with a stale device stays missing rather than becoming a wrong number. The rows follow the
-store convention of `forecasting.data.store_history`, which the retrain job reads.
+store convention of `energy.control.history.store_history`, which the retrain job reads.
 """
 
 from __future__ import annotations
@@ -25,13 +25,13 @@ import numpy as np
 import pandas as pd
 
 from energy.config import TankConfig
+from energy.control.history import WEATHER_ASSET
 from energy.quality import Quality
 from energy.site import Site
 from energy.store.engine import Store
 from energy.store.measurements import read_series, write_measurements
 from energy.thermal import tank_capacity_kwh_per_k
 from energy.timegrid import SLOT, SLOT_HOURS, floor_slot
-from forecasting.data import WEATHER_ASSET
 
 __all__ = ["DERIVED_QUANTITIES", "MIN_SAMPLES", "derive_slot", "is_derived", "store_derived_slot"]
 

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from energy.control.history import store_history
 from energy.control.planning import ExternalLimits, Forecaster, PlanningCycle, PlanningInputError
 from energy.control.prices import DayAheadPrices
 from energy.control.release import ReleaseDecision, apply_release_policy
@@ -58,7 +59,6 @@ from energy.store.plans import (
 )
 from energy.timegrid import SLOT, SLOT_MINUTES, floor_slot
 from energy.weather import WeatherFeed
-from forecasting.data import store_history
 from forecasting.nowcast import Nowcast
 from optimizer import DispatchResult
 
