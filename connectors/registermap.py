@@ -164,6 +164,20 @@ class Point(_Model):
         "to apply (state of charge must move only while the battery's power flows)",
     )
     frozen_while_above: Annotated[float, Field(ge=0)] = 0.0
+    on_value: float | None = Field(
+        None,
+        description="value that switches a switch point (quantity setpoint_enabled, ...) on, "
+        "when the device uses a code instead of 1 (SMA: 802 active)",
+    )
+    off_value: float | None = Field(
+        None, description="value that switches a switch point off (default 0; SMA: 803)"
+    )
+    preset: float | None = Field(
+        None,
+        description="setting the device must hold for the platform's control to work (SunSpec "
+        "WSetMod = 1, setpoints in watts): set at commissioning, served by the simulator, "
+        "checked by kv devices probe",
+    )
     description: str = ""
 
     @model_validator(mode="after")
@@ -196,6 +210,8 @@ class Point(_Model):
                 problems.append("a writable point needs min and max limits")
         if self.min is not None and self.max is not None and self.min > self.max:
             problems.append(f"min ({self.min}) must not exceed max ({self.max})")
+        if (self.on_value is None) != (self.off_value is None):
+            problems.append("give both on_value and off_value, or neither")
         has_count = self.dtype is not DataType.STRING or self.length is not None
         if has_count and self.address + self.count > 65536:
             problems.append(f"address {self.address} + {self.count} register(s) exceeds 65535")
@@ -216,6 +232,20 @@ class Point(_Model):
     def end(self) -> int:
         """First address after the point."""
         return self.address + self.count
+
+    def switch_value(self, on: bool) -> float | bool:
+        """What to write to switch this point on or off (a coil takes True/False)."""
+        if self.dtype is DataType.BOOL:
+            return on
+        if self.on_value is not None and self.off_value is not None:
+            return self.on_value if on else self.off_value
+        return 1.0 if on else 0.0
+
+    def is_on(self, value: float | bool) -> bool:
+        """Whether ``value`` read from or written to this switch point means on."""
+        if self.on_value is not None:
+            return float(value) == self.on_value
+        return bool(value)
 
 
 def register_count(dtype: DataType, length: int | None = None) -> int:
