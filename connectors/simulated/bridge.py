@@ -50,6 +50,9 @@ HELD_QUANTITIES = frozenset(
     }
 )
 
+#: Command lifetime for devices that keep a state until it is changed (the physics needs one).
+NO_REVERSION_S = 86_400.0
+
 #: SG Ready state from (contact A, contact B): A alone locks, B alone recommends, both force on.
 SG_READY_FROM_CONTACTS = {(False, False): 2, (True, False): 1, (False, True): 3, (True, True): 4}
 
@@ -186,11 +189,11 @@ def apply_write(
     """
     q = _quantity(register_map, written)
     held_q = _quantity(register_map, held)
-    timeout_s: float | None = q.get("watchdog_s") or held_q.get("watchdog_s") or default_watchdog_s
+    timeout_s = q.get("watchdog_s") or held_q.get("watchdog_s") or default_watchdog_s
     if register_map.watchdog_point is None and any(
         p.quantity in ("sg_ready_contact_a", "sg_ready_contact_b") for p in register_map.points
     ):
-        timeout_s = None  # SG Ready inputs without a reversion timer (Stiebel ISG): no expiry
+        timeout_s = NO_REVERSION_S  # SG Ready inputs without a reversion timer (Stiebel ISG)
     if any(p.quantity == "setpoint_enabled" for p in register_map.points):
         q = _gated(q, held_q)
     try:
@@ -223,7 +226,7 @@ def _command(
     asset: Asset,
     q: Mapping[str, float],
     held: Mapping[str, float],
-    timeout_s: float | None,
+    timeout_s: float,
 ) -> None:
     if q.get("mode") == 0 or q.get("remote_enable") == 0 or q.get("setpoint_enabled") == 0:
         physics.release(asset.id)
