@@ -94,17 +94,21 @@ def _enable(register_map: RegisterMap) -> list[DeviceWrite]:
 def _sg_ready_contact_writes(
     register_map: RegisterMap, state: int, need: Callable[[str], str]
 ) -> list[DeviceWrite]:
-    """Contacts that open are written first: in between the heat pump sees no unwanted state."""
+    """Contacts that open are written first (A before B), then those that close (B before A):
+    between the two writes the heat pump may see normal or recommended-on, never a lock or a
+    forced run that neither the old nor the new state asked for."""
     if state not in SG_READY_CONTACTS:
         raise ValueError(f"SG Ready state must be 1..4; found {state}")
-    targets = zip(
-        ("sg_ready_contact_a", "sg_ready_contact_b"), SG_READY_CONTACTS[state], strict=True
+    target = dict(
+        zip(("sg_ready_contact_a", "sg_ready_contact_b"), SG_READY_CONTACTS[state], strict=True)
     )
-    ordered = sorted(targets, key=lambda item: item[1])
+    order = [("sg_ready_contact_a", False), ("sg_ready_contact_b", False)]
+    order += [("sg_ready_contact_b", True), ("sg_ready_contact_a", True)]
     writes = []
-    for quantity, closed in ordered:
-        name = need(quantity)
-        writes.append(DeviceWrite(name, register_map.point(name).switch_value(closed)))
+    for quantity, closed in order:
+        if target[quantity] is closed:
+            name = need(quantity)
+            writes.append(DeviceWrite(name, register_map.point(name).switch_value(closed)))
     return writes
 
 
