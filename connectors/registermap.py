@@ -40,6 +40,7 @@ __all__ = [
     "BIT_TABLES",
     "REGISTERMAP_DIR",
     "REGISTER_TABLES",
+    "SG_READY_CONTACTS",
     "DataType",
     "Point",
     "ReadBlock",
@@ -61,6 +62,18 @@ _SKIP_CROSS_CHECKS = "skip_cross_checks"
 
 #: Modbus allows at most 2000 coils / discrete inputs per read request.
 MAX_BITS_PER_REQUEST = 2000
+
+
+#: SG Ready state -> (contact A closed, contact B closed), the two-contact coding of the SG Ready
+#: label: A alone locks (1), neither is normal (2), B alone recommends (3), both force on (4).
+#: Maps name the contacts by these meanings (quantities sg_ready_contact_a / _b), whatever the
+#: vendor calls its inputs.
+SG_READY_CONTACTS: dict[int, tuple[bool, bool]] = {
+    1: (True, False),
+    2: (False, False),
+    3: (False, True),
+    4: (True, True),
+}
 
 
 class RegisterTable(StrEnum):

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from connectors.codec import Value
 from connectors.modbus_server import SERVER_DEVICE_FAILURE, ModbusServerError
-from connectors.registermap import RegisterMap
+from connectors.registermap import SG_READY_CONTACTS, RegisterMap
 from energy.site import Asset, AssetKind
 
 __all__ = [
@@ -53,8 +53,8 @@ HELD_QUANTITIES = frozenset(
 #: Command lifetime for devices that keep a state until it is changed (the physics needs one).
 NO_REVERSION_S = 86_400.0
 
-#: SG Ready state from (contact A, contact B): A alone locks, B alone recommends, both force on.
-SG_READY_FROM_CONTACTS = {(False, False): 2, (True, False): 1, (False, True): 3, (True, True): 4}
+_SG_READY_FROM_CONTACTS = {contacts: state for state, contacts in SG_READY_CONTACTS.items()}
+_CONTACTS = ("sg_ready_contact_a", "sg_ready_contact_b")
 
 #: Nominal values of a healthy low-voltage grid, served where a device reports them.
 NOMINAL = {"voltage_v": 230.0, "frequency_hz": 50.0}
@@ -191,7 +191,7 @@ def apply_write(
     held_q = _quantity(register_map, held)
     timeout_s = q.get("watchdog_s") or held_q.get("watchdog_s") or default_watchdog_s
     if register_map.watchdog_point is None and any(
-        p.quantity in ("sg_ready_contact_a", "sg_ready_contact_b") for p in register_map.points
+        p.quantity in _CONTACTS for p in register_map.points
     ):
         timeout_s = NO_REVERSION_S  # SG Ready inputs without a reversion timer (Stiebel ISG)
     if any(p.quantity == "setpoint_enabled" for p in register_map.points):
@@ -211,11 +211,11 @@ def _gated(q: Mapping[str, float], held: Mapping[str, float]) -> dict[str, float
     result = dict(q)
     enabled = q.get("setpoint_enabled", held.get("setpoint_enabled", 0.0))
     if enabled != 1:
-        for key in ("setpoint_kw", "sg_ready_contact_a", "sg_ready_contact_b"):
+        for key in ("setpoint_kw", *_CONTACTS):
             result.pop(key, None)
         return result
     if "setpoint_enabled" in q:
-        for key in ("setpoint_kw", "sg_ready_contact_a", "sg_ready_contact_b"):
+        for key in ("setpoint_kw", *_CONTACTS):
             if key not in result and key in held:
                 result[key] = held[key]
     return result
@@ -241,10 +241,9 @@ def _command(
             physics.set_heat_pump_power(asset.id, q["setpoint_kw"], timeout_s)
         if "sg_ready_state" in q:
             physics.set_sg_ready(asset.id, round(q["sg_ready_state"]), timeout_s)
-        contacts = ("sg_ready_contact_a", "sg_ready_contact_b")
-        if any(c in q for c in contacts):
-            a, b = (bool(q.get(c, held.get(c, 0.0))) for c in contacts)
-            physics.set_sg_ready(asset.id, SG_READY_FROM_CONTACTS[(a, b)], timeout_s)
+        if any(c in q for c in _CONTACTS):
+            a, b = (bool(q.get(c, held.get(c, 0.0))) for c in _CONTACTS)
+            physics.set_sg_ready(asset.id, _SG_READY_FROM_CONTACTS[(a, b)], timeout_s)
     if asset.kind is AssetKind.PV and ("limit_enabled" in q or "limit_pct" in q):
         enabled = q.get("limit_enabled")
         params = asset.params_dict()
@@ -254,6 +253,6 @@ def _command(
             physics.set_pv_limit(asset.id, None)
         elif enabled == 1 or physics.snapshot().device(asset.id).limit_kw is not None:
             physics.set_pv_limit(asset.id, peak * pct / 100.0, timeout_s)
-    commands = {"setpoint_kw", "sg_ready_state", "limit_enabled", "sg_ready_contact_a"}
-    if "heartbeat" in q and not (q.keys() & (commands | {"sg_ready_contact_b"})):
+    commands = {"setpoint_kw", "sg_ready_state", "limit_enabled", *_CONTACTS}
+    if "heartbeat" in q and not (q.keys() & commands):
         physics.heartbeat(asset.id)

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from connectors.registermap import RegisterMap, load_register_map
+from connectors.registermap import SG_READY_CONTACTS, RegisterMap, load_register_map
 from connectors.writer import SetpointWriter, WriteOutcome, WriteRefusedError, WriteStatus
 from energy.control.commands import CommandKind, DeviceCommand, commands_for_slot
 from energy.control.planner import dimming_limits, promote_approved
@@ -79,10 +79,6 @@ def _off(register_map: RegisterMap, name: str) -> float | bool:
 
 def _on(register_map: RegisterMap, name: str) -> float | bool:
     return register_map.point(name).switch_value(True)
-
-
-#: SG Ready state -> (contact A, contact B) for heat pumps switched through two inputs.
-SG_READY_CONTACTS = {1: (True, False), 2: (False, False), 3: (False, True), 4: (True, True)}
 
 
 def _enable(register_map: RegisterMap) -> list[DeviceWrite]:

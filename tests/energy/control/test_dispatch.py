@@ -13,10 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors.registermap import load_register_map
+from connectors.registermap import SG_READY_CONTACTS, load_register_map
 from connectors.writer import WriteStatus
 from energy.control.commands import CommandKind, DeviceCommand
-from energy.control.dispatch import SG_READY_CONTACTS, Dispatcher, device_writes
+from energy.control.dispatch import Dispatcher, device_writes
 from energy.quality import Quality
 from energy.site import AssetKind, Site
 from energy.store import Store
