@@ -10,6 +10,7 @@ hold). Warnings name what the map lacks for the device kind's control (connector
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 from collections.abc import Mapping, Sequence
@@ -140,11 +141,13 @@ async def probe_site(
         ssl_contexts=ssl_contexts or {},
     ) as poller:
         result = await poller.poll_once()
-    reports = []
+    checks = []
     for asset_id, reading in result.devices.items():
         asset = site.asset(asset_id)
         assert asset.device is not None
         register_map = load_register_map(asset.device.register_map, device=asset_id)
-        reports.append(await _report(asset, register_map, reading))
-        logger.debug("probed %s: %s", asset_id, reports[-1])
+        checks.append(_report(asset, register_map, reading))
+    reports = list(await asyncio.gather(*checks))  # the SunSpec scans run side by side
+    for report in reports:
+        logger.debug("probed %s", report)
     return reports
