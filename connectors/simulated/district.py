@@ -30,7 +30,7 @@ import pandas as pd
 
 from connectors.modbus_server import ModbusTcpServer
 from connectors.registermap import RegisterMap, load_register_map
-from connectors.simulated.bridge import HELD_QUANTITIES, DistrictPhysics, apply_write, point_values
+from connectors.simulated.bridge import DistrictPhysics, apply_write, held_points, point_values
 from connectors.simulated.device import SimulatedDevice
 from connectors.simulated.faults import DeviceFaults, FaultPlan, device_rng, request_hook
 from connectors.sunspec_models import sunspec_image
@@ -329,9 +329,9 @@ class SimulatedDistrict:
     def _write_handler(self, asset: Asset, endpoint: DeviceEndpoint) -> Any:
         def on_write(device: SimulatedDevice, written: dict[str, Any]) -> None:
             held = {
-                p.name: device.value(p.name)
-                for p in device.register_map.points
-                if p.quantity in HELD_QUANTITIES and p.name not in written
+                name: device.value(name)
+                for name in held_points(device.register_map)
+                if name not in written
             }
             apply_write(
                 self.physics, asset, device.register_map, written, held, endpoint.watchdog_s
@@ -446,17 +446,22 @@ def _fixed_image(
 
 
 def _initialise_held(device: SimulatedDevice, endpoint: DeviceEndpoint) -> None:
-    """Held registers start at the device's defaults (watchdog from the endpoint config)."""
+    """Held registers start at the device's defaults: watchdog from the endpoint config, no PV
+    limit, switches off, setpoints and counters 0, and every point's commissioning preset."""
     values: dict[str, Any] = {}
-    for p in device.register_map.points:
+    for name in held_points(device.register_map):
+        p = device.register_map.point(name)
         if p.quantity == "watchdog_s":
-            values[p.name] = endpoint.watchdog_s / p.quantity_factor
+            values[name] = endpoint.watchdog_s / p.quantity_factor
         elif p.quantity == "limit_pct":
-            values[p.name] = 100.0 / p.quantity_factor
-        elif p.quantity == "remote_enable":
-            values[p.name] = False
-        elif p.quantity == "heartbeat":
-            values[p.name] = 0
+            values[name] = 100.0 / p.quantity_factor
+        elif p.quantity in ("remote_enable", "setpoint_enabled"):
+            values[name] = p.switch_value(False)
+        else:
+            values[name] = 0
+    for p in device.register_map.points:
+        if p.preset is not None:
+            values[p.name] = p.preset
     device.update(values)
 
 

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from connectors.config_check import referenced_file_issues
+from connectors.config_check import control_point_warnings, referenced_file_issues
 from energy.config import DEFAULT_SITE_CONFIG, SiteConfigError
 from energy.site import AssetKind, Site, load_site
 
@@ -99,7 +99,10 @@ def check(
     as_json: bool = typer.Option(False, "--json", help="Print the validated site as JSON."),
 ) -> None:
     """Validate a site configuration and the files it refers to (every device's register map);
-    print a summary (or every error) and exit non-zero on errors."""
+    print a summary (or every error) and exit non-zero on errors.
+
+    Warnings (exit code 0) name devices whose register map lacks points the platform needs to
+    control that kind of device (a setpoint, a release, a reversion timer)."""
     path = file or DEFAULT_SITE_CONFIG
     try:
         site = load_site(path)
@@ -119,7 +122,17 @@ def check(
             for issue in exc.issues:
                 err.print(f"  - {issue}", markup=False, highlight=False)
         raise typer.Exit(code=1) from exc
+    warnings = control_point_warnings(site)
     if as_json:
-        typer.echo(json.dumps(site_summary_json(site), indent=2))
-    else:
-        Console().print(_summary_table(site))
+        summary = site_summary_json(site)
+        summary["warnings"] = [w.model_dump() for w in warnings]
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    Console().print(_summary_table(site))
+    if warnings:
+        err = Console(stderr=True)
+        err.print(
+            f"[bold yellow]{len(warnings)} warning(s)[/]: devices the platform cannot fully control"
+        )
+        for warning in warnings:
+            err.print(f"  - {warning}", markup=False, highlight=False)

@@ -1,14 +1,18 @@
-"""`kv poll`, `kv write`, `kv sunspec scan`: the devices of a site from the command line.
+"""`kv poll`, `kv write`, `kv sunspec scan`, `kv devices probe`: the devices of a site from the
+command line.
 
 `kv poll` shows a live table of every point with its quality and age, and stores the readings.
 `kv write` is a commissioning write through the same safety path the dispatch loop uses (clamp,
 ramp, read back, watchdog feed) and lands in setpoint_writes and the audit log.
 `kv sunspec scan` discovers an unknown SunSpec device's models and prints every scaled point.
+`kv devices probe` reads each configured device once and judges the answer against its register
+map (reachable, model identified, points plausible), for commissioning.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import getpass
 import json
@@ -23,6 +27,7 @@ from rich.live import Live
 from rich.table import Table
 
 from connectors.poller import DevicePoller, PollResult
+from connectors.probe import ProbeReport, probe_site
 from connectors.registermap import RegisterMapError
 from connectors.sunspec_discovery import SunSpecDevice, SunSpecError, scan
 from connectors.writer import SetpointWriter, WriteOutcome, WriteRefusedError
@@ -31,7 +36,7 @@ from energy.quality import Quality
 from energy.site import Site, load_site
 from energy.store import Store, StoreError
 
-__all__ = ["register", "sunspec_app"]
+__all__ = ["devices_app", "register", "sunspec_app"]
 
 ConfigOpt = typer.Option(None, "--config", "-c", help="Site configuration (default Klimaviertel).")
 UrlOpt = typer.Option(None, "--url", help="Database URL (overrides KV_DATABASE_URL and config).")
@@ -44,6 +49,7 @@ TlsKeyOpt = typer.Option(None, "--tls-key", help="Private key of --tls-cert.")
 _QUALITY_STYLE = {Quality.GOOD: "green", Quality.STALE: "yellow", Quality.INVALID: "red"}
 
 sunspec_app = typer.Typer(help="Commission SunSpec devices.", no_args_is_help=True)
+devices_app = typer.Typer(help="Commission the site's devices.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -51,6 +57,7 @@ def register(app: typer.Typer) -> None:
     app.command("poll")(poll)
     app.command("write")(write)
     app.add_typer(sunspec_app, name="sunspec")
+    app.add_typer(devices_app, name="devices")
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -312,3 +319,54 @@ def sunspec_scan(
     console.print(f"SunSpec device at {host}:{port} unit {unit}, base {device.base_address}")
     for table in _sunspec_tables(device):
         console.print(table)
+
+
+# -- kv devices probe -------------------------------------------------------------------------
+
+
+def _probe_table(reports: list[ProbeReport]) -> Table:
+    table = Table(title=f"{len(reports)} devices probed")
+    for column in ("device", "register map", "reachable", "identified", "points", "findings"):
+        table.add_column(column, overflow="fold")
+    for report in reports:
+        findings = [f"[red]{p}[/]" for p in report.problems]
+        findings += [f"[yellow]map lacks {w}[/]" for w in report.warnings]
+        table.add_row(
+            report.asset_id,
+            report.register_map,
+            "[green]yes[/]" if report.reachable else "[red]no[/]",
+            report.identified,
+            f"{report.good_points}/{report.total_points} plausible",
+            "\n".join(findings) or "[green]ok[/]",
+        )
+    return table
+
+
+@devices_app.command("probe")
+def probe(
+    device: list[str] = typer.Option(  # noqa: B008 (typer declares options this way)
+        None, "--device", "-d", help="Only this device (asset id); repeat."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object per device."),
+    config: Path | None = ConfigOpt,
+    tls_ca: Path | None = TlsCaOpt,
+    tls_cert: Path | None = TlsCertOpt,
+    tls_key: Path | None = TlsKeyOpt,
+) -> None:
+    """Read each configured device once and report it against its register map: reachable,
+    model identified (SunSpec model chain, or every mapped address answering), points plausible
+    (decoded, within limits, presets held). Stores nothing. Exit code 1 when a device is
+    unreachable or implausible; map warnings (missing control points) do not fail."""
+    site = _site(config)
+    device_ids = list(device) if device else None
+    contexts = _ssl_contexts(site, tls_ca, tls_cert, tls_key, device_ids)
+    try:
+        reports = asyncio.run(probe_site(site, device_ids, contexts))
+    except (KeyError, RegisterMapError) as exc:
+        raise _fail(str(exc).strip("\"'")) from exc
+    if as_json:
+        typer.echo(json.dumps([dataclasses.asdict(r) | {"ok": r.ok} for r in reports], indent=2))
+    else:
+        Console().print(_probe_table(reports))
+    if not all(r.ok for r in reports):
+        raise typer.Exit(code=1)

@@ -348,7 +348,7 @@ def test_fault_frozen_values_stop_following_the_physics(healthy: Simulated):
 
 
 def test_fault_out_of_range_values(healthy: Simulated):
-    asset = "house-07.battery"
+    asset = "house-05.battery"
     set_faults(healthy, asset, DeviceFaults(values={"soc": 250.0}))
     assert wait_until(lambda: read_device(healthy, asset)["soc"] == pytest.approx(250.0), 2)
     assert healthy.snapshot().batteries[asset].soc_frac <= 1.0
