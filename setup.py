@@ -8,9 +8,11 @@ whole folder as energy.shipped_config/, where energy.config finds it without a c
 from setuptools import find_namespace_packages, setup
 
 _CODE = ["energy*", "forecasting*", "optimizer*", "connectors*"]
+_SHIPPED = "energy.shipped_config"
+#: config/'s sub-folders (registermaps/, ...), mapped along with it
+_SHIPPED_SUBFOLDERS = [f"{_SHIPPED}.{name}" for name in find_namespace_packages(where="config")]
 
 setup(
-    packages=[*find_namespace_packages(include=_CODE), "energy.shipped_config"],
-    package_dir={"energy.shipped_config": "config"},
-    package_data={"energy.shipped_config": ["*.yaml", "**/*.yaml", "*.md", "**/*.md"]},
+    packages=[*find_namespace_packages(include=_CODE), _SHIPPED, *_SHIPPED_SUBFOLDERS],
+    package_dir={_SHIPPED: "config"},
 )
