@@ -8,10 +8,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PACKAGES := energy forecasting optimizer connectors
 LOCK   := requirements.lock
-# the resolver that writes the lock (only `make lock` needs it)
-UV_VERSION := 0.13.9
 
-.PHONY: help run test lint bench install lock wheel-check system-deps services clean
+.PHONY: help run test lint bench install lock system-deps services clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -25,7 +23,6 @@ $(STAMP): pyproject.toml setup.py $(LOCK)
 install: $(STAMP)  ## create .venv and install the platform with its dev tools, at the locked versions
 
 lock: $(STAMP)  ## re-resolve requirements.lock: the newest versions within pyproject.toml's bounds
-	$(BIN)/python -m pip install --quiet 'uv==$(UV_VERSION)'
 	$(BIN)/uv pip compile pyproject.toml --extra dev --extra data --universal \
 		--python-version 3.11 --upgrade --custom-compile-command 'make lock' -o $(LOCK)
 

@@ -34,21 +34,26 @@ def default_config_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "config"
 
 
-def write_default_site(directory: Path, *, overwrite: bool = False) -> Path:
-    """Copy the default site's YAML into `directory` (created) and return the new file.
+def write_default_site(
+    directory: Path, *, source: Path | None = None, overwrite: bool = False
+) -> Path:
+    """Copy the default site's YAML (or `source`) into `directory` (created); return the copy.
 
     Register maps are not copied: the site names them by file name, and bare names resolve to the
     shipped maps, so that they update with the platform. An existing file is kept unless
     `overwrite`, so that an edited site is never lost.
     """
-    target = directory / DEFAULT_SITE_FILE
+    source = source or default_config_dir() / DEFAULT_SITE_FILE
+    target = directory / source.name
+    if not source.is_file():
+        raise DefaultSiteError(f"{source}: no such site file")
     if target.exists() and not overwrite:
         raise DefaultSiteError(f"{target}: exists; keeping it (--force replaces it)")
     if directory.exists() and not directory.is_dir():
         raise DefaultSiteError(f"{directory}: exists and is not a directory")
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(default_config_dir() / DEFAULT_SITE_FILE, target)
+        shutil.copyfile(source, target)
     except OSError as exc:
         raise DefaultSiteError(f"{target}: cannot write ({exc.strerror})") from exc
     logger.info("default site written to %s", target)
