@@ -56,9 +56,9 @@ def optimize(
     plan_path, summary_path = write_result(result, out)
     summary = result.summary
     typer.echo(
-        f"status {summary['status']} ({summary['stage']}), objective "
-        f"{summary['objective_eur']:.2f} EUR, {len(result.violations)} violation(s), "
-        f"build {summary['build_seconds']:.3f} s, solve {summary['solve_seconds']:.3f} s"
+        f"status {summary.status} ({summary.stage}), objective "
+        f"{summary.objective_eur:.2f} EUR, {len(result.violations)} violation(s), "
+        f"build {summary.build_seconds:.3f} s, solve {summary.solve_seconds:.3f} s"
     )
     for violation in result.violations:
         typer.echo(f"  violation: {violation}")
