@@ -317,9 +317,6 @@ class RegisterMap(_Model):
                 f"register map {self.name!r} has no point {name!r}; known: {known}"
             ) from None
 
-    def readable(self) -> list[Point]:
-        return list(self.points)
-
     def writable(self) -> list[Point]:
         return [p for p in self.points if p.writable]
 

@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from energy.defaults import DEFAULT_SITE_FILE, default_config_dir
 from energy.publication_config import PublicationConfig
 from energy.yamlfile import DuplicateKeyError, load_yaml
 
@@ -54,8 +55,8 @@ __all__ = [
     "load_site_config",
 ]
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
-DEFAULT_SITE_CONFIG = CONFIG_DIR / "klimaviertel.yaml"
+CONFIG_DIR = default_config_dir()
+DEFAULT_SITE_CONFIG = CONFIG_DIR / DEFAULT_SITE_FILE
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 PositiveFloat = Annotated[float, Field(gt=0.0)]

@@ -75,18 +75,23 @@ def read_meter_csv(
 SIMBENCH_NETWORK = "1-complete_data-mixed-all-1-sw"
 
 
-def simbench_profile(column: str, file: str = "LoadProfile.csv") -> pd.Series:
+def simbench_profile(
+    column: str, file: str = "LoadProfile.csv", path: Path | None = None
+) -> pd.Series:
     """One SimBench profile (a year, 2016, 15-minute, peak-normalised) on the UTC slot grid.
 
-    Read from the installed `simbench` package (ODbL data; install it with `pip install --no-deps
-    simbench`, its CSV files need neither pandapower nor lxml). `file` is LoadProfile.csv (columns
-    like `H0-A_pload`) or RESProfile.csv (`PV1`..`PV8`). The file's `time` is local German time
-    with DST, `dd.mm.yyyy HH:MM`, the repeated October hour in order; it is converted to UTC.
+    Read from `path`, a profile file in SimBench's layout, else from the `simbench` package when
+    it is installed (ODbL data; not a dependency of the platform: its dependency pandapower
+    requires pandas < 3, so install it into an analyst's own environment). `file` is
+    LoadProfile.csv (columns like `H0-A_pload`) or RESProfile.csv (`PV1`..`PV8`). The file's
+    `time` is local German time with DST, `dd.mm.yyyy HH:MM`, the repeated October hour in order;
+    it is converted to UTC.
     """
-    spec = importlib.util.find_spec("simbench")
-    if spec is None or spec.origin is None:
-        raise DataError("SimBench is not installed: pip install --no-deps simbench")
-    path = Path(spec.origin).parent / "networks" / SIMBENCH_NETWORK / file
+    if path is None:
+        spec = importlib.util.find_spec("simbench")
+        if spec is None or spec.origin is None:
+            raise DataError("SimBench is not installed (pip install simbench) and no file given")
+        path = Path(spec.origin).parent / "networks" / SIMBENCH_NETWORK / file
     try:
         raw = pd.read_csv(path, sep=";", usecols=["time", column])
     except ValueError as exc:

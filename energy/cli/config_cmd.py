@@ -10,13 +10,14 @@ from rich.console import Console
 from rich.table import Table
 
 from connectors.config_check import control_point_warnings, referenced_file_issues
+from energy.cli.params import ConfigOpt
 from energy.config import DEFAULT_SITE_CONFIG, SiteConfigError
 from energy.site import AssetKind, Site, load_site
 
 app = typer.Typer(help="Check and show site configuration files.", no_args_is_help=True)
 
 ConfigArg = typer.Argument(
-    None, help="Site configuration YAML (default: config/klimaviertel.yaml)."
+    None, help="Site configuration YAML (default: the shipped Klimaviertel site)."
 )
 
 
@@ -97,13 +98,16 @@ def _summary_table(site: Site) -> Table:
 def check(
     file: Path | None = ConfigArg,
     as_json: bool = typer.Option(False, "--json", help="Print the validated site as JSON."),
+    config: ConfigOpt = None,
 ) -> None:
     """Validate a site configuration and the files it refers to (every device's register map);
-    print a summary (or every error) and exit non-zero on errors.
+    print a summary (or every error) and exit non-zero on errors. The file is FILE or -c.
 
     Warnings (exit code 0) name devices whose register map lacks points the platform needs to
     control that kind of device (a setpoint, a release, a reversion timer)."""
-    path = file or DEFAULT_SITE_CONFIG
+    if file is not None and config is not None and file != config:
+        raise typer.BadParameter(f"two files given: {file} and --config {config}")
+    path = file or config or DEFAULT_SITE_CONFIG
     try:
         site = load_site(path)
         referenced = referenced_file_issues(site)

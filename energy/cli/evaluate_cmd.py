@@ -12,7 +12,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from energy.config import DEFAULT_SITE_CONFIG, SiteConfigError
+from energy.cli.params import ConfigOpt
+from energy.config import SiteConfigError
 from energy.evaluation import EvaluationOptions, Policy, evaluate, write_report
 from energy.evaluation.metrics import FIGURES
 from energy.site import load_site
@@ -65,9 +66,7 @@ def evaluate_command(
         str, typer.Option("--from", help="Start, UTC (ISO date or time on a 15-min boundary).")
     ],
     end: Annotated[str, typer.Option("--to", help="End, UTC, exclusive.")],
-    config: Annotated[
-        Path, typer.Option("--config", help="Site configuration (YAML).")
-    ] = DEFAULT_SITE_CONFIG,
+    config: ConfigOpt = None,
     out: Annotated[
         Path | None,
         typer.Option("--out", help="Directory for the CSV, JSON and HTML report files."),

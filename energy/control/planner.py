@@ -312,7 +312,7 @@ class LivePlanner:
         if forecast is not None and not forecast.empty:
             # the forecast behind the plan, with its issue time and model version
             write_forecasts(self.store, forecast.dropna(subset=["value"]))
-        summary = result.summary_json()
+        summary = result.summary.to_json()
         summary["stale_inputs"] = dict(state.stale)
         summary["weather"] = self._weather_origin(issue)
         summary["prices"] = prices

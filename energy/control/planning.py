@@ -184,10 +184,6 @@ class PlanningCycle:
         #: the tariff's price file
         self.market_prices: pd.Series | None = None
 
-    @property
-    def perfect(self) -> bool:
-        return self.forecaster is None
-
     def horizon(self, issue_time: pd.Timestamp) -> pd.DatetimeIndex:
         """The slots planned at issue_time: [floor(issue), + horizon_slots)."""
         start = floor_slot(issue_time)

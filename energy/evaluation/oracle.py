@@ -111,7 +111,7 @@ class LongView:
             if values is None:
                 raise RuntimeError(
                     f"oracle: the week-long plan from {t.isoformat()} has no duals "
-                    f"({result.summary['stage']}); the oracle needs its store values"
+                    f"({result.summary.stage}); the oracle needs its store values"
                 )
             # a kWh in store is worth at most the dearest kWh the plan could otherwise buy
             ceiling = float(np.max(inputs.price_import_eur_per_kwh))

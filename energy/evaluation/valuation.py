@@ -137,9 +137,9 @@ class Continuation:
             raise ValuationError(
                 f"valuation: the plan over the {self._cycle.optimizer.horizon_slots} slots after "
                 f"{self._end.isoformat()} ended {result.status.value} "
-                f"({result.summary['model_status']})"
+                f"({result.summary.model_status})"
             )
-        b = result.summary["cost_breakdown"]
+        b = result.summary.cost_breakdown
         return float(
             b["net_energy_cost_eur"]
             + b["comfort_penalty_eur"]

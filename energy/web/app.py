@@ -35,6 +35,7 @@ from energy.web.auth import (
     require,
 )
 from energy.web.localtime import format_local
+from energy.web.metrics import CONTENT_TYPE, metrics_registry, render_metrics
 from energy.web.openapi_doc import install_documented_openapi
 from energy.web.ratelimit import LoginRateLimiter
 from energy.web.settings import WebSettings, data_dir_for, resolve_secret_key
@@ -82,7 +83,8 @@ class SecurityHeaders:
 
 
 def _is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    """Machine endpoints answer errors as JSON (401, not a redirect to the login form)."""
+    return request.url.path.startswith("/api/") or request.url.path == "/metrics"
 
 
 def _wants_html(request: Request) -> bool:
@@ -198,6 +200,13 @@ def create_app(site: Site, store: Store, settings: WebSettings | None = None) ->
     def health() -> dict[str, str]:
         """Unauthenticated liveness probe: says only that the process answers."""
         return {"status": "ok"}
+
+    registry = metrics_registry(site, store, settings)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics(_: Principal = Depends(require(Permission.READ))) -> Response:  # noqa: B008
+        """Prometheus exposition (docs/operations.md, Metrics); a reader's API token scrapes it."""
+        return Response(render_metrics(registry), media_type=CONTENT_TYPE)
 
     @app.get("/api/openapi.json", include_in_schema=False)
     def openapi_document(_: Principal = Depends(require(Permission.READ))) -> JSONResponse:  # noqa: B008

@@ -46,9 +46,22 @@ def test_meter_csv_problems_are_named(tmp_path):
         read_meter_csv(path, "kwh")
 
 
-def test_simbench_household_year_is_converted_from_local_time_with_dst():
+def test_simbench_file_is_converted_from_local_time_across_fall_back():
+    series = simbench_profile("H0-A_pload", path=DATA / "simbench_h0a_2016-10-29_31.csv")
+    assert len(series) == 96 + 100 + 96
+    steps = series.index[1:] - series.index[:-1]
+    assert (steps == pd.Timedelta(minutes=15)).all()
+    assert series.index[0] == pd.Timestamp("2016-10-28T22:00Z")
+    assert series.index[-1] == pd.Timestamp("2016-10-31T22:45Z")
+    # 01:45 CEST is 23:45 UTC; the repeated hour 02:xx is first CEST, then CET
+    assert series[pd.Timestamp("2016-10-29T23:45Z")] == pytest.approx(0.030899)
+    assert series[pd.Timestamp("2016-10-30T00:15Z")] == pytest.approx(0.046348)
+    assert series[pd.Timestamp("2016-10-30T01:15Z")] == pytest.approx(0.046348)
+
+
+def test_simbench_installed_household_year():
     if importlib.util.find_spec("simbench") is None:
-        pytest.skip("SimBench not installed (pip install --no-deps simbench)")
+        pytest.skip("SimBench not installed: optional, not a dependency of the platform")
     series = simbench_profile("H0-A_pload")
     assert len(series) == 366 * 96
     steps = series.index[1:] - series.index[:-1]

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pandas as pd
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from energy.site import AssetKind, Site
 from energy.store import Store
@@ -135,3 +136,12 @@ def login(client: TestClient, name: str, password: str = PASSWORD) -> str:
     csrf = re.search(r'<meta name="csrf-token" content="([^"]+)"', status.text)
     assert csrf is not None
     return csrf.group(1)
+
+
+def scrape(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of an exposition text by (name, sorted labels)."""
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
