@@ -18,7 +18,9 @@ is wrapped by `JobRunner`, so a failure is recorded and alarmed but never stops 
   this instance held the lease (`polling`); writing needs a valid lease (`leading`).
 - `plan` (aligned to plan_interval_min, plus a catch-up check every 10 s so a start or a failed
   cycle is re-planned at once): `LivePlanner.run`, idempotent per planning period.
-- `dispatch` (dispatch_interval_s): `Dispatcher.dispatch_once`, only after the restart hold
+- `dispatch` (dispatch_interval_s): the grid operator's limits read first
+  (energy.control.grid_signals: a change is applied in this very cycle and re-planned at once),
+  then `Dispatcher.dispatch_once`, only after the restart hold
   (one device-watchdog period: by then setpoints of a previous instance have expired and the
   poll job has read the state) and only while the lease is valid on the site clock.
 - `housekeeping` (cron, site local time): expire plans, delete measurements and job runs older
@@ -61,6 +63,7 @@ from connectors.writer import SetpointWriter, WriteOutcome, write_record
 from energy.control.clock import Clock, WallClock
 from energy.control.derived import store_derived_slot
 from energy.control.dispatch import Dispatcher, DispatchReport
+from energy.control.grid_signals import GridSignals
 from energy.control.jobs import JobOutcome, JobRunner, Skipped
 from energy.control.planner import LivePlanner
 from energy.control.prices import DayAheadPrices
@@ -107,9 +110,10 @@ def default_planner(
     timing: LoopTiming,
     weather: WeatherFeed,
     prices: DayAheadPrices | None = None,
+    grid_signals: GridSignals | None = None,
 ) -> LivePlanner:
-    """PlanningCycle with the optimizer, the bootstrap forecaster, the given weather feed and
-    day-ahead prices (None: the tariff's price file)."""
+    """PlanningCycle with the optimizer, the bootstrap forecaster, the given weather feed,
+    day-ahead prices (None: the tariff's price file) and the grid operator's limits."""
     from energy.control.planner import ProfileForecaster
     from energy.control.planning import PlanningCycle
     from optimizer import DispatchOptimizer
@@ -117,7 +121,7 @@ def default_planner(
     horizon = site.config.control.horizon_slots
     optimizer = DispatchOptimizer(site, horizon_slots=horizon)
     cycle = PlanningCycle(site, optimizer, ProfileForecaster(site, horizon), horizon)
-    return LivePlanner(site, store, cycle, weather, timing.stale_after_s, prices)
+    return LivePlanner(site, store, cycle, weather, timing.stale_after_s, prices, grid_signals)
 
 
 def reference_year_weather(site: Site) -> tuple[WeatherFeed, WeatherActuals]:
@@ -162,8 +166,12 @@ class ControlRuntime:
             weather, weather_actuals = reference_year_weather(site)
         self.weather = weather
         self.prices = prices
+        #: the grid operator's limits, read every dispatch cycle (a site with grid_signals)
+        self.grid_signals = (
+            GridSignals(site, store) if site.config.grid_signals is not None else None
+        )
         self.planner_factory: PlannerFactory = planner_factory or functools.partial(
-            default_planner, weather=weather, prices=prices
+            default_planner, weather=weather, prices=prices, grid_signals=self.grid_signals
         )
         self.poller = poller or DevicePoller(site, None, policy_overrides=poller_policy or {})
         self.hub_jobs = list(hub_jobs)
@@ -172,7 +180,13 @@ class ControlRuntime:
         self.writer = SetpointWriter(
             site, store, self.actor, poller=self.poller, now=self.clock.now
         )
-        self.dispatcher = Dispatcher(site, store, self.writer, self.timing.stale_after_s)
+        self.dispatcher = Dispatcher(
+            site,
+            store,
+            self.writer,
+            self.timing.stale_after_s,
+            self.grid_signals.external_limits if self.grid_signals is not None else None,
+        )
         # releases while the store is down go through a writer that records nothing; their
         # outcomes are recorded once the store is back
         self._offline = Dispatcher(
@@ -296,14 +310,21 @@ class ControlRuntime:
     def _plan_when_the_hold_ends(self) -> None:
         """Plan once right after the restart hold instead of at the next plan check (up to a
         sixth of a plan period later): the devices stay in local mode no longer than the hold."""
-        if self.scheduler is None or self.hold_until is None:
+        if self.hold_until is not None:
+            self._plan_soon("plan-after-hold", self.hold_until)
+
+    def _plan_soon(self, job_id: str, at: dt.datetime) -> None:
+        """Run the plan job once at site time `at` (at once when past), one dispatch period
+        later: a new limit or the end of the hold is planned for without waiting for the
+        next plan check."""
+        if self.scheduler is None:
             return
-        left_s = max((self.hold_until - self.clock.now()).total_seconds(), 0.0)
+        left_s = max((at - self.clock.now()).total_seconds(), 0.0)
         wall_s = left_s / self.timing.speed + self.timing.dispatch_wall_s
         self.scheduler.add_job(
             self.plan_job,
             DateTrigger(run_date=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=wall_s)),
-            id="plan-after-hold",
+            id=job_id,
             name="plan",
             replace_existing=True,
         )
@@ -408,6 +429,10 @@ class ControlRuntime:
         if self.holding(now):
             raise Skipped(f"restart hold until {self.hold_until}: no writes yet")
         try:
+            if self.grid_signals is not None:
+                await self.grid_signals.refresh(now)
+                if self.grid_signals.changed:
+                    self._plan_soon("plan-on-grid-limit", now)
             report = await self.dispatcher.dispatch_once(now)
         except SQLAlchemyError:
             if not self._released_offline:  # once per outage, not every cycle
@@ -691,5 +716,7 @@ class ControlRuntime:
                 log.error("data hub job %s did not stop cleanly: %s", hub.name, exc)
         await self.poller.close()
         await self.writer.close()
+        if self.grid_signals is not None:
+            await self.grid_signals.close()
         log.info("control loop of %s stopped (%s)", self.site.id, reason)
         return problems
