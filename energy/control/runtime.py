@@ -110,10 +110,9 @@ def default_planner(
     timing: LoopTiming,
     weather: WeatherFeed,
     prices: DayAheadPrices | None = None,
-    grid_signals: GridSignals | None = None,
 ) -> LivePlanner:
-    """PlanningCycle with the optimizer, the bootstrap forecaster, the given weather feed,
-    day-ahead prices (None: the tariff's price file) and the grid operator's limits."""
+    """PlanningCycle with the optimizer, the bootstrap forecaster, the given weather feed and
+    day-ahead prices (None: the tariff's price file)."""
     from energy.control.planner import ProfileForecaster
     from energy.control.planning import PlanningCycle
     from optimizer import DispatchOptimizer
@@ -121,7 +120,7 @@ def default_planner(
     horizon = site.config.control.horizon_slots
     optimizer = DispatchOptimizer(site, horizon_slots=horizon)
     cycle = PlanningCycle(site, optimizer, ProfileForecaster(site, horizon), horizon)
-    return LivePlanner(site, store, cycle, weather, timing.stale_after_s, prices, grid_signals)
+    return LivePlanner(site, store, cycle, weather, timing.stale_after_s, prices)
 
 
 def reference_year_weather(site: Site) -> tuple[WeatherFeed, WeatherActuals]:
@@ -171,7 +170,7 @@ class ControlRuntime:
             GridSignals(site, store) if site.config.grid_signals is not None else None
         )
         self.planner_factory: PlannerFactory = planner_factory or functools.partial(
-            default_planner, weather=weather, prices=prices, grid_signals=self.grid_signals
+            default_planner, weather=weather, prices=prices
         )
         self.poller = poller or DevicePoller(site, None, policy_overrides=poller_policy or {})
         self.hub_jobs = list(hub_jobs)
@@ -389,9 +388,7 @@ class ControlRuntime:
             raise Skipped(f"restart hold until {self.hold_until}: reading the state first")
         async with self._plan_lock:
             if self.planner is None:
-                self.planner = await asyncio.to_thread(
-                    self.planner_factory, self.site, self.store, self.timing
-                )
+                self.planner = await asyncio.to_thread(self._build_planner)
             outcome = await asyncio.to_thread(self.planner.run, self.clock.now())
         if outcome.plan is None:
             raise Skipped(outcome.skipped)
@@ -400,6 +397,12 @@ class ControlRuntime:
             f"plan v{outcome.plan.version} {outcome.plan.solver_status}, "
             f"{outcome.plan.state.value} in {outcome.seconds:.2f} s: {reason}"
         )
+
+    def _build_planner(self) -> LivePlanner:
+        """The planner of the factory, planning with this runtime's grid limits."""
+        planner = self.planner_factory(self.site, self.store, self.timing)
+        planner.grid_signals = self.grid_signals
+        return planner
 
     async def prices_job(self) -> JobOutcome:
         return await self.runner.run("prices", self._prices)
@@ -627,9 +630,7 @@ class ControlRuntime:
         if self.planner is None:
             log.info("building the dispatch model of %s (once per process) ...", self.site.id)
             try:
-                self.planner = await asyncio.to_thread(
-                    self.planner_factory, self.site, self.store, self.timing
-                )
+                self.planner = await asyncio.to_thread(self._build_planner)
             except Exception as exc:  # the plan job retries; dispatch releases meanwhile
                 log.error("the planner could not be built (%s); the plan job retries", exc)
         jobs = {
