@@ -594,6 +594,8 @@ class ControlConfig(_Model):
 CONTROL_BOX_ID = "grid.control-box"
 #: §14a EnWG (BNetzA BK6-22-300): a controllable device is never dimmed below 4.2 kW
 MIN_POWER_PER_DEVICE_KW = 4.2
+
+
 class ControlBoxContact(_Model):
     """One relay contact of the control box, wired to a digital input of the I/O module: while
     it is closed, the limit it names is in force (exactly one of dimming_kw, feed_in_kw)."""

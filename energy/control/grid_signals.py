@@ -36,7 +36,7 @@ from energy.site import AssetKind, Site
 from energy.store.alarms import Severity, clear_alarm, raise_alarm
 from energy.store.audit import append_audit
 from energy.store.engine import Store
-from energy.store.grid_limits import active_api_limits
+from energy.store.grid_limits import APPLIED_ACTION, active_api_limits
 
 __all__ = ["GridSignals", "combined_limits", "device_caps", "reported_caps"]
 
@@ -153,7 +153,7 @@ class GridSignals:
         append_audit(
             self.store,
             ACTOR,
-            "grid_limit.in_force",
+            APPLIED_ACTION,
             f"site:{self.site.id}",
             {"before": before.as_dict(), "after": after.as_dict()},
             now,
@@ -161,7 +161,9 @@ class GridSignals:
 
     def external_limits(self, state: SiteState) -> ExternalLimits | None:
         """What the dispatcher and the planner apply now (module docstring)."""
-        return combined_limits(self.site, self.config, self.in_force, reported_caps(self.site, state))
+        return combined_limits(
+            self.site, self.config, self.in_force, reported_caps(self.site, state)
+        )
 
 
 def reported_caps(site: Site, state: SiteState) -> dict[str, float]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import desc, select, update
 
 from energy.grid_limits import GridLimit, LimitKind
 from energy.store.chain import append_chained
@@ -17,7 +17,16 @@ from energy.store.engine import Store
 from energy.store.schema import audit_log, grid_limits
 from energy.store.sql import inserted_id
 
-__all__ = ["active_api_limits", "add_grid_limit", "lift_grid_limit", "list_grid_limits"]
+__all__ = [
+    "active_api_limits",
+    "add_grid_limit",
+    "applied_limits",
+    "lift_grid_limit",
+    "list_grid_limits",
+]
+
+#: the audit action of every change of the limits the control loop applies
+APPLIED_ACTION = "grid_limit.in_force"
 
 
 def add_grid_limit(
@@ -74,11 +83,13 @@ def add_grid_limit(
     return int(limit_id)
 
 
-def lift_grid_limit(store: Store, limit_id: int, actor: str, now: dt.datetime) -> None:
-    """End a limit now. KeyError: unknown id; ValueError: no longer in force."""
+def lift_grid_limit(
+    store: Store, site_id: str, limit_id: int, actor: str, now: dt.datetime
+) -> None:
+    """End a limit of the site now. KeyError: unknown id; ValueError: no longer in force."""
     with store.engine.begin() as conn:
         row = conn.execute(select(grid_limits).where(grid_limits.c.id == limit_id)).first()
-        if row is None:
+        if row is None or row.site_id != site_id:
             raise KeyError(f"no grid limit with id {limit_id}")
         if row.lifted_at is not None or row.valid_until <= now:
             raise ValueError(f"grid limit {limit_id} is no longer in force")
@@ -130,3 +141,19 @@ def active_api_limits(store: Store, site_id: str, now: dt.datetime) -> list[Grid
         )
         for row in list_grid_limits(store, site_id, now)
     ]
+
+
+def applied_limits(store: Store, site_id: str) -> tuple[dt.datetime, dict[str, Any]] | None:
+    """When the control loop last changed the limits it applies, and what they are since
+    (LimitsInForce.as_dict), from the audit log; None: never recorded."""
+    query = (
+        select(audit_log.c.time, audit_log.c.detail)
+        .where(audit_log.c.action == APPLIED_ACTION, audit_log.c.target == f"site:{site_id}")
+        .order_by(desc(audit_log.c.id))
+        .limit(1)
+    )
+    with store.engine.connect() as conn:
+        row = conn.execute(query).first()
+    if row is None:
+        return None
+    return row.time, dict(row.detail.get("after") or {})

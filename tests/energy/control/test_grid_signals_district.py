@@ -126,14 +126,14 @@ def test_a_dimming_signal_reaches_every_affected_device_within_one_dispatch_cycl
             assert district.device("house-01.battery").value("power_setpoint_w") == (
                 pytest.approx(4200.0)
             )
-            assert district.device("quartier-flow").value("power_setpoint_kw") == pytest.approx(
-                4.2
-            )
+            assert district.device("quartier-flow").value("power_setpoint_kw") == pytest.approx(4.2)
             commands = {c.asset_id: c for c in rt.last_dispatch.commands}  # type: ignore[union-attr]
             assert {a for a, c in commands.items() if c.source == "limit"} == set(FORCED_KW)
-            assert rt.grid_signals is not None and rt.grid_signals.changed
+            assert rt.grid_signals is not None
+            assert rt.grid_signals.changed
             dimming = rt.grid_signals.in_force.dimming
-            assert dimming is not None and dimming.source == "control_box:di_1"
+            assert dimming is not None
+            assert dimming.source == "control_box:di_1"
             assert dimming.until is None  # while the contact is closed
             audit = [r for r in read_audit(store) if r["action"] == "grid_limit.in_force"]
             assert audit[-1]["detail"]["after"]["dimming"]["source"] == "control_box:di_1"

@@ -63,6 +63,15 @@ MATRIX: list[tuple[str, str, Permission, str, dict[str, Any] | None]] = [
         "/api/overrides/{override}/cancel",
         None,
     ),
+    ("GET", "/api/grid-limits", READ, "/api/grid-limits", None),
+    (
+        "POST",
+        "/api/grid-limits",
+        CONTROL,
+        "/api/grid-limits",
+        {"kind": "dimming", "limit_kw": 10.0, "duration_minutes": 30},
+    ),
+    ("POST", "/api/grid-limits/{limit_id}/lift", CONTROL, "/api/grid-limits/1/lift", None),
     ("GET", "/api/modes", READ, "/api/modes", None),
     (
         "PUT",
