@@ -137,8 +137,19 @@ def test_cli_refuses_two_tariff_files_of_one_name(tmp_path: Path) -> None:
     flat, _ = _files(tmp_path)
     result = CliRunner().invoke(
         app,
-        ["evaluate", "--policy", "rule", "--from", "2026-02-02", "--to", "2026-02-03"]
-        + ["--tariff-config", str(flat), "--tariff-config", str(flat)],
+        [
+            "evaluate",
+            "--policy",
+            "rule",
+            "--from",
+            "2026-02-02",
+            "--to",
+            "2026-02-03",
+            "--tariff-config",
+            str(flat),
+            "--tariff-config",
+            str(flat),
+        ],
     )
     assert result.exit_code == 2
     assert "file names must differ" in result.output
