@@ -446,6 +446,13 @@ class WeatherConfig(_Model):
         description="service URL; None = the public service (api.brightsky.dev, api.open-meteo.com)",
     )
     timeout_s: PositiveFloat = 10.0
+    retention_days: Annotated[int, Field(ge=2)] = Field(
+        400,
+        description=(
+            "stored issued forecasts older than this (by issue time) are deleted by housekeeping; "
+            "the forecasters train on forecast weather of up to control.retrain_history_days"
+        ),
+    )
 
     @field_validator("base_url")
     @classmethod

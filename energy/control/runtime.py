@@ -24,8 +24,9 @@ is wrapped by `JobRunner`, so a failure is recorded and alarmed but never stops 
   (one device-watchdog period: by then setpoints of a previous instance have expired and the
   poll job has read the state) and only while the lease is valid on the site clock.
 - `housekeeping` (cron, site local time): expire plans, delete measurements and job runs older
-  than retention_days (the audit log and the setpoint write log are append-only hash chains
-  and kept).
+  than control.retention_days and stored weather forecasts issued more than
+  weather.retention_days ago (the audit log and the setpoint write log are append-only hash
+  chains and kept).
 - `derive` (every minute of the site clock): the house-level series of the slot that just
   finished (household load, heat demand, PV, weather actuals) from the device values
   (energy.control.derived), which the forecasters learn from.
@@ -79,6 +80,7 @@ from energy.store.measurements import write_measurements
 from energy.store.plans import expire_plans
 from energy.store.schema import job_runs, measurements, series
 from energy.store.setpoints import record_setpoint_write
+from energy.store.weather import prune_weather_forecasts
 from energy.timegrid import SLOT, floor_slot
 from energy.weather import WeatherActuals, WeatherFeed
 
@@ -496,7 +498,14 @@ class ControlRuntime:
         expired = await asyncio.to_thread(expire_plans, self.store, self.site.id, now)
         cutoff = now - dt.timedelta(days=self.site.config.control.retention_days)
         deleted = await asyncio.to_thread(self._retention, cutoff)
-        return f"expired plans {expired or 'none'}; deleted before {cutoff.isoformat()}: {deleted}"
+        weather_cutoff = now - dt.timedelta(days=self.site.config.weather.retention_days)
+        weather = await asyncio.to_thread(
+            prune_weather_forecasts, self.store, self.site.id, weather_cutoff
+        )
+        return (
+            f"expired plans {expired or 'none'}; deleted before {cutoff.isoformat()}: {deleted}; "
+            f"weather forecasts issued before {weather_cutoff.isoformat()}: {weather}"
+        )
 
     def _retention(self, cutoff: dt.datetime) -> dict[str, int]:
         site_series = select(series.c.id).where(series.c.site_id == self.site.id)
