@@ -693,6 +693,16 @@ class SiteConfig(_Model):
         return self
 
     @model_validator(mode="after")
+    def _weather_kept_for_training(self) -> SiteConfig:
+        kept, needed = self.weather.retention_days, self.control.retrain_history_days
+        if kept < needed:
+            raise ValueError(
+                f"weather.retention_days ({kept}) must be at least control.retrain_history_days "
+                f"({needed}): the forecasters train on the stored forecast weather"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _modul_2_assets_exist(self) -> SiteConfig:
         fee = self.tariff.network_fee
         if fee is None or fee.module != "modul_2":
