@@ -91,6 +91,23 @@ class DispatchInputs:
     def n_slots(self) -> int:
         return len(self.index)
 
+    def grid_bounds_kw(
+        self, import_limit_kw: float, export_limit_kw: float
+    ) -> tuple[FloatArray, FloatArray]:
+        """The (import, export) bound of each slot: the configured limits, tightened where the
+        per-slot grid-operator bounds are lower (never below 0)."""
+
+        def tightened(configured: float, per_slot: FloatArray | None) -> FloatArray:
+            bound = np.full(self.n_slots, configured)
+            if per_slot is not None:
+                bound = np.minimum(bound, np.maximum(per_slot, 0.0))
+            return bound
+
+        return (
+            tightened(import_limit_kw, self.import_limit_kw),
+            tightened(export_limit_kw, self.export_limit_kw),
+        )
+
     def series(self) -> dict[str, FloatArray]:
         """Every input as `column name -> array`, the naming of frames and files."""
         out: dict[str, FloatArray] = {

@@ -561,9 +561,8 @@ def coefficients(
         "cost_export": -dt * export_credit,
         "bal_rhs": sum((inputs.load_kw[h] for h in plant.houses), np.zeros(n)),
         "peak_lb": np.array(state.peak_import_kw, dtype=float),
-        "imp_ub": _tightened(dm.import_limit_kw, inputs.import_limit_kw, n),
-        "exp_ub": _tightened(dm.export_limit_kw, inputs.export_limit_kw, n),
     }
+    p["imp_ub"], p["exp_ub"] = inputs.grid_bounds_kw(dm.import_limit_kw, dm.export_limit_kw)
     bat_rhs = np.zeros((len(plant.batteries), n))
     for b, unit in enumerate(plant.batteries):
         keep = 1.0 - unit.config.standby_loss_frac_per_h * dt
@@ -673,14 +672,6 @@ def coefficients(
         import_weight_per_kwh=import_weight,
         linearisation=linearisation,
     )
-
-
-def _tightened(configured_kw: float, per_slot_kw: FloatArray | None, n: int) -> FloatArray:
-    """A grid bound per slot: the configured limit, or a tighter per-slot one (never negative)."""
-    bound = np.full(n, configured_kw)
-    if per_slot_kw is not None:
-        bound = np.minimum(bound, np.maximum(per_slot_kw, 0.0))
-    return bound
 
 
 def direction_rows_needed(

@@ -10,9 +10,10 @@ clock) `LivePlanner.run(now)`:
    grid meter stops the cycle: nothing is known at the connection point);
 3. takes the weather forecast (live: energy.control.weather's fallback chain), the day-ahead
    prices (live: the store, forecast beyond the published slots, energy.control.prices) and the
-   grid operator's limits in force (energy.control.grid_signals; a change re-plans at once), plans with PlanningCycle (forecasts, tariff, one warm HiGHS
-   solve) and stores the forecast it used (issue time and model version) and the plan as
-   proposed, its summary saying where weather and prices came from;
+   grid operator's limits in force (energy.control.grid_signals; a change re-plans at once),
+   plans with PlanningCycle (forecasts, tariff, one warm HiGHS solve) and stores the forecast
+   it used (issue time and model version) and the plan as proposed, its summary saying where
+   weather, prices and limits came from;
 4. applies the release policy (energy.control.release). The dispatch job activates approved plans
    (`promote_approved`), whoever approved them: one place makes plans active, so an automatic and
    an operator's approval cannot race to supersede the same plan.

@@ -254,6 +254,19 @@ def test_grid_operator_bounds_per_slot_cap_export_and_import_where_given():
     assert result.violations == ()
 
 
+def test_a_grid_operator_bound_that_cannot_be_kept_is_reported_as_a_violation():
+    # 1 kW of household load and nothing to cover it: an import bound of 0.4 kW is broken by 0.6
+    site = make_site([{"id": "h1"}])
+    inputs = dataclasses.replace(
+        make_inputs(site, 4, price=0.30, load={"h1": 1.0}),
+        import_limit_kw=np.array([0.4, np.inf, np.inf, np.inf]),
+    )
+    result = DispatchOptimizer(site, options=OptimizerOptions(horizon_slots=4)).solve(inputs)
+    (violation,) = result.violations
+    assert (violation.limit, violation.n_slots) == ("grid_import_limit", 1)
+    assert violation.max_amount == pytest.approx(0.6)
+
+
 def test_negative_price_gets_binaries_and_no_simultaneous_charge_and_discharge():
     # at -0.20 EUR/kWh an LP would charge and discharge at once to burn energy in the losses
     site = make_site(
