@@ -589,7 +589,7 @@ class ControlConfig(_Model):
 #       min_power_per_device_kw: 4.2      # §14a EnWG: never dim a controllable device below this
 #       failsafe_h: 2.0                   # a silent source's last limit holds this long, then lifts
 #       control_box:                      # FNN control box relay contacts on a Modbus digital I/O
-#         device: {host: 10.0.0.40, port: 502, unit_id: 1, register_map: wago_750_352_io}
+#         device: {host: 10.0.0.40, port: 502, unit_id: 1, register_map: wago_750_352_io.yaml}
 #         contacts:
 #           - {point: di_1, dimming_kw: 16.8}   # contact closed: §14a dimming to 16.8 kW
 #           - {point: di_2, feed_in_kw: 0.0}    # contact closed: no feed-in
@@ -640,7 +640,8 @@ class ControlBoxConfig(_Model):
 
 
 class GridSignalsConfig(_Model):
-    """Grid-operator signals: §14a dimming and temporary feed-in limits (module docstring)."""
+    """Grid-operator signals: §14a dimming and temporary feed-in limits (example above;
+    docs/operations.md)."""
 
     min_power_per_device_kw: Annotated[float, Field(ge=MIN_POWER_PER_DEVICE_KW)] = (
         MIN_POWER_PER_DEVICE_KW
