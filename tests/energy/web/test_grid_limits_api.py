@@ -8,7 +8,7 @@ import datetime as dt
 from collections.abc import Iterator
 
 import pytest
-from web_support import NOW, Web, build_web
+from web_support import NOW, Web, build_web, login
 
 from energy.config import GridSignalsConfig
 from energy.control.grid_signals import GridSignals
@@ -55,6 +55,10 @@ def test_a_limit_set_through_the_api_is_applied_shown_and_lifted(signalled: Web)
     assert "12.5 kW" in light["text"]
     assert f"api:operator#{made['id']}" in light["text"]
     assert light["rows"][0]["until"] == "2026-11-24T07:30:00+00:00"
+    login(web.client, "viewer")
+    page = web.client.get("/status").text
+    assert "Grid limits" in page
+    assert "§14a dimming of the controllable devices to 12.5 kW" in page
 
     lifted = web.client.post(f"/api/grid-limits/{made['id']}/lift", headers=web.auth(Role.OPERATOR))
     assert lifted.status_code == 200
