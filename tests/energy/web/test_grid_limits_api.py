@@ -15,6 +15,7 @@ from energy.control.grid_signals import GridSignals
 from energy.site import Site
 from energy.store import Store
 from energy.store.audit import read_audit
+from energy.store.chain import verify_chain
 from energy.store.users import Role
 
 
@@ -72,6 +73,7 @@ def test_a_limit_set_through_the_api_is_applied_shown_and_lifted(signalled: Web)
         "grid_limit.in_force",
         "grid_limit.add",
     ]
+    assert verify_chain(web.store, "audit_log").ok  # every entry in the hash chain
 
 
 def test_the_tightest_limit_of_each_kind_is_in_force(signalled: Web) -> None:
