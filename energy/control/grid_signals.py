@@ -6,7 +6,9 @@
   (config/registermaps/wago_750_352_io.yaml), are read once per cycle; every closed contact puts
   its configured limit in force "while signalled". When the module stops answering, the last
   limits read stay in force for the failsafe duration (grid_signals.failsafe_h, default 2 h)
-  from the last good read and are lifted after it (alarm `grid_signal_lost` throughout);
+  from the last good read and are lifted after it (alarm `grid_signal_lost` throughout); a
+  process that starts while the box is silent keeps the box's limits its predecessor applied
+  (from the audit log) for the failsafe duration from its start;
 - the API (POST /api/grid-limits): limits stored with their end (energy.store.grid_limits).
   A caller that stops renewing its limit loses it at that end.
 
@@ -36,7 +38,7 @@ from energy.site import AssetKind, Site
 from energy.store.alarms import Severity, clear_alarm, raise_alarm
 from energy.store.audit import append_audit
 from energy.store.engine import Store
-from energy.store.grid_limits import APPLIED_ACTION, active_api_limits
+from energy.store.grid_limits import APPLIED_ACTION, active_api_limits, applied_limits
 
 __all__ = ["GridSignals", "combined_limits", "device_caps", "reported_caps"]
 
@@ -83,6 +85,7 @@ class GridSignals:
         self._box_limits: list[GridLimit] = []
         self._box_good_at: dt.datetime | None = None
         self._box_failing = False
+        self._restored = False
         #: True when the last refresh changed the limits in force
         self.changed = False
 
@@ -123,9 +126,39 @@ class GridSignals:
         self._box_limits, self._box_good_at, self._box_failing = limits, now, False
         return limits
 
+    def _restore(self, now: dt.datetime) -> None:
+        """After a restart with a silent box: the box's limits the previous process applied (the
+        audit log) count as read now, so the failsafe holds them for its full duration (or until
+        the end of a failsafe that was already running)."""
+        self._restored = True
+        applied = applied_limits(self.store, self.site.id)
+        box = [
+            limit
+            for limit in (applied[1].values() if applied is not None else ())
+            if limit and str(limit["source"]).startswith("control_box:")
+        ]
+        failsafe = dt.timedelta(seconds=self.config.failsafe_s)
+        # a limit already in its failsafe keeps its end (a restart does not prolong it)
+        good_at = min(
+            (dt.datetime.fromisoformat(b["until"]) - failsafe if b["until"] else now for b in box),
+            default=None,
+        )
+        if good_at is not None and now < good_at + failsafe:
+            self._box_good_at = good_at
+            self._box_limits = [
+                GridLimit(LimitKind(b["kind"]), float(b["limit_kw"]), b["source"]) for b in box
+            ]
+            log.warning(
+                "control box silent at the start: keeping the limits applied before the restart "
+                "(%s) for the failsafe duration",
+                ", ".join(g.source for g in self._box_limits),
+            )
+
     def _failsafe(self, now: dt.datetime, error: str) -> list[GridLimit]:
         """The control box did not answer: its last limits until the failsafe ends, then none."""
         self._box_failing = True
+        if self._box_good_at is None and not self._restored:
+            self._restore(now)
         if self._box_good_at is None:
             kept: list[GridLimit] = []
             note = "no limit was read before: none in force"

@@ -148,3 +148,26 @@ def test_a_charging_battery_is_clamped_to_its_share_and_discharging_is_not(site:
         "limit",
     )
     assert (commands["quartier-flow"].value, commands["quartier-flow"].source) == (-10.0, "plan")
+
+
+def test_a_restart_while_the_box_is_silent_keeps_the_limits_applied_before(
+    store: Store, site: Site
+) -> None:
+    box = FakeBox()
+    box.closed = {"di_1": True, "di_2": False}
+    signalled_site = signalled(site, failsafe_h=2.0)
+    before = GridSignals(signalled_site, store, box)  # type: ignore[arg-type]
+    assert asyncio.run(before.refresh(T0)).dimming is not None
+    box.silent = True
+    restarted = GridSignals(signalled_site, store, box)  # type: ignore[arg-type]
+    start = T0 + dt.timedelta(minutes=10)
+    kept = asyncio.run(restarted.refresh(start)).dimming
+    assert kept == GridLimit(
+        LimitKind.DIMMING, 20.0, "control_box:di_1", start + dt.timedelta(hours=2)
+    )
+    # a second restart inside that failsafe does not prolong it
+    again = GridSignals(signalled_site, store, box)  # type: ignore[arg-type]
+    later = asyncio.run(again.refresh(start + dt.timedelta(hours=1))).dimming
+    assert later is not None
+    assert later.until == start + dt.timedelta(hours=2)
+    assert asyncio.run(again.refresh(start + dt.timedelta(hours=2))).dimming is None
