@@ -118,7 +118,8 @@ class SimulatedDistrict:
         self.unknown_unit = unknown_unit
         self.refresh_s = refresh_s
         self._assets = [a for a in site.devices() if a.device is not None]
-        served_ids = [a.id for a in self._assets] + list(_io_modules(site))
+        self._io_modules = _io_modules(site)
+        served_ids = [a.id for a in self._assets] + list(self._io_modules)
         unknown = sorted(set(self.fault_plan.devices) - set(served_ids))
         if unknown:
             known = ", ".join(served_ids)
@@ -139,7 +140,6 @@ class SimulatedDistrict:
             device.rng = device_rng(self.fault_plan.seed, asset.id)
             _initialise_held(device, endpoint)
             self.simulated[asset.id] = device
-        self._io_modules = _io_modules(site)
         for io_id, endpoint in self._io_modules.items():
             register_map = load_register_map(endpoint.register_map, device=io_id)
             self._maps[io_id] = register_map
