@@ -27,12 +27,13 @@ from energy.config import (
 )
 from energy.control.clock import ManualClock
 from energy.control.runtime import ControlRuntime
+from energy.control.state import read_site_state
 from energy.site import Site
 from energy.store import Store
 from energy.store.alarms import list_alarms
 from energy.store.audit import read_audit
 from energy.store.controls import OverrideKind, add_override
-from energy.store.plans import list_plans
+from energy.store.plans import list_plans, read_plan_values
 from energy.store.sites import sync_site
 
 pytestmark = pytest.mark.slow
@@ -41,6 +42,10 @@ START = dt.datetime(2026, 1, 15, 10, 0, tzinfo=dt.UTC)
 BIG_HP = "house-01.hp"
 #: operator setpoints above the §14a floor: heat pump power and battery charging, kW
 FORCED_KW = {BIG_HP: 8.0, "house-05.battery": 6.0, "house-01.battery": 5.0, "quartier-flow": 25.0}
+#: under a dimming limit of 0 kW: six devices rated above 4.2 kW keep 4.2 kW each (the heat
+#: pump of house 1, the batteries of houses 1, 3, 5 and 7, the flow battery), the others their
+#: rating (heat pumps of houses 2-7: 17.8 kW, batteries of houses 2, 4 and 6: 10.1 kW)
+DEVICES_DIMMED_KW = 6 * 4.2 + 17.8 + 10.1
 
 
 def dimmable_site(site: Site) -> Site:
@@ -145,6 +150,18 @@ def test_a_dimming_signal_reaches_every_affected_device_within_one_dispatch_cycl
             replanned = list_plans(store, served.id, limit=1)[0]
             assert replanned.id != first_plan.id
             assert replanned.summary["grid_limits"]["dimming"]["limit_kw"] == 0.0
+            # its grid import stays within the household load plus the devices' shares
+            values = read_plan_values(store, replanned.id)
+            per_slot = values.pivot_table(
+                index="slot_start", columns=["asset_id", "quantity"], values="value"
+            )
+            household = sum(per_slot[(h.id, "load_kw")] for h in served.houses)
+            shares = rt.grid_signals.external_limits(  # type: ignore[union-attr]
+                read_site_state(store, served, clock.now(), 1000.0)
+            )
+            assert shares is not None
+            assert shares.dimming_kw == pytest.approx(DEVICES_DIMMED_KW)
+            assert (per_slot[("grid", "import_kw")] <= household + shares.dimming_kw + 1e-6).all()
 
             # the control box falls silent: the limit holds for the failsafe's 2 h, then lifts
             district.set_faults(CONTROL_BOX_ID, DeviceFaults(no_response_probability=1.0))
