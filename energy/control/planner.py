@@ -153,13 +153,13 @@ class LivePlanner:
     ):
         """prices: the live day-ahead prices (None: the tariff's price file, as simulated);
         grid_signals: the grid operator's limits (None: only the caps heat pumps report)."""
-        self.grid_signals = grid_signals
         self.site = site
         self.store = store
         self.cycle = cycle
         self.weather = weather
         self.stale_after_s = stale_after_s
         self.prices = prices
+        self.grid_signals = grid_signals
         #: the forecaster that needs no history, used when a trained one cannot forecast
         self.bootstrap = cycle.forecaster
         self.history_days: int | None = None
