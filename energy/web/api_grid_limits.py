@@ -1,7 +1,8 @@
 """REST API for the grid operator's limits: §14a dimming and temporary feed-in limits.
 
-The grid operator (or a marketer acting for it) sets a limit with an API token of a user holding
-the control permission (role operator): POST /api/grid-limits with the kind, the kW and its end
+The grid operator (or a marketer acting for it) sets a limit with the API token of a user of role
+grid_operator (permission grid_limits only: it sees nothing else of the district; operators and
+administrators hold the permission too): POST /api/grid-limits with the kind, the kW and its end
 (at most grid_signals.max_api_limit_h ahead). The control loop applies it at its next dispatch
 cycle and plans with it; a caller that stops renewing its limit loses it at that end. Setting and
 lifting are audited with the caller's name.
@@ -31,8 +32,7 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/api", tags=["grid limits"])
 
-Reader = Annotated[Principal, Depends(require(Permission.READ))]
-Controller = Annotated[Principal, Depends(require(Permission.CONTROL))]
+GridLimits = Annotated[Principal, Depends(require(Permission.GRID_LIMITS))]
 
 
 class GridLimitIn(BaseModel):
@@ -57,7 +57,7 @@ def _signals_or_409(request: Request) -> float:
 
 
 @router.get("/grid-limits")
-def grid_limits(request: Request, _: Reader) -> dict[str, Any]:
+def grid_limits(request: Request, _: GridLimits) -> dict[str, Any]:
     """The limits the control loop applies (with when that began) and the API limits in force."""
     store, site = store_of(request), site_of(request)
     applied = applied_limits(store, site.id)
@@ -68,7 +68,7 @@ def grid_limits(request: Request, _: Reader) -> dict[str, Any]:
 
 
 @router.post("/grid-limits", status_code=201, responses=CONFLICT)
-def grid_limit_add(request: Request, principal: Controller, body: GridLimitIn) -> dict[str, Any]:
+def grid_limit_add(request: Request, principal: GridLimits, body: GridLimitIn) -> dict[str, Any]:
     longest_h = _signals_or_409(request)
     now = now_of(request)
     start = body.valid_from or now
@@ -96,7 +96,7 @@ def grid_limit_add(request: Request, principal: Controller, body: GridLimitIn) -
 
 
 @router.post("/grid-limits/{limit_id}/lift", responses={**NOT_FOUND, **CONFLICT})
-def grid_limit_lift(request: Request, principal: Controller, limit_id: RowId) -> dict[str, Any]:
+def grid_limit_lift(request: Request, principal: GridLimits, limit_id: RowId) -> dict[str, Any]:
     _signals_or_409(request)
     try:
         lift_grid_limit(

@@ -27,7 +27,7 @@ def signalled(site: Site, store: Store) -> Iterator[Web]:
         yield instance
 
 
-def _post(web: Web, role: Role = Role.OPERATOR, **body: object) -> dict:
+def _post(web: Web, role: Role = Role.GRID_OPERATOR, **body: object) -> dict:
     response = web.client.post("/api/grid-limits", json=body, headers=web.auth(role))
     return {"status": response.status_code, **response.json()}
 
@@ -37,7 +37,7 @@ def test_a_limit_set_through_the_api_is_applied_shown_and_lifted(signalled: Web)
     made = _post(web, kind="dimming", limit_kw=12.5, duration_minutes=90, reason="Engpass")
     assert made["status"] == 201
     assert made["valid_until"] == "2026-11-24T07:30:00Z"
-    listed = web.client.get("/api/grid-limits", headers=web.auth(Role.VIEWER)).json()
+    listed = web.client.get("/api/grid-limits", headers=web.auth(Role.GRID_OPERATOR)).json()
     assert [(r["kind"], r["limit_kw"]) for r in listed["api_limits"]] == [("dimming", 12.5)]
     assert listed["applied"] is None  # the control loop has not run yet
 
@@ -45,7 +45,7 @@ def test_a_limit_set_through_the_api_is_applied_shown_and_lifted(signalled: Web)
     in_force = asyncio.run(signals.refresh(NOW))
     assert in_force.dimming is not None
     assert in_force.dimming.limit_kw == 12.5
-    assert in_force.dimming.source == f"api:operator#{made['id']}"
+    assert in_force.dimming.source == f"api:grid_operator#{made['id']}"
     assert in_force.dimming.until == NOW + dt.timedelta(minutes=90)
     light = next(
         li
@@ -54,14 +54,16 @@ def test_a_limit_set_through_the_api_is_applied_shown_and_lifted(signalled: Web)
     )
     assert light["level"] == "warn"
     assert "12.5 kW" in light["text"]
-    assert f"api:operator#{made['id']}" in light["text"]
+    assert f"api:grid_operator#{made['id']}" in light["text"]
     assert light["rows"][0]["until"] == "2026-11-24T07:30:00+00:00"
     login(web.client, "viewer")
     page = web.client.get("/status").text
     assert "Grid limits" in page
     assert "§14a dimming of the controllable devices to 12.5 kW" in page
 
-    lifted = web.client.post(f"/api/grid-limits/{made['id']}/lift", headers=web.auth(Role.OPERATOR))
+    lifted = web.client.post(
+        f"/api/grid-limits/{made['id']}/lift", headers=web.auth(Role.GRID_OPERATOR)
+    )
     assert lifted.status_code == 200
     assert asyncio.run(signals.refresh(NOW + dt.timedelta(seconds=5))).dimming is None
     again = web.client.post(f"/api/grid-limits/{made['id']}/lift", headers=web.auth(Role.OPERATOR))
@@ -84,7 +86,7 @@ def test_the_tightest_limit_of_each_kind_is_in_force(signalled: Web) -> None:
     assert in_force.feed_in is not None
     assert (in_force.feed_in.limit_kw, in_force.feed_in.source) == (
         10.0,
-        f"api:operator#{tight['id']}",
+        f"api:grid_operator#{tight['id']}",
     )
     # after the tight one ends, the looser one holds
     later = asyncio.run(GridSignals(web.site, web.store).refresh(NOW + dt.timedelta(minutes=45)))
@@ -105,7 +107,7 @@ def test_the_tightest_limit_of_each_kind_is_in_force(signalled: Web) -> None:
 )
 def test_a_bad_limit_is_refused_with_the_reason(signalled: Web, body: dict, expected: str) -> None:
     response = signalled.client.post(
-        "/api/grid-limits", json=body, headers=signalled.auth(Role.OPERATOR)
+        "/api/grid-limits", json=body, headers=signalled.auth(Role.GRID_OPERATOR)
     )
     assert response.status_code == 422
     assert expected in " ".join(d["msg"] for d in response.json()["detail"])
@@ -120,3 +122,16 @@ def test_a_site_without_grid_signals_refuses_limits(web: Web) -> None:
     made = _post(web, kind="dimming", limit_kw=5.0, duration_minutes=10)
     assert made["status"] == 409
     assert "grid_signals" in made["detail"]
+
+
+def test_the_grid_operator_sees_nothing_else_and_operators_may_set_limits(signalled: Web) -> None:
+    web = signalled
+    for path in ("/api/measurements/latest", "/api/plans", "/api/status", "/api/audit"):
+        response = web.client.get(path, headers=web.auth(Role.GRID_OPERATOR))
+        assert response.status_code == 403, path
+    assert (
+        _post(web, Role.OPERATOR, kind="feed_in", limit_kw=20.0, duration_minutes=15)["status"]
+        == 201
+    )
+    for role in (Role.VIEWER, Role.ANALYST):
+        assert _post(web, role, kind="feed_in", limit_kw=20.0, duration_minutes=15)["status"] == 403
