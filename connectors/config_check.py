@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from connectors.registermap import RegisterMap, RegisterMapError, load_register_map
-from energy.config import ConfigIssue, HeatPumpControl
+from connectors.registermap import DataType, RegisterMap, RegisterMapError, load_register_map
+from energy.config import CONTROL_BOX_ID, ConfigIssue, HeatPumpControl
 from energy.site import Asset, AssetKind, Site
 
 __all__ = ["control_point_warnings", "missing_control_points", "referenced_file_issues"]
@@ -22,22 +22,43 @@ Need = tuple[str, Callable[[RegisterMap], bool]]
 
 
 def referenced_file_issues(site: Site) -> list[ConfigIssue]:
-    """One issue per problem in a referenced file, naming the device and the register map."""
+    """One issue per problem in a referenced file, naming the device and the register map;
+    the control box's contacts must be digital inputs of its map."""
     issues: list[ConfigIssue] = []
     config_file = str(site.config.source_path or "site configuration")
-    for asset in site.devices():
-        assert asset.device is not None
+    endpoints = [(a.id, a.device) for a in site.devices() if a.device is not None]
+    signals = site.config.grid_signals
+    box = signals.control_box if signals is not None else None
+    if box is not None:
+        endpoints.append((CONTROL_BOX_ID, box.device))
+    for device_id, endpoint in endpoints:
+        where = f"device {device_id}: register_map {endpoint.register_map!r}"
         try:
-            load_register_map(asset.device.register_map, device=asset.id)
+            register_map = load_register_map(endpoint.register_map, device=device_id)
         except RegisterMapError as exc:
             issues.extend(
                 ConfigIssue(
                     file=config_file,
-                    key_path=f"device {asset.id}: register_map {asset.device.register_map!r}",
+                    key_path=where,
                     expected=f"a valid register map ({issue.expected})",
                     found=f"{issue.file}: {issue.key_path}: {issue.found}",
                 )
                 for issue in exc.issues
+            )
+            continue
+        if box is not None and device_id == CONTROL_BOX_ID:
+            issues.extend(
+                ConfigIssue(
+                    file=config_file,
+                    key_path=f"grid_signals.control_box.contacts: point {c.point!r}",
+                    expected=f"a bool point of {where}",
+                    found="no such point"
+                    if c.point not in register_map.by_name
+                    else f"dtype {register_map.point(c.point).dtype.value}",
+                )
+                for c in box.contacts
+                if c.point not in register_map.by_name
+                or register_map.point(c.point).dtype is not DataType.BOOL
             )
     return issues
 

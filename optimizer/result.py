@@ -252,13 +252,14 @@ def evaluate_plan(
                     f"{pump.tank.temp_max_c}] degC",
                 )
             )
-    over_import = np.maximum(imp - config.grid.import_limit_kw, 0.0)
     export_limit = (
         config.grid.export_limit_kw
         if config.grid.feed_in_limit_kw is None
         else min(config.grid.export_limit_kw, config.grid.feed_in_limit_kw)
     )
-    over_export = np.maximum(exp - export_limit, 0.0)
+    import_bound, export_bound = inputs.grid_bounds_kw(config.grid.import_limit_kw, export_limit)
+    over_import = np.maximum(imp - import_bound, 0.0)
+    over_export = np.maximum(exp - export_bound, 0.0)
     limit_kwh += dt * float(over_import.sum() + over_export.sum())
     violations += _runs(index, over_import, "grid_import_limit", GRID_ID, "kW")
     violations += _runs(index, over_export, "grid_export_limit", GRID_ID, "kW")

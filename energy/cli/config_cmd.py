@@ -11,7 +11,7 @@ from rich.table import Table
 
 from connectors.config_check import control_point_warnings, referenced_file_issues
 from energy.cli.params import ConfigOpt
-from energy.config import DEFAULT_SITE_CONFIG, SiteConfigError
+from energy.config import DEFAULT_SITE_CONFIG, SiteConfig, SiteConfigError
 from energy.site import AssetKind, Site, load_site
 
 app = typer.Typer(help="Check and show site configuration files.", no_args_is_help=True)
@@ -89,9 +89,24 @@ def _summary_table(site: Site) -> Table:
         f"{len(cfg.houses)} houses, {pv_total:.1f} kWp PV, {storage_total:.1f} kWh storage; grid "
         f"import {cfg.grid.import_limit_kw:.0f} kW / export {cfg.grid.export_limit_kw:.0f} kW; "
         f"tariff {cfg.tariff.kind}; objective {cfg.objective.kind}; "
-        f"{sum(1 for _ in site.devices())} Modbus devices; time zone {cfg.location.timezone}"
+        f"{sum(1 for _ in site.devices())} Modbus devices; time zone {cfg.location.timezone}; "
+        f"{_grid_signals(cfg)}"
     )
     return table
+
+
+def _grid_signals(cfg: SiteConfig) -> str:
+    """One phrase on the grid operator's signals the site takes."""
+    signals = cfg.grid_signals
+    if signals is None:
+        return "grid signals off"
+    box = signals.control_box
+    source = (
+        f"control box at {box.device.host}:{box.device.port} ({len(box.contacts)} contacts) and API"
+        if box is not None
+        else "API only"
+    )
+    return f"grid signals: {source}, failsafe {signals.failsafe_h:g} h"
 
 
 @app.command("check")

@@ -33,7 +33,9 @@ from energy.store.users import (
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Manage users (roles: viewer, operator, analyst, admin) and API tokens.")
+app = typer.Typer(
+    help="Manage users (roles: viewer, operator, analyst, admin, grid_operator) and API tokens."
+)
 
 PASSWORD_ENV = "KV_USER_PASSWORD"
 
@@ -68,7 +70,9 @@ def _fail(exc: Exception) -> typer.Exit:
 @app.command("add")
 def add(
     name: Annotated[str, typer.Argument(help="User name (letters, digits, . _ - @).")],
-    role: Annotated[Role, typer.Option("--role", help="viewer, operator, analyst or admin.")],
+    role: Annotated[
+        Role, typer.Option("--role", help="viewer, operator, analyst, admin or grid_operator.")
+    ],
     config: ConfigOpt = None,
     url: UrlOpt = None,
 ) -> None:

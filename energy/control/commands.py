@@ -7,8 +7,9 @@ curtailable PV systems), in site order, and applies, in this order of precedence
 1. manual mode: an asset in manual mode gets no command from the plan (only its override);
 2. an operator override: a fixed setpoint in the asset's setpoint unit, or "local";
 3. the plan, mapped per device kind (below);
-4. external limits on top of 2 and 3: the grid operator's dimming cap per heat pump and a
-   temporary feed-in limit (section 14a EnWG; safety rule 7: they override the optimizer).
+4. external limits on top of 2 and 3: the grid operator's dimming cap per heat pump and per
+   charging battery, and a temporary feed-in limit (section 14a EnWG; safety rule 7: they
+   override the optimizer and the operator's overrides).
 
 Per device kind:
 
@@ -197,6 +198,7 @@ def commands_for_slot(
         else None
     )
     caps = dict(limits.heat_pump_cap_kw) if limits is not None else {}
+    charge_caps = dict(limits.battery_charge_cap_kw) if limits is not None else {}
     commands: list[DeviceCommand] = []
 
     def planned(asset_id: str, quantity: str) -> float:
@@ -207,25 +209,24 @@ def commands_for_slot(
         config = battery.config
         override = in_force.get(battery.id)
         if override is not None:
-            commands.append(
-                _overridden(
-                    battery.id,
-                    CommandKind.BATTERY_POWER_KW,
-                    override,
-                    config_clamp=(-config.discharge_max_kw, config.charge_max_kw),
-                )
+            command = _overridden(
+                battery.id,
+                CommandKind.BATTERY_POWER_KW,
+                override,
+                config_clamp=(-config.discharge_max_kw, config.charge_max_kw),
             )
         elif modes.get(battery.id) == AssetMode.MANUAL:
             continue
         elif values is None:
-            commands.append(_release(battery.id))
+            command = _release(battery.id)
         else:
             power = planned(battery.id, "power_kw")
             power = min(max(power, -config.discharge_max_kw), config.charge_max_kw)
             if self_consumption_to_local and _self_consuming(battery, power, plant, planned):
-                commands.append(_release(battery.id, "plan"))
+                command = _release(battery.id, "plan")
             else:
-                commands.append(DeviceCommand(battery.id, CommandKind.BATTERY_POWER_KW, power))
+                command = DeviceCommand(battery.id, CommandKind.BATTERY_POWER_KW, power)
+        commands.append(_charge_capped(command, charge_caps.get(battery.id)))
 
     for hp in plant.heat_pumps:
         override = in_force.get(hp.id)
@@ -392,6 +393,14 @@ def _capped(hp: HeatPumpUnit, command: DeviceCommand, cap: float | None) -> Devi
     if forcing and cap < hp.config.electric_min_kw:
         return DeviceCommand(command.asset_id, command.kind, float(SG_NORMAL), "limit")
     return command
+
+
+def _charge_capped(command: DeviceCommand, cap: float | None) -> DeviceCommand:
+    """Apply a dimming cap to a battery's charging (discharging and local mode are not drawn
+    from the grid: the local self-consumption mode charges from surplus only)."""
+    if cap is None or command.value is None or command.value <= cap:
+        return command
+    return DeviceCommand(command.asset_id, command.kind, cap, "limit")
 
 
 def _minutes(state: DispatchState | None, hp_id: str) -> tuple[bool | None, float]:

@@ -62,6 +62,8 @@ class Role(StrEnum):
     OPERATOR = "operator"
     ANALYST = "analyst"
     ADMIN = "admin"
+    #: the grid operator's (or a marketer's) API account: sets §14a and feed-in limits only
+    GRID_OPERATOR = "grid_operator"
 
 
 class UserError(ValueError):

@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from energy.site import Site
 from energy.store.engine import Store
-from energy.web import api, api_users, pages
+from energy.web import api, api_grid_limits, api_users, pages
 from energy.web.auth import (
     ForbiddenError,
     NotAuthenticatedError,
@@ -220,6 +220,7 @@ def create_app(site: Site, store: Store, settings: WebSettings | None = None) ->
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(api.router)
     app.include_router(api_users.router)
+    app.include_router(api_grid_limits.router)
     app.include_router(pages.router)
     install_documented_openapi(app)
     return app

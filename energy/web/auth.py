@@ -46,13 +46,17 @@ class Permission(StrEnum):
     """Forecast values, backtests, plan data downloads."""
     ADMIN = "admin"
     """Users and API tokens."""
+    GRID_LIMITS = "grid_limits"
+    """Set, lift and list the grid operator's limits (§14a dimming, feed-in)."""
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.VIEWER: frozenset({Permission.READ}),
-    Role.OPERATOR: frozenset({Permission.READ, Permission.CONTROL}),
+    Role.OPERATOR: frozenset({Permission.READ, Permission.CONTROL, Permission.GRID_LIMITS}),
     Role.ANALYST: frozenset({Permission.READ, Permission.ANALYSIS}),
     Role.ADMIN: frozenset(Permission),
+    # the grid operator sees and sets its limits, nothing of the district's data
+    Role.GRID_OPERATOR: frozenset({Permission.GRID_LIMITS}),
 }
 
 

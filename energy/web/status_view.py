@@ -19,6 +19,7 @@ from energy.site import Site
 from energy.store.alarms import list_alarms
 from energy.store.controls import active_overrides, asset_modes_of
 from energy.store.engine import Store
+from energy.store.grid_limits import applied_limits
 from energy.store.incidents import group_incidents
 from energy.store.jobs import job_status
 from energy.store.leases import lease_holder
@@ -283,6 +284,43 @@ def _weather_light(store: Store, site: Site) -> Light:
     return Light("Weather", Level.OK, f"{source} forecast issued {when}")
 
 
+_LIMIT_NAMES = {"dimming": "§14a dimming of the controllable devices", "feed_in": "feed-in limit"}
+
+
+def _grid_limits_light(store: Store, site: Site) -> Light:
+    """The grid operator's limits the control loop applies: kind, kW, source and end."""
+    applied = applied_limits(store, site.id)
+    if applied is None:
+        return Light("Grid limits", Level.OK, "no limit of the grid operator recorded")
+    since, limits = applied
+    rows = [
+        {
+            "kind": kind,
+            "limit_kw": limit["limit_kw"],
+            "source": limit["source"],
+            "until": limit["until"],
+            "since": since.isoformat(),
+        }
+        for kind, limit in limits.items()
+        if limit
+    ]
+    if not rows:
+        return Light(
+            "Grid limits", Level.OK, f"none in force (since {format_local(since, site.tz)})"
+        )
+    parts = []
+    for row in rows:
+        end = (
+            f"until {format_local(dt.datetime.fromisoformat(row['until']), site.tz)}"
+            if row["until"]
+            else "while signalled"
+        )
+        parts.append(
+            f"{_LIMIT_NAMES[row['kind']]} to {row['limit_kw']:g} kW ({row['source']}, {end})"
+        )
+    return Light("Grid limits", Level.WARN, "; ".join(parts), rows)
+
+
 def _target_limits(site: Site) -> dict[str, tuple[bool, float]]:
     publication = site.config.publication
     return {
@@ -379,6 +417,8 @@ def build_status(site: Site, store: Store, settings: WebSettings) -> StatusRepor
         )
     )
     lights.append(_weather_light(store, site))
+    if site.config.grid_signals is not None:
+        lights.append(_grid_limits_light(store, site))
     holder = lease_holder(store, site.id, now)
     lights.append(
         Light(

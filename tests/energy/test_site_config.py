@@ -89,3 +89,12 @@ def test_unparseable_or_wrong_shape(tmp_path: Path, text: str, where: str) -> No
 def test_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(SiteConfigError, match=r"nope\.yaml"):
         load_site_config(tmp_path / "nope.yaml")
+
+
+def test_weather_is_kept_at_least_as_long_as_the_forecasters_learn(tmp_path: Path) -> None:
+    data = yaml.safe_load(DEFAULT_SITE_CONFIG.read_text())
+    data["site"].setdefault("weather", {})["retention_days"] = 10
+    path = tmp_path / "site.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(SiteConfigError, match=r"retention_days \(10\) must be at least"):
+        load_site_config(path)

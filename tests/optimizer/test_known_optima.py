@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -216,6 +218,53 @@ def test_feed_in_limit_caps_export_and_curtails_the_rest():
     result = DispatchOptimizer(site, horizon_slots=4).solve(inputs)
     np.testing.assert_allclose(result.values[(GRID_ID, "export_kw")], 2.0, atol=1e-7)
     assert result.violations == ()
+
+
+def test_grid_operator_bounds_per_slot_cap_export_and_import_where_given():
+    # a temporary feed-in limit of 1 kW in the first two slots (curtailing 2 kW there), and a
+    # §14a import bound: the battery may not charge more than 2 kW above the 1 kW load in
+    # slot 3, where the price is lowest, so it buys the rest in slot 4 (inf: no bound)
+    site = make_site(
+        [
+            {"id": "h1", "pv": {"peak_kw": 5.0, "tilt_deg": 30, "azimuth_deg": 180}},
+            {"id": "h2", "battery": battery()},
+        ]
+    )
+    inputs = make_inputs(
+        site,
+        6,
+        price=[0.30, 0.30, 0.10, 0.12, 0.40, 0.40],
+        export_price=0.08,
+        load={"h1": 0.0, "h2": 1.0},
+        pv={"h1.pv": [4.0, 4.0, 0.0, 0.0, 0.0, 0.0]},
+    )
+    inputs = dataclasses.replace(
+        inputs,
+        export_limit_kw=np.array([1.0, 1.0, np.inf, np.inf, np.inf, np.inf]),
+        import_limit_kw=np.array([np.inf, np.inf, 3.0, np.inf, np.inf, np.inf]),
+    )
+    result = DispatchOptimizer(site, options=OptimizerOptions(horizon_slots=6)).solve(inputs)
+    exported = result.values[(GRID_ID, "export_kw")]
+    imported = result.values[(GRID_ID, "import_kw")]
+    assert exported[0] <= 1.0 + 1e-7
+    assert exported[1] <= 1.0 + 1e-7
+    assert imported[2] <= 3.0 + 1e-7
+    assert imported[2] == pytest.approx(3.0, abs=1e-6)
+    assert imported[3] > 1.0 + 1e-6  # the rest of the charge comes a slot later
+    assert result.violations == ()
+
+
+def test_a_grid_operator_bound_that_cannot_be_kept_is_reported_as_a_violation():
+    # 1 kW of household load and nothing to cover it: an import bound of 0.4 kW is broken by 0.6
+    site = make_site([{"id": "h1"}])
+    inputs = dataclasses.replace(
+        make_inputs(site, 4, price=0.30, load={"h1": 1.0}),
+        import_limit_kw=np.array([0.4, np.inf, np.inf, np.inf]),
+    )
+    result = DispatchOptimizer(site, options=OptimizerOptions(horizon_slots=4)).solve(inputs)
+    (violation,) = result.violations
+    assert (violation.limit, violation.n_slots) == ("grid_import_limit", 1)
+    assert violation.max_amount == pytest.approx(0.6)
 
 
 def test_negative_price_gets_binaries_and_no_simultaneous_charge_and_discharge():
