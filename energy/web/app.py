@@ -34,6 +34,7 @@ from energy.web.auth import (
     csrf_token_of,
     require,
 )
+from energy.web.i18n import LanguageMiddleware, gettext, install_template_language
 from energy.web.localtime import format_local
 from energy.web.openapi_doc import install_documented_openapi
 from energy.web.ratelimit import LoginRateLimiter
@@ -115,7 +116,11 @@ def _install_error_handlers(app: FastAPI) -> None:
                 target += f"?{request.url.query}"
             return RedirectResponse(f"/login?next={quote(target, safe='/?=&')}", status_code=303)
         return JSONResponse(
-            {"detail": "authentication required: log in or send Authorization: Bearer <token>"},
+            {
+                "detail": gettext(
+                    "authentication required: log in or send Authorization: Bearer <token>"
+                )
+            },
             status_code=401,
             headers={"WWW-Authenticate": "Bearer"},
         )
@@ -140,8 +145,8 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def store_unavailable(request: Request, exc: SQLAlchemyError) -> Response:
         log.error("%s %s: store error %s", request.method, request.url.path, type(exc).__name__)
         settings: WebSettings = request.app.state.settings
-        note = settings.store_outage() or "the store did not answer"
-        message = f"The store is unavailable: {note}. Try again shortly."
+        note = settings.store_outage() or gettext("the store did not answer")
+        message = gettext("The store is unavailable: %(note)s. Try again shortly.", note=note)
         if _wants_html(request):
             return _error_page(request, 503, message)
         return JSONResponse({"detail": message}, status_code=503, headers={"Retry-After": "10"})
@@ -149,7 +154,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
         if _wants_html(request):
-            return _error_page(request, 422, "The request was malformed.")
+            return _error_page(request, 422, gettext("The request was malformed."))
         # the echo of the input must itself be encodable: a lone surrogate is shown escaped
         return JSONResponse({"detail": encodable(jsonable_encoder(exc.errors()))}, 422)
 
@@ -181,6 +186,7 @@ def create_app(site: Site, store: Store, settings: WebSettings | None = None) ->
         value, site.tz, seconds
     )
     templates.env.globals["tz_name"] = site.config.location.timezone
+    install_template_language(templates.env)
     app.state.templates = templates
 
     app.add_middleware(
@@ -192,6 +198,7 @@ def create_app(site: Site, store: Store, settings: WebSettings | None = None) ->
         https_only=settings.https_only_cookies,
     )
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(LanguageMiddleware, default=settings.default_language)
     _install_error_handlers(app)
 
     @app.get("/health", tags=["health"])

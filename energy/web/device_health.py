@@ -21,6 +21,7 @@ import pvlib
 
 from energy.config import LocationConfig
 from energy.site import Asset, AssetKind
+from energy.web.i18n import gettext as _
 from energy.web.levels import Level, worst
 
 __all__ = ["DeviceHealth", "judge_device", "sun_is_down"]
@@ -67,13 +68,13 @@ def judge_device(asset: Asset, rows: list[dict[str, Any]], sun_down: bool) -> De
         state = _good_value(rows, "operating_state")
         power = _good_value(rows, "power_kw")
         if state is not None and round(state) in SUNSPEC_ASLEEP:
-            return DeviceHealth(Level.INFO, "asleep (the inverter reports it)")
+            return DeviceHealth(Level.INFO, _("asleep (the inverter reports it)"))
         if power == 0.0 and level is Level.WARN:
-            return DeviceHealth(Level.INFO, "asleep (answering with zero power)")
+            return DeviceHealth(Level.INFO, _("asleep (answering with zero power)"))
         if sun_down:
-            return DeviceHealth(Level.INFO, "asleep at night (the sun is below the horizon)")
+            return DeviceHealth(Level.INFO, _("asleep at night (the sun is below the horizon)"))
     if asset.kind is AssetKind.HEAT_PUMP and level is Level.WARN:
         sg_ready = _good_value(rows, "sg_ready_state")
         if sg_ready is not None and round(sg_ready) == SG_READY_LOCK:
-            return DeviceHealth(Level.INFO, "SG Ready lock (off by the grid operator's signal)")
+            return DeviceHealth(Level.INFO, _("SG Ready lock (off by the grid operator's signal)"))
     return DeviceHealth(level, "")

@@ -31,6 +31,7 @@ from energy.web.auth import (
     require,
     start_session,
 )
+from energy.web.i18n import gettext as _
 from energy.web.plan_view import build_plan_view
 from energy.web.schemas import RowId
 from energy.web.status_view import build_status
@@ -111,7 +112,7 @@ async def login(
         await check_csrf(request)
     except CsrfError:
         return _render(
-            request, "login.html", None, 400, next=target, error="The form expired; try again."
+            request, "login.html", None, 400, next=target, error=_("The form expired; try again.")
         )
     problem = text_problem(username)
     if problem is not None:  # PostgreSQL refuses NUL; nobody's name has control characters
@@ -121,7 +122,7 @@ async def login(
             None,
             422,
             next=target,
-            error=f"The user name contains {problem}.",
+            error=_("The user name contains %(problem)s.", problem=problem),
         )
     keys = [f"user:{username.lower()}", f"addr:{address}"]
     limiter = state.limiter
@@ -135,7 +136,7 @@ async def login(
             None,
             429,
             next=target,
-            error="Too many failed logins. Wait a few minutes and try again.",
+            error=_("Too many failed logins. Wait a few minutes and try again."),
         )
         response.headers["Retry-After"] = str(limiter.retry_after_s(keys))
         return response
@@ -146,7 +147,7 @@ async def login(
             store, username, "auth.login_failed", f"user:{username}", {"address": address}, now
         )
         return _render(
-            request, "login.html", None, 401, next=target, error="Wrong user name or password."
+            request, "login.html", None, 401, next=target, error=_("Wrong user name or password.")
         )
     limiter.reset(keys[0])
     start_session(request, user)
