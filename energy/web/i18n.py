@@ -92,11 +92,14 @@ def ngettext(singular: str, plural: str, n: int, **values: Any) -> str:
     return text % {"num": n, **values}
 
 
-def number(value: float | None, digits: int = 2) -> str:
-    """A number in the current language's format with `digits` decimals; '-' for None."""
+def number(value: float | None, digits: int = 2, signed: bool = False) -> str:
+    """A number in the current language's format with `digits` decimals ('+' before a positive
+    one when `signed`); '-' for None."""
     if value is None:
         return "-"
     pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "")
+    if signed:
+        pattern = f"+{pattern};-{pattern}"
     return format_decimal(value, format=pattern, locale=LANGUAGES[current_language()])
 
 

@@ -35,6 +35,13 @@
     });
   });
 
+  // plain form buttons that ask first (approve / reject a plan)
+  document.querySelectorAll("form button[data-confirm]:not([data-api])").forEach(function (button) {
+    button.addEventListener("click", function (event) {
+      if (!window.confirm(button.dataset.confirm)) { event.preventDefault(); }
+    });
+  });
+
   document.querySelectorAll("form.override").forEach(function (form) {
     form.addEventListener("submit", function (event) {
       event.preventDefault();
