@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 
+from energy.store.engine import Store
 from energy.store.users import (
     Role,
     UserError,
@@ -26,7 +27,7 @@ from energy.web.i18n import gettext
 from energy.web.openapi_doc import CONFLICT, NOT_FOUND
 from energy.web.schemas import Name, RowId, TokenIn, UserIn, UserPatch
 
-__all__ = ["router"]
+__all__ = ["keep_an_admin", "router"]
 
 router = APIRouter(prefix="/api", tags=["users"])
 
@@ -41,6 +42,21 @@ def _user_dict(user: UserRecord) -> dict[str, Any]:
         "created_at": user.created_at,
         "disabled": user.disabled,
     }
+
+
+def keep_an_admin(
+    store: Store, target: UserRecord, role: Role | None, disabled: bool | None
+) -> None:
+    """409 when the change would leave the site without an enabled administrator."""
+    loses_admin = target.role is Role.ADMIN and (
+        bool(disabled) or (role is not None and role is not Role.ADMIN)
+    )
+    if loses_admin and not target.disabled:
+        admins = [u for u in list_users(store) if u.role is Role.ADMIN and not u.disabled]
+        if len(admins) <= 1:
+            raise HTTPException(
+                409, gettext("%(name)s is the last enabled admin", name=target.name)
+            )
 
 
 @router.get("/users")
@@ -65,13 +81,7 @@ def user_update(request: Request, principal: Admin, name: Name, body: UserPatch)
     target = get_user(store, name)
     if target is None:
         raise HTTPException(404, gettext("no user named %(name)r", name=name))
-    loses_admin = target.role is Role.ADMIN and (
-        body.disabled or (body.role is not None and body.role is not Role.ADMIN)
-    )
-    if loses_admin and not target.disabled:
-        admins = [u for u in list_users(store) if u.role is Role.ADMIN and not u.disabled]
-        if len(admins) <= 1:
-            raise HTTPException(409, gettext("%(name)s is the last enabled admin", name=name))
+    keep_an_admin(store, target, body.role, body.disabled)
     try:
         user = update_user(
             store,

@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from energy.site import Site
 from energy.store.engine import Store
-from energy.web import api, api_users, pages
+from energy.web import api, api_docs, api_users, pages, pages_admin
 from energy.web.auth import (
     ForbiddenError,
     NotAuthenticatedError,
@@ -219,5 +219,7 @@ def create_app(site: Site, store: Store, settings: WebSettings | None = None) ->
     app.include_router(api.router)
     app.include_router(api_users.router)
     app.include_router(pages.router)
+    app.include_router(pages_admin.router)
+    app.include_router(api_docs.router)
     install_documented_openapi(app)
     return app

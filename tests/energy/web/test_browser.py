@@ -108,6 +108,7 @@ def test_operator_approves_a_plan_and_finds_it_in_the_audit_log(
             page.screenshot(path=str(ARTIFACTS / "plan-page.png"), full_page=True)
 
             page.fill("input[name=note]", "checked in the browser")
+            page.once("dialog", lambda dialog: dialog.accept())  # the confirmation
             page.click("#approve")
             expect(page.locator("#plan-state")).to_have_text("approved")
 
