@@ -54,8 +54,9 @@ def operations(document: dict[str, Any]) -> list[Operation]:
             op = item.get(method)
             if not isinstance(op, dict):
                 continue
-            content = (op.get("requestBody") or {}).get("content", {})
-            body = next(iter(content.values()), {}).get("schema") if content else None
+            content: dict[str, Any] = (op.get("requestBody") or {}).get("content", {})
+            first: dict[str, Any] = next(iter(content.values()), {})
+            body = first.get("schema")
             found.append(
                 Operation(
                     method=method.upper(),

@@ -82,8 +82,12 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+API_PAGES = frozenset({"/api/docs"})
+"""Pages under /api/ for people: they answer errors as pages and redirect to the login."""
+
+
 def _is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    return request.url.path.startswith("/api/") and request.url.path not in API_PAGES
 
 
 def _wants_html(request: Request) -> bool:

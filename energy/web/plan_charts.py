@@ -298,7 +298,7 @@ def _grid_chart(
     x = list(labels.values())
     grid = site.config.grid
     export_limit = min(grid.export_limit_kw, grid.feed_in_limit_kw or grid.export_limit_kw)
-    limit_style = {"color": "#c0392b", "dash": "dash", "width": 1}
+    limit_style: dict[str, Any] = {"color": "#c0392b", "dash": "dash", "width": 1}
     chart.add(
         x,
         [grid.import_limit_kw] * len(x),
