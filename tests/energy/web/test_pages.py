@@ -259,7 +259,7 @@ def test_plan_in_the_optimizer_layout(site: Site, sqlite_store: Store) -> None:
     assert figures["tank-temp"]["data"][0]["y"] == [50.0, 51.0, 52.0, 53.0]
     assert (figures["pv"]["data"][0]["legendgroup"], figures["pv"]["data"][0]["name"]) == (
         "Haus 1",
-        "plan",
+        "Plan",  # outside a request: German
     )
     prices = {t["name"]: t for t in figures["prices"]["data"]}
     assert len(prices["import price"]["y"]) == 4
