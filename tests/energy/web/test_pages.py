@@ -19,6 +19,7 @@ from energy.store import Store
 from energy.store.measurements import write_measurements
 from energy.store.plans import activate_plan, decide_plan, save_plan
 from energy.timegrid import local_day_bounds, local_day_slots
+from energy.web.i18n import language_scope
 from energy.web.localtime import format_local, local_labels
 from energy.web.plan_charts import axis_ticks
 from energy.web.plan_view import build_plan_view, change_unit
@@ -250,7 +251,8 @@ def test_plan_in_the_optimizer_layout(site: Site, sqlite_store: Store) -> None:
             ],
         },
     )
-    view = build_plan_view(site, sqlite_store, plan, now=NOW)
+    with language_scope("en"):
+        view = build_plan_view(site, sqlite_store, plan, now=NOW)
     figures = {c.id: json.loads(c.figure) for c in view.charts}
     soc = figures["battery-soc"]["data"][0]
     assert soc["x"][0] == "24.11.2026 07:15 +01:00"
@@ -259,16 +261,16 @@ def test_plan_in_the_optimizer_layout(site: Site, sqlite_store: Store) -> None:
     assert figures["tank-temp"]["data"][0]["y"] == [50.0, 51.0, 52.0, 53.0]
     assert (figures["pv"]["data"][0]["legendgroup"], figures["pv"]["data"][0]["name"]) == (
         "Haus 1",
-        "Plan",  # outside a request: German
+        "plan",
     )
     prices = {t["name"]: t for t in figures["prices"]["data"]}
     assert len(prices["import price"]["y"]) == 4
     assert prices["export price"]["y"] == [site.config.tariff.feed_in_eur_per_kwh] * 4
-    # labels instead of identifiers, in the current language (German outside a request)
+    # labels instead of identifiers
     assert view.cost_breakdown == [
-        ("Netzbezug", 4.0, "EUR"),
-        ("Netzbezug (Energie)", 20.0, "kWh"),
-        ("Höchste Bezugsleistung", 5.0, "kW"),
+        ("Grid import", 4.0, "EUR"),
+        ("Grid import energy", 20.0, "kWh"),
+        ("Peak import power", 5.0, "kW"),
     ]
     assert view.cost_total_eur == 3.25
     details = dict(view.details)
