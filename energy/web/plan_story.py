@@ -69,7 +69,9 @@ def _main_window(active: pd.Series, site: Site) -> str:
         runs.append((start, previous, length))
     if not runs:
         return ""
-    first, last, _length = max(runs, key=lambda run: run[2])
+    first, last, length = max(runs, key=lambda run: run[2])
+    if length == len(active):
+        return _("throughout the horizon")
     end = last + pd.Timedelta(hours=SLOT_HOURS)
     text = f"{first.tz_convert(site.tz):%H:%M}–{end.tz_convert(site.tz):%H:%M}"
     if len(runs) > 1:

@@ -175,7 +175,7 @@ def test_a_german_operator_reads_the_plan_approves_it_and_changes_the_password(
             expect(page.locator("#chart-battery-soc .ytitle")).to_have_text("%")
             expect(page.locator("#chart-grid .ytitle")).to_have_text("kW")
             assert page.locator("#chart-prices .xtick").count() >= 6
-            expect(page.locator("#chart-battery-soc .legendtitletext").first).to_have_text("Haus 1")
+            expect(page.locator("#chart-battery-soc .legend")).to_contain_text("Haus 1")
             page.screenshot(path=str(ARTIFACTS / "plan-page-de.png"), full_page=True)
 
             page.click("#approve")
@@ -195,7 +195,7 @@ def test_a_german_operator_reads_the_plan_approves_it_and_changes_the_password(
             page.fill("input[name=password]", new_password)
             page.click("button[type=submit]")
             expect(page.locator("h1")).to_contain_text("Status")
-            page.click("text=EN")
+            page.click("a[hreflang=en]")
             expect(page.locator("html")).to_have_attribute("lang", "en")
             expect(page.locator("nav")).to_contain_text("Audit log")
         finally:
@@ -226,7 +226,9 @@ def test_plan_charts_keep_slots_in_time_order_across_the_autumn_dst_change(
             categories = page.evaluate(
                 "document.getElementById('chart-battery-soc')._fullLayout.xaxis._categories"
             )
-            ticks = page.locator("#chart-battery-soc .xtick text").all_inner_texts()
+            ticks = page.eval_on_selector_all(
+                "#chart-battery-soc .xtick text", "texts => texts.map(t => t.textContent)"
+            )
             page.screenshot(path=str(ARTIFACTS / "plan-page-dst.png"), full_page=True)
         finally:
             context.close()
