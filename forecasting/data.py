@@ -20,7 +20,7 @@ from typing import Literal
 
 import pandas as pd
 
-from energy.quality import Quality
+from energy.quality import USABLE
 from energy.site import Site
 from energy.timegrid import SLOT, align_to_slots, as_utc, slot_grid
 from forecasting.features import WEATHER_COLUMNS
@@ -104,7 +104,7 @@ def store_history(
 ) -> pd.DataFrame:
     """Targets and weather actuals of a site from the store's measurements (see module doc).
 
-    Values whose quality is not GOOD are treated as missing.
+    Values whose quality is not usable (GOOD, SUBSTITUTED) are treated as missing.
     """
     from energy.store.measurements import read_series
 
@@ -119,8 +119,9 @@ def store_history(
     wanted += [(name, WEATHER_ASSET, name) for name in WEATHER_COLUMNS]
     for name, asset, quantity in wanted:
         frame = read_series(store, site.id, asset, quantity, grid[0], grid[-1] + SLOT)  # type: ignore[arg-type]
-        # only GOOD values train or feed a model: a stale or invalid reading is missing, not data
-        good = frame["value"].where(frame["quality"] == int(Quality.GOOD))
+        # only usable values train or feed a model: a stale or invalid reading is missing, not
+        # data; a derived value with a known stand-in (energy.quality.Quality.SUBSTITUTED) is data
+        good = frame["value"].where(frame["quality"].isin([int(q) for q in USABLE]))
         columns[name] = good.reindex(grid)
     data = pd.DataFrame(columns, index=grid)
     empty = [name for name, values in data.items() if values.isna().all()]

@@ -12,15 +12,11 @@ Every other device is as healthy as the worst of its polled series.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
-import pvlib
-
-from energy.config import LocationConfig
 from energy.site import Asset, AssetKind
+from energy.solar import sun_is_down
 from energy.web.i18n import gettext as _
 from energy.web.levels import Level, worst
 
@@ -42,14 +38,6 @@ class DeviceHealth:
     @property
     def asleep(self) -> bool:
         return self.level is Level.INFO
-
-
-def sun_is_down(location: LocationConfig, when: dt.datetime) -> bool:
-    """Is the sun below the horizon at the site (apparent elevation, refraction included)?"""
-    sun = pvlib.solarposition.get_solarposition(
-        pd.DatetimeIndex([pd.Timestamp(when)]), location.latitude_deg, location.longitude_deg
-    )
-    return bool(sun["apparent_elevation"].iloc[0] < 0.0)
 
 
 def _good_value(rows: list[dict[str, Any]], quantity: str) -> float | None:

@@ -67,6 +67,7 @@ WORDS = (
     N_("good"),
     N_("stale"),
     N_("invalid"),
+    N_("substituted"),
     N_("polled"),
     N_("per slot"),
     # status lights (energy.web.status_view)

@@ -248,3 +248,27 @@ def test_an_unchanged_setpoint_held_in_remote_mode_is_renewed_by_the_watchdog_fe
     measure(NOW + dt.timedelta(seconds=80), extra=remote)
     asyncio.run(dispatcher.dispatch_once(NOW + dt.timedelta(seconds=85)))
     assert len([w for w in writer.writes if w[0] == "house-01.battery"]) == setpoints + 2
+
+
+@pytest.mark.parametrize(
+    ("now", "alarmed"),
+    [
+        (dt.datetime(2026, 6, 1, 23, 30, tzinfo=dt.UTC), False),  # 01:30 local: asleep
+        (NOW, True),  # 14:05 local in June: an inverter silent at noon is a fault
+    ],
+)
+def test_a_silent_inverter_is_critical_by_day_and_asleep_at_night(
+    store: Store,
+    site: Site,
+    writer: Any,
+    measure: Callable[..., None],
+    now: dt.datetime,
+    alarmed: bool,
+) -> None:
+    measure(now - dt.timedelta(seconds=5), quality={"house-01.pv": Quality.STALE})
+    _, report = _dispatch(site, store, writer, now)
+    assert "house-01.pv" in report.stale  # never controlled while silent, either way
+    alarms = _alarms(store, site)
+    assert (("stale_input", "house-01.pv") in alarms) is alarmed
+    if alarmed:
+        assert alarms[("stale_input", "house-01.pv")]["severity"] == "critical"
