@@ -33,6 +33,7 @@ from energy.web.auth import (
 )
 from energy.web.i18n import LANG_COOKIE, LANGUAGES
 from energy.web.i18n import gettext as _
+from energy.web.labels import asset_label
 from energy.web.plan_view import build_plan_view
 from energy.web.schemas import RowId
 from energy.web.status_view import build_status
@@ -235,6 +236,7 @@ def controls_page(request: Request, principal: Reader) -> HTMLResponse:
     assets = [
         {
             "id": a.id,
+            "label": asset_label(site, a.id),
             "kind": a.kind.value,
             "mode": modes[a.id].value if a.id in modes else "auto",
             "override": in_force.get(a.id),

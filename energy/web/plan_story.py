@@ -45,9 +45,31 @@ class PlanStory:
     saving_eur: float | None = None
 
 
-def _series(planned: pd.DataFrame, asset_id: str, quantity: str) -> pd.Series:
-    rows = planned[(planned["asset_id"] == asset_id) & (planned["quantity"] == quantity)]
-    return rows.set_index("slot_start")["value"].astype(float).sort_index()
+_EMPTY = pd.Series(dtype=float)
+
+
+class _Plan:
+    """The plan's values per (asset, quantity) as series over slot starts: sorted once, each
+    series cut out when first asked for (a story needs a few of a plan's hundred series)."""
+
+    def __init__(self, planned: pd.DataFrame) -> None:
+        frame = planned.sort_values(["asset_id", "quantity", "slot_start"], kind="stable")
+        self._times = pd.DatetimeIndex(frame["slot_start"])
+        self._values = frame["value"].to_numpy(dtype=float)
+        self._ranges: dict[tuple[str, str], tuple[int, int]] = {}
+        keys = list(zip(frame["asset_id"].astype(str), frame["quantity"].astype(str), strict=True))
+        first = 0
+        for index in range(1, len(keys) + 1):
+            if index == len(keys) or keys[index] != keys[first]:
+                self._ranges[keys[first]] = (first, index)
+                first = index
+
+    def __call__(self, asset_id: str, quantity: str) -> pd.Series:
+        bounds = self._ranges.get((asset_id, quantity))
+        if bounds is None:
+            return _EMPTY
+        start, end = bounds
+        return pd.Series(self._values[start:end], index=self._times[start:end])
 
 
 def _main_window(active: pd.Series, site: Site) -> str:
@@ -140,24 +162,24 @@ def _heat_pump_text(power: pd.Series, price: pd.Series, site: Site) -> str:
 
 
 def _device_texts(
-    site: Site, planned: pd.DataFrame, price: pd.Series, surplus: pd.Series
+    site: Site, series: _Plan, price: pd.Series, surplus: pd.Series
 ) -> dict[str, str]:
     texts: dict[str, str] = {}
     for asset in site.assets:
         if asset.kind is AssetKind.BATTERY:
-            power = _series(planned, asset.id, "power_kw")
+            power = series(asset.id, "power_kw")
             if not power.empty:
                 texts[asset.id] = _battery_text(power, price, surplus, site)
         elif asset.kind is AssetKind.HEAT_PUMP:
-            power = _series(planned, asset.id, "power_kw")
+            power = series(asset.id, "power_kw")
             if not power.empty:
                 texts[asset.id] = _heat_pump_text(power, price, site)
     return texts
 
 
-def _grid_sentences(site: Site, planned: pd.DataFrame) -> list[str]:
-    imports = _series(planned, "grid", "import_kw")
-    exports = _series(planned, "grid", "export_kw")
+def _grid_sentences(site: Site, series: _Plan) -> list[str]:
+    imports = series("grid", "import_kw")
+    exports = series("grid", "export_kw")
     if imports.empty:
         return []
     sentences = [
@@ -237,14 +259,15 @@ def plan_story(
     site: Site, planned: pd.DataFrame, summary: dict[str, Any], horizon_hours: float
 ) -> PlanStory:
     """The plan page's explanation from the plan's values (with prices) and summary."""
-    price = _series(planned, "grid", "price_import_eur_per_kwh")
-    exports = _series(planned, "grid", "export_kw")
+    series = _Plan(planned)
+    price = series("grid", "price_import_eur_per_kwh")
+    exports = series("grid", "export_kw")
     surplus = exports > ACTIVE_KW
     comparison = summary.get("local_control")
     headline, plan_cost, local_cost, saving = _value_headline(comparison, horizon_hours)
     per_asset = comparison.get("assets", {}) if isinstance(comparison, dict) else {}
     devices = []
-    for asset_id, text in _device_texts(site, planned, price, surplus).items():
+    for asset_id, text in _device_texts(site, series, price, surplus).items():
         figures = per_asset.get(asset_id) if isinstance(per_asset, dict) else None
         devices.append(
             DeviceStory(
@@ -255,7 +278,7 @@ def plan_story(
                 shifted_kwh=figures.get("shifted_kwh") if isinstance(figures, dict) else None,
             )
         )
-    sentences = _grid_sentences(site, planned)
+    sentences = _grid_sentences(site, series)
     if not price.empty and not np.isclose(price.min(), price.max()):
         cheapest = price.idxmin().tz_convert(site.tz)
         dearest = price.idxmax().tz_convert(site.tz)
