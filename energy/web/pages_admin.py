@@ -60,11 +60,15 @@ def _notice(done: str | None) -> str | None:
     return _(_NOTICES[done]) if done in _NOTICES else None
 
 
+def _too_short() -> str:
+    return _("The new password needs at least %(count)s characters.", count=MIN_PASSWORD_LENGTH)
+
+
 def _password_problem(new: str, repeat: str) -> str | None:
     if new != repeat:
         return _("The two new passwords differ.")
     if len(new) < MIN_PASSWORD_LENGTH:
-        return _("The new password needs at least %(count)s characters.", count=MIN_PASSWORD_LENGTH)
+        return _too_short()
     return None
 
 
@@ -123,23 +127,13 @@ def password_change(
     return RedirectResponse("/account/password?done=password", status_code=303)
 
 
-@router.get("/admin/users", response_class=HTMLResponse)
-def users_page(request: Request, principal: Admin, done: str | None = None) -> HTMLResponse:
-    store = store_of(request)
-    return render(
-        request,
-        "users.html",
-        principal,
-        users=list_users(store),
-        tokens=list_tokens(store),
-        roles=list(Role),
-        notice=_notice(done),
-        error=None,
-        minimum=MIN_PASSWORD_LENGTH,
-    )
-
-
-def _users_error(request: Request, principal: Principal, status: int, error: str) -> HTMLResponse:
+def _users_page(
+    request: Request,
+    principal: Principal,
+    status: int = 200,
+    notice: str | None = None,
+    error: str | None = None,
+) -> HTMLResponse:
     store = store_of(request)
     return render(
         request,
@@ -149,10 +143,15 @@ def _users_error(request: Request, principal: Principal, status: int, error: str
         users=list_users(store),
         tokens=list_tokens(store),
         roles=list(Role),
-        notice=None,
+        notice=notice,
         error=error,
         minimum=MIN_PASSWORD_LENGTH,
     )
+
+
+@router.get("/admin/users", response_class=HTMLResponse)
+def users_page(request: Request, principal: Admin, done: str | None = None) -> HTMLResponse:
+    return _users_page(request, principal, notice=_notice(done))
 
 
 @router.post("/admin/users", response_class=HTMLResponse)
@@ -164,17 +163,12 @@ def user_add(
     password: Password,
 ) -> Response:
     if len(password) < MIN_PASSWORD_LENGTH:
-        return _users_error(
-            request,
-            principal,
-            422,
-            _("The new password needs at least %(count)s characters.", count=MIN_PASSWORD_LENGTH),
-        )
+        return _users_page(request, principal, 422, error=_too_short())
     try:
         create_user(store_of(request), name, password, role, principal.name, now_of(request))
     except UserError as exc:
-        return _users_error(
-            request, principal, 409, _("The user was not added: %(reason)s", reason=str(exc))
+        return _users_page(
+            request, principal, 409, error=_("The user was not added: %(reason)s", reason=str(exc))
         )
     return RedirectResponse("/admin/users?done=added", status_code=303)
 
@@ -194,12 +188,7 @@ def user_change(
     if target is None:
         raise HTTPException(404, _("no user named %(name)r", name=name))
     if password and len(password) < MIN_PASSWORD_LENGTH:
-        return _users_error(
-            request,
-            principal,
-            422,
-            _("The new password needs at least %(count)s characters.", count=MIN_PASSWORD_LENGTH),
-        )
+        return _users_page(request, principal, 422, error=_too_short())
     keep_an_admin(store, target, role, disabled)
     update_user(
         store,
@@ -229,5 +218,5 @@ def token_revoke(request: Request, principal: Admin, token_id: RowId) -> Respons
     except KeyError:
         raise HTTPException(404, _("no API token with id %(id)s", id=token_id)) from None
     except UserError as exc:
-        return _users_error(request, principal, 409, str(exc))
+        return _users_page(request, principal, 409, error=str(exc))
     return RedirectResponse("/admin/users?done=revoked", status_code=303)
