@@ -4,7 +4,7 @@ Texts in templates and code are written in English and translated through the ca
 locales/<lang>/LC_MESSAGES/messages.po (read with Babel when the module is first used; no compile
 step). English needs no catalogue: a message id is its English text.
 
-Which language a request gets (`negotiate`): the `lang` cookie the header's language switch sets,
+Which language a request gets (`negotiate`): the `kv_lang` cookie the header's language switch sets,
 else the first supported language of `Accept-Language`, else the site's default (German). The
 choice lives in a context variable set per request by `LanguageMiddleware`, so that code rendering
 a page or an API error (`_`) needs no request at hand. Numbers and dates follow the language's
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import gettext as gettext_module
 import io
-import logging
 from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
@@ -40,12 +39,9 @@ __all__ = [
     "language_scope",
     "money",
     "negotiate",
-    "ngettext",
     "number",
     "translations",
 ]
-
-log = logging.getLogger(__name__)
 
 LOCALES_DIR = Path(__file__).resolve().parent / "locales"
 DOMAIN = "messages"
@@ -86,12 +82,6 @@ def gettext(message: str, **values: Any) -> str:
     return text % values if values else text
 
 
-def ngettext(singular: str, plural: str, n: int, **values: Any) -> str:
-    """Singular or plural in the current language; `%(num)s` is n."""
-    text = translations(current_language()).ngettext(singular, plural, n)
-    return text % {"num": n, **values}
-
-
 def number(value: float | None, digits: int = 2, signed: bool = False) -> str:
     """A number in the current language's format with `digits` decimals ('+' before a positive
     one when `signed`); '-' for None."""
@@ -104,7 +94,7 @@ def number(value: float | None, digits: int = 2, signed: bool = False) -> str:
 
 
 def money(value: float | None) -> str:
-    """An amount in euros: '12,34 €' / '€12.34' style by language."""
+    """An amount in euros: '12,34 €' in German, 'EUR 12.34' in English."""
     if value is None:
         return "-"
     amount = number(value, 2)
