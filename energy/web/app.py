@@ -35,7 +35,7 @@ from energy.web.auth import (
     require,
 )
 from energy.web.i18n import LanguageMiddleware, gettext, install_template_language
-from energy.web.localtime import format_local
+from energy.web.localtime import format_local, local_detail
 from energy.web.openapi_doc import install_documented_openapi
 from energy.web.ratelimit import LoginRateLimiter
 from energy.web.settings import WebSettings, data_dir_for, resolve_secret_key
@@ -189,6 +189,7 @@ def create_app(site: Site, store: Store, settings: WebSettings | None = None) ->
     templates.env.filters["local"] = lambda value, seconds=False: format_local(
         value, site.tz, seconds
     )
+    templates.env.filters["local_detail"] = lambda detail: local_detail(detail, site.tz)
     templates.env.globals["tz_name"] = site.config.location.timezone
     install_template_language(templates.env)
     app.state.templates = templates

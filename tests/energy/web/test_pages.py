@@ -20,7 +20,7 @@ from energy.store.measurements import write_measurements
 from energy.store.plans import activate_plan, decide_plan, save_plan
 from energy.timegrid import local_day_bounds, local_day_slots
 from energy.web.i18n import language_scope
-from energy.web.localtime import format_local, local_labels
+from energy.web.localtime import format_local, local_detail, local_labels
 from energy.web.plan_charts import axis_ticks
 from energy.web.plan_view import build_plan_view, change_unit
 
@@ -310,3 +310,11 @@ def test_audit_page_search_filters(sweb: Web) -> None:
     assert "plan.reject" in table
     assert "plan.propose" not in table
     assert "24.11.2026 07:00:00 +01:00" in table
+
+
+def test_audit_details_show_local_times_not_utc_stamps() -> None:
+    tz = ZoneInfo("Europe/Berlin")
+    detail = {"asset_id": "house-01.battery", "expires_at": "2026-11-24T07:00:00.123456+00:00"}
+    text = local_detail(detail, tz)
+    assert text == "asset_id: house-01.battery; expires_at: 24.11.2026 08:00:00 +01:00"
+    assert local_detail({"value": 1.5, "ids": [1, 2]}, tz) == "value: 1.5; ids: [1, 2]"
