@@ -35,6 +35,7 @@ from energy.web.auth import (
     require,
 )
 from energy.web.i18n import LanguageMiddleware, gettext, install_template_language
+from energy.web.labels import alarm_cause
 from energy.web.localtime import format_local, local_detail
 from energy.web.openapi_doc import install_documented_openapi
 from energy.web.ratelimit import LoginRateLimiter
@@ -191,6 +192,7 @@ def create_app(site: Site, store: Store, settings: WebSettings | None = None) ->
     )
     templates.env.filters["local_detail"] = lambda detail: local_detail(detail, site.tz)
     templates.env.globals["tz_name"] = site.config.location.timezone
+    templates.env.globals["alarm_cause"] = alarm_cause
     install_template_language(templates.env)
     app.state.templates = templates
 

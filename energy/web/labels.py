@@ -6,7 +6,7 @@ from __future__ import annotations
 from energy.site import AssetKind, Site
 from energy.web.i18n import N_, gettext
 
-__all__ = ["asset_label", "cost_label", "group_of", "kind_label"]
+__all__ = ["alarm_cause", "asset_label", "cost_label", "group_of", "kind_label"]
 
 _KINDS = {
     AssetKind.BATTERY: N_("Battery"),
@@ -34,6 +34,27 @@ _COST_ITEMS = {
     "peak_import_kw": N_("Peak import power"),
     "co2_kg": N_("CO2 emissions"),
 }
+
+
+_ALARM_CAUSES = {
+    "stale_input": N_("Device not answering: released to its local control"),
+    "write_failed": N_("Setpoint not confirmed by the device"),
+    "no_valid_plan": N_("No approved plan: devices run under local control"),
+    "prices_missing": N_("Day-ahead prices missing: the plan uses the tariff's prices"),
+    "price_feed": N_("Price feed failing"),
+    "solver_fallback": N_("The optimizer fell back to a simpler plan"),
+    "forecast_fallback": N_("Trained forecaster failed: profile forecast used"),
+    "weather_fallback": N_("Live weather forecast failing: stored forecast or climatology used"),
+    "job_failed": N_("A job failed"),
+    "store_unavailable": N_("Database unavailable"),
+    "publication_failed": N_("Publication to the data hub failing"),
+}
+
+
+def alarm_cause(code: str) -> str:
+    """What an alarm code means, for the incidents table; an unknown code is shown as stored."""
+    cause = _ALARM_CAUSES.get(code)
+    return gettext(cause) if cause is not None else code
 
 
 def kind_label(kind: AssetKind) -> str:

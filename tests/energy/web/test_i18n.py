@@ -21,6 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from web_support import NOW, Web, login, make_plan
 
+from energy.store.alarms import Severity, raise_alarm
 from energy.store.plans import activate_plan, decide_plan
 from energy.store.users import Role
 from energy.web.i18n import LANGUAGES, language_scope, money, negotiate, number
@@ -188,6 +189,16 @@ def _english_words(html: str) -> tuple[str, set[str]]:
 
 
 def _pages(web: Web) -> list[str]:
+    # an incident whose stored message is English: its cause is told in German beside it
+    raise_alarm(
+        web.store,
+        web.site.id,
+        "stale_input",
+        "house-01.battery",
+        Severity.CRITICAL,
+        "house-01.battery: soc_frac quality STALE since the last poll",
+        NOW,
+    )
     running = make_plan(web.site, web.store)
     decide_plan(web.store, running.id, True, "operator", NOW)
     activate_plan(web.store, running.id, NOW)
@@ -230,6 +241,7 @@ def test_every_page_is_german_by_default(web: Web) -> None:
         lang, english = _english_words(response.text)
         assert lang == "de", path
         assert english == set(), path
+    assert "Gerät antwortet nicht" in web.client.get("/controls").text
 
 
 def test_the_header_switch_turns_the_console_english_and_back(web: Web) -> None:
