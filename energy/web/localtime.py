@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-__all__ = ["format_local", "local_detail", "local_labels", "offset_text"]
+__all__ = ["format_local", "local_detail", "local_if_time", "local_labels", "offset_text"]
 
 
 def offset_text(local: dt.datetime) -> str:
@@ -45,13 +45,22 @@ def local_labels(times: Iterable[dt.datetime | pd.Timestamp], tz: ZoneInfo) -> l
     return [format_local(t, tz) for t in times]
 
 
+def local_if_time(value: Any, tz: ZoneInfo, seconds: bool = False) -> str | None:
+    """An ISO 8601 time with an offset (as stored in JSON details) in local time; None for
+    anything else."""
+    if not (isinstance(value, str) and len(value) >= 19 and value[10:11] == "T"):
+        return None
+    try:
+        stamp = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return format_local(stamp, tz, seconds) if stamp.tzinfo is not None else None
+
+
 def _detail_value(value: Any, tz: ZoneInfo) -> str:
-    if isinstance(value, str) and len(value) >= 19 and value[10:11] == "T":
-        try:
-            stamp = dt.datetime.fromisoformat(value)
-        except ValueError:
-            return value
-        return format_local(stamp, tz, seconds=True) if stamp.tzinfo is not None else value
+    local = local_if_time(value, tz, seconds=True)
+    if local is not None:
+        return local
     if isinstance(value, float):
         return f"{value:.6g}"
     if isinstance(value, str):

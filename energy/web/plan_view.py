@@ -20,7 +20,7 @@ from energy.store.engine import Store
 from energy.store.plans import PlanRecord, active_plan, diff_plans, read_plan_values
 from energy.tariff import TariffSeriesError, tariff_series
 from energy.web.labels import cost_label
-from energy.web.localtime import format_local, local_labels
+from energy.web.localtime import format_local, local_if_time, local_labels
 from energy.web.plan_charts import GRID, ChartSpec, measured_keys, plan_charts
 from energy.web.plan_story import PlanStory, plan_story
 from energy.web.queries import measured_slots
@@ -184,12 +184,9 @@ def _detail_text(value: Any, tz: ZoneInfo) -> str:
     """A summary value for the table: times in local time, numbers to 4 significant digits."""
     if isinstance(value, float):
         return f"{value:.4g}"
-    if isinstance(value, str) and len(value) >= 19 and value[10:11] == "T":
-        try:
-            stamp = pd.Timestamp(value)
-        except ValueError:
-            return value
-        return format_local(stamp, tz) if stamp.tzinfo is not None else value
+    local = local_if_time(value, tz)
+    if local is not None:
+        return local
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     return text if len(text) <= 400 else text[:400] + " …"
 
