@@ -16,7 +16,8 @@ Every cycle (control.dispatch_interval_s) `Dispatcher.dispatch_once(now)`:
    device already released is not written again until it is commanded, and a setpoint that is
    unchanged, confirmed less than REWRITE_AFTER_S ago and held by a device reporting remote mode
    is renewed by feeding the device's watchdog only (safety rule 1 either way);
-6. raises or clears the alarms `no_valid_plan`, `stale_input` (per device) and `write_failed`
+6. raises or clears the alarms `no_valid_plan`, `stale_input` (per device; not for a PV
+   inverter silent at night, which is asleep) and `write_failed`
    (per device), so the operator sees every reason the loop is not controlling.
 
 The dispatcher holds no state that the store does not also have: the set of devices it released
@@ -40,6 +41,7 @@ from energy.control.planner import dimming_limits, promote_approved
 from energy.control.planning import ExternalLimits
 from energy.control.state import SiteState, read_site_state
 from energy.site import AssetKind, Site
+from energy.solar import sun_is_down
 from energy.store.alarms import Severity, clear_alarm, list_alarms, raise_alarm
 from energy.store.controls import active_overrides, asset_modes_of
 from energy.store.engine import Store
@@ -197,6 +199,7 @@ class Dispatcher:
             if a.kind in (AssetKind.BATTERY, AssetKind.HEAT_PUMP, AssetKind.PV)
         ]
         self._released: set[str] = set()
+        self._pv_ids = frozenset(a.id for a in site.of_kind(AssetKind.PV))
         #: per asset, the writes last confirmed and when (site clock): unchanged -> feed only
         self._confirmed: dict[str, tuple[tuple[tuple[str, float], ...], dt.datetime]] = {}
         #: the write outcomes of the latest release_all
@@ -327,6 +330,16 @@ class Dispatcher:
         mode = state.value(asset_id, "mode")
         return mode is not None and mode >= 0.5
 
+    def _stale_for_alarms(self, report: DispatchReport) -> dict[str, str]:
+        """The stale devices worth an alarm: a PV inverter silent while the sun is down is
+        asleep, which is normal (it is still released to local mode, as every stale device)."""
+        stale = dict(report.stale)
+        inverters = [a for a in stale if a in self._pv_ids]
+        if inverters and sun_is_down(self.site.config.location, report.time):
+            for asset_id in inverters:
+                del stale[asset_id]
+        return stale
+
     def _alarms(self, report: DispatchReport) -> None:
         """Raise what is wrong and clear what is not, touching only alarms that change (one read
         of the open alarms per cycle instead of a query per device)."""
@@ -342,7 +355,7 @@ class Dispatcher:
                 Severity.WARNING,
                 f"no approved plan covers {now.isoformat()}: devices released to local mode",
             )
-        for asset_id, reason in report.stale.items():
+        for asset_id, reason in self._stale_for_alarms(report).items():
             wanted[("stale_input", asset_id)] = (
                 Severity.CRITICAL,
                 f"{reason}: not controlled, released to local mode",

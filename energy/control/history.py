@@ -13,7 +13,7 @@ import logging
 
 import pandas as pd
 
-from energy.quality import Quality
+from energy.quality import USABLE
 from energy.site import Site
 from energy.store.engine import Store
 from energy.store.measurements import read_series
@@ -33,7 +33,7 @@ def store_history(
 ) -> pd.DataFrame:
     """Targets and weather actuals of a site from the store's measurements (see module doc).
 
-    Values whose quality is not GOOD are treated as missing.
+    Values whose quality is not usable (GOOD, SUBSTITUTED) are treated as missing.
     """
     grid = slot_grid(as_utc(start), as_utc(end))
     columns: dict[str, pd.Series] = {}
@@ -46,8 +46,9 @@ def store_history(
     wanted += [(name, WEATHER_ASSET, name) for name in WEATHER_COLUMNS]
     for name, asset, quantity in wanted:
         frame = read_series(store, site.id, asset, quantity, grid[0], grid[-1] + SLOT)
-        # only GOOD values train or feed a model: a stale or invalid reading is missing, not data
-        good = frame["value"].where(frame["quality"] == int(Quality.GOOD))
+        # only usable values train or feed a model: a stale or invalid reading is missing, not
+        # data; a derived value with a known stand-in (energy.quality.Quality.SUBSTITUTED) is data
+        good = frame["value"].where(frame["quality"].isin([int(q) for q in USABLE]))
         columns[name] = good.reindex(grid)
     data = pd.DataFrame(columns, index=grid)
     empty = [name for name, values in data.items() if values.isna().all()]

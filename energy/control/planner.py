@@ -64,6 +64,7 @@ from energy.timegrid import SLOT, SLOT_MINUTES, floor_slot
 from energy.weather import WeatherFeed
 from forecasting.nowcast import Nowcast
 from optimizer import DispatchResult
+from optimizer.comparison import compare_with_local_control
 
 __all__ = [
     "BOOTSTRAP_MODEL_VERSION",
@@ -244,6 +245,19 @@ class LivePlanner:
             for name in ("temp_outdoor_c", "price_import_eur_per_kwh", "price_export_eur_per_kwh")
         }
 
+    def _local_control(self, state: SiteState, result: DispatchResult) -> dict[str, Any] | None:
+        """The plan against local control with the same inputs (optimizer.comparison); None when
+        it cannot be computed: the plan is never held back for its explanation."""
+        inputs = self.cycle.last_inputs
+        if inputs is None:
+            return None
+        planning_state = self.cycle.planning_state(state.dispatch_state(self.site))
+        try:
+            return compare_with_local_control(self.site, inputs, planning_state, result)
+        except (ValueError, KeyError) as exc:
+            log.warning("plan: no comparison with local control: %s", exc)
+            return None
+
     def _weather_origin(self, issue: pd.Timestamp) -> dict[str, Any]:
         """Where this plan's weather came from (the fallback chain knows the step it took)."""
         if isinstance(self.weather, WeatherChain) and self.weather.last is not None:
@@ -332,6 +346,7 @@ class LivePlanner:
         summary["prices"] = prices
         summary["grid_limits"] = self._limits_in_force()
         summary["inputs"] = self._site_inputs()
+        summary["local_control"] = self._local_control(state, result)
         values = result.plan[["asset_id", "quantity", "slot_start", "value"]]
         values = values[np.isfinite(values["value"].to_numpy(dtype=float))]
         plan = save_plan(

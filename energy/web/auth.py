@@ -19,6 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from energy.store.sessions import open_session, session_user
 from energy.store.users import Role, UserRecord, get_user_by_id, resolve_token
+from energy.web.i18n import gettext as _
 
 __all__ = [
     "ROLE_PERMISSIONS",
@@ -124,7 +125,13 @@ async def check_csrf(request: Request) -> None:
         field = form.get(CSRF_FIELD)
         sent = field if isinstance(field, str) else None
     if not expected or not sent or not secrets.compare_digest(str(expected), sent):
-        raise CsrfError(f"missing or wrong CSRF token ({CSRF_HEADER} header or {CSRF_FIELD} field)")
+        raise CsrfError(
+            _(
+                "missing or wrong CSRF token (%(header)s header or %(field)s field)",
+                header=CSRF_HEADER,
+                field=CSRF_FIELD,
+            )
+        )
 
 
 async def current_principal(
@@ -165,8 +172,12 @@ def require(permission: Permission) -> Callable[..., Awaitable[Principal]]:
     async def dependency(principal: Principal = Depends(current_principal)) -> Principal:  # noqa: B008
         if not principal.may(permission):
             raise ForbiddenError(
-                f"user {principal.name!r} with role {principal.user.role.value} "
-                f"lacks the permission {permission.value!r}"
+                _(
+                    "user %(name)r with role %(role)s lacks the permission %(permission)r",
+                    name=principal.name,
+                    role=_(principal.user.role.value),
+                    permission=permission.value,
+                )
             )
         return principal
 

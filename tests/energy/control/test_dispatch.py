@@ -315,3 +315,27 @@ def test_property_contact_writes_never_pass_through_an_unasked_lock_or_forced_ru
         seen = from_contacts[(closed["sg_ready_contact_a"], closed["sg_ready_contact_b"])]
         assert seen in {start, target, 2, 3}  # normal or recommended on in between
     assert from_contacts[(closed["sg_ready_contact_a"], closed["sg_ready_contact_b"])] == target
+
+
+@pytest.mark.parametrize(
+    ("now", "alarmed"),
+    [
+        (dt.datetime(2026, 6, 1, 23, 30, tzinfo=dt.UTC), False),  # 01:30 local: asleep
+        (NOW, True),  # 14:05 local in June: an inverter silent at noon is a fault
+    ],
+)
+def test_a_silent_inverter_is_critical_by_day_and_asleep_at_night(
+    store: Store,
+    site: Site,
+    writer: Any,
+    measure: Callable[..., None],
+    now: dt.datetime,
+    alarmed: bool,
+) -> None:
+    measure(now - dt.timedelta(seconds=5), quality={"house-01.pv": Quality.STALE})
+    _, report = _dispatch(site, store, writer, now)
+    assert "house-01.pv" in report.stale  # never controlled while silent, either way
+    alarms = _alarms(store, site)
+    assert (("stale_input", "house-01.pv") in alarms) is alarmed
+    if alarmed:
+        assert alarms[("stale_input", "house-01.pv")]["severity"] == "critical"

@@ -119,7 +119,9 @@ def build_web(site: Site, store: Store, clock: Clock | None = None) -> Web:
     clock = clock or Clock(NOW)
     tokens = seed_users(store)
     app = create_app(site, store, WebSettings(secret_key=SECRET, clock=clock, wall_clock=clock))
-    return Web(site, store, clock, app, TestClient(app, follow_redirects=False), tokens)
+    # the tests read English texts; German is tested by name (test_i18n.py)
+    client = TestClient(app, follow_redirects=False, headers={"Accept-Language": "en"})
+    return Web(site, store, clock, app, client, tokens)
 
 
 def login(client: TestClient, name: str, password: str = PASSWORD) -> str:
