@@ -111,14 +111,6 @@ def evaluate_command(
         bool,
         typer.Option("--per-slot/--no-per-slot", help="Also write one CSV per policy per slot."),
     ] = True,
-    long_view: Annotated[
-        bool,
-        typer.Option(
-            "--long-view/--no-long-view",
-            help="mpc: value stored energy at the horizon's end by a week-long plan on the "
-            "week before (else the tariff's terminal value).",
-        ),
-    ] = True,
     tariff_files: Annotated[
         list[Path] | None,
         typer.Option(
@@ -155,7 +147,6 @@ def evaluate_command(
             training_days=training_days,
             forecast_config=loaded or ForecastConfig(quantiles=[0.5]),
             bound=bound,
-            mpc_long_view=long_view,
         )
     except (SiteConfigError, ForecastConfigError, ValueError) as exc:
         typer.echo(f"kv evaluate: {exc}", err=True)

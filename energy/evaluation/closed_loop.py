@@ -38,7 +38,7 @@ from energy.evaluation.forecasts import (
     LatestForecast,
     train_forecaster,
 )
-from energy.evaluation.oracle import LongView, seasonal_view
+from energy.evaluation.oracle import LongView
 from energy.evaluation.snapshot_state import dispatch_state_from_snapshot
 from energy.evaluation.tracking import TRACKED_KINDS, PlanTracker
 from energy.evaluation.valuation import VALUATION_HORIZON_SLOTS, Continuation
@@ -119,10 +119,7 @@ class EvaluationOptions:
     measured state (the oracle itself re-plans every slot, like mpc);
     bound: also compute the relaxation's lower bound (`energy.evaluation.bound`);
     valuation_horizon_slots: how far after the period the energy left in store is valued by a
-    perfect-foresight plan (`energy.evaluation.valuation`);
-    mpc_long_view: mpc values the energy in store at its horizon's end like the oracle, by a
-    long plan on what the history lets it expect (`energy.evaluation.oracle.seasonal_view`)
-    instead of the tariff's terminal value.
+    perfect-foresight plan (`energy.evaluation.valuation`).
     """
 
     horizon_slots: int = 96
@@ -138,7 +135,6 @@ class EvaluationOptions:
     oracle_replan_slots: int = 96
     bound: bool = True
     valuation_horizon_slots: int = VALUATION_HORIZON_SLOTS
-    mpc_long_view: bool = True
 
     def __post_init__(self) -> None:
         problems = []
@@ -303,14 +299,6 @@ def run_policy(
             options.oracle_replan_slots,
             options.optimizer_options or OptimizerOptions(),
             valued_until=end + options.valuation_horizon_slots * SLOT,
-        )
-    elif policy == Policy.MPC and options.mpc_long_view:
-        long_view = LongView(
-            site,
-            options.oracle_horizon_slots,
-            options.oracle_replan_slots,
-            options.optimizer_options or OptimizerOptions(),
-            view=seasonal_view,
         )
     set_up = time.perf_counter() - began
     set_up_cpu = time.process_time() - began_cpu

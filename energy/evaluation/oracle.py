@@ -10,8 +10,6 @@ policy (fresh state every slot, the same command rules) and sees as far as a wee
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -22,35 +20,9 @@ from energy.site import Site
 from energy.timegrid import SLOT
 from optimizer import DispatchOptimizer, DispatchState, OptimizerOptions
 
-__all__ = ["LongView", "seasonal_view"]
+__all__ = ["LongView"]
 
 FloatArray = npt.NDArray[np.float64]
-
-#: What a long plan from t sees: (t, realised profiles, horizon in slots) -> the profiles to plan on.
-View = Callable[[pd.Timestamp, pd.DataFrame, int], pd.DataFrame]
-
-WEEK = pd.Timedelta(days=7)
-
-
-def seasonal_view(t: pd.Timestamp, realised: pd.DataFrame, horizon_slots: int) -> pd.DataFrame:
-    """The history before t and, for the horizon from t, the seasonal naive expectation: each
-    slot's series as measured one week earlier (two weeks for the slots a week or more ahead).
-
-    Only rows before t are read, so a long plan on this view knows no more than the live loop
-    does; prices come from the tariff, not from here.
-    """
-    history = realised.loc[: t - SLOT]
-    future = pd.date_range(t, periods=horizon_slots, freq=SLOT)
-    weeks_back = ((future - t) // WEEK + 1).to_numpy()
-    source = future - weeks_back * WEEK
-    missing = source[~source.isin(history.index)]
-    if len(missing):
-        raise ValueError(
-            f"seasonal view from {t.isoformat()}: no history at {missing[0].isoformat()} "
-            f"({len(missing)} slots); it needs the {horizon_slots} slots' weeks before"
-        )
-    expected = history.loc[source].set_axis(future)
-    return pd.concat([history, expected])
 
 
 class LongView:
@@ -69,11 +41,8 @@ class LongView:
         replan_slots: int,
         options: OptimizerOptions,
         valued_until: pd.Timestamp | None = None,
-        view: View | None = None,
     ):
-        """view: what each long plan sees (None: the realised future, perfect foresight)."""
         self._site = site
-        self._view = view
         self._options = long_plan_options(options)
         self._cycles: dict[int, PlanningCycle] = {}
         self.horizon_slots = horizon_slots
@@ -104,8 +73,7 @@ class LongView:
         `state` at t when the last long plan is replan_slots old."""
         if self._start is None or (t - self._start) / SLOT >= self.replan_slots:
             cycle = self._cycle(t)
-            seen = realised if self._view is None else self._view(t, realised, cycle.horizon_slots)
-            inputs = cycle.inputs(t, seen, seen)
+            inputs = cycle.inputs(t, realised, realised)
             result = cycle.optimizer.solve(inputs, cycle.planning_state(state))
             values = cycle.optimizer.storage_values()
             if values is None:

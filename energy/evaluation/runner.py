@@ -87,7 +87,6 @@ def evaluate(
             "command_timeout_s": options.timeout_s,
             "oracle_horizon_slots": options.oracle_horizon_slots,
             "oracle_replan_slots": options.oracle_replan_slots,
-            "mpc_long_view": options.mpc_long_view,
         },
     }
     if tuned:
