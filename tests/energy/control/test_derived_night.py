@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 
 from energy.control.derived import derive_slot
+from energy.control.history import store_history
 from energy.quality import Quality
 from energy.site import Site
 from energy.store import Store
 from energy.store.measurements import write_measurements
-from forecasting.data import store_history
 
 NIGHT = dt.datetime(2026, 1, 15, 1, 0, tzinfo=dt.UTC)  # 02:00 local
 DAY = dt.datetime(2026, 1, 15, 11, 0, tzinfo=dt.UTC)  # noon local
