@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from energy.defaults import DEFAULT_SITE_FILE, default_config_dir
+from energy.notification_config import NotificationsConfig
 from energy.publication_config import PublicationConfig
 from energy.yamlfile import DuplicateKeyError, load_yaml
 
@@ -677,6 +678,7 @@ class SiteConfig(_Model):
     publication: PublicationConfig = PublicationConfig()
     grid_signals: GridSignalsConfig | None = None
     web: WebConfig = WebConfig()
+    notifications: NotificationsConfig | None = None
     source_path: Path | None = Field(None, exclude=True)
 
     @model_validator(mode="after")

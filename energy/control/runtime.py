@@ -33,6 +33,9 @@ is wrapped by `JobRunner`, so a failure is recorded and alarmed but never stops 
 - data hub (`publish_mqtt`, `publish_ngsi_ld`, when enabled in the site's publication section):
   energy.datahub jobs that publish district aggregates, plans, forecasts and KPIs (and the
   consenting houses' values) to the city's data hub, as lease holder only.
+- `notify` (every minute of the site clock, with a `notifications` section in the site YAML):
+  e-mails and webhooks for new, escalated and unacknowledged critical incidents, as lease holder
+  only (energy.notify).
 - `retrain` (cron): trains the ForecastService on the stored history when there is enough of it
   (energy.control.retrain); until then the profile bootstrap forecasts.
 
@@ -72,6 +75,7 @@ from energy.control.retrain import retrain_forecaster
 from energy.control.spool import MeasurementSpool
 from energy.control.timing import LoopTiming
 from energy.datahub.jobs import HubJob
+from energy.notify.job import Notifier
 from energy.site import Site
 from energy.store.audit import append_audit
 from energy.store.engine import Store
@@ -212,6 +216,13 @@ class ControlRuntime:
         self.last_poll: PollResult | None = None
         self.last_dispatch: DispatchReport | None = None
         self._weather_actuals = weather_actuals
+        notifications = site.config.notifications
+        #: notifications of incidents (a site with a notifications section)
+        self.notifier = (
+            Notifier(store, site.id, site.config.name, notifications, site.tz)
+            if notifications is not None
+            else None
+        )
         #: the last slot derived by this instance (a cache: deriving again stores nothing new)
         self._derived_slot: pd.Timestamp | None = None
 
@@ -524,6 +535,17 @@ class ControlRuntime:
             }
         return counts
 
+    async def notify_job(self) -> JobOutcome:
+        return await self.runner.run("notify", self._notify)
+
+    async def _notify(self) -> str:
+        now = self.clock.now()
+        if self.notifier is None:
+            raise Skipped("no notifications section in the site configuration")
+        if not self.leading(now):
+            raise Skipped("standby: not the lease holder")
+        return await self.notifier.run(now)
+
     async def derive_job(self) -> JobOutcome:
         return await self.runner.run("derive", self._derive)
 
@@ -607,6 +629,7 @@ class ControlRuntime:
             "housekeeping": housekeeping,
             "retrain": retrain,
             "derive": [every(max(60.0 / t.speed, t.poll_wall_s))],
+            "notify": [every(max(60.0 / t.speed, t.poll_wall_s))] if self.notifier else [],
             "prices": (
                 [every(self.site.config.prices.fetch_interval_min * 60.0 / t.speed)]
                 if self.prices is not None
@@ -650,6 +673,7 @@ class ControlRuntime:
             "housekeeping": self.housekeeping_job,
             "retrain": self.retrain_job,
             "derive": self.derive_job,
+            "notify": self.notify_job,
             "prices": self.prices_job,
         }
         for hub in self.hub_jobs:

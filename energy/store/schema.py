@@ -295,7 +295,25 @@ users = Table(
     Column("role", String(16), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("disabled", Boolean, nullable=False, default=False),
+    # notifications of critical incidents (energy.notify): where to, and whether the user wants them
+    Column("email", String(254)),
+    Column("notify_opt_in", Boolean, nullable=False, server_default=text("false")),
 )
+
+notifications_sent = Table(
+    "notifications_sent",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("site_id", String(64), nullable=False),
+    Column("incident_key", String(255), nullable=False),
+    Column("alarm_ids", JSON, nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("reason", String(16), nullable=False),
+    Column("sent_at", UTCDateTime, nullable=False),
+    Column("channels", JSON, nullable=False),
+)
+"""What the notification job sent (energy.notify.job): a restart does not send it again."""
+Index("ix_notifications_sent_key", notifications_sent.c.site_id, notifications_sent.c.incident_key)
 
 publication_targets = Table(
     "publication_targets",

@@ -42,14 +42,19 @@ __all__ = [
     "get_user_by_id",
     "list_tokens",
     "list_users",
+    "notification_contact",
+    "notification_recipients",
     "resolve_token",
     "revoke_token",
+    "set_notification_contact",
     "update_user",
 ]
 
 TOKEN_PREFIX = "kvt_"
 MIN_PASSWORD_LENGTH = 10
 _NAME = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
+# one address (local@domain.tld): what an SMTP RCPT TO takes, without display names or lists
+_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 _TOKEN_USE_RESOLUTION = dt.timedelta(minutes=1)
 
 _hasher = PasswordHasher()
@@ -335,3 +340,48 @@ def resolve_token(store: Store, secret: str, now: dt.datetime) -> UserRecord | N
         except SQLAlchemyError as exc:  # a store taking no writes still authenticates reads
             log.warning("token %d: last use not recorded (%s)", row.token_id, type(exc).__name__)
     return _user(row)
+
+
+def set_notification_contact(
+    store: Store, name: str, email: str | None, opt_in: bool, actor: str, now: dt.datetime
+) -> None:
+    """Set a user's e-mail address and whether critical incidents are sent to it (audited).
+    Opting in needs an address."""
+    if email is not None and (len(email) > 254 or not _EMAIL.fullmatch(email)):
+        raise UserError(f"e-mail address of {name!r}: expected local@domain.tld, found {email!r}")
+    if opt_in and email is None:
+        raise UserError(f"user {name!r}: notifications need an e-mail address")
+    with store.engine.begin() as conn:
+        result = conn.execute(
+            update(users).where(users.c.name == name).values(email=email, notify_opt_in=opt_in)
+        )
+        if result.rowcount != 1:
+            raise KeyError(f"no user named {name!r}")
+        append_audit_in(
+            conn,
+            now,
+            actor,
+            "user.notification",
+            f"user:{name}",
+            {"email": email, "opt_in": opt_in},
+        )
+
+
+def notification_contact(store: Store, name: str) -> tuple[str | None, bool]:
+    """A user's (e-mail address, opt-in)."""
+    with store.engine.connect() as conn:
+        row = conn.execute(
+            select(users.c.email, users.c.notify_opt_in).where(users.c.name == name)
+        ).first()
+    if row is None:
+        raise KeyError(f"no user named {name!r}")
+    return row.email, bool(row.notify_opt_in)
+
+
+def notification_recipients(store: Store) -> list[str]:
+    """The addresses of the enabled users who opted in to notifications, sorted."""
+    query = select(users.c.email).where(
+        users.c.notify_opt_in.is_(True), users.c.disabled.is_(False), users.c.email.is_not(None)
+    )
+    with store.engine.connect() as conn:
+        return sorted({str(e) for e in conn.execute(query).scalars()})

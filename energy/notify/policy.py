@@ -1,0 +1,82 @@
+"""When an incident is notified: pure functions of the incident, what was sent last and the time.
+
+An incident is due when it is
+- new: nothing was sent for its cause, or what was sent concerned other alarms (an earlier
+  incident of the same cause that has since been cleared);
+- escalated: its severity rose above the one last sent;
+- a repeat: it is still unacknowledged `repeat_after` after the last notification.
+An acknowledged incident is never due. An incident below the configured minimum severity is never
+due. Quiet hours hold a due incident back until they end (it is then sent, if still due), except a
+critical one when `critical_overrides` is set.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from energy.notification_config import NotificationsConfig, QuietHours
+from energy.store.alarms import AlarmState, Severity
+from energy.store.incidents import Incident
+from energy.store.notifications import SentNotification
+
+__all__ = ["Reason", "due_reason", "in_quiet_hours", "incident_key", "severity_rank"]
+
+_RANK = {Severity.INFO.value: 0, Severity.WARNING.value: 1, Severity.CRITICAL.value: 2}
+
+
+class Reason(StrEnum):
+    NEW = "new"
+    ESCALATED = "escalated"
+    REPEAT = "repeat"
+
+
+def severity_rank(severity: str) -> int:
+    return _RANK.get(severity, 0)
+
+
+def incident_key(incident: Incident) -> str:
+    """An incident's cause as stored with what was sent: its alarm codes."""
+    return ",".join(incident.codes)[:255]
+
+
+def in_quiet_hours(local: dt.time, quiet: QuietHours) -> bool:
+    """Whether a local wall time lies in the window [start, end), which may run over midnight."""
+    if quiet.start < quiet.end:
+        return quiet.start <= local < quiet.end
+    return local >= quiet.start or local < quiet.end
+
+
+def _reason(
+    incident: Incident, last: SentNotification | None, now: dt.datetime, repeat: dt.timedelta
+) -> Reason | None:
+    if last is None or not last.alarm_ids & set(incident.alarm_ids):
+        return Reason.NEW
+    if severity_rank(incident.severity) > severity_rank(last.severity):
+        return Reason.ESCALATED
+    if now - last.sent_at >= repeat:
+        return Reason.REPEAT
+    return None
+
+
+def due_reason(
+    incident: Incident,
+    last: SentNotification | None,
+    now: dt.datetime,
+    config: NotificationsConfig,
+    tz: ZoneInfo,
+) -> Reason | None:
+    """Why the incident is to be sent now, or None (see the module docstring)."""
+    if incident.state != AlarmState.ACTIVE.value:
+        return None
+    if severity_rank(incident.severity) < severity_rank(config.min_severity):
+        return None
+    reason = _reason(incident, last, now, config.repeat_after)
+    quiet = config.quiet_hours
+    if reason is None or quiet is None:
+        return reason
+    overridden = quiet.critical_overrides and incident.severity == Severity.CRITICAL.value
+    if not overridden and in_quiet_hours(now.astimezone(tz).time(), quiet):
+        return None
+    return reason
