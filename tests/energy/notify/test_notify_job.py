@@ -1,0 +1,245 @@
+"""The notification job end to end: a local SMTP server (aiosmtpd) and a local webhook server
+receive exactly one message per incident, nothing again after a restart, a repeat after the
+interval; failing channels raise one alarm each and never stop the job."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import SMTP as SMTPServer
+
+from energy.notification_config import NotificationsConfig
+from energy.notify.job import FAILURE_CODE, Notifier
+from energy.site import Site
+from energy.store.alarms import Severity, acknowledge_alarm, list_alarms, raise_alarm
+from energy.store.engine import Store
+from energy.store.users import Role, create_user, set_notification_contact
+
+TZ = ZoneInfo("Europe/Berlin")
+T0 = dt.datetime(2026, 12, 6, 10, 0, tzinfo=dt.UTC)
+PASSWORD = "smtp-secret"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _parse(content: bytes | None) -> EmailMessage:
+    message = message_from_bytes(content or b"", policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+class _Mailbox:
+    """aiosmtpd handler keeping every message with its envelope recipients."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], EmailMessage]] = []
+
+    async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
+        self, server: SMTPServer, session: Session, envelope: Envelope
+    ) -> str:
+        self.messages.append((list(envelope.rcpt_tos), _parse(envelope.content)))
+        return "250 OK"
+
+
+def _authenticate(
+    server: SMTPServer, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+) -> AuthResult:
+    ok = isinstance(auth_data, LoginPassword) and auth_data == (b"leitstand", PASSWORD.encode())
+    return AuthResult(success=ok)
+
+
+@pytest.fixture
+def mailbox() -> Iterator[tuple[_Mailbox, int]]:
+    handler = _Mailbox()
+    port = _free_port()
+    controller = Controller(
+        handler,
+        hostname="127.0.0.1",
+        port=port,
+        authenticator=_authenticate,
+        auth_require_tls=False,
+    )
+    controller.start()
+    try:
+        yield handler, port
+    finally:
+        controller.stop()
+
+
+class _Webhook:
+    """A local HTTP server taking JSON POSTs, answering `status`."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict[str, Any], str | None]] = []
+        self.status = 200
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's hook name
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if hook.status == 200:
+                    hook.received.append((json.loads(body), self.headers["Authorization"]))
+                self.send_response(hook.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def webhook() -> Iterator[_Webhook]:
+    server = _Webhook()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _config(smtp_port: int, webhook_url: str) -> NotificationsConfig:
+    return NotificationsConfig.model_validate(
+        {
+            "console_url": "https://leitstand.example.de",
+            "repeat_after_min": 60,
+            "smtp": {
+                "host": "127.0.0.1",
+                "port": smtp_port,
+                "security": "none",
+                "username": "leitstand",
+                "sender": "leitstand@example.de",
+                "recipients": ["bereitschaft@example.de"],
+                "timeout_s": 5,
+            },
+            "webhooks": [{"url": webhook_url, "timeout_s": 5}],
+        }
+    )
+
+
+def _raise_incidents(store: Store, site: Site, now: dt.datetime) -> None:
+    for house in ("house-01", "house-02"):
+        for _ in range(2):
+            raise_alarm(
+                store, site.id, "stale_input", f"{house}.battery", Severity.CRITICAL, "stale", now
+            )
+    raise_alarm(store, site.id, "store_unavailable", "ctrl-1", Severity.CRITICAL, "down", now)
+    raise_alarm(store, site.id, "weather_fallback", "weather", Severity.WARNING, "climatology", now)
+
+
+def _subjects(box: _Mailbox) -> list[str]:
+    return sorted(str(message["Subject"]) for _, message in box.messages)
+
+
+def test_one_message_per_incident_none_after_a_restart_and_a_repeat_after_the_interval(
+    sqlite_store: Store,
+    site: Site,
+    mailbox: tuple[_Mailbox, int],
+    webhook: _Webhook,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KV_SMTP_PASSWORD", PASSWORD)
+    monkeypatch.setenv("KV_WEBHOOK_TOKEN", "hook-token")
+    box, port = mailbox
+    create_user(sqlite_store, "olga", "lange-passphrase", Role.OPERATOR, "test", T0)
+    set_notification_contact(sqlite_store, "olga", "olga@example.de", True, "test", T0)
+    create_user(sqlite_store, "udo", "lange-passphrase", Role.OPERATOR, "test", T0)
+    set_notification_contact(sqlite_store, "udo", "udo@example.de", False, "test", T0)
+    _raise_incidents(sqlite_store, site, T0)
+    config = _config(port, webhook.url)
+
+    def notifier() -> Notifier:
+        return Notifier(sqlite_store, site.id, "Klimaviertel", config, TZ)
+
+    first = notifier()
+    summary = asyncio.run(first.run(T0))
+    assert summary == "2 incident(s) notified of 3 open"
+    assert _subjects(box) == [
+        "[Klimaviertel] Kritisch: Datenbank nicht erreichbar (1 Gerät(e))",
+        "[Klimaviertel] Kritisch: Messwerte veraltet (2 Gerät(e))",
+    ]
+    assert {tuple(rcpt) for rcpt, _ in box.messages} == {
+        ("bereitschaft@example.de", "olga@example.de")
+    }
+    stale = next(m for _, m in box.messages if "Messwerte" in str(m["Subject"]))
+    body = stale.get_content()
+    assert "Geräte (2): house-01.battery, house-02.battery" in body
+    assert "Anzahl Meldungen: 4" in body
+    assert sorted(p["codes"][0] for p, _ in webhook.received) == [
+        "stale_input",
+        "store_unavailable",
+    ]
+    assert {auth for _, auth in webhook.received} == {"Bearer hook-token"}
+
+    asyncio.run(first.run(T0 + dt.timedelta(minutes=1)))
+    asyncio.run(notifier().run(T0 + dt.timedelta(minutes=2)))  # a restarted control loop
+    assert (len(box.messages), len(webhook.received)) == (2, 2)
+
+    store_alarm = next(
+        a for a in list_alarms(sqlite_store, site.id) if a["code"] == "store_unavailable"
+    )
+    acknowledge_alarm(sqlite_store, store_alarm["id"], "olga", T0 + dt.timedelta(minutes=3))
+    asyncio.run(notifier().run(T0 + dt.timedelta(minutes=59)))
+    assert len(box.messages) == 2
+    asyncio.run(notifier().run(T0 + dt.timedelta(minutes=60)))
+    assert len(box.messages) == 3
+    repeat = box.messages[-1][1]
+    assert "Messwerte veraltet" in str(repeat["Subject"])
+    assert repeat.get_content().startswith("Weiterhin nicht quittiert")
+    assert [p["reason"] for p, _ in webhook.received][-1] == "repeat"
+    assert len(webhook.received) == 3
+
+
+def test_failing_channels_raise_one_alarm_each_and_the_incident_waits_for_a_channel(
+    sqlite_store: Store, site: Site, webhook: _Webhook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KV_SMTP_PASSWORD", PASSWORD)
+    raise_alarm(sqlite_store, site.id, "stale_input", "house-01.pv", Severity.CRITICAL, "s", T0)
+    webhook.status = 500
+    notifier = Notifier(sqlite_store, site.id, "KV", _config(_free_port(), webhook.url), TZ)
+    for minute in range(3):
+        summary = asyncio.run(notifier.run(T0 + dt.timedelta(minutes=minute)))
+        assert summary.startswith("0 incident(s) notified")
+        assert summary.endswith("failed: email, webhook-1")
+    failures = [a for a in list_alarms(sqlite_store, site.id) if a["code"] == FAILURE_CODE]
+    assert sorted((a["source"], a["occurrences"]) for a in failures) == [
+        ("notify.email", 3),
+        ("notify.webhook-1", 3),
+    ]
+    messages = {a["source"]: a["message"] for a in failures}
+    assert "HTTP 500" in messages["notify.webhook-1"]
+    assert "ConnectionRefusedError" in messages["notify.email"]
+
+    webhook.status = 200
+    asyncio.run(notifier.run(T0 + dt.timedelta(minutes=4)))
+    assert [p["devices"] for p, _ in webhook.received] == [["house-01.pv"]]
+    still_open = [
+        a["source"] for a in list_alarms(sqlite_store, site.id) if a["code"] == FAILURE_CODE
+    ]
+    assert still_open == ["notify.email"]
+    asyncio.run(notifier.run(T0 + dt.timedelta(minutes=5)))
+    assert len(webhook.received) == 1
