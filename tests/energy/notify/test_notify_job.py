@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
-from aiosmtpd.smtp import SMTP as SMTPServer
 
 from energy.notification_config import NotificationsConfig
 from energy.notify.job import FAILURE_CODE, Notifier
@@ -52,14 +52,14 @@ class _Mailbox:
         self.messages: list[tuple[list[str], EmailMessage]] = []
 
     async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
-        self, server: SMTPServer, session: Session, envelope: Envelope
+        self, server: SMTP, session: Session, envelope: Envelope
     ) -> str:
         self.messages.append((list(envelope.rcpt_tos), _parse(envelope.content)))
         return "250 OK"
 
 
 def _authenticate(
-    server: SMTPServer, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+    server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
 ) -> AuthResult:
     ok = isinstance(auth_data, LoginPassword) and auth_data == (b"leitstand", PASSWORD.encode())
     return AuthResult(success=ok)
@@ -92,7 +92,7 @@ class _Webhook:
         hook = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's hook name
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 if hook.status == 200:
                     hook.received.append((json.loads(body), self.headers["Authorization"]))
