@@ -27,7 +27,9 @@ from energy.store.users import (
     end_sessions_of,
     list_tokens,
     list_users,
+    notification_contact,
     revoke_token,
+    set_notification_contact,
     update_user,
 )
 
@@ -114,6 +116,32 @@ def update(
         raise _fail(exc) from exc
     state = "disabled" if user.disabled else "enabled"
     typer.echo(f"user {user.name}: role {user.role.value}, {state}")
+
+
+@app.command("notify")
+def notify(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    email: Annotated[
+        str | None, typer.Option("--email", help="E-mail address for notifications.")
+    ] = None,
+    opt_in: Annotated[
+        bool | None,
+        typer.Option("--on/--off", help="Send (or stop sending) critical incidents to the user."),
+    ] = None,
+    config: ConfigOpt = None,
+    url: UrlOpt = None,
+) -> None:
+    """Set a user's e-mail address and opt-in for incident notifications (what is not given
+    stays as it was)."""
+    store = _store(config, url)
+    try:
+        current_email, current_opt_in = notification_contact(store, name)
+        address = email if email is not None else current_email
+        wanted = opt_in if opt_in is not None else current_opt_in
+        set_notification_contact(store, name, address, wanted, _actor(), _now())
+    except (KeyError, UserError) as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"user {name}: e-mail {address or '-'}, notifications {'on' if wanted else 'off'}")
 
 
 @app.command("token")
