@@ -10,6 +10,7 @@
         host: mail.example.de
         port: 587
         security: starttls              # starttls, tls (implicit, port 465) or none
+        ca_file: /etc/ssl/certs/stadtwerke-ca.pem   # optional: an in-house CA
         username: leitstand             # login only when given; password: KV_SMTP_PASSWORD
         sender: leitstand@example.de
         recipients: [bereitschaft@example.de]   # besides the users who opted in
@@ -91,6 +92,11 @@ class SmtpConfig(_Model):
         default_factory=list, description="besides the users who opted in"
     )
     timeout_s: Annotated[float, Field(gt=0.0, le=120.0)] = 10.0
+    ca_file: str | None = Field(
+        None,
+        description="PEM file of the CA that signed the server's certificate (an in-house CA); "
+        "default: the system's trusted CAs",
+    )
 
 
 class WebhookConfig(_Model):

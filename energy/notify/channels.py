@@ -49,8 +49,8 @@ def send_email(notification: Notification, config: SmtpConfig, recipients: list[
     password = os.environ.get(SMTP_PASSWORD_ENV)
     if config.username is not None and not password:
         raise ChannelError(f"e-mail: smtp.username is set but {SMTP_PASSWORD_ENV} is not")
-    context = ssl.create_default_context()
     try:
+        context = ssl.create_default_context(cafile=config.ca_file)
         client: smtplib.SMTP
         if config.security == "tls":
             client = smtplib.SMTP_SSL(
@@ -64,7 +64,7 @@ def send_email(notification: Notification, config: SmtpConfig, recipients: list[
             if config.username is not None and password:
                 client.login(config.username, password)
             client.send_message(_email(notification, config.sender, recipients))
-    except (OSError, smtplib.SMTPException) as exc:
+    except (OSError, smtplib.SMTPException) as exc:  # ssl.SSLError is an OSError
         raise ChannelError(
             f"e-mail via {config.host}:{config.port}: {type(exc).__name__}: {exc}"
         ) from exc

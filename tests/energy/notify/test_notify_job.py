@@ -5,14 +5,17 @@ interval; failing channels raise one alarm each and never stop the job."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,8 +23,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from energy.notification_config import NotificationsConfig
+from energy.notification_config import NotificationsConfig, SmtpConfig
+from energy.notify.channels import ChannelError, send_email
 from energy.notify.job import FAILURE_CODE, Notifier
+from energy.notify.message import Notification
 from energy.site import Site
 from energy.store.alarms import Severity, acknowledge_alarm, list_alarms, raise_alarm
 from energy.store.engine import Store
@@ -30,6 +35,7 @@ from energy.store.users import Role, create_user, set_notification_contact
 TZ = ZoneInfo("Europe/Berlin")
 T0 = dt.datetime(2026, 12, 6, 10, 0, tzinfo=dt.UTC)
 PASSWORD = "smtp-secret"
+TLS_DATA = Path(__file__).parent / "data"
 
 
 def _free_port() -> int:
@@ -64,8 +70,9 @@ def _authenticate(
     return AuthResult(success=ok)
 
 
-@pytest.fixture
-def mailbox() -> Iterator[tuple[_Mailbox, int]]:
+@contextlib.contextmanager
+def _smtp_server(tls: ssl.SSLContext | None) -> Iterator[tuple[_Mailbox, int]]:
+    """A local SMTP server with login; with `tls`, STARTTLS is required before anything."""
     handler = _Mailbox()
     port = _free_port()
     controller = Controller(
@@ -73,13 +80,21 @@ def mailbox() -> Iterator[tuple[_Mailbox, int]]:
         hostname="127.0.0.1",
         port=port,
         authenticator=_authenticate,
-        auth_require_tls=False,
+        auth_require_tls=tls is not None,
+        tls_context=tls,
+        require_starttls=tls is not None,
     )
     controller.start()
     try:
         yield handler, port
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def mailbox() -> Iterator[tuple[_Mailbox, int]]:
+    with _smtp_server(None) as served:
+        yield served
 
 
 class _Webhook:
@@ -242,3 +257,30 @@ def test_failing_channels_raise_one_alarm_each_and_the_incident_waits_for_a_chan
     assert still_open == ["notify.email"]
     asyncio.run(notifier.run(T0 + dt.timedelta(minutes=5)))
     assert len(webhook.received) == 1
+
+
+def test_starttls_with_login_against_an_in_house_ca(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KV_SMTP_PASSWORD", PASSWORD)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(TLS_DATA / "server.pem", TLS_DATA / "server.key")
+    note = Notification(subject="Prüfung", body="Testnachricht\n", payload={})
+    with _smtp_server(server_tls) as (box, port):
+        smtp = {
+            "host": "127.0.0.1",
+            "port": port,
+            "security": "starttls",
+            "username": "leitstand",
+            "sender": "leitstand@example.de",
+            "timeout_s": 5,
+        }
+        send_email(
+            note,
+            SmtpConfig.model_validate(smtp | {"ca_file": str(TLS_DATA / "ca.pem")}),
+            ["olga@example.de"],
+        )
+        assert [(rcpt, str(m["Subject"])) for rcpt, m in box.messages] == [
+            (["olga@example.de"], "Prüfung")
+        ]
+        with pytest.raises(ChannelError, match="CERTIFICATE_VERIFY_FAILED"):
+            send_email(note, SmtpConfig.model_validate(smtp), ["olga@example.de"])
+    assert len(box.messages) == 1
