@@ -47,6 +47,16 @@ _CAUSES = {
     "notification_failed": N_("notification could not be sent"),
 }
 _SEVERITIES = {"info": N_("information"), "warning": N_("warning"), "critical": N_("critical")}
+_LABELS = (
+    N_("Cause"),
+    N_("Message"),
+    N_("Devices"),
+    N_("Severity"),
+    N_("First seen"),
+    N_("Last seen"),
+    N_("Reports"),
+    N_("Acknowledge it in the console"),
+)
 _REASONS = {
     Reason.NEW: N_("new incident"),
     Reason.ESCALATED: N_("incident escalated"),
@@ -101,18 +111,19 @@ def compose(
         "cause": cause,
         "devices": devices,
     }
+    label = {text: _(text) for text in _LABELS}
     lines = [
         f"{_(_REASONS[reason])}: {site_name}",
         "",
-        f"{_('Cause')}: {cause} ({', '.join(incident.codes)})",
-        f"{_('Message')}: {incident.message}",
-        f"{_('Devices')} ({devices}): {', '.join(incident.sources)}",
-        f"{_('Severity')}: {severity}",
-        f"{_('First seen')}: {when(incident.first_seen)}",
-        f"{_('Last seen')}: {when(incident.last_seen)}",
-        f"{_('Reports')}: {incident.count}",
+        f"{label['Cause']}: {cause} ({', '.join(incident.codes)})",
+        f"{label['Message']}: {incident.message}",
+        f"{label['Devices']} ({devices}): {', '.join(incident.sources)}",
+        f"{label['Severity']}: {severity}",
+        f"{label['First seen']}: {when(incident.first_seen)}",
+        f"{label['Last seen']}: {when(incident.last_seen)}",
+        f"{label['Reports']}: {incident.count}",
         "",
-        f"{_('Acknowledge it in the console')}: {link}",
+        f"{label['Acknowledge it in the console']}: {link}",
     ]
     payload = {
         "site": site_name,

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from babel.messages.extract import extract_from_file
+from babel.messages.pofile import read_po
 
+import energy.notify.message as message_module
 from energy.notify.message import compose
 from energy.notify.policy import Reason
 from energy.store.incidents import Incident
@@ -61,3 +65,18 @@ def test_an_unknown_code_is_shown_as_it_is_and_an_unknown_language_refused() -> 
     assert "Ursache: pump_dry (pump_dry)" in compose(other, Reason.NEW, "KV", "http://kv", TZ).body
     with pytest.raises(ValueError, match="language"):
         compose(INCIDENT, Reason.NEW, "KV", "http://kv", TZ, "fr")
+
+
+def test_every_text_of_the_messages_has_its_german_translation() -> None:
+    source = Path(message_module.__file__)
+    used = {
+        msgid
+        for _, msgid, _, _ in extract_from_file(
+            "python", str(source), keywords={"_": None, "N_": None}
+        )
+    }
+    with (source.parent / "locales" / "de" / "LC_MESSAGES" / "notify.po").open("rb") as handle:
+        catalog = read_po(handle, locale="de")
+    translated = {m.id for m in catalog if m.id and m.string}
+    assert len(used) > 20
+    assert used - translated == set()
