@@ -59,7 +59,7 @@ class _Mailbox:
     async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
         self, server: SMTP, session: Session, envelope: Envelope
     ) -> str:
-        self.messages.append((list(envelope.rcpt_tos), _parse(envelope.content)))
+        self.messages.append((list(envelope.rcpt_tos), _parse(envelope.original_content)))
         return "250 OK"
 
 
