@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 from zoneinfo import ZoneInfo
 
 from energy.notification_config import NotificationsConfig
@@ -52,6 +54,7 @@ class Notifier:
     async def run(self, now: dt.datetime) -> str:
         """Send what is due at `now`; returns a summary for the job log."""
         incidents = await asyncio.to_thread(open_incidents, self.store, self.site_id)
+        recipients = await asyncio.to_thread(notification_recipients, self.store)
         failures: dict[str, str] = {}
         delivered_any: set[str] = set()
         sent = 0
@@ -69,8 +72,7 @@ class Notifier:
                 self.tz,
                 self.config.language,
             )
-            delivered, failed = await self._deliver(note)
-            failures.update(failed)
+            delivered = await self._deliver(note, recipients, failures)
             delivered_any.update(delivered)
             if delivered:
                 sent += 1
@@ -91,28 +93,32 @@ class Notifier:
             summary += f"; failed: {', '.join(sorted(failures))}"
         return summary
 
-    async def _deliver(self, note: Notification) -> tuple[list[str], dict[str, str]]:
-        """(channels that delivered, {channel: reason} of those that failed)."""
-        delivered: list[str] = []
-        failed: dict[str, str] = {}
+    async def _deliver(
+        self, note: Notification, users: list[str], failures: dict[str, str]
+    ) -> list[str]:
+        """Send to every channel that has not failed in this run yet (a dead server costs one
+        timeout per run, not one per incident); returns the channels that delivered and adds
+        the reasons of those that failed to `failures`."""
+        attempts: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         smtp = self.config.smtp
         if smtp is not None:
-            recipients = await asyncio.to_thread(notification_recipients, self.store)
-            recipients = sorted(set(recipients) | set(smtp.recipients))
-            try:
-                await asyncio.to_thread(send_email, note, smtp, recipients)
-                delivered.append(EMAIL_CHANNEL)
-            except ChannelError as exc:
-                failed[EMAIL_CHANNEL] = str(exc)
+            recipients = sorted(set(users) | set(smtp.recipients))
+            attempts.append(
+                (EMAIL_CHANNEL, lambda: asyncio.to_thread(send_email, note, smtp, recipients))
+            )
         for number, hook in enumerate(self.config.webhooks, start=1):
+            attempts.append((f"webhook-{number}", functools.partial(post_webhook, note, hook)))
+        delivered: list[str] = []
+        for channel, attempt in attempts:
+            if channel in failures:
+                continue
             try:
-                await post_webhook(note, hook)
-                delivered.append(f"webhook-{number}")
+                await attempt()
+                delivered.append(channel)
             except ChannelError as exc:
-                failed[f"webhook-{number}"] = str(exc)
-        for channel, reason in failed.items():
-            log.error("notification not sent via %s: %s", channel, reason)
-        return delivered, failed
+                failures[channel] = str(exc)
+                log.error("notification not sent via %s: %s", channel, exc)
+        return delivered
 
     def _channel_alarms(
         self, failures: dict[str, str], delivered: set[str], now: dt.datetime
