@@ -84,3 +84,17 @@ def test_a_bad_section_names_key_and_file(
     assert [issue.key_path for issue in issues] == [key]
     assert expected in issues[0].expected
     assert issues[0].file == str(path)
+
+
+def test_the_commented_example_of_the_shipped_config_loads(tmp_path: Path) -> None:
+    text = DEFAULT_SITE_CONFIG.read_text()
+    example = text.split("  # notifications:\n", 1)[1].splitlines()
+    section = ["  notifications:"] + [line.replace("  # ", "  ", 1) for line in example]
+    path = tmp_path / "site.yaml"
+    path.write_text(text + "\n".join(section) + "\n")
+    config = load_site_config(path).notifications
+    assert config is not None
+    assert config.smtp is not None
+    assert config.smtp.recipients == ["bereitschaft@example.de"]
+    assert config.quiet_hours is not None
+    assert config.quiet_hours.critical_overrides
