@@ -98,6 +98,15 @@ class SmtpConfig(_Model):
         "default: the system's trusted CAs",
     )
 
+    @model_validator(mode="after")
+    def _login_over_tls(self) -> SmtpConfig:
+        if self.username is not None and self.security == "none":
+            raise ValueError(
+                "smtp.username with security none would send the password in clear; "
+                "expected security starttls or tls"
+            )
+        return self
+
 
 class WebhookConfig(_Model):
     url: str

@@ -66,6 +66,11 @@ def test_a_section_loads_with_its_defaults(tmp_path: Path) -> None:
             "expected a window",
         ),
         ({"repeat_after_min": 0}, "site.notifications.repeat_after_min", "greater than 0"),
+        (
+            {"smtp": {**SECTION["smtp"], "security": "none", "username": "leitstand"}},
+            "site.notifications.smtp",
+            "password in clear",
+        ),
         ({"language": "fr"}, "site.notifications.language", "'de' or 'en'"),
         (
             {"smtp": {"host": "mail.example.de", "sender": "leitstand"}},

@@ -148,7 +148,6 @@ def _config(smtp_port: int, webhook_url: str) -> NotificationsConfig:
                 "host": "127.0.0.1",
                 "port": smtp_port,
                 "security": "none",
-                "username": "leitstand",
                 "sender": "leitstand@example.de",
                 "recipients": ["bereitschaft@example.de"],
                 "timeout_s": 5,
@@ -179,7 +178,6 @@ def test_one_message_per_incident_none_after_a_restart_and_a_repeat_after_the_in
     webhook: _Webhook,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("KV_SMTP_PASSWORD", PASSWORD)
     monkeypatch.setenv("KV_WEBHOOK_TOKEN", "hook-token")
     box, port = mailbox
     create_user(sqlite_store, "olga", "lange-passphrase", Role.OPERATOR, "test", T0)
@@ -232,9 +230,8 @@ def test_one_message_per_incident_none_after_a_restart_and_a_repeat_after_the_in
 
 
 def test_failing_channels_raise_one_alarm_each_and_the_incident_waits_for_a_channel(
-    sqlite_store: Store, site: Site, webhook: _Webhook, monkeypatch: pytest.MonkeyPatch
+    sqlite_store: Store, site: Site, webhook: _Webhook
 ) -> None:
-    monkeypatch.setenv("KV_SMTP_PASSWORD", PASSWORD)
     raise_alarm(sqlite_store, site.id, "stale_input", "house-01.pv", Severity.CRITICAL, "s", T0)
     raise_alarm(sqlite_store, site.id, "write_failed", "house-02.hp", Severity.CRITICAL, "w", T0)
     webhook.status = 500
