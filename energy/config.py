@@ -29,6 +29,7 @@ from pydantic import (
 from energy.defaults import DEFAULT_SITE_FILE, default_config_dir
 from energy.notification_config import NotificationsConfig
 from energy.publication_config import PublicationConfig
+from energy.urls import check_http_url
 from energy.yamlfile import DuplicateKeyError, load_yaml
 
 __all__ = [
@@ -463,9 +464,7 @@ class WeatherConfig(_Model):
 
 
 def _http_url(value: str | None) -> str | None:
-    if value is not None and not value.startswith(("http://", "https://")):
-        raise ValueError(f"expected an http:// or https:// URL, found {value!r}")
-    return value
+    return None if value is None else check_http_url(value)
 
 
 PriceSourceName = Literal["entsoe", "energy_charts"]

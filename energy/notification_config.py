@@ -31,6 +31,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from energy.urls import check_http_url
+
 __all__ = [
     "SMTP_PASSWORD_ENV",
     "WEBHOOK_TOKEN_ENV",
@@ -58,12 +60,6 @@ class _Model(BaseModel):
                         f"no {key!r} in the YAML: secrets come from the environment variable {env}"
                     )
         return data
-
-
-def _http_url(value: str) -> str:
-    if not value.startswith(("http://", "https://")):
-        raise ValueError(f"expected an http:// or https:// URL, found {value!r}")
-    return value
 
 
 class QuietHours(_Model):
@@ -115,7 +111,7 @@ class WebhookConfig(_Model):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        return _http_url(value)
+        return check_http_url(value)
 
 
 class NotificationsConfig(_Model):
@@ -134,7 +130,7 @@ class NotificationsConfig(_Model):
     @field_validator("console_url")
     @classmethod
     def _url(cls, value: str) -> str:
-        return _http_url(value)
+        return check_http_url(value)
 
     @model_validator(mode="after")
     def _a_channel(self) -> NotificationsConfig:

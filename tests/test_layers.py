@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -41,3 +42,15 @@ def test_a_wrong_way_import_breaks_a_contract(tmp_path: Path) -> None:
         result.stdout.split()
     )
     assert "optimizer.wrong_way -> energy.store.engine" in result.stdout
+
+
+def test_every_module_at_the_top_of_energy_is_in_the_kernel_contract() -> None:
+    """The kernel is the modules at the top of energy/: a new one must be placed consciously,
+    in the kernel contract or in an application subpackage."""
+    with (ROOT / "pyproject.toml").open("rb") as file:
+        contracts = tomllib.load(file)["tool"]["importlinter"]["contracts"]
+    kernel = next(c for c in contracts if c["name"].startswith("The domain kernel"))
+    top_level = {
+        f"energy.{path.stem}" for path in (ROOT / "energy").glob("*.py") if path.stem != "__init__"
+    }
+    assert set(kernel["source_modules"]) == top_level

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from energy.metrics import observe_job_run
+from energy.control.metrics import observe_job_run
 from energy.store.alarms import Severity, clear_alarm, raise_alarm
 from energy.store.audit import append_audit
 from energy.store.engine import Store

@@ -5,7 +5,7 @@ the process that runs the control loop: devices and series by the status page's 
 (energy.web.status_view: a sleeping inverter is asleep, not down), the newest run of every job,
 open incidents, setpoint writes of the last hour with their read-back confirmation, the age of
 the newest price, weather and forecast issue, and how long these store reads took. The job
-duration histogram of the control loop in this process (energy.metrics) is served alongside.
+duration histogram of the control loop in this process (energy.control.metrics) is served alongside.
 When the store does not answer, only `kv_store_up 0` is reported. Documented in
 docs/operations.md (Metrics).
 """
@@ -24,7 +24,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import and_, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from energy.metrics import PROCESS_REGISTRY
+from energy.control.metrics import PROCESS_REGISTRY
 from energy.site import Site
 from energy.store.engine import Store
 from energy.store.prices import price_target

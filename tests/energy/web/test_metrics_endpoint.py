@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 from prometheus_client import generate_latest
 
-from energy.metrics import observe_job_run
+from energy.control.metrics import observe_job_run
 from energy.quality import Quality
 from energy.site import AssetKind
 from energy.store import Store
