@@ -217,6 +217,9 @@ def _pages(web: Web) -> list[str]:
         },
     )
     return [
+        "/overview",
+        "/houses/house-01",
+        "/houses/house-99",
         "/status",
         "/plans",
         f"/plans/{running.id}",
