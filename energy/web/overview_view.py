@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
@@ -186,17 +186,7 @@ class _Reader:
             and round(sg_ready.value) == SG_READY_LOCK
         ):
             text += " · " + _("SG Ready lock")
-        return Reading(
-            running.id,
-            running.label,
-            running.value,
-            "",
-            0,
-            running.age_s,
-            running.quality,
-            running.stale,
-            text,
-        )
+        return replace(running, text=text)
 
 
 def _battery_readings(reader: _Reader, battery_id: str) -> list[Reading]:

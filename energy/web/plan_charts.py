@@ -347,6 +347,13 @@ def plan_charts(
         ("grid", _grid_chart(site, planned, measured, labels)),
     ]
     charts += [(panel.id, _asset_chart(site, panel, planned, measured)) for panel in PANELS]
+    return _specs(site, charts, labels)
+
+
+def _specs(
+    site: Site, charts: list[tuple[str, _Chart | None]], labels: dict[pd.Timestamp, str]
+) -> list[ChartSpec]:
+    """The charts that have lines, as Plotly JSON on the labels' time axis."""
     ticks = axis_ticks(labels, site.tz)
     return [
         ChartSpec(chart_id, chart.title, chart.to_json(ticks, list(labels.values())))
@@ -367,15 +374,10 @@ def house_charts(
     time axis (the measured past, then the planned hours)."""
     planned = _series(planned_frame, labels, slot)
     measured = _series(measured_frame, labels, slot)
-    ticks = axis_ticks(labels, site.tz)
-    charts = [
+    charts: list[tuple[str, _Chart | None]] = [
         (panel.id, _asset_chart(site, panel, planned, measured, house_id)) for panel in PANELS
     ]
-    return [
-        ChartSpec(chart_id, chart.title, chart.to_json(ticks, list(labels.values())))
-        for chart_id, chart in charts
-        if chart is not None
-    ]
+    return _specs(site, charts, labels)
 
 
 def measured_keys(site: Site, house_id: str | None = None) -> list[tuple[str, str]]:

@@ -63,6 +63,8 @@ def _seed(web: Web) -> None:
             ("house-01.hp", "tank_temp_c", fresh, 48.3, Quality.GOOD),
             ("house-02.pv", "power_kw", NOW - dt.timedelta(hours=3), 0.7, Quality.GOOD),
             ("house-02.battery", "soc_frac", fresh, 0.5, Quality.STALE),
+            ("house-03.hp", "on", fresh, 0.0, Quality.GOOD),
+            ("house-03.hp", "sg_ready_state", fresh, 1.0, Quality.GOOD),
             ("grid.meter", "power_kw", fresh, 42.0, Quality.GOOD),
             ("quartier-flow", "soc_frac", fresh, 0.3, Quality.GOOD),
         ],
@@ -80,6 +82,7 @@ def test_cards_show_the_stored_values_with_their_age(sweb: Web) -> None:
     assert house["hp-state"][0] == "running"
     assert house["hp-power"][0] == "1.85 kW"
     assert house["tank-temp"][0] == "48.3 °C"
+    assert _readings(page, "house-03")["hp-state"][0] == "off · SG Ready lock"
     assert _readings(page, "quartier-flow")["battery-soc"][0] == "30 %"
     grid = _readings(page, "grid")["grid"]
     assert grid[0] == "42.0 kW"
