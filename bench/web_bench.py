@@ -235,6 +235,8 @@ def main() -> None:
         proposed = plans[1].id
         cases = [
             ("page  /plans/{id} (charts, story, diff)", f"/plans/{proposed}"),
+            ("page  /overview", "/overview"),
+            ("page  /houses/{id} (two days, plan)", "/houses/house-01"),
             ("page  /status", "/status"),
             ("page  /audit", "/audit"),
             ("page  /api/docs", "/api/docs"),

@@ -33,7 +33,7 @@ def serve(
         ),
     ] = False,
 ) -> None:
-    """Serve the operator interface (/status, /plans, /audit) and the API (/api/openapi.json).
+    """Serve the operator console (/overview, /status, /plans) and the API (/api/openapi.json).
 
     The store must be migrated (`kv db upgrade`). The session secret comes from KV_SECRET_KEY or
     KV_SECRET_FILE, else it is generated once into the data directory. Create the first user with

@@ -39,6 +39,7 @@ from energy.web.labels import alarm_cause
 from energy.web.localtime import format_local, local_detail
 from energy.web.metrics import CONTENT_TYPE, metrics_registry, render_metrics
 from energy.web.openapi_doc import install_documented_openapi
+from energy.web.overview_view import age_text
 from energy.web.ratelimit import LoginRateLimiter
 from energy.web.settings import WebSettings, data_dir_for, resolve_secret_key
 from energy.web.text import encodable
@@ -197,6 +198,7 @@ def create_app(site: Site, store: Store, settings: WebSettings | None = None) ->
     templates.env.filters["local_detail"] = lambda detail: local_detail(detail, site.tz)
     templates.env.globals["tz_name"] = site.config.location.timezone
     templates.env.globals["alarm_cause"] = alarm_cause
+    templates.env.globals["age_text"] = age_text
     install_template_language(templates.env)
     app.state.templates = templates
 

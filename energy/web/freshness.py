@@ -12,10 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from energy.control.derived import is_derived
+from energy.quality import Quality
 from energy.timegrid import SLOT
+from energy.web.levels import Level
 from energy.web.settings import WebSettings
 
-__all__ = ["STALE_FACTOR_BAD", "FreshnessLimit", "freshness_limit"]
+__all__ = ["STALE_FACTOR_BAD", "FreshnessLimit", "age_level", "freshness_limit"]
 
 STALE_FACTOR_BAD = 5.0
 """A polled value older than this many stale_after_s periods is red, not amber."""
@@ -38,3 +40,12 @@ def freshness_limit(asset_id: str, quantity: str, settings: WebSettings) -> Fres
     return FreshnessLimit(
         settings.stale_after_s, STALE_FACTOR_BAD * settings.stale_after_s, "polled"
     )
+
+
+def age_level(age_s: float, quality: int, limit: FreshnessLimit) -> Level:
+    """A value's level from its age and quality: red when stale, amber when late or invalid."""
+    if quality == Quality.STALE or age_s > limit.bad_after_s:
+        return Level.BAD
+    if quality == Quality.INVALID or age_s > limit.warn_after_s:
+        return Level.WARN
+    return Level.OK

@@ -1,4 +1,5 @@
-"""Server-rendered pages: login, status, plans, plan detail, controls and the audit log.
+"""Server-rendered pages: login, district overview, houses, status, plans, plan detail, controls
+and the audit log.
 
 Pages show local time (the site's zone, with UTC offsets); forms post with the session's CSRF token
 and redirect afterwards (post/redirect/get), so a reload never repeats an approval.
@@ -10,6 +11,7 @@ import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from energy.site import Site
@@ -31,9 +33,11 @@ from energy.web.auth import (
     require,
     start_session,
 )
+from energy.web.house_view import HISTORY_DAYS, build_house_view, house_or_404
 from energy.web.i18n import LANG_COOKIE, LANGUAGES
 from energy.web.i18n import gettext as _
 from energy.web.labels import asset_label
+from energy.web.overview_view import build_overview
 from energy.web.plan_view import build_plan_view
 from energy.web.schemas import RowId
 from energy.web.status_view import build_status
@@ -47,6 +51,8 @@ router = APIRouter(include_in_schema=False)
 
 Reader = Annotated[Principal, Depends(require(Permission.READ))]
 Controller = Annotated[Principal, Depends(require(Permission.CONTROL))]
+
+LANDING_PAGE = "/overview"
 
 
 def render(
@@ -81,7 +87,7 @@ def _safe_next(target: str | None) -> str:
         and text_problem(target) is None
     ):
         return target
-    return "/status"
+    return LANDING_PAGE
 
 
 def _client(request: Request) -> str:
@@ -90,7 +96,7 @@ def _client(request: Request) -> str:
 
 @router.get("/", response_class=RedirectResponse)
 def index() -> RedirectResponse:
-    return RedirectResponse("/status", status_code=303)
+    return RedirectResponse(LANDING_PAGE, status_code=303)
 
 
 @router.get("/language/{language}")
@@ -114,7 +120,7 @@ async def login(
     request: Request,
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=256)],
-    next: Annotated[str, Form(max_length=500)] = "/status",
+    next: Annotated[str, Form(max_length=500)] = LANDING_PAGE,
 ) -> Response:
     state = request.app.state
     store: Store = state.store
@@ -184,6 +190,26 @@ def logout(request: Request, principal: Reader) -> RedirectResponse:
         end_session(state.store, sid, state.settings.clock(), "logout")
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
+
+
+@router.get("/overview", response_class=HTMLResponse)
+def overview_page(request: Request, principal: Reader) -> HTMLResponse:
+    state = request.app.state
+    overview = build_overview(state.site, state.store, state.settings)
+    return render(request, "overview.html", principal, overview=overview)
+
+
+@router.get("/houses/{house_id}", response_class=HTMLResponse)
+def house_page(
+    request: Request,
+    principal: Reader,
+    house_id: Annotated[str, PathParam(max_length=64)],
+    days: Annotated[int, Query(ge=1, le=7)] = HISTORY_DAYS,
+) -> HTMLResponse:
+    state = request.app.state
+    house = house_or_404(state.site, house_id)
+    view = build_house_view(state.site, state.store, house, state.settings, days)
+    return render(request, "house.html", principal, view=view)
 
 
 @router.get("/status", response_class=HTMLResponse)

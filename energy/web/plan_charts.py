@@ -19,7 +19,15 @@ from energy.site import Asset, AssetKind, Site
 from energy.web.i18n import N_, gettext
 from energy.web.labels import group_of
 
-__all__ = ["GRID", "PANELS", "ChartSpec", "axis_ticks", "measured_keys", "plan_charts"]
+__all__ = [
+    "GRID",
+    "PANELS",
+    "ChartSpec",
+    "axis_ticks",
+    "house_charts",
+    "measured_keys",
+    "plan_charts",
+]
 
 GRID = "grid"
 GRID_COLOUR = "#e6e9ee"
@@ -219,7 +227,7 @@ PANELS = (
         "kW",
         AssetKind.HEAT_PUMP,
         ("power_kw",),
-        ("power_kw",),
+        ("power_kw", "electric_power_kw"),
     ),
     _Panel(
         "tank-temp",
@@ -238,9 +246,20 @@ def _trace_name(asset: Asset, what: str) -> str:
     return what if asset.house_id else f"{asset.id} {what}"
 
 
-def _asset_chart(site: Site, panel: _Panel, planned: Series, measured: Series) -> _Chart | None:
+def _asset_chart(
+    site: Site, panel: _Panel, planned: Series, measured: Series, house_id: str | None = None
+) -> _Chart | None:
+    """The panel's assets that have a plan; of one house (house_id), also those only measured."""
     chart = _Chart(gettext(panel.title), panel.y_title)
-    assets = [a for a in site.of_kind(panel.kind) if _first(planned, panel.planned_keys(a))]
+    if house_id is None:
+        assets = [a for a in site.of_kind(panel.kind) if _first(planned, panel.planned_keys(a))]
+    else:
+        assets = [
+            a
+            for a in site.of_kind(panel.kind)
+            if a.house_id == house_id
+            and (_first(planned, panel.planned_keys(a)) or _first(measured, panel.measured_keys(a)))
+        ]
     for index, asset in enumerate(assets):
         colour = PALETTE[index % len(PALETTE)]
         plan_series = _first(planned, panel.planned_keys(asset))
@@ -328,6 +347,13 @@ def plan_charts(
         ("grid", _grid_chart(site, planned, measured, labels)),
     ]
     charts += [(panel.id, _asset_chart(site, panel, planned, measured)) for panel in PANELS]
+    return _specs(site, charts, labels)
+
+
+def _specs(
+    site: Site, charts: list[tuple[str, _Chart | None]], labels: dict[pd.Timestamp, str]
+) -> list[ChartSpec]:
+    """The charts that have lines, as Plotly JSON on the labels' time axis."""
     ticks = axis_ticks(labels, site.tz)
     return [
         ChartSpec(chart_id, chart.title, chart.to_json(ticks, list(labels.values())))
@@ -336,9 +362,29 @@ def plan_charts(
     ]
 
 
-def measured_keys(site: Site) -> list[tuple[str, str]]:
-    keys = {("grid.meter", "power_kw")}
+def house_charts(
+    site: Site,
+    house_id: str,
+    planned_frame: pd.DataFrame,
+    measured_frame: pd.DataFrame,
+    labels: dict[pd.Timestamp, str],
+    slot: pd.Timedelta,
+) -> list[ChartSpec]:
+    """The house page's charts: per panel the house's device measured and as planned, on one
+    time axis (the measured past, then the planned hours)."""
+    planned = _series(planned_frame, labels, slot)
+    measured = _series(measured_frame, labels, slot)
+    charts: list[tuple[str, _Chart | None]] = [
+        (panel.id, _asset_chart(site, panel, planned, measured, house_id)) for panel in PANELS
+    ]
+    return _specs(site, charts, labels)
+
+
+def measured_keys(site: Site, house_id: str | None = None) -> list[tuple[str, str]]:
+    """The measured series the charts draw: the whole site's, or one house's devices'."""
+    keys = {("grid.meter", "power_kw")} if house_id is None else set()
     for panel in PANELS:
         for asset in site.of_kind(panel.kind):
-            keys.update(panel.measured_keys(asset))
+            if house_id is None or asset.house_id == house_id:
+                keys.update(panel.measured_keys(asset))
     return sorted(keys)

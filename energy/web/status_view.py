@@ -32,7 +32,7 @@ from energy.store.setpoints import (
     read_setpoint_writes,
 )
 from energy.web.device_health import judge_device, sun_is_down
-from energy.web.freshness import FreshnessLimit, freshness_limit
+from energy.web.freshness import age_level, freshness_limit
 from energy.web.i18n import N_, number
 from energy.web.i18n import gettext as _
 from energy.web.levels import Level, worst
@@ -70,14 +70,6 @@ class StatusReport:
         raise KeyError(f"no status light named {name!r}")
 
 
-def _age_level(age_s: float, quality: int, limit: FreshnessLimit) -> Level:
-    if quality == Quality.STALE or age_s > limit.bad_after_s:
-        return Level.BAD
-    if quality == Quality.INVALID or age_s > limit.warn_after_s:
-        return Level.WARN
-    return Level.OK
-
-
 def _series_rows(
     site: Site, store: Store, now: dt.datetime, settings: WebSettings
 ) -> list[dict[str, Any]]:
@@ -96,7 +88,7 @@ def _series_rows(
                 "age_s": round(age, 1),
                 "cadence": limit.cadence,
                 "fresh_for_s": limit.warn_after_s,
-                "level": _age_level(age, int(row.quality), limit),
+                "level": age_level(age, int(row.quality), limit),
                 "note": "",
             }
         )

@@ -1,7 +1,8 @@
 """End to end in a real headless browser: Debian's chromium driven by Playwright.
 
 Log in, open the plan page (charts drawn by the locally served Plotly), keep a screenshot of it in
-test-artifacts/, approve the plan, and find the approval in the audit log. Never downloads a browser:
+test-artifacts/, approve the plan, and find the approval in the audit log; in German, also the
+district overview and a house page. Never downloads a browser:
 without /usr/bin/chromium the test is skipped, except under CI, where that is a failure.
 """
 
@@ -20,9 +21,11 @@ import pytest
 import uvicorn
 from web_support import PASSWORD, SECRET, make_plan, seed_users
 
+from energy.quality import Quality
 from energy.site import Site
 from energy.store import Store
 from energy.store.audit import read_audit
+from energy.store.measurements import write_measurements
 from energy.store.plans import get_plan
 from energy.web import WebSettings, create_app
 
@@ -137,6 +140,17 @@ def _browser(playwright, tmp_path: Path, locale: str):  # type: ignore[no-untype
     )
 
 
+def _store_measurements(store: Store, site: Site, now: dt.datetime) -> None:
+    """House 1's PV power now and its battery's state of charge over the last hour."""
+    rows = [("house-01.pv", "power_kw", now, 3.4)] + [
+        ("house-01.battery", "soc_frac", now - dt.timedelta(minutes=15 * i), 0.5) for i in range(4)
+    ]
+    frame = pd.DataFrame(rows, columns=["asset_id", "quantity", "time", "value"])
+    frame["time"] = pd.to_datetime(frame["time"], utc=True)
+    frame["quality"] = int(Quality.GOOD)
+    write_measurements(store, site.id, frame)
+
+
 def test_a_german_operator_reads_the_plan_approves_it_and_changes_the_password(
     server: str, site: Site, sqlite_store: Store, tmp_path: Path
 ) -> None:
@@ -154,6 +168,7 @@ def test_a_german_operator_reads_the_plan_approves_it_and_changes_the_password(
         "cost_breakdown": {"import_eur": 14.0, "export_revenue_eur": -1.5},
     }
     plan = make_plan(site, sqlite_store, start=start, slots=96, summary=summary)
+    _store_measurements(sqlite_store, site, pd.Timestamp.now(tz="UTC").to_pydatetime())
     new_password = "ein neues langes Passwort"
     questions: list[str] = []
     with sync_playwright() as playwright:
@@ -194,7 +209,17 @@ def test_a_german_operator_reads_the_plan_approves_it_and_changes_the_password(
             page.fill("input[name=username]", "operator")
             page.fill("input[name=password]", new_password)
             page.click("button[type=submit]")
-            expect(page.locator("h1")).to_contain_text("Status")
+            # the landing page: the district overview, then a house
+            expect(page.locator("h1")).to_have_text("Quartiersübersicht")
+            expect(page.locator("#card-house-01 [data-reading=pv] .value")).to_have_text("3,4 kW")
+            expect(page.locator("#card-grid")).to_contain_text("Anschlussgrenzen")
+            page.screenshot(path=str(ARTIFACTS / "overview-de.png"), full_page=True)
+            page.click("#card-house-01 h3 a")
+            expect(page.locator("h1")).to_have_text("Haus 1")
+            expect(page.locator("#plan-source")).to_contain_text(f"neuesten Plan {plan.id}")
+            page.wait_for_selector("#chart-battery-soc .main-svg", timeout=15_000)
+            expect(page.locator("#chart-battery-soc .legend")).to_contain_text("gemessen")
+            page.screenshot(path=str(ARTIFACTS / "house-page-de.png"), full_page=True)
             page.click("a[hreflang=en]")
             expect(page.locator("html")).to_have_attribute("lang", "en")
             expect(page.locator("nav")).to_contain_text("Audit log")

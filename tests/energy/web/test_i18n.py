@@ -217,6 +217,9 @@ def _pages(web: Web) -> list[str]:
         },
     )
     return [
+        "/overview",
+        "/houses/house-01",
+        "/houses/house-99",
         "/status",
         "/plans",
         f"/plans/{running.id}",
@@ -257,7 +260,7 @@ def test_the_header_switch_turns_the_console_english_and_back(web: Web) -> None:
     web.client.get("/language/de?next=/plans")
     assert "<h1>Pläne</h1>" in web.client.get("/plans").text
     # an unknown language changes nothing; an outside target is not followed
-    assert web.client.get("/language/xx?next=//evil.example").headers["location"] == "/status"
+    assert web.client.get("/language/xx?next=//evil.example").headers["location"] == "/overview"
 
 
 def test_api_errors_speak_the_callers_language(web: Web) -> None:

@@ -196,7 +196,7 @@ def test_pages_redirect_to_login_and_never_off_site(sweb: Web) -> None:
             "next": "//evil.example/",
         },
     )
-    assert response.headers["location"] == "/status"
+    assert response.headers["location"] == "/overview"
 
 
 def test_static_assets_and_security_headers(sweb: Web) -> None:
