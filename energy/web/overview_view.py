@@ -244,7 +244,7 @@ _LIMIT_KINDS = {
 }
 
 
-def _limits_in_force(site: Site, store: Store, now: dt.datetime) -> list[str]:
+def limits_in_force(site: Site, store: Store, now: dt.datetime) -> list[str]:
     """The grid operator's limits the control loop applies now, in words."""
     applied = applied_limits(store, site.id)
     if applied is None:
@@ -282,6 +282,6 @@ def build_overview(site: Site, store: Store, settings: WebSettings) -> Overview:
         ),
         grid.import_limit_kw,
         min(grid.export_limit_kw, grid.feed_in_limit_kw or grid.export_limit_kw),
-        _limits_in_force(site, store, now),
+        limits_in_force(site, store, now),
     )
     return Overview(now, houses, shared, exchange)

@@ -37,6 +37,7 @@ from energy.web.i18n import N_, number
 from energy.web.i18n import gettext as _
 from energy.web.levels import Level, worst
 from energy.web.localtime import format_local
+from energy.web.overview_view import limits_in_force
 from energy.web.settings import WebSettings
 
 __all__ = ["Level", "Light", "StatusReport", "build_status"]
@@ -310,14 +311,12 @@ def _weather_light(store: Store, site: Site) -> Light:
     )
 
 
-_LIMIT_NAMES = {"dimming": "§14a dimming of the controllable devices", "feed_in": "feed-in limit"}
-
-
-def _grid_limits_light(store: Store, site: Site) -> Light:
-    """The grid operator's limits the control loop applies: kind, kW, source and end."""
+def _grid_limits_light(store: Store, site: Site, now: dt.datetime) -> Light:
+    """The grid operator's limits the control loop applies: kind, kW, source and end (the
+    overview's words, energy.web.overview_view.limits_in_force)."""
     applied = applied_limits(store, site.id)
     if applied is None:
-        return Light("Grid limits", Level.OK, "no limit of the grid operator recorded")
+        return Light("Grid limits", Level.OK, _("no limit of the grid operator recorded"))
     since, limits = applied
     rows = [
         {
@@ -330,21 +329,14 @@ def _grid_limits_light(store: Store, site: Site) -> Light:
         for kind, limit in limits.items()
         if limit
     ]
-    if not rows:
+    texts = limits_in_force(site, store, now)
+    if not texts:
         return Light(
-            "Grid limits", Level.OK, f"none in force (since {format_local(since, site.tz)})"
+            "Grid limits",
+            Level.OK,
+            _("none in force (since %(time)s)", time=format_local(since, site.tz)),
         )
-    parts = []
-    for row in rows:
-        end = (
-            f"until {format_local(dt.datetime.fromisoformat(row['until']), site.tz)}"
-            if row["until"]
-            else "while signalled"
-        )
-        parts.append(
-            f"{_LIMIT_NAMES[row['kind']]} to {row['limit_kw']:g} kW ({row['source']}, {end})"
-        )
-    return Light("Grid limits", Level.WARN, "; ".join(parts), rows)
+    return Light("Grid limits", Level.WARN, "; ".join(texts), rows)
 
 
 def _target_limits(site: Site) -> dict[str, tuple[bool, float]]:
@@ -458,7 +450,7 @@ def build_status(site: Site, store: Store, settings: WebSettings) -> StatusRepor
     )
     lights.append(_weather_light(store, site))
     if site.config.grid_signals is not None:
-        lights.append(_grid_limits_light(store, site))
+        lights.append(_grid_limits_light(store, site, now))
     holder = lease_holder(store, site.id, now)
     lights.append(
         Light(

@@ -77,6 +77,7 @@ WORDS = (
     N_("Watchdogs"),
     N_("Weather"),
     N_("Data hub"),
+    N_("Grid limits"),
     N_("Incidents"),
     N_("Last forecast"),
     N_("Last solve"),
