@@ -124,6 +124,8 @@ def test_the_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> Non
             "2026-01-15T03:00",
             "-c",
             site,
+            "--valuation-slots",
+            "96",
             "--out",
             "ev",
         ],

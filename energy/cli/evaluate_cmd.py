@@ -111,6 +111,14 @@ def evaluate_command(
         bool,
         typer.Option("--per-slot/--no-per-slot", help="Also write one CSV per policy per slot."),
     ] = True,
+    valuation_slots: Annotated[
+        int,
+        typer.Option(
+            "--valuation-slots",
+            help="How far after the period the energy left in store is valued by a "
+            "perfect-foresight plan, in 15-minute slots (a week by default).",
+        ),
+    ] = EvaluationOptions.valuation_horizon_slots,
     tariff_files: Annotated[
         list[Path] | None,
         typer.Option(
@@ -147,6 +155,7 @@ def evaluate_command(
             training_days=training_days,
             forecast_config=loaded or ForecastConfig(quantiles=[0.5]),
             bound=bound,
+            valuation_horizon_slots=valuation_slots,
         )
     except (SiteConfigError, ForecastConfigError, ValueError) as exc:
         typer.echo(f"kv evaluate: {exc}", err=True)

@@ -106,6 +106,8 @@ def test_cli_compares_the_cost_of_one_period_under_two_tariffs(tmp_path: Path) -
             "2026-02-02T07:00Z",
             "--no-bound",
             "--no-per-slot",
+            "--valuation-slots",
+            "96",
             "--tariff-config",
             str(flat),
             "--tariff-config",
