@@ -79,7 +79,7 @@ class OptimizerOptions:
     #: Value of stored battery energy at the horizon end, per kWh. None derives it per solve from
     #: the import price quantile below times the discharge efficiency.
     terminal_value_eur_per_kwh: float | None = None
-    terminal_price_quantile: float = 0.25
+    terminal_price_quantile: float = 0.1
     #: Soft minimum state of charge at the horizon end (None: only the terminal value applies).
     terminal_soc_frac: float | None = None
     #: Big-M factor for the grid direction binary, as a multiple of the connection limits.
