@@ -494,6 +494,12 @@ def _moved(config: SiteConfig, updates: Mapping[str, Mapping[str, Any]]) -> Site
     batteries = [
         b.model_copy(update={"device": moved(b.device, b.id)}) for b in config.community_batteries
     ]
+    chargers = [c.model_copy(update={"device": moved(c.device, c.id)}) for c in config.ev_chargers]
     return config.model_copy(
-        update={"grid": grid, "houses": houses, "community_batteries": batteries}
+        update={
+            "grid": grid,
+            "houses": houses,
+            "community_batteries": batteries,
+            "ev_chargers": chargers,
+        }
     )
