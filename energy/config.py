@@ -32,9 +32,9 @@ from energy.yamlfile import DuplicateKeyError, load_yaml
 __all__ = [
     "DEFAULT_SITE_CONFIG",
     "BatteryConfig",
+    "ChargingSession",
     "ConfigIssue",
     "ControlConfig",
-    "ChargingSession",
     "DeviceEndpoint",
     "EVChargerConfig",
     "GridConfig",
@@ -340,10 +340,7 @@ class EVChargerConfig(_Model):
                     f"({self.vehicle_capacity_kwh}); found {session.energy_kwh}"
                 )
             reachable_kwh = (
-                self.charge_max_kw
-                * self.charging_efficiency_frac
-                * session.duration_minutes
-                / 60.0
+                self.charge_max_kw * self.charging_efficiency_frac * session.duration_minutes / 60.0
             )
             if session.energy_kwh > reachable_kwh:
                 raise ValueError(

@@ -267,9 +267,7 @@ def evaluate_plan(
         short = np.where(session_marks(charger.config, index, config.tz).departs, need, 0.0)
         ev_short_kwh += float(short.sum())
         ev_penalty_eur += charger.config.unmet_penalty_eur_per_kwh * float(short.sum())
-        ev_need_left_eur += (
-            energy_value / charger.config.charging_efficiency_frac * float(need[-1])
-        )
+        ev_need_left_eur += energy_value / charger.config.charging_efficiency_frac * float(need[-1])
         violations += _runs(index, short, "ev_energy_short", charger.id, "kWh")
     over_import = np.maximum(imp - config.grid.import_limit_kw, 0.0)
     export_limit = (

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from energy.cli.autarky import autarky_line
 from energy.config import DEFAULT_SITE_CONFIG, SiteConfigError
 from energy.evaluation import EvaluationOptions, Policy, evaluate, write_report
 from energy.evaluation.metrics import FIGURES
@@ -158,6 +159,8 @@ def evaluate_command(
             name, *(f"{s['figures'][name]:.3f}" for s in report.summary["policies"].values())
         )
     Console().print(table)
+    for policy, run in report.summary["policies"].items():
+        typer.echo(f"{policy}: {autarky_line(run['figures'])}")
     if "bound_eur" in report.summary:
         typer.echo(
             f"lower bound: {report.summary['bound_eur']:.2f} EUR ({report.summary['bound_relaxes']})"

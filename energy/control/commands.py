@@ -2,7 +2,7 @@
 
 `commands_for_slot` is shared by the live dispatch loop and the closed-loop evaluation. It maps
 the plan's quantities to one `DeviceCommand` per controllable asset (batteries, heat pumps,
-curtailable PV systems), in site order, and applies, in this order of precedence:
+curtailable PV systems, EV chargers), in site order, and applies, in this order of precedence:
 
 1. manual mode: an asset in manual mode gets no command from the plan (only its override);
 2. an operator override: a fixed setpoint in the asset's setpoint unit, or "local";
@@ -45,6 +45,10 @@ Per device kind:
 - curtailable PV: `pv_limit_kw` = planned AC output where the plan curtails; otherwise
   `release_to_local` (maximum power point tracking). A feed-in limit tighter than the planned
   export lowers the PV limits by the excess, shared in proportion to planned PV output.
+
+- EV charger: `ev_charge_limit_kw` = planned charging power, clamped to [0, charge_max_kw] (the
+  charger charges at most that while its car needs energy); released, it charges at full power
+  from the car's arrival, which always serves the driver.
 
 A plan that does not cover the slot is never run: every asset not in manual mode is released to
 local mode (safety rule 4); the caller raises the alarm.
@@ -102,6 +106,7 @@ class CommandKind(StrEnum):
     HEAT_PUMP_POWER_KW = "heat_pump_power_kw"
     SG_READY_STATE = "sg_ready_state"
     PV_LIMIT_KW = "pv_limit_kw"
+    EV_CHARGE_LIMIT_KW = "ev_charge_limit_kw"
     RELEASE_TO_LOCAL = "release_to_local"
 
 
@@ -255,6 +260,20 @@ def commands_for_slot(
             commands.append(DeviceCommand(pv.id, CommandKind.PV_LIMIT_KW, pv_limits[pv.id], source))
         else:
             commands.append(_release(pv.id))
+
+    for charger in plant.ev_chargers:
+        clamp = (0.0, charger.config.charge_max_kw)
+        override = in_force.get(charger.id)
+        if override is not None:
+            kind = CommandKind.EV_CHARGE_LIMIT_KW
+            commands.append(_overridden(charger.id, kind, override, config_clamp=clamp))
+        elif modes.get(charger.id) == AssetMode.MANUAL:
+            continue
+        elif values is None:
+            commands.append(_release(charger.id))
+        else:
+            power = min(max(planned(charger.id, "power_kw"), clamp[0]), clamp[1])
+            commands.append(DeviceCommand(charger.id, CommandKind.EV_CHARGE_LIMIT_KW, power))
     return commands
 
 

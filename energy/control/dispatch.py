@@ -108,7 +108,11 @@ def device_writes(
                 return [DeviceWrite(name, _off(register_map, name))]
         need("mode")
     assert command.value is not None
-    if command.kind in (CommandKind.BATTERY_POWER_KW, CommandKind.HEAT_PUMP_POWER_KW):
+    if command.kind in (
+        CommandKind.BATTERY_POWER_KW,
+        CommandKind.HEAT_PUMP_POWER_KW,
+        CommandKind.EV_CHARGE_LIMIT_KW,
+    ):
         name = need("setpoint_kw")
         factor = register_map.point(name).quantity_factor
         return [DeviceWrite(name, command.value / factor)]

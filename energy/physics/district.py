@@ -848,28 +848,29 @@ class DistrictSimulator:
     def _ev_readings(self, now: int) -> dict[str, EVChargerReading]:
         bank, register = self.ev_chargers, self._ev_limits
         valid = register.valid(now).tolist()
-        columns = zip(
-            bank.ids,
-            bank.power_kw.tolist(),
-            bank.plugged.tolist(),
-            bank.vehicle_state.tolist(),
-            bank.need_kwh.tolist(),
-            bank.session_energy_kwh.tolist(),
-            bank.energy_kwh.tolist(),
-            bank.delivered_kwh.tolist(),
-            bank.short_kwh.tolist(),
-            bank.departures.tolist(),
-            strict=True,
-        )
+        limits = register.values.tolist()
+        power, plugged = bank.power_kw.tolist(), bank.plugged.tolist()
+        state, need = bank.vehicle_state.tolist(), bank.need_kwh.tolist()
+        session, energy = bank.session_energy_kwh.tolist(), bank.energy_kwh.tolist()
+        delivered, short = bank.delivered_kwh.tolist(), bank.short_kwh.tolist()
+        departures = bank.departures.tolist()
         return {
             a: EVChargerReading(
-                a,
-                *values,
+                asset_id=a,
+                power_kw=power[i],
+                plugged=plugged[i],
+                vehicle_state=state[i],
+                need_kwh=need[i],
+                session_energy_kwh=session[i],
+                energy_kwh=energy[i],
+                delivered_kwh=delivered[i],
+                short_kwh=short[i],
+                departures=departures[i],
                 mode=ControlMode.REMOTE if valid[i] else ControlMode.LOCAL,
-                setpoint_kw=float(register.values[i]) if valid[i] else None,
+                setpoint_kw=limits[i] if valid[i] else None,
                 watchdog_remaining_s=register.remaining_s(i, now),
             )
-            for i, (a, *values) in enumerate(columns)
+            for i, a in enumerate(bank.ids)
         }
 
     def _tank_readings(self) -> dict[str, TankReading]:
