@@ -31,7 +31,7 @@ from energy.config import (
     load_site_config,
 )
 
-__all__ = ["Asset", "AssetKind", "Site", "load_site"]
+__all__ = ["CONTROLLABLE_KINDS", "Asset", "AssetKind", "Site", "load_site"]
 
 
 class AssetKind(StrEnum):
@@ -44,6 +44,15 @@ class AssetKind(StrEnum):
     GRID_METER = "grid_meter"
     #: a controllable load: charging power set by the platform within a car's session
     EV_CHARGER = "ev_charger"
+
+
+CONTROLLABLE_KINDS = (
+    AssetKind.BATTERY,
+    AssetKind.HEAT_PUMP,
+    AssetKind.PV,
+    AssetKind.EV_CHARGER,
+)
+"""Assets the platform writes setpoints to (and an operator may override or set to manual)."""
 
 
 @dataclass(frozen=True)

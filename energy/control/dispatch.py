@@ -39,7 +39,7 @@ from energy.control.commands import CommandKind, DeviceCommand, commands_for_slo
 from energy.control.planner import dimming_limits, promote_approved
 from energy.control.planning import ExternalLimits
 from energy.control.state import SiteState, read_site_state
-from energy.site import AssetKind, Site
+from energy.site import CONTROLLABLE_KINDS, Site
 from energy.store.alarms import Severity, clear_alarm, list_alarms, raise_alarm
 from energy.store.controls import active_overrides, asset_modes_of
 from energy.store.engine import Store
@@ -163,11 +163,7 @@ class Dispatcher:
             for a in site.devices()
             if a.device is not None
         }
-        self.controllable = [
-            a.id
-            for a in site.devices()
-            if a.kind in (AssetKind.BATTERY, AssetKind.HEAT_PUMP, AssetKind.PV)
-        ]
+        self.controllable = [a.id for a in site.devices() if a.kind in CONTROLLABLE_KINDS]
         self._released: set[str] = set()
         #: per asset, the writes last confirmed and when (site clock): unchanged -> feed only
         self._confirmed: dict[str, tuple[tuple[tuple[str, float], ...], dt.datetime]] = {}
