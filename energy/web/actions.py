@@ -32,7 +32,6 @@ __all__ = [
 ]
 
 
-
 def site_of(request: Request) -> Site:
     return request.app.state.site
 

@@ -26,9 +26,11 @@ def test_default_site_follows_the_published_facts() -> None:
     assert chemistries == ["li-ion"] * 2 + ["redox-flow"] * 5
     assert config.community_batteries == []
     concepts = [h.supply_concept for h in site.houses]
-    assert all(concepts) and len(set(concepts)) == 6
+    assert all(concepts)
+    assert len(set(concepts)) == 6
     [charger] = site.ev_chargers()
-    assert charger.kind is AssetKind.EV_CHARGER and charger.device is not None
+    assert charger.kind is AssetKind.EV_CHARGER
+    assert charger.device is not None
     assert config.ev_chargers[0].sessions
     assert config.objective.kind == "cost"
     assert site.tz.key == "Europe/Berlin"

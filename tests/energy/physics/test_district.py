@@ -476,7 +476,8 @@ def test_ev_charger_serves_its_sessions_and_follows_its_limit(site, flat_profile
     assert (before.plugged, before.vehicle_state, before.need_kwh) == (False, 0, 0.0)
     sim.advance(60)
     local = sim.snapshot().ev_chargers["carport-ev"]
-    assert local.plugged and local.vehicle_state == 2
+    assert local.plugged
+    assert local.vehicle_state == 2
     assert local.power_kw == pytest.approx(charger.charge_max_kw)  # a wallbox on its own
     sim.set_ev_charge_limit("carport-ev", 2.0, timeout_s=3600)
     sim.advance(1800)
@@ -492,7 +493,8 @@ def test_ev_charger_serves_its_sessions_and_follows_its_limit(site, flat_profile
     assert done.need_kwh == pytest.approx(0.0, abs=1e-9)
     assert done.delivered_kwh == pytest.approx(14.0)
     assert done.energy_kwh == pytest.approx(14.0 / charger.charging_efficiency_frac)
-    assert done.power_kw == 0.0 and done.vehicle_state == 1
+    assert done.power_kw == 0.0
+    assert done.vehicle_state == 1
     meters = sim.snapshot().meters
     grid = meters.pop(GRID_METER_ID)
     houses_net = sum(m.import_kwh - m.export_kwh for m in meters.values())
