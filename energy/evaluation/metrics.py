@@ -158,8 +158,9 @@ def comparison(summaries: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """
     cost = {p: s["figures"]["cost_eur"] for p, s in summaries.items()}
     comfort = {p: s["figures"]["comfort_violation_kh"] for p, s in summaries.items()}
-    ev_short = {p: s["figures"]["ev_short_kwh"] for p, s in summaries.items()}
-    autarky = {p: s["figures"]["self_sufficiency_frac"] for p, s in summaries.items()}
+    # runs summarised before EV chargers were metered have neither figure
+    ev_short = {p: s["figures"].get("ev_short_kwh", 0.0) for p, s in summaries.items()}
+    autarky = {p: s["figures"].get("self_sufficiency_frac") for p, s in summaries.items()}
     adjusted = {p: s["cost_with_stored_energy_eur"] for p, s in summaries.items()}
     out: dict[str, Any] = {
         "cost_eur": cost,
