@@ -506,10 +506,38 @@ class TariffConfig(_Model):
 
 
 class ObjectiveConfig(_Model):
+    """What the plan minimises. cost (the default: EUR), grid_import (kWh imported: the most
+    self-sufficiency the plant allows), co2, or blend: cost_weight x EUR +
+    grid_import_weight_per_kwh x kWh imported + co2_weight_per_kg x kg. The cost/autarky blend is
+    kind blend with a grid_import_weight_per_kwh: every kWh imported counts that many euros more
+    than it costs (0 = pure cost). Every plan and evaluation reports its self-sufficiency and
+    self-consumption whatever the objective."""
+
     kind: Literal["cost", "grid_import", "co2", "blend"] = "cost"
     cost_weight: NonNegativeFloat = 1.0
     grid_import_weight_per_kwh: NonNegativeFloat = 0.0
     co2_weight_per_kg: NonNegativeFloat = 0.0
+
+    @model_validator(mode="after")
+    def _weights_belong_to_blend(self) -> ObjectiveConfig:
+        if self.kind != "blend":
+            weighted = [
+                name
+                for name, value in (
+                    ("cost_weight", self.cost_weight != 1.0),
+                    ("grid_import_weight_per_kwh", self.grid_import_weight_per_kwh != 0.0),
+                    ("co2_weight_per_kg", self.co2_weight_per_kg != 0.0),
+                )
+                if value
+            ]
+            if weighted:
+                raise ValueError(
+                    f"{', '.join(weighted)}: weights apply only with kind 'blend'; found kind "
+                    f"{self.kind!r}"
+                )
+        elif self.cost_weight + self.grid_import_weight_per_kwh + self.co2_weight_per_kg <= 0:
+            raise ValueError("kind 'blend' needs at least one positive weight; found all zero")
+        return self
 
 
 class LocationConfig(_Model):

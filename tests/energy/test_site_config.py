@@ -170,3 +170,30 @@ def test_a_week_long_overnight_cycle_does_not_overlap_itself(tmp_path: Path) -> 
     monday_morning = {**SESSION, "arrive_local": "06:00", "depart_local": "09:00"}
     with pytest.raises(SiteConfigError, match="overlap"):
         load_site_config(_with_charger(tmp_path, sessions=[monday_morning, sunday_night]))
+
+
+@pytest.mark.parametrize(
+    ("objective", "expected"),
+    [
+        (
+            {"kind": "cost", "grid_import_weight_per_kwh": 0.2},
+            "grid_import_weight_per_kwh: weights apply only with kind 'blend'; found kind 'cost'",
+        ),
+        (
+            {"kind": "blend", "cost_weight": 0.0},
+            "kind 'blend' needs at least one positive weight",
+        ),
+    ],
+)
+def test_objective_weights_are_checked(
+    tmp_path: Path, objective: dict[str, object], expected: str
+) -> None:
+    data = yaml.safe_load(DEFAULT_SITE_CONFIG.read_text(encoding="utf-8"))
+    data["site"]["objective"] = objective
+    path = tmp_path / "site.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(SiteConfigError) as caught:
+        load_site_config(path)
+    [issue] = caught.value.issues
+    assert issue.key_path == "site.objective"
+    assert expected in issue.expected
