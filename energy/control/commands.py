@@ -23,7 +23,9 @@ Per device kind:
   from self-consumption (charging from the grid, holding energy for later while the house draws
   from the grid, discharging beyond the house's need). At a flat feed-in price storing a surplus
   now never costs value; with a time-varying feed-in price a plan may export now on purpose, and
-  this release would forgo that;
+  this release would forgo that. A lossy battery (round trip below LOSSY_ROUND_TRIP_FRAC: the
+  redox-flow units) is not released for staying idle while the plan exports, as a community
+  battery is not: filled against the plan, it is later emptied into export at a loss;
 - continuous heat pump: `heat_pump_power_kw` = planned electric power, snapped to 0 or
   [electric_min_kw, electric_max_kw] (below half the minimum counts as off), capped, and held
   against minimum on/off times when the measured state says the unit switched too recently;
@@ -96,6 +98,9 @@ SG_LOCK_MARGIN_K = 0.5
 COMFORT_GUARD_K = 1.0
 #: A planned battery power this close to what local self-consumption would do is left to it.
 SELF_CONSUMPTION_TOLERANCE_KW = 0.01
+#: A battery whose round-trip efficiency is below this is held idle where its plan keeps it
+#: idle while the district exports (never released to its local mode for that).
+LOSSY_ROUND_TRIP_FRAC = 0.85
 #: Planned curtailment below this (kW) is round-off, not a limit to write.
 _CURTAIL_TOLERANCE_KW = 1e-3
 SG_LOCK, SG_NORMAL, SG_FORCED_ON = 1, 2, 4
@@ -353,12 +358,20 @@ def _self_consuming(
     # gains nothing at a flat feed-in price). Only a surplus that leaves the district: a house's
     # surplus the plan gives to another house's heat pump is not the home battery's to take. A
     # community battery is never released for this: its local mode would absorb the whole
-    # district's surplus, and a lossy store (a flow battery's round trip is about 74 %) filled
-    # against the plan is later emptied into export at a loss
-    if battery.house_id is None:
+    # district's surplus; nor is a lossy store (a flow battery's round trip is about 74-76 %),
+    # which filled against the plan is later emptied into export at a loss
+    if battery.house_id is None or _lossy(battery):
         return False
     exported = planned(GRID_ID, "export_kw") > tolerance
     return exported and local > tolerance and abs(power_kw) <= tolerance
+
+
+def _lossy(battery: BatteryUnit) -> bool:
+    """A store whose round trip loses more than LOSSY_ROUND_TRIP_FRAC allows (a redox-flow
+    battery's is about 76 %): filled by its local mode against the plan, it is later emptied
+    into export at a loss, so it is held where its plan holds it."""
+    config = battery.config
+    return config.charge_efficiency_frac * config.discharge_efficiency_frac < LOSSY_ROUND_TRIP_FRAC
 
 
 def _drop_k(hp: HeatPumpUnit, planned: Callable[[str, str], float], minutes: float) -> float:
