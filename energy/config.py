@@ -324,7 +324,9 @@ class EVChargerConfig(_Model):
         description="usable battery of the car; no session (with what is left over) needs more"
     )
     unmet_penalty_eur_per_kwh: NonNegativeFloat = Field(
-        1.0, description="plan penalty per kWh not in the car at departure"
+        1.0,
+        description="plan penalty per kWh not in the car at departure (a blend objective adds "
+        "the import weight of that kWh)",
     )
     sessions: list[ChargingSession] = Field(min_length=1)
     device: DeviceEndpoint | None = None

@@ -30,7 +30,7 @@ import numpy.typing as npt
 import pyomo.environ as pyo
 from pyomo.common.gc_manager import PauseGC
 
-from energy.config import SiteConfig
+from energy.config import EVChargerConfig, SiteConfig
 from energy.ev import session_marks
 from energy.legionella import hold_mask_at, minute_of_week
 from energy.thermal import heat_pump_cop_at_tank, heat_pump_electricity_slope_per_k
@@ -52,6 +52,7 @@ __all__ = [
     "coefficients",
     "direction_rows_needed",
     "ev_params",
+    "ev_short_penalty_per_kwh",
     "flat_linearisation",
     "objective_weights",
     "set_param_values",
@@ -392,7 +393,7 @@ def _build_model(config: SiteConfig, plant: Plant, options: OptimizerOptions) ->
         for h in hs:
             yield m.tank_term_cost[h] * m.q[h, n - 1]
         for c, t in ct:
-            yield evs[c].config.unmet_penalty_eur_per_kwh * m.ev_short[c, t]
+            yield ev_short_penalty_per_kwh(evs[c].config, weights) * m.ev_short[c, t]
         for c in cs:
             yield m.ev_term_cost[c] * m.ev_need[c, n - 1]
 
@@ -709,6 +710,16 @@ def coefficients(
         integer_grid_slots=import_weight < export_credit,
         import_weight_per_kwh=import_weight,
         linearisation=linearisation,
+    )
+
+
+def ev_short_penalty_per_kwh(config: EVChargerConfig, weights: ObjectiveWeights) -> float:
+    """Objective units per kWh a car lacks at its departure: the charger's unmet penalty (EUR),
+    plus the grid-import weight of the energy it would have taken, so that a blend objective
+    never makes leaving a car short cheaper than charging it."""
+    return (
+        weights.cost * config.unmet_penalty_eur_per_kwh
+        + weights.grid_import_per_kwh / config.charging_efficiency_frac
     )
 
 

@@ -35,7 +35,12 @@ from energy.config import SiteConfig
 from energy.ev import session_marks
 from energy.timegrid import SLOT_HOURS
 from optimizer.inputs import DispatchInputs, DispatchState
-from optimizer.model import ObjectiveWeights, co2_series, objective_weights
+from optimizer.model import (
+    ObjectiveWeights,
+    co2_series,
+    ev_short_penalty_per_kwh,
+    objective_weights,
+)
 from optimizer.options import OptimizerOptions
 from optimizer.plant import Plant
 
@@ -266,7 +271,7 @@ def evaluate_plan(
         ev_kw = ev_kw + values[(charger.id, "power_kw")]
         short = np.where(session_marks(charger.config, index, config.tz).departs, need, 0.0)
         ev_short_kwh += float(short.sum())
-        ev_penalty_eur += charger.config.unmet_penalty_eur_per_kwh * float(short.sum())
+        ev_penalty_eur += ev_short_penalty_per_kwh(charger.config, w) * float(short.sum())
         ev_need_left_eur += energy_value / charger.config.charging_efficiency_frac * float(need[-1])
         violations += _runs(index, short, "ev_energy_short", charger.id, "kWh")
     over_import = np.maximum(imp - config.grid.import_limit_kw, 0.0)

@@ -123,3 +123,13 @@ def test_plan_never_exceeds_the_charger_or_the_need(ev_site, need_kwh, prices):
     short = result.summary["cost_breakdown"]["ev_short_kwh"]
     # at a penalty of 1 EUR/kWh above every price, everything that fits arrives
     assert delivered + short == pytest.approx(need_kwh + 9.0, abs=1e-6)
+
+
+def test_a_blend_objective_never_makes_a_short_car_cheaper_than_charging() -> None:
+    # every kWh imported weighs 2 EUR more than it costs, twice the unmet penalty
+    blend = {"kind": "blend", "cost_weight": 1.0, "grid_import_weight_per_kwh": 2.0}
+    site = make_site([{"id": "h1"}], ev_chargers=[charger()], objective=blend)
+    result = DispatchOptimizer(site, horizon_slots=N).solve(make_inputs(site, N))
+    breakdown = result.summary["cost_breakdown"]
+    assert breakdown["ev_short_kwh"] == pytest.approx(0.0, abs=1e-9)
+    assert breakdown["ev_charging_kwh"] == pytest.approx(10.0)
