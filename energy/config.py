@@ -280,11 +280,27 @@ class ChargingSession(_Model):
     def _on_a_slot(cls, value: dt.time) -> dt.time:
         if value.minute % 15 or value.second or value.microsecond:
             raise ValueError(f"expected a quarter-hour time (18:00, 18:15); found {value}")
-        # the clocks change between 02:00 and 03:00 local: a session edge then happens twice
+        return value
+
+    @field_validator("arrive_local")
+    @classmethod
+    def _arrival_clear_of_the_clock_change(cls, value: dt.time) -> dt.time:
+        # the clocks change between 02:00 and 03:00 local: a slot starting then happens twice
         # or not at all on those nights
         if 120 <= _minute_of_day(value) < 180:
             raise ValueError(
                 f"expected a time outside 02:00-03:00 local, when the clocks change; found {value}"
+            )
+        return value
+
+    @field_validator("depart_local")
+    @classmethod
+    def _departure_clear_of_the_clock_change(cls, value: dt.time) -> dt.time:
+        # a departure is due at the end of the slot before it: that slot must exist every night
+        if 120 < _minute_of_day(value) <= 180:
+            raise ValueError(
+                "expected a time outside 02:15-03:00 local (the slot before it falls into the "
+                f"clock change); found {value}"
             )
         return value
 

@@ -140,6 +140,11 @@ SESSION = {"weekdays": [0], "arrive_local": "18:00", "depart_local": "07:30", "e
             "outside 02:00-03:00 local",
         ),
         (
+            [{**SESSION, "depart_local": "03:00"}],
+            "site.ev_chargers[0](id=carport-ev).sessions[0].depart_local",
+            "outside 02:15-03:00 local",
+        ),
+        (
             [{**SESSION, "depart_local": "07:20"}],
             "site.ev_chargers[0](id=carport-ev).sessions[0].depart_local",
             "quarter-hour time",

@@ -55,6 +55,7 @@ def test_writes_plan_and_summary(tmp_path, inputs_frame):
     )
     _, result = run(tmp_path, inputs_frame, "--state", str(state))
     assert result.exit_code == 0, result.output
+    assert "autarky: self-sufficiency" in result.output
     plan = pd.read_csv(tmp_path / "out" / "plan.csv")
     assert len(plan) == SLOTS
     assert list(plan["timestamp"]) == list(inputs_frame.index)
