@@ -143,7 +143,7 @@ def test_injected_faults_hit_only_their_device(
     district: tuple[DistrictThread, SimulatedDistrict],
 ) -> None:
     runner, served = district
-    silent, implausible = "house-03.meter", "house-05.battery"
+    silent, implausible = "house-03.meter", "house-06.battery"
     flow_soc = next(
         p.name for p in served.register_map(implausible).points if p.quantity == "soc_frac"
     )

@@ -156,7 +156,7 @@ def test_heartbeat_keeps_the_setpoint_alive_and_mode_zero_releases(healthy: Simu
 
 
 def test_flow_battery_coil_releases_and_float_setpoint_works(healthy: Simulated):
-    asset = "house-03.battery"  # a redox-flow home battery behind the flow battery map
+    asset = "house-06.battery"  # a redox-flow home battery behind the flow battery map
     m = healthy.district.register_map(asset)
     host, port, unit = healthy.endpoint(asset)
 

@@ -113,7 +113,7 @@ def test_example_fault_plan_loads():
     plan = load_fault_plan(EXAMPLE_FAULTS)
     assert plan.seed == 7
     assert plan.devices["house-04.pv"].frozen
-    assert plan.devices["house-05.battery"].values == {"soc_pct": 250.0}
+    assert plan.devices["house-06.battery"].values == {"soc_pct": 250.0}
 
 
 def test_fault_plan_errors_name_file_and_key(tmp_path):
