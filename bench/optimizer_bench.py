@@ -123,9 +123,9 @@ def bench_default(resolves: int, cold_solver: str) -> None:
     print(
         f"first cold build and solve: {cold_total:.3f} s  (Pyomo build "
         f"{optimizer.model_build_seconds:.3f} s, compile and load into HiGHS "
-        f"{optimizer.model_load_seconds:.3f} s, solve {s['solve_seconds']:.3f} s of which HiGHS "
-        f"{s['highs_seconds']:.3f} s, extraction {s['extract_seconds']:.4f} s); "
-        f"{s['n_variables']} variables, {s['n_constraints']} constraints, status {s['status']}"
+        f"{optimizer.model_load_seconds:.3f} s, solve {s.solve_seconds:.3f} s of which HiGHS "
+        f"{s.highs_seconds:.3f} s, extraction {s.extract_seconds:.4f} s); "
+        f"{s.n_variables} variables, {s.n_constraints} constraints, status {s.status}"
     )
     walls, highs, cold, iters = [], [], [], []
     result = first
@@ -135,10 +135,10 @@ def bench_default(resolves: int, cold_solver: str) -> None:
         started = time.perf_counter()
         result = optimizer.solve(window, state)
         walls.append(time.perf_counter() - started)
-        highs.append(result.summary["highs_seconds"])
-        iters.append(result.summary["simplex_iterations"])
+        highs.append(result.summary.highs_seconds)
+        iters.append(result.summary.simplex_iterations)
         cold.append(cold_highs_seconds(optimizer))
-        assert result.summary["status"] == "optimal", result.summary
+        assert result.summary.status == "optimal", result.summary
     walls_a, highs_a, cold_a = map(np.asarray, (walls, highs, cold))
     ratio = walls_a / highs_a
     print(
@@ -216,10 +216,10 @@ def bench_milp(time_limit: float) -> None:
     for k in range(3):
         s = result.summary
         print(
-            f"  solve {k}: status {s['status']} ({s['model_status']}), gap {s['mip_gap']:.3f}, "
-            f"HiGHS {s['highs_seconds']:.2f} s, {s['n_integer_variables']} integer variables, "
-            f"objective {s['objective_eur']:.2f}, comfort penalty "
-            f"{s['cost_breakdown']['comfort_penalty_eur']:.2f}"
+            f"  solve {k}: status {s.status} ({s.model_status}), gap {s.mip_gap:.3f}, "
+            f"HiGHS {s.highs_seconds:.2f} s, {s.n_integer_variables} integer variables, "
+            f"objective {s.objective_eur:.2f}, comfort penalty "
+            f"{s.cost_breakdown['comfort_penalty_eur']:.2f}"
         )
         if k < 2:
             result = optimizer.solve(inputs.window(k + 1, n), state_from(result, site))
@@ -271,7 +271,7 @@ def bench_scale_case(
     cpu_built = time.process_time()
     first = optimizer.solve(inputs.window(0, slots))
     cpu_cold = time.process_time()
-    if first.summary["n_variables"] > cold_only_above:
+    if first.summary.n_variables > cold_only_above:
         second = None
     else:
         second = optimizer.solve(inputs.window(1, slots), state_from(first, site))
@@ -280,24 +280,24 @@ def bench_scale_case(
     return {
         "houses": houses,
         "slots": slots,
-        "variables": first.summary["n_variables"],
-        "constraints": first.summary["n_constraints"],
+        "variables": first.summary.n_variables,
+        "constraints": first.summary.n_constraints,
         "build_s": optimizer.model_build_seconds,
         "load_s": optimizer.model_load_seconds,
         "build_load_cpu_s": cpu_built - cpu0,
-        "cold_solve_s": first.summary["solve_seconds"],
-        "cold_highs_s": first.summary["highs_seconds"],
+        "cold_solve_s": first.summary.solve_seconds,
+        "cold_highs_s": first.summary.highs_seconds,
         "cold_total_s": optimizer.model_build_seconds
         + optimizer.model_load_seconds
-        + first.summary["total_seconds"],
+        + first.summary.total_seconds,
         "cold_cpu_s": cpu_cold - cpu0,
-        "extract_s": first.summary["extract_seconds"],
-        "warm_total_s": second.summary["total_seconds"] if second else "-",
-        "warm_highs_s": second.summary["highs_seconds"] if second else "-",
+        "extract_s": first.summary.extract_seconds,
+        "warm_total_s": second.summary.total_seconds if second else "-",
+        "warm_highs_s": second.summary.highs_seconds if second else "-",
         "warm_cpu_s": cpu_warm - cpu_cold if second else "-",
-        "status": first.summary["stage"] + "/" + (second.summary["stage"] if second else "-"),
+        "status": first.summary.stage + "/" + (second.summary.stage if second else "-"),
         # the LP HiGHS holds now is that of the last solve
-        "objective": (second or first).summary["objective_eur"],
+        "objective": (second or first).summary.objective_eur,
         "plain": plain,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
     }

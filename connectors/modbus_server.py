@@ -158,10 +158,6 @@ class ModbusTcpServer:
         await self._server.wait_closed()
         self._server = None
 
-    @property
-    def serving(self) -> bool:
-        return self._server is not None
-
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         if task is not None:

@@ -40,6 +40,7 @@ __all__ = [
     "BIT_TABLES",
     "REGISTERMAP_DIR",
     "REGISTER_TABLES",
+    "SG_READY_CONTACTS",
     "DataType",
     "Point",
     "ReadBlock",
@@ -61,6 +62,18 @@ _SKIP_CROSS_CHECKS = "skip_cross_checks"
 
 #: Modbus allows at most 2000 coils / discrete inputs per read request.
 MAX_BITS_PER_REQUEST = 2000
+
+
+#: SG Ready state -> (contact A closed, contact B closed), the two-contact coding of the SG Ready
+#: label: A alone locks (1), neither is normal (2), B alone recommends (3), both force on (4).
+#: Maps name the contacts by these meanings (quantities sg_ready_contact_a / _b), whatever the
+#: vendor calls its inputs.
+SG_READY_CONTACTS: dict[int, tuple[bool, bool]] = {
+    1: (True, False),
+    2: (False, False),
+    3: (False, True),
+    4: (True, True),
+}
 
 
 class RegisterTable(StrEnum):
@@ -164,6 +177,20 @@ class Point(_Model):
         "to apply (state of charge must move only while the battery's power flows)",
     )
     frozen_while_above: Annotated[float, Field(ge=0)] = 0.0
+    on_value: float | None = Field(
+        None,
+        description="value that switches a switch point (quantity setpoint_enabled, ...) on, "
+        "when the device uses a code instead of 1 (SMA: 802 active)",
+    )
+    off_value: float | None = Field(
+        None, description="value that switches a switch point off (default 0; SMA: 803)"
+    )
+    preset: float | None = Field(
+        None,
+        description="setting the device must hold for the platform's control to work (SunSpec "
+        "WSetMod = 1, setpoints in watts): set at commissioning, served by the simulator, "
+        "checked by kv devices probe",
+    )
     description: str = ""
 
     @model_validator(mode="after")
@@ -196,6 +223,8 @@ class Point(_Model):
                 problems.append("a writable point needs min and max limits")
         if self.min is not None and self.max is not None and self.min > self.max:
             problems.append(f"min ({self.min}) must not exceed max ({self.max})")
+        if (self.on_value is None) != (self.off_value is None):
+            problems.append("give both on_value and off_value, or neither")
         has_count = self.dtype is not DataType.STRING or self.length is not None
         if has_count and self.address + self.count > 65536:
             problems.append(f"address {self.address} + {self.count} register(s) exceeds 65535")
@@ -216,6 +245,20 @@ class Point(_Model):
     def end(self) -> int:
         """First address after the point."""
         return self.address + self.count
+
+    def switch_value(self, on: bool) -> float | bool:
+        """What to write to switch this point on or off (a coil takes True/False)."""
+        if self.dtype is DataType.BOOL:
+            return on
+        if self.on_value is not None and self.off_value is not None:
+            return self.on_value if on else self.off_value
+        return 1.0 if on else 0.0
+
+    def is_on(self, value: float | bool) -> bool:
+        """Whether ``value`` read from or written to this switch point means on."""
+        if self.on_value is not None:
+            return float(value) == self.on_value
+        return bool(value)
 
 
 def register_count(dtype: DataType, length: int | None = None) -> int:
@@ -273,9 +316,6 @@ class RegisterMap(_Model):
             raise KeyError(
                 f"register map {self.name!r} has no point {name!r}; known: {known}"
             ) from None
-
-    def readable(self) -> list[Point]:
-        return list(self.points)
 
     def writable(self) -> list[Point]:
         return [p for p in self.points if p.writable]

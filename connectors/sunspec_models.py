@@ -64,9 +64,20 @@ def model_points(model_id: int) -> dict[str, ModelPoint]:
     return points
 
 
+def _group_size(group: Mapping[str, Any]) -> int:
+    """Registers of a group with its fixed sub-groups (repeating groups count zero times)."""
+    size = sum(int(p[mdef.SIZE]) for p in group.get(mdef.POINTS, []))
+    for sub in group.get(mdef.GROUPS, []):
+        count = sub.get(mdef.COUNT, 1)
+        if isinstance(count, int):
+            size += count * _group_size(sub)
+    return size
+
+
 def model_length(model_id: int) -> int:
-    """Registers after the ID and L registers (the value of L) for a model without repeats."""
-    return sum(p.size for p in model_points(model_id).values()) - 2
+    """Registers after the ID and L registers (the value of L); fixed groups (model 704's power
+    factor settings) included, repeating groups left out."""
+    return _group_size(get_model_def(model_id)[mdef.GROUP]) - 2
 
 
 def chain_layout(model_ids: Sequence[int], base: int = SUNSPEC_BASE_ADDRESS) -> dict[int, int]:

@@ -26,18 +26,24 @@ from pydantic import (
     model_validator,
 )
 
+from energy.defaults import DEFAULT_SITE_FILE, default_config_dir
 from energy.publication_config import PublicationConfig
 from energy.yamlfile import DuplicateKeyError, load_yaml
 
 __all__ = [
+    "CONTROL_BOX_ID",
     "DEFAULT_SITE_CONFIG",
+    "MIN_POWER_PER_DEVICE_KW",
     "BatteryConfig",
     "ChargingSession",
     "ConfigIssue",
+    "ControlBoxConfig",
+    "ControlBoxContact",
     "ControlConfig",
     "DeviceEndpoint",
     "EVChargerConfig",
     "GridConfig",
+    "GridSignalsConfig",
     "HeatPumpConfig",
     "HouseConfig",
     "LegionellaConfig",
@@ -56,8 +62,8 @@ __all__ = [
     "load_site_config",
 ]
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
-DEFAULT_SITE_CONFIG = CONFIG_DIR / "klimaviertel.yaml"
+CONFIG_DIR = default_config_dir()
+DEFAULT_SITE_CONFIG = CONFIG_DIR / DEFAULT_SITE_FILE
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 PositiveFloat = Annotated[float, Field(gt=0.0)]
@@ -592,6 +598,13 @@ class WeatherConfig(_Model):
         description="service URL; None = the public service (api.brightsky.dev, api.open-meteo.com)",
     )
     timeout_s: PositiveFloat = 10.0
+    retention_days: Annotated[int, Field(ge=2)] = Field(
+        400,
+        description=(
+            "stored issued forecasts older than this (by issue time) are deleted by housekeeping; "
+            "the forecasters train on forecast weather of up to control.retrain_history_days"
+        ),
+    )
 
     @field_validator("base_url")
     @classmethod
@@ -722,6 +735,80 @@ class ControlConfig(_Model):
     housekeeping_cron: str = Field("30 3 * * *", description="crontab in site local time")
 
 
+# -- grid-operator signals -------------------------------------------------------------------------
+#
+#     grid_signals:
+#       min_power_per_device_kw: 4.2      # §14a EnWG: never dim a controllable device below this
+#       failsafe_h: 2.0                   # a silent source's last limit holds this long, then lifts
+#       control_box:                      # FNN control box relay contacts on a Modbus digital I/O
+#         device: {host: 10.0.0.40, port: 502, unit_id: 1, register_map: wago_750_352_io.yaml}
+#         contacts:
+#           - {point: di_1, dimming_kw: 16.8}   # contact closed: §14a dimming to 16.8 kW
+#           - {point: di_2, feed_in_kw: 0.0}    # contact closed: no feed-in
+#
+# The API source (POST /api/grid-limits, for the grid operator or a marketer) needs no
+# configuration: it is available on every site with a grid_signals section.
+
+#: the asset id under which the control box's I/O module is read, served and audited
+CONTROL_BOX_ID = "grid.control-box"
+#: §14a EnWG (BNetzA BK6-22-300): a controllable device is never dimmed below 4.2 kW
+MIN_POWER_PER_DEVICE_KW = 4.2
+
+
+class ControlBoxContact(_Model):
+    """One relay contact of the control box, wired to a digital input of the I/O module: while
+    it is closed, the limit it names is in force (exactly one of dimming_kw, feed_in_kw)."""
+
+    point: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+    dimming_kw: NonNegativeFloat | None = Field(
+        None, description="§14a limit of the controllable devices' draw at the connection point"
+    )
+    feed_in_kw: NonNegativeFloat | None = Field(
+        None, description="feed-in limit at the connection point"
+    )
+
+    @model_validator(mode="after")
+    def _one_limit(self) -> ControlBoxContact:
+        if (self.dimming_kw is None) == (self.feed_in_kw is None):
+            raise ValueError(
+                f"contact {self.point}: expected exactly one of dimming_kw or feed_in_kw"
+            )
+        return self
+
+
+class ControlBoxConfig(_Model):
+    """An FNN control box whose relay contacts are read through a Modbus digital I/O module."""
+
+    device: DeviceEndpoint
+    contacts: list[ControlBoxContact] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _points_unique(self) -> ControlBoxConfig:
+        points = [c.point for c in self.contacts]
+        repeated = sorted({p for p in points if points.count(p) > 1})
+        if repeated:
+            raise ValueError(f"control_box.contacts: points repeated: {', '.join(repeated)}")
+        return self
+
+
+class GridSignalsConfig(_Model):
+    """Grid-operator signals: §14a dimming and temporary feed-in limits (example above;
+    docs/operations.md)."""
+
+    min_power_per_device_kw: Annotated[float, Field(ge=MIN_POWER_PER_DEVICE_KW)] = (
+        MIN_POWER_PER_DEVICE_KW
+    )
+    failsafe_h: Annotated[float, Field(gt=0.0, le=48.0)] = 2.0
+    max_api_limit_h: Annotated[float, Field(gt=0.0, le=168.0)] = Field(
+        24.0, description="the longest a limit set through the API may last"
+    )
+    control_box: ControlBoxConfig | None = None
+
+    @property
+    def failsafe_s(self) -> float:
+        return self.failsafe_h * 3600.0
+
+
 class SiteConfig(_Model):
     id: AssetId
     name: str
@@ -740,6 +827,7 @@ class SiteConfig(_Model):
     store: StoreConfig = StoreConfig()
     control: ControlConfig = ControlConfig()
     publication: PublicationConfig = PublicationConfig()
+    grid_signals: GridSignalsConfig | None = None
     web: WebConfig = WebConfig()
     source_path: Path | None = Field(None, exclude=True)
 
@@ -756,6 +844,16 @@ class SiteConfig(_Model):
         if current is None or cap_kw < current:
             grid = self.grid.model_copy(update={"feed_in_limit_kw": round(cap_kw, 6)})
             object.__setattr__(self, "grid", grid)
+        return self
+
+    @model_validator(mode="after")
+    def _weather_kept_for_training(self) -> SiteConfig:
+        kept, needed = self.weather.retention_days, self.control.retrain_history_days
+        if kept < needed:
+            raise ValueError(
+                f"weather.retention_days ({kept}) must be at least control.retrain_history_days "
+                f"({needed}): the forecasters train on the stored forecast weather"
+            )
         return self
 
     @model_validator(mode="after")
@@ -891,6 +989,8 @@ def _device_paths(site: SiteConfig) -> Iterable[tuple[str, DeviceEndpoint]]:
     for i, charger in enumerate(site.ev_chargers):
         if charger.device:
             yield f"ev_chargers[{i}](id={charger.id}).device", charger.device
+    if site.grid_signals is not None and site.grid_signals.control_box is not None:
+        yield "grid_signals.control_box.device", site.grid_signals.control_box.device
 
 
 def _devices(site: SiteConfig) -> Iterable[DeviceEndpoint]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-__all__ = ["Quality"]
+__all__ = ["USABLE", "Quality"]
 
 
 class Quality(IntEnum):
@@ -15,3 +15,11 @@ class Quality(IntEnum):
     GOOD = 0
     STALE = 1
     INVALID = 2
+    SUBSTITUTED = 3
+    """A derived value (energy.control.derived) one of whose inputs was missing for a known,
+    normal reason and stood in for by its known value: a PV inverter silent while the sun is
+    down produces 0 kW. Used like GOOD for learning, told apart in the store and on the pages."""
+
+
+USABLE = frozenset({Quality.GOOD, Quality.SUBSTITUTED})
+"""Qualities whose values forecasters learn from and derived series are computed from."""

@@ -1,18 +1,14 @@
-"""Where training and evaluation data come from: the simulated district, meter CSV exports and the
-store.
+"""Training and evaluation data from files: meter CSV exports and the SimBench profiles.
 
-All loaders return frames on the 15-minute UTC slot grid with the platform's column names: target
-series (`<house>:load_kw`, `<house>:heat_demand_kw`, `<house>.pv:pv_kw`) and the weather actuals
-(`temp_outdoor_c`, `ghi_w_per_m2`, `dni_w_per_m2`, `dhi_w_per_m2`).
-
-Store convention (measurements): a house's load and heat demand are series of the house asset with
-quantities `load_kw` and `heat_demand_kw`; PV is the `<house>.pv` asset's `pv_kw`; weather actuals
-are series of the asset `weather` with the weather column names as quantities.
+Loaders return series on the 15-minute UTC slot grid. Frames of a site's history use the
+platform's column names: target series (`<house>:load_kw`, `<house>:heat_demand_kw`,
+`<house>.pv:pv_kw`) and the weather actuals (`temp_outdoor_c`, `ghi_w_per_m2`, `dni_w_per_m2`,
+`dhi_w_per_m2`); the application reads them from the store (`energy.control.history`) or from the
+simulated district (`energy.physics.profiles.district_profiles`).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib.util
 import logging
 from pathlib import Path
@@ -20,38 +16,15 @@ from typing import Literal
 
 import pandas as pd
 
-from energy.quality import Quality
-from energy.site import Site
-from energy.timegrid import SLOT, align_to_slots, as_utc, slot_grid
-from forecasting.features import WEATHER_COLUMNS
-from forecasting.targets import site_targets
+from energy.timegrid import SLOT, align_to_slots
 
-__all__ = [
-    "WEATHER_ASSET",
-    "DataError",
-    "read_meter_csv",
-    "simbench_profile",
-    "simulated_history",
-    "store_history",
-]
+__all__ = ["DataError", "read_meter_csv", "simbench_profile"]
 
 log = logging.getLogger(__name__)
-
-WEATHER_ASSET = "weather"
 
 
 class DataError(ValueError):
     """Input data cannot be used as given (file, column, resolution, time zone)."""
-
-
-def simulated_history(
-    site: Site, start: dt.datetime | pd.Timestamp, end: dt.datetime | pd.Timestamp, seed: int = 0
-) -> pd.DataFrame:
-    """The simulated district (energy.physics.profiles) in [start, end): targets and weather."""
-    from energy.physics.profiles import district_profiles
-
-    frame = district_profiles(site, as_utc(start), as_utc(end), seed=seed)
-    return frame
 
 
 def read_meter_csv(
@@ -99,51 +72,26 @@ def read_meter_csv(
     return aligned.rename(column)
 
 
-def store_history(
-    store: object, site: Site, start: dt.datetime | pd.Timestamp, end: dt.datetime | pd.Timestamp
-) -> pd.DataFrame:
-    """Targets and weather actuals of a site from the store's measurements (see module doc).
-
-    Values whose quality is not GOOD are treated as missing.
-    """
-    from energy.store.measurements import read_series
-
-    grid = slot_grid(as_utc(start), as_utc(end))
-    columns: dict[str, pd.Series] = {}
-    wanted: list[tuple[str, str, str]] = []
-    for target in site_targets(site):
-        if target.house_id is None:
-            continue
-        asset, quantity = target.name.split(":")
-        wanted.append((target.name, asset, quantity))
-    wanted += [(name, WEATHER_ASSET, name) for name in WEATHER_COLUMNS]
-    for name, asset, quantity in wanted:
-        frame = read_series(store, site.id, asset, quantity, grid[0], grid[-1] + SLOT)  # type: ignore[arg-type]
-        # only GOOD values train or feed a model: a stale or invalid reading is missing, not data
-        good = frame["value"].where(frame["quality"] == int(Quality.GOOD))
-        columns[name] = good.reindex(grid)
-    data = pd.DataFrame(columns, index=grid)
-    empty = [name for name, values in data.items() if values.isna().all()]
-    if empty:
-        log.warning("store has no measurements in the window for: %s", ", ".join(empty))
-    return data
-
-
 SIMBENCH_NETWORK = "1-complete_data-mixed-all-1-sw"
 
 
-def simbench_profile(column: str, file: str = "LoadProfile.csv") -> pd.Series:
+def simbench_profile(
+    column: str, file: str = "LoadProfile.csv", path: Path | None = None
+) -> pd.Series:
     """One SimBench profile (a year, 2016, 15-minute, peak-normalised) on the UTC slot grid.
 
-    Read from the installed `simbench` package (ODbL data; install it with `pip install --no-deps
-    simbench`, its CSV files need neither pandapower nor lxml). `file` is LoadProfile.csv (columns
-    like `H0-A_pload`) or RESProfile.csv (`PV1`..`PV8`). The file's `time` is local German time
-    with DST, `dd.mm.yyyy HH:MM`, the repeated October hour in order; it is converted to UTC.
+    Read from `path`, a profile file in SimBench's layout, else from the `simbench` package when
+    it is installed (ODbL data; not a dependency of the platform: its dependency pandapower
+    requires pandas < 3, so install it into an analyst's own environment). `file` is
+    LoadProfile.csv (columns like `H0-A_pload`) or RESProfile.csv (`PV1`..`PV8`). The file's
+    `time` is local German time with DST, `dd.mm.yyyy HH:MM`, the repeated October hour in order;
+    it is converted to UTC.
     """
-    spec = importlib.util.find_spec("simbench")
-    if spec is None or spec.origin is None:
-        raise DataError("SimBench is not installed: pip install --no-deps simbench")
-    path = Path(spec.origin).parent / "networks" / SIMBENCH_NETWORK / file
+    if path is None:
+        spec = importlib.util.find_spec("simbench")
+        if spec is None or spec.origin is None:
+            raise DataError("SimBench is not installed (pip install simbench) and no file given")
+        path = Path(spec.origin).parent / "networks" / SIMBENCH_NETWORK / file
     try:
         raw = pd.read_csv(path, sep=";", usecols=["time", column])
     except ValueError as exc:

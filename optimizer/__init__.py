@@ -9,7 +9,8 @@ Typical use (model predictive control, one instance per worker)::
     optimizer = DispatchOptimizer(site, horizon_slots=144)
     result = optimizer.solve(inputs, DispatchState(soc_frac={"house-01.battery": 0.4}))
     result.plan          # tidy DataFrame: slot_start, asset_id, quantity, value
-    result.summary       # status, objective, cost breakdown, violations, timings, fallback steps
+    result.summary       # DispatchSummary: status, objective, cost breakdown, violations, timings,
+                         # fallback steps; .to_json() for summary.json
 
 The model is built and loaded into HiGHS once; every `solve` only pushes new inputs and re-solves
 warm. See docs/optimizer.md for the formulation, the file formats and the fallback chain.
@@ -26,6 +27,7 @@ from optimizer.options import (
 from optimizer.result import (
     GRID_ID,
     DispatchResult,
+    DispatchSummary,
     FallbackStep,
     PlanStatus,
     SolveStage,
@@ -41,6 +43,7 @@ __all__ = [
     "DispatchOptimizer",
     "DispatchResult",
     "DispatchState",
+    "DispatchSummary",
     "FallbackStep",
     "InputError",
     "OptimizerOptions",

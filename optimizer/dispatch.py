@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from energy.site import Site
-from energy.timegrid import SLOT_HOURS
+from energy.timegrid import SLOT, SLOT_HOURS
 from optimizer.highs_backend import HighsBackend, RunOutcome, SolverError
 from optimizer.inputs import DispatchInputs, DispatchState
 from optimizer.model import (
@@ -33,6 +33,7 @@ from optimizer.plant import Plant, sg_ready_levels_kw
 from optimizer.result import (
     GRID_ID,
     DispatchResult,
+    DispatchSummary,
     FallbackStep,
     PlanStatus,
     PlanValues,
@@ -403,36 +404,30 @@ class DispatchOptimizer:
             status = PlanStatus.OPTIMAL if outcome.optimal else PlanStatus.FEASIBLE
         for violation in violations:
             logger.warning("plan violates %s", violation)
-        summary: dict[str, Any] = {
-            "status": status.value,
-            "stage": stage.value,
-            "model_status": outcome.model_status if outcome else None,
-            "objective_kind": self.site.config.objective.kind,
-            "objective_eur": outcome.objective if outcome else breakdown["objective_eur"],
-            "mip_gap": outcome.mip_gap if outcome else None,
-            "cost_breakdown": breakdown,
-            "violations": [v.to_dict() for v in violations],
-            "fallback": [
-                {"stage": s.stage.value, "outcome": s.outcome, "reason": s.reason} for s in steps
-            ],
-            "duals_available": bool(outcome is not None and outcome.row_duals is not None),
-            "horizon_start": inputs.index[0].isoformat(),
-            "horizon_end": (
-                inputs.index[-1] + (inputs.index[1] - inputs.index[0])
-                if inputs.n_slots > 1
-                else inputs.index[-1]
-            ).isoformat(),
-            "n_slots": inputs.n_slots,
-            "n_variables": self.backend.n_cols,
-            "n_constraints": self.backend.n_rows,
-            "n_integer_variables": self.backend.n_integer,
-            "simplex_iterations": outcome.simplex_iterations if outcome else None,
-            "build_seconds": build_seconds,
-            "solve_seconds": solve_done - started - update_seconds,
-            "highs_seconds": outcome.run_seconds if outcome else None,
-            "extract_seconds": done - solve_done,
-            "total_seconds": done - started,
-        }
+        summary = DispatchSummary(
+            status=status,
+            stage=stage,
+            model_status=outcome.model_status if outcome else None,
+            objective_kind=self.site.config.objective.kind,
+            objective_eur=outcome.objective if outcome else breakdown["objective_eur"],
+            mip_gap=outcome.mip_gap if outcome else None,
+            cost_breakdown=breakdown,
+            violations=tuple(violations),
+            fallback=tuple(steps),
+            duals_available=bool(outcome is not None and outcome.row_duals is not None),
+            horizon_start=inputs.index[0],
+            horizon_end=inputs.index[-1] + SLOT,
+            n_slots=inputs.n_slots,
+            n_variables=self.backend.n_cols,
+            n_constraints=self.backend.n_rows,
+            n_integer_variables=self.backend.n_integer,
+            simplex_iterations=outcome.simplex_iterations if outcome else None,
+            build_seconds=build_seconds,
+            solve_seconds=solve_done - started - update_seconds,
+            highs_seconds=outcome.run_seconds if outcome else None,
+            extract_seconds=done - solve_done,
+            total_seconds=done - started,
+        )
         return DispatchResult(
             index=inputs.index, values=values, summary=summary, violations=tuple(violations)
         )
@@ -510,31 +505,30 @@ def rule_based_plan(
             )
     breakdown, violations = evaluate_plan(site.config, plant, options, inputs, state, values)
     elapsed = time.perf_counter() - started
-    summary = {
-        "status": PlanStatus.FALLBACK.value,
-        "stage": SolveStage.RULE_BASED.value,
-        "model_status": None,
-        "objective_kind": site.config.objective.kind,
-        "objective_eur": breakdown["objective_eur"],
-        "mip_gap": None,
-        "cost_breakdown": breakdown,
-        "violations": [v.to_dict() for v in violations],
-        "fallback": [
-            {
-                "stage": SolveStage.RULE_BASED.value,
-                "outcome": "used",
-                "reason": "requested directly",
-            }
-        ],
-        "duals_available": False,
-        "horizon_start": inputs.index[0].isoformat(),
-        "n_slots": inputs.n_slots,
-        "build_seconds": 0.0,
-        "solve_seconds": elapsed,
-        "highs_seconds": None,
-        "extract_seconds": 0.0,
-        "total_seconds": elapsed,
-    }
+    summary = DispatchSummary(
+        status=PlanStatus.FALLBACK,
+        stage=SolveStage.RULE_BASED,
+        model_status=None,
+        objective_kind=site.config.objective.kind,
+        objective_eur=breakdown["objective_eur"],
+        mip_gap=None,
+        cost_breakdown=breakdown,
+        violations=tuple(violations),
+        fallback=(FallbackStep(SolveStage.RULE_BASED, "used", "requested directly"),),
+        duals_available=False,
+        horizon_start=inputs.index[0],
+        horizon_end=inputs.index[-1] + SLOT,
+        n_slots=inputs.n_slots,
+        n_variables=None,
+        n_constraints=None,
+        n_integer_variables=None,
+        simplex_iterations=None,
+        build_seconds=0.0,
+        solve_seconds=elapsed,
+        highs_seconds=None,
+        extract_seconds=0.0,
+        total_seconds=elapsed,
+    )
     return DispatchResult(
         index=inputs.index, values=values, summary=summary, violations=tuple(violations)
     )

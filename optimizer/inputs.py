@@ -71,12 +71,18 @@ class DispatchInputs:
     #: objective units; replaces the tariff-derived terminal value for those stores (a longer
     #: plan's marginal values, for example)
     storage_value_eur_per_kwh: Mapping[str, float] = field(default_factory=dict)
+    #: grid-operator bounds at the connection point per slot, kW (§14a dimming as an import
+    #: bound, a temporary feed-in limit as an export bound; inf: none in that slot). The
+    #: tighter of these and the configured grid limits applies.
+    import_limit_kw: FloatArray | None = None
+    export_limit_kw: FloatArray | None = None
 
     def __post_init__(self) -> None:
         for name in ("price_import_eur_per_kwh", "price_export_eur_per_kwh", "temp_outdoor_c"):
             object.__setattr__(self, name, _as_array(getattr(self, name)))
-        if self.co2_g_per_kwh is not None:
-            object.__setattr__(self, "co2_g_per_kwh", _as_array(self.co2_g_per_kwh))
+        for name in ("co2_g_per_kwh", "import_limit_kw", "export_limit_kw"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, _as_array(getattr(self, name)))
         for name in ("load_kw", "pv_kw", "heat_demand_kw", "power_cap_kw"):
             object.__setattr__(
                 self, name, {k: _as_array(v) for k, v in getattr(self, name).items()}
@@ -85,6 +91,23 @@ class DispatchInputs:
     @property
     def n_slots(self) -> int:
         return len(self.index)
+
+    def grid_bounds_kw(
+        self, import_limit_kw: float, export_limit_kw: float
+    ) -> tuple[FloatArray, FloatArray]:
+        """The (import, export) bound of each slot: the configured limits, tightened where the
+        per-slot grid-operator bounds are lower (never below 0)."""
+
+        def tightened(configured: float, per_slot: FloatArray | None) -> FloatArray:
+            bound = np.full(self.n_slots, configured)
+            if per_slot is not None:
+                bound = np.minimum(bound, np.maximum(per_slot, 0.0))
+            return bound
+
+        return (
+            tightened(import_limit_kw, self.import_limit_kw),
+            tightened(export_limit_kw, self.export_limit_kw),
+        )
 
     def series(self) -> dict[str, FloatArray]:
         """Every input as `column name -> array`, the naming of frames and files."""
@@ -161,6 +184,8 @@ class DispatchInputs:
             heat_demand_kw={k: v[cut] for k, v in self.heat_demand_kw.items()},
             power_cap_kw={k: v[cut] for k, v in self.power_cap_kw.items()},
             storage_value_eur_per_kwh=dict(self.storage_value_eur_per_kwh),
+            import_limit_kw=None if self.import_limit_kw is None else self.import_limit_kw[cut],
+            export_limit_kw=None if self.export_limit_kw is None else self.export_limit_kw[cut],
         )
 
     def check(self, plant: Plant, n_slots: int | None = None) -> None:

@@ -267,5 +267,5 @@ def write_result(result: DispatchResult, out_dir: str | Path) -> tuple[Path, Pat
     wide = result.wide()
     wide.index = pd.Index([ts.isoformat() for ts in wide.index], name="timestamp")
     wide.replace([np.inf, -np.inf], np.nan).to_csv(plan_path, float_format="%.6g")
-    summary_path.write_text(json.dumps(result.summary_json(), indent=2) + "\n", encoding="utf-8")
+    summary_path.write_text(json.dumps(result.summary.to_json(), indent=2) + "\n", encoding="utf-8")
     return plan_path, summary_path

@@ -217,6 +217,8 @@ def _build_model(config: SiteConfig, plant: Plant, options: OptimizerOptions) ->
     m.ev_rhs = mutable(m.ET)
     m.ev_due_rhs = mutable(m.ET)
     m.ev_term_cost = mutable(m.E)
+    m.imp_ub = mutable(m.T)
+    m.exp_ub = mutable(m.T)
 
     # grid connection
     m.imp = pyo.Var(m.T, bounds=(0, None))
@@ -262,10 +264,9 @@ def _build_model(config: SiteConfig, plant: Plant, options: OptimizerOptions) ->
     m.balance = pyo.Constraint(
         m.T, rule=lambda _m, t: pyo.quicksum(balance_terms(_m, t)) == _m.bal_rhs[t]
     )
-    m.imp_cap = pyo.Constraint(
-        m.T, rule=lambda _m, t: _m.imp[t] - _m.s_imp[t] <= grid.import_limit_kw
-    )
-    m.exp_cap = pyo.Constraint(m.T, rule=lambda _m, t: _m.exp[t] - _m.s_exp[t] <= export_limit)
+    # the bounds per slot: the configured limits, tightened by grid-operator limits (inputs)
+    m.imp_cap = pyo.Constraint(m.T, rule=lambda _m, t: _m.imp[t] - _m.s_imp[t] <= _m.imp_ub[t])
+    m.exp_cap = pyo.Constraint(m.T, rule=lambda _m, t: _m.exp[t] - _m.s_exp[t] <= _m.exp_ub[t])
     m.dir_imp = pyo.Constraint(m.T, rule=lambda _m, t: _m.imp[t] - m_import * _m.g[t] <= 0)
     m.dir_exp = pyo.Constraint(m.T, rule=lambda _m, t: _m.exp[t] + m_export * _m.g[t] <= m_export)
     m.peak_def = pyo.Constraint(m.T, rule=lambda _m, t: _m.peak - _m.imp[t] >= 0)
@@ -344,6 +345,8 @@ def _build_model(config: SiteConfig, plant: Plant, options: OptimizerOptions) ->
         Binding("cost_import", BindingKind.OBJECTIVE, "imp", tuple(ts)),
         Binding("cost_export", BindingKind.OBJECTIVE, "exp", tuple(ts)),
         Binding("bal_rhs", BindingKind.ROW_BOUND, "balance", tuple(ts)),
+        Binding("imp_ub", BindingKind.ROW_BOUND, "imp_cap", tuple(ts)),
+        Binding("exp_ub", BindingKind.ROW_BOUND, "exp_cap", tuple(ts)),
         Binding("peak_lb", BindingKind.COL_LOWER, "peak", (None,)),
         Binding("bat_rhs", BindingKind.ROW_BOUND, "bat_bal", tuple(bt)),
         Binding("bat_term_cost", BindingKind.OBJECTIVE, "e", tuple((b, n - 1) for b in bs)),
@@ -601,6 +604,7 @@ def coefficients(
         "bal_rhs": sum((inputs.load_kw[h] for h in plant.houses), np.zeros(n)),
         "peak_lb": np.array(state.peak_import_kw, dtype=float),
     }
+    p["imp_ub"], p["exp_ub"] = inputs.grid_bounds_kw(dm.import_limit_kw, dm.export_limit_kw)
     bat_rhs = np.zeros((len(plant.batteries), n))
     for b, unit in enumerate(plant.batteries):
         keep = 1.0 - unit.config.standby_loss_frac_per_h * dt

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from functools import cached_property
 from typing import Any
@@ -47,6 +47,7 @@ from optimizer.plant import Plant
 __all__ = [
     "GRID_ID",
     "DispatchResult",
+    "DispatchSummary",
     "FallbackStep",
     "PlanStatus",
     "PlanValues",
@@ -274,13 +275,14 @@ def evaluate_plan(
         ev_penalty_eur += ev_short_penalty_per_kwh(charger.config, w) * float(short.sum())
         ev_need_left_eur += energy_value / charger.config.charging_efficiency_frac * float(need[-1])
         violations += _runs(index, short, "ev_energy_short", charger.id, "kWh")
-    over_import = np.maximum(imp - config.grid.import_limit_kw, 0.0)
     export_limit = (
         config.grid.export_limit_kw
         if config.grid.feed_in_limit_kw is None
         else min(config.grid.export_limit_kw, config.grid.feed_in_limit_kw)
     )
-    over_export = np.maximum(exp - export_limit, 0.0)
+    import_bound, export_bound = inputs.grid_bounds_kw(config.grid.import_limit_kw, export_limit)
+    over_import = np.maximum(imp - import_bound, 0.0)
+    over_export = np.maximum(exp - export_bound, 0.0)
     limit_kwh += dt * float(over_import.sum() + over_export.sum())
     violations += _runs(index, over_import, "grid_import_limit", GRID_ID, "kW")
     violations += _runs(index, over_export, "grid_export_limit", GRID_ID, "kW")
@@ -341,24 +343,89 @@ def _share_left(part_kwh: float, whole_kwh: float) -> float:
 
 
 @dataclass(frozen=True)
+class DispatchSummary:
+    """How a plan came about: status, objective and its cost breakdown, violated limits, the
+    fallback chain's steps, the model's size and the timings. `to_json()` gives the plain JSON
+    of summary.json and of a stored plan (the keys of the former dict summary).
+
+    Size and iteration counts are None for a plan made without the solver (rule-based).
+    """
+
+    status: PlanStatus
+    stage: SolveStage
+    model_status: str | None
+    objective_kind: str
+    objective_eur: float
+    mip_gap: float | None
+    #: import_eur, export_revenue_eur, ..., objective_eur, import_kwh, co2_kg, the EV and autarky
+    #: figures (evaluate_plan); the properties below read the EV and autarky ones
+    cost_breakdown: Mapping[str, float]
+    violations: tuple[Violation, ...]
+    fallback: tuple[FallbackStep, ...]
+    duals_available: bool
+    horizon_start: pd.Timestamp
+    horizon_end: pd.Timestamp
+    n_slots: int
+    n_variables: int | None
+    n_constraints: int | None
+    n_integer_variables: int | None
+    simplex_iterations: int | None
+    build_seconds: float
+    solve_seconds: float
+    highs_seconds: float | None
+    extract_seconds: float
+    total_seconds: float
+
+    @property
+    def self_sufficiency_frac(self) -> float:
+        """1 - import / consumption over the horizon (NaN without consumption)."""
+        return self.cost_breakdown["self_sufficiency_frac"]
+
+    @property
+    def self_consumption_frac(self) -> float:
+        """1 - export / PV generation over the horizon (NaN without PV)."""
+        return self.cost_breakdown["self_consumption_frac"]
+
+    @property
+    def ev_charging_kwh(self) -> float:
+        """AC energy planned into the EV chargers."""
+        return self.cost_breakdown["ev_charging_kwh"]
+
+    @property
+    def ev_short_kwh(self) -> float:
+        """Energy the cars still need at their departures in the plan."""
+        return self.cost_breakdown["ev_short_kwh"]
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON types; non-finite numbers become null."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values["fallback"] = [
+            {"stage": s.stage.value, "outcome": s.outcome, "reason": s.reason}
+            for s in self.fallback
+        ]
+        values["cost_breakdown"] = dict(self.cost_breakdown)
+        return {name: _jsonable(value) for name, value in values.items()}
+
+
+@dataclass(frozen=True)
 class DispatchResult:
     """A plan for every slot of the horizon, with how it came about.
 
-    `plan` is tidy: one row per (slot_start, asset_id, quantity). `summary` is JSON-ready.
+    `plan` is tidy: one row per (slot_start, asset_id, quantity).
     """
 
     index: pd.DatetimeIndex
     values: PlanValues = field(repr=False)
-    summary: dict[str, Any]
+    summary: DispatchSummary
     violations: tuple[Violation, ...]
 
     @property
     def status(self) -> PlanStatus:
-        return PlanStatus(self.summary["status"])
+        return self.summary.status
 
     @property
     def stage(self) -> SolveStage:
-        return SolveStage(self.summary["stage"])
+        return self.summary.stage
 
     @cached_property
     def plan(self) -> pd.DataFrame:
@@ -385,10 +452,6 @@ class DispatchResult:
             self.values[(asset_id, quantity)], index=self.index, name=f"{asset_id}:{quantity}"
         )
 
-    def summary_json(self) -> dict[str, Any]:
-        """The summary with every value converted to plain JSON types."""
-        return _jsonable(self.summary)
-
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
@@ -397,6 +460,8 @@ def _jsonable(value: Any) -> Any:
         return [_jsonable(v) for v in value]
     if isinstance(value, Violation):
         return value.to_dict()
+    if isinstance(value, StrEnum):
+        return value.value
     if isinstance(value, pd.Timestamp):
         return value.isoformat()
     if isinstance(value, np.generic):

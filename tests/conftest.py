@@ -71,7 +71,7 @@ COMMUNITY_BATTERY = {
         "host": "127.0.0.1",
         "port": 15131,
         "unit_id": 1,
-        "register_map": "flow_battery_vendor.yaml",
+        "register_map": "flow_battery_generic.yaml",
     },
 }
 

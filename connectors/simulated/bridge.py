@@ -24,15 +24,38 @@ from typing import Any, Protocol
 
 from connectors.codec import Value
 from connectors.modbus_server import SERVER_DEVICE_FAILURE, ModbusServerError
-from connectors.registermap import RegisterMap
+from connectors.registermap import SG_READY_CONTACTS, RegisterMap
 from energy.site import Asset, AssetKind
 
-__all__ = ["HELD_QUANTITIES", "NOMINAL", "DistrictPhysics", "apply_write", "point_values"]
+__all__ = [
+    "HELD_QUANTITIES",
+    "NOMINAL",
+    "DistrictPhysics",
+    "apply_write",
+    "held_points",
+    "point_values",
+]
 
 logger = logging.getLogger(__name__)
 
 #: Quantities whose registers the device holds (written by a client, never refreshed).
-HELD_QUANTITIES = frozenset({"watchdog_s", "heartbeat", "remote_enable", "limit_pct"})
+HELD_QUANTITIES = frozenset(
+    {
+        "watchdog_s",
+        "heartbeat",
+        "remote_enable",
+        "limit_pct",
+        "setpoint_enabled",
+        "sg_ready_contact_a",
+        "sg_ready_contact_b",
+    }
+)
+
+#: Command lifetime for devices that keep a state until it is changed (the physics needs one).
+NO_REVERSION_S = 86_400.0
+
+_SG_READY_FROM_CONTACTS = {contacts: state for state, contacts in SG_READY_CONTACTS.items()}
+_CONTACTS = ("sg_ready_contact_a", "sg_ready_contact_b")
 
 #: Nominal values of a healthy low-voltage grid, served where a device reports them.
 NOMINAL = {"voltage_v": 230.0, "frequency_hz": 50.0}
@@ -112,13 +135,26 @@ def _quantities(asset: Asset, snapshot: Any) -> dict[str, Any]:
     return found
 
 
+def held_points(register_map: RegisterMap) -> frozenset[str]:
+    """Points whose registers the device holds: held quantities, and the setpoint of a map that
+    gates it with a setpoint_enabled switch (SunSpec WSet, SMA 40149 are settings the device
+    keeps while disabled)."""
+    gated = any(p.quantity == "setpoint_enabled" for p in register_map.points)
+    return frozenset(
+        p.name
+        for p in register_map.points
+        if p.quantity in HELD_QUANTITIES or (gated and p.quantity == "setpoint_kw")
+    )
+
+
 def point_values(asset: Asset, register_map: RegisterMap, snapshot: Any) -> dict[str, Value]:
     """Engineering values of the map's points for one device (points without a source omitted)."""
     quantities = _quantities(asset, snapshot)
+    held = held_points(register_map)
     values: dict[str, Value] = {}
     for point in register_map.points:
         q = point.quantity
-        if q is None or q in HELD_QUANTITIES or q not in quantities:
+        if q is None or point.name in held or q not in quantities:
             continue
         raw = quantities[q]
         if raw is None:
@@ -134,7 +170,11 @@ def _quantity(register_map: RegisterMap, written: Mapping[str, Value]) -> dict[s
     result: dict[str, float] = {}
     for name, value in written.items():
         point = register_map.point(name)
-        if point.quantity is not None and isinstance(value, bool | int | float):
+        if point.quantity is None or not isinstance(value, bool | int | float):
+            continue
+        if point.on_value is not None:
+            result[point.quantity] = 1.0 if point.is_on(value) else 0.0
+        else:
             result[point.quantity] = float(value) * point.quantity_factor
     return result
 
@@ -155,10 +195,35 @@ def apply_write(
     q = _quantity(register_map, written)
     held_q = _quantity(register_map, held)
     timeout_s = q.get("watchdog_s") or held_q.get("watchdog_s") or default_watchdog_s
+    if register_map.watchdog_point is None and any(
+        p.quantity in _CONTACTS for p in register_map.points
+    ):
+        timeout_s = NO_REVERSION_S  # SG Ready inputs without a reversion timer (Stiebel ISG)
+    if any(p.quantity == "setpoint_enabled" for p in register_map.points):
+        q = _gated(q, held_q)
     try:
-        _command(physics, asset, q, held_q, float(timeout_s))
+        _command(physics, asset, q, held_q, timeout_s)
     except (ValueError, KeyError) as exc:
         raise ModbusServerError(SERVER_DEVICE_FAILURE, str(exc)) from None
+
+
+def _gated(q: Mapping[str, float], held: Mapping[str, float]) -> dict[str, float]:
+    """Commands of a device whose setpoint acts only while its enable switch is on.
+
+    While disabled, written setpoints and SG Ready contacts are only stored. Switching on applies
+    the stored ones; switching off releases (``setpoint_enabled`` 0 is handled as a release).
+    """
+    result = dict(q)
+    enabled = q.get("setpoint_enabled", held.get("setpoint_enabled", 0.0))
+    if enabled != 1:
+        for key in ("setpoint_kw", *_CONTACTS):
+            result.pop(key, None)
+        return result
+    if "setpoint_enabled" in q:
+        for key in ("setpoint_kw", *_CONTACTS):
+            if key not in result and key in held:
+                result[key] = held[key]
+    return result
 
 
 def _command(
@@ -168,7 +233,7 @@ def _command(
     held: Mapping[str, float],
     timeout_s: float,
 ) -> None:
-    if q.get("mode") == 0 or q.get("remote_enable") == 0:
+    if q.get("mode") == 0 or q.get("remote_enable") == 0 or q.get("setpoint_enabled") == 0:
         physics.release(asset.id)
         return
     if asset.kind is AssetKind.BATTERY and "setpoint_kw" in q:
@@ -181,6 +246,9 @@ def _command(
             physics.set_heat_pump_power(asset.id, q["setpoint_kw"], timeout_s)
         if "sg_ready_state" in q:
             physics.set_sg_ready(asset.id, round(q["sg_ready_state"]), timeout_s)
+        if any(c in q for c in _CONTACTS):
+            a, b = (bool(q.get(c, held.get(c, 0.0))) for c in _CONTACTS)
+            physics.set_sg_ready(asset.id, _SG_READY_FROM_CONTACTS[(a, b)], timeout_s)
     if asset.kind is AssetKind.EV_CHARGER and "setpoint_kw" in q:
         physics.set_ev_charge_limit(asset.id, q["setpoint_kw"], timeout_s)
     if asset.kind is AssetKind.PV and ("limit_enabled" in q or "limit_pct" in q):
@@ -192,5 +260,6 @@ def _command(
             physics.set_pv_limit(asset.id, None)
         elif enabled == 1 or physics.snapshot().device(asset.id).limit_kw is not None:
             physics.set_pv_limit(asset.id, peak * pct / 100.0, timeout_s)
-    if "heartbeat" in q and not (q.keys() & {"setpoint_kw", "sg_ready_state", "limit_enabled"}):
+    commands = {"setpoint_kw", "sg_ready_state", "limit_enabled", *_CONTACTS}
+    if "heartbeat" in q and not (q.keys() & commands):
         physics.heartbeat(asset.id)

@@ -29,12 +29,12 @@ from typing import Any, Literal
 import pandas as pd
 
 from connectors.modbus_server import ModbusTcpServer
-from connectors.registermap import RegisterMap, load_register_map
-from connectors.simulated.bridge import HELD_QUANTITIES, DistrictPhysics, apply_write, point_values
+from connectors.registermap import DataType, RegisterMap, load_register_map
+from connectors.simulated.bridge import DistrictPhysics, apply_write, held_points, point_values
 from connectors.simulated.device import SimulatedDevice
 from connectors.simulated.faults import DeviceFaults, FaultPlan, device_rng, request_hook
 from connectors.sunspec_models import sunspec_image
-from energy.config import DeviceEndpoint, SiteConfig
+from energy.config import CONTROL_BOX_ID, DeviceEndpoint, SiteConfig
 from energy.site import Asset, AssetKind, Site
 from energy.timegrid import as_utc
 
@@ -118,9 +118,11 @@ class SimulatedDistrict:
         self.unknown_unit = unknown_unit
         self.refresh_s = refresh_s
         self._assets = [a for a in site.devices() if a.device is not None]
-        unknown = sorted(set(self.fault_plan.devices) - {a.id for a in self._assets})
+        self._io_modules = _io_modules(site)
+        served_ids = [a.id for a in self._assets] + list(self._io_modules)
+        unknown = sorted(set(self.fault_plan.devices) - set(served_ids))
         if unknown:
-            known = ", ".join(a.id for a in self._assets)
+            known = ", ".join(served_ids)
             raise ValueError(f"fault plan names unknown devices {unknown}; known: {known}")
         self._maps: dict[str, RegisterMap] = {}
         self.simulated: dict[str, SimulatedDevice] = {}
@@ -138,6 +140,14 @@ class SimulatedDistrict:
             device.rng = device_rng(self.fault_plan.seed, asset.id)
             _initialise_held(device, endpoint)
             self.simulated[asset.id] = device
+        for io_id, endpoint in self._io_modules.items():
+            register_map = load_register_map(endpoint.register_map, device=io_id)
+            self._maps[io_id] = register_map
+            device = SimulatedDevice(io_id, register_map)
+            device.set_faults(self.fault_plan.devices.get(io_id, DeviceFaults()))
+            device.rng = device_rng(self.fault_plan.seed, io_id)
+            device.update(_io_defaults(register_map))
+            self.simulated[io_id] = device
         self.physics: DistrictPhysics = physics or physics_factory(site, self.start_time, seed)
         self._servers: list[ModbusTcpServer] = []
         self._served: list[ServedDevice] = []
@@ -150,47 +160,51 @@ class SimulatedDistrict:
 
     async def start(self) -> None:
         """Bind every server, take the first snapshot and start the clock."""
-        groups: dict[tuple[str, int, str], list[Asset]] = {}
-        for asset in self._assets:
-            where = _listen_address(_endpoint(asset))
+        groups: dict[tuple[str, int, str], list[tuple[str, str, DeviceEndpoint]]] = {}
+        endpoints = [(a.id, a.kind.value, _endpoint(a)) for a in self._assets]
+        endpoints += [(i, "io_module", e) for i, e in self._io_modules.items()]
+        for asset_id, kind, endpoint in endpoints:
+            where = _listen_address(endpoint)
             if where is None:
                 logger.warning(
                     "%s: only Modbus TCP and RTU over a socket:// URL are simulated; %s is not "
                     "served",
-                    asset.id,
-                    _endpoint(asset).serial_port,
+                    asset_id,
+                    endpoint.serial_port,
                 )
                 continue
             host, port, framing = where
-            groups.setdefault((self.host_override or host, port, framing), []).append(asset)
+            groups.setdefault((self.host_override or host, port, framing), []).append(
+                (asset_id, kind, endpoint)
+            )
         updates: dict[str, dict[str, Any]] = {}
         try:
-            for (host, port, framing), assets in groups.items():
-                units = {_endpoint(a).unit_id: self.simulated[a.id] for a in assets}
+            for (host, port, framing), members in groups.items():
+                units = {e.unit_id: self.simulated[i] for i, _, e in members}
                 server = ModbusTcpServer(
                     host,
                     0 if self.free_ports else port,
                     units,
                     unknown_unit=self.unknown_unit,
                     hook=request_hook(units),
-                    name=", ".join(a.id for a in assets),
+                    name=", ".join(i for i, _, _ in members),
                     framing="rtu" if framing == "rtu" else "tcp",
                 )
                 await server.start()
                 self._servers.append(server)
-                for a in assets:
+                for asset_id, kind, endpoint in members:
                     if framing == "rtu":
-                        updates[a.id] = {"serial_port": f"socket://{host}:{server.port}"}
+                        updates[asset_id] = {"serial_port": f"socket://{host}:{server.port}"}
                     else:
-                        updates[a.id] = {"host": host, "port": server.port}
+                        updates[asset_id] = {"host": host, "port": server.port}
                     self._served.append(
                         ServedDevice(
-                            a.id,
-                            a.kind.value,
+                            asset_id,
+                            kind,
                             host,
                             server.port,
-                            _endpoint(a).unit_id,
-                            _endpoint(a).register_map,
+                            endpoint.unit_id,
+                            endpoint.register_map,
                             framing,
                         )
                     )
@@ -283,6 +297,17 @@ class SimulatedDistrict:
         """Replace one device's faults now (None = healthy)."""
         self.simulated[asset_id].set_faults(faults or DeviceFaults())
 
+    def switch_inputs(self, values: Mapping[str, bool], io_id: str = CONTROL_BOX_ID) -> None:
+        """Switch digital inputs of a simulated I/O module (point name -> closed), as the
+        control box's relays would; a fault plan's `values` for the module still win."""
+        if io_id not in self._io_modules:
+            raise KeyError(f"no simulated I/O module {io_id!r}; known: {list(self._io_modules)}")
+        device = self.simulated[io_id]
+        unknown = sorted(set(values) - set(device.register_map.by_name))
+        if unknown:
+            raise ValueError(f"{io_id}: unknown points {unknown}")
+        device.update({name: bool(v) for name, v in values.items()})
+
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(self.refresh_s)
@@ -306,6 +331,8 @@ class SimulatedDistrict:
         for asset in self._assets:
             device = self.simulated[asset.id]
             device.update(point_values(asset, device.register_map, snapshot))
+        for io_id in self._io_modules:  # no physics: a fault plan's values are re-applied
+            self.simulated[io_id].update({})
 
     def status(self) -> str:
         """One line: simulated time, grid power, PV, mean SoC, heat pumps, requests served."""
@@ -329,9 +356,9 @@ class SimulatedDistrict:
     def _write_handler(self, asset: Asset, endpoint: DeviceEndpoint) -> Any:
         def on_write(device: SimulatedDevice, written: dict[str, Any]) -> None:
             held = {
-                p.name: device.value(p.name)
-                for p in device.register_map.points
-                if p.quantity in HELD_QUANTITIES and p.name not in written
+                name: device.value(name)
+                for name in held_points(device.register_map)
+                if name not in written
             }
             apply_write(
                 self.physics, asset, device.register_map, written, held, endpoint.watchdog_s
@@ -446,18 +473,41 @@ def _fixed_image(
 
 
 def _initialise_held(device: SimulatedDevice, endpoint: DeviceEndpoint) -> None:
-    """Held registers start at the device's defaults (watchdog from the endpoint config)."""
+    """Held registers start at the device's defaults: watchdog from the endpoint config, no PV
+    limit, switches off, setpoints and counters 0, and every point's commissioning preset."""
     values: dict[str, Any] = {}
-    for p in device.register_map.points:
+    for name in held_points(device.register_map):
+        p = device.register_map.point(name)
         if p.quantity == "watchdog_s":
-            values[p.name] = endpoint.watchdog_s / p.quantity_factor
+            values[name] = endpoint.watchdog_s / p.quantity_factor
         elif p.quantity == "limit_pct":
-            values[p.name] = 100.0 / p.quantity_factor
-        elif p.quantity == "remote_enable":
-            values[p.name] = False
-        elif p.quantity == "heartbeat":
-            values[p.name] = 0
+            values[name] = 100.0 / p.quantity_factor
+        elif p.quantity in ("remote_enable", "setpoint_enabled"):
+            values[name] = p.switch_value(False)
+        else:
+            values[name] = 0
+    for p in device.register_map.points:
+        if p.preset is not None:
+            values[p.name] = p.preset
     device.update(values)
+
+
+def _io_modules(site: Site) -> dict[str, DeviceEndpoint]:
+    """The digital I/O modules of the site that have no physics: the control box's."""
+    signals = site.config.grid_signals
+    if signals is None or signals.control_box is None:
+        return {}
+    return {CONTROL_BOX_ID: signals.control_box.device}
+
+
+def _io_defaults(register_map: RegisterMap) -> dict[str, Any]:
+    """An I/O module starts with every contact open and reports its process image size."""
+    bits = {p.name: False for p in register_map.points if p.dtype is DataType.BOOL}
+    sizes = {
+        "digital_in_bits": sum(1 for p in register_map.points if p.name.startswith("di_")),
+        "digital_out_bits": sum(1 for p in register_map.points if p.name.startswith("do_")),
+    }
+    return bits | {k: v for k, v in sizes.items() if k in register_map.by_name}
 
 
 def _listen_address(endpoint: DeviceEndpoint) -> tuple[str, int, str] | None:
@@ -495,11 +545,17 @@ def _moved(config: SiteConfig, updates: Mapping[str, Mapping[str, Any]]) -> Site
         b.model_copy(update={"device": moved(b.device, b.id)}) for b in config.community_batteries
     ]
     chargers = [c.model_copy(update={"device": moved(c.device, c.id)}) for c in config.ev_chargers]
-    return config.model_copy(
-        update={
-            "grid": grid,
-            "houses": houses,
-            "community_batteries": batteries,
-            "ev_chargers": chargers,
-        }
-    )
+    changes: dict[str, Any] = {
+        "grid": grid,
+        "houses": houses,
+        "community_batteries": batteries,
+        "ev_chargers": chargers,
+    }
+    signals = config.grid_signals
+    if signals is not None and signals.control_box is not None:
+        box = signals.control_box
+        device = moved(box.device, CONTROL_BOX_ID)
+        changes["grid_signals"] = signals.model_copy(
+            update={"control_box": box.model_copy(update={"device": device})}
+        )
+    return config.model_copy(update=changes)

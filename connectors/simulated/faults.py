@@ -10,7 +10,8 @@ Per device (by asset id), any combination of:
   it, or at random;
 - ``frozen``: the registers stop following the physics (a hung device or gateway cache);
 - ``values``: serve these engineering values (point name -> value) whatever the physics says,
-  for example ``{soc: 250}`` for an implausible state of charge.
+  for example ``{soc: 250}`` for an implausible state of charge, or ``{di_1: true}`` for a
+  closed contact of the control box's I/O module (asset id ``grid.control-box``).
 
 Random faults draw from a generator seeded by the plan's seed and the asset id, so a run is
 reproducible. A plan comes from YAML (``load_fault_plan``) or Python::
@@ -62,7 +63,7 @@ class DeviceFaults(BaseModel):
     drop_after_requests: Annotated[int, Field(ge=1)] | None = None
     drop_probability: Probability = 0.0
     frozen: bool = False
-    values: dict[str, float | int | str] = Field(default_factory=dict)
+    values: dict[str, bool | float | int | str] = Field(default_factory=dict)
 
     @property
     def healthy(self) -> bool:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import typer
 from rich.console import Console
 from sqlalchemy import select
 
-from energy.cli.db_cmd import ConfigOpt, UrlOpt, open_store
+from energy.cli.params import ConfigOpt, UrlOpt, load_site_or_exit, open_store
 from energy.store.chain import CHAINED_TABLES, ChainReport, verify_chain
 from energy.store.engine import Store
 
@@ -32,8 +31,8 @@ def _as_dict(report: ChainReport) -> dict[str, object]:
 
 @app.command("verify")
 def verify(
-    config: Path | None = ConfigOpt,
-    url: str | None = UrlOpt,
+    config: ConfigOpt = None,
+    url: UrlOpt = None,
     table: list[str] = typer.Option(  # noqa: B008 - typer's idiom
         [], "--table", help=_TABLE_HELP
     ),
@@ -55,7 +54,7 @@ def verify(
     if unknown:
         typer.echo(f"--table: unknown {unknown}; expected any of {list(CHAINED_TABLES)}", err=True)
         raise typer.Exit(code=2)
-    store, _ = open_store(config, url)
+    store = open_store(load_site_or_exit(config), url)
     if store.current_revision() != store.head_revision():
         typer.echo(f"store {store.url} is not migrated: run `kv db upgrade`", err=True)
         raise typer.Exit(code=1)

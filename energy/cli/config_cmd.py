@@ -9,14 +9,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from connectors.config_check import referenced_file_issues
-from energy.config import DEFAULT_SITE_CONFIG, SiteConfigError
+from connectors.config_check import control_point_warnings, referenced_file_issues
+from energy.cli.params import ConfigOpt
+from energy.config import DEFAULT_SITE_CONFIG, SiteConfig, SiteConfigError
 from energy.site import AssetKind, Site, load_site
 
 app = typer.Typer(help="Check and show site configuration files.", no_args_is_help=True)
 
 ConfigArg = typer.Argument(
-    None, help="Site configuration YAML (default: config/klimaviertel.yaml)."
+    None, help="Site configuration YAML (default: the shipped Klimaviertel site)."
 )
 
 
@@ -92,19 +93,40 @@ def _summary_table(site: Site) -> Table:
         f"{len(cfg.houses)} houses, {pv_total:.1f} kWp PV, {storage_total:.1f} kWh storage; grid "
         f"import {cfg.grid.import_limit_kw:.0f} kW / export {cfg.grid.export_limit_kw:.0f} kW; "
         f"tariff {cfg.tariff.kind}; objective {cfg.objective.kind}; "
-        f"{sum(1 for _ in site.devices())} Modbus devices; time zone {cfg.location.timezone}"
+        f"{sum(1 for _ in site.devices())} Modbus devices; time zone {cfg.location.timezone}; "
+        f"{_grid_signals(cfg)}"
     )
     return table
+
+
+def _grid_signals(cfg: SiteConfig) -> str:
+    """One phrase on the grid operator's signals the site takes."""
+    signals = cfg.grid_signals
+    if signals is None:
+        return "grid signals off"
+    box = signals.control_box
+    source = (
+        f"control box at {box.device.host}:{box.device.port} ({len(box.contacts)} contacts) and API"
+        if box is not None
+        else "API only"
+    )
+    return f"grid signals: {source}, failsafe {signals.failsafe_h:g} h"
 
 
 @app.command("check")
 def check(
     file: Path | None = ConfigArg,
     as_json: bool = typer.Option(False, "--json", help="Print the validated site as JSON."),
+    config: ConfigOpt = None,
 ) -> None:
     """Validate a site configuration and the files it refers to (every device's register map);
-    print a summary (or every error) and exit non-zero on errors."""
-    path = file or DEFAULT_SITE_CONFIG
+    print a summary (or every error) and exit non-zero on errors. The file is FILE or -c.
+
+    Warnings (exit code 0) name devices whose register map lacks points the platform needs to
+    control that kind of device (a setpoint, a release, a reversion timer)."""
+    if file is not None and config is not None and file != config:
+        raise typer.BadParameter(f"two files given: {file} and --config {config}")
+    path = file or config or DEFAULT_SITE_CONFIG
     try:
         site = load_site(path)
         referenced = referenced_file_issues(site)
@@ -123,7 +145,17 @@ def check(
             for issue in exc.issues:
                 err.print(f"  - {issue}", markup=False, highlight=False)
         raise typer.Exit(code=1) from exc
+    warnings = control_point_warnings(site)
     if as_json:
-        typer.echo(json.dumps(site_summary_json(site), indent=2))
-    else:
-        Console().print(_summary_table(site))
+        summary = site_summary_json(site)
+        summary["warnings"] = [w.model_dump() for w in warnings]
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    Console().print(_summary_table(site))
+    if warnings:
+        err = Console(stderr=True)
+        err.print(
+            f"[bold yellow]{len(warnings)} warning(s)[/]: devices the platform cannot fully control"
+        )
+        for warning in warnings:
+            err.print(f"  - {warning}", markup=False, highlight=False)

@@ -3,38 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import typer
 from rich.console import Console
 
-from energy.config import SiteConfigError
-from energy.site import load_site
-from energy.store import Store, StoreError
+from energy.cli.params import ConfigOpt, UrlOpt, load_site_or_exit, open_store
+from energy.store import StoreError
 from energy.store.consent import audit_consent_changes
 from energy.store.roles import ensure_app_role
 from energy.store.sites import sync_site
 
 app = typer.Typer(help="Create, migrate and inspect the SQL store.", no_args_is_help=True)
 
-ConfigOpt = typer.Option(None, "--config", "-c", help="Site configuration (default Klimaviertel).")
-UrlOpt = typer.Option(None, "--url", help="Database URL (overrides KV_DATABASE_URL and config).")
-
-
-def open_store(config: Path | None, url: str | None) -> tuple[Store, object]:
-    try:
-        site = load_site(config)
-    except SiteConfigError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(code=1) from exc
-    store = Store.from_url(url) if url else Store.for_site(site.config)
-    return store, site
-
 
 @app.command("upgrade")
 def upgrade(
-    config: Path | None = ConfigOpt,
-    url: str | None = UrlOpt,
+    config: ConfigOpt = None,
+    url: UrlOpt = None,
     app_role: str | None = typer.Option(
         None,
         "--app-role",
@@ -49,10 +34,11 @@ def upgrade(
     ),
 ) -> None:
     """Apply all migrations and register the site's assets (idempotent)."""
-    store, site = open_store(config, url)
+    site = load_site_or_exit(config)
+    store = open_store(site, url, require_current=False)
     store.upgrade()
-    sync_site(store, site)  # type: ignore[arg-type]
-    changed = audit_consent_changes(store, site, dt.datetime.now(dt.UTC))  # type: ignore[arg-type]
+    sync_site(store, site)
+    changed = audit_consent_changes(store, site, dt.datetime.now(dt.UTC))
     console = Console()
     console.print(f"store {store.url} at migration {store.current_revision()}")
     if changed:
@@ -70,9 +56,9 @@ def upgrade(
 
 
 @app.command("status")
-def status(config: Path | None = ConfigOpt, url: str | None = UrlOpt) -> None:
+def status(config: ConfigOpt = None, url: UrlOpt = None) -> None:
     """Show where the store is, its migration state and row counts; exit 1 if not up to date."""
-    store, _ = open_store(config, url)
+    store = open_store(load_site_or_exit(config), url, require_current=False)
     current, head = store.current_revision(), store.head_revision()
     console = Console()
     console.print(f"store:     {store.url} ({store.dialect})")

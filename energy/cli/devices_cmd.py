@@ -1,14 +1,18 @@
-"""`kv poll`, `kv write`, `kv sunspec scan`: the devices of a site from the command line.
+"""`kv poll`, `kv write`, `kv sunspec scan`, `kv devices probe`: the devices of a site from the
+command line.
 
 `kv poll` shows a live table of every point with its quality and age, and stores the readings.
 `kv write` is a commissioning write through the same safety path the dispatch loop uses (clamp,
 ramp, read back, watchdog feed) and lands in setpoint_writes and the audit log.
 `kv sunspec scan` discovers an unknown SunSpec device's models and prints every scaled point.
+`kv devices probe` reads each configured device once and judges the answer against its register
+map (reachable, model identified, points plausible), for commissioning.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import getpass
 import json
@@ -23,18 +27,16 @@ from rich.live import Live
 from rich.table import Table
 
 from connectors.poller import DevicePoller, PollResult
+from connectors.probe import ProbeReport, probe_site
 from connectors.registermap import RegisterMapError
 from connectors.sunspec_discovery import SunSpecDevice, SunSpecError, scan
 from connectors.writer import SetpointWriter, WriteOutcome, WriteRefusedError
-from energy.config import SiteConfigError
+from energy.cli.params import ConfigOpt, UrlOpt, fail, load_site_or_exit, open_store
 from energy.quality import Quality
-from energy.site import Site, load_site
-from energy.store import Store, StoreError
+from energy.site import Site
 
-__all__ = ["register", "sunspec_app"]
+__all__ = ["devices_app", "register", "sunspec_app"]
 
-ConfigOpt = typer.Option(None, "--config", "-c", help="Site configuration (default Klimaviertel).")
-UrlOpt = typer.Option(None, "--url", help="Database URL (overrides KV_DATABASE_URL and config).")
 TlsCaOpt = typer.Option(
     None, "--tls-ca", help="CA file that verifies devices with tls: true (Modbus/TCP Security)."
 )
@@ -44,6 +46,7 @@ TlsKeyOpt = typer.Option(None, "--tls-key", help="Private key of --tls-cert.")
 _QUALITY_STYLE = {Quality.GOOD: "green", Quality.STALE: "yellow", Quality.INVALID: "red"}
 
 sunspec_app = typer.Typer(help="Commission SunSpec devices.", no_args_is_help=True)
+devices_app = typer.Typer(help="Commission the site's devices.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -51,27 +54,7 @@ def register(app: typer.Typer) -> None:
     app.command("poll")(poll)
     app.command("write")(write)
     app.add_typer(sunspec_app, name="sunspec")
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(message, err=True)
-    return typer.Exit(code=code)
-
-
-def _site(config: Path | None) -> Site:
-    try:
-        return load_site(config)
-    except SiteConfigError as exc:
-        raise _fail(str(exc)) from exc
-
-
-def _store(site: Site, url: str | None) -> Store:
-    store = Store.from_url(url) if url else Store.for_site(site.config)
-    try:
-        store.require_current()
-    except StoreError as exc:
-        raise _fail(str(exc)) from exc
-    return store
+    app.add_typer(devices_app, name="devices")
 
 
 def _ssl_contexts(
@@ -84,7 +67,7 @@ def _ssl_contexts(
     if not tls:
         return {}
     if ca is None:
-        raise _fail(f"devices {', '.join(tls)} use TLS: pass --tls-ca (and --tls-cert/--tls-key)")
+        raise fail(f"devices {', '.join(tls)} use TLS: pass --tls-ca (and --tls-cert/--tls-key)")
     context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(ca))
     if cert is not None:
         context.load_cert_chain(str(cert), str(key) if key else None)
@@ -149,8 +132,8 @@ def poll(
     ),
     interval_s: float = typer.Option(5.0, "--interval", help="Seconds between cycles.", min=0.1),
     no_store: bool = typer.Option(False, "--no-store", help="Show only; do not store readings."),
-    config: Path | None = ConfigOpt,
-    url: str | None = UrlOpt,
+    config: ConfigOpt = None,
+    url: UrlOpt = None,
     tls_ca: Path | None = TlsCaOpt,
     tls_cert: Path | None = TlsCertOpt,
     tls_key: Path | None = TlsKeyOpt,
@@ -160,14 +143,14 @@ def poll(
     Readings are stored in bulk unless --no-store. With --once the exit code is 1 when a device
     did not answer.
     """
-    site = _site(config)
-    store = None if no_store else _store(site, url)
+    site = load_site_or_exit(config)
+    store = None if no_store else open_store(site, url)
     device_ids = list(device) if device else None
     contexts = _ssl_contexts(site, tls_ca, tls_cert, tls_key, device_ids)
     try:
         poller = DevicePoller(site, store, device_ids=device_ids, ssl_contexts=contexts)
     except (KeyError, RegisterMapError) as exc:
-        raise _fail(str(exc).strip("\"'")) from exc
+        raise fail(str(exc).strip("\"'")) from exc
     console = Console()
     if once:
         result = asyncio.run(_poll_once(poller))
@@ -209,7 +192,7 @@ def _parse_value(text: str) -> float | bool:
     try:
         return float(text)
     except ValueError:
-        raise _fail(f"VALUE: expected a number or true/false; found {text!r}", 2) from None
+        raise fail(f"VALUE: expected a number or true/false; found {text!r}", 2) from None
 
 
 def _outcome_table(outcome: WriteOutcome) -> Table:
@@ -238,8 +221,8 @@ def write(
     actor: str = typer.Option(
         None, "--actor", help="Who writes (default cli:<login name>); recorded in the audit log."
     ),
-    config: Path | None = ConfigOpt,
-    url: str | None = UrlOpt,
+    config: ConfigOpt = None,
+    url: UrlOpt = None,
     tls_ca: Path | None = TlsCaOpt,
     tls_cert: Path | None = TlsCertOpt,
     tls_key: Path | None = TlsKeyOpt,
@@ -249,14 +232,14 @@ def write(
     Exit code 0 when the device confirmed the value, 1 when it did not, 2 when refused.
     """
     requested = _parse_value(value)
-    site = _site(config)
-    store = _store(site, url)
+    site = load_site_or_exit(config)
+    store = open_store(site, url)
     who = actor or f"cli:{getpass.getuser()}"
     contexts = _ssl_contexts(site, tls_ca, tls_cert, tls_key, [device])
     try:
         poller = DevicePoller(site, None, device_ids=[device], ssl_contexts=contexts)
     except (KeyError, RegisterMapError) as exc:
-        raise _fail(str(exc).strip("\"'"), 2) from exc
+        raise fail(str(exc).strip("\"'"), 2) from exc
     writer = SetpointWriter(site, store, who, poller=poller, audit=True)
 
     async def run() -> WriteOutcome:
@@ -266,7 +249,7 @@ def write(
     try:
         outcome = asyncio.run(run())
     except WriteRefusedError as exc:
-        raise _fail(f"refused: {exc}", 2) from exc
+        raise fail(f"refused: {exc}", 2) from exc
     Console().print(_outcome_table(outcome))
     if not outcome.confirmed:
         raise typer.Exit(code=1)
@@ -302,9 +285,9 @@ def sunspec_scan(
     try:
         device = asyncio.run(scan(host, port, unit, timeout_s=timeout_s))
     except SunSpecError as exc:
-        raise _fail(f"{host}:{port} unit {unit}: {exc}") from exc
+        raise fail(f"{host}:{port} unit {unit}: {exc}") from exc
     except Exception as exc:  # connection problems of every kind end the same way here
-        raise _fail(f"{host}:{port} unit {unit}: {type(exc).__name__}: {exc}") from exc
+        raise fail(f"{host}:{port} unit {unit}: {type(exc).__name__}: {exc}") from exc
     if as_json:
         typer.echo(json.dumps(device.as_json(), indent=2, default=str))
         return
@@ -312,3 +295,54 @@ def sunspec_scan(
     console.print(f"SunSpec device at {host}:{port} unit {unit}, base {device.base_address}")
     for table in _sunspec_tables(device):
         console.print(table)
+
+
+# -- kv devices probe -------------------------------------------------------------------------
+
+
+def _probe_table(reports: list[ProbeReport]) -> Table:
+    table = Table(title=f"{len(reports)} devices probed")
+    for column in ("device", "register map", "reachable", "identified", "points", "findings"):
+        table.add_column(column, overflow="fold")
+    for report in reports:
+        findings = [f"[red]{p}[/]" for p in report.problems]
+        findings += [f"[yellow]map lacks {w}[/]" for w in report.warnings]
+        table.add_row(
+            report.asset_id,
+            report.register_map,
+            "[green]yes[/]" if report.reachable else "[red]no[/]",
+            report.identified,
+            f"{report.good_points}/{report.total_points} plausible",
+            "\n".join(findings) or "[green]ok[/]",
+        )
+    return table
+
+
+@devices_app.command("probe")
+def probe(
+    device: list[str] = typer.Option(  # noqa: B008 (typer declares options this way)
+        None, "--device", "-d", help="Only this device (asset id); repeat."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object per device."),
+    config: ConfigOpt = None,
+    tls_ca: Path | None = TlsCaOpt,
+    tls_cert: Path | None = TlsCertOpt,
+    tls_key: Path | None = TlsKeyOpt,
+) -> None:
+    """Read each configured device once and report it against its register map: reachable,
+    model identified (SunSpec model chain, or every mapped address answering), points plausible
+    (decoded, within limits, presets held). Stores nothing. Exit code 1 when a device is
+    unreachable or implausible; map warnings (missing control points) do not fail."""
+    site = load_site_or_exit(config)
+    device_ids = list(device) if device else None
+    contexts = _ssl_contexts(site, tls_ca, tls_cert, tls_key, device_ids)
+    try:
+        reports = asyncio.run(probe_site(site, device_ids, contexts))
+    except (KeyError, RegisterMapError) as exc:
+        raise fail(str(exc).strip("\"'")) from exc
+    if as_json:
+        typer.echo(json.dumps([dataclasses.asdict(r) | {"ok": r.ok} for r in reports], indent=2))
+    else:
+        Console().print(_probe_table(reports))
+    if not all(r.ok for r in reports):
+        raise typer.Exit(code=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Annotated
@@ -13,10 +14,18 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemaining
 from rich.table import Table
 
 from energy.cli.autarky import autarky_line
-from energy.config import DEFAULT_SITE_CONFIG, SiteConfigError
-from energy.evaluation import EvaluationOptions, Policy, evaluate, write_report
+from energy.cli.params import ConfigOpt
+from energy.config import SiteConfigError
+from energy.evaluation import (
+    EvaluationOptions,
+    EvaluationReport,
+    Policy,
+    evaluate,
+    write_report,
+)
 from energy.evaluation.metrics import FIGURES
-from energy.site import load_site
+from energy.evaluation.tariffs import load_tariff_variant
+from energy.site import Site, load_site
 from forecasting.config import ForecastConfig, ForecastConfigError, load_forecast_config
 
 __all__ = ["evaluate_command"]
@@ -66,9 +75,7 @@ def evaluate_command(
         str, typer.Option("--from", help="Start, UTC (ISO date or time on a 15-min boundary).")
     ],
     end: Annotated[str, typer.Option("--to", help="End, UTC, exclusive.")],
-    config: Annotated[
-        Path, typer.Option("--config", help="Site configuration (YAML).")
-    ] = DEFAULT_SITE_CONFIG,
+    config: ConfigOpt = None,
     out: Annotated[
         Path | None,
         typer.Option("--out", help="Directory for the CSV, JSON and HTML report files."),
@@ -105,6 +112,17 @@ def evaluate_command(
         bool,
         typer.Option("--per-slot/--no-per-slot", help="Also write one CSV per policy per slot."),
     ] = True,
+    tariff_files: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--tariff-config",
+            help=(
+                "A YAML file with one 'tariff:' section; repeat to compare tariffs: the period "
+                "is evaluated under each (planned and billed with it) and the cost per tariff "
+                "printed (reports under --out/<file stem>/)."
+            ),
+        ),
+    ] = None,
 ) -> None:
     """Run policies in closed loop on the simulated district and report their figures."""
     console = Console(stderr=True)
@@ -117,6 +135,10 @@ def evaluate_command(
     try:
         policies = [_policy(name) for name in policy_names]
         site = load_site(config)
+        variants = [load_tariff_variant(path, site.config) for path in tariff_files or []]
+        names = [v.name for v in variants]
+        if len(set(names)) != len(names):
+            raise ValueError(f"--tariff-config: file names must differ (stems {names})")
         loaded = load_forecast_config(forecast_config) if forecast_config else None
         options = EvaluationOptions(
             horizon_slots=horizon_slots,
@@ -131,6 +153,44 @@ def evaluate_command(
         typer.echo(f"kv evaluate: {exc}", err=True)
         raise typer.Exit(code=2) from exc
 
+    if not tariff_files:
+        report = _run(site, begin, finish, policies, options, console)
+        _print_report(report, site.id, begin, finish)
+        if out is not None:
+            for path in write_report(report, out, per_slot=per_slot):
+                typer.echo(f"wrote {path}")
+        return
+    costs: dict[str, dict[str, dict[str, float]]] = {}
+    for variant in variants:
+        typer.echo(f"tariff {variant.name} ({variant.config.source_path})")
+        report = _run(Site.from_config(variant.config), begin, finish, policies, options, console)
+        _print_report(report, f"{site.id}, tariff {variant.name}", begin, finish)
+        costs[variant.name] = {
+            policy: {
+                "cost_eur": summary["figures"]["cost_eur"],
+                "cost_with_stored_energy_eur": summary["cost_with_stored_energy_eur"],
+            }
+            for policy, summary in report.summary["policies"].items()
+        }
+        if out is not None:
+            for path in write_report(report, out / variant.name, per_slot=per_slot):
+                typer.echo(f"wrote {path}")
+    _print_tariff_costs(costs)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / "tariffs.json"
+        path.write_text(json.dumps(costs, indent=2) + "\n", encoding="utf-8")
+        typer.echo(f"wrote {path}")
+
+
+def _run(
+    site: Site,
+    begin: pd.Timestamp,
+    finish: pd.Timestamp,
+    policies: list[Policy],
+    options: EvaluationOptions,
+    console: Console,
+) -> EvaluationReport:
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -146,11 +206,33 @@ def evaluate_command(
             if done % 96 == 0 or done == total:
                 bar.update(tasks[policy], completed=done)
 
-        report = evaluate(
+        return evaluate(
             site, begin, finish, policies, options, progress, lambda text: bar.console.log(text)
         )
 
-    table = Table(title=f"{site.id}: {begin.isoformat()} .. {finish.isoformat()}")
+
+def _print_tariff_costs(costs: dict[str, dict[str, dict[str, float]]]) -> None:
+    """Cost per policy (rows) under each tariff (columns), as metered in its own run."""
+    table = Table(title="cost per tariff, EUR (with stored energy valued)")
+    table.add_column("policy")
+    for name in costs:
+        table.add_column(name, justify="right")
+    policies = list(next(iter(costs.values())))
+    for policy in policies:
+        table.add_row(
+            policy,
+            *(
+                f"{c[policy]['cost_eur']:.2f} ({c[policy]['cost_with_stored_energy_eur']:.2f})"
+                for c in costs.values()
+            ),
+        )
+    Console().print(table)
+
+
+def _print_report(
+    report: EvaluationReport, title: str, begin: pd.Timestamp, finish: pd.Timestamp
+) -> None:
+    table = Table(title=f"{title}: {begin.isoformat()} .. {finish.isoformat()}")
     table.add_column("figure")
     for policy in report.summary["policies"]:
         table.add_column(policy, justify="right")
@@ -181,6 +263,3 @@ def evaluate_command(
             typer.echo(f"{text}: " + ("n/a" if value is None else f"{100 * value:.1f} %"))
     for policy, summary in report.summary["policies"].items():
         typer.echo(f"{policy}: {summary['timing']['wall_seconds']:.1f} s wall")
-    if out is not None:
-        for path in write_report(report, out, per_slot=per_slot):
-            typer.echo(f"wrote {path}")

@@ -15,9 +15,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from energy.config import PVConfig, SiteConfigError
-from energy.site import Site, load_site
-from energy.store import Store
+from energy.cli.params import ConfigOpt, UrlOpt, fail, load_site_or_exit, open_store
+from energy.config import PVConfig
 from energy.timegrid import SLOT, as_utc, floor_slot
 from forecasting.config import FeatureGroup, ForecastConfig, ForecastConfigError
 from forecasting.config import load_forecast_config as _load_forecast_config
@@ -30,11 +29,9 @@ app = typer.Typer(
 )
 log = logging.getLogger(__name__)
 
-ConfigOpt = typer.Option(None, "--config", "-c", help="Site configuration (default Klimaviertel).")
 ForecastConfigOpt = typer.Option(
     None, "--forecast-config", "-f", help="Forecasting configuration YAML (default: built-in)."
 )
-UrlOpt = typer.Option(None, "--url", help="Database URL (overrides KV_DATABASE_URL and config).")
 SeedOpt = typer.Option(0, "--seed", help="Seed of the simulated district.")
 TargetsOpt = typer.Option(None, "--target", "-t", help="Only these targets (repeatable).")
 DataOpt = typer.Option(
@@ -44,29 +41,11 @@ WeatherOpt = typer.Option(None, "--weather", help="Weather CSV for --data.")
 ReportOpt = typer.Option(None, "--report", help="HTML report path (default: <data_dir>/reports/).")
 
 
-def _fail(message: str) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/] {message}")
-    return typer.Exit(code=1)
-
-
-def _site(config: Path | None) -> Site:
-    try:
-        return load_site(config)
-    except SiteConfigError as exc:
-        raise _fail(str(exc)) from exc
-
-
 def _forecast_config(path: Path | None) -> ForecastConfig:
     try:
         return _load_forecast_config(path)
     except ForecastConfigError as exc:
-        raise _fail(str(exc)) from exc
-
-
-def _store(site: Site, url: str | None) -> Store:
-    store = Store.from_url(url) if url else Store.for_site(site.config)
-    store.require_current()
-    return store
+        raise fail(str(exc)) from exc
 
 
 def _date(value: str, name: str) -> pd.Timestamp:
@@ -74,7 +53,7 @@ def _date(value: str, name: str) -> pd.Timestamp:
     try:
         ts = pd.Timestamp(value)
     except ValueError as exc:
-        raise _fail(f"{name}: cannot read {value!r} as a date (expected e.g. 2026-01-31)") from exc
+        raise fail(f"{name}: cannot read {value!r} as a date (expected e.g. 2026-01-31)") from exc
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
@@ -102,38 +81,39 @@ def train(
         "simulated", "--source", help="'simulated' (the simulated district) or 'store'."
     ),
     targets: list[str] = TargetsOpt,
-    config: Path | None = ConfigOpt,
+    config: ConfigOpt = None,
     forecast_config: Path | None = ForecastConfigOpt,
-    url: str | None = UrlOpt,
+    url: UrlOpt = None,
     seed: int = SeedOpt,
 ) -> None:
     """Train the models of every target, save them under <data_dir>/models and register them."""
-    from forecasting.data import simulated_history, store_history
-    from forecasting.registry import save_service
+    from energy.control.history import store_history
+    from energy.control.model_registry import save_service
+    from energy.physics.profiles import district_profiles
     from forecasting.service import ForecastService
 
-    site = _site(config)
+    site = load_site_or_exit(config)
     settings = _forecast_config(forecast_config)
     start, end = _default_year()
     start = _date(date_from, "--from") if date_from else start
     end = _date(date_to, "--to") if date_to else end
-    store = _store(site, url)
+    store = open_store(site, url)
     if source == "simulated":
-        history = simulated_history(site, start, end, seed)
+        history = district_profiles(site, start, end, seed)
     elif source == "store":
         history = store_history(store, site, start, end)
     else:
-        raise _fail(f"--source: expected 'simulated' or 'store'; found {source!r}")
+        raise fail(f"--source: expected 'simulated' or 'store'; found {source!r}")
     try:
         service = ForecastService(site, settings, targets=targets or None)
     except KeyError as exc:
-        raise _fail(str(exc.args[0])) from exc
+        raise fail(str(exc.args[0])) from exc
     with _progress() as progress:
         task = progress.add_task("training", total=len(service.targets))
         try:
             service.fit(history, progress=lambda _name: progress.advance(task))
         except (ValueError, KeyError) as exc:
-            raise _fail(f"training on {source} data {start.date()}..{end.date()}: {exc}") from exc
+            raise fail(f"training on {source} data {start.date()}..{end.date()}: {exc}") from exc
     versions = save_service(service, store)
     table = Table(title=f"models trained on {start.date()} .. {end.date()} ({source})")
     for column in ("target", "version", "train MAE [kW]", "slots"):
@@ -151,9 +131,9 @@ def _csv_target(name: str, kind: str | None, pv: PVConfig | None) -> Target:
     try:
         target_kind = TargetKind(guessed)
     except ValueError as exc:
-        raise _fail(f"--kind: expected load, heat or pv; found {guessed!r}") from exc
+        raise fail(f"--kind: expected load, heat or pv; found {guessed!r}") from exc
     if target_kind == TargetKind.PV and pv is None:
-        raise _fail("a PV column needs the plant: pass --pv-peak-kw (and tilt/azimuth)")
+        raise fail("a PV column needs the plant: pass --pv-peak-kw (and tilt/azimuth)")
     return Target(name, target_kind, None, (name,), None, (pv,) if pv else ())
 
 
@@ -170,7 +150,7 @@ def _csv_data(
             wx = read_weather_csv(weather)
             frame = frame.join(wx.reindex(frame.index))
     except (DataError, WeatherFeedError) as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     return frame, weather is not None
 
 
@@ -262,9 +242,9 @@ def backtest(
     refit_days: float | None = typer.Option(None, "--refit-days", help="Refit cadence override."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON only."),
     report: Path | None = ReportOpt,
-    config: Path | None = ConfigOpt,
+    config: ConfigOpt = None,
     forecast_config: Path | None = ForecastConfigOpt,
-    url: str | None = UrlOpt,
+    url: UrlOpt = None,
     seed: int = SeedOpt,
 ) -> None:
     """Rolling-origin backtest of one target against its baselines: metrics table and report.
@@ -272,12 +252,12 @@ def backtest(
     Without --data the simulated district is used and the result is stored; with --data the CSV
     is backtested without touching the store.
     """
+    from energy.control.model_registry import models_dir
+    from energy.physics.profiles import district_profiles
     from forecasting.backtest import run_backtest
-    from forecasting.data import simulated_history
-    from forecasting.registry import models_dir
     from forecasting.report import write_report
 
-    site = _site(config)
+    site = load_site_or_exit(config)
     settings = _forecast_config(forecast_config)
     if refit_days is not None:
         settings = settings.model_copy(
@@ -301,13 +281,13 @@ def backtest(
     else:
         targets = {t.name: t for t in site_targets(site)}
         if target not in targets:
-            raise _fail(f"unknown target {target!r}; known: {', '.join(sorted(targets))}")
+            raise fail(f"unknown target {target!r}; known: {', '.join(sorted(targets))}")
         chosen = targets[target]
         if not (date_from and date_to):
-            raise _fail("--from and --to are required for the simulated district")
+            raise fail("--from and --to are required for the simulated district")
         start, end = _date(date_from, "--from"), _date(date_to, "--to")
         history_start = floor_slot(start - pd.Timedelta(days=history_days))
-        frame = simulated_history(
+        frame = district_profiles(
             site, history_start, end + settings.horizon_slots * SLOT + pd.Timedelta(days=1), seed
         )
     with _progress() as progress:
@@ -319,7 +299,7 @@ def backtest(
         try:
             result = run_backtest(chosen, frame, settings, location, start, end, progress=advance)
         except ValueError as exc:
-            raise _fail(str(exc)) from exc
+            raise fail(str(exc)) from exc
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     safe = chosen.name.replace(":", "_").replace("/", "_")
     report_path = (
@@ -329,7 +309,7 @@ def backtest(
     if data is None:
         from energy.store.forecasts import write_backtest
 
-        store = _store(site, url)
+        store = open_store(site, url)
         period_start, period_end = result.period
         backtest_id = write_backtest(
             store,
@@ -352,25 +332,25 @@ def backtest(
 @app.command("issue")
 def issue(
     at: str = typer.Option(None, "--at", help="Issue time (default: now, floored to 15 min)."),
-    config: Path | None = ConfigOpt,
-    url: str | None = UrlOpt,
+    config: ConfigOpt = None,
+    url: UrlOpt = None,
     seed: int = SeedOpt,
 ) -> None:
     """Issue one forecast of every trained target for the simulated district and store it."""
+    from energy.control.model_registry import load_service
+    from energy.physics.profiles import district_profiles
     from energy.store.forecasts import write_forecasts
-    from forecasting.data import simulated_history
-    from forecasting.registry import load_service
     from forecasting.weather_error import simulate_weather_forecast
 
-    site = _site(config)
-    store = _store(site, url)
+    site = load_site_or_exit(config)
+    store = open_store(site, url)
     try:
         service = load_service(site, store)
     except (KeyError, FileNotFoundError, ValueError) as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     issue_time = floor_slot(_date(at, "--at") if at else pd.Timestamp.now(tz="UTC"))
     horizon = service.config.horizon_slots * SLOT
-    history = simulated_history(
+    history = district_profiles(
         site, issue_time - pd.Timedelta(days=10), issue_time + horizon, seed
     )
     weather = simulate_weather_forecast(
@@ -389,14 +369,14 @@ def show(
     at: str | None = typer.Option(
         None, "--at", help="Show the latest forecast of --target issued at or before this time."
     ),
-    config: Path | None = ConfigOpt,
-    url: str | None = UrlOpt,
+    config: ConfigOpt = None,
+    url: UrlOpt = None,
 ) -> None:
     """Show registered models, stored backtests and (with --target --at) the latest forecast."""
     from energy.store.forecasts import list_backtests, list_models, read_latest_forecast
 
-    site = _site(config)
-    store = _store(site, url)
+    site = load_site_or_exit(config)
+    store = open_store(site, url)
     console = Console()
     models = list_models(store, target)
     table = Table(title="forecast models (newest first)")

@@ -16,6 +16,7 @@ from energy.cli import (
     devices_cmd,
     evaluate_cmd,
     forecast_cmd,
+    init_cmd,
     opendata_cmd,
     optimize_cmd,
     prices_cmd,
@@ -25,8 +26,10 @@ from energy.cli import (
     study_cmd,
     user_cmd,
 )
+from energy.cli.params import PlatformErrorGroup
 
 app = typer.Typer(
+    cls=PlatformErrorGroup,
     help="Klimaviertel energy control platform: configuration, store, devices, forecasts, plans.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -45,6 +48,7 @@ def _root(
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
+app.command("init")(init_cmd.init)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(audit_cmd.app, name="audit")

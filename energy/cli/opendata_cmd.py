@@ -9,9 +9,7 @@ from typing import Annotated
 
 import typer
 
-from energy.config import SiteConfigError
-from energy.site import load_site
-from energy.store import Store
+from energy.cli.params import ConfigOpt, UrlOpt, load_site_or_exit, open_store
 
 __all__ = ["app"]
 
@@ -34,14 +32,8 @@ def export(
     first: Annotated[str, typer.Option("--from", help="First local day (YYYY-MM-DD), included.")],
     last: Annotated[str, typer.Option("--to", help="Last local day (YYYY-MM-DD), included.")],
     out: Annotated[Path, typer.Option("--out", help="Directory for the files.")] = Path("opendata"),
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", "-c", help="Site configuration (default Klimaviertel)."),
-    ] = None,
-    url: Annotated[
-        str | None,
-        typer.Option("--url", help="Database URL (overrides KV_DATABASE_URL and config)."),
-    ] = None,
+    config: ConfigOpt = None,
+    url: UrlOpt = None,
 ) -> None:
     """Write district KPIs per local day and month (CSV, JSON) and their DCAT-AP.de metadata.
 
@@ -56,14 +48,12 @@ def export(
         raise typer.BadParameter(
             f"--to ({last_day}) is before --from ({first_day})", param_hint="--to"
         )
+    site = load_site_or_exit(config)
+    store = open_store(site, url)
     try:
-        site = load_site(config)
-    except SiteConfigError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(code=1) from exc
-    store = Store.from_url(url) if url else Store.for_site(site.config)
-    result = export_open_data(store, site, first_day, last_day, out)
-    store.dispose()
+        result = export_open_data(store, site, first_day, last_day, out)
+    finally:
+        store.dispose()
     typer.echo(
         f"{result.days} days, {result.months} months ({result.slots_backfilled} slots computed "
         f"from readings); files:"

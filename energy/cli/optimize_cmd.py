@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from energy.cli.autarky import autarky_line
-from energy.config import DEFAULT_SITE_CONFIG, SiteConfigError
+from energy.cli.params import ConfigOpt
+from energy.config import SiteConfigError
 from energy.site import load_site
 from optimizer import DispatchOptimizer, InputError, OptimizerOptions
 from optimizer.io import read_inputs_csv, read_state_json, write_result
@@ -21,9 +22,7 @@ def optimize(
         Path, typer.Option("--inputs", help="INPUTS.csv: one row per 15-minute slot.")
     ],
     out: Annotated[Path, typer.Option("--out", help="Directory for plan.csv and summary.json.")],
-    config: Annotated[
-        Path, typer.Option("--config", help="Site configuration (YAML).")
-    ] = DEFAULT_SITE_CONFIG,
+    config: ConfigOpt = None,
     state: Annotated[
         Path | None,
         typer.Option("--state", help="STATE.json (default: the configuration's initial state)."),
@@ -58,11 +57,11 @@ def optimize(
     plan_path, summary_path = write_result(result, out)
     summary = result.summary
     typer.echo(
-        f"status {summary['status']} ({summary['stage']}), objective "
-        f"{summary['objective_eur']:.2f} EUR, {len(result.violations)} violation(s), "
-        f"build {summary['build_seconds']:.3f} s, solve {summary['solve_seconds']:.3f} s"
+        f"status {summary.status} ({summary.stage}), objective "
+        f"{summary.objective_eur:.2f} EUR, {len(result.violations)} violation(s), "
+        f"build {summary.build_seconds:.3f} s, solve {summary.solve_seconds:.3f} s"
     )
-    typer.echo(autarky_line(summary["cost_breakdown"]))
+    typer.echo(autarky_line(summary.cost_breakdown))
     for violation in result.violations:
         typer.echo(f"  violation: {violation}")
     typer.echo(f"wrote {plan_path} and {summary_path}")

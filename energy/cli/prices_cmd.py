@@ -11,11 +11,9 @@ import pandas as pd
 import typer
 
 from connectors.prices import read_price_csv
-from energy.cli.db_cmd import ConfigOpt, UrlOpt, open_store
 from energy.cli.live_feeds import live_prices
-from energy.cli.params import parse_utc_time
+from energy.cli.params import ConfigOpt, UrlOpt, load_site_or_exit, open_store, parse_utc_time
 from energy.prices import PriceFeedError
-from energy.site import Site
 from energy.store.prices import read_prices, write_prices
 
 app = typer.Typer(help="Day-ahead prices in the store: fetch, import, show.", no_args_is_help=True)
@@ -28,15 +26,15 @@ def _now(value: str | None) -> dt.datetime:
 
 @app.command("fetch")
 def fetch(
-    config: Path | None = ConfigOpt,
-    url: str | None = UrlOpt,
+    config: ConfigOpt = None,
+    url: UrlOpt = None,
     at: Annotated[
         str | None, typer.Option("--at", help="Fetch as if at this time (UTC unless an offset).")
     ] = None,
 ) -> None:
     """Fetch today's and tomorrow's prices from the configured sources into the store."""
-    store, site = open_store(config, url)
-    assert isinstance(site, Site)
+    site = load_site_or_exit(config)
+    store = open_store(site, url)
     now = _now(at)
     try:
         outcome = live_prices(site, store).fetch(now)
@@ -57,8 +55,8 @@ def import_file(
     file: Annotated[
         Path, typer.Argument(help="CSV: timestamp (with UTC offset), price_eur_per_mwh.")
     ],
-    config: Path | None = ConfigOpt,
-    url: str | None = UrlOpt,
+    config: ConfigOpt = None,
+    url: UrlOpt = None,
     issued: Annotated[
         str | None,
         typer.Option(
@@ -67,8 +65,8 @@ def import_file(
     ] = None,
 ) -> None:
     """Import exchange results from a CSV file (15-minute or hourly) as source file:<name>."""
-    store, site = open_store(config, url)
-    assert isinstance(site, Site)
+    site = load_site_or_exit(config)
+    store = open_store(site, url)
     try:
         prices = read_price_csv(file)
     except PriceFeedError as exc:
@@ -83,13 +81,13 @@ def import_file(
 
 @app.command("show")
 def show(
-    config: Path | None = ConfigOpt,
-    url: str | None = UrlOpt,
+    config: ConfigOpt = None,
+    url: UrlOpt = None,
     days: Annotated[int, typer.Option("--days", min=1, help="Days back from tomorrow's end.")] = 2,
 ) -> None:
     """Print the stored prices known now, per local day: slots, source, min/mean/max EUR/MWh."""
-    store, site = open_store(config, url)
-    assert isinstance(site, Site)
+    site = load_site_or_exit(config)
+    store = open_store(site, url)
     now = dt.datetime.now(dt.UTC)
     end = now + dt.timedelta(days=2)
     frame = read_prices(store, site.config.prices.zone, end - dt.timedelta(days=days + 2), end, now)

@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from connectors.config_check import referenced_file_issues
 from energy.cli.live_feeds import live_prices, live_weather
-from energy.cli.params import parse_utc_time
+from energy.cli.params import ConfigOpt, UrlOpt, open_store, parse_utc_time
 from energy.config import SiteConfigError
 from energy.control.platform import PlatformOptions, run_platform
 from energy.prices import PriceFeedError
@@ -25,10 +24,7 @@ log = logging.getLogger(__name__)
 
 
 def run(
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", "-c", help="Site configuration YAML (default Klimaviertel)."),
-    ] = None,
+    config: ConfigOpt = None,
     speed: Annotated[
         float,
         typer.Option(
@@ -59,10 +55,7 @@ def run(
         int, typer.Option("--port", min=1, max=65535, help="Web interface port.")
     ] = 8080,
     web: Annotated[bool, typer.Option("--web/--no-web", help="Serve the web interface.")] = True,
-    url: Annotated[
-        str | None,
-        typer.Option("--url", help="Database URL (overrides KV_DATABASE_URL and the config)."),
-    ] = None,
+    url: UrlOpt = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the simulated profiles.")] = 0,
 ) -> None:
     """Run the platform: simulated Klimaviertel (Modbus TCP), control loop, web interface.
@@ -86,7 +79,7 @@ def run(
             err=True,
         )
         raise typer.Exit(code=2)
-    store = Store.from_url(url) if url else Store.for_site(site.config)
+    store = open_store(site, url, require_current=False)
     for noisy in ("apscheduler", "connectors.writer"):
         logging.getLogger(noisy).setLevel(max(logging.getLogger(noisy).level, logging.WARNING))
     # skipped runs of a busy job are expected when accelerated; device errors are reported by

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from energy.config import SiteConfigError
-from energy.site import load_site
-from energy.store import Store, StoreError
+from energy.cli.params import ConfigOpt, UrlOpt, load_site_or_exit, open_store
 from energy.store.users import list_users
 from energy.web import WebSettings, create_app
 
@@ -26,14 +23,8 @@ def serve(
         str, typer.Option("--host", help="Address to listen on (default: loopback only).")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="TCP port.", min=1, max=65535)] = 8080,
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", "-c", help="Site configuration (default Klimaviertel)."),
-    ] = None,
-    url: Annotated[
-        str | None,
-        typer.Option("--url", help="Database URL (overrides KV_DATABASE_URL and the config)."),
-    ] = None,
+    config: ConfigOpt = None,
+    url: UrlOpt = None,
     secure_cookies: Annotated[
         bool,
         typer.Option(
@@ -52,17 +43,8 @@ def serve(
 
     from energy.web.proxies import uvicorn_proxy_options
 
-    try:
-        site = load_site(config)
-    except SiteConfigError as exc:
-        typer.echo(f"kv serve: {exc}", err=True)
-        raise typer.Exit(code=2) from exc
-    store = Store.from_url(url) if url else Store.for_site(site.config)
-    try:
-        store.require_current()
-    except StoreError as exc:
-        typer.echo(f"kv serve: {exc}", err=True)
-        raise typer.Exit(code=1) from exc
+    site = load_site_or_exit(config)
+    store = open_store(site, url)
     if host not in LOOPBACK and not secure_cookies:
         log.warning(
             "listening on %s with cookies allowed over plain HTTP: put a TLS proxy in front and "

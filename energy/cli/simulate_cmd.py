@@ -18,7 +18,7 @@ from rich.table import Table
 from connectors.registermap import RegisterMapError
 from connectors.simulated import FaultPlan, SimulatedDistrict, load_fault_plan
 from connectors.simulated.faults import FaultPlanError
-from energy.cli.params import parse_utc_time
+from energy.cli.params import ConfigOpt, parse_utc_time
 from energy.config import SiteConfigError
 from energy.site import load_site
 
@@ -33,12 +33,7 @@ def _resolve(host: str) -> str:
 
 
 def simulate(
-    config: Annotated[
-        Path | None,
-        typer.Option(
-            "--config", "-c", help="Site configuration YAML (default: config/klimaviertel.yaml)."
-        ),
-    ] = None,
+    config: ConfigOpt = None,
     speed: Annotated[
         float,
         typer.Option(

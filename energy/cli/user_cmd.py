@@ -17,9 +17,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from energy.config import SiteConfigError
-from energy.site import load_site
-from energy.store import Store, StoreError
+from energy.cli.params import ConfigOpt, UrlOpt, load_site_or_exit, open_store
+from energy.store import Store
 from energy.store.users import (
     Role,
     UserError,
@@ -34,30 +33,15 @@ from energy.store.users import (
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Manage users (roles: viewer, operator, analyst, admin) and API tokens.")
+app = typer.Typer(
+    help="Manage users (roles: viewer, operator, analyst, admin, grid_operator) and API tokens."
+)
 
 PASSWORD_ENV = "KV_USER_PASSWORD"
-ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", "-c", help="Site configuration (default Klimaviertel).")
-]
-UrlOpt = Annotated[
-    str | None, typer.Option("--url", help="Database URL (overrides KV_DATABASE_URL and config).")
-]
 
 
 def _store(config: Path | None, url: str | None) -> Store:
-    try:
-        site = load_site(config)
-    except SiteConfigError as exc:
-        typer.echo(f"kv user: {exc}", err=True)
-        raise typer.Exit(code=2) from exc
-    store = Store.from_url(url) if url else Store.for_site(site.config)
-    try:
-        store.require_current()
-    except StoreError as exc:
-        typer.echo(f"kv user: {exc}", err=True)
-        raise typer.Exit(code=1) from exc
-    return store
+    return open_store(load_site_or_exit(config), url)
 
 
 def _actor() -> str:
@@ -86,7 +70,9 @@ def _fail(exc: Exception) -> typer.Exit:
 @app.command("add")
 def add(
     name: Annotated[str, typer.Argument(help="User name (letters, digits, . _ - @).")],
-    role: Annotated[Role, typer.Option("--role", help="viewer, operator, analyst or admin.")],
+    role: Annotated[
+        Role, typer.Option("--role", help="viewer, operator, analyst, admin or grid_operator.")
+    ],
     config: ConfigOpt = None,
     url: UrlOpt = None,
 ) -> None:

@@ -7,8 +7,9 @@ curtailable PV systems, EV chargers), in site order, and applies, in this order 
 1. manual mode: an asset in manual mode gets no command from the plan (only its override);
 2. an operator override: a fixed setpoint in the asset's setpoint unit, or "local";
 3. the plan, mapped per device kind (below);
-4. external limits on top of 2 and 3: the grid operator's dimming cap per heat pump and a
-   temporary feed-in limit (section 14a EnWG; safety rule 7: they override the optimizer).
+4. external limits on top of 2 and 3: the grid operator's dimming cap per heat pump and per
+   charging battery, and a temporary feed-in limit (section 14a EnWG; safety rule 7: they
+   override the optimizer and the operator's overrides).
 
 Per device kind:
 
@@ -27,8 +28,11 @@ Per device kind:
   redox-flow units) is not released for staying idle while the plan exports, as a community
   battery is not: filled against the plan, it is later emptied into export at a loss;
 - continuous heat pump: `heat_pump_power_kw` = planned electric power, snapped to 0 or
-  [electric_min_kw, electric_max_kw] (below half the minimum counts as off), capped, and held
-  against minimum on/off times when the measured state says the unit switched too recently;
+  [electric_min_kw, electric_max_kw] (below half the minimum counts as off), capped; not
+  commanded on while the measured state says it switched off less than min_off_minutes ago (it
+  would refuse). A plan's "off" is written even within the minimum on time: the unit's own
+  compressor protection holds it at its minimum power for the minutes left, where a command
+  held for the whole slot would run it up to a slot longer than the plan and the minimum ask;
   comfort guard: when its tank, measured now and cooled over the slot by the plan's heat
   demand, would come within COMFORT_GUARD_K of temp_min_c, it runs at full power whatever the
   plan says; and it is not switched off when the tank could not ride out the slot plus the
@@ -204,6 +208,7 @@ def commands_for_slot(
         else None
     )
     caps = dict(limits.heat_pump_cap_kw) if limits is not None else {}
+    charge_caps = dict(limits.battery_charge_cap_kw) if limits is not None else {}
     commands: list[DeviceCommand] = []
 
     def planned(asset_id: str, quantity: str) -> float:
@@ -214,25 +219,24 @@ def commands_for_slot(
         config = battery.config
         override = in_force.get(battery.id)
         if override is not None:
-            commands.append(
-                _overridden(
-                    battery.id,
-                    CommandKind.BATTERY_POWER_KW,
-                    override,
-                    config_clamp=(-config.discharge_max_kw, config.charge_max_kw),
-                )
+            command = _overridden(
+                battery.id,
+                CommandKind.BATTERY_POWER_KW,
+                override,
+                config_clamp=(-config.discharge_max_kw, config.charge_max_kw),
             )
         elif modes.get(battery.id) == AssetMode.MANUAL:
             continue
         elif values is None:
-            commands.append(_release(battery.id))
+            command = _release(battery.id)
         else:
             power = planned(battery.id, "power_kw")
             power = min(max(power, -config.discharge_max_kw), config.charge_max_kw)
             if self_consumption_to_local and _self_consuming(battery, power, plant, planned):
-                commands.append(_release(battery.id, "plan"))
+                command = _release(battery.id, "plan")
             else:
-                commands.append(DeviceCommand(battery.id, CommandKind.BATTERY_POWER_KW, power))
+                command = DeviceCommand(battery.id, CommandKind.BATTERY_POWER_KW, power)
+        commands.append(_charge_capped(command, charge_caps.get(battery.id)))
 
     for hp in plant.heat_pumps:
         override = in_force.get(hp.id)
@@ -423,6 +427,14 @@ def _capped(hp: HeatPumpUnit, command: DeviceCommand, cap: float | None) -> Devi
     return command
 
 
+def _charge_capped(command: DeviceCommand, cap: float | None) -> DeviceCommand:
+    """Apply a dimming cap to a battery's charging (discharging and local mode are not drawn
+    from the grid: the local self-consumption mode charges from surplus only)."""
+    if cap is None or command.value is None or command.value <= cap:
+        return command
+    return DeviceCommand(command.asset_id, command.kind, cap, "limit")
+
+
 def _minutes(state: DispatchState | None, hp_id: str) -> tuple[bool | None, float]:
     """(on, minutes in that state) from the measured state; (None, inf) when unknown."""
     if state is None or hp_id not in state.hp_on:
@@ -434,8 +446,6 @@ def _continuous_power(hp: HeatPumpUnit, power_kw: float, state: DispatchState | 
     config = hp.config
     wants_on = power_kw >= config.electric_min_kw / 2.0
     on, minutes = _minutes(state, hp.id)
-    if on is True and not wants_on and minutes < config.min_on_minutes:
-        return float(config.electric_min_kw)
     if on is False and wants_on and minutes < config.min_off_minutes:
         return 0.0
     if not wants_on:

@@ -12,8 +12,11 @@ convention: import and charging positive):
 and the weather actuals under the asset `weather`: the outdoor temperature as the mean the heat
 pumps measure, irradiance from the site's weather feed for the finished slot. A value is derived
 only when every device it needs has GOOD values in the slot (at least MIN_SAMPLES of them); a
-slot with a stale device stays missing rather than becoming a wrong number. The rows follow the
-store convention of `forecasting.data.store_history`, which the retrain job reads.
+slot with a stale device stays missing rather than becoming a wrong number. One exception: a PV
+inverter silent while the sun is below the horizon for the whole slot is asleep and produces
+0 kW; the house's load is derived with that 0 and stored with quality SUBSTITUTED (the PV series
+itself is not invented). The rows follow the store convention of
+`energy.control.history.store_history`, which the retrain job reads.
 """
 
 from __future__ import annotations
@@ -25,13 +28,14 @@ import numpy as np
 import pandas as pd
 
 from energy.config import TankConfig
+from energy.control.history import WEATHER_ASSET
 from energy.quality import Quality
 from energy.site import Site
+from energy.solar import sun_is_down
 from energy.store.engine import Store
 from energy.store.measurements import read_series, write_measurements
 from energy.thermal import tank_capacity_kwh_per_k
 from energy.timegrid import SLOT, SLOT_HOURS, floor_slot
-from forecasting.data import WEATHER_ASSET
 
 __all__ = ["DERIVED_QUANTITIES", "MIN_SAMPLES", "derive_slot", "is_derived", "store_derived_slot"]
 
@@ -60,8 +64,11 @@ def derive_slot(
 ) -> pd.DataFrame:
     """Derived rows (asset_id, quantity, time, value, quality) of one finished slot."""
     start = floor_slot(slot_start).to_pydatetime()
-    rows: list[tuple[str, str, float]] = []
+    rows: list[tuple[str, str, float, Quality]] = []
     outdoor: list[float] = []
+    night = sun_is_down(site.config.location, start) and sun_is_down(
+        site.config.location, start + SLOT
+    )
 
     def mean(asset_id: str, quantity: str) -> float | None:
         values = _good(store, site, asset_id, quantity, start)
@@ -77,25 +84,30 @@ def derive_slot(
         )
         hp_id = f"{house.id}.hp"
         hp = mean(hp_id, "electric_power_kw") if house.heat_pump and house.heat_pump.device else 0.0
+        load_quality = Quality.GOOD
         if house.pv and house.pv.device and pv is not None:
-            rows.append((f"{house.id}.pv", "pv_kw", max(pv, 0.0)))
+            rows.append((f"{house.id}.pv", "pv_kw", max(pv, 0.0), Quality.GOOD))
+        elif house.pv and house.pv.device and night:
+            pv, load_quality = 0.0, Quality.SUBSTITUTED  # asleep: no sun, no power
         if None not in (meter, pv, battery, hp):
             load = meter - hp + pv - battery  # type: ignore[operator]
-            rows.append((house.id, "load_kw", max(load, 0.0)))
+            rows.append((house.id, "load_kw", max(load, 0.0), load_quality))
         if house.heat_pump and house.heat_pump.device and house.tank is not None:
             demand = _heat_demand(store, site, hp_id, house.tank, start)
             if demand is not None:
-                rows.append((house.id, "heat_demand_kw", demand))
+                rows.append((house.id, "heat_demand_kw", demand, Quality.GOOD))
             temp = mean(hp_id, "temp_outdoor_c")
             if temp is not None:
                 outdoor.append(temp)
     if outdoor:
-        rows.append((WEATHER_ASSET, "temp_outdoor_c", float(np.mean(outdoor))))
+        rows.append((WEATHER_ASSET, "temp_outdoor_c", float(np.mean(outdoor)), Quality.GOOD))
     if irradiance is not None:
-        rows += [(WEATHER_ASSET, name, float(irradiance[name])) for name in _IRRADIANCE]
-    frame = pd.DataFrame(rows, columns=["asset_id", "quantity", "value"])
+        rows += [
+            (WEATHER_ASSET, name, float(irradiance[name]), Quality.GOOD) for name in _IRRADIANCE
+        ]
+    frame = pd.DataFrame(rows, columns=["asset_id", "quantity", "value", "quality"])
     frame["time"] = pd.Timestamp(start)
-    frame["quality"] = int(Quality.GOOD)
+    frame["quality"] = frame["quality"].astype(int)
     return frame[["asset_id", "quantity", "time", "value", "quality"]]
 
 

@@ -16,7 +16,8 @@ Every cycle (control.dispatch_interval_s) `Dispatcher.dispatch_once(now)`:
    device already released is not written again until it is commanded, and a setpoint that is
    unchanged, confirmed less than REWRITE_AFTER_S ago and held by a device reporting remote mode
    is renewed by feeding the device's watchdog only (safety rule 1 either way);
-6. raises or clears the alarms `no_valid_plan`, `stale_input` (per device) and `write_failed`
+6. raises or clears the alarms `no_valid_plan`, `stale_input` (per device; not for a PV
+   inverter silent at night, which is asleep) and `write_failed`
    (per device), so the operator sees every reason the loop is not controlling.
 
 The dispatcher holds no state that the store does not also have: the set of devices it released
@@ -33,13 +34,14 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from connectors.registermap import DataType, RegisterMap, load_register_map
+from connectors.registermap import SG_READY_CONTACTS, RegisterMap, load_register_map
 from connectors.writer import SetpointWriter, WriteOutcome, WriteRefusedError, WriteStatus
 from energy.control.commands import CommandKind, DeviceCommand, commands_for_slot
 from energy.control.planner import dimming_limits, promote_approved
 from energy.control.planning import ExternalLimits
 from energy.control.state import SiteState, read_site_state
-from energy.site import CONTROLLABLE_KINDS, Site
+from energy.site import CONTROLLABLE_KINDS, AssetKind, Site
+from energy.solar import sun_is_down
 from energy.store.alarms import Severity, clear_alarm, list_alarms, raise_alarm
 from energy.store.controls import active_overrides, asset_modes_of
 from energy.store.engine import Store
@@ -74,11 +76,38 @@ def _point_by_quantity(register_map: RegisterMap, quantity: str) -> str | None:
 
 
 def _off(register_map: RegisterMap, name: str) -> float | bool:
-    return False if register_map.point(name).dtype is DataType.BOOL else 0.0
+    return register_map.point(name).switch_value(False)
 
 
 def _on(register_map: RegisterMap, name: str) -> float | bool:
-    return True if register_map.point(name).dtype is DataType.BOOL else 1.0
+    return register_map.point(name).switch_value(True)
+
+
+def _enable(register_map: RegisterMap) -> list[DeviceWrite]:
+    """The enable switch that makes a written setpoint act (SunSpec WSetEna, SMA 40151)."""
+    name = _point_by_quantity(register_map, "setpoint_enabled")
+    return [] if name is None else [DeviceWrite(name, _on(register_map, name))]
+
+
+def _sg_ready_contact_writes(
+    register_map: RegisterMap, state: int, need: Callable[[str], str]
+) -> list[DeviceWrite]:
+    """Contacts that open are written first (A before B), then those that close (B before A):
+    between the two writes the heat pump may see normal or recommended-on, never a lock or a
+    forced run that neither the old nor the new state asked for."""
+    if state not in SG_READY_CONTACTS:
+        raise ValueError(f"SG Ready state must be 1..4; found {state}")
+    target = dict(
+        zip(("sg_ready_contact_a", "sg_ready_contact_b"), SG_READY_CONTACTS[state], strict=True)
+    )
+    order = [("sg_ready_contact_a", False), ("sg_ready_contact_b", False)]
+    order += [("sg_ready_contact_b", True), ("sg_ready_contact_a", True)]
+    writes = []
+    for quantity, closed in order:
+        if target[quantity] is closed:
+            name = need(quantity)
+            writes.append(DeviceWrite(name, register_map.point(name).switch_value(closed)))
+    return writes
 
 
 def device_writes(
@@ -86,9 +115,11 @@ def device_writes(
 ) -> list[DeviceWrite]:
     """The register writes of one command on one device, from its register map's quantities.
 
-    setpoint_kw points take kW / quantity_factor; SG Ready takes the state; a PV limit is written
-    as percent of the configured peak power, then enabled; a release writes mode 0 (or
-    remote_enable false, or limit_enabled 0). Raises ValueError when the map cannot carry it.
+    setpoint_kw points take kW / quantity_factor; SG Ready takes the state (or the two SG Ready
+    contacts); a PV limit is written as percent of the configured peak power, then enabled; a map
+    with a setpoint_enabled switch gets it switched on after the setpoint. A release writes mode 0
+    (or remote_enable false, limit_enabled 0, setpoint_enabled off). Raises ValueError when the
+    map cannot carry the command.
     """
     asset_id = command.asset_id
 
@@ -102,7 +133,7 @@ def device_writes(
         return name
 
     if command.kind is CommandKind.RELEASE_TO_LOCAL:
-        for quantity in ("mode", "remote_enable", "limit_enabled"):
+        for quantity in ("mode", "remote_enable", "limit_enabled", "setpoint_enabled"):
             name = _point_by_quantity(register_map, quantity)
             if name is not None:
                 return [DeviceWrite(name, _off(register_map, name))]
@@ -115,9 +146,12 @@ def device_writes(
     ):
         name = need("setpoint_kw")
         factor = register_map.point(name).quantity_factor
-        return [DeviceWrite(name, command.value / factor)]
+        return [DeviceWrite(name, command.value / factor), *_enable(register_map)]
     if command.kind is CommandKind.SG_READY_STATE:
-        return [DeviceWrite(need("sg_ready_state"), float(round(command.value)))]
+        state = round(command.value)
+        if _point_by_quantity(register_map, "sg_ready_state") is not None:
+            return [DeviceWrite(need("sg_ready_state"), float(state))]
+        return [*_sg_ready_contact_writes(register_map, state, need), *_enable(register_map)]
     if command.kind is CommandKind.PV_LIMIT_KW:
         peak_kw = float(site.asset(asset_id).params_dict().get("peak_kw") or 0.0)
         if peak_kw <= 0:
@@ -165,6 +199,7 @@ class Dispatcher:
         }
         self.controllable = [a.id for a in site.devices() if a.kind in CONTROLLABLE_KINDS]
         self._released: set[str] = set()
+        self._pv_ids = frozenset(a.id for a in site.of_kind(AssetKind.PV))
         #: per asset, the writes last confirmed and when (site clock): unchanged -> feed only
         self._confirmed: dict[str, tuple[tuple[tuple[str, float], ...], dt.datetime]] = {}
         #: the write outcomes of the latest release_all
@@ -295,6 +330,16 @@ class Dispatcher:
         mode = state.value(asset_id, "mode")
         return mode is not None and mode >= 0.5
 
+    def _stale_for_alarms(self, report: DispatchReport) -> dict[str, str]:
+        """The stale devices worth an alarm: a PV inverter silent while the sun is down is
+        asleep, which is normal (it is still released to local mode, as every stale device)."""
+        stale = dict(report.stale)
+        inverters = [a for a in stale if a in self._pv_ids]
+        if inverters and sun_is_down(self.site.config.location, report.time):
+            for asset_id in inverters:
+                del stale[asset_id]
+        return stale
+
     def _alarms(self, report: DispatchReport) -> None:
         """Raise what is wrong and clear what is not, touching only alarms that change (one read
         of the open alarms per cycle instead of a query per device)."""
@@ -310,7 +355,7 @@ class Dispatcher:
                 Severity.WARNING,
                 f"no approved plan covers {now.isoformat()}: devices released to local mode",
             )
-        for asset_id, reason in report.stale.items():
+        for asset_id, reason in self._stale_for_alarms(report).items():
             wanted[("stale_input", asset_id)] = (
                 Severity.CRITICAL,
                 f"{reason}: not controlled, released to local mode",

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from energy.metrics import observe_job_run
 from energy.store.alarms import Severity, clear_alarm, raise_alarm
 from energy.store.audit import append_audit
 from energy.store.engine import Store
@@ -103,6 +104,7 @@ class JobRunner:
         finally:
             self.in_flight.discard(job)
         outcome = dataclasses.replace(outcome, wall_duration_s=time.monotonic() - wall_start)
+        observe_job_run(job, outcome.outcome, outcome.wall_duration_s or 0.0)
         if self._should_record(job, outcome):
             await self._store_call(job, self._record, started, outcome)
         return outcome

@@ -10,9 +10,10 @@ clock) `LivePlanner.run(now)`:
    grid meter stops the cycle: nothing is known at the connection point);
 3. takes the weather forecast (live: energy.control.weather's fallback chain), the day-ahead
    prices (live: the store, forecast beyond the published slots, energy.control.prices) and the
-   §14a dimming caps in force, plans with PlanningCycle (forecasts, tariff, one warm HiGHS
-   solve) and stores the forecast it used (issue time and model version) and the plan as
-   proposed, its summary saying where weather and prices came from;
+   grid operator's limits in force (energy.control.grid_signals; a change re-plans at once),
+   plans with PlanningCycle (forecasts, tariff, one warm HiGHS solve) and stores the forecast
+   it used (issue time and model version) and the plan as proposed, its summary saying where
+   weather, prices and limits came from;
 4. applies the release policy (energy.control.release). The dispatch job activates approved plans
    (`promote_approved`), whoever approved them: one place makes plans active, so an automatic and
    an operator's approval cannot race to supersede the same plan.
@@ -37,14 +38,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from energy.control.grid_signals import GridSignals, combined_limits, reported_caps
+from energy.control.history import store_history
 from energy.control.planning import ExternalLimits, Forecaster, PlanningCycle, PlanningInputError
 from energy.control.prices import DayAheadPrices
 from energy.control.release import ReleaseDecision, apply_release_policy
 from energy.control.state import SiteState, read_site_state
 from energy.control.weather import WeatherChain
+from energy.grid_limits import LimitsInForce
 from energy.physics.profiles import ProfileModel, district_profiles
 from energy.prices import PriceFeedError
-from energy.site import AssetKind, Site
+from energy.site import Site
 from energy.store.alarms import Severity, clear_alarm, raise_alarm
 from energy.store.engine import Store
 from energy.store.forecasts import read_forecast_in_force, write_forecasts
@@ -58,9 +62,9 @@ from energy.store.plans import (
 )
 from energy.timegrid import SLOT, SLOT_MINUTES, floor_slot
 from energy.weather import WeatherFeed
-from forecasting.data import store_history
 from forecasting.nowcast import Nowcast
 from optimizer import DispatchResult
+from optimizer.comparison import compare_with_local_control
 
 __all__ = [
     "BOOTSTRAP_MODEL_VERSION",
@@ -112,15 +116,9 @@ class ProfileForecaster:
 
 
 def dimming_limits(site: Site, state: SiteState) -> ExternalLimits | None:
-    """The grid operator's §14a EnWG dimming caps the heat pumps report (0 = no cap)."""
-    caps: dict[str, float] = {}
-    for asset in site.of_kind(AssetKind.HEAT_PUMP):
-        cap = state.value(asset.id, "dimming_cap_kw")
-        if cap is not None and cap > 0:
-            caps[asset.id] = cap
-    if not caps:
-        return None
-    return ExternalLimits(heat_pump_cap_kw=caps)
+    """The grid operator's §14a EnWG dimming caps the heat pumps report (0 = no cap): the
+    limits of a site without grid_signals."""
+    return combined_limits(site, None, LimitsInForce(), reported_caps(site, state))
 
 
 def period_start(now: dt.datetime, plan_interval_min: int) -> dt.datetime:
@@ -152,14 +150,17 @@ class LivePlanner:
         weather: WeatherFeed,
         stale_after_s: float,
         prices: DayAheadPrices | None = None,
+        grid_signals: GridSignals | None = None,
     ):
-        """prices: the live day-ahead prices (None: the tariff's price file, as simulated)."""
+        """prices: the live day-ahead prices (None: the tariff's price file, as simulated);
+        grid_signals: the grid operator's limits (None: only the caps heat pumps report)."""
         self.site = site
         self.store = store
         self.cycle = cycle
         self.weather = weather
         self.stale_after_s = stale_after_s
         self.prices = prices
+        self.grid_signals = grid_signals
         #: the forecaster that needs no history, used when a trained one cannot forecast
         self.bootstrap = cycle.forecaster
         self.history_days: int | None = None
@@ -194,7 +195,11 @@ class LivePlanner:
 
     def _plan(self, issue: pd.Timestamp, state: SiteState, weather: pd.DataFrame) -> DispatchResult:
         """Plan with the current forecaster; a trained one that fails yields to the bootstrap."""
-        limits = dimming_limits(self.site, state)
+        limits = (
+            self.grid_signals.external_limits(state)
+            if self.grid_signals is not None
+            else dimming_limits(self.site, state)
+        )
         optimizer_state = state.dispatch_state(self.site)
         trained = self.cycle.forecaster is not self.bootstrap
         try:
@@ -240,6 +245,19 @@ class LivePlanner:
             for name in ("temp_outdoor_c", "price_import_eur_per_kwh", "price_export_eur_per_kwh")
         }
 
+    def _local_control(self, state: SiteState, result: DispatchResult) -> dict[str, Any] | None:
+        """The plan against local control with the same inputs (optimizer.comparison); None when
+        it cannot be computed: the plan is never held back for its explanation."""
+        inputs = self.cycle.last_inputs
+        if inputs is None:
+            return None
+        planning_state = self.cycle.planning_state(state.dispatch_state(self.site))
+        try:
+            return compare_with_local_control(self.site, inputs, planning_state, result)
+        except (ValueError, KeyError) as exc:
+            log.warning("plan: no comparison with local control: %s", exc)
+            return None
+
     def _weather_origin(self, issue: pd.Timestamp) -> dict[str, Any]:
         """Where this plan's weather came from (the fallback chain knows the step it took)."""
         if isinstance(self.weather, WeatherChain) and self.weather.last is not None:
@@ -252,10 +270,20 @@ class LivePlanner:
         newest = list_plans(self.store, self.site.id, limit=1)
         start = period_start(now, self.site.config.control.plan_interval_min)
         if newest and start <= newest[0].created_at <= now:
-            if self._prices_arrived(newest[0], now):
+            if self._prices_arrived(newest[0], now) or self._limits_changed(newest[0]):
                 return None
             return newest[0]
         return None
+
+    def _limits_in_force(self) -> dict[str, Any]:
+        in_force = self.grid_signals.in_force if self.grid_signals else LimitsInForce()
+        return in_force.as_dict()
+
+    def _limits_changed(self, plan: PlanRecord) -> bool:
+        """The grid operator's limits changed since the plan was made: plan again at once."""
+        if self.grid_signals is None:
+            return False
+        return plan.summary.get("grid_limits") != self._limits_in_force()
 
     def _prices_arrived(self, plan: PlanRecord, now: dt.datetime) -> bool:
         if self.prices is None:
@@ -312,11 +340,13 @@ class LivePlanner:
         if forecast is not None and not forecast.empty:
             # the forecast behind the plan, with its issue time and model version
             write_forecasts(self.store, forecast.dropna(subset=["value"]))
-        summary = result.summary_json()
+        summary = result.summary.to_json()
         summary["stale_inputs"] = dict(state.stale)
         summary["weather"] = self._weather_origin(issue)
         summary["prices"] = prices
+        summary["grid_limits"] = self._limits_in_force()
         summary["inputs"] = self._site_inputs()
+        summary["local_control"] = self._local_control(state, result)
         values = result.plan[["asset_id", "quantity", "slot_start", "value"]]
         values = values[np.isfinite(values["value"].to_numpy(dtype=float))]
         plan = save_plan(

@@ -14,7 +14,8 @@ Where each optimizer input comes from:
   foresight"), the realised values that `history` then has to cover up to the horizon end;
 - import/export prices and CO2: `energy.tariff.tariff_series` of the site configuration;
 - outdoor temperature: the weather forecast's `temp_outdoor_c`;
-- heat pump dimming caps (section 14a EnWG): `ExternalLimits`, while they are in force;
+- grid-operator limits (section 14a EnWG dimming, feed-in limits): `ExternalLimits`, while they
+  are in force: caps per heat pump and the grid import and export bounds of each slot;
 - the state: as measured, with a comfort reserve (`DispatchState.tank_reserve_k`, see
   TANK_RESERVE_K): the plan keeps every tank `tank_reserve_k` above its minimum, against the
   optimizer's model error. Only the lower end of the band is tightened: a tank can be planned up
@@ -88,28 +89,31 @@ class ExternalLimits:
     """Limits set from outside the platform, which override the optimizer.
 
     heat_pump_cap_kw: grid-operator dimming cap (section 14a EnWG) per heat pump, in kW of
-    electric power. feed_in_limit_kw: a temporary cap on the district's export at the grid
-    connection (applied when commands are made; the optimizer itself knows only the configured
-    grid.feed_in_limit_kw). Both hold from now until `until` (None: until further notice).
+    electric power; battery_charge_cap_kw: the same for batteries charging; dimming_kw: what the
+    controllable devices may draw together at the connection point (the sum of their caps), which
+    the optimizer adds to the household load as the grid import bound of each slot.
+    feed_in_limit_kw: a temporary cap on the district's export at the grid connection (the
+    optimizer's export bound; PV limits when commands are made). All hold from now until `until`
+    (None: until further notice).
     """
 
     heat_pump_cap_kw: Mapping[str, float] = field(default_factory=dict)
     feed_in_limit_kw: float | None = None
     until: pd.Timestamp | None = None
+    battery_charge_cap_kw: Mapping[str, float] = field(default_factory=dict)
+    dimming_kw: float | None = None
 
     def __post_init__(self) -> None:
         problems = [
-            f"external limit heat_pump_cap_kw of {a!r}: expected a number >= 0; found {v!r}"
-            for a, v in self.heat_pump_cap_kw.items()
+            f"external limit {name} of {a!r}: expected a number >= 0; found {v!r}"
+            for name in ("heat_pump_cap_kw", "battery_charge_cap_kw")
+            for a, v in getattr(self, name).items()
             if not (np.isfinite(v) and v >= 0)
         ]
-        if self.feed_in_limit_kw is not None and not (
-            np.isfinite(self.feed_in_limit_kw) and self.feed_in_limit_kw >= 0
-        ):
-            problems.append(
-                f"external limit feed_in_limit_kw: expected a number >= 0; "
-                f"found {self.feed_in_limit_kw!r}"
-            )
+        for name in ("feed_in_limit_kw", "dimming_kw"):
+            value = getattr(self, name)
+            if value is not None and not (np.isfinite(value) and value >= 0):
+                problems.append(f"external limit {name}: expected a number >= 0; found {value!r}")
         if problems:
             raise ValueError("; ".join(problems))
         if self.until is not None:
@@ -118,14 +122,31 @@ class ExternalLimits:
     def in_force(self, slot_start: pd.Timestamp) -> bool:
         return self.until is None or as_utc(slot_start) < self.until
 
+    def active_over(self, index: pd.DatetimeIndex) -> npt.NDArray[np.bool_]:
+        """Per slot of `index`, whether the limits are in force in it."""
+        if self.until is None:
+            return np.ones(len(index), dtype=bool)
+        return np.asarray(index < self.until)
+
+    def grid_bounds_over(
+        self, index: pd.DatetimeIndex, household_load_kw: FloatArray
+    ) -> tuple[FloatArray | None, FloatArray | None]:
+        """The optimizer's (import, export) bound per slot: the household load plus dimming_kw,
+        and feed_in_limit_kw, while in force (inf after; None: no limit of that kind)."""
+        active = self.active_over(index)
+        imports = exports = None
+        if self.dimming_kw is not None:
+            imports = np.where(active, household_load_kw + self.dimming_kw, np.inf)
+        if self.feed_in_limit_kw is not None:
+            exports = np.where(active, self.feed_in_limit_kw, np.inf)
+        return imports, exports
+
     def caps_over(
         self, index: pd.DatetimeIndex, electric_max_kw: Mapping[str, float]
     ) -> dict[str, FloatArray]:
         """Per capped heat pump, its cap per slot of `index`; where the cap is no longer in
         force, the unit's electric_max_kw (a cap that never binds: the inputs must be finite)."""
-        active = np.ones(len(index), dtype=bool)
-        if self.until is not None:
-            active = np.asarray(index < self.until)
+        active = self.active_over(index)
         return {
             hp: np.where(active, min(float(cap), electric_max_kw[hp]), electric_max_kw[hp])
             for hp, cap in self.heat_pump_cap_kw.items()
@@ -184,10 +205,6 @@ class PlanningCycle:
         #: the tariff's price file
         self.market_prices: pd.Series | None = None
 
-    @property
-    def perfect(self) -> bool:
-        return self.forecaster is None
-
     def horizon(self, issue_time: pd.Timestamp) -> pd.DatetimeIndex:
         """The slots planned at issue_time: [floor(issue), + horizon_slots)."""
         start = floor_slot(issue_time)
@@ -225,6 +242,10 @@ class PlanningCycle:
         caps = (
             external_limits.caps_over(index, self._hp_max_kw) if external_limits is not None else {}
         )
+        import_bound = export_bound = None
+        if external_limits is not None:
+            household = np.sum([values[f"{h}:load_kw"] for h in self._houses], axis=0)
+            import_bound, export_bound = external_limits.grid_bounds_over(index, household)
         return DispatchInputs(
             index=index,
             price_import_eur_per_kwh=tariff["price_import_eur_per_kwh"],
@@ -235,6 +256,8 @@ class PlanningCycle:
             pv_kw={pv: values[f"{pv}:pv_kw"] for pv in self._pv_ids},
             heat_demand_kw={h: values[f"{h}:heat_demand_kw"] for h in self._tank_houses},
             power_cap_kw=caps,
+            import_limit_kw=import_bound,
+            export_limit_kw=export_bound,
         )
 
     def plan(

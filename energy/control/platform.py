@@ -7,8 +7,10 @@ In order: the store is migrated and the site registered; the simulated Klimavier
 serving its devices over Modbus TCP on the configured ports (unless `simulator` is off: real
 devices); the first operator account is created when there is none; the control loop
 (energy.control.runtime) starts; the web interface is served on uvicorn in a thread. A status
-line is logged periodically. On stop: the control loop releases every device to local mode and
-gives the site lease up, then the web server and the simulated district stop.
+line is logged periodically. Under systemd the service manager is told when the platform is ready
+and, with a watchdog, that its event loop is alive (energy.control.systemd). On stop: the control
+loop releases every device to local mode and gives the site lease up, then the web server and the
+simulated district stop.
 
 Accelerated (`speed` > 1): the district's clock runs `speed` simulated seconds per wall second and
 the platform's clock follows it (ScaledClock anchored on one reading of the district's clock); the
@@ -33,6 +35,7 @@ from connectors.simulated import SimulatedDistrict
 from energy.control.clock import Clock, ScaledClock, WallClock
 from energy.control.prices import DayAheadPrices
 from energy.control.runtime import ControlRuntime, reference_year_weather
+from energy.control.systemd import ServiceNotifier, watchdog_pings
 from energy.control.timing import LoopTiming, accelerated_site
 from energy.datahub.jobs import build_hub_jobs
 from energy.site import Site
@@ -191,6 +194,8 @@ async def run_platform(
         hub_jobs=hub_jobs,
     )
     web: _WebThread | None = None
+    notifier = ServiceNotifier.from_environment()
+    pings: asyncio.Task[None] | None = None
     try:
         await runtime.start()
         if options.web:
@@ -205,6 +210,8 @@ async def run_platform(
             )
             await asyncio.to_thread(web.start)
         _print_where(echo, site, store, options, district, runtime, created)
+        notifier.ready(f"controlling {site.id}")
+        pings = asyncio.create_task(watchdog_pings(notifier, stop))
         if options.on_started is not None:
             options.on_started(runtime)
         if options.on_district is not None and district is not None:
@@ -214,6 +221,9 @@ async def run_platform(
                 await asyncio.wait_for(stop.wait(), timeout=options.status_every_s)
             log.info("%s", await asyncio.to_thread(_status, site, store, clock, district, runtime))
     finally:
+        notifier.stopping()
+        if pings is not None:
+            pings.cancel()
         echo("stopping: releasing every device to local mode ...")
         problems = await runtime.stop("kv run stopped")
         if problems:

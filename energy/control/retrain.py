@@ -2,7 +2,7 @@
 
 `retrain_forecaster(store, site, now, history_days, min_coverage_frac)` reads the last
 `history_days` of the forecasting targets and weather actuals from the store (the convention of
-`forecasting.data.store_history`: a house's `load_kw` and `heat_demand_kw`, `<house>.pv`
+`energy.control.history.store_history`: a house's `load_kw` and `heat_demand_kw`, `<house>.pv`
 `pv_kw`, weather actuals under the asset `weather`; only GOOD values count). When every column is
 measured in at least `min_coverage_frac` of the slots, it fits a `forecasting.ForecastService`,
 registers every model (a model version per target, artifacts under the data directory) and
@@ -16,12 +16,12 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
+from energy.control.history import store_history
+from energy.control.model_registry import save_service
 from energy.site import Site
 from energy.store.engine import Store
 from energy.timegrid import floor_slot
 from forecasting.config import ForecastConfig
-from forecasting.data import store_history
-from forecasting.registry import save_service
 from forecasting.service import ForecastService
 
 __all__ = ["RetrainOutcome", "retrain_forecaster"]

@@ -18,12 +18,15 @@ is wrapped by `JobRunner`, so a failure is recorded and alarmed but never stops 
   this instance held the lease (`polling`); writing needs a valid lease (`leading`).
 - `plan` (aligned to plan_interval_min, plus a catch-up check every 10 s so a start or a failed
   cycle is re-planned at once): `LivePlanner.run`, idempotent per planning period.
-- `dispatch` (dispatch_interval_s): `Dispatcher.dispatch_once`, only after the restart hold
+- `dispatch` (dispatch_interval_s): the grid operator's limits read first
+  (energy.control.grid_signals: a change is applied in this very cycle and re-planned at once),
+  then `Dispatcher.dispatch_once`, only after the restart hold
   (one device-watchdog period: by then setpoints of a previous instance have expired and the
   poll job has read the state) and only while the lease is valid on the site clock.
 - `housekeeping` (cron, site local time): expire plans, delete measurements and job runs older
-  than retention_days (the audit log and the setpoint write log are append-only hash chains
-  and kept).
+  than control.retention_days and stored weather forecasts issued more than
+  weather.retention_days ago (the audit log and the setpoint write log are append-only hash
+  chains and kept).
 - `derive` (every minute of the site clock): the house-level series of the slot that just
   finished (household load, heat demand, PV, weather actuals) from the device values
   (energy.control.derived), which the forecasters learn from.
@@ -61,6 +64,7 @@ from connectors.writer import SetpointWriter, WriteOutcome, write_record
 from energy.control.clock import Clock, WallClock
 from energy.control.derived import store_derived_slot
 from energy.control.dispatch import Dispatcher, DispatchReport
+from energy.control.grid_signals import GridSignals
 from energy.control.jobs import JobOutcome, JobRunner, Skipped
 from energy.control.planner import LivePlanner
 from energy.control.prices import DayAheadPrices
@@ -76,6 +80,7 @@ from energy.store.measurements import write_measurements
 from energy.store.plans import expire_plans
 from energy.store.schema import job_runs, measurements, series
 from energy.store.setpoints import record_setpoint_write
+from energy.store.weather import prune_weather_forecasts
 from energy.timegrid import SLOT, floor_slot
 from energy.weather import WeatherActuals, WeatherFeed
 
@@ -162,6 +167,10 @@ class ControlRuntime:
             weather, weather_actuals = reference_year_weather(site)
         self.weather = weather
         self.prices = prices
+        #: the grid operator's limits, read every dispatch cycle (a site with grid_signals)
+        self.grid_signals = (
+            GridSignals(site, store) if site.config.grid_signals is not None else None
+        )
         self.planner_factory: PlannerFactory = planner_factory or functools.partial(
             default_planner, weather=weather, prices=prices
         )
@@ -172,7 +181,13 @@ class ControlRuntime:
         self.writer = SetpointWriter(
             site, store, self.actor, poller=self.poller, now=self.clock.now
         )
-        self.dispatcher = Dispatcher(site, store, self.writer, self.timing.stale_after_s)
+        self.dispatcher = Dispatcher(
+            site,
+            store,
+            self.writer,
+            self.timing.stale_after_s,
+            self.grid_signals.external_limits if self.grid_signals is not None else None,
+        )
         # releases while the store is down go through a writer that records nothing; their
         # outcomes are recorded once the store is back
         self._offline = Dispatcher(
@@ -296,14 +311,21 @@ class ControlRuntime:
     def _plan_when_the_hold_ends(self) -> None:
         """Plan once right after the restart hold instead of at the next plan check (up to a
         sixth of a plan period later): the devices stay in local mode no longer than the hold."""
-        if self.scheduler is None or self.hold_until is None:
+        if self.hold_until is not None:
+            self._plan_soon("plan-after-hold", self.hold_until)
+
+    def _plan_soon(self, job_id: str, at: dt.datetime) -> None:
+        """Run the plan job once at site time `at` (at once when past), one dispatch period
+        later: a new limit or the end of the hold is planned for without waiting for the
+        next plan check."""
+        if self.scheduler is None:
             return
-        left_s = max((self.hold_until - self.clock.now()).total_seconds(), 0.0)
+        left_s = max((at - self.clock.now()).total_seconds(), 0.0)
         wall_s = left_s / self.timing.speed + self.timing.dispatch_wall_s
         self.scheduler.add_job(
             self.plan_job,
             DateTrigger(run_date=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=wall_s)),
-            id="plan-after-hold",
+            id=job_id,
             name="plan",
             replace_existing=True,
         )
@@ -368,9 +390,7 @@ class ControlRuntime:
             raise Skipped(f"restart hold until {self.hold_until}: reading the state first")
         async with self._plan_lock:
             if self.planner is None:
-                self.planner = await asyncio.to_thread(
-                    self.planner_factory, self.site, self.store, self.timing
-                )
+                self.planner = await asyncio.to_thread(self._build_planner)
             outcome = await asyncio.to_thread(self.planner.run, self.clock.now())
         if outcome.plan is None:
             raise Skipped(outcome.skipped)
@@ -379,6 +399,12 @@ class ControlRuntime:
             f"plan v{outcome.plan.version} {outcome.plan.solver_status}, "
             f"{outcome.plan.state.value} in {outcome.seconds:.2f} s: {reason}"
         )
+
+    def _build_planner(self) -> LivePlanner:
+        """The planner of the factory, planning with this runtime's grid limits."""
+        planner = self.planner_factory(self.site, self.store, self.timing)
+        planner.grid_signals = self.grid_signals
+        return planner
 
     async def prices_job(self) -> JobOutcome:
         return await self.runner.run("prices", self._prices)
@@ -408,6 +434,10 @@ class ControlRuntime:
         if self.holding(now):
             raise Skipped(f"restart hold until {self.hold_until}: no writes yet")
         try:
+            if self.grid_signals is not None:
+                await self.grid_signals.refresh(now)
+                if self.grid_signals.changed:
+                    self._plan_soon("plan-on-grid-limit", now)
             report = await self.dispatcher.dispatch_once(now)
         except SQLAlchemyError:
             if not self._released_offline:  # once per outage, not every cycle
@@ -468,7 +498,14 @@ class ControlRuntime:
         expired = await asyncio.to_thread(expire_plans, self.store, self.site.id, now)
         cutoff = now - dt.timedelta(days=self.site.config.control.retention_days)
         deleted = await asyncio.to_thread(self._retention, cutoff)
-        return f"expired plans {expired or 'none'}; deleted before {cutoff.isoformat()}: {deleted}"
+        weather_cutoff = now - dt.timedelta(days=self.site.config.weather.retention_days)
+        weather = await asyncio.to_thread(
+            prune_weather_forecasts, self.store, self.site.id, weather_cutoff
+        )
+        return (
+            f"expired plans {expired or 'none'}; deleted before {cutoff.isoformat()}: {deleted}; "
+            f"weather forecasts issued before {weather_cutoff.isoformat()}: {weather}"
+        )
 
     def _retention(self, cutoff: dt.datetime) -> dict[str, int]:
         site_series = select(series.c.id).where(series.c.site_id == self.site.id)
@@ -602,9 +639,7 @@ class ControlRuntime:
         if self.planner is None:
             log.info("building the dispatch model of %s (once per process) ...", self.site.id)
             try:
-                self.planner = await asyncio.to_thread(
-                    self.planner_factory, self.site, self.store, self.timing
-                )
+                self.planner = await asyncio.to_thread(self._build_planner)
             except Exception as exc:  # the plan job retries; dispatch releases meanwhile
                 log.error("the planner could not be built (%s); the plan job retries", exc)
         jobs = {
@@ -691,5 +726,7 @@ class ControlRuntime:
                 log.error("data hub job %s did not stop cleanly: %s", hub.name, exc)
         await self.poller.close()
         await self.writer.close()
+        if self.grid_signals is not None:
+            await self.grid_signals.close()
         log.info("control loop of %s stopped (%s)", self.site.id, reason)
         return problems

@@ -110,10 +110,10 @@ def relaxation_bound(
         if result.status != PlanStatus.OPTIMAL:
             raise BoundError(
                 f"bound: the LP of the block from {index[0].isoformat()} ({n} slots) ended "
-                f"{result.status.value} ({result.summary['model_status']}); a bound needs its "
+                f"{result.status.value} ({result.summary.model_status}); a bound needs its "
                 "optimum"
             )
-        breakdown = result.summary["cost_breakdown"]
+        breakdown = result.summary.cost_breakdown
         cost = breakdown["import_eur"] - breakdown["export_revenue_eur"]
         cost += breakdown["peak_charge_eur"]
         if last:

@@ -200,30 +200,6 @@ class PolicyRun:
     legionella: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
-class _SwitchClock:
-    """Minutes each heat pump has been on or off, from slot-start snapshots.
-
-    A switch seen at a slot start is taken to have happened just then (the earliest the loop can
-    know), so minimum on/off times are never cut short by the commands.
-    """
-
-    def __init__(self) -> None:
-        self._on: dict[str, bool] = {}
-        self._since: dict[str, pd.Timestamp] = {}
-
-    def minutes(self, snapshot: DistrictSnapshot, now: pd.Timestamp) -> dict[str, float]:
-        out = {}
-        for asset_id, reading in snapshot.heat_pumps.items():
-            if self._on.get(asset_id) != reading.on:
-                self._on[asset_id] = reading.on
-                # unknown before the first slot: as if switched long ago
-                self._since[asset_id] = (
-                    now if asset_id in self._since else now - pd.Timedelta(days=1)
-                )
-            out[asset_id] = (now - self._since[asset_id]) / pd.Timedelta(minutes=1)
-        return out
-
-
 def _counters(snapshot: DistrictSnapshot) -> np.ndarray:
     grid = snapshot.meters[GRID_METER_ID]
     batteries = snapshot.batteries.values()
@@ -336,7 +312,6 @@ def run_policy(
     )
     plant = Plant.from_site(site)
     tracker = PlanTracker(plant)
-    clock = _SwitchClock()
     records = np.zeros((len(slots), len(ENERGY_COLUMNS)))
     planned = np.full((len(slots), len(TRACKED_KINDS)), np.nan)
     metered = np.zeros((len(slots), len(TRACKED_KINDS)))
@@ -354,9 +329,7 @@ def run_policy(
             tick = time.perf_counter()
             local = t.tz_convert(tz)
             state = dispatch_state_from_snapshot(
-                snapshot,
-                clock.minutes(snapshot, t),
-                month_peak_kw.get((local.year, local.month), 0.0),
+                snapshot, month_peak_kw.get((local.year, local.month), 0.0)
             )
             in_force = None
             stored_value = None
@@ -406,9 +379,7 @@ def run_policy(
         continuation = Continuation(
             site, end, realised, options.valuation_horizon_slots, options.optimizer_options
         )
-    stored_value_eur = continuation.value_eur(
-        initial_state, dispatch_state_from_snapshot(final, clock.minutes(final, end))
-    )
+    stored_value_eur = continuation.value_eur(initial_state, dispatch_state_from_snapshot(final))
     capacity = {b.id: b.config.capacity_kwh for b in plant.batteries}
     frame = pd.DataFrame(records, index=slots, columns=list(ENERGY_COLUMNS))
     frame.index.name = "slot_start"

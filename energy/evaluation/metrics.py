@@ -31,6 +31,7 @@ from energy.tariff import tariff_series
 __all__ = [
     "FIGURES",
     "comparison",
+    "meter_slots",
     "monthly_figures",
     "period_figures",
     "run_summary",
@@ -63,7 +64,13 @@ FIGURES = (
 
 def slot_frame(config: SiteConfig, run: PolicyRun) -> pd.DataFrame:
     """The run's per-slot records with prices, cost and CO2 per slot."""
-    frame = run.slots.copy()
+    return meter_slots(config, run.slots)
+
+
+def meter_slots(config: SiteConfig, slots: pd.DataFrame) -> pd.DataFrame:
+    """Per-slot energy records (grid_import_kwh, grid_export_kwh, ...) billed under the
+    config's tariff: prices, cost and CO2 per slot."""
+    frame = slots.copy()
     tariff = tariff_series(config, pd.DatetimeIndex(frame.index)).frame()
     frame = frame.join(tariff)
     frame["import_cost_eur"] = frame["grid_import_kwh"] * frame["price_import_eur_per_kwh"]

@@ -15,7 +15,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from energy.control.planning import PlanningCycle
-from energy.evaluation.valuation import LONG_PLAN_TIME_LIMIT_S
+from energy.evaluation.valuation import long_plan_options
 from energy.site import Site
 from energy.timegrid import SLOT
 from optimizer import DispatchOptimizer, DispatchState, OptimizerOptions
@@ -43,10 +43,7 @@ class LongView:
         valued_until: pd.Timestamp | None = None,
     ):
         self._site = site
-        # a week-long LP takes seconds, more on a busy machine: the live loop's limit is too short
-        self._options = options.replace(
-            time_limit_s=max(options.time_limit_s, LONG_PLAN_TIME_LIMIT_S)
-        )
+        self._options = long_plan_options(options)
         self._cycles: dict[int, PlanningCycle] = {}
         self.horizon_slots = horizon_slots
         self.replan_slots = replan_slots
@@ -82,7 +79,7 @@ class LongView:
             if values is None:
                 raise RuntimeError(
                     f"oracle: the week-long plan from {t.isoformat()} has no duals "
-                    f"({result.summary['stage']}); the oracle needs its store values"
+                    f"({result.summary.stage}); the oracle needs its store values"
                 )
             # a kWh in store is worth at most the dearest kWh the plan could otherwise buy
             ceiling = float(np.max(inputs.price_import_eur_per_kwh))

@@ -3,8 +3,6 @@ live loop reads its state from the store: energy.control.state)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from energy.physics.readings import DistrictSnapshot
 from optimizer import DispatchState
 
@@ -12,20 +10,16 @@ __all__ = ["dispatch_state_from_snapshot"]
 
 
 def dispatch_state_from_snapshot(
-    snapshot: DistrictSnapshot,
-    hp_minutes_in_state: Mapping[str, float] | None = None,
-    peak_import_kw: float = 0.0,
+    snapshot: DistrictSnapshot, peak_import_kw: float = 0.0
 ) -> DispatchState:
-    """The optimizer's state from a simulator snapshot (closed-loop evaluation).
-
-    hp_minutes_in_state: how long each heat pump has been in its on/off state (the snapshot
-    does not say; the caller tracks it); peak_import_kw: the billing period's peak so far.
-    """
+    """The optimizer's state from a simulator snapshot (closed-loop evaluation), with each heat
+    pump's minutes in its on/off state as the unit reports them; peak_import_kw: the billing
+    period's peak so far."""
     return DispatchState(
         soc_frac={a: r.soc_frac for a, r in snapshot.batteries.items()},
         tank_temp_c={a: r.temp_c for a, r in snapshot.tanks.items()},
         hp_on={a: r.on for a, r in snapshot.heat_pumps.items()},
-        hp_minutes_in_state=dict(hp_minutes_in_state or {}),
+        hp_minutes_in_state={a: r.minutes_in_state for a, r in snapshot.heat_pumps.items()},
         peak_import_kw=max(0.0, float(peak_import_kw)),
         ev_need_kwh={a: r.need_kwh for a, r in snapshot.ev_chargers.items()},
     )

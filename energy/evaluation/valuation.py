@@ -26,7 +26,12 @@ from energy.timegrid import SLOT
 from optimizer import DispatchOptimizer, DispatchState, OptimizerOptions, PlanStatus
 from optimizer.model import CopLinearisation
 
-__all__ = ["LONG_PLAN_TIME_LIMIT_S", "VALUATION_HORIZON_SLOTS", "Continuation", "ValuationError"]
+__all__ = [
+    "VALUATION_HORIZON_SLOTS",
+    "Continuation",
+    "ValuationError",
+    "long_plan_options",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +42,14 @@ LONG_PLAN_TIME_LIMIT_S = 300.0
 #: the continuation's end, a quantile of the import price, still decided the value of a
 #: battery's energy in a sunny October).
 VALUATION_HORIZON_SLOTS = 7 * 96
+
+
+def long_plan_options(options: OptimizerOptions, **changes: object) -> OptimizerOptions:
+    """`options` for a week-long perfect-foresight plan: such an LP takes seconds, more on a busy
+    machine, so the live loop's time limit is raised to LONG_PLAN_TIME_LIMIT_S."""
+    return options.replace(
+        time_limit_s=max(options.time_limit_s, LONG_PLAN_TIME_LIMIT_S), **changes
+    )
 
 
 class ValuationError(RuntimeError):
@@ -60,15 +73,10 @@ class Continuation:
                 f"valuation: the realised profiles end at {realised.index.max().isoformat()}; "
                 f"the continuation after {end.isoformat()} needs them to {last.isoformat()}"
             )
-        base = options or OptimizerOptions()
-        # a week-long LP takes seconds, more on a busy machine: the live loop's limit is too short
         optimizer = DispatchOptimizer(
             site,
             horizon_slots,
-            base.replace(
-                horizon_slots=horizon_slots,
-                time_limit_s=max(base.time_limit_s, LONG_PLAN_TIME_LIMIT_S),
-            ),
+            long_plan_options(options or OptimizerOptions(), horizon_slots=horizon_slots),
         )
         self._site = site
         # the live planner keeps a reserve above the comfort band; a value of stored heat must
@@ -131,9 +139,9 @@ class Continuation:
             raise ValuationError(
                 f"valuation: the plan over the {self._cycle.optimizer.horizon_slots} slots after "
                 f"{self._end.isoformat()} ended {result.status.value} "
-                f"({result.summary['model_status']})"
+                f"({result.summary.model_status})"
             )
-        b = result.summary["cost_breakdown"]
+        b = result.summary.cost_breakdown
         return float(
             b["net_energy_cost_eur"]
             + b["comfort_penalty_eur"]

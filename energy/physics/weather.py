@@ -243,8 +243,3 @@ def load_try_weather(region: int, year: int) -> pd.DataFrame:
     copy = frame.copy()
     copy.attrs = dict(frame.attrs)
     return copy
-
-
-def try_station(region: int) -> TryStation:
-    """The station whose observations make up the test reference year of `region`."""
-    return _typical_year(region).station

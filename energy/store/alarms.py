@@ -16,9 +16,9 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from energy.store.chain import append_chained
+from energy.store.audit import append_audit_in
 from energy.store.engine import Store
-from energy.store.schema import alarms, audit_log
+from energy.store.schema import alarms
 from energy.store.sql import inserted_id
 
 __all__ = [
@@ -134,44 +134,25 @@ def _audit_raise(
     message: str,
     now: dt.datetime,
 ) -> None:
-    append_chained(
+    append_audit_in(
         conn,
-        audit_log,
-        dict(
-            time=now,
-            actor="system:alarms",
-            action=action,
-            target=f"alarm:{alarm_id}",
-            detail={"code": code, "source": source, "severity": severity.value, "message": message},
-        ),
+        now,
+        "system:alarms",
+        action,
+        f"alarm:{alarm_id}",
+        {"code": code, "source": source, "severity": severity.value, "message": message},
     )
 
 
 def acknowledge_alarm(store: Store, alarm_id: int, actor: str, now: dt.datetime) -> None:
     with store.engine.begin() as conn:
-        result = conn.execute(
-            update(alarms)
-            .where(alarms.c.id == alarm_id, alarms.c.state == AlarmState.ACTIVE.value)
-            .values(state=AlarmState.ACKNOWLEDGED.value, acknowledged_by=actor, acknowledged_at=now)
-        )
-        if result.rowcount != 1:
+        if not _acknowledge(conn, alarm_id, actor, now):
             state = conn.execute(select(alarms.c.state).where(alarms.c.id == alarm_id)).scalar()
             if state is None:
                 raise KeyError(f"no alarm with id {alarm_id}")
             raise ValueError(
                 f"alarm {alarm_id} is {state}; only an active alarm can be acknowledged"
             )
-        append_chained(
-            conn,
-            audit_log,
-            dict(
-                time=now,
-                actor=actor,
-                action="alarm.acknowledge",
-                target=f"alarm:{alarm_id}",
-                detail={},
-            ),
-        )
 
 
 def acknowledge_alarms(
@@ -194,26 +175,20 @@ def acknowledge_alarms(
             .scalars()
             .all()
         )
-        for alarm_id in ids:
-            conn.execute(
-                update(alarms)
-                .where(alarms.c.id == alarm_id)
-                .values(
-                    state=AlarmState.ACKNOWLEDGED.value, acknowledged_by=actor, acknowledged_at=now
-                )
-            )
-            append_chained(
-                conn,
-                audit_log,
-                dict(
-                    time=now,
-                    actor=actor,
-                    action="alarm.acknowledge",
-                    target=f"alarm:{alarm_id}",
-                    detail={},
-                ),
-            )
-    return [int(i) for i in ids]
+        return [int(alarm_id) for alarm_id in ids if _acknowledge(conn, alarm_id, actor, now)]
+
+
+def _acknowledge(conn: Connection, alarm_id: int, actor: str, now: dt.datetime) -> bool:
+    """Acknowledge one alarm if it is active, audited in the same transaction."""
+    result = conn.execute(
+        update(alarms)
+        .where(alarms.c.id == alarm_id, alarms.c.state == AlarmState.ACTIVE.value)
+        .values(state=AlarmState.ACKNOWLEDGED.value, acknowledged_by=actor, acknowledged_at=now)
+    )
+    if result.rowcount != 1:
+        return False
+    append_audit_in(conn, now, actor, "alarm.acknowledge", f"alarm:{alarm_id}", {})
+    return True
 
 
 def clear_alarm(store: Store, site_id: str, code: str, source: str, now: dt.datetime) -> bool:
@@ -237,16 +212,13 @@ def clear_alarm(store: Store, site_id: str, code: str, source: str, now: dt.date
                 .where(alarms.c.id == alarm_id)
                 .values(state=AlarmState.CLEARED.value, cleared_at=now)
             )
-            append_chained(
+            append_audit_in(
                 conn,
-                audit_log,
-                dict(
-                    time=now,
-                    actor="system:alarms",
-                    action="alarm.clear",
-                    target=f"alarm:{alarm_id}",
-                    detail={"code": code, "source": source},
-                ),
+                now,
+                "system:alarms",
+                "alarm.clear",
+                f"alarm:{alarm_id}",
+                {"code": code, "source": source},
             )
     return bool(ids)
 

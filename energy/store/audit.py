@@ -11,13 +11,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Select, String, cast, or_, select
+from sqlalchemy import Connection, Select, String, cast, or_, select
 
 from energy.store.chain import append_chained
 from energy.store.engine import Store
 from energy.store.schema import audit_log
 
-__all__ = ["AuditEntry", "append_audit", "read_audit"]
+__all__ = ["AuditEntry", "append_audit", "append_audit_in", "read_audit"]
 
 AuditEntry = dict[str, Any]
 
@@ -32,17 +32,26 @@ def append_audit(
 ) -> int:
     """Record one action; returns its id. actor is a user name or 'system:<component>'."""
     with store.engine.begin() as conn:
-        return append_chained(
-            conn,
-            audit_log,
-            {
-                "time": time or dt.datetime.now(dt.UTC),
-                "actor": actor,
-                "action": action,
-                "target": target,
-                "detail": detail or {},
-            },
+        return append_audit_in(
+            conn, time or dt.datetime.now(dt.UTC), actor, action, target, detail or {}
         )
+
+
+def append_audit_in(
+    conn: Connection,
+    time: dt.datetime,
+    actor: str,
+    action: str,
+    target: str | None,
+    detail: dict[str, Any],
+) -> int:
+    """Record one action inside the caller's transaction, so that it lands with the change it
+    describes or not at all; returns its id."""
+    return append_chained(
+        conn,
+        audit_log,
+        {"time": time, "actor": actor, "action": action, "target": target, "detail": detail},
+    )
 
 
 def read_audit(

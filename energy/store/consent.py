@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 
 from energy.site import Site
-from energy.store.chain import append_chained
+from energy.store.audit import append_audit_in
 from energy.store.engine import Store
 from energy.store.schema import audit_log
 
@@ -54,20 +54,17 @@ def audit_consent_changes(
         return []
     with store.engine.begin() as conn:
         for house in changed:
-            append_chained(
+            append_audit_in(
                 conn,
-                audit_log,
+                now,
+                actor,
+                CONSENT_ACTION,
+                f"house:{house}",
                 {
-                    "time": now,
-                    "actor": actor,
-                    "action": CONSENT_ACTION,
-                    "target": f"house:{house}",
-                    "detail": {
-                        "site_id": site.id,
-                        "before": before.get(house),
-                        "after": after.get(house),
-                        "config_file": str(site.config.source_path or ""),
-                    },
+                    "site_id": site.id,
+                    "before": before.get(house),
+                    "after": after.get(house),
+                    "config_file": str(site.config.source_path or ""),
                 },
             )
     return changed

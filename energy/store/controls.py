@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from energy.store.chain import append_chained
+from energy.store.audit import append_audit_in
 from energy.store.engine import Store
-from energy.store.schema import asset_modes, audit_log, overrides
+from energy.store.schema import asset_modes, overrides
 from energy.store.sql import inserted_id
 
 __all__ = [
@@ -69,22 +69,19 @@ def add_override(
                 )
             )
         )
-        append_chained(
+        append_audit_in(
             conn,
-            audit_log,
-            dict(
-                time=now,
-                actor=actor,
-                action="override.add",
-                target=asset_id,
-                detail={
-                    "override_id": override_id,
-                    "kind": kind.value,
-                    "value": value,
-                    "expires_at": expires_at.isoformat(),
-                    "reason": reason,
-                },
-            ),
+            now,
+            actor,
+            "override.add",
+            asset_id,
+            {
+                "override_id": override_id,
+                "kind": kind.value,
+                "value": value,
+                "expires_at": expires_at.isoformat(),
+                "reason": reason,
+            },
         )
     return int(override_id)
 
@@ -99,16 +96,8 @@ def cancel_override(store: Store, override_id: int, actor: str, now: dt.datetime
         conn.execute(
             update(overrides).where(overrides.c.id == override_id).values(cancelled_at=now)
         )
-        append_chained(
-            conn,
-            audit_log,
-            dict(
-                time=now,
-                actor=actor,
-                action="override.cancel",
-                target=row.asset_id,
-                detail={"override_id": override_id},
-            ),
+        append_audit_in(
+            conn, now, actor, "override.cancel", row.asset_id, {"override_id": override_id}
         )
 
 
@@ -146,16 +135,13 @@ def set_asset_mode(
                 .where(asset_modes.c.site_id == site_id, asset_modes.c.asset_id == asset_id)
                 .values(**values)
             )
-        append_chained(
+        append_audit_in(
             conn,
-            audit_log,
-            dict(
-                time=now,
-                actor=actor,
-                action="asset.mode",
-                target=asset_id,
-                detail={"mode": mode.value, "previous": exists or AssetMode.AUTO.value},
-            ),
+            now,
+            actor,
+            "asset.mode",
+            asset_id,
+            {"mode": mode.value, "previous": exists or AssetMode.AUTO.value},
         )
 
 

@@ -19,9 +19,9 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection, func, select, update
 
-from energy.store.chain import append_chained
+from energy.store.audit import append_audit_in
 from energy.store.engine import Store
-from energy.store.schema import audit_log, plan_values, plans
+from energy.store.schema import plan_values, plans
 from energy.store.sql import inserted_id
 from energy.store.types import to_utc_datetime
 
@@ -95,11 +95,7 @@ def _audit(
     plan_id: int,
     detail: dict[str, Any],
 ) -> None:
-    append_chained(
-        conn,
-        audit_log,
-        dict(time=now, actor=actor, action=action, target=f"plan:{plan_id}", detail=detail),
-    )
+    append_audit_in(conn, now, actor, action, f"plan:{plan_id}", detail)
 
 
 def save_plan(
@@ -175,6 +171,7 @@ def save_plan(
             for row in rows:
                 row["plan_id"] = plan_id
             conn.execute(plan_values.insert(), rows)
+        _supersede_proposals(conn, site_id, int(plan_id), created_at, actor)
         _audit(
             conn,
             created_at,
@@ -256,6 +253,49 @@ def _transition(
         )
 
 
+def _supersede_proposals(
+    conn: Connection, site_id: str, newest_id: int, now: dt.datetime, actor: str
+) -> None:
+    """A new proposal makes every older undecided one superseded: an operator decides only on
+    the newest plan, never on one made from older forecasts and measurements."""
+    older = (
+        conn.execute(
+            select(plans.c.id).where(
+                plans.c.site_id == site_id,
+                plans.c.state == PlanState.PROPOSED.value,
+                plans.c.id != newest_id,
+            )
+        )
+        .scalars()
+        .all()
+    )
+    for old_id in older:
+        _transition(conn, old_id, (PlanState.PROPOSED,), PlanState.SUPERSEDED)
+        _audit(conn, now, actor, "plan.supersede", old_id, {"by_plan": newest_id})
+
+
+def _check_not_older_than_running(conn: Connection, plan_id: int) -> None:
+    """An approval of a plan older than the site's approved or active one is refused: it would
+    be an approved plan that never runs."""
+    plan = conn.execute(
+        select(plans.c.site_id, plans.c.version).where(plans.c.id == plan_id)
+    ).first()
+    if plan is None:
+        raise KeyError(f"no plan with id {plan_id}")
+    newer = conn.execute(
+        select(plans.c.id, plans.c.version).where(
+            plans.c.site_id == plan.site_id,
+            plans.c.version > plan.version,
+            plans.c.state.in_([PlanState.APPROVED.value, PlanState.ACTIVE.value]),
+        )
+    ).first()
+    if newer is not None:
+        raise PlanTransitionError(
+            f"plan {plan_id} (version {plan.version}) is older than plan {newer.id} "
+            f"(version {newer.version}), which is approved or running"
+        )
+
+
 def decide_plan(
     store: Store,
     plan_id: int,
@@ -267,6 +307,8 @@ def decide_plan(
     """Approve or reject a proposed plan (an operator, or the auto-release policy as actor)."""
     new = PlanState.APPROVED if approve else PlanState.REJECTED
     with store.engine.begin() as conn:
+        if approve:
+            _check_not_older_than_running(conn, plan_id)
         _transition(
             conn,
             plan_id,

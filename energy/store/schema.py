@@ -249,6 +249,23 @@ overrides = Table(
     Column("reason", Text),
 )
 
+grid_limits = Table(
+    "grid_limits",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("site_id", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("limit_kw", Float, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("valid_from", UTCDateTime, nullable=False),
+    Column("valid_until", UTCDateTime, nullable=False),
+    Column("lifted_at", UTCDateTime),
+    Column("lifted_by", String(64)),
+    Column("reason", Text),
+)
+Index("ix_grid_limits_site_until", grid_limits.c.site_id, grid_limits.c.valid_until)
+
 asset_modes = Table(
     "asset_modes",
     metadata,

@@ -23,9 +23,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, Insert, Select, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from energy.store.chain import append_chained
+from energy.store.audit import append_audit_in
 from energy.store.engine import Store
-from energy.store.schema import api_tokens, audit_log, users
+from energy.store.schema import api_tokens, users
 from energy.store.sessions import end_user_sessions
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,8 @@ class Role(StrEnum):
     OPERATOR = "operator"
     ANALYST = "analyst"
     ADMIN = "admin"
+    #: the grid operator's (or a marketer's) API account: sets §14a and feed-in limits only
+    GRID_OPERATOR = "grid_operator"
 
 
 class UserError(ValueError):
@@ -107,14 +109,6 @@ def _user(row: object) -> UserRecord:
     )
 
 
-def _audit(
-    conn: Connection, now: dt.datetime, actor: str, action: str, target: str, detail: dict
-) -> None:
-    append_chained(
-        conn, audit_log, dict(time=now, actor=actor, action=action, target=target, detail=detail)
-    )
-
-
 def _new_id(conn: Connection, statement: Insert) -> int:
     key = conn.execute(statement).inserted_primary_key
     assert key is not None, "INSERT returned no primary key"
@@ -155,7 +149,7 @@ def create_user(
                 disabled=False,
             ),
         )
-        _audit(conn, now, actor, "user.add", f"user:{name}", {"role": role.value})
+        append_audit_in(conn, now, actor, "user.add", f"user:{name}", {"role": role.value})
     return get_user_by_id(store, int(user_id))
 
 
@@ -209,7 +203,7 @@ def update_user(
         if password is not None or disabled:
             reason = "password_changed" if password is not None else "disabled"
             detail["sessions_ended"] = end_user_sessions(None, user_id, now, reason, conn=conn)
-        _audit(conn, now, actor, "user.update", f"user:{name}", detail)
+        append_audit_in(conn, now, actor, "user.update", f"user:{name}", detail)
     return get_user_by_id(store, int(user_id))
 
 
@@ -220,7 +214,9 @@ def end_sessions_of(store: Store, name: str, actor: str, now: dt.datetime) -> in
         if user_id is None:
             raise KeyError(f"no user named {name!r}")
         ended = end_user_sessions(None, int(user_id), now, "ended_by_admin", conn=conn)
-        _audit(conn, now, actor, "user.sessions_end", f"user:{name}", {"sessions_ended": ended})
+        append_audit_in(
+            conn, now, actor, "user.sessions_end", f"user:{name}", {"sessions_ended": ended}
+        )
     return ended
 
 
@@ -259,7 +255,7 @@ def create_token(
                 user_id=user_id, name=token_name, token_hash=hash_token(secret), created_at=now
             ),
         )
-        _audit(
+        append_audit_in(
             conn,
             now,
             actor,
@@ -299,7 +295,9 @@ def revoke_token(store: Store, token_id: int, actor: str, now: dt.datetime) -> N
         if row.revoked_at is not None:
             raise UserError(f"API token {token_id} is revoked already")
         conn.execute(update(api_tokens).where(api_tokens.c.id == token_id).values(revoked_at=now))
-        _audit(conn, now, actor, "token.revoke", f"user:{row.user_name}", {"token_id": token_id})
+        append_audit_in(
+            conn, now, actor, "token.revoke", f"user:{row.user_name}", {"token_id": token_id}
+        )
 
 
 def resolve_token(store: Store, secret: str, now: dt.datetime) -> UserRecord | None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, delete, func, select
 
 from energy.store.engine import Store
 from energy.store.forecasts import write_forecasts
@@ -24,7 +24,13 @@ from energy.store.schema import forecasts
 from energy.store.types import to_utc_datetime
 from energy.weather import WEATHER_COLUMNS, weather_gap
 
-__all__ = ["StoredWeather", "read_stored_weather", "weather_target", "write_weather_forecast"]
+__all__ = [
+    "StoredWeather",
+    "prune_weather_forecasts",
+    "read_stored_weather",
+    "weather_target",
+    "write_weather_forecast",
+]
 
 #: stored issues examined when looking for one that covers a horizon
 _CANDIDATES = 48
@@ -109,3 +115,18 @@ def _wide(rows: Sequence[Any], site_id: str, grid: pd.DatetimeIndex) -> pd.DataF
     wide.columns.name = None
     ordered = [c for c in WEATHER_COLUMNS if c in wide.columns]
     return wide[ordered].reindex(grid).rename_axis("slot_start")
+
+
+def prune_weather_forecasts(store: Store, site_id: str, issued_before: dt.datetime) -> int:
+    """Delete the site's stored weather forecasts issued before `issued_before`; returns the
+    number of rows deleted (housekeeping: the store would otherwise grow with every issue)."""
+    targets = [weather_target(site_id, c) for c in WEATHER_COLUMNS]
+    with store.engine.begin() as conn:
+        return int(
+            conn.execute(
+                delete(forecasts).where(
+                    forecasts.c.target.in_(targets),
+                    forecasts.c.issue_time < to_utc_datetime(issued_before),
+                )
+            ).rowcount
+        )

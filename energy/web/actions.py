@@ -15,6 +15,8 @@ from energy.store.controls import OverrideKind, add_override
 from energy.store.engine import Store
 from energy.store.plans import PlanRecord, PlanTransitionError, decide_plan, get_plan
 from energy.web.auth import Principal
+from energy.web.i18n import gettext as _
+from energy.web.localtime import format_local
 from energy.web.schemas import OverrideIn
 from energy.web.settings import WebSettings
 
@@ -52,7 +54,9 @@ def asset_or_404(site: Site, asset_id: str) -> Asset:
     try:
         return site.asset(asset_id)
     except KeyError:
-        raise HTTPException(404, f"site {site.id} has no asset {asset_id!r}") from None
+        raise HTTPException(
+            404, _("site %(site)s has no asset %(asset)r", site=site.id, asset=asset_id)
+        ) from None
 
 
 def override_limits(asset: Asset) -> tuple[float, float]:
@@ -66,16 +70,21 @@ def override_limits(asset: Asset) -> tuple[float, float]:
         return 0.0, params.peak_kw
     if isinstance(params, EVChargerConfig):
         return 0.0, params.charge_max_kw
-    raise HTTPException(422, f"asset {asset.id} ({asset.kind.value}) takes no setpoint")
+    raise HTTPException(
+        422,
+        _("asset %(asset)s (%(kind)s) takes no setpoint", asset=asset.id, kind=asset.kind.value),
+    )
 
 
 def plan_or_404(store: Store, site: Site, plan_id: int) -> PlanRecord:
     try:
         plan = get_plan(store, plan_id)
     except KeyError:
-        raise HTTPException(404, f"no plan with id {plan_id}") from None
+        raise HTTPException(404, _("no plan with id %(id)s", id=plan_id)) from None
     if plan.site_id != site.id:
-        raise HTTPException(404, f"no plan with id {plan_id} at site {site.id}")
+        raise HTTPException(
+            404, _("no plan with id %(id)s at site %(site)s", id=plan_id, site=site.id)
+        )
     return plan
 
 
@@ -86,7 +95,14 @@ def decide(
     store, site, now = store_of(request), site_of(request), now_of(request)
     plan = plan_or_404(store, site, plan_id)
     if plan.horizon_end <= now:
-        raise HTTPException(409, f"plan {plan.id} ended at {plan.horizon_end.isoformat()}")
+        raise HTTPException(
+            409,
+            _(
+                "plan %(id)s ended at %(time)s",
+                id=plan.id,
+                time=format_local(plan.horizon_end, site.tz),
+            ),
+        )
     try:
         return decide_plan(store, plan.id, approve, principal.name, now, note)
     except PlanTransitionError as exc:
@@ -98,23 +114,40 @@ def create_override(request: Request, principal: Principal, body: OverrideIn) ->
     site, now = site_of(request), now_of(request)
     asset = asset_or_404(site, body.asset_id)
     if asset.kind not in CONTROLLABLE_KINDS:
-        raise HTTPException(422, f"asset {asset.id} ({asset.kind.value}) is not controllable")
+        raise HTTPException(
+            422,
+            _(
+                "asset %(asset)s (%(kind)s) is not controllable",
+                asset=asset.id,
+                kind=asset.kind.value,
+            ),
+        )
     if (body.expires_at is None) == (body.duration_minutes is None):
-        raise HTTPException(422, "give exactly one of expires_at and duration_minutes")
+        raise HTTPException(422, _("give exactly one of expires_at and duration_minutes"))
     expires = body.expires_at or now + dt.timedelta(minutes=body.duration_minutes or 0)
     longest = dt.timedelta(hours=settings_of(request).max_override_hours)
     if not now < expires <= now + longest:
         raise HTTPException(
             422,
-            f"expiry must be in the future and at most {longest.total_seconds() / 3600:g} h ahead",
+            _(
+                "expiry must be in the future and at most %(hours)s h ahead",
+                hours=f"{longest.total_seconds() / 3600:g}",
+            ),
         )
     if body.kind is OverrideKind.SETPOINT:
         if body.value is None:
-            raise HTTPException(422, "a setpoint override needs a value")
+            raise HTTPException(422, _("a setpoint override needs a value"))
         low, high = override_limits(asset)
         if not low <= body.value <= high:
             raise HTTPException(
-                422, f"{asset.id}: setpoint {body.value:g} kW outside {low:g}..{high:g} kW"
+                422,
+                _(
+                    "%(asset)s: setpoint %(value)s kW outside %(low)s..%(high)s kW",
+                    asset=asset.id,
+                    value=f"{body.value:g}",
+                    low=f"{low:g}",
+                    high=f"{high:g}",
+                ),
             )
     return add_override(
         store_of(request),

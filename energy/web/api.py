@@ -47,6 +47,7 @@ from energy.web.actions import (
     store_of,
 )
 from energy.web.auth import ROLE_PERMISSIONS, Permission, Principal, require
+from energy.web.i18n import gettext
 from energy.web.localtime import format_local
 from energy.web.openapi_doc import CONFLICT, NOT_FOUND
 from energy.web.queries import (
@@ -199,7 +200,7 @@ def measurements_series(
 ) -> list[dict[str, Any]]:
     """Values of one series in [start, end): end after start, at most 31 days after it."""
     if not start < end <= start + MAX_SERIES_SPAN:
-        raise HTTPException(422, "expected start < end and a span of at most 31 days")
+        raise HTTPException(422, gettext("expected start < end and a span of at most 31 days"))
     frame = read_series(store_of(request), site_of(request).id, asset_id, quantity, start, end)
     return [
         {"time": t.to_pydatetime(), "value": v, "quality": Quality(int(q)).name.lower()}
@@ -263,7 +264,7 @@ def plans(
 def plan_active(request: Request, _: Reader) -> dict[str, Any]:
     plan = active_plan(store_of(request), site_of(request).id, now_of(request))
     if plan is None:
-        raise HTTPException(404, "no active plan covers the current time")
+        raise HTTPException(404, gettext("no active plan covers the current time"))
     return plan_dict(plan)
 
 
@@ -313,7 +314,7 @@ def plan_diff(
     if against is None:
         reference = active_plan(store, site.id, now_of(request))
         if reference is None:
-            raise HTTPException(404, "no active plan to compare against; pass ?against=ID")
+            raise HTTPException(404, gettext("no active plan to compare against; pass ?against=ID"))
     else:
         reference = plan_or_404(store, site, against)
     diff = diff_plans(store, plan.id, reference.id)
@@ -362,7 +363,7 @@ def override_cancel(request: Request, principal: Controller, override_id: RowId)
     try:
         cancel_override(store_of(request), override_id, principal.name, now_of(request))
     except KeyError:
-        raise HTTPException(404, f"no override with id {override_id}") from None
+        raise HTTPException(404, gettext("no override with id %(id)s", id=override_id)) from None
     except ValueError as exc:
         raise HTTPException(409, str(exc)) from None
     return {"id": override_id, "cancelled": True}
@@ -387,7 +388,14 @@ def mode_set(
     site = site_of(request)
     asset = asset_or_404(site, asset_id)
     if asset.kind not in CONTROLLABLE_KINDS:
-        raise HTTPException(422, f"asset {asset.id} ({asset.kind.value}) is not controllable")
+        raise HTTPException(
+            422,
+            gettext(
+                "asset %(asset)s (%(kind)s) is not controllable",
+                asset=asset.id,
+                kind=asset.kind.value,
+            ),
+        )
     set_asset_mode(store_of(request), site.id, asset.id, body.mode, principal.name, now_of(request))
     return {"asset_id": asset.id, "mode": body.mode.value}
 
@@ -424,7 +432,7 @@ def alarm_acknowledge(request: Request, principal: Controller, alarm_id: RowId) 
     try:
         acknowledge_alarm(store_of(request), alarm_id, principal.name, now_of(request))
     except KeyError:
-        raise HTTPException(404, f"no alarm with id {alarm_id}") from None
+        raise HTTPException(404, gettext("no alarm with id %(id)s", id=alarm_id)) from None
     except ValueError as exc:
         raise HTTPException(409, str(exc)) from None
     return {"id": alarm_id, "state": "acknowledged"}

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 
+from energy.store.engine import Store
 from energy.store.users import (
     Role,
     UserError,
@@ -22,10 +23,11 @@ from energy.store.users import (
 )
 from energy.web.actions import now_of, store_of
 from energy.web.auth import Permission, Principal, require
+from energy.web.i18n import gettext
 from energy.web.openapi_doc import CONFLICT, NOT_FOUND
 from energy.web.schemas import Name, RowId, TokenIn, UserIn, UserPatch
 
-__all__ = ["router"]
+__all__ = ["keep_an_admin", "router"]
 
 router = APIRouter(prefix="/api", tags=["users"])
 
@@ -40,6 +42,21 @@ def _user_dict(user: UserRecord) -> dict[str, Any]:
         "created_at": user.created_at,
         "disabled": user.disabled,
     }
+
+
+def keep_an_admin(
+    store: Store, target: UserRecord, role: Role | None, disabled: bool | None
+) -> None:
+    """409 when the change would leave the site without an enabled administrator."""
+    loses_admin = target.role is Role.ADMIN and (
+        bool(disabled) or (role is not None and role is not Role.ADMIN)
+    )
+    if loses_admin and not target.disabled:
+        admins = [u for u in list_users(store) if u.role is Role.ADMIN and not u.disabled]
+        if len(admins) <= 1:
+            raise HTTPException(
+                409, gettext("%(name)s is the last enabled admin", name=target.name)
+            )
 
 
 @router.get("/users")
@@ -63,14 +80,8 @@ def user_update(request: Request, principal: Admin, name: Name, body: UserPatch)
     store = store_of(request)
     target = get_user(store, name)
     if target is None:
-        raise HTTPException(404, f"no user named {name!r}")
-    loses_admin = target.role is Role.ADMIN and (
-        body.disabled or (body.role is not None and body.role is not Role.ADMIN)
-    )
-    if loses_admin and not target.disabled:
-        admins = [u for u in list_users(store) if u.role is Role.ADMIN and not u.disabled]
-        if len(admins) <= 1:
-            raise HTTPException(409, f"{name} is the last enabled admin")
+        raise HTTPException(404, gettext("no user named %(name)r", name=name))
+    keep_an_admin(store, target, body.role, body.disabled)
     try:
         user = update_user(
             store,
@@ -92,7 +103,7 @@ def user_sessions_end(request: Request, principal: Admin, name: Name) -> dict[st
     try:
         ended = end_sessions_of(store_of(request), name, principal.name, now_of(request))
     except KeyError:
-        raise HTTPException(404, f"no user named {name!r}") from None
+        raise HTTPException(404, gettext("no user named %(name)r", name=name)) from None
     return {"name": name, "sessions_ended": ended}
 
 
@@ -109,7 +120,7 @@ def token_add(request: Request, principal: Admin, name: Name, body: TokenIn) -> 
             store_of(request), name, body.name, principal.name, now_of(request)
         )
     except KeyError:
-        raise HTTPException(404, f"no user named {name!r}") from None
+        raise HTTPException(404, gettext("no user named %(name)r", name=name)) from None
     return {"token": secret, **asdict(record)}
 
 
@@ -118,7 +129,7 @@ def token_revoke(request: Request, principal: Admin, token_id: RowId) -> dict[st
     try:
         revoke_token(store_of(request), token_id, principal.name, now_of(request))
     except KeyError:
-        raise HTTPException(404, f"no API token with id {token_id}") from None
+        raise HTTPException(404, gettext("no API token with id %(id)s", id=token_id)) from None
     except UserError as exc:
         raise HTTPException(409, str(exc)) from None
     return {"id": token_id, "revoked": True}

@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from energy.site import Site
 from energy.store.engine import Store
-from energy.web import api, api_users, pages
+from energy.web import api, api_docs, api_grid_limits, api_users, pages, pages_admin
 from energy.web.auth import (
     ForbiddenError,
     NotAuthenticatedError,
@@ -34,7 +34,10 @@ from energy.web.auth import (
     csrf_token_of,
     require,
 )
-from energy.web.localtime import format_local
+from energy.web.i18n import LanguageMiddleware, gettext, install_template_language
+from energy.web.labels import alarm_cause
+from energy.web.localtime import format_local, local_detail
+from energy.web.metrics import CONTENT_TYPE, metrics_registry, render_metrics
 from energy.web.openapi_doc import install_documented_openapi
 from energy.web.ratelimit import LoginRateLimiter
 from energy.web.settings import WebSettings, data_dir_for, resolve_secret_key
@@ -81,8 +84,15 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+API_PAGES = frozenset({"/api/docs"})
+"""Pages under /api/ for people: they answer errors as pages and redirect to the login."""
+
+
 def _is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    """Machine endpoints answer errors as JSON (401, not a redirect to the login form); the
+    pages under /api/ for people (API_PAGES) answer as pages."""
+    path = request.url.path
+    return (path.startswith("/api/") and path not in API_PAGES) or path == "/metrics"
 
 
 def _wants_html(request: Request) -> bool:
@@ -115,7 +125,11 @@ def _install_error_handlers(app: FastAPI) -> None:
                 target += f"?{request.url.query}"
             return RedirectResponse(f"/login?next={quote(target, safe='/?=&')}", status_code=303)
         return JSONResponse(
-            {"detail": "authentication required: log in or send Authorization: Bearer <token>"},
+            {
+                "detail": gettext(
+                    "authentication required: log in or send Authorization: Bearer <token>"
+                )
+            },
             status_code=401,
             headers={"WWW-Authenticate": "Bearer"},
         )
@@ -140,8 +154,8 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def store_unavailable(request: Request, exc: SQLAlchemyError) -> Response:
         log.error("%s %s: store error %s", request.method, request.url.path, type(exc).__name__)
         settings: WebSettings = request.app.state.settings
-        note = settings.store_outage() or "the store did not answer"
-        message = f"The store is unavailable: {note}. Try again shortly."
+        note = settings.store_outage() or gettext("the store did not answer")
+        message = gettext("The store is unavailable: %(note)s. Try again shortly.", note=note)
         if _wants_html(request):
             return _error_page(request, 503, message)
         return JSONResponse({"detail": message}, status_code=503, headers={"Retry-After": "10"})
@@ -149,7 +163,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
         if _wants_html(request):
-            return _error_page(request, 422, "The request was malformed.")
+            return _error_page(request, 422, gettext("The request was malformed."))
         # the echo of the input must itself be encodable: a lone surrogate is shown escaped
         return JSONResponse({"detail": encodable(jsonable_encoder(exc.errors()))}, 422)
 
@@ -180,7 +194,10 @@ def create_app(site: Site, store: Store, settings: WebSettings | None = None) ->
     templates.env.filters["local"] = lambda value, seconds=False: format_local(
         value, site.tz, seconds
     )
+    templates.env.filters["local_detail"] = lambda detail: local_detail(detail, site.tz)
     templates.env.globals["tz_name"] = site.config.location.timezone
+    templates.env.globals["alarm_cause"] = alarm_cause
+    install_template_language(templates.env)
     app.state.templates = templates
 
     app.add_middleware(
@@ -192,12 +209,20 @@ def create_app(site: Site, store: Store, settings: WebSettings | None = None) ->
         https_only=settings.https_only_cookies,
     )
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(LanguageMiddleware, default=settings.default_language)
     _install_error_handlers(app)
 
     @app.get("/health", tags=["health"])
     def health() -> dict[str, str]:
         """Unauthenticated liveness probe: says only that the process answers."""
         return {"status": "ok"}
+
+    registry = metrics_registry(site, store, settings)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics(_: Principal = Depends(require(Permission.READ))) -> Response:  # noqa: B008
+        """Prometheus exposition (docs/operations.md, Metrics); a reader's API token scrapes it."""
+        return Response(render_metrics(registry), media_type=CONTENT_TYPE)
 
     @app.get("/api/openapi.json", include_in_schema=False)
     def openapi_document(_: Principal = Depends(require(Permission.READ))) -> JSONResponse:  # noqa: B008
@@ -211,6 +236,9 @@ def create_app(site: Site, store: Store, settings: WebSettings | None = None) ->
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(api.router)
     app.include_router(api_users.router)
+    app.include_router(api_grid_limits.router)
     app.include_router(pages.router)
+    app.include_router(pages_admin.router)
+    app.include_router(api_docs.router)
     install_documented_openapi(app)
     return app

@@ -19,6 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from energy.store.sessions import open_session, session_user
 from energy.store.users import Role, UserRecord, get_user_by_id, resolve_token
+from energy.web.i18n import gettext as _
 
 __all__ = [
     "ROLE_PERMISSIONS",
@@ -46,13 +47,17 @@ class Permission(StrEnum):
     """Forecast values, backtests, plan data downloads."""
     ADMIN = "admin"
     """Users and API tokens."""
+    GRID_LIMITS = "grid_limits"
+    """Set, lift and list the grid operator's limits (§14a dimming, feed-in)."""
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.VIEWER: frozenset({Permission.READ}),
-    Role.OPERATOR: frozenset({Permission.READ, Permission.CONTROL}),
+    Role.OPERATOR: frozenset({Permission.READ, Permission.CONTROL, Permission.GRID_LIMITS}),
     Role.ANALYST: frozenset({Permission.READ, Permission.ANALYSIS}),
     Role.ADMIN: frozenset(Permission),
+    # the grid operator sees and sets its limits, nothing of the district's data
+    Role.GRID_OPERATOR: frozenset({Permission.GRID_LIMITS}),
 }
 
 
@@ -120,7 +125,13 @@ async def check_csrf(request: Request) -> None:
         field = form.get(CSRF_FIELD)
         sent = field if isinstance(field, str) else None
     if not expected or not sent or not secrets.compare_digest(str(expected), sent):
-        raise CsrfError(f"missing or wrong CSRF token ({CSRF_HEADER} header or {CSRF_FIELD} field)")
+        raise CsrfError(
+            _(
+                "missing or wrong CSRF token (%(header)s header or %(field)s field)",
+                header=CSRF_HEADER,
+                field=CSRF_FIELD,
+            )
+        )
 
 
 async def current_principal(
@@ -161,8 +172,12 @@ def require(permission: Permission) -> Callable[..., Awaitable[Principal]]:
     async def dependency(principal: Principal = Depends(current_principal)) -> Principal:  # noqa: B008
         if not principal.may(permission):
             raise ForbiddenError(
-                f"user {principal.name!r} with role {principal.user.role.value} "
-                f"lacks the permission {permission.value!r}"
+                _(
+                    "user %(name)r with role %(role)s lacks the permission %(permission)r",
+                    name=principal.name,
+                    role=_(principal.user.role.value),
+                    permission=permission.value,
+                )
             )
         return principal
 

@@ -12,15 +12,12 @@ Every other device is as healthy as the worst of its polled series.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
-import pvlib
-
-from energy.config import LocationConfig
 from energy.site import Asset, AssetKind
+from energy.solar import sun_is_down
+from energy.web.i18n import gettext as _
 from energy.web.levels import Level, worst
 
 __all__ = ["DeviceHealth", "judge_device", "sun_is_down"]
@@ -43,14 +40,6 @@ class DeviceHealth:
         return self.level is Level.INFO
 
 
-def sun_is_down(location: LocationConfig, when: dt.datetime) -> bool:
-    """Is the sun below the horizon at the site (apparent elevation, refraction included)?"""
-    sun = pvlib.solarposition.get_solarposition(
-        pd.DatetimeIndex([pd.Timestamp(when)]), location.latitude_deg, location.longitude_deg
-    )
-    return bool(sun["apparent_elevation"].iloc[0] < 0.0)
-
-
 def _good_value(rows: list[dict[str, Any]], quantity: str) -> float | None:
     for row in rows:
         if row["quantity"] == quantity and row["quality"] == "good" and row["value"] is not None:
@@ -67,13 +56,13 @@ def judge_device(asset: Asset, rows: list[dict[str, Any]], sun_down: bool) -> De
         state = _good_value(rows, "operating_state")
         power = _good_value(rows, "power_kw")
         if state is not None and round(state) in SUNSPEC_ASLEEP:
-            return DeviceHealth(Level.INFO, "asleep (the inverter reports it)")
+            return DeviceHealth(Level.INFO, _("asleep (the inverter reports it)"))
         if power == 0.0 and level is Level.WARN:
-            return DeviceHealth(Level.INFO, "asleep (answering with zero power)")
+            return DeviceHealth(Level.INFO, _("asleep (answering with zero power)"))
         if sun_down:
-            return DeviceHealth(Level.INFO, "asleep at night (the sun is below the horizon)")
+            return DeviceHealth(Level.INFO, _("asleep at night (the sun is below the horizon)"))
     if asset.kind is AssetKind.HEAT_PUMP and level is Level.WARN:
         sg_ready = _good_value(rows, "sg_ready_state")
         if sg_ready is not None and round(sg_ready) == SG_READY_LOCK:
-            return DeviceHealth(Level.INFO, "SG Ready lock (off by the grid operator's signal)")
+            return DeviceHealth(Level.INFO, _("SG Ready lock (off by the grid operator's signal)"))
     return DeviceHealth(level, "")

@@ -8,12 +8,14 @@ happens twice in Europe/Berlin) is never ambiguous: "25.10.2026 02:15 +02:00" is
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-__all__ = ["format_local", "local_labels", "offset_text"]
+__all__ = ["format_local", "local_detail", "local_if_time", "local_labels", "offset_text"]
 
 
 def offset_text(local: dt.datetime) -> str:
@@ -41,3 +43,34 @@ def format_local(
 def local_labels(times: Iterable[dt.datetime | pd.Timestamp], tz: ZoneInfo) -> list[str]:
     """Chart category labels for slot starts: unique and in time order across DST changes."""
     return [format_local(t, tz) for t in times]
+
+
+def local_if_time(value: Any, tz: ZoneInfo, seconds: bool = False) -> str | None:
+    """An ISO 8601 time with an offset (as stored in JSON details) in local time; None for
+    anything else."""
+    if not (isinstance(value, str) and len(value) >= 19 and value[10:11] == "T"):
+        return None
+    try:
+        stamp = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return format_local(stamp, tz, seconds) if stamp.tzinfo is not None else None
+
+
+def _detail_value(value: Any, tz: ZoneInfo) -> str:
+    local = local_if_time(value, tz, seconds=True)
+    if local is not None:
+        return local
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def local_detail(detail: Any, tz: ZoneInfo) -> str:
+    """An audit or alarm detail as 'key: value' pairs, ISO times in local time (an override's
+    expiry reads as the local time it ends, not as a UTC stamp with microseconds)."""
+    if not isinstance(detail, dict):
+        return _detail_value(detail, tz)
+    return "; ".join(f"{key}: {_detail_value(value, tz)}" for key, value in detail.items())

@@ -31,12 +31,15 @@ from energy.web.auth import (
     require,
     start_session,
 )
+from energy.web.i18n import LANG_COOKIE, LANGUAGES
+from energy.web.i18n import gettext as _
+from energy.web.labels import asset_label
 from energy.web.plan_view import build_plan_view
 from energy.web.schemas import RowId
 from energy.web.status_view import build_status
 from energy.web.text import text_problem
 
-__all__ = ["router"]
+__all__ = ["render", "router"]
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +49,7 @@ Reader = Annotated[Principal, Depends(require(Permission.READ))]
 Controller = Annotated[Principal, Depends(require(Permission.CONTROL))]
 
 
-def _render(
+def render(
     request: Request,
     template: str,
     principal: Principal | None,
@@ -90,9 +93,20 @@ def index() -> RedirectResponse:
     return RedirectResponse("/status", status_code=303)
 
 
+@router.get("/language/{language}")
+def choose_language(language: str, next: str | None = None) -> RedirectResponse:
+    """The header's language switch: remembered in a cookie for a year (energy.web.i18n)."""
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    if language in LANGUAGES:
+        response.set_cookie(
+            LANG_COOKIE, language, max_age=365 * 24 * 3600, samesite="strict", httponly=True
+        )
+    return response
+
+
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, next: str | None = None) -> HTMLResponse:
-    return _render(request, "login.html", None, next=_safe_next(next), error=None)
+    return render(request, "login.html", None, next=_safe_next(next), error=None)
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -110,18 +124,18 @@ async def login(
     try:
         await check_csrf(request)
     except CsrfError:
-        return _render(
-            request, "login.html", None, 400, next=target, error="The form expired; try again."
+        return render(
+            request, "login.html", None, 400, next=target, error=_("The form expired; try again.")
         )
     problem = text_problem(username)
     if problem is not None:  # PostgreSQL refuses NUL; nobody's name has control characters
-        return _render(
+        return render(
             request,
             "login.html",
             None,
             422,
             next=target,
-            error=f"The user name contains {problem}.",
+            error=_("The user name contains %(problem)s.", problem=problem),
         )
     keys = [f"user:{username.lower()}", f"addr:{address}"]
     limiter = state.limiter
@@ -129,13 +143,13 @@ async def login(
         append_audit(
             store, username, "auth.login_throttled", f"user:{username}", {"address": address}, now
         )
-        response = _render(
+        response = render(
             request,
             "login.html",
             None,
             429,
             next=target,
-            error="Too many failed logins. Wait a few minutes and try again.",
+            error=_("Too many failed logins. Wait a few minutes and try again."),
         )
         response.headers["Retry-After"] = str(limiter.retry_after_s(keys))
         return response
@@ -145,8 +159,8 @@ async def login(
         append_audit(
             store, username, "auth.login_failed", f"user:{username}", {"address": address}, now
         )
-        return _render(
-            request, "login.html", None, 401, next=target, error="Wrong user name or password."
+        return render(
+            request, "login.html", None, 401, next=target, error=_("Wrong user name or password.")
         )
     limiter.reset(keys[0])
     start_session(request, user)
@@ -176,7 +190,7 @@ def logout(request: Request, principal: Reader) -> RedirectResponse:
 def status_page(request: Request, principal: Reader) -> HTMLResponse:
     state = request.app.state
     report = build_status(state.site, state.store, state.settings)
-    return _render(request, "status.html", principal, report=report)
+    return render(request, "status.html", principal, report=report)
 
 
 @router.get("/plans", response_class=HTMLResponse)
@@ -188,7 +202,7 @@ def plans_page(
     state = request.app.state
     site: Site = state.site
     plans = list_plans(state.store, site.id, limit=50, offset=offset)
-    return _render(request, "plans.html", principal, plans=plans, offset=offset)
+    return render(request, "plans.html", principal, plans=plans, offset=offset)
 
 
 @router.get("/plans/{plan_id}", response_class=HTMLResponse)
@@ -197,7 +211,7 @@ def plan_page(request: Request, principal: Reader, plan_id: RowId) -> HTMLRespon
     plan = plan_or_404(state.store, state.site, plan_id)
     view = build_plan_view(state.site, state.store, plan, state.settings.clock())
     decidable = plan.state is PlanState.PROPOSED and plan.horizon_end > state.settings.clock()
-    return _render(request, "plan.html", principal, view=view, decidable=decidable)
+    return render(request, "plan.html", principal, view=view, decidable=decidable)
 
 
 @router.post("/plans/{plan_id}/decision")
@@ -222,6 +236,7 @@ def controls_page(request: Request, principal: Reader) -> HTMLResponse:
     assets = [
         {
             "id": a.id,
+            "label": asset_label(site, a.id),
             "kind": a.kind.value,
             "mode": modes[a.id].value if a.id in modes else "auto",
             "override": in_force.get(a.id),
@@ -231,7 +246,7 @@ def controls_page(request: Request, principal: Reader) -> HTMLResponse:
         if a.kind in CONTROLLABLE_KINDS
     ]
     incidents = open_incidents(state.store, site.id)
-    return _render(request, "controls.html", principal, assets=assets, incidents=incidents)
+    return render(request, "controls.html", principal, assets=assets, incidents=incidents)
 
 
 @router.post("/incidents/acknowledge")
@@ -258,4 +273,4 @@ def audit_page(
 ) -> HTMLResponse:
     state = request.app.state
     entries = read_audit(state.store, text=q or None, limit=100, offset=offset)
-    return _render(request, "audit.html", principal, entries=entries, q=q, offset=offset)
+    return render(request, "audit.html", principal, entries=entries, q=q, offset=offset)

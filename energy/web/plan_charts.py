@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from energy.site import Asset, AssetKind, Site
+from energy.web.i18n import N_, gettext
+from energy.web.labels import group_of
 
 __all__ = ["GRID", "PANELS", "ChartSpec", "axis_ticks", "measured_keys", "plan_charts"]
 
@@ -44,7 +46,8 @@ class ChartSpec:
 
 
 def _layout(title: str, y_title: str) -> dict[str, Any]:
-    """The figure keeps its title as metadata (the page shows it as a heading), legend on top."""
+    """The figure keeps its title as metadata (the page shows it as a heading), legend on top;
+    a click on a house's legend title hides or shows all of that house's lines."""
     return {
         "title": {"text": title, "font": {"size": 1, "color": "rgba(0,0,0,0)"}},
         "margin": {"l": 60, "r": 10, "t": 10, "b": 10},
@@ -68,6 +71,7 @@ def _layout(title: str, y_title: str) -> dict[str, Any]:
             "y": 1.02,
             "yanchor": "bottom",
             "font": {"size": 10},
+            "groupclick": "togglegroup",
         },
         "hovermode": "x unified",
         "plot_bgcolor": "#ffffff",
@@ -141,23 +145,29 @@ class _Chart:
         self.layout = _layout(title, y_title)
         self.traces: list[dict[str, Any]] = []
 
-    def add(self, x: list[str], y: list[float], name: str, **line: Any) -> None:
-        self.traces.append(
-            {
-                "type": "scatter",
-                "mode": "lines",
-                "x": x,
-                "y": [v if math.isfinite(v) else None for v in y],
-                "name": name,
-                "line": line,
-            }
-        )
+    def add(
+        self, x: list[str], y: list[float], name: str, group: str | None = None, **line: Any
+    ) -> None:
+        trace: dict[str, Any] = {
+            "type": "scatter",
+            "mode": "lines",
+            "x": x,
+            "y": [v if math.isfinite(v) else None for v in y],
+            "name": name,
+            "line": line,
+        }
+        if group is not None:
+            trace |= {"legendgroup": group, "legendgrouptitle": {"text": group}}
+        self.traces.append(trace)
 
-    def to_json(self, ticks: tuple[list[str], list[str]]) -> str:
+    def to_json(self, ticks: tuple[list[str], list[str]], categories: list[str]) -> str:
+        """The x axis lists every category in time order: a series that starts later (the
+        measured values) or ends later (end-of-slot values at the horizon's end) is placed by
+        time, never appended at the far right."""
         layout = {
             **self.layout,
             "xaxis": {**self.layout["xaxis"], "tickmode": "array", "tickvals": ticks[0]}
-            | {"ticktext": ticks[1]},
+            | {"ticktext": ticks[1], "categoryorder": "array", "categoryarray": categories},
         }
         return json.dumps({"data": self.traces, "layout": layout}, allow_nan=False)
 
@@ -188,7 +198,7 @@ class _Panel:
 PANELS = (
     _Panel(
         "battery-power",
-        "Battery power (charging +)",
+        N_("Battery power (charging +)"),
         "kW",
         AssetKind.BATTERY,
         ("power_kw",),
@@ -196,7 +206,7 @@ PANELS = (
     ),
     _Panel(
         "battery-soc",
-        "Battery state of charge",
+        N_("Battery state of charge"),
         "%",
         AssetKind.BATTERY,
         ("soc_frac", "soc_end_frac"),
@@ -205,7 +215,7 @@ PANELS = (
     ),
     _Panel(
         "hp-power",
-        "Heat pump electric power",
+        N_("Heat pump electric power"),
         "kW",
         AssetKind.HEAT_PUMP,
         ("power_kw",),
@@ -213,18 +223,23 @@ PANELS = (
     ),
     _Panel(
         "tank-temp",
-        "Tank temperature",
+        N_("Tank temperature"),
         "°C",
         AssetKind.TANK,
         ("tank_temp_c", "temp_end_c"),
         ("tank_temp_c",),
     ),
-    _Panel("pv", "PV power", "kW", AssetKind.PV, ("pv_kw", "power_kw"), ("power_kw",)),
+    _Panel("pv", N_("PV power"), "kW", AssetKind.PV, ("pv_kw", "power_kw"), ("power_kw",)),
 )
 
 
+def _trace_name(asset: Asset, what: str) -> str:
+    """'plan' / 'measured' inside the house's legend group; shared assets keep their id."""
+    return what if asset.house_id else f"{asset.id} {what}"
+
+
 def _asset_chart(site: Site, panel: _Panel, planned: Series, measured: Series) -> _Chart | None:
-    chart = _Chart(panel.title, panel.y_title)
+    chart = _Chart(gettext(panel.title), panel.y_title)
     assets = [a for a in site.of_kind(panel.kind) if _first(planned, panel.planned_keys(a))]
     for index, asset in enumerate(assets):
         colour = PALETTE[index % len(PALETTE)]
@@ -233,7 +248,8 @@ def _asset_chart(site: Site, panel: _Panel, planned: Series, measured: Series) -
             chart.add(
                 plan_series[0],
                 [v * panel.scale for v in plan_series[1]],
-                f"{asset.id} plan",
+                _trace_name(asset, gettext("plan")),
+                group_of(site, asset.id),
                 color=colour,
                 shape="hv",
                 width=1.6,
@@ -243,7 +259,8 @@ def _asset_chart(site: Site, panel: _Panel, planned: Series, measured: Series) -
             chart.add(
                 measured_series[0],
                 [v * panel.scale for v in measured_series[1]],
-                f"{asset.id} measured",
+                _trace_name(asset, gettext("measured")),
+                group_of(site, asset.id),
                 color=colour,
                 dash="dot",
                 width=1.4,
@@ -252,10 +269,10 @@ def _asset_chart(site: Site, panel: _Panel, planned: Series, measured: Series) -
 
 
 def _price_chart(planned: Series) -> _Chart | None:
-    chart = _Chart("Prices", "EUR/kWh")
+    chart = _Chart(gettext("Prices"), "EUR/kWh")
     for quantity, name in (
-        ("price_import_eur_per_kwh", "import price"),
-        ("price_export_eur_per_kwh", "export price"),
+        ("price_import_eur_per_kwh", gettext("import price")),
+        ("price_export_eur_per_kwh", gettext("export price")),
     ):
         series = planned.get((GRID, quantity))
         if series is not None:
@@ -266,29 +283,34 @@ def _price_chart(planned: Series) -> _Chart | None:
 def _grid_chart(
     site: Site, planned: Series, measured: Series, labels: dict[pd.Timestamp, str]
 ) -> _Chart | None:
-    chart = _Chart("Grid exchange (import +, export −)", "kW")
+    chart = _Chart(gettext("Grid exchange (import +, export −)"), "kW")
     imports = planned.get((GRID, "import_kw"))
     exports = planned.get((GRID, "export_kw"))
     if imports is not None:
-        chart.add(imports[0], imports[1], "import plan", shape="hv")
+        chart.add(imports[0], imports[1], gettext("import plan"), shape="hv")
     if exports is not None:
-        chart.add(exports[0], [-v for v in exports[1]], "export plan", shape="hv")
+        chart.add(exports[0], [-v for v in exports[1]], gettext("export plan"), shape="hv")
     net = measured.get(("grid.meter", "power_kw"))
     if net is not None:
-        chart.add(net[0], net[1], "measured net", dash="dot")
+        chart.add(net[0], net[1], gettext("measured net"), dash="dot")
     if not chart.traces:
         return None
     x = list(labels.values())
     grid = site.config.grid
     export_limit = min(grid.export_limit_kw, grid.feed_in_limit_kw or grid.export_limit_kw)
-    limit_style = {"color": "#c0392b", "dash": "dash", "width": 1}
+    limit_style: dict[str, Any] = {"color": "#c0392b", "dash": "dash", "width": 1}
     chart.add(
         x,
         [grid.import_limit_kw] * len(x),
-        f"import limit {grid.import_limit_kw:g} kW",
+        gettext("import limit %(limit)s kW", limit=f"{grid.import_limit_kw:g}"),
         **limit_style,
     )
-    chart.add(x, [-export_limit] * len(x), f"export limit {export_limit:g} kW", **limit_style)
+    chart.add(
+        x,
+        [-export_limit] * len(x),
+        gettext("export limit %(limit)s kW", limit=f"{export_limit:g}"),
+        **limit_style,
+    )
     return chart
 
 
@@ -308,7 +330,7 @@ def plan_charts(
     charts += [(panel.id, _asset_chart(site, panel, planned, measured)) for panel in PANELS]
     ticks = axis_ticks(labels, site.tz)
     return [
-        ChartSpec(chart_id, chart.title, chart.to_json(ticks))
+        ChartSpec(chart_id, chart.title, chart.to_json(ticks, list(labels.values())))
         for chart_id, chart in charts
         if chart is not None
     ]

@@ -19,8 +19,10 @@ from energy.site import Site
 from energy.store.engine import Store
 from energy.store.plans import PlanRecord, active_plan, diff_plans, read_plan_values
 from energy.tariff import TariffSeriesError, tariff_series
-from energy.web.localtime import format_local, local_labels
+from energy.web.labels import cost_label
+from energy.web.localtime import format_local, local_if_time, local_labels
 from energy.web.plan_charts import GRID, ChartSpec, measured_keys, plan_charts
+from energy.web.plan_story import PlanStory, plan_story
 from energy.web.queries import measured_slots
 
 __all__ = ["PlanView", "build_plan_view", "change_unit", "diff_summary"]
@@ -38,6 +40,7 @@ class PlanView:
     violations: list[dict[str, Any]]
     details: list[tuple[str, str]]
     reference: PlanRecord | None
+    story: PlanStory
     diff: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -121,7 +124,8 @@ _BREAKDOWN_UNITS = (("_eur", "EUR"), ("_kwh", "kWh"), ("_kw", "kW"), ("_kg", "kg
 
 
 def _breakdown(summary: dict[str, Any]) -> list[tuple[str, float, str]]:
-    """(item, value, unit) with the unit from the item's name; a name without one is EUR."""
+    """(item, value, unit) with the unit from the item's name; a name without one is EUR; a
+    fraction (the autarky figures) is shown in percent."""
     raw = summary.get("cost_breakdown")
     if not isinstance(raw, dict):
         return []
@@ -129,8 +133,11 @@ def _breakdown(summary: dict[str, Any]) -> list[tuple[str, float, str]]:
     for name, value in raw.items():
         if not isinstance(value, int | float) or isinstance(value, bool):
             continue
+        if str(name).endswith("_frac"):
+            rows.append((cost_label(str(name)), 100.0 * float(value), "%"))
+            continue
         unit = next((u for suffix, u in _BREAKDOWN_UNITS if str(name).endswith(suffix)), "EUR")
-        rows.append((str(name), float(value), unit))
+        rows.append((cost_label(str(name)), float(value), unit))
     return rows
 
 
@@ -172,6 +179,7 @@ _SHOWN_ELSEWHERE = frozenset(
         "extract_seconds",
         "horizon_start",
         "horizon_end",
+        "local_control",
     }
 )
 
@@ -180,12 +188,9 @@ def _detail_text(value: Any, tz: ZoneInfo) -> str:
     """A summary value for the table: times in local time, numbers to 4 significant digits."""
     if isinstance(value, float):
         return f"{value:.4g}"
-    if isinstance(value, str) and len(value) >= 19 and value[10:11] == "T":
-        try:
-            stamp = pd.Timestamp(value)
-        except ValueError:
-            return value
-        return format_local(stamp, tz) if stamp.tzinfo is not None else value
+    local = local_if_time(value, tz)
+    if local is not None:
+        return local
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     return text if len(text) <= 400 else text[:400] + " …"
 
@@ -254,5 +259,11 @@ def build_plan_view(site: Site, store: Store, plan: PlanRecord, now: dt.datetime
         violations=_violation_rows(plan.summary, site),
         details=_details(plan, site.tz),
         reference=reference,
+        story=plan_story(
+            site,
+            planned,
+            plan.summary,
+            (plan.horizon_end - plan.horizon_start).total_seconds() / 3600,
+        ),
         diff=diff_summary(store, plan.id, reference.id) if reference is not None else [],
     )

@@ -79,6 +79,9 @@ class WebSettings:
     derived_margin_s: float = 300.0
     """How late a derived per-slot series may be after its next slot is due (energy.web.freshness)."""
     max_override_hours: float = 24.0
+    default_language: str = "de"
+    """The console's language when neither the user's choice nor the browser names a supported
+    one (energy.web.i18n): the Klimaviertel's operators speak German."""
     forecast_jobs: tuple[str, ...] = ("forecast", "retrain")
     solve_jobs: tuple[str, ...] = ("optimize", "solve", "plan")
     clock: Callable[[], dt.datetime] = field(default=_utc_now, repr=False)

@@ -19,6 +19,7 @@ from energy.site import Site
 from energy.store.alarms import list_alarms
 from energy.store.controls import active_overrides, asset_modes_of
 from energy.store.engine import Store
+from energy.store.grid_limits import applied_limits
 from energy.store.incidents import group_incidents
 from energy.store.jobs import job_status
 from energy.store.leases import lease_holder
@@ -32,6 +33,8 @@ from energy.store.setpoints import (
 )
 from energy.web.device_health import judge_device, sun_is_down
 from energy.web.freshness import FreshnessLimit, freshness_limit
+from energy.web.i18n import N_, number
+from energy.web.i18n import gettext as _
 from energy.web.levels import Level, worst
 from energy.web.localtime import format_local
 from energy.web.settings import WebSettings
@@ -121,7 +124,12 @@ def _measurement_lights(
         device_rows.append(
             {
                 "asset_id": asset.id,
-                "endpoint": f"{endpoint.host}:{endpoint.port} unit {endpoint.unit_id}"
+                "endpoint": _(
+                    "%(host)s:%(port)s unit %(unit)s",
+                    host=endpoint.host,
+                    port=endpoint.port,
+                    unit=endpoint.unit_id,
+                )
                 if endpoint is not None and getattr(endpoint, "host", None)
                 else "-",
                 "last_value_at": newest["time"] if newest else None,
@@ -135,18 +143,27 @@ def _measurement_lights(
     devices = Light(
         "Device communication",
         worst([r["level"] for r in device_rows]),
-        f"{len(device_rows) - bad_devices - asleep} of {len(device_rows)} devices answering"
-        + (f", {asleep} asleep" if asleep else ""),
+        _(
+            "%(answering)s of %(total)s devices answering",
+            answering=len(device_rows) - bad_devices - asleep,
+            total=len(device_rows),
+        )
+        + (_(", %(asleep)s asleep", asleep=asleep) if asleep else ""),
         device_rows,
     )
     late = sum(r["level"] in (Level.WARN, Level.BAD) for r in series_rows)
     freshness = Light(
         "Data freshness",
         worst([r["level"] for r in series_rows]) if series_rows else Level.BAD,
-        f"{len(series_rows) - late} of {len(series_rows)} series fresh (polled: newer than "
-        f"{settings.stale_after_s:g} s; per slot: until the next slot is due)"
+        _(
+            "%(fresh)s of %(total)s series fresh (polled: newer than %(limit)s s; "
+            "per slot: until the next slot is due)",
+            fresh=len(series_rows) - late,
+            total=len(series_rows),
+            limit=number(settings.stale_after_s, 0),
+        )
         if series_rows
-        else "no measurements stored",
+        else _("no measurements stored"),
         series_rows,
     )
     return [devices, freshness]
@@ -189,12 +206,16 @@ def _setpoint_light(site: Site, store: Store, now: dt.datetime, settings: WebSet
             }
         )
     if not rows:
-        return Light("Setpoint writes", Level.UNKNOWN, "no setpoint written in the last hour")
+        return Light("Setpoint writes", Level.UNKNOWN, _("no setpoint written in the last hour"))
     confirmed = sum(r["outcome"] in SUCCESSFUL_OUTCOMES for r in rows)
     return Light(
         "Setpoint writes",
         worst([r["level"] for r in rows]),
-        f"{confirmed} of {len(rows)} points confirmed by read-back at their newest write",
+        _(
+            "%(confirmed)s of %(total)s points confirmed by read-back at their newest write",
+            confirmed=confirmed,
+            total=len(rows),
+        ),
         rows,
     )
 
@@ -244,13 +265,17 @@ def _job_light(
 ) -> Light:
     mine = [r for r in rows if r["job"].startswith(prefixes)]
     if not mine:
-        return Light(name, Level.UNKNOWN, f"no run recorded (jobs {', '.join(prefixes)})")
+        return Light(
+            name, Level.UNKNOWN, _("no run recorded (jobs %(jobs)s)", jobs=", ".join(prefixes))
+        )
     newest = max(mine, key=lambda r: r["started_at"])
     duration = newest["duration_s"]
-    text = f"{newest['job']}: {newest['outcome']}" + (
-        f" in {duration:.1f} s (wall clock)" if duration is not None else ""
+    text = f"{newest['job']}: {_(newest['outcome'])}" + (
+        _(" in %(seconds)s s (wall clock)", seconds=number(duration, 1))
+        if duration is not None
+        else ""
     )
-    text += f", started {format_local(newest['started_at'], tz, seconds=True)}"
+    text += _(", started %(time)s", time=format_local(newest["started_at"], tz, seconds=True))
     if newest["detail"]:
         text += f" ({newest['detail']})"
     return Light(name, newest["level"], text, [newest])
@@ -262,7 +287,7 @@ def _weather_light(store: Store, site: Site) -> Light:
     newest = list_plans(store, site.id, limit=1)
     origin = newest[0].summary.get("weather") if newest else None
     if not isinstance(origin, dict):
-        return Light("Weather", Level.UNKNOWN, "no plan records its weather yet")
+        return Light("Weather", Level.UNKNOWN, _("no plan records its weather yet"))
     source = origin.get("source", "?")
     issued = origin.get("issue_time")
     when = format_local(dt.datetime.fromisoformat(issued), site.tz) if issued else "?"
@@ -271,16 +296,63 @@ def _weather_light(store: Store, site: Site) -> Light:
         return Light(
             "Weather",
             Level.WARN,
-            f"stored {source} forecast issued {when}: the live feed failed ({origin.get('reason')})",
+            _(
+                "stored %(source)s forecast issued %(time)s: the live feed failed (%(reason)s)",
+                source=source,
+                time=when,
+                reason=origin.get("reason"),
+            ),
         )
     if step == "climatology":
         return Light(
             "Weather",
             Level.BAD,
-            f"climatology (test reference year): the live feed failed ({origin.get('reason')}) "
-            "and no stored forecast covers the horizon",
+            _(
+                "climatology (test reference year): the live feed failed (%(reason)s) "
+                "and no stored forecast covers the horizon",
+                reason=origin.get("reason"),
+            ),
         )
-    return Light("Weather", Level.OK, f"{source} forecast issued {when}")
+    return Light(
+        "Weather", Level.OK, _("%(source)s forecast issued %(time)s", source=source, time=when)
+    )
+
+
+_LIMIT_NAMES = {"dimming": "§14a dimming of the controllable devices", "feed_in": "feed-in limit"}
+
+
+def _grid_limits_light(store: Store, site: Site) -> Light:
+    """The grid operator's limits the control loop applies: kind, kW, source and end."""
+    applied = applied_limits(store, site.id)
+    if applied is None:
+        return Light("Grid limits", Level.OK, "no limit of the grid operator recorded")
+    since, limits = applied
+    rows = [
+        {
+            "kind": kind,
+            "limit_kw": limit["limit_kw"],
+            "source": limit["source"],
+            "until": limit["until"],
+            "since": since.isoformat(),
+        }
+        for kind, limit in limits.items()
+        if limit
+    ]
+    if not rows:
+        return Light(
+            "Grid limits", Level.OK, f"none in force (since {format_local(since, site.tz)})"
+        )
+    parts = []
+    for row in rows:
+        end = (
+            f"until {format_local(dt.datetime.fromisoformat(row['until']), site.tz)}"
+            if row["until"]
+            else "while signalled"
+        )
+        parts.append(
+            f"{_LIMIT_NAMES[row['kind']]} to {row['limit_kw']:g} kW ({row['source']}, {end})"
+        )
+    return Light("Grid limits", Level.WARN, "; ".join(parts), rows)
 
 
 def _target_limits(site: Site) -> dict[str, tuple[bool, float]]:
@@ -323,7 +395,7 @@ def _datahub_light(site: Site, store: Store, now: dt.datetime) -> Light:
                 "last_success_at": None,
                 "queue_length": None,
                 "dropped_total": None,
-                "last_error": "no attempt recorded yet",
+                "last_error": _("no attempt recorded yet"),
                 "endpoint": "-",
                 "failing_since": None,
                 "failing_s": None,
@@ -332,13 +404,18 @@ def _datahub_light(site: Site, store: Store, now: dt.datetime) -> Light:
             }
         )
     if not rows:
-        return Light("Data hub", Level.OK, "no publication target enabled")
+        return Light("Data hub", Level.OK, _("no publication target enabled"))
     ok = sum(r["level"] == Level.OK for r in rows)
     waiting = sum(r["queue_length"] or 0 for r in rows)
     return Light(
         "Data hub",
         worst([r["level"] for r in rows]),
-        f"{ok} of {len(rows)} targets delivering; {waiting} messages waiting",
+        _(
+            "%(ok)s of %(total)s targets delivering; %(waiting)s messages waiting",
+            ok=ok,
+            total=len(rows),
+            waiting=waiting,
+        ),
         rows,
     )
 
@@ -354,8 +431,12 @@ def _incident_light(incidents: list[dict[str, Any]], alarm_count: int) -> Light:
     return Light(
         "Incidents",
         level,
-        f"{len(active)} active, {len(incidents) - len(active)} acknowledged "
-        f"({alarm_count} open alarms)",
+        _(
+            "%(active)s active, %(acknowledged)s acknowledged (%(alarms)s open alarms)",
+            active=len(active),
+            acknowledged=len(incidents) - len(active),
+            alarms=alarm_count,
+        ),
     )
 
 
@@ -364,7 +445,7 @@ def build_status(site: Site, store: Store, settings: WebSettings) -> StatusRepor
     lights = _measurement_lights(site, store, now, settings)
     outage = settings.store_outage()
     if outage is not None:  # the store answers reads (a read-only SQLite file) but takes no writes
-        lights.insert(0, Light("Store", Level.BAD, outage))
+        lights.insert(0, Light(N_("Store"), Level.BAD, outage))
     jobs = _job_rows(site, store, now)
     lights.append(_job_light("Last forecast", jobs, settings.forecast_jobs, site.tz))
     lights.append(_job_light("Last solve", jobs, settings.solve_jobs, site.tz))
@@ -373,20 +454,27 @@ def build_status(site: Site, store: Store, settings: WebSettings) -> StatusRepor
         Light(
             "Active plan",
             Level.OK if plan is not None else Level.WARN,
-            f"plan {plan.id} (version {plan.version}) until {format_local(plan.horizon_end, site.tz)}"
+            _(
+                "plan %(id)s (version %(version)s) until %(time)s",
+                id=plan.id,
+                version=plan.version,
+                time=format_local(plan.horizon_end, site.tz),
+            )
             if plan is not None
-            else "no active plan covers now: devices run in their local mode",
+            else _("no active plan covers now: devices run in their local mode"),
         )
     )
     lights.append(_weather_light(store, site))
+    if site.config.grid_signals is not None:
+        lights.append(_grid_limits_light(store, site))
     holder = lease_holder(store, site.id, now)
     lights.append(
         Light(
             "Watchdogs",
             worst([Level.OK if holder else Level.BAD] + [r["level"] for r in jobs]),
-            f"controller lease held by {holder}"
+            _("controller lease held by %(holder)s", holder=holder)
             if holder
-            else "no controller holds the site lease",
+            else _("no controller holds the site lease"),
             jobs,
         )
     )
@@ -400,7 +488,7 @@ def build_status(site: Site, store: Store, settings: WebSettings) -> StatusRepor
         Light(
             "Overrides",
             Level.WARN if overrides else Level.OK,
-            f"{len(overrides)} in force" if overrides else "none in force",
+            _("%(count)s in force", count=len(overrides)) if overrides else _("none in force"),
         )
     )
     manual = sorted(a for a, m in asset_modes_of(store, site.id).items() if m.value == "manual")

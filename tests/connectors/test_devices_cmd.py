@@ -27,7 +27,7 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def battery() -> Iterator[TkServer]:
-    """A modbus-tk server holding the register image of a battery_vendor.yaml battery."""
+    """A modbus-tk server holding the register image of a battery_generic.yaml battery."""
     with TkServer(size=1200) as server:
         yield server
 

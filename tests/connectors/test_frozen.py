@@ -13,7 +13,7 @@ from connectors.registermap import load_register_map
 from energy.quality import Quality
 
 T0 = dt.datetime(2026, 6, 1, 10, 0, tzinfo=dt.UTC)
-BATTERY = load_register_map("battery_vendor.yaml")
+BATTERY = load_register_map("battery_generic.yaml")
 LIMIT_S = BATTERY.point("soc").frozen_after_s
 
 

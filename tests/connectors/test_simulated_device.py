@@ -13,7 +13,7 @@ from connectors.simulated import DeviceFaults
 from connectors.simulated.device import SimulatedDevice
 from connectors.sunspec_models import sunspec_image
 
-MAPS = ["battery_vendor.yaml", "heatpump_vendor.yaml", "flow_battery_vendor.yaml"]
+MAPS = ["battery_generic.yaml", "heatpump_generic.yaml", "flow_battery_generic.yaml"]
 
 
 def device(name: str, written: list | None = None) -> SimulatedDevice:
@@ -75,7 +75,7 @@ def test_writes_inside_the_limits_land_and_others_answer_exception_3(case):
 
 
 def test_read_only_and_undefined_addresses_answer_exception_2():
-    dev = device("battery_vendor.yaml")
+    dev = device("battery_generic.yaml")
     soc = dev.register_map.point("soc")
     for table, address, values in (
         (RegisterTable.HOLDING, soc.address, [1]),
@@ -91,7 +91,7 @@ def test_read_only_and_undefined_addresses_answer_exception_2():
 
 
 def test_a_refused_command_leaves_the_registers_unchanged():
-    dev = device("heatpump_vendor.yaml")
+    dev = device("heatpump_generic.yaml")
 
     def refuse(_: SimulatedDevice, values: dict) -> None:
         raise ModbusServerError(4, "not with this control")
@@ -122,7 +122,7 @@ def test_writable_scale_factors_are_fixed_by_the_limits():
 
 
 def test_frozen_devices_ignore_updates_and_fault_values_win():
-    dev = device("battery_vendor.yaml")
+    dev = device("battery_generic.yaml")
     dev.update({"soc": 40.0})
     dev.set_faults(DeviceFaults(values={"soc": 250.0}))
     dev.update({"soc": 41.0})
@@ -139,7 +139,7 @@ def test_unavailable_values_are_not_implemented_on_sunspec_and_zero_elsewhere():
     meter = device("sunspec_meter.yaml")
     meter.update({"W": None})
     assert meter.value("W") is None
-    battery = device("battery_vendor.yaml")
+    battery = device("battery_generic.yaml")
     battery.update({"power_w": None})
     assert battery.value("power_w") == 0
 

@@ -90,3 +90,25 @@ def test_timing_limits_must_fit_the_loop(tmp_path: Path, old: str, new: str, key
     result = CliRunner().invoke(app, ["config", "check", str(path)])
     assert result.exit_code == 1
     assert key in result.output
+
+
+def test_kv_config_check_refuses_control_box_contacts_its_map_lacks(tmp_path: Path) -> None:
+    data = yaml.safe_load(DEFAULT_TEXT)
+    data["site"]["grid_signals"] = {
+        "control_box": {
+            "device": {"port": 15190, "register_map": "wago_750_352_io.yaml"},
+            "contacts": [
+                {"point": "di_1", "dimming_kw": 16.8},
+                {"point": "di_9", "feed_in_kw": 0.0},
+                {"point": "digital_in_bits", "feed_in_kw": 0.0},
+            ],
+        }
+    }
+    path = tmp_path / "site.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    result = CliRunner().invoke(app, ["config", "check", str(path)])
+    assert result.exit_code == 1
+    assert "point 'di_9'" in result.output
+    assert "no such point" in result.output
+    assert "dtype uint16" in result.output
+    assert "point 'di_1'" not in result.output

@@ -202,3 +202,12 @@ def test_objective_weights_are_checked(
     [issue] = caught.value.issues
     assert issue.key_path == "site.objective"
     assert expected in issue.expected
+
+
+def test_weather_is_kept_at_least_as_long_as_the_forecasters_learn(tmp_path: Path) -> None:
+    data = yaml.safe_load(DEFAULT_SITE_CONFIG.read_text())
+    data["site"].setdefault("weather", {})["retention_days"] = 10
+    path = tmp_path / "site.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(SiteConfigError, match=r"retention_days \(10\) must be at least"):
+        load_site_config(path)

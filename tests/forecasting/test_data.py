@@ -46,32 +46,25 @@ def test_meter_csv_problems_are_named(tmp_path):
         read_meter_csv(path, "kwh")
 
 
-def test_simbench_household_year_is_converted_from_local_time_with_dst():
+def test_simbench_file_is_converted_from_local_time_across_fall_back():
+    series = simbench_profile("H0-A_pload", path=DATA / "simbench_h0a_2016-10-29_31.csv")
+    assert len(series) == 96 + 100 + 96
+    steps = series.index[1:] - series.index[:-1]
+    assert (steps == pd.Timedelta(minutes=15)).all()
+    assert series.index[0] == pd.Timestamp("2016-10-28T22:00Z")
+    assert series.index[-1] == pd.Timestamp("2016-10-31T22:45Z")
+    # 01:45 CEST is 23:45 UTC; the repeated hour 02:xx is first CEST, then CET
+    assert series[pd.Timestamp("2016-10-29T23:45Z")] == pytest.approx(0.030899)
+    assert series[pd.Timestamp("2016-10-30T00:15Z")] == pytest.approx(0.046348)
+    assert series[pd.Timestamp("2016-10-30T01:15Z")] == pytest.approx(0.046348)
+
+
+def test_simbench_installed_household_year():
     if importlib.util.find_spec("simbench") is None:
-        pytest.skip("SimBench not installed (pip install --no-deps simbench)")
+        pytest.skip("SimBench not installed: optional, not a dependency of the platform")
     series = simbench_profile("H0-A_pload")
     assert len(series) == 366 * 96
     steps = series.index[1:] - series.index[:-1]
     assert (steps == pd.Timedelta(minutes=15)).all()
     assert series.index[0] == pd.Timestamp("2015-12-31T23:00Z")
     assert 0 < series.max() <= 1.0
-
-
-def test_store_history_reads_good_measurements_only(store, site):
-    from energy.quality import Quality
-    from energy.store.measurements import write_measurements
-    from forecasting.data import store_history
-
-    times = pd.date_range("2026-03-01T00:00Z", periods=8, freq="15min")
-    rows = [("house-01", "load_kw", t, 0.5 + i, int(Quality.GOOD)) for i, t in enumerate(times)]
-    rows[3] = ("house-01", "load_kw", times[3], 99.0, int(Quality.STALE))
-    rows += [("weather", "temp_outdoor_c", t, 4.0, int(Quality.GOOD)) for t in times]
-    frame = pd.DataFrame(rows, columns=["asset_id", "quantity", "time", "value", "quality"])
-    write_measurements(store, site.id, frame)
-    history = store_history(store, site, times[0], times[-1] + pd.Timedelta(minutes=15))
-    assert list(history.index) == list(times)
-    load = history["house-01:load_kw"]
-    assert load.iloc[0] == 0.5
-    assert np.isnan(load.iloc[3])
-    assert (history["temp_outdoor_c"] == 4.0).all()
-    assert history["house-02:load_kw"].isna().all()

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from energy.control.model_registry import load_service, save_service
 from energy.store.forecasts import list_models, read_latest_forecast, write_forecasts
 from forecasting.config import ForecastConfig, TrainingConfig
-from forecasting.registry import load_service, save_service
 from forecasting.service import FORECAST_COLUMNS, ForecastService
 from forecasting.weather_error import simulate_weather_forecast
 

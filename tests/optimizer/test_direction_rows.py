@@ -99,7 +99,7 @@ def test_plans_never_run_both_ways_where_the_rows_are_left_out(
     state = DispatchState(soc_frac={"h1.battery": soc[0], "h2.battery": soc[1], "flow": soc[2]})
     optimizer = DispatchOptimizer(lossy_site, options=SCALE_OPTIONS)
     result = optimizer.solve(inputs, state)
-    assert result.summary["status"] == "optimal"
+    assert result.summary.status == "optimal"
 
     needed = direction_rows_needed(
         optimizer.model, coefficients(optimizer.model, inputs, state.completed(lossy_site))
@@ -144,7 +144,7 @@ def test_leaving_the_rows_out_changes_nothing_on_the_default_site():
     scale = OptimizerOptions(horizon_slots=n, direction_rows_everywhere_up_to_batteries=0)
     optimizer = DispatchOptimizer(site, options=scale)
     result = optimizer.solve(inputs.window(0, n))
-    assert result.summary["status"] == "optimal"
+    assert result.summary.status == "optimal"
     # positive prices, export below import: no direction row in this solve
     row_upper = np.asarray(optimizer.backend.highs.getLp().row_upper_)
     for row in DIRECTION_ROWS:
@@ -159,11 +159,11 @@ def test_leaving_the_rows_out_changes_nothing_on_the_default_site():
     row_upper = np.asarray(reference.backend.highs.getLp().row_upper_)
     for row in DIRECTION_ROWS:
         assert np.all(row_upper[reference.backend.rows_of(row)] < 1e30), row
-    assert expected.summary["objective_eur"] == pytest.approx(
-        result.summary["objective_eur"], rel=1e-9, abs=1e-9
+    assert expected.summary.objective_eur == pytest.approx(
+        result.summary.objective_eur, rel=1e-9, abs=1e-9
     )
     # the optimum is not unique (a heat pump can run in either of two equally cheap slots), so
     # the plans are compared by what they cost, not slot by slot
-    breakdown, reference_breakdown = (r.summary["cost_breakdown"] for r in (result, expected))
+    breakdown, reference_breakdown = (r.summary.cost_breakdown for r in (result, expected))
     for key, value in reference_breakdown.items():
         assert breakdown[key] == pytest.approx(value, rel=1e-6, abs=1e-6), key

@@ -67,9 +67,11 @@ def test_charges_the_need_in_the_cheapest_plugged_slots(ev_site):
     assert power[[i for i in range(N) if i not in cheap]].max() == pytest.approx(0.0, abs=1e-9)
     assert need[27] == pytest.approx(0.0, abs=1e-9)
     assert result.violations == ()
-    breakdown = result.summary["cost_breakdown"]
-    assert breakdown["ev_charging_kwh"] == pytest.approx(10.0)
-    assert breakdown["ev_short_kwh"] == pytest.approx(0.0, abs=1e-9)
+    assert result.summary.ev_charging_kwh == pytest.approx(10.0)
+    assert result.summary.ev_short_kwh == pytest.approx(0.0, abs=1e-9)
+    stored = result.summary.to_json()["cost_breakdown"]  # the keys of summary.json
+    assert stored["ev_charging_kwh"] == result.summary.ev_charging_kwh
+    assert stored["self_sufficiency_frac"] == result.summary.self_sufficiency_frac
     np.testing.assert_allclose(balance_residual(ev_site, inputs, result), 0.0, atol=1e-7)
 
 
@@ -80,7 +82,7 @@ def test_need_beyond_the_chargers_power_is_short_and_reported(ev_site):
     result = DispatchOptimizer(ev_site, horizon_slots=N).solve(inputs, state)
     power = result.values[("carport-ev", "power_kw")]
     assert power[2:28] == pytest.approx(np.full(26, 4.0))
-    short = result.summary["cost_breakdown"]["ev_short_kwh"]
+    short = result.summary.ev_short_kwh
     assert short == pytest.approx(29.0 - 26 * 4.0 * 0.9 * SLOT_HOURS)
     [violation] = result.violations
     assert (violation.limit, violation.asset_id) == ("ev_energy_short", "carport-ev")
@@ -100,7 +102,7 @@ def test_rule_based_plan_charges_on_arrival(ev_site):
     assert power[2:4] == pytest.approx([4.0, 4.0])
     assert power.sum() * SLOT_HOURS == pytest.approx(10.0)
     assert np.flatnonzero(power).tolist() == list(range(2, 12))  # 10 kWh AC at full power
-    assert result.summary["cost_breakdown"]["ev_short_kwh"] == pytest.approx(0.0, abs=1e-9)
+    assert result.summary.ev_short_kwh == pytest.approx(0.0, abs=1e-9)
 
 
 @settings(max_examples=15, deadline=None)
@@ -120,7 +122,7 @@ def test_plan_never_exceeds_the_charger_or_the_need(ev_site, need_kwh, prices):
     assert power[28:].max() <= 1e-9
     delivered = power.sum() * SLOT_HOURS * 0.9
     assert delivered <= need_kwh + 9.0 + 1e-6
-    short = result.summary["cost_breakdown"]["ev_short_kwh"]
+    short = result.summary.ev_short_kwh
     # at a penalty of 1 EUR/kWh above every price, everything that fits arrives
     assert delivered + short == pytest.approx(need_kwh + 9.0, abs=1e-6)
 
@@ -130,6 +132,5 @@ def test_a_blend_objective_never_makes_a_short_car_cheaper_than_charging() -> No
     blend = {"kind": "blend", "cost_weight": 1.0, "grid_import_weight_per_kwh": 2.0}
     site = make_site([{"id": "h1"}], ev_chargers=[charger()], objective=blend)
     result = DispatchOptimizer(site, horizon_slots=N).solve(make_inputs(site, N))
-    breakdown = result.summary["cost_breakdown"]
-    assert breakdown["ev_short_kwh"] == pytest.approx(0.0, abs=1e-9)
-    assert breakdown["ev_charging_kwh"] == pytest.approx(10.0)
+    assert result.summary.ev_short_kwh == pytest.approx(0.0, abs=1e-9)
+    assert result.summary.ev_charging_kwh == pytest.approx(10.0)

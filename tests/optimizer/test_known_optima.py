@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -43,8 +45,8 @@ def test_battery_shifts_load_to_the_cheap_half_of_a_two_price_day():
     np.testing.assert_allclose(grid[4:], 0.0, atol=1e-7)
     np.testing.assert_allclose(result.values[("h1.battery", "power_kw")][4:], -4.0, atol=1e-7)
     expected = 0.10 * 4.0 + 0.10 * 4.0 / 0.81
-    assert result.summary["objective_eur"] == pytest.approx(expected, abs=1e-7)
-    assert result.summary["cost_breakdown"]["import_eur"] == pytest.approx(expected, abs=1e-7)
+    assert result.summary.objective_eur == pytest.approx(expected, abs=1e-7)
+    assert result.summary.cost_breakdown["import_eur"] == pytest.approx(expected, abs=1e-7)
     np.testing.assert_allclose(balance_residual(site, inputs, result), 0.0, atol=1e-7)
     assert battery_energy_residual(site, {"h1.battery": 0.0}, result) < 1e-7
     # balance prices: a kWh more load costs the cheap price now, or cheap / 0.81 later
@@ -67,7 +69,7 @@ def test_battery_stays_idle_when_losses_eat_the_spread():
     result = DispatchOptimizer(site, options=NO_TERMINAL_VALUE).solve(inputs)
 
     np.testing.assert_allclose(result.values[("h1.battery", "power_kw")], 0.0, atol=1e-7)
-    assert result.summary["objective_eur"] == pytest.approx(4 * 0.25 + 4 * 0.30, abs=1e-7)
+    assert result.summary.objective_eur == pytest.approx(4 * 0.25 + 4 * 0.30, abs=1e-7)
 
 
 def test_heat_pump_heats_the_tank_in_the_one_cheap_slot():
@@ -86,7 +88,7 @@ def test_heat_pump_heats_the_tank_in_the_one_cheap_slot():
     power = result.values[("h1.hp", "power_kw")]
     assert power[0] == pytest.approx(2.0 / (0.25 * cop), abs=1e-7)
     np.testing.assert_allclose(power[1:], 0.0, atol=1e-7)
-    assert result.summary["objective_eur"] == pytest.approx(0.10 * 2.0 / cop, abs=1e-7)
+    assert result.summary.objective_eur == pytest.approx(0.10 * 2.0 / cop, abs=1e-7)
     capacity = tank_capacity_kwh_per_k(200.0)
     expected_energy = np.array([1.5, 1.0, 0.5, 0.0])  # kWh above 40 degC at each slot's end
     np.testing.assert_allclose(
@@ -116,9 +118,9 @@ def test_peak_charge_flattens_import():
 
     grid = result.values[(GRID_ID, "import_kw")]
     assert grid.max() == pytest.approx(14.0 / 3.0, abs=1e-6)
-    assert result.summary["cost_breakdown"]["peak_import_kw"] == pytest.approx(14.0 / 3.0, abs=1e-6)
+    assert result.summary.cost_breakdown["peak_import_kw"] == pytest.approx(14.0 / 3.0, abs=1e-6)
     energy_kwh = 0.25 * sum(load)
-    assert result.summary["objective_eur"] == pytest.approx(
+    assert result.summary.objective_eur == pytest.approx(
         0.30 * energy_kwh + 10.0 * 14.0 / 3.0, abs=1e-6
     )
 
@@ -178,7 +180,7 @@ def test_grid_import_objective_uses_pv_surplus_instead_of_cheap_grid():
     result = DispatchOptimizer(site, options=NO_TERMINAL_VALUE).solve(inputs)
     # surplus 2 kW x 1 h = 2 kWh covers the evening (2 kW x 1 h): no import at all
     np.testing.assert_allclose(result.values[(GRID_ID, "import_kw")], 0.0, atol=1e-7)
-    assert result.summary["objective_eur"] == pytest.approx(0.0, abs=1e-7)
+    assert result.summary.objective_eur == pytest.approx(0.0, abs=1e-7)
 
 
 def test_co2_objective_moves_import_to_clean_slots():
@@ -188,7 +190,7 @@ def test_co2_objective_moves_import_to_clean_slots():
     result = DispatchOptimizer(site, options=NO_TERMINAL_VALUE).solve(inputs)
     np.testing.assert_allclose(result.values[(GRID_ID, "import_kw")][4:], 0.0, atol=1e-7)
     # 8 kWh imported at 100 g/kWh
-    assert result.summary["cost_breakdown"]["co2_kg"] == pytest.approx(0.8, abs=1e-7)
+    assert result.summary.cost_breakdown["co2_kg"] == pytest.approx(0.8, abs=1e-7)
 
 
 def test_pv_is_curtailed_when_exporting_costs_money():
@@ -218,6 +220,53 @@ def test_feed_in_limit_caps_export_and_curtails_the_rest():
     assert result.violations == ()
 
 
+def test_grid_operator_bounds_per_slot_cap_export_and_import_where_given():
+    # a temporary feed-in limit of 1 kW in the first two slots (curtailing 2 kW there), and a
+    # §14a import bound: the battery may not charge more than 2 kW above the 1 kW load in
+    # slot 3, where the price is lowest, so it buys the rest in slot 4 (inf: no bound)
+    site = make_site(
+        [
+            {"id": "h1", "pv": {"peak_kw": 5.0, "tilt_deg": 30, "azimuth_deg": 180}},
+            {"id": "h2", "battery": battery()},
+        ]
+    )
+    inputs = make_inputs(
+        site,
+        6,
+        price=[0.30, 0.30, 0.10, 0.12, 0.40, 0.40],
+        export_price=0.08,
+        load={"h1": 0.0, "h2": 1.0},
+        pv={"h1.pv": [4.0, 4.0, 0.0, 0.0, 0.0, 0.0]},
+    )
+    inputs = dataclasses.replace(
+        inputs,
+        export_limit_kw=np.array([1.0, 1.0, np.inf, np.inf, np.inf, np.inf]),
+        import_limit_kw=np.array([np.inf, np.inf, 3.0, np.inf, np.inf, np.inf]),
+    )
+    result = DispatchOptimizer(site, options=OptimizerOptions(horizon_slots=6)).solve(inputs)
+    exported = result.values[(GRID_ID, "export_kw")]
+    imported = result.values[(GRID_ID, "import_kw")]
+    assert exported[0] <= 1.0 + 1e-7
+    assert exported[1] <= 1.0 + 1e-7
+    assert imported[2] <= 3.0 + 1e-7
+    assert imported[2] == pytest.approx(3.0, abs=1e-6)
+    assert imported[3] > 1.0 + 1e-6  # the rest of the charge comes a slot later
+    assert result.violations == ()
+
+
+def test_a_grid_operator_bound_that_cannot_be_kept_is_reported_as_a_violation():
+    # 1 kW of household load and nothing to cover it: an import bound of 0.4 kW is broken by 0.6
+    site = make_site([{"id": "h1"}])
+    inputs = dataclasses.replace(
+        make_inputs(site, 4, price=0.30, load={"h1": 1.0}),
+        import_limit_kw=np.array([0.4, np.inf, np.inf, np.inf]),
+    )
+    result = DispatchOptimizer(site, options=OptimizerOptions(horizon_slots=4)).solve(inputs)
+    (violation,) = result.violations
+    assert (violation.limit, violation.n_slots) == ("grid_import_limit", 1)
+    assert violation.max_amount == pytest.approx(0.6)
+
+
 def test_negative_price_gets_binaries_and_no_simultaneous_charge_and_discharge():
     # at -0.20 EUR/kWh an LP would charge and discharge at once to burn energy in the losses
     site = make_site(
@@ -234,7 +283,7 @@ def test_negative_price_gets_binaries_and_no_simultaneous_charge_and_discharge()
     optimizer = DispatchOptimizer(site, horizon_slots=4)
     result = optimizer.solve(inputs)
     assert result.stage == "milp"
-    assert result.summary["n_integer_variables"] > 0
+    assert result.summary.n_integer_variables > 0
     outcome = optimizer.last_outcome
     assert outcome is not None
     charge = outcome.col_values[optimizer.backend.columns_of("ch")]
@@ -247,7 +296,7 @@ def test_negative_price_gets_binaries_and_no_simultaneous_charge_and_discharge()
     # with positive prices the same model is an LP again
     again = optimizer.solve(make_inputs(site, 4, price=0.3, load={"h1": 1.0}))
     assert again.stage == "lp"
-    assert again.summary["duals_available"]
+    assert again.summary.duals_available
 
 
 def test_dimming_signal_caps_heat_pump_power():

@@ -80,7 +80,7 @@ def test_initial_soc_below_its_bound_gives_a_plan_and_a_report(small_site):
     [low] = violated(result, "battery_soc_min")
     assert low.first_slot == inputs.index[0]
     assert low.max_amount == pytest.approx(1.0 - 0.2 - 0.475, abs=1e-6)
-    assert result.summary["violations"][0]["limit"] in {
+    assert result.summary.violations[0].limit in {
         "battery_soc_min",
         "initial_soc_outside_bounds",
     }
@@ -144,7 +144,7 @@ def test_dst_day_horizons(small_site, day, slots):
     assert result.status == PlanStatus.OPTIMAL
     assert result.index.equals(index)
     assert len(result.wide()) == slots
-    assert result.summary["n_slots"] == slots
+    assert result.summary.n_slots == slots
     np.testing.assert_allclose(balance_residual(small_site, inputs, result), 0.0, atol=1e-7)
 
 
@@ -175,12 +175,12 @@ def test_solver_failure_without_previous_plan_falls_back_to_rules(small_site, mo
 
     assert result.status == PlanStatus.FALLBACK
     assert result.stage == SolveStage.RULE_BASED
-    assert [(s["stage"], s["outcome"]) for s in result.summary["fallback"]] == [
+    assert [(s.stage, s.outcome) for s in result.summary.fallback] == [
         ("lp", "failed"),
         ("shifted_previous", "failed"),
         ("rule_based", "used"),
     ]
-    assert "injected failure" in result.summary["fallback"][0]["reason"]
+    assert "injected failure" in result.summary.fallback[0].reason
     assert "injected failure" in caplog.text
     assert calls == [False]
     np.testing.assert_allclose(balance_residual(small_site, inputs, result), 0.0, atol=1e-9)
@@ -203,7 +203,7 @@ def test_solver_failure_after_a_good_plan_shifts_the_previous_plan(small_site, m
     shifted = optimizer.solve(following, state)
 
     assert shifted.stage == SolveStage.SHIFTED_PREVIOUS
-    assert "7 of 8 slots" in shifted.summary["fallback"][1]["reason"]
+    assert "7 of 8 slots" in shifted.summary.fallback[1].reason
     np.testing.assert_allclose(
         shifted.values[("h1.battery", "power_kw")][:7],
         good.values[("h1.battery", "power_kw")][1:],
@@ -216,7 +216,7 @@ def test_solver_failure_after_a_good_plan_shifts_the_previous_plan(small_site, m
     # a second failure falls back to the last plan a solver made, now two slots on
     again = optimizer.solve(first.window(2, 8), state)
     assert again.stage == SolveStage.SHIFTED_PREVIOUS
-    assert "6 of 8 slots" in again.summary["fallback"][1]["reason"]
+    assert "6 of 8 slots" in again.summary.fallback[1].reason
     np.testing.assert_allclose(
         again.values[("h1.battery", "power_kw")][:6],
         good.values[("h1.battery", "power_kw")][2:],
@@ -245,7 +245,7 @@ def test_milp_failure_falls_back_to_its_lp_relaxation(small_site, monkeypatch):
     assert calls[-2:] == [False, True]
     assert result.stage == SolveStage.LP_RELAXATION
     assert result.status == PlanStatus.FALLBACK
-    assert result.summary["duals_available"]
+    assert result.summary.duals_available
     # integrality is restored for the next cycle
     assert optimizer.backend.is_mip
 
@@ -257,7 +257,7 @@ def test_time_limit_without_a_solution_is_a_failure_not_a_plan(small_site):
     inputs = make_inputs(small_site, 96, load={"h1": 1.0}, heat={"h1": 1.0})
     result = optimizer.solve(inputs)
     assert result.stage == SolveStage.RULE_BASED
-    assert "Time limit" in result.summary["fallback"][0]["reason"]
+    assert "Time limit" in result.summary.fallback[0].reason
 
 
 def test_rule_based_plan_keeps_device_limits(small_site):
@@ -279,7 +279,7 @@ def test_rule_based_plan_keeps_device_limits(small_site):
     assert np.all((hp == 0) | ((hp >= 0.5 - 1e-9) & (hp <= 2.0 + 1e-9)))
     np.testing.assert_allclose(balance_residual(small_site, inputs, result), 0.0, atol=1e-9)
     assert battery_energy_residual(small_site, {"h1.battery": 0.5}, result) < 1e-9
-    assert result.summary["stage"] == "rule_based"
+    assert result.summary.stage == "rule_based"
     assert GRID_ID in set(result.plan["asset_id"])
 
 
@@ -293,6 +293,6 @@ def test_time_limit_applies_to_each_solve_not_to_the_sum_of_all():
     solves = 0
     while optimizer.backend.highs.getRunTime() < 1.5 and solves < 400:
         result = optimizer.solve(inputs.window(solves % 2, 96))
-        assert result.stage == SolveStage.LP, result.summary["fallback"]
+        assert result.stage == SolveStage.LP, result.summary.fallback
         solves += 1
     assert optimizer.backend.highs.getRunTime() >= 1.5

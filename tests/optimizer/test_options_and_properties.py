@@ -142,13 +142,13 @@ def test_random_inputs_give_plans_that_keep_the_physics(
     state = DispatchState(soc_frac={"h1.battery": soc}, tank_temp_c={"h1.tank": tank_temp})
     result = OPTIMIZERS[on_off].solve(inputs, state)
 
-    assert result.summary["status"] in ("optimal", "feasible")
+    assert result.summary.status in ("optimal", "feasible")
     np.testing.assert_allclose(balance_residual(SITE, inputs, result), 0.0, atol=1e-6)
     assert battery_energy_residual(SITE, {"h1.battery": soc, "flow": 0.5}, result) < 1e-6
     # the plan, priced by the evaluator, is worth exactly what the solver says it is worth (a
     # MILP solution is polished: its continuous part is re-solved with the integers fixed)
-    assert result.summary["cost_breakdown"]["objective_eur"] == pytest.approx(
-        result.summary["objective_eur"], rel=1e-6, abs=1e-5
+    assert result.summary.cost_breakdown["objective_eur"] == pytest.approx(
+        result.summary.objective_eur, rel=1e-6, abs=1e-5
     )
     hp = result.values[("h1.hp", "power_kw")]
     if on_off:

@@ -230,6 +230,6 @@ def test_warm_re_solves_equal_cold_solves(site):
         cold_result = DispatchOptimizer(site, options=options).solve(
             inputs, state, warm.linearisation
         )
-        assert warm_result.summary["objective_eur"] == pytest.approx(
-            cold_result.summary["objective_eur"], rel=1e-7, abs=1e-7
+        assert warm_result.summary.objective_eur == pytest.approx(
+            cold_result.summary.objective_eur, rel=1e-7, abs=1e-7
         )

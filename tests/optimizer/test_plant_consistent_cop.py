@@ -98,11 +98,11 @@ def test_a_small_price_spread_does_not_pay_for_a_warmer_tank() -> None:
 
     assert blind.values[("h1.hp", "heat_kw")][4:].sum() == pytest.approx(0.0, abs=1e-6)
     blind_cost = _cost_in_the_plant(site, inputs, state, blind)
-    assert blind_cost > blind.summary["cost_breakdown"]["import_eur"] + 1e-3
+    assert blind_cost > blind.summary.cost_breakdown["import_eur"] + 1e-3
     consistent_cost = _cost_in_the_plant(site, inputs, state, plant_consistent)
     assert consistent_cost < blind_cost
     # and the plan knows what it costs in the plant
-    assert plant_consistent.summary["cost_breakdown"]["import_eur"] == pytest.approx(
+    assert plant_consistent.summary.cost_breakdown["import_eur"] == pytest.approx(
         consistent_cost, rel=0.01
     )
 
@@ -118,8 +118,8 @@ def test_a_plan_that_stores_heat_pays_the_cop_it_loses() -> None:
 
     temps = result.values[("h1.tank", "temp_end_c")]
     assert temps[:2].max() > 46.0
-    breakdown = result.summary["cost_breakdown"]
-    assert breakdown["objective_eur"] == pytest.approx(result.summary["objective_eur"], abs=1e-6)
+    breakdown = result.summary.cost_breakdown
+    assert breakdown["objective_eur"] == pytest.approx(result.summary.objective_eur, abs=1e-6)
 
     # re-planned a slot later around this plan: the COP of each slot is the plant's at the tank
     # temperature the plan expects at that slot's start

@@ -35,6 +35,13 @@
     });
   });
 
+  // plain form buttons that ask first (approve / reject a plan)
+  document.querySelectorAll("form button[data-confirm]:not([data-api])").forEach(function (button) {
+    button.addEventListener("click", function (event) {
+      if (!window.confirm(button.dataset.confirm)) { event.preventDefault(); }
+    });
+  });
+
   document.querySelectorAll("form.override").forEach(function (form) {
     form.addEventListener("submit", function (event) {
       event.preventDefault();
@@ -46,8 +53,10 @@
       };
       if (body.kind === "setpoint") { body.value = Number(data.get("value")); }
       if (data.get("reason")) { body.reason = data.get("reason"); }
-      const what = body.kind === "setpoint" ? body.value + " kW" : "local mode";
-      if (!window.confirm("Override " + body.asset_id + " with " + what + " for " + body.duration_minutes + " min?")) { return; }
+      // the question comes translated from the page, with {value} and {minutes} to fill in
+      const question = (body.kind === "setpoint" ? form.dataset.confirmSetpoint : form.dataset.confirmLocal)
+        .replace("{value}", String(body.value)).replace("{minutes}", String(body.duration_minutes));
+      if (!window.confirm(question)) { return; }
       callApi("POST", "/api/overrides", body).then(function () { location.reload(); }, showError);
     });
   });

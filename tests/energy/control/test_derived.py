@@ -11,6 +11,7 @@ from test_faults import POLICY, timing
 
 from energy.control.clock import ManualClock
 from energy.control.derived import derive_slot
+from energy.control.history import WEATHER_ASSET, store_history
 from energy.control.runtime import ControlRuntime
 from energy.control.timing import with_device_watchdogs
 from energy.quality import Quality
@@ -18,7 +19,6 @@ from energy.site import Site
 from energy.store import Store
 from energy.store.measurements import read_series
 from energy.store.sites import sync_site
-from forecasting.data import WEATHER_ASSET, store_history
 
 pytestmark = pytest.mark.slow
 

@@ -10,8 +10,10 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from connectors.registermap import load_register_map
+from connectors.registermap import SG_READY_CONTACTS, load_register_map
 from connectors.writer import WriteStatus
 from energy.control.commands import CommandKind, DeviceCommand
 from energy.control.dispatch import Dispatcher, device_writes
@@ -87,8 +89,9 @@ def test_the_plan_slot_is_written_in_each_device_unit(
     assert writer.points("house-06.battery") == {"power_setpoint_kw": pytest.approx(-2.0)}
     assert writer.points("house-01.hp") == {"power_setpoint_w": pytest.approx(2000.0)}
     assert writer.points("house-02.hp") == {"sg_ready_state": 4.0}  # SG Ready: full power
-    # a battery whose plan is plain self-consumption is left to its local mode
-    assert writer.points("house-04.battery") == {"control_mode": 0.0}
+    # a battery whose plan is plain self-consumption is left to its local mode (house 4: the
+    # SunSpec storage map, released through WSetEna)
+    assert writer.points("house-04.battery") == {_release_point(site, "house-04.battery"): 0.0}
     # the EV charger gets the planned charging power as its limit
     assert writer.points("carport-ev") == {"charge_limit_w": pytest.approx(3700.0)}
     # no curtailment planned: PV stays in maximum power point tracking (local)
@@ -263,3 +266,92 @@ def test_an_unchanged_setpoint_held_in_remote_mode_is_renewed_by_the_watchdog_fe
     measure(NOW + dt.timedelta(seconds=80), extra=remote)
     asyncio.run(dispatcher.dispatch_once(NOW + dt.timedelta(seconds=85)))
     assert len([w for w in writer.writes if w[0] == "house-01.battery"]) == setpoints + 2
+
+
+def _writes(site: Site, map_name: str, command: DeviceCommand) -> list[tuple[str, float | bool]]:
+    return [(w.point, w.value) for w in device_writes(site, load_register_map(map_name), command)]
+
+
+def test_vendor_maps_get_their_enable_switch_after_the_setpoint_and_release_through_it(
+    site: Site,
+) -> None:
+    battery = "house-04.battery"
+    charge = DeviceCommand(battery, CommandKind.BATTERY_POWER_KW, 2.0)
+    release = DeviceCommand(battery, CommandKind.RELEASE_TO_LOCAL, None)
+    # SunSpec counts generation positive: charging 2 kW is WSet -2000 W
+    assert _writes(site, "sunspec_battery.yaml", charge) == [("WSet", -2000.0), ("WSetEna", 1.0)]
+    assert _writes(site, "sunspec_battery.yaml", release) == [("WSetEna", 0.0)]
+    assert _writes(site, "sma_storage.yaml", charge) == [
+        ("WCtlComCfg_WSpt", -2000.0),
+        ("WCtlComCfg_WCtlComAct", 802.0),
+    ]
+    assert _writes(site, "sma_storage.yaml", release) == [("WCtlComCfg_WCtlComAct", 803.0)]
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        (1, [("sg_ready_input_1", 0.0), ("sg_ready_input_2", 1.0)]),
+        (2, [("sg_ready_input_2", 0.0), ("sg_ready_input_1", 0.0)]),
+        (3, [("sg_ready_input_2", 0.0), ("sg_ready_input_1", 1.0)]),
+        (4, [("sg_ready_input_1", 1.0), ("sg_ready_input_2", 1.0)]),
+    ],
+)
+def test_sg_ready_contacts_open_before_they_close_then_sg_ready_is_switched_on(
+    site: Site, state: int, expected: list[tuple[str, float]]
+) -> None:
+    command = DeviceCommand("house-02.hp", CommandKind.SG_READY_STATE, float(state))
+    assert _writes(site, "stiebel_isg_heatpump.yaml", command) == [*expected, ("sg_ready_on", 1.0)]
+
+
+def test_an_sg_ready_state_outside_1_to_4_is_refused(site: Site) -> None:
+    command = DeviceCommand("house-02.hp", CommandKind.SG_READY_STATE, 5.0)
+    with pytest.raises(ValueError, match=r"SG Ready state must be 1\.\.4; found 5"):
+        _writes(site, "stiebel_isg_heatpump.yaml", command)
+
+
+@settings(
+    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(start=st.integers(1, 4), target=st.integers(1, 4))
+def test_property_contact_writes_never_pass_through_an_unasked_lock_or_forced_run(
+    site: Site, start: int, target: int
+) -> None:
+    register_map = load_register_map("stiebel_isg_heatpump.yaml")
+    from_contacts = {contacts: state for state, contacts in SG_READY_CONTACTS.items()}
+    closed = dict(
+        zip(("sg_ready_contact_a", "sg_ready_contact_b"), SG_READY_CONTACTS[start], strict=True)
+    )
+    command = DeviceCommand("house-02.hp", CommandKind.SG_READY_STATE, float(target))
+    for write in device_writes(site, register_map, command):
+        quantity = register_map.point(write.point).quantity
+        if quantity not in closed:
+            continue
+        closed[quantity] = bool(write.value)
+        seen = from_contacts[(closed["sg_ready_contact_a"], closed["sg_ready_contact_b"])]
+        assert seen in {start, target, 2, 3}  # normal or recommended on in between
+    assert from_contacts[(closed["sg_ready_contact_a"], closed["sg_ready_contact_b"])] == target
+
+
+@pytest.mark.parametrize(
+    ("now", "alarmed"),
+    [
+        (dt.datetime(2026, 6, 1, 23, 30, tzinfo=dt.UTC), False),  # 01:30 local: asleep
+        (NOW, True),  # 14:05 local in June: an inverter silent at noon is a fault
+    ],
+)
+def test_a_silent_inverter_is_critical_by_day_and_asleep_at_night(
+    store: Store,
+    site: Site,
+    writer: Any,
+    measure: Callable[..., None],
+    now: dt.datetime,
+    alarmed: bool,
+) -> None:
+    measure(now - dt.timedelta(seconds=5), quality={"house-01.pv": Quality.STALE})
+    _, report = _dispatch(site, store, writer, now)
+    assert "house-01.pv" in report.stale  # never controlled while silent, either way
+    alarms = _alarms(store, site)
+    assert (("stale_input", "house-01.pv") in alarms) is alarmed
+    if alarmed:
+        assert alarms[("stale_input", "house-01.pv")]["severity"] == "critical"

@@ -1,5 +1,6 @@
 """Housekeeping: plans past their horizon expire; old measurements, write records and job runs
-are deleted after retention_days; the audit log is kept."""
+are deleted after retention_days, stored weather forecasts after weather.retention_days; the
+audit log is kept."""
 
 from __future__ import annotations
 
@@ -15,9 +16,12 @@ from energy.control.runtime import ControlRuntime
 from energy.site import Site
 from energy.store import Store
 from energy.store.audit import read_audit
+from energy.store.forecasts import write_forecasts
 from energy.store.plans import PlanState, get_plan, save_plan
-from energy.store.schema import audit_log, measurements, setpoint_writes
+from energy.store.schema import audit_log, forecasts, measurements, setpoint_writes
 from energy.store.setpoints import SetpointWriteRecord, record_setpoint_write
+from energy.store.types import to_utc_datetime
+from energy.store.weather import write_weather_forecast
 
 NOW = dt.datetime(2027, 6, 1, 12, 0, tzinfo=dt.UTC)
 
@@ -87,3 +91,45 @@ def test_housekeeping_expires_plans_and_applies_retention(
     assert _count(store, setpoint_writes) == writes_before  # the write log is kept, like the audit
     assert _count(store, audit_log) > audit_before  # append-only: nothing deleted
     assert [e for e in read_audit(store) if e["action"] == "plan.expire"]
+
+
+def test_housekeeping_prunes_stored_weather_forecasts_past_their_retention(
+    store: Store, site: Site
+) -> None:
+    days = site.config.weather.retention_days
+    grid = pd.date_range(NOW, periods=4, freq="15min")
+    frame = pd.DataFrame({"temp_outdoor_c": [1.0, 2.0, 3.0, 4.0]}, index=grid)
+    old_issue = NOW - dt.timedelta(days=days, minutes=1)
+    kept_issue = NOW - dt.timedelta(days=days - 1)
+    write_weather_forecast(store, site.id, "bright-sky", old_issue, frame)
+    write_weather_forecast(store, site.id, "bright-sky", kept_issue, frame)
+    write_weather_forecast(store, "another-site", "bright-sky", old_issue, frame)
+    other_target = pd.DataFrame(
+        {
+            "target": ["house-01:load_kw"],
+            "model_version": ["m"],
+            "issue_time": [pd.Timestamp(old_issue)],
+            "valid_time": [pd.Timestamp(NOW)],
+            "quantile": [0.5],
+            "value": [1.0],
+        }
+    )
+    write_forecasts(store, other_target)
+    rt = ControlRuntime(site, store, clock=ManualClock(NOW), instance="hk")
+
+    async def scenario() -> str:
+        await rt.lease_job()
+        outcome = await rt.housekeeping_job()
+        await rt.poller.close()
+        return outcome.detail
+
+    detail = asyncio.run(scenario())
+    assert "weather forecasts issued before" in detail
+    assert detail.endswith(": 4")
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(forecasts.c.target, forecasts.c.issue_time)).all()
+    issues = {(target.split(":")[0], to_utc_datetime(issue)) for target, issue in rows}
+    assert (site.id, kept_issue) in issues
+    assert (site.id, old_issue) not in issues
+    assert ("another-site", old_issue) in issues  # another site's forecasts are its own
+    assert ("house-01", old_issue) in issues  # demand forecasts are not weather

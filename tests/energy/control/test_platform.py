@@ -19,7 +19,8 @@ from energy.store import Store
 from energy.store.audit import read_audit
 from energy.store.leases import lease_holder
 from energy.store.schema import setpoint_writes
-from energy.store.users import authenticate, list_users
+from energy.store.users import authenticate, create_token, list_users
+from tests.energy.web.web_support import scrape
 
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 
@@ -72,13 +73,31 @@ def test_the_platform_runs_accelerated_and_stops_cleanly(
             if any("is running" in line for line in lines):
                 break
         await asyncio.sleep(4.0)  # a few simulated minutes: hold, plan, dispatch
+        token, _ = create_token(store, "admin", "prometheus", "test", dt.datetime.now(dt.UTC))
         async with httpx.AsyncClient() as client:
             health = await client.get(f"http://127.0.0.1:{port}/health")
+            metrics.append(
+                await client.get(
+                    f"http://127.0.0.1:{port}/metrics",
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+            )
         stop.set()
         await asyncio.wait_for(task, 60)
         return health.status_code
 
+    metrics: list[httpx.Response] = []
     assert asyncio.run(scenario()) == 200
+    assert metrics[0].status_code == 200
+    samples = scrape(metrics[0].text)
+    assert samples[("kv_store_up", ())] == 1.0
+    assert samples[("kv_devices", (("state", "up"),))] > 0  # the simulated district answers
+    for job in ("poll", "dispatch"):
+        runs = samples[("kv_job_duration_seconds_count", (("job", job), ("outcome", "ok")))]
+        assert runs >= 1
+        assert samples[("kv_job_last_outcome", (("job", job), ("outcome", "ok")))] == 1.0
+        assert samples[("kv_job_last_duration_seconds", (("job", job),))] >= 0.0
+    assert ("kv_job_last_run_age_seconds", (("job", "plan"),)) in samples
     where = "\n".join(lines)
     assert f"http://127.0.0.1:{port}/status" in where
     assert "first account: admin /" in where

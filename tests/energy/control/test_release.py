@@ -146,8 +146,8 @@ def test_apply_release_policy_decides_against_the_active_plan_with_audit(
     activate_plan(store, first.id, NOW)
     limit = site.config.control.release.max_change_kw
     small = _save(store, site, _values(10.0 + limit / 2))
-    large = _save(store, site, _values(10.0 + limit * 2))
     assert apply_release_policy(store, site, small, NOW).approve
+    large = _save(store, site, _values(10.0 + limit * 2))
     assert not apply_release_policy(store, site, large, NOW).approve
     approved = get_plan(store, small.id)
     assert approved.state is PlanState.APPROVED

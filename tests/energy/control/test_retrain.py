@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from energy.control.history import WEATHER_ASSET
 from energy.control.planner import (
     BOOTSTRAP_MODEL_VERSION,
     LivePlanner,
@@ -18,6 +19,7 @@ from energy.control.planner import (
 from energy.control.planning import PlanningCycle, PlanningInputError
 from energy.control.retrain import retrain_forecaster
 from energy.control.state import KEY_QUANTITY
+from energy.physics.profiles import district_profiles
 from energy.physics.weather_feed import TryWeatherFeed
 from energy.quality import Quality
 from energy.site import Site
@@ -26,7 +28,6 @@ from energy.store.alarms import list_alarms
 from energy.store.forecasts import list_models, read_latest_forecast
 from energy.store.measurements import write_measurements
 from energy.timegrid import SLOT
-from forecasting.data import WEATHER_ASSET, simulated_history
 from optimizer import DispatchInputs, DispatchOptimizer
 
 NOW = dt.datetime(2026, 5, 29, 10, 5, tzinfo=dt.UTC)
@@ -35,7 +36,7 @@ HORIZON = 8
 
 def _store_history(store: Store, site: Site, start: dt.datetime, end: dt.datetime) -> None:
     """The simulated district's targets and weather as measurements, in the store convention."""
-    wide = simulated_history(site, start, end, seed=3)
+    wide = district_profiles(site, start, end, seed=3)
     rows = []
     for column in wide.columns:
         if ":" in column:
@@ -118,7 +119,7 @@ def test_a_retrained_service_is_registered_and_used_by_the_planner(
     raw = raw[raw["quantile"] == 0.5].set_index("valid_time")["value"]
     in_force = read_latest_forecast(store, target, NOW)
     in_force = in_force[in_force["quantile"] == 0.5].set_index("valid_time")["value"]
-    measured = simulated_history(site, slot, slot + SLOT, seed=3)[target].iloc[0]
+    measured = district_profiles(site, slot, slot + SLOT, seed=3)[target].iloc[0]
     correction = nowcast.corrections[target]
     expected = correction.apply(
         raw.loc[slot + SLOT :].to_numpy(), np.array([measured - in_force.loc[slot]])

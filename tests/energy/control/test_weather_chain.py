@@ -17,7 +17,7 @@ from energy.control.planner import LivePlanner, ProfileForecaster
 from energy.control.planning import PlanningCycle
 from energy.control.weather import ALARM_CODE, WeatherChain
 from energy.physics.weather_feed import ClimatologyFeed
-from energy.site import Site
+from energy.site import AssetKind, Site
 from energy.store import Store
 from energy.store.alarms import list_alarms
 from energy.store.weather import read_stored_weather
@@ -153,3 +153,12 @@ def test_the_plan_is_made_with_the_replayed_weather(
     assert np.allclose(cycle.last_inputs.temp_outdoor_c, expected["temp_outdoor_c"])
     assert outcome.plan.summary["weather"]["step"] == "live"
     assert outcome.plan.summary["weather"]["source"] == "bright-sky"
+    # the plan carries its comparison with local control over the same inputs
+    comparison = outcome.plan.summary["local_control"]
+    assert comparison["plan"]["objective_eur"] == pytest.approx(outcome.plan.objective_eur)
+    assert comparison["saving_eur"] == pytest.approx(
+        comparison["local"]["objective_eur"] - comparison["plan"]["objective_eur"]
+    )
+    # the optimizer does no worse than the rules (within its MIP gap)
+    assert comparison["saving_eur"] >= -0.01 * abs(comparison["local"]["objective_eur"]) - 1e-6
+    assert set(comparison["assets"]) >= {a.id for a in site.of_kind(AssetKind.BATTERY)}

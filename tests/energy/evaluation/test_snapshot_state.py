@@ -16,12 +16,12 @@ def test_dispatch_state_from_a_simulator_snapshot(site: Site) -> None:
     sim = DistrictSimulator(site, SLOT0)
     sim.advance(900)
     snapshot = sim.snapshot()
-    state = dispatch_state_from_snapshot(
-        snapshot, hp_minutes_in_state={"house-01.hp": 15.0}, peak_import_kw=3.0
-    )
+    state = dispatch_state_from_snapshot(snapshot, peak_import_kw=3.0)
     assert state.soc_frac == {a: r.soc_frac for a, r in snapshot.batteries.items()}
     assert state.tank_temp_c == {a: r.temp_c for a, r in snapshot.tanks.items()}
     assert state.hp_on == {a: r.on for a, r in snapshot.heat_pumps.items()}
-    assert state.hp_minutes_in_state == {"house-01.hp": 15.0}
+    assert state.hp_minutes_in_state == {
+        a: r.minutes_in_state for a, r in snapshot.heat_pumps.items()
+    }
     assert state.peak_import_kw == 3.0
     state.check(Plant.from_site(site))

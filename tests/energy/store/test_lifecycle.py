@@ -4,6 +4,7 @@ import datetime as dt
 
 import pandas as pd
 import pytest
+from sqlalchemy import update
 
 from energy.store import Store
 from energy.store.alarms import Severity, acknowledge_alarm, clear_alarm, list_alarms, raise_alarm
@@ -30,6 +31,7 @@ from energy.store.plans import (
     read_plan_values,
     save_plan,
 )
+from energy.store.schema import plans
 
 SITE = "klimaviertel-sodingen"
 T0 = dt.datetime(2026, 10, 24, 22, 0, tzinfo=dt.UTC)
@@ -69,10 +71,11 @@ def test_versions_increase_and_values_round_trip(store: Store) -> None:
 
 
 def test_lifecycle_proposed_approved_active_superseded(store: Store) -> None:
-    first, second = _plan(store), _plan(store, offset_kw=0.5)
+    first = _plan(store)
     decide_plan(store, first.id, approve=True, actor="olga", now=T0)
     activate_plan(store, first.id, now=T0)
     assert active_plan(store, SITE, T0).id == first.id
+    second = _plan(store, offset_kw=0.5)
     decide_plan(store, second.id, approve=True, actor="olga", now=T0)
     activate_plan(store, second.id, now=T0)
     assert active_plan(store, SITE, T0).id == second.id
@@ -80,6 +83,32 @@ def test_lifecycle_proposed_approved_active_superseded(store: Store) -> None:
     actions = [e["action"] for e in read_audit(store, text="plan:")]
     assert actions.count("plan.approve") == 2
     assert "plan.supersede" in actions
+
+
+def test_a_newer_proposal_supersedes_the_undecided_one_which_can_no_longer_be_approved(
+    store: Store,
+) -> None:
+    older = _plan(store)
+    newer = _plan(store, offset_kw=0.5)
+    assert _state(store, older.id) is PlanState.SUPERSEDED
+    assert _state(store, newer.id) is PlanState.PROPOSED
+    with pytest.raises(PlanTransitionError, match="superseded"):
+        decide_plan(store, older.id, approve=True, actor="olga", now=T0)
+    supersede = [e for e in read_audit(store, text="plan:") if e["action"] == "plan.supersede"]
+    assert supersede[0]["target"] == f"plan:{older.id}"
+    assert supersede[0]["detail"] == {"by_plan": newer.id}
+
+
+def test_a_plan_older_than_the_running_one_cannot_be_approved(store: Store) -> None:
+    """Plans stored before proposals were superseded: approving the older one is refused."""
+    older, newer = _plan(store), _plan(store, offset_kw=0.5)
+    with store.engine.begin() as conn:  # the state such a store may hold
+        conn.execute(update(plans).where(plans.c.id == older.id).values(state="proposed"))
+    decide_plan(store, newer.id, approve=True, actor="olga", now=T0)
+    activate_plan(store, newer.id, now=T0)
+    with pytest.raises(PlanTransitionError, match="older than plan"):
+        decide_plan(store, older.id, approve=True, actor="olga", now=T0)
+    decide_plan(store, older.id, approve=False, actor="olga", now=T0)  # rejecting is fine
 
 
 def _state(store: Store, plan_id: int) -> PlanState:

@@ -19,7 +19,8 @@ from energy.store import Store
 from energy.store.measurements import write_measurements
 from energy.store.plans import activate_plan, decide_plan, save_plan
 from energy.timegrid import local_day_bounds, local_day_slots
-from energy.web.localtime import format_local, local_labels
+from energy.web.i18n import language_scope
+from energy.web.localtime import format_local, local_detail, local_labels
 from energy.web.plan_charts import axis_ticks
 from energy.web.plan_view import build_plan_view, change_unit
 
@@ -148,8 +149,8 @@ def test_plan_page_shows_charts_costs_violations_and_diff(web: Web) -> None:
     assert {"prices", "grid", "battery-power", "battery-soc", "hp-power", "tank-temp", "pv"} <= set(
         figures
     )
-    battery_traces = {t["name"]: t for t in figures["battery-power"]["data"]}
-    measured_trace = battery_traces["house-01.battery measured"]
+    battery_traces = {(t["legendgroup"], t["name"]): t for t in figures["battery-power"]["data"]}
+    measured_trace = battery_traces[("Haus 1", "measured")]
     assert measured_trace["x"] == [
         "24.11.2026 06:00 +01:00",
         "24.11.2026 06:15 +01:00",
@@ -157,6 +158,12 @@ def test_plan_page_shows_charts_costs_violations_and_diff(web: Web) -> None:
         "24.11.2026 06:45 +01:00",
     ]
     assert measured_trace["y"] == [1.0, 4.0, 7.0, 9.5]  # slot means of good values only
+    # every category in time order: the measured series (starting before the plan's first
+    # labelled slot shown by another trace) is drawn where it belongs, not at the far right
+    axis = figures["battery-soc"]["layout"]["xaxis"]
+    assert axis["categoryorder"] == "array"
+    assert axis["categoryarray"][0] == "24.11.2026 06:00 +01:00"
+    assert axis["categoryarray"][-1] == "24.11.2026 09:00 +01:00"  # the horizon's end
     grid_names = [t["name"] for t in figures["grid"]["data"]]
     limit = web.site.config.grid.import_limit_kw
     assert f"import limit {limit:g} kW" in grid_names
@@ -244,21 +251,26 @@ def test_plan_in_the_optimizer_layout(site: Site, sqlite_store: Store) -> None:
             ],
         },
     )
-    view = build_plan_view(site, sqlite_store, plan, now=NOW)
+    with language_scope("en"):
+        view = build_plan_view(site, sqlite_store, plan, now=NOW)
     figures = {c.id: json.loads(c.figure) for c in view.charts}
     soc = figures["battery-soc"]["data"][0]
     assert soc["x"][0] == "24.11.2026 07:15 +01:00"
     assert soc["x"][-1] == "24.11.2026 08:00 +01:00"  # the horizon's end
     assert soc["y"] == pytest.approx([50.0, 60.0, 70.0, 80.0])
     assert figures["tank-temp"]["data"][0]["y"] == [50.0, 51.0, 52.0, 53.0]
-    assert figures["pv"]["data"][0]["name"] == "house-01.pv plan"
+    assert (figures["pv"]["data"][0]["legendgroup"], figures["pv"]["data"][0]["name"]) == (
+        "Haus 1",
+        "plan",
+    )
     prices = {t["name"]: t for t in figures["prices"]["data"]}
     assert len(prices["import price"]["y"]) == 4
     assert prices["export price"]["y"] == [site.config.tariff.feed_in_eur_per_kwh] * 4
+    # labels instead of identifiers
     assert view.cost_breakdown == [
-        ("import_eur", 4.0, "EUR"),
-        ("import_kwh", 20.0, "kWh"),
-        ("peak_import_kw", 5.0, "kW"),
+        ("Grid import", 4.0, "EUR"),
+        ("Grid import energy", 20.0, "kWh"),
+        ("Peak import power", 5.0, "kW"),
     ]
     assert view.cost_total_eur == 3.25
     details = dict(view.details)
@@ -298,3 +310,11 @@ def test_audit_page_search_filters(sweb: Web) -> None:
     assert "plan.reject" in table
     assert "plan.propose" not in table
     assert "24.11.2026 07:00:00 +01:00" in table
+
+
+def test_audit_details_show_local_times_not_utc_stamps() -> None:
+    tz = ZoneInfo("Europe/Berlin")
+    detail = {"asset_id": "house-01.battery", "expires_at": "2026-11-24T07:00:00.123456+00:00"}
+    text = local_detail(detail, tz)
+    assert text == "asset_id: house-01.battery; expires_at: 24.11.2026 08:00:00 +01:00"
+    assert local_detail({"value": 1.5, "ids": [1, 2]}, tz) == "value: 1.5; ids: [1, 2]"

@@ -14,11 +14,12 @@ from energy.store.controls import OverrideKind, add_override
 from energy.store.users import Role, create_token, create_user
 from energy.web.auth import ROLE_PERMISSIONS, Permission
 
-READ, CONTROL, ANALYSIS, ADMIN = (
+READ, CONTROL, ANALYSIS, ADMIN, GRID_LIMITS = (
     Permission.READ,
     Permission.CONTROL,
     Permission.ANALYSIS,
     Permission.ADMIN,
+    Permission.GRID_LIMITS,
 )
 
 # (method, route path, permission, concrete path, JSON body)
@@ -61,6 +62,21 @@ MATRIX: list[tuple[str, str, Permission, str, dict[str, Any] | None]] = [
         "/api/overrides/{override_id}/cancel",
         CONTROL,
         "/api/overrides/{override}/cancel",
+        None,
+    ),
+    ("GET", "/api/grid-limits", GRID_LIMITS, "/api/grid-limits", None),
+    (
+        "POST",
+        "/api/grid-limits",
+        GRID_LIMITS,
+        "/api/grid-limits",
+        {"kind": "dimming", "limit_kw": 10.0, "duration_minutes": 30},
+    ),
+    (
+        "POST",
+        "/api/grid-limits/{limit_id}/lift",
+        GRID_LIMITS,
+        "/api/grid-limits/1/lift",
         None,
     ),
     ("GET", "/api/modes", READ, "/api/modes", None),

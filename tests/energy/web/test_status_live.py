@@ -119,7 +119,7 @@ def test_a_healthy_district_is_green_and_a_device_down_is_one_red_incident(
                 assert pv["level"] in ("ok", "info")
                 page = await client.get("/status")
                 assert page.status_code == 200
-                assert "Duration [s, wall clock]" in page.text
+                assert "Dauer [s, Echtzeit]" in page.text  # German: no Accept-Language sent
 
                 district.set_faults(DOWN, DeviceFaults(no_response_probability=1.0))
                 deadline = loop.time() + HUNG_S

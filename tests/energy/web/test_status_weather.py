@@ -10,6 +10,7 @@ import pytest
 from energy.site import Site
 from energy.store import Store
 from energy.store.plans import save_plan
+from energy.web.i18n import language_scope
 from energy.web.status_view import Level, _weather_light
 
 NOW = dt.datetime(2026, 12, 5, 6, 0, tzinfo=dt.UTC)
@@ -55,6 +56,7 @@ def test_the_light_names_the_step_the_weather_came_from(
         site,
         {"step": step, "source": "bright-sky", "issue_time": NOW.isoformat(), "reason": reason},
     )
-    light = _weather_light(sqlite_store, site)
+    with language_scope("en"):
+        light = _weather_light(sqlite_store, site)
     assert light.level is level
     assert words in light.text

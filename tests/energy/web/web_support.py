@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pandas as pd
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from energy.site import AssetKind, Site
 from energy.store import Store
@@ -118,7 +119,9 @@ def build_web(site: Site, store: Store, clock: Clock | None = None) -> Web:
     clock = clock or Clock(NOW)
     tokens = seed_users(store)
     app = create_app(site, store, WebSettings(secret_key=SECRET, clock=clock, wall_clock=clock))
-    return Web(site, store, clock, app, TestClient(app, follow_redirects=False), tokens)
+    # the tests read English texts; German is tested by name (test_i18n.py)
+    client = TestClient(app, follow_redirects=False, headers={"Accept-Language": "en"})
+    return Web(site, store, clock, app, client, tokens)
 
 
 def login(client: TestClient, name: str, password: str = PASSWORD) -> str:
@@ -135,3 +138,12 @@ def login(client: TestClient, name: str, password: str = PASSWORD) -> str:
     csrf = re.search(r'<meta name="csrf-token" content="([^"]+)"', status.text)
     assert csrf is not None
     return csrf.group(1)
+
+
+def scrape(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of an exposition text by (name, sorted labels)."""
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }

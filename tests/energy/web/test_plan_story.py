@@ -1,0 +1,113 @@
+"""The plan in words: computed from the plan's values and its comparison with local control."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+from web_support import NOW, Web, login, make_plan
+
+from energy.site import Site
+from energy.web.api_docs import operations
+from energy.web.i18n import language_scope
+from energy.web.plan_story import plan_story
+
+
+def _values(site: Site, rows: list[tuple[str, str, int, float]]) -> pd.DataFrame:
+    times = pd.date_range(NOW, periods=8, freq="15min", tz="UTC")
+    return pd.DataFrame(
+        [(a, q, times[i], v) for a, q, i, v in rows],
+        columns=["asset_id", "quantity", "slot_start", "value"],
+    )
+
+
+def test_a_battery_charging_cheaply_and_discharging_dearly_is_told_with_its_value(
+    site: Site,
+) -> None:
+    prices = [0.10] * 4 + [0.40] * 4
+    power = [4.0, 4.0, 0.0, 0.0, -2.0, -2.0, -2.0, -2.0]
+    rows = [("grid", "price_import_eur_per_kwh", i, p) for i, p in enumerate(prices)]
+    rows += [("grid", "import_kw", i, 10.0) for i in range(8)]
+    rows += [("grid", "export_kw", i, 0.0) for i in range(8)]
+    rows += [("house-01.battery", "power_kw", i, p) for i, p in enumerate(power)]
+    summary = {
+        "local_control": {
+            "saving_eur": 0.5,
+            "plan": {"objective_eur": 2.0},
+            "local": {"objective_eur": 2.5},
+            "assets": {"house-01.battery": {"saving_eur": 0.5, "shifted_kwh": 4.0}},
+        }
+    }
+    with language_scope("de"):
+        story = plan_story(site, _values(site, rows), summary, 2.0)
+    assert "spart 0,50 €" in story.headline
+    assert "2,00 €" in story.headline
+    assert "2,50 €" in story.headline
+    battery = next(d for d in story.devices if d.asset_id == "house-01.battery")
+    assert battery.label == "Haus 1 · Batterie"
+    # 2 slots x 4 kW x 0.25 h = 2 kWh at 0.10; 4 slots x 2 kW x 0.25 h = 2 kWh at 0.40
+    assert "lädt 2,0 kWh 07:00–07:30 zu im Mittel 0,10 €/kWh" in battery.text
+    assert "entlädt 2,0 kWh 08:00–09:00" in battery.text
+    assert "0,40 €/kWh" in battery.text
+    assert battery.saving_eur == 0.5
+    assert any("am günstigsten" in s for s in story.sentences)
+
+
+def test_a_plan_dearer_than_local_control_says_so_and_an_old_plan_says_it_has_no_comparison(
+    site: Site,
+) -> None:
+    rows = [("grid", "import_kw", i, 1.0) for i in range(8)]
+    dearer = {
+        "local_control": {
+            "saving_eur": -1.0,
+            "plan": {"objective_eur": 3.0},
+            "local": {"objective_eur": 2.0},
+        }
+    }
+    with language_scope("en"):
+        assert "EUR 1.00 more than" in plan_story(site, _values(site, rows), dearer, 2.0).headline
+        assert "no comparison" in plan_story(site, _values(site, rows), {}, 2.0).headline
+
+
+def test_the_plan_page_shows_the_explanation_and_the_device_table(web: Web) -> None:
+    summary = {
+        "local_control": {
+            "saving_eur": 3.2,
+            "plan": {"objective_eur": 12.5},
+            "local": {"objective_eur": 15.7},
+            "assets": {"house-01.battery": {"saving_eur": 1.1, "shifted_kwh": 4.0}},
+        }
+    }
+    plan = make_plan(web.site, web.store, start=NOW + dt.timedelta(hours=1), summary=summary)
+    login(web.client, "operator")
+    page = web.client.get(f"/plans/{plan.id}").text
+    assert "The plan saves EUR 3.20." in page
+    assert "House 1 · Battery" not in page  # the house keeps its configured name
+    assert "Haus 1 · Battery" in page
+    assert 'data-confirm="Approve plan' in page
+
+
+def test_the_api_documentation_lists_every_operation_and_loads_nothing_from_outside(
+    web: Web,
+) -> None:
+    login(web.client, "viewer")
+    page = web.client.get("/api/docs").text
+    document = web.app.openapi()
+    listed = operations(document)
+    assert len(listed) == sum(
+        1
+        for item in document["paths"].values()
+        for method in item
+        if method in ("get", "post", "put", "patch", "delete")
+    )
+    for operation in listed:
+        assert f"<code>{operation.path}</code>" in page
+    assert "http://" not in page
+    assert "https://" not in page
+    assert "<script src=" not in page.replace('<script src="/static/app.js">', "")
+
+
+def test_the_api_documentation_page_sends_a_stranger_to_the_login(web: Web) -> None:
+    response = web.client.get("/api/docs")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=/api/docs"
