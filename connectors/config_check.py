@@ -109,6 +109,8 @@ def _needs(asset: Asset) -> list[Need]:
         return [_reads("tank_temp_c"), command, _RELEASE]
     if asset.kind is AssetKind.PV:
         return [_reads("power_kw"), _writes("limit_pct", "limit_enabled"), _REVERSION]
+    if asset.kind is AssetKind.EV_CHARGER:
+        return [_reads("need_kwh"), _writes("setpoint_kw"), _RELEASE, _REVERSION]
     if asset.kind in (AssetKind.METER, AssetKind.GRID_METER):
         return [_reads("power_kw")]
     return []

@@ -37,11 +37,13 @@ __all__ = [
     "DEFAULT_SITE_CONFIG",
     "MIN_POWER_PER_DEVICE_KW",
     "BatteryConfig",
+    "ChargingSession",
     "ConfigIssue",
     "ControlBoxConfig",
     "ControlBoxContact",
     "ControlConfig",
     "DeviceEndpoint",
+    "EVChargerConfig",
     "GridConfig",
     "GridSignalsConfig",
     "HeatPumpConfig",
@@ -239,6 +241,9 @@ class BatteryConfig(_Model):
 class HouseConfig(_Model):
     id: AssetId
     name: str
+    supply_concept: str = Field(
+        "", max_length=80, description="the house's supply concept, for comparisons and operators"
+    )
     annual_electricity_kwh: PositiveFloat
     annual_space_heat_kwh: NonNegativeFloat
     annual_hot_water_kwh: NonNegativeFloat
@@ -261,6 +266,124 @@ class HouseConfig(_Model):
 class CommunityBatteryConfig(BatteryConfig):
     id: AssetId
     name: str
+
+
+def _minute_of_day(value: dt.time) -> int:
+    return value.hour * 60 + value.minute
+
+
+class ChargingSession(_Model):
+    """A recurring charging session: on each listed weekday the car is plugged in at arrive_local
+    and leaves at depart_local (the next day when that is not later), and by then it must have
+    received energy_kwh (into its battery). Local wall-clock times on quarter hours."""
+
+    #: 0 = Monday .. 6 = Sunday, the day of arrival, in the site's time zone
+    weekdays: list[Annotated[int, Field(ge=0, le=6)]] = Field(min_length=1)
+    arrive_local: dt.time
+    depart_local: dt.time
+    energy_kwh: PositiveFloat
+
+    @field_validator("arrive_local", "depart_local")
+    @classmethod
+    def _on_a_slot(cls, value: dt.time) -> dt.time:
+        if value.minute % 15 or value.second or value.microsecond:
+            raise ValueError(f"expected a quarter-hour time (18:00, 18:15); found {value}")
+        return value
+
+    @field_validator("arrive_local")
+    @classmethod
+    def _arrival_clear_of_the_clock_change(cls, value: dt.time) -> dt.time:
+        # the clocks change between 02:00 and 03:00 local: a slot starting then happens twice
+        # or not at all on those nights
+        if 120 <= _minute_of_day(value) < 180:
+            raise ValueError(
+                f"expected a time outside 02:00-03:00 local, when the clocks change; found {value}"
+            )
+        return value
+
+    @field_validator("depart_local")
+    @classmethod
+    def _departure_clear_of_the_clock_change(cls, value: dt.time) -> dt.time:
+        # a departure is due at the end of the slot before it: that slot must exist every night
+        if 120 < _minute_of_day(value) <= 180:
+            raise ValueError(
+                "expected a time outside 02:15-03:00 local (the slot before it falls into the "
+                f"clock change); found {value}"
+            )
+        return value
+
+    @property
+    def duration_minutes(self) -> int:
+        """Plugged-in time; a departure not later than the arrival is on the next day."""
+        minutes = _minute_of_day(self.depart_local) - _minute_of_day(self.arrive_local)
+        return minutes if minutes > 0 else minutes + 24 * 60
+
+    def intervals_minute_of_week(self) -> list[tuple[int, int]]:
+        """[arrival, departure) per weekday, in minutes since Monday 00:00 local (the end may
+        pass the week's end: it wraps to Monday)."""
+        start = _minute_of_day(self.arrive_local)
+        return [
+            (day * 1440 + start, day * 1440 + start + self.duration_minutes)
+            for day in sorted(set(self.weekdays))
+        ]
+
+
+class EVChargerConfig(_Model):
+    """An EV charger (wallbox) as a controllable load: while a car is plugged in, the platform
+    sets its charging power between 0 and charge_max_kw, and each session's energy must be in
+    the car by its departure. Without a valid setpoint the charger charges at full power from
+    arrival until the session's energy is in (what a wallbox does on its own).
+
+    Grid side (AC) power is what the platform sets and meters; the car's battery receives
+    charging_efficiency_frac of it. A session's energy that has not arrived by the departure
+    is short (penalised in plans by unmet_penalty_eur_per_kwh, counted in evaluations) and is
+    still needed at the next arrival (the car came back emptier)."""
+
+    id: AssetId
+    name: str
+    location: str = Field("", description="where the charger stands, for operators")
+    charge_max_kw: PositiveFloat
+    charging_efficiency_frac: Annotated[float, Field(gt=0, le=1)] = 0.92
+    vehicle_capacity_kwh: PositiveFloat = Field(
+        description="usable battery of the car; no session (with what is left over) needs more"
+    )
+    unmet_penalty_eur_per_kwh: NonNegativeFloat = Field(
+        1.0,
+        description="plan penalty per kWh not in the car at departure (a blend objective adds "
+        "the import weight of that kWh)",
+    )
+    sessions: list[ChargingSession] = Field(min_length=1)
+    device: DeviceEndpoint | None = None
+
+    @model_validator(mode="after")
+    def _sessions_fit(self) -> EVChargerConfig:
+        week = 7 * 1440
+        spans: list[tuple[int, int, int]] = []
+        for k, session in enumerate(self.sessions):
+            if session.energy_kwh > self.vehicle_capacity_kwh:
+                raise ValueError(
+                    f"sessions[{k}].energy_kwh: expected at most vehicle_capacity_kwh "
+                    f"({self.vehicle_capacity_kwh}); found {session.energy_kwh}"
+                )
+            reachable_kwh = (
+                self.charge_max_kw * self.charging_efficiency_frac * session.duration_minutes / 60.0
+            )
+            if session.energy_kwh > reachable_kwh:
+                raise ValueError(
+                    f"sessions[{k}].energy_kwh: expected at most {reachable_kwh:.1f} kWh (full "
+                    f"power over the {session.duration_minutes} plugged-in minutes); found "
+                    f"{session.energy_kwh}"
+                )
+            spans += [(a, b, k) for a, b in session.intervals_minute_of_week()]
+        spans.sort()
+        wrapped = [(a + week, b + week, k) for a, b, k in spans[:1]]
+        for (_, end, k1), (start, _, k2) in zip(spans, spans[1:] + wrapped, strict=False):
+            if start < end:
+                raise ValueError(
+                    f"sessions[{k1}] and sessions[{k2}] overlap: expected one car at a time; "
+                    f"found a session starting before the previous one departs"
+                )
+        return self
 
 
 class GridConfig(_Model):
@@ -409,10 +532,38 @@ class TariffConfig(_Model):
 
 
 class ObjectiveConfig(_Model):
+    """What the plan minimises. cost (the default: EUR), grid_import (kWh imported: the most
+    self-sufficiency the plant allows), co2, or blend: cost_weight x EUR +
+    grid_import_weight_per_kwh x kWh imported + co2_weight_per_kg x kg. The cost/autarky blend is
+    kind blend with a grid_import_weight_per_kwh: every kWh imported counts that many euros more
+    than it costs (0 = pure cost). Every plan and evaluation reports its self-sufficiency and
+    self-consumption whatever the objective."""
+
     kind: Literal["cost", "grid_import", "co2", "blend"] = "cost"
     cost_weight: NonNegativeFloat = 1.0
     grid_import_weight_per_kwh: NonNegativeFloat = 0.0
     co2_weight_per_kg: NonNegativeFloat = 0.0
+
+    @model_validator(mode="after")
+    def _weights_belong_to_blend(self) -> ObjectiveConfig:
+        if self.kind != "blend":
+            weighted = [
+                name
+                for name, value in (
+                    ("cost_weight", self.cost_weight != 1.0),
+                    ("grid_import_weight_per_kwh", self.grid_import_weight_per_kwh != 0.0),
+                    ("co2_weight_per_kg", self.co2_weight_per_kg != 0.0),
+                )
+                if value
+            ]
+            if weighted:
+                raise ValueError(
+                    f"{', '.join(weighted)}: weights apply only with kind 'blend'; found kind "
+                    f"{self.kind!r}"
+                )
+        elif self.cost_weight + self.grid_import_weight_per_kwh + self.co2_weight_per_kg <= 0:
+            raise ValueError("kind 'blend' needs at least one positive weight; found all zero")
+        return self
 
 
 class LocationConfig(_Model):
@@ -672,6 +823,7 @@ class SiteConfig(_Model):
     prices: PricesConfig = PricesConfig()
     houses: list[HouseConfig] = Field(min_length=1)
     community_batteries: list[CommunityBatteryConfig] = Field(default_factory=list)
+    ev_chargers: list[EVChargerConfig] = Field(default_factory=list)
     store: StoreConfig = StoreConfig()
     control: ControlConfig = ControlConfig()
     publication: PublicationConfig = PublicationConfig()
@@ -712,17 +864,19 @@ class SiteConfig(_Model):
             return self
         known = {f"{h.id}.hp" for h in self.houses if h.heat_pump is not None}
         known |= {f"{h.id}.battery" for h in self.houses if h.battery is not None}
+        known |= {c.id for c in self.ev_chargers}
         unknown = sorted(set(fee.modul_2_assets) - known)
         if unknown:
             raise ValueError(
                 f"tariff.network_fee.modul_2_assets: unknown devices {unknown}; "
-                f"expected heat pumps or batteries such as {sorted(known)[:3]}"
+                f"expected heat pumps, batteries or EV chargers such as {sorted(known)[:3]}"
             )
         return self
 
     @model_validator(mode="after")
     def _ids_unique(self) -> SiteConfig:
         ids = [h.id for h in self.houses] + [b.id for b in self.community_batteries]
+        ids += [c.id for c in self.ev_chargers]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
             raise ValueError(f"ids must be unique; repeated: {', '.join(duplicates)}")
@@ -833,21 +987,15 @@ def _device_paths(site: SiteConfig) -> Iterable[tuple[str, DeviceEndpoint]]:
     for i, battery in enumerate(site.community_batteries):
         if battery.device:
             yield f"community_batteries[{i}](id={battery.id}).device", battery.device
+    for i, charger in enumerate(site.ev_chargers):
+        if charger.device:
+            yield f"ev_chargers[{i}](id={charger.id}).device", charger.device
+    if site.grid_signals is not None and site.grid_signals.control_box is not None:
+        yield "grid_signals.control_box.device", site.grid_signals.control_box.device
 
 
 def _devices(site: SiteConfig) -> Iterable[DeviceEndpoint]:
-    if site.grid.meter:
-        yield site.grid.meter
-    for house in site.houses:
-        for part in (house.meter, house.pv, house.heat_pump, house.battery):
-            device = part if isinstance(part, DeviceEndpoint) else getattr(part, "device", None)
-            if device is not None:
-                yield device
-    for battery in site.community_batteries:
-        if battery.device:
-            yield battery.device
-    if site.grid_signals is not None and site.grid_signals.control_box is not None:
-        yield site.grid_signals.control_box.device
+    return (device for _, device in _device_paths(site))
 
 
 class ConfigIssue(BaseModel):

@@ -2,7 +2,7 @@
 
 Asset ids are derived from the configuration: a house's parts are `<house>.pv`, `<house>.hp`,
 `<house>.tank`, `<house>.battery` and `<house>.meter`; the grid connection meter is `grid.meter`;
-community batteries keep their configured id. The house itself (`<house>`) is the asset that carries
+community batteries and EV chargers keep their configured id. The house itself (`<house>`) is the asset that carries
 household electric load and heat demand.
 
 Sign convention used across the platform: power into the district from the grid is positive, and
@@ -31,7 +31,7 @@ from energy.config import (
     load_site_config,
 )
 
-__all__ = ["Asset", "AssetKind", "Site", "load_site"]
+__all__ = ["CONTROLLABLE_KINDS", "Asset", "AssetKind", "Site", "load_site"]
 
 
 class AssetKind(StrEnum):
@@ -42,6 +42,17 @@ class AssetKind(StrEnum):
     BATTERY = "battery"
     METER = "meter"
     GRID_METER = "grid_meter"
+    #: a controllable load: charging power set by the platform within a car's session
+    EV_CHARGER = "ev_charger"
+
+
+CONTROLLABLE_KINDS = (
+    AssetKind.BATTERY,
+    AssetKind.HEAT_PUMP,
+    AssetKind.PV,
+    AssetKind.EV_CHARGER,
+)
+"""Assets the platform writes setpoints to (and an operator may override or set to manual)."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +103,9 @@ class Site:
     def batteries(self) -> list[Asset]:
         return self.of_kind(AssetKind.BATTERY)
 
+    def ev_chargers(self) -> list[Asset]:
+        return self.of_kind(AssetKind.EV_CHARGER)
+
     def devices(self) -> Iterator[Asset]:
         """Assets reached over Modbus, in site order."""
         return (a for a in self.assets if a.device is not None)
@@ -130,6 +144,8 @@ class Site:
                     )
         for battery in config.community_batteries:
             assets.append(Asset(battery.id, AssetKind.BATTERY, None, battery, battery.device))
+        for charger in config.ev_chargers:
+            assets.append(Asset(charger.id, AssetKind.EV_CHARGER, None, charger, charger.device))
         return cls(config=config, assets=tuple(assets))
 
 

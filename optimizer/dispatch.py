@@ -361,6 +361,12 @@ class DispatchOptimizer:
                     values[(pump.id, "sg_ready_state")] = _sg_state(pump.config, hp[h])
                 values[(pump.tank_id, "energy_end_kwh")] = q[h]
                 values[(pump.tank_id, "temp_end_c")] = temp_end[h]
+        nc = len(plant.ev_chargers)
+        if nc:
+            ev, need = var("ev", nc), var("ev_need", nc)
+            for c, charger in enumerate(plant.ev_chargers):
+                values[(charger.id, "power_kw")] = ev[c]
+                values[(charger.id, "need_end_kwh")] = need[c]
         return values
 
     def _result(

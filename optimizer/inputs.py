@@ -7,7 +7,8 @@ every problem is reported with where it is, what was expected and what was found
 Column names used in frames and files: `price_import_eur_per_kwh`, `price_export_eur_per_kwh`,
 `temp_outdoor_c`, optional `co2_g_per_kwh`, and per asset `<asset_id>:<quantity>` with quantity
 `load_kw` (house), `pv_kw` (PV system), `heat_demand_kw` (house with a heat pump) and the optional
-§14a EnWG dimming cap `power_cap_kw` (heat pump).
+§14a EnWG dimming cap `power_cap_kw` (heat pump or EV charger). EV charging sessions come from the
+site configuration (`energy.ev.session_marks`), not from the inputs.
 """
 
 from __future__ import annotations
@@ -225,11 +226,11 @@ class DispatchInputs:
                 f"{quantity}; found unknown asset {a!r}"
                 for a in sorted(given - needed)
             ]
-        hp_ids = {hp.id for hp in plant.heat_pumps}
+        capped = {hp.id for hp in plant.heat_pumps} | {c.id for c in plant.ev_chargers}
         problems += [
-            f"column '{a}:power_cap_kw': expected a heat pump of the site; found unknown "
-            f"asset {a!r}"
-            for a in sorted(set(self.power_cap_kw) - hp_ids)
+            f"column '{a}:power_cap_kw': expected a heat pump or EV charger of the site; found "
+            f"unknown asset {a!r}"
+            for a in sorted(set(self.power_cap_kw) - capped)
         ]
         stores = {b.id for b in plant.batteries} | {hp.tank_id for hp in plant.heat_pumps}
         for store, value in sorted(self.storage_value_eur_per_kwh.items()):
@@ -276,6 +277,8 @@ class DispatchState:
     `tank_reserve_k` is a comfort reserve the planner asks for: the plan keeps every tank this many
     kelvin above its temp_min_c (soft, at the tank's comfort penalty), against model error. It
     tightens only the lower end of the comfort band: temp_max_c stays where the tank really stops.
+    `ev_need_kwh` is the energy each EV charger's car still needs by its departure (into the car;
+    0 when no car is plugged in or it has what it needs; missing chargers count 0).
     """
 
     soc_frac: Mapping[str, float] = field(default_factory=dict)
@@ -284,6 +287,7 @@ class DispatchState:
     hp_minutes_in_state: Mapping[str, float] = field(default_factory=dict)
     peak_import_kw: float = 0.0
     tank_reserve_k: float = 0.0
+    ev_need_kwh: Mapping[str, float] = field(default_factory=dict)
 
     @classmethod
     def initial(cls, site: Site) -> DispatchState:
@@ -311,6 +315,7 @@ class DispatchState:
             hp_minutes_in_state=dict(self.hp_minutes_in_state),
             peak_import_kw=self.peak_import_kw,
             tank_reserve_k=self.tank_reserve_k,
+            ev_need_kwh=dict(self.ev_need_kwh),
         )
 
     def check(self, plant: Plant) -> None:
@@ -322,6 +327,7 @@ class DispatchState:
             "tank_temp_c": {hp.tank_id for hp in plant.heat_pumps},
             "hp_on": {hp.id for hp in plant.heat_pumps},
             "hp_minutes_in_state": {hp.id for hp in plant.heat_pumps},
+            "ev_need_kwh": {c.id for c in plant.ev_chargers},
         }
         for name, ids in known.items():
             values: Mapping[str, float] = getattr(self, name)
@@ -335,6 +341,9 @@ class DispatchState:
                     problems.append(
                         f"state {name} of {asset_id!r}: expected a finite number; found {value}"
                     )
+        for asset_id, need in self.ev_need_kwh.items():
+            if math.isfinite(float(need)) and need < 0:
+                problems.append(f"state ev_need_kwh of {asset_id!r}: expected >= 0; found {need}")
         for asset_id, minutes in self.hp_minutes_in_state.items():
             if math.isfinite(float(minutes)) and minutes < 0:
                 problems.append(

@@ -179,6 +179,7 @@ STATE_FIELDS = {
     "tank_temp_c": "tank_temp_c",
     "on": "hp_on",
     "minutes_in_state": "hp_minutes_in_state",
+    "need_kwh": "ev_need_kwh",
 }
 
 
@@ -203,6 +204,7 @@ def read_state_json(path: str | Path, site: Site) -> DispatchState:
     allowed: dict[str, set[str]] = {b.id: {"soc_frac"} for b in plant.batteries}
     allowed.update({hp.tank_id: {"tank_temp_c"} for hp in plant.heat_pumps})
     allowed.update({hp.id: {"on", "minutes_in_state"} for hp in plant.heat_pumps})
+    allowed.update({c.id: {"need_kwh"} for c in plant.ev_chargers})
     allowed["grid"] = {"peak_import_kw"}
     problems: list[str] = []
     fields: dict[str, dict[str, Any]] = {name: {} for name in STATE_FIELDS.values()}
@@ -250,6 +252,7 @@ def read_state_json(path: str | Path, site: Site) -> DispatchState:
         hp_on=fields["hp_on"],
         hp_minutes_in_state=fields["hp_minutes_in_state"],
         peak_import_kw=peak,
+        ev_need_kwh=fields["ev_need_kwh"],
     )
     state.check(plant)
     return state

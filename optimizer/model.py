@@ -9,6 +9,11 @@ inputs). Plant sizes are constants of the formulation, taken from the site confi
 
 Sign convention: grid import and battery charging are positive. Powers are kW averaged over a
 slot, energies kWh at the end of a slot. Tank energy is counted above the tank's temp_min_c.
+
+EV chargers are flexible loads planned by the energy their cars still need (`ev_need`, kWh into
+the car at a slot's end): a session adds its energy at its arrival, charging (0 up to the
+charger's power while the car is plugged in) takes it down, and at each departure whatever is
+left is short (soft, at the charger's unmet_penalty_eur_per_kwh) and stays needed.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ import numpy.typing as npt
 import pyomo.environ as pyo
 from pyomo.common.gc_manager import PauseGC
 
-from energy.config import SiteConfig
+from energy.config import EVChargerConfig, SiteConfig
+from energy.ev import session_marks
 from energy.legionella import hold_mask_at, minute_of_week
 from energy.thermal import heat_pump_cop_at_tank, heat_pump_electricity_slope_per_k
 from energy.timegrid import SLOT, SLOT_HOURS, SLOT_MINUTES
@@ -45,6 +51,8 @@ __all__ = [
     "co2_series",
     "coefficients",
     "direction_rows_needed",
+    "ev_params",
+    "ev_short_penalty_per_kwh",
     "flat_linearisation",
     "objective_weights",
     "set_param_values",
@@ -153,7 +161,7 @@ def _build_model(config: SiteConfig, plant: Plant, options: OptimizerOptions) ->
     dt = SLOT_HOURS
     weights = objective_weights(config)
     penalty = options.hard_limit_penalty_eur_per_kwh
-    batteries, hps, pvs = plant.batteries, plant.heat_pumps, plant.pvs
+    batteries, hps, pvs, evs = plant.batteries, plant.heat_pumps, plant.pvs, plant.ev_chargers
     on_off = options.heat_pump_on_off
     grid = config.grid
     export_limit = (
@@ -169,6 +177,8 @@ def _build_model(config: SiteConfig, plant: Plant, options: OptimizerOptions) ->
     bs = range(len(batteries))
     hs = range(len(hps))
     ps = range(len(pvs))
+    cs = range(len(evs))
+    ct = list(product(cs, ts))
     bt = list(product(bs, ts))
     ht = list(product(hs, ts))
     pt = list(product(ps, ts))
@@ -177,6 +187,8 @@ def _build_model(config: SiteConfig, plant: Plant, options: OptimizerOptions) ->
     m.B = pyo.RangeSet(0, len(batteries) - 1)
     m.H = pyo.RangeSet(0, len(hps) - 1)
     m.P = pyo.RangeSet(0, len(pvs) - 1)
+    m.E = pyo.RangeSet(0, len(evs) - 1)
+    m.ET = m.E * m.T
     m.BT = m.B * m.T
     m.HT = m.H * m.T
     m.PT = m.P * m.T
@@ -201,6 +213,10 @@ def _build_model(config: SiteConfig, plant: Plant, options: OptimizerOptions) ->
     m.tank_lo_rhs = mutable(m.HT)
     m.tank_term_cost = mutable(m.H)
     m.hot_cost = mutable(m.HT)
+    m.ev_ub = mutable(m.ET)
+    m.ev_rhs = mutable(m.ET)
+    m.ev_due_rhs = mutable(m.ET)
+    m.ev_term_cost = mutable(m.E)
     m.imp_ub = mutable(m.T)
     m.exp_ub = mutable(m.T)
 
@@ -227,6 +243,10 @@ def _build_model(config: SiteConfig, plant: Plant, options: OptimizerOptions) ->
     # heat stored above the supply temperature at a slot's end: it raises the next slot's flow
     # temperature and so costs COP (priced by hot_cost, see CopLinearisation)
     m.hot = pyo.Var(m.HT, bounds=(0, None))
+    # EV chargers: AC charging power, the energy their car still needs, what is short at departure
+    m.ev = pyo.Var(m.ET, bounds=lambda _m, c, t: (0, _m.ev_ub[c, t]))
+    m.ev_need = pyo.Var(m.ET, bounds=(0, None))
+    m.ev_short = pyo.Var(m.ET, bounds=(0, None))
 
     def balance_terms(_m: Any, t: int) -> Iterator[Any]:
         yield _m.imp[t]
@@ -238,6 +258,8 @@ def _build_model(config: SiteConfig, plant: Plant, options: OptimizerOptions) ->
             yield -_m.hp[h, t]
         for j in ps:
             yield _m.pv[j, t]
+        for c in cs:
+            yield -_m.ev[c, t]
 
     m.balance = pyo.Constraint(
         m.T, rule=lambda _m, t: pyo.quicksum(balance_terms(_m, t)) == _m.bal_rhs[t]
@@ -307,6 +329,18 @@ def _build_model(config: SiteConfig, plant: Plant, options: OptimizerOptions) ->
         m.HT, rule=lambda _m, h, t: _m.hot[h, t] - _m.q[h, t] >= -hps[h].supply_kwh
     )
 
+    def ev_bal(_m: Any, c: int, t: int) -> Any:
+        previous = _m.ev_need[c, t - 1] if t > 0 else 0.0
+        efficiency = evs[c].config.charging_efficiency_frac
+        return _m.ev_need[c, t] - previous + dt * efficiency * _m.ev[c, t] == _m.ev_rhs[c, t]
+
+    m.ev_bal = pyo.Constraint(m.ET, rule=ev_bal)
+    # at a departure slot's end (right-hand side 0) the need left is short; elsewhere the
+    # right-hand side is the car's battery and the row never binds
+    m.ev_due = pyo.Constraint(
+        m.ET, rule=lambda _m, c, t: _m.ev_need[c, t] - _m.ev_short[c, t] <= _m.ev_due_rhs[c, t]
+    )
+
     bindings = [
         Binding("cost_import", BindingKind.OBJECTIVE, "imp", tuple(ts)),
         Binding("cost_export", BindingKind.OBJECTIVE, "exp", tuple(ts)),
@@ -324,6 +358,10 @@ def _build_model(config: SiteConfig, plant: Plant, options: OptimizerOptions) ->
         Binding("tank_lo_rhs", BindingKind.ROW_BOUND, "tank_lo", tuple(ht)),
         Binding("tank_term_cost", BindingKind.OBJECTIVE, "q", tuple((h, n - 1) for h in hs)),
         Binding("hot_cost", BindingKind.OBJECTIVE, "hot", tuple(ht)),
+        Binding("ev_ub", BindingKind.COL_UPPER, "ev", tuple(ct)),
+        Binding("ev_rhs", BindingKind.ROW_BOUND, "ev_bal", tuple(ct)),
+        Binding("ev_due_rhs", BindingKind.ROW_BOUND, "ev_due", tuple(ct)),
+        Binding("ev_term_cost", BindingKind.OBJECTIVE, "ev_need", tuple((c, n - 1) for c in cs)),
     ]
     static_integer: list[str] = []
     if on_off and hps:
@@ -357,6 +395,10 @@ def _build_model(config: SiteConfig, plant: Plant, options: OptimizerOptions) ->
                 yield penalty * m.e_term[b]
         for h in hs:
             yield m.tank_term_cost[h] * m.q[h, n - 1]
+        for c, t in ct:
+            yield ev_short_penalty_per_kwh(evs[c].config, weights) * m.ev_short[c, t]
+        for c in cs:
+            yield m.ev_term_cost[c] * m.ev_need[c, n - 1]
 
     objective = pyo.quicksum(objective_terms())
     m.objective = pyo.Objective(expr=objective, sense=pyo.minimize)
@@ -657,6 +699,7 @@ def coefficients(
         ]
     )
     p["hot_cost"] = hot_cost
+    p.update(ev_params(dm, inputs, state, energy_value))
     if "on" in dm.static_integer_vars:
         p["on_lb"] = on_lb
         p["on_ub"] = on_ub
@@ -672,6 +715,41 @@ def coefficients(
         import_weight_per_kwh=import_weight,
         linearisation=linearisation,
     )
+
+
+def ev_short_penalty_per_kwh(config: EVChargerConfig, weights: ObjectiveWeights) -> float:
+    """Objective units per kWh a car lacks at its departure: the charger's unmet penalty (EUR),
+    plus the grid-import weight of the energy it would have taken, so that a blend objective
+    never makes leaving a car short cheaper than charging it."""
+    return (
+        weights.cost * config.unmet_penalty_eur_per_kwh
+        + weights.grid_import_per_kwh / config.charging_efficiency_frac
+    )
+
+
+def ev_params(
+    dm: DispatchModel, inputs: DispatchInputs, state: DispatchState, energy_value: float
+) -> dict[str, FloatArray]:
+    """The EV chargers' Params: power bound (plugged in, under any cap), the energy arriving
+    with sessions (and the need now in the first slot), the departures, and what a kWh still
+    needed at the horizon's end costs (delivered later at the typical import weight)."""
+    n = dm.n_slots
+    chargers = dm.plant.ev_chargers
+    ub = np.zeros((len(chargers), n))
+    rhs = np.zeros((len(chargers), n))
+    due = np.zeros((len(chargers), n))
+    term = np.zeros(len(chargers))
+    for c, unit in enumerate(chargers):
+        cfg = unit.config
+        marks = session_marks(cfg, inputs.index, dm.config.tz)
+        ub[c] = np.where(marks.plugged, cfg.charge_max_kw, 0.0)
+        if unit.id in inputs.power_cap_kw:
+            ub[c] = np.minimum(ub[c], inputs.power_cap_kw[unit.id])
+        rhs[c] = marks.arrival_kwh
+        rhs[c, 0] += state.ev_need_kwh.get(unit.id, 0.0)
+        due[c] = np.where(marks.departs, 0.0, cfg.vehicle_capacity_kwh)
+        term[c] = energy_value / cfg.charging_efficiency_frac
+    return {"ev_ub": ub, "ev_rhs": rhs, "ev_due_rhs": due, "ev_term_cost": term}
 
 
 def direction_rows_needed(

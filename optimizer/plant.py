@@ -1,7 +1,7 @@
 """The controllable parts of a site, flattened into the lists the optimizer works with.
 
 One place that knows how site assets map to model elements: batteries (house batteries and
-community batteries), heat pumps with the tank they feed, PV systems and houses. Derived physical
+community batteries), heat pumps with the tank they feed, PV systems, EV chargers and houses. Derived physical
 constants (tank heat capacity, comfort band in kWh) come from energy.thermal, shared with the
 simulator.
 """
@@ -10,11 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from energy.config import BatteryConfig, HeatPumpConfig, HeatPumpControl, PVConfig, TankConfig
+from energy.config import (
+    BatteryConfig,
+    EVChargerConfig,
+    HeatPumpConfig,
+    HeatPumpControl,
+    PVConfig,
+    TankConfig,
+)
 from energy.site import AssetKind, Site
 from energy.thermal import tank_capacity_kwh_per_k
 
-__all__ = ["BatteryUnit", "HeatPumpUnit", "PVUnit", "Plant", "sg_ready_levels_kw"]
+__all__ = ["BatteryUnit", "EVChargerUnit", "HeatPumpUnit", "PVUnit", "Plant", "sg_ready_levels_kw"]
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,14 @@ class PVUnit:
 
 
 @dataclass(frozen=True)
+class EVChargerUnit:
+    """An EV charger: a flexible load whose sessions need their energy by departure."""
+
+    id: str
+    config: EVChargerConfig
+
+
+@dataclass(frozen=True)
 class Plant:
     """Controllable assets of a site in stable site order."""
 
@@ -79,12 +94,14 @@ class Plant:
     batteries: tuple[BatteryUnit, ...]
     heat_pumps: tuple[HeatPumpUnit, ...]
     pvs: tuple[PVUnit, ...]
+    ev_chargers: tuple[EVChargerUnit, ...] = ()
 
     @classmethod
     def from_site(cls, site: Site) -> Plant:
         batteries = []
         heat_pumps = []
         pvs = []
+        chargers = []
         for asset in site.assets:
             if asset.kind == AssetKind.BATTERY:
                 assert isinstance(asset.params, BatteryConfig)
@@ -93,6 +110,9 @@ class Plant:
                 assert isinstance(asset.params, PVConfig)
                 assert asset.house_id is not None
                 pvs.append(PVUnit(asset.id, asset.house_id, asset.params))
+            elif asset.kind == AssetKind.EV_CHARGER:
+                assert isinstance(asset.params, EVChargerConfig)
+                chargers.append(EVChargerUnit(asset.id, asset.params))
         for house in site.config.houses:
             if house.heat_pump is not None and house.tank is not None:
                 heat_pumps.append(
@@ -105,6 +125,7 @@ class Plant:
             batteries=tuple(batteries),
             heat_pumps=tuple(heat_pumps),
             pvs=tuple(pvs),
+            ev_chargers=tuple(chargers),
         )
 
     @property

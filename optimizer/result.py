@@ -9,8 +9,13 @@ JSON-ready summary; both are easy to persist.
 Quantities: grid `import_kw`, `export_kw`, `balance_price_eur_per_kwh` (dual of the power balance,
 LP plans only); battery `power_kw` (positive = charging), `energy_end_kwh`, `soc_end_frac`; heat
 pump `power_kw`, `heat_kw`, `on`, and `sg_ready_state` (1-4) for SG Ready units; tank
-`energy_end_kwh` (above temp_min_c) and `temp_end_c`; PV `power_kw` and `curtailed_kw`; house
+`energy_end_kwh` (above temp_min_c) and `temp_end_c`; PV `power_kw` and `curtailed_kw`; EV
+charger `power_kw` (AC, charging) and `need_end_kwh` (energy its car still needs); house
 `load_kw` and `heat_demand_kw` (inputs, for explanation). "end" values are at the slot's end.
+
+Every plan also reports the district's autarky figures (the site's stated aim), defined as in the
+closed-loop evaluation: self_sufficiency_frac = 1 - import / consumption (household load, heat
+pumps and EV charging) and self_consumption_frac = 1 - export / PV generation.
 """
 
 from __future__ import annotations
@@ -27,9 +32,15 @@ import numpy.typing as npt
 import pandas as pd
 
 from energy.config import SiteConfig
+from energy.ev import session_marks
 from energy.timegrid import SLOT_HOURS
 from optimizer.inputs import DispatchInputs, DispatchState
-from optimizer.model import ObjectiveWeights, co2_series, objective_weights
+from optimizer.model import (
+    ObjectiveWeights,
+    co2_series,
+    ev_short_penalty_per_kwh,
+    objective_weights,
+)
 from optimizer.options import OptimizerOptions
 from optimizer.plant import Plant
 
@@ -252,6 +263,18 @@ def evaluate_plan(
                     f"{pump.tank.temp_max_c}] degC",
                 )
             )
+    ev_short_kwh = 0.0
+    ev_penalty_eur = 0.0
+    ev_need_left_eur = 0.0
+    ev_kw = np.zeros(len(index))
+    for charger in plant.ev_chargers:
+        need = values[(charger.id, "need_end_kwh")]
+        ev_kw = ev_kw + values[(charger.id, "power_kw")]
+        short = np.where(session_marks(charger.config, index, config.tz).departs, need, 0.0)
+        ev_short_kwh += float(short.sum())
+        ev_penalty_eur += ev_short_penalty_per_kwh(charger.config, w) * float(short.sum())
+        ev_need_left_eur += energy_value / charger.config.charging_efficiency_frac * float(need[-1])
+        violations += _runs(index, short, "ev_energy_short", charger.id, "kWh")
     export_limit = (
         config.grid.export_limit_kw
         if config.grid.feed_in_limit_kw is None
@@ -277,8 +300,16 @@ def evaluate_plan(
         + penalty * limit_kwh
         + comfort_eur
         + warm_tank_eur
+        + ev_penalty_eur
+        + ev_need_left_eur
         - terminal
     )
+    export_kwh = dt * float(exp.sum())
+    consumption_kwh = dt * float(
+        sum((inputs.load_kw[h] for h in plant.houses), ev_kw).sum()
+        + sum(float(values[(p.id, "power_kw")].sum()) for p in plant.heat_pumps)
+    )
+    pv_kwh = dt * sum(float(values[(u.id, "power_kw")].sum()) for u in plant.pvs)
     breakdown = {
         "import_eur": import_eur,
         "export_revenue_eur": export_eur,
@@ -290,12 +321,25 @@ def evaluate_plan(
         "limit_penalty_eur": penalty * limit_kwh,
         "stored_energy_value_eur": terminal,
         "objective_eur": objective,
+        "ev_short_penalty_eur": ev_penalty_eur,
+        "ev_need_left_eur": ev_need_left_eur,
         "import_kwh": import_kwh,
-        "export_kwh": dt * float(exp.sum()),
+        "export_kwh": export_kwh,
         "peak_import_kw": peak,
         "co2_kg": co2_kg,
+        "consumption_kwh": consumption_kwh,
+        "ev_charging_kwh": dt * float(ev_kw.sum()),
+        "ev_short_kwh": ev_short_kwh,
+        "pv_kwh": pv_kwh,
+        "self_sufficiency_frac": _share_left(import_kwh, consumption_kwh),
+        "self_consumption_frac": _share_left(export_kwh, pv_kwh),
     }
     return breakdown, violations
+
+
+def _share_left(part_kwh: float, whole_kwh: float) -> float:
+    """1 - part / whole (NaN without a whole): the autarky ratios of the evaluation."""
+    return 1.0 - part_kwh / whole_kwh if whole_kwh > 0 else float("nan")
 
 
 @dataclass(frozen=True)
@@ -313,7 +357,8 @@ class DispatchSummary:
     objective_kind: str
     objective_eur: float
     mip_gap: float | None
-    #: import_eur, export_revenue_eur, ..., objective_eur, import_kwh, co2_kg (evaluate_plan)
+    #: import_eur, export_revenue_eur, ..., objective_eur, import_kwh, co2_kg, the EV and autarky
+    #: figures (evaluate_plan); the properties below read the EV and autarky ones
     cost_breakdown: Mapping[str, float]
     violations: tuple[Violation, ...]
     fallback: tuple[FallbackStep, ...]
@@ -330,6 +375,26 @@ class DispatchSummary:
     highs_seconds: float | None
     extract_seconds: float
     total_seconds: float
+
+    @property
+    def self_sufficiency_frac(self) -> float:
+        """1 - import / consumption over the horizon (NaN without consumption)."""
+        return self.cost_breakdown["self_sufficiency_frac"]
+
+    @property
+    def self_consumption_frac(self) -> float:
+        """1 - export / PV generation over the horizon (NaN without PV)."""
+        return self.cost_breakdown["self_consumption_frac"]
+
+    @property
+    def ev_charging_kwh(self) -> float:
+        """AC energy planned into the EV chargers."""
+        return self.cost_breakdown["ev_charging_kwh"]
+
+    @property
+    def ev_short_kwh(self) -> float:
+        """Energy the cars still need at their departures in the plan."""
+        return self.cost_breakdown["ev_short_kwh"]
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON types; non-finite numbers become null."""

@@ -6,6 +6,8 @@ respects device power limits and battery state-of-charge bounds by construction:
   heat pump's power range, thermal limit and any §14a dimming cap);
 - house batteries soak up their house's PV surplus and cover its deficit (self-consumption);
   community batteries do the same for the district's remainder;
+- EV chargers charge at full power (under any cap) from a car's arrival until it has its
+  session's energy, as a wallbox does on its own;
 - PV is curtailed only where export would exceed the connection's feed-in limit.
 A shifted plan keeps the previous plan's battery and heat pump setpoints where it has them,
 clamped to what is feasible from the measured state, and follows the rules after its end.
@@ -18,10 +20,11 @@ import numpy.typing as npt
 import pandas as pd
 
 from energy.config import SiteConfig
+from energy.ev import session_marks
 from energy.thermal import heat_pump_cop_at_tank
 from energy.timegrid import SLOT_HOURS
 from optimizer.inputs import DispatchInputs, DispatchState
-from optimizer.plant import Plant, sg_ready_levels_kw
+from optimizer.plant import EVChargerUnit, Plant, sg_ready_levels_kw
 from optimizer.result import GRID_ID, PlanValues
 
 __all__ = ["rule_based_values", "shifted_values", "simulate_plan"]
@@ -149,6 +152,12 @@ def simulate_plan(
         values[(unit.id, "energy_end_kwh")] = battery_energy[i]
         values[(unit.id, "soc_end_frac")] = battery_energy[i] / unit.config.capacity_kwh
 
+    for charger in plant.ev_chargers:
+        power, need_end = _charge_on_arrival(config, charger, inputs, state)
+        values[(charger.id, "power_kw")] = power
+        values[(charger.id, "need_end_kwh")] = need_end
+        district_net = district_net + power
+
     grid = config.grid
     export_limit = (
         grid.export_limit_kw
@@ -174,6 +183,27 @@ def simulate_plan(
         if house in inputs.heat_demand_kw:
             values[(house, "heat_demand_kw")] = inputs.heat_demand_kw[house]
     return values
+
+
+def _charge_on_arrival(
+    config: SiteConfig, charger: EVChargerUnit, inputs: DispatchInputs, state: DispatchState
+) -> tuple[FloatArray, FloatArray]:
+    """A charger's local behaviour over the horizon: AC power and the need left per slot end."""
+    dt = SLOT_HOURS
+    cfg = charger.config
+    marks = session_marks(cfg, inputs.index, config.tz)
+    limit = np.where(marks.plugged, cfg.charge_max_kw, 0.0)
+    if charger.id in inputs.power_cap_kw:
+        limit = np.minimum(limit, inputs.power_cap_kw[charger.id])
+    need = state.ev_need_kwh.get(charger.id, 0.0)
+    power = np.zeros(inputs.n_slots)
+    need_end = np.zeros(inputs.n_slots)
+    for t in range(inputs.n_slots):
+        need += float(marks.arrival_kwh[t])
+        power[t] = min(float(limit[t]), need / (cfg.charging_efficiency_frac * dt))
+        need = max(0.0, need - power[t] * cfg.charging_efficiency_frac * dt)
+        need_end[t] = need
+    return power, need_end
 
 
 def rule_based_values(

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from energy.config import SiteConfig
 from energy.site import Site, load_site
 from energy.store import Store
 from energy.store.sites import sync_site
@@ -48,6 +49,39 @@ def postgres_url() -> str:
 @pytest.fixture(scope="session")
 def site() -> Site:
     return load_site()
+
+
+#: A community redox-flow battery as another district might have one (the default site has none):
+#: for the tests of community-battery behaviour, served on the next free port after the default's.
+COMMUNITY_BATTERY = {
+    "id": "quartier-flow",
+    "name": "Quartiersspeicher (Redox-Flow)",
+    "chemistry": "redox-flow",
+    "capacity_kwh": 100.0,
+    "charge_max_kw": 25.0,
+    "discharge_max_kw": 25.0,
+    "charge_efficiency_frac": 0.86,
+    "discharge_efficiency_frac": 0.86,
+    "soc_min_frac": 0.05,
+    "soc_max_frac": 1.0,
+    "standby_loss_frac_per_h": 0.001,
+    "initial_soc_frac": 0.5,
+    "cycle_cost_eur_per_kwh": 0.01,
+    "device": {
+        "host": "127.0.0.1",
+        "port": 15131,
+        "unit_id": 1,
+        "register_map": "flow_battery_generic.yaml",
+    },
+}
+
+
+@pytest.fixture(scope="session")
+def community_site(site: Site) -> Site:
+    """The default site plus a community redox-flow battery (`COMMUNITY_BATTERY`)."""
+    data = site.config.model_dump(mode="json")
+    data["community_batteries"] = [COMMUNITY_BATTERY]
+    return Site.from_config(SiteConfig.model_validate(data))
 
 
 def _sqlite_store(tmp_path: Path) -> Store:

@@ -10,7 +10,8 @@ by the device itself (watchdog timeout, heartbeat counter, configured limits) ar
 their registers keep what was last written.
 
 Writing: ``apply_write`` turns the points a client wrote into physics commands (set_battery_power,
-set_heat_pump_power, set_sg_ready, set_dimming_cap, set_pv_limit, heartbeat, release), passing the
+set_heat_pump_power, set_sg_ready, set_dimming_cap, set_pv_limit, set_ev_charge_limit,
+heartbeat, release), passing the
 device's watchdog timeout. A command the physics refuses answers exception 4.
 """
 
@@ -90,6 +91,10 @@ class DistrictPhysics(Protocol):
     def set_pv_limit(
         self, asset_id: str, limit_kw: float | None, timeout_s: float | None = None
     ) -> None: ...
+
+    def set_ev_charge_limit(
+        self, asset_id: str, power_kw: float, timeout_s: float | None = None
+    ) -> float: ...
 
     def heartbeat(self, asset_id: str) -> bool: ...
 
@@ -244,6 +249,8 @@ def _command(
         if any(c in q for c in _CONTACTS):
             a, b = (bool(q.get(c, held.get(c, 0.0))) for c in _CONTACTS)
             physics.set_sg_ready(asset.id, _SG_READY_FROM_CONTACTS[(a, b)], timeout_s)
+    if asset.kind is AssetKind.EV_CHARGER and "setpoint_kw" in q:
+        physics.set_ev_charge_limit(asset.id, q["setpoint_kw"], timeout_s)
     if asset.kind is AssetKind.PV and ("limit_enabled" in q or "limit_pct" in q):
         enabled = q.get("limit_enabled")
         params = asset.params_dict()

@@ -544,7 +544,13 @@ def _moved(config: SiteConfig, updates: Mapping[str, Mapping[str, Any]]) -> Site
     batteries = [
         b.model_copy(update={"device": moved(b.device, b.id)}) for b in config.community_batteries
     ]
-    changes: dict[str, Any] = {"grid": grid, "houses": houses, "community_batteries": batteries}
+    chargers = [c.model_copy(update={"device": moved(c.device, c.id)}) for c in config.ev_chargers]
+    changes: dict[str, Any] = {
+        "grid": grid,
+        "houses": houses,
+        "community_batteries": batteries,
+        "ev_chargers": chargers,
+    }
     signals = config.grid_signals
     if signals is not None and signals.control_box is not None:
         box = signals.control_box

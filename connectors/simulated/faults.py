@@ -20,7 +20,7 @@ reproducible. A plan comes from YAML (``load_fault_plan``) or Python::
     devices:
       house-01.battery: {delay_s: 2.0, delay_probability: 0.5}
       house-02.meter: {drop_after_requests: 10}
-      quartier-flow: {values: {soc_pct: 250}}
+      house-06.battery: {values: {soc_pct: 250}}
 """
 
 from __future__ import annotations

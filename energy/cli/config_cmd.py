@@ -63,12 +63,14 @@ def _summary_table(site: Site) -> Table:
     for h in cfg.houses:
         hp = h.heat_pump
         table.add_row(
-            h.id,
+            f"{h.id} ({h.supply_concept})" if h.supply_concept else h.id,
             f"{h.pv.peak_kw:.1f}" if h.pv else "-",
             f"{hp.source}, {hp.control.value}" if hp else "-",
             f"{hp.electric_min_kw:.1f}-{hp.electric_max_kw:.1f}" if hp else "-",
             f"{h.tank.volume_l:.0f}" if h.tank else "-",
-            f"{h.battery.capacity_kwh:.1f}/{h.battery.charge_max_kw:.1f}" if h.battery else "-",
+            f"{h.battery.chemistry} {h.battery.capacity_kwh:.1f}/{h.battery.charge_max_kw:.1f}"
+            if h.battery
+            else "-",
             f"{h.annual_electricity_kwh:.0f}",
             f"{h.annual_space_heat_kwh + h.annual_hot_water_kwh:.0f}",
         )
@@ -83,6 +85,8 @@ def _summary_table(site: Site) -> Table:
             "-",
             "-",
         )
+    for c in cfg.ev_chargers:
+        table.add_row(c.id, "-", "EV charger", f"0-{c.charge_max_kw:.1f}", "-", "-", "-", "-")
     pv_total = sum(h.pv.peak_kw for h in cfg.houses if h.pv)
     storage_total = sum(a.params.capacity_kwh for a in site.of_kind(AssetKind.BATTERY))  # type: ignore[union-attr]
     table.caption = (

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from energy.cli.autarky import autarky_line
 from energy.cli.params import ConfigOpt
 from energy.config import SiteConfigError
 from energy.evaluation import (
@@ -249,6 +250,8 @@ def _print_report(
             name, *(f"{s['figures'][name]:.3f}" for s in report.summary["policies"].values())
         )
     Console().print(table)
+    for policy, run in report.summary["policies"].items():
+        typer.echo(f"{policy}: {autarky_line(run['figures'])}")
     if "bound_eur" in report.summary:
         typer.echo(
             f"lower bound: {report.summary['bound_eur']:.2f} EUR ({report.summary['bound_relaxes']})"

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from energy.cli.autarky import autarky_line
 from energy.cli.params import ConfigOpt
 from energy.config import SiteConfigError
 from energy.site import load_site
@@ -60,6 +61,7 @@ def optimize(
         f"{summary.objective_eur:.2f} EUR, {len(result.violations)} violation(s), "
         f"build {summary.build_seconds:.3f} s, solve {summary.solve_seconds:.3f} s"
     )
+    typer.echo(autarky_line(summary.cost_breakdown))
     for violation in result.violations:
         typer.echo(f"  violation: {violation}")
     typer.echo(f"wrote {plan_path} and {summary_path}")

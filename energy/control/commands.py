@@ -2,7 +2,7 @@
 
 `commands_for_slot` is shared by the live dispatch loop and the closed-loop evaluation. It maps
 the plan's quantities to one `DeviceCommand` per controllable asset (batteries, heat pumps,
-curtailable PV systems), in site order, and applies, in this order of precedence:
+curtailable PV systems, EV chargers), in site order, and applies, in this order of precedence:
 
 1. manual mode: an asset in manual mode gets no command from the plan (only its override);
 2. an operator override: a fixed setpoint in the asset's setpoint unit, or "local";
@@ -24,7 +24,9 @@ Per device kind:
   from self-consumption (charging from the grid, holding energy for later while the house draws
   from the grid, discharging beyond the house's need). At a flat feed-in price storing a surplus
   now never costs value; with a time-varying feed-in price a plan may export now on purpose, and
-  this release would forgo that;
+  this release would forgo that. A lossy battery (round trip below LOSSY_ROUND_TRIP_FRAC: the
+  redox-flow units) is not released for staying idle while the plan exports, as a community
+  battery is not: filled against the plan, it is later emptied into export at a loss;
 - continuous heat pump: `heat_pump_power_kw` = planned electric power, snapped to 0 or
   [electric_min_kw, electric_max_kw] (below half the minimum counts as off), capped; not
   commanded on while the measured state says it switched off less than min_off_minutes ago (it
@@ -49,6 +51,10 @@ Per device kind:
 - curtailable PV: `pv_limit_kw` = planned AC output where the plan curtails; otherwise
   `release_to_local` (maximum power point tracking). A feed-in limit tighter than the planned
   export lowers the PV limits by the excess, shared in proportion to planned PV output.
+
+- EV charger: `ev_charge_limit_kw` = planned charging power, clamped to [0, charge_max_kw] (the
+  charger charges at most that while its car needs energy); released, it charges at full power
+  from the car's arrival, which always serves the driver.
 
 A plan that does not cover the slot is never run: every asset not in manual mode is released to
 local mode (safety rule 4); the caller raises the alarm.
@@ -96,6 +102,9 @@ SG_LOCK_MARGIN_K = 0.5
 COMFORT_GUARD_K = 1.0
 #: A planned battery power this close to what local self-consumption would do is left to it.
 SELF_CONSUMPTION_TOLERANCE_KW = 0.01
+#: A battery whose round-trip efficiency is below this is held idle where its plan keeps it
+#: idle while the district exports (never released to its local mode for that).
+LOSSY_ROUND_TRIP_FRAC = 0.85
 #: Planned curtailment below this (kW) is round-off, not a limit to write.
 _CURTAIL_TOLERANCE_KW = 1e-3
 SG_LOCK, SG_NORMAL, SG_FORCED_ON = 1, 2, 4
@@ -106,6 +115,7 @@ class CommandKind(StrEnum):
     HEAT_PUMP_POWER_KW = "heat_pump_power_kw"
     SG_READY_STATE = "sg_ready_state"
     PV_LIMIT_KW = "pv_limit_kw"
+    EV_CHARGE_LIMIT_KW = "ev_charge_limit_kw"
     RELEASE_TO_LOCAL = "release_to_local"
 
 
@@ -259,6 +269,20 @@ def commands_for_slot(
             commands.append(DeviceCommand(pv.id, CommandKind.PV_LIMIT_KW, pv_limits[pv.id], source))
         else:
             commands.append(_release(pv.id))
+
+    for charger in plant.ev_chargers:
+        clamp = (0.0, charger.config.charge_max_kw)
+        override = in_force.get(charger.id)
+        if override is not None:
+            kind = CommandKind.EV_CHARGE_LIMIT_KW
+            commands.append(_overridden(charger.id, kind, override, config_clamp=clamp))
+        elif modes.get(charger.id) == AssetMode.MANUAL:
+            continue
+        elif values is None:
+            commands.append(_release(charger.id))
+        else:
+            power = min(max(planned(charger.id, "power_kw"), clamp[0]), clamp[1])
+            commands.append(DeviceCommand(charger.id, CommandKind.EV_CHARGE_LIMIT_KW, power))
     return commands
 
 
@@ -338,12 +362,20 @@ def _self_consuming(
     # gains nothing at a flat feed-in price). Only a surplus that leaves the district: a house's
     # surplus the plan gives to another house's heat pump is not the home battery's to take. A
     # community battery is never released for this: its local mode would absorb the whole
-    # district's surplus, and a lossy store (a flow battery's round trip is about 74 %) filled
-    # against the plan is later emptied into export at a loss
-    if battery.house_id is None:
+    # district's surplus; nor is a lossy store (a flow battery's round trip is about 74-76 %),
+    # which filled against the plan is later emptied into export at a loss
+    if battery.house_id is None or _lossy(battery):
         return False
     exported = planned(GRID_ID, "export_kw") > tolerance
     return exported and local > tolerance and abs(power_kw) <= tolerance
+
+
+def _lossy(battery: BatteryUnit) -> bool:
+    """A store whose round trip loses more than LOSSY_ROUND_TRIP_FRAC allows (a redox-flow
+    battery's is about 76 %): filled by its local mode against the plan, it is later emptied
+    into export at a loss, so it is held where its plan holds it."""
+    config = battery.config
+    return config.charge_efficiency_frac * config.discharge_efficiency_frac < LOSSY_ROUND_TRIP_FRAC
 
 
 def _drop_k(hp: HeatPumpUnit, planned: Callable[[str, str], float], minutes: float) -> float:

@@ -40,7 +40,7 @@ from energy.control.commands import CommandKind, DeviceCommand, commands_for_slo
 from energy.control.planner import dimming_limits, promote_approved
 from energy.control.planning import ExternalLimits
 from energy.control.state import SiteState, read_site_state
-from energy.site import AssetKind, Site
+from energy.site import CONTROLLABLE_KINDS, AssetKind, Site
 from energy.solar import sun_is_down
 from energy.store.alarms import Severity, clear_alarm, list_alarms, raise_alarm
 from energy.store.controls import active_overrides, asset_modes_of
@@ -139,7 +139,11 @@ def device_writes(
                 return [DeviceWrite(name, _off(register_map, name))]
         need("mode")
     assert command.value is not None
-    if command.kind in (CommandKind.BATTERY_POWER_KW, CommandKind.HEAT_PUMP_POWER_KW):
+    if command.kind in (
+        CommandKind.BATTERY_POWER_KW,
+        CommandKind.HEAT_PUMP_POWER_KW,
+        CommandKind.EV_CHARGE_LIMIT_KW,
+    ):
         name = need("setpoint_kw")
         factor = register_map.point(name).quantity_factor
         return [DeviceWrite(name, command.value / factor), *_enable(register_map)]
@@ -193,11 +197,7 @@ class Dispatcher:
             for a in site.devices()
             if a.device is not None
         }
-        self.controllable = [
-            a.id
-            for a in site.devices()
-            if a.kind in (AssetKind.BATTERY, AssetKind.HEAT_PUMP, AssetKind.PV)
-        ]
+        self.controllable = [a.id for a in site.devices() if a.kind in CONTROLLABLE_KINDS]
         self._released: set[str] = set()
         self._pv_ids = frozenset(a.id for a in site.of_kind(AssetKind.PV))
         #: per asset, the writes last confirmed and when (site clock): unchanged -> feed only

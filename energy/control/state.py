@@ -32,6 +32,8 @@ KEY_QUANTITY: dict[AssetKind, str] = {
     AssetKind.PV: "power_kw",
     AssetKind.METER: "power_kw",
     AssetKind.GRID_METER: "power_kw",
+    # the energy its car still needs by departure: what the plan charges towards
+    AssetKind.EV_CHARGER: "need_kwh",
 }
 
 
@@ -61,6 +63,7 @@ class SiteState:
         soc: dict[str, float] = {}
         tank: dict[str, float] = {}
         hp_on: dict[str, bool] = {}
+        ev_need: dict[str, float] = {}
         for asset in site.devices():
             if asset.id in self.stale:
                 continue
@@ -75,7 +78,11 @@ class SiteState:
                 running = self.value(asset.id, "on")
                 if running is not None:
                     hp_on[asset.id] = running >= 0.5
-        return DispatchState(soc_frac=soc, tank_temp_c=tank, hp_on=hp_on)
+            elif asset.kind is AssetKind.EV_CHARGER:
+                need = self.value(asset.id, "need_kwh")
+                if need is not None:
+                    ev_need[asset.id] = max(need, 0.0)
+        return DispatchState(soc_frac=soc, tank_temp_c=tank, hp_on=hp_on, ev_need_kwh=ev_need)
 
 
 def read_site_state(store: Store, site: Site, now: dt.datetime, stale_after_s: float) -> SiteState:

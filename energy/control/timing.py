@@ -128,7 +128,15 @@ def with_device_watchdogs(site: Site, watchdog: Callable[[float], float]) -> Sit
     batteries = [
         b.model_copy(update={"device": changed(b.device)}) for b in config.community_batteries
     ]
+    chargers = [c.model_copy(update={"device": changed(c.device)}) for c in config.ev_chargers]
     grid = config.grid.model_copy(update={"meter": changed(config.grid.meter)})
     return Site.from_config(
-        config.model_copy(update={"grid": grid, "houses": houses, "community_batteries": batteries})
+        config.model_copy(
+            update={
+                "grid": grid,
+                "houses": houses,
+                "community_batteries": batteries,
+                "ev_chargers": chargers,
+            }
+        )
     )

@@ -6,7 +6,7 @@ positive):
     grid_power_kw        = grid meter power (mean)
     pv_power_kw          = sum of the PV inverters' power
     storage_power_kw     = sum of every battery's power (house and community)
-    consumption_power_kw = grid + PV - storage          (household load + heat pumps)
+    consumption_power_kw = grid + PV - storage          (household load + heat pumps + EV charging)
     storage_soc_frac     = capacity-weighted state of charge; storage_energy_kwh the energy
 
 the meter's own import and export counters at the window's end (grid_import_total_kwh,

@@ -67,6 +67,8 @@ ENERGY_COLUMNS = (
     "battery_discharged_kwh",
     "comfort_violation_kh",
     "unserved_heat_kwh",
+    "ev_charging_kwh",
+    "ev_short_kwh",
 )
 
 
@@ -213,6 +215,8 @@ def _counters(snapshot: DistrictSnapshot) -> np.ndarray:
             sum(b.discharged_kwh for b in batteries),
             sum(t.comfort_violation_kh for t in snapshot.tanks.values()),
             sum(t.unserved_heat_kwh for t in snapshot.tanks.values()),
+            sum(c.energy_kwh for c in snapshot.ev_chargers.values()),
+            sum(c.short_kwh for c in snapshot.ev_chargers.values()),
         ]
     )
 

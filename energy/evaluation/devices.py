@@ -37,6 +37,8 @@ def apply_commands(
             simulator.set_sg_ready(asset_id, round(value), timeout_s)
         elif command.kind == CommandKind.PV_LIMIT_KW:
             simulator.set_pv_limit(asset_id, value, timeout_s)
+        elif command.kind == CommandKind.EV_CHARGE_LIMIT_KW:
+            simulator.set_ev_charge_limit(asset_id, value, timeout_s)
         else:
             raise ValueError(
                 f"command for {asset_id!r}: expected one of {[k.value for k in CommandKind]}; "

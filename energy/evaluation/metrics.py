@@ -5,12 +5,15 @@ emission factor. Per period (the whole run, and each local calendar month):
 
 - cost_eur: energy cost plus the peak charge on the period's peak (tariff peak_import_charge);
 - grid_import_kwh, grid_export_kwh, peak_import_kw (highest 15-minute average import);
-- self_sufficiency_frac = 1 - import / consumption, consumption = household load + heat pumps;
+- self_sufficiency_frac = 1 - import / consumption, consumption = household load + heat pumps +
+  EV charging (the site's autarky aim: the share of consumption covered locally);
 - self_consumption_frac = 1 - export / PV generation;
 - co2_kg; comfort_violation_kh (kelvin-hours of tanks below temp_min_c, summed over tanks);
 - unserved_heat_kwh; pv_curtailed_kwh;
 - battery_full_cycles: discharged energy / capacity, over all batteries together (and per
-  battery for the whole run).
+  battery for the whole run);
+- ev_charging_kwh (AC energy into the EV chargers) and ev_short_kwh (energy cars lacked at
+  their departures: a service failure, like unserved heat).
 """
 
 from __future__ import annotations
@@ -49,10 +52,12 @@ FIGURES = (
     "co2_kg",
     "comfort_violation_kh",
     "unserved_heat_kwh",
+    "ev_short_kwh",
     "battery_full_cycles",
     "pv_curtailed_kwh",
     "load_kwh",
     "hp_electric_kwh",
+    "ev_charging_kwh",
     "pv_kwh",
 )
 
@@ -85,7 +90,7 @@ def period_figures(
     total = slots.sum(numeric_only=True)
     peak_kw = float((slots["grid_import_kwh"] * 4.0).max()) if len(slots) else 0.0
     peak_eur = config.tariff.peak_import_charge_eur_per_kw * peak_kw
-    consumption = float(total["load_kwh"] + total["hp_electric_kwh"])
+    consumption = float(total["load_kwh"] + total["hp_electric_kwh"] + total["ev_charging_kwh"])
     figures = {
         "import_cost_eur": float(total["import_cost_eur"]),
         "export_revenue_eur": float(total["export_revenue_eur"]),
@@ -100,11 +105,13 @@ def period_figures(
         "co2_kg": float(total["co2_kg"]),
         "comfort_violation_kh": float(total["comfort_violation_kh"]),
         "unserved_heat_kwh": float(total["unserved_heat_kwh"]),
+        "ev_short_kwh": float(total["ev_short_kwh"]),
         "battery_full_cycles": _ratio(float(total["battery_discharged_kwh"]), battery_capacity_kwh),
         # the difference of two sums of the same slots: clip the round-off below zero
         "pv_curtailed_kwh": max(0.0, float(total["pv_available_kwh"] - total["pv_kwh"])),
         "load_kwh": float(total["load_kwh"]),
         "hp_electric_kwh": float(total["hp_electric_kwh"]),
+        "ev_charging_kwh": float(total["ev_charging_kwh"]),
         "pv_kwh": float(total["pv_kwh"]),
     }
     return {name: figures[name] for name in FIGURES}
@@ -158,11 +165,16 @@ def comparison(summaries: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """
     cost = {p: s["figures"]["cost_eur"] for p, s in summaries.items()}
     comfort = {p: s["figures"]["comfort_violation_kh"] for p, s in summaries.items()}
+    # runs summarised before EV chargers were metered have neither figure
+    ev_short = {p: s["figures"].get("ev_short_kwh", 0.0) for p, s in summaries.items()}
+    autarky = {p: s["figures"].get("self_sufficiency_frac") for p, s in summaries.items()}
     adjusted = {p: s["cost_with_stored_energy_eur"] for p, s in summaries.items()}
     out: dict[str, Any] = {
         "cost_eur": cost,
         "cost_with_stored_energy_eur": adjusted,
         "comfort_violation_kh": comfort,
+        "ev_short_kwh": ev_short,
+        "self_sufficiency_frac": autarky,
     }
     for reference in ("rule", "rule-tuned"):
         if reference in adjusted:
@@ -176,6 +188,9 @@ def comparison(summaries: dict[str, dict[str, Any]]) -> dict[str, Any]:
         out["goal_mpc_4_percent_cheaper_than_rule_tuned"] = saving is not None and saving >= 0.04
         out["goal_mpc_comfort_not_worse_than_rule_tuned"] = (
             comfort["mpc"] <= comfort["rule-tuned"] + 1e-6
+        )
+        out["goal_mpc_ev_service_not_worse_than_rule_tuned"] = (
+            ev_short["mpc"] <= ev_short["rule-tuned"] + 1e-6
         )
         if "oracle" in adjusted:
             possible = tuned - adjusted["oracle"]

@@ -51,10 +51,12 @@ _LABELS = {
     "co2_kg": "CO2 (kg)",
     "comfort_violation_kh": "comfort violations (K h below tank minimum)",
     "unserved_heat_kwh": "unserved heat (kWh)",
+    "ev_short_kwh": "EV energy short at departure (kWh)",
     "battery_full_cycles": "battery full-cycle equivalents",
     "pv_curtailed_kwh": "PV curtailed (kWh)",
     "load_kwh": "household load (kWh)",
     "hp_electric_kwh": "heat pump electricity (kWh)",
+    "ev_charging_kwh": "EV charging (kWh)",
     "pv_kwh": "PV generation (kWh)",
 }
 

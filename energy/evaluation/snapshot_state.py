@@ -21,4 +21,5 @@ def dispatch_state_from_snapshot(
         hp_on={a: r.on for a, r in snapshot.heat_pumps.items()},
         hp_minutes_in_state={a: r.minutes_in_state for a, r in snapshot.heat_pumps.items()},
         peak_import_kw=max(0.0, float(peak_import_kw)),
+        ev_need_kwh={a: r.need_kwh for a, r in snapshot.ev_chargers.items()},
     )

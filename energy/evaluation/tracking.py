@@ -28,6 +28,7 @@ TRACKED_KINDS = (
     "heat_pump_sg_ready",
     "battery_house",
     "battery_community",
+    "ev_charger",
 )
 
 
@@ -41,6 +42,8 @@ class PlanTracker:
         for battery in plant.batteries:
             kind = 2 if battery.house_id is not None else 3
             self._members[kind].append((battery.id, "battery"))
+        for charger in plant.ev_chargers:
+            self._members[4].append((charger.id, "ev_charger"))
 
     def planned_kwh(self, plan_values: dict[tuple[str, str], float] | None) -> FloatArray:
         """Planned energy per kind for one slot from the plan's values there (NaN: no plan)."""
@@ -55,12 +58,14 @@ class PlanTracker:
 
     def counters_kwh(self, snapshot: DistrictSnapshot) -> FloatArray:
         """Cumulative metered energy per kind (heat pump electricity; battery charged minus
-        discharged)."""
+        discharged; EV charging)."""
         out = np.zeros(len(TRACKED_KINDS))
         for k, members in enumerate(self._members):
             for asset, what in members:
                 if what == "heat_pump":
                     out[k] += snapshot.heat_pumps[asset].electric_kwh
+                elif what == "ev_charger":
+                    out[k] += snapshot.ev_chargers[asset].energy_kwh
                 else:
                     reading = snapshot.batteries[asset]
                     out[k] += reading.charged_kwh - reading.discharged_kwh
@@ -69,7 +74,8 @@ class PlanTracker:
 
 def plan_tracking(slots: pd.DataFrame) -> dict[str, dict[str, Any]]:
     """Per kind over the slots with a plan: planned and metered kWh, and the mean absolute
-    deviation per slot (kWh); absolute sums for batteries, whose net energy can cancel out."""
+    deviation per slot (kWh); absolute sums for batteries, whose net energy can cancel out.
+    Kinds the site has no device of plan and meter 0 kWh."""
     out: dict[str, dict[str, Any]] = {}
     for kind in TRACKED_KINDS:
         planned_col, metered_col = f"planned_{kind}_kwh", f"metered_{kind}_kwh"

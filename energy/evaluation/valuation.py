@@ -106,12 +106,14 @@ class Continuation:
 
     def cost_eur(self, state: DispatchState) -> float:
         """What the days after the period cost from `state`: energy bought and sold, battery wear,
-        comfort penalties and the warm-tank COP cost, less the terminal value of what is left."""
+        comfort penalties, the warm-tank COP cost and the EV energy still needed (its shortfall
+        penalties and its cost beyond the horizon), less the terminal value of what is left."""
         start = DispatchState(
             soc_frac=dict(state.soc_frac),
             tank_temp_c=dict(state.tank_temp_c),
             hp_on=dict(state.hp_on),
             hp_minutes_in_state=dict(state.hp_minutes_in_state),
+            ev_need_kwh=dict(state.ev_need_kwh),
         ).completed(self._site)
         key = _state_key(start)
         if key not in self._costs:
@@ -144,6 +146,8 @@ class Continuation:
             b["net_energy_cost_eur"]
             + b["comfort_penalty_eur"]
             + b["warm_tank_cop_eur"]
+            + b["ev_short_penalty_eur"]
+            + b["ev_need_left_eur"]
             - b["stored_energy_value_eur"]
         )
 
@@ -165,5 +169,6 @@ def _state_key(state: DispatchState) -> tuple[tuple[str, float], ...]:
             + [(f"temp:{a}", v) for a, v in state.tank_temp_c.items()]
             + [(f"on:{a}", 1.0) for a, v in state.hp_on.items() if v]
             + [(f"minutes:{a}", v) for a, v in state.hp_minutes_in_state.items()]
+            + [(f"ev:{a}", v) for a, v in state.ev_need_kwh.items()]
         )
     )

@@ -13,8 +13,9 @@ a run is chopped into calls (apart from command timing). Watchdogs run on simula
 setpoint written at t is valid until t + timeout unless renewed by a write or `heartbeat`.
 
 Per step, in this order: PV (with any valid export limit), heat pumps (decide, then tanks), house
-balance, home batteries (local: cover the house's deficit / absorb its surplus), community batteries
-(local: the same against the district's net at the grid connection), meters.
+balance, home batteries (local: cover the house's deficit / absorb its surplus), EV chargers (behind
+the district's connection, outside the houses; local: full power while the car needs energy),
+community batteries (local: the same against the district's net at the grid connection), meters.
 
 Thread safety: every public method takes the simulator's lock, so a Modbus server thread may call
 commands while a clock thread advances; a long `advance` holds the lock for its whole duration.
@@ -35,6 +36,7 @@ import pandas as pd
 
 from energy.config import BatteryConfig, HeatPumpControl, HouseConfig
 from energy.physics.battery import BatteryBank
+from energy.physics.ev import EVChargerBank
 from energy.physics.heatpump import SG_NORMAL, HeatPumpBank
 from energy.physics.hygiene import HygienePrograms
 from energy.physics.profiles import DEFAULT_PROFILE_MODEL, ProfileModel, district_profiles
@@ -42,6 +44,7 @@ from energy.physics.readings import (
     BatteryReading,
     ControlMode,
     DistrictSnapshot,
+    EVChargerReading,
     HeatPumpReading,
     HouseReading,
     MeterReading,
@@ -109,6 +112,7 @@ class _Segment:
     net_kw: FloatArray  # per house: load minus PV, before heat pumps and batteries
     commands: dict[str, npt.NDArray[Any]]  # keyword arguments of HeatPumpBank.decide
     home_valid: npt.NDArray[np.bool_] | None  # valid home-battery setpoints (None: none live)
+    ev_valid: npt.NDArray[np.bool_] | None  # valid EV charger limits (None: none live)
     community_remote: npt.NDArray[np.bool_]
     community_share_discharge: FloatArray  # local units' share of a deficit
     community_share_charge: FloatArray  # local units' share of a surplus
@@ -203,13 +207,13 @@ class DistrictSimulator:
     Stepped use (evaluation): set commands, `advance(900)`, read `snapshot()`, repeat. Real-time
     use: a `SimulationClock` (energy.physics.clock) advances from a thread while commands arrive
     from others. The banks (`heat_pumps`, `tanks`, `home_batteries`, `community_batteries`) are
-    public for fast array read-outs; treat them as read-only.
+    public for fast array read-outs (and `ev_chargers`); treat them as read-only.
 
         sim = DistrictSimulator(load_site(), pd.Timestamp("2026-01-12", tz="UTC"), seed=0)
-        sim.set_battery_power("quartier-flow", -10.0)      # discharge 10 kW for one watchdog
+        sim.set_battery_power("house-01.battery", -2.0)    # discharge 2 kW for one watchdog
         sim.set_sg_ready("house-02.hp", 3, timeout_s=900)  # recommended on for 15 minutes
         sim.advance(900)
-        sim.snapshot().batteries["quartier-flow"].soc_frac
+        sim.snapshot().batteries["house-01.battery"].soc_frac
     """
 
     def __init__(
@@ -288,6 +292,10 @@ class DistrictSimulator:
             [watchdog_s(a) for a in self.community_batteries.ids]
         )
         self._no_community_setpoints = np.zeros(len(community), dtype=bool)
+        chargers = list(site.config.ev_chargers)
+        self.ev_chargers = EVChargerBank([c.id for c in chargers], chargers, site.tz)
+        self._ev_limits = SetpointRegister([watchdog_s(c.id) for c in chargers])
+        self._ev_slot = -1
 
         self._load_kw = np.zeros(self._n_houses)
         self._heat_demand_kw = np.zeros(self._n_houses)
@@ -310,6 +318,7 @@ class DistrictSimulator:
             self._sg_states,
             self._home_setpoints,
             self._community_setpoints,
+            self._ev_limits,
         )
         self._next_expiry_us: int | None = None
         # set by every write: the next expiry is recomputed once, before the next step
@@ -408,6 +417,15 @@ class DistrictSimulator:
             net[self._home_house] += home.apply(target, dt_h)
 
         grid = float(net.sum())
+        chargers = self.ev_chargers
+        if len(chargers):
+            if now // _SLOT_US != self._ev_slot:
+                chargers.begin_slot(pd.Timestamp(now // _SLOT_US * _SLOT_US * 1000, tz="UTC"))
+                self._ev_slot = now // _SLOT_US
+            limit = chargers.charge_max_kw
+            if seg.ev_valid is not None:
+                limit = np.where(seg.ev_valid, self._ev_limits.values, limit)
+            grid += float(chargers.apply(limit, dt_h).sum())
         community = self.community_batteries
         if len(community):
             targets = self._community_targets(grid, dt_h, seg)
@@ -443,6 +461,7 @@ class DistrictSimulator:
         pv = available
         commands: dict[str, npt.NDArray[Any]] = {}
         home_valid = None
+        ev_valid = None
         remote = self._no_community_setpoints
         if live:
             pv = np.where(
@@ -457,6 +476,7 @@ class DistrictSimulator:
                 "upper_c": pumps.thermostat_upper_c(sg_state),
             }
             home_valid = self._home_setpoints.valid(now)
+            ev_valid = self._ev_limits.valid(now)
             remote = self._community_setpoints.valid(now)
         if self._capped:
             commands["cap_kw"] = self._caps_kw
@@ -480,6 +500,7 @@ class DistrictSimulator:
             net_kw=net,
             commands=commands,
             home_valid=home_valid,
+            ev_valid=ev_valid,
             community_remote=remote,
             community_share_discharge=share(bank.discharge_max_kw),
             community_share_charge=share(bank.charge_max_kw),
@@ -607,6 +628,20 @@ class DistrictSimulator:
             self._pv_limits.write(i, limit, self._now_us, timeout_s)
             self._written()
 
+    def set_ev_charge_limit(
+        self, asset_id: str, power_kw: float, timeout_s: float | None = None
+    ) -> float:
+        """Limit an EV charger's charging power (kW, clamped to [0, charge_max_kw]); returns the
+        stored limit. Starts or renews the device's watchdog; without a valid limit the charger
+        charges at full power while its car needs energy."""
+        power = _finite(power_kw, "EV charging power_kw", asset_id)
+        with self._lock:
+            i = self._index(self.ev_chargers.ids, asset_id, "EV charger")
+            clamped = min(max(power, 0.0), float(self.ev_chargers.charge_max_kw[i]))
+            self._ev_limits.write(i, clamped, self._now_us, timeout_s)
+            self._written()
+            return clamped
+
     def _heat_pump(self, asset_id: str, control: HeatPumpControl) -> int:
         i = self._index(self._hp_ids, asset_id, "heat pump")
         actual = (
@@ -630,8 +665,16 @@ class DistrictSimulator:
             return [(self._hp_setpoints, i), (self._sg_states, i)]
         if asset_id in self._pv_ids:
             return [(self._pv_limits, self._pv_ids.index(asset_id))]
+        if asset_id in self.ev_chargers.ids:
+            return [(self._ev_limits, self.ev_chargers.ids.index(asset_id))]
         known = ", ".join(
-            [*self.home_batteries.ids, *self.community_batteries.ids, *self._hp_ids, *self._pv_ids]
+            [
+                *self.home_batteries.ids,
+                *self.community_batteries.ids,
+                *self._hp_ids,
+                *self._pv_ids,
+                *self.ev_chargers.ids,
+            ]
         )
         raise KeyError(f"no commandable device {asset_id!r}; known: {known}")
 
@@ -666,6 +709,7 @@ class DistrictSimulator:
                 batteries=self._battery_readings(now),
                 heat_pumps=self._heat_pump_readings(now),
                 tanks=self._tank_readings(),
+                ev_chargers=self._ev_readings(now),
             )
 
     # Each array is read as a whole with tolist() (Python floats, ints and bools of the same
@@ -800,6 +844,34 @@ class DistrictSimulator:
                 minutes_in_state=(now - switched_us[i]) / 60_000_000,
             )
         return readings
+
+    def _ev_readings(self, now: int) -> dict[str, EVChargerReading]:
+        bank, register = self.ev_chargers, self._ev_limits
+        valid = register.valid(now).tolist()
+        limits = register.values.tolist()
+        power, plugged = bank.power_kw.tolist(), bank.plugged.tolist()
+        state, need = bank.vehicle_state.tolist(), bank.need_kwh.tolist()
+        session, energy = bank.session_energy_kwh.tolist(), bank.energy_kwh.tolist()
+        delivered, short = bank.delivered_kwh.tolist(), bank.short_kwh.tolist()
+        departures = bank.departures.tolist()
+        return {
+            a: EVChargerReading(
+                asset_id=a,
+                power_kw=power[i],
+                plugged=plugged[i],
+                vehicle_state=state[i],
+                need_kwh=need[i],
+                session_energy_kwh=session[i],
+                energy_kwh=energy[i],
+                delivered_kwh=delivered[i],
+                short_kwh=short[i],
+                departures=departures[i],
+                mode=ControlMode.REMOTE if valid[i] else ControlMode.LOCAL,
+                setpoint_kw=limits[i] if valid[i] else None,
+                watchdog_remaining_s=register.remaining_s(i, now),
+            )
+            for i, a in enumerate(bank.ids)
+        }
 
     def _tank_readings(self) -> dict[str, TankReading]:
         tanks = self.tanks

@@ -14,6 +14,7 @@ __all__ = [
     "BatteryReading",
     "ControlMode",
     "DistrictSnapshot",
+    "EVChargerReading",
     "HeatPumpReading",
     "HouseReading",
     "MeterReading",
@@ -119,6 +120,26 @@ class TankReading:
 
 
 @dataclass(frozen=True, slots=True)
+class EVChargerReading:
+    """An EV charger and the car at it. need_kwh: energy the car still needs by its departure
+    (into the car); short_kwh: energy cars lacked at their departures, summed since the start."""
+
+    asset_id: str
+    power_kw: float
+    plugged: bool
+    vehicle_state: int
+    need_kwh: float
+    session_energy_kwh: float
+    energy_kwh: float
+    delivered_kwh: float
+    short_kwh: float
+    departures: int
+    mode: ControlMode
+    setpoint_kw: float | None
+    watchdog_remaining_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class HouseReading:
     """The household itself: its electric load and heat demand (before any device acts)."""
 
@@ -141,6 +162,7 @@ class DistrictSnapshot:
     batteries: dict[str, BatteryReading] = field(default_factory=dict)
     heat_pumps: dict[str, HeatPumpReading] = field(default_factory=dict)
     tanks: dict[str, TankReading] = field(default_factory=dict)
+    ev_chargers: dict[str, EVChargerReading] = field(default_factory=dict)
 
     def device(self, asset_id: str) -> object:
         """Any device's reading by asset id."""
@@ -150,6 +172,7 @@ class DistrictSnapshot:
             self.batteries,
             self.heat_pumps,
             self.tanks,
+            self.ev_chargers,
             self.houses,
         ):
             if asset_id in group:

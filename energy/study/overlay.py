@@ -1,6 +1,6 @@
 """Overlays: a variant's changes to the base site, as dotted key paths into the `site` mapping.
 
-`houses.*.battery: null` removes every house battery; `community_batteries.0.capacity_kwh: 200`
+`houses.*.battery: null` removes every house battery; `houses.0.battery.capacity_kwh: 15`
 sizes the first community battery; `tariff.kind: flat` switches the tariff. A path segment is a
 mapping key, a list index, or `*` (every item of a list). Every segment but the last must exist in
 the base: a misspelt key is an error naming the path, never a silently added key (the last

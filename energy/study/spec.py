@@ -10,9 +10,9 @@ A study file (YAML) has one top-level key, `study`:
         - name: no-battery
           overlay: {"houses.*.battery": null}
       grids:                                 # families of variants, one per combination
-        - name: "flow-{capacity}kWh"
+        - name: "battery-{capacity}kWh"
           parameters:
-            capacity: {key: community_batteries.0.capacity_kwh, values: [50, 200]}
+            capacity: {key: houses.*.battery.capacity_kwh, values: [5, 15]}
       policies: [rule-tuned, rule, mpc]
       periods: [{name: march-day, from: 2026-03-02, to: 2026-03-03}]
       seeds: [0]

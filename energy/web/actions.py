@@ -9,8 +9,8 @@ import datetime as dt
 
 from fastapi import HTTPException, Request
 
-from energy.config import BatteryConfig, HeatPumpConfig, PVConfig
-from energy.site import Asset, AssetKind, Site
+from energy.config import BatteryConfig, EVChargerConfig, HeatPumpConfig, PVConfig
+from energy.site import CONTROLLABLE_KINDS, Asset, Site
 from energy.store.controls import OverrideKind, add_override
 from energy.store.engine import Store
 from energy.store.plans import PlanRecord, PlanTransitionError, decide_plan, get_plan
@@ -32,9 +32,6 @@ __all__ = [
     "site_of",
     "store_of",
 ]
-
-CONTROLLABLE_KINDS = (AssetKind.BATTERY, AssetKind.HEAT_PUMP, AssetKind.PV)
-"""Assets an operator may override or switch to manual mode."""
 
 
 def site_of(request: Request) -> Site:
@@ -71,6 +68,8 @@ def override_limits(asset: Asset) -> tuple[float, float]:
         return 0.0, params.electric_max_kw
     if isinstance(params, PVConfig):
         return 0.0, params.peak_kw
+    if isinstance(params, EVChargerConfig):
+        return 0.0, params.charge_max_kw
     raise HTTPException(
         422,
         _("asset %(asset)s (%(kind)s) takes no setpoint", asset=asset.id, kind=asset.kind.value),

@@ -83,9 +83,17 @@ Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 MAX_SERIES_SPAN = dt.timedelta(days=31)
 
 
+AUTARKY_FIGURES = ("self_sufficiency_frac", "self_consumption_frac")
+
+
 def plan_dict(plan: PlanRecord) -> dict[str, Any]:
+    """A plan as JSON, with the site's autarky aim as its own field: `autarky` holds the plan's
+    self-sufficiency (share of consumption covered locally) and self-consumption (share of PV
+    used locally), from its cost breakdown (None for plans stored before they were computed)."""
     data = asdict(plan)
     data["state"] = plan.state.value
+    breakdown = plan.summary.get("cost_breakdown") or {}
+    data["autarky"] = {name: breakdown.get(name) for name in AUTARKY_FIGURES}
     return data
 
 

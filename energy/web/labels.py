@@ -13,6 +13,7 @@ _KINDS = {
     AssetKind.HEAT_PUMP: N_("Heat pump"),
     AssetKind.TANK: N_("Tank"),
     AssetKind.PV: N_("PV system"),
+    AssetKind.EV_CHARGER: N_("EV charger"),
     AssetKind.METER: N_("Meter"),
     AssetKind.GRID_METER: N_("Grid meter"),
     AssetKind.HOUSE: N_("House"),
@@ -33,6 +34,14 @@ _COST_ITEMS = {
     "export_kwh": N_("Feed-in energy"),
     "peak_import_kw": N_("Peak import power"),
     "co2_kg": N_("CO2 emissions"),
+    "ev_short_penalty_eur": N_("Penalty for EV energy short at departure"),
+    "ev_need_left_eur": N_("Value of EV charging still needed at the horizon end"),
+    "consumption_kwh": N_("Consumption (households, heat pumps, EV charging)"),
+    "ev_charging_kwh": N_("EV charging energy"),
+    "ev_short_kwh": N_("EV energy short at departure"),
+    "pv_kwh": N_("PV generation"),
+    "self_sufficiency_frac": N_("Self-sufficiency"),
+    "self_consumption_frac": N_("Self-consumption"),
 }
 
 

@@ -124,13 +124,17 @@ _BREAKDOWN_UNITS = (("_eur", "EUR"), ("_kwh", "kWh"), ("_kw", "kW"), ("_kg", "kg
 
 
 def _breakdown(summary: dict[str, Any]) -> list[tuple[str, float, str]]:
-    """(item, value, unit) with the unit from the item's name; a name without one is EUR."""
+    """(item, value, unit) with the unit from the item's name; a name without one is EUR; a
+    fraction (the autarky figures) is shown in percent."""
     raw = summary.get("cost_breakdown")
     if not isinstance(raw, dict):
         return []
     rows = []
     for name, value in raw.items():
         if not isinstance(value, int | float) or isinstance(value, bool):
+            continue
+        if str(name).endswith("_frac"):
+            rows.append((cost_label(str(name)), 100.0 * float(value), "%"))
             continue
         unit = next((u for suffix, u in _BREAKDOWN_UNITS if str(name).endswith(suffix)), "EUR")
         rows.append((cost_label(str(name)), float(value), unit))

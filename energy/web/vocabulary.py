@@ -50,6 +50,7 @@ WORDS = (
     N_("battery"),
     N_("meter"),
     N_("grid_meter"),
+    N_("ev_charger"),
     N_("auto"),
     N_("manual"),
     N_("setpoint"),

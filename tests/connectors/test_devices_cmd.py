@@ -52,7 +52,7 @@ def _config(tmp_path: Path, port: int) -> Path:
     house["battery"]["device"]["port"] = port
     site["houses"] = [house]
     site["grid"].pop("meter", None)
-    site["community_batteries"] = []
+    site["ev_chargers"] = []
     site["tariff"] = {"kind": "fixed", "fixed_price_eur_per_kwh": 0.3}
     path = tmp_path / "one-house.yaml"
     path.write_text(yaml.safe_dump(data))

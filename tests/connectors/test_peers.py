@@ -66,8 +66,8 @@ def test_mbpoll_reads_battery_registers_equal_to_the_physics(mbpoll, healthy: Si
 
 def test_mbpoll_reads_little_endian_floats_of_the_flow_battery(mbpoll, healthy: Simulated):
     healthy.pause()
-    reading = healthy.snapshot().batteries["quartier-flow"]
-    result = run_mbpoll(mbpoll, healthy, "quartier-flow", "-r", "0", "-c", "2", "-t", "3:float")
+    reading = healthy.snapshot().batteries["house-06.battery"]
+    result = run_mbpoll(mbpoll, healthy, "house-06.battery", "-r", "0", "-c", "2", "-t", "3:float")
     assert result.returncode == 0, result.stderr
     values = values_of(result.stdout)
     assert float(values[0]) == pytest.approx(reading.soc_frac * 100, abs=1e-3)
@@ -86,7 +86,7 @@ def test_mbpoll_gets_exit_1_for_refused_writes(mbpoll, simulated: Simulated):
 
 
 def test_mbpoll_writes_a_battery_setpoint(mbpoll, healthy: Simulated):
-    asset = "house-06.battery"
+    asset = "house-01.battery"
     watchdog = run_mbpoll(mbpoll, healthy, asset, "-r", "1103", "-t", "4", write="600")
     result = run_mbpoll(mbpoll, healthy, asset, "-r", "1101", "-t", "4:int", "-B", write="-1500")
     assert watchdog.returncode == 0, watchdog.stderr + watchdog.stdout
@@ -97,6 +97,23 @@ def test_mbpoll_writes_a_battery_setpoint(mbpoll, healthy: Simulated):
     release = run_mbpoll(mbpoll, healthy, asset, "-r", "1100", "-t", "4", write="0")
     assert release.returncode == 0, release.stderr + release.stdout
     assert str(healthy.snapshot().batteries[asset].mode) == "local"
+
+
+def test_mbpoll_reads_and_limits_the_ev_charger(mbpoll, healthy: Simulated):
+    asset = "carport-ev"
+    rating = run_mbpoll(mbpoll, healthy, asset, "-r", "2009", "-t", "4:int", "-B")
+    assert rating.returncode == 0, rating.stderr
+    assert int(values_of(rating.stdout)[2009]) == 11000  # W, from the site config
+    limit = run_mbpoll(mbpoll, healthy, asset, "-r", "2101", "-t", "4:int", "-B", write="4200")
+    assert limit.returncode == 0, limit.stderr + limit.stdout
+    reading = healthy.snapshot().ev_chargers[asset]
+    assert reading.setpoint_kw == pytest.approx(4.2)
+    assert str(reading.mode) == "remote"
+    state = run_mbpoll(mbpoll, healthy, asset, "-r", "2000", "-t", "4")
+    assert int(values_of(state.stdout)[2000]) == healthy.snapshot().ev_chargers[asset].vehicle_state
+    release = run_mbpoll(mbpoll, healthy, asset, "-r", "2100", "-t", "4", write="0")
+    assert release.returncode == 0, release.stderr + release.stdout
+    assert str(healthy.snapshot().ev_chargers[asset].mode) == "local"
 
 
 def scan(simulated: Simulated, asset: str) -> SunSpecModbusClientDeviceTCP:

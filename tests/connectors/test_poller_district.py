@@ -105,16 +105,16 @@ def test_ramp_limits_a_fast_swing(district: tuple[DistrictThread, SimulatedDistr
     clock = {"now": dt.datetime.now(dt.UTC)}
 
     async def scenario() -> Any:
-        async with DevicePoller(site, None, device_ids=["house-03.battery"]) as poller:
+        async with DevicePoller(site, None, device_ids=["house-02.battery"]) as poller:
             writer = SetpointWriter(
                 site, None, "system:test", poller=poller, now=lambda: clock["now"]
             )
-            await writer.write("house-03.battery", "power_setpoint_w", 3000)
+            await writer.write("house-02.battery", "power_setpoint_w", 3000)
             clock["now"] += dt.timedelta(milliseconds=20)
-            return await writer.write("house-03.battery", "power_setpoint_w", -3000)
+            return await writer.write("house-02.battery", "power_setpoint_w", -3000)
 
     swing = asyncio.run(scenario())
-    ramp = served.register_map("house-03.battery").point("power_setpoint_w").ramp_per_s
+    ramp = served.register_map("house-02.battery").point("power_setpoint_w").ramp_per_s
     assert swing.status is WriteStatus.CLAMPED
     assert swing.written == pytest.approx(3000 - ramp * 0.02)  # type: ignore[operator]
     assert "ramp" in swing.detail
@@ -143,7 +143,7 @@ def test_injected_faults_hit_only_their_device(
     district: tuple[DistrictThread, SimulatedDistrict],
 ) -> None:
     runner, served = district
-    silent, implausible = "house-03.meter", "quartier-flow"
+    silent, implausible = "house-03.meter", "house-06.battery"
     flow_soc = next(
         p.name for p in served.register_map(implausible).points if p.quantity == "soc_frac"
     )

@@ -42,6 +42,8 @@ def by_id(reports: list[ProbeReport]) -> dict[str, ProbeReport]:
         ("house-02.hp", "stiebel_isg_heatpump.yaml", []),  # SG Ready through its inputs
         ("house-01.hp", "stiebel_isg_heatpump.yaml", ["'setpoint_kw'"]),  # continuous control
         ("house-01.hp", "heatpump_generic.yaml", []),
+        ("carport-ev", "ev_charger_generic.yaml", []),
+        ("carport-ev", "battery_generic.yaml", ["'need_kwh'"]),
         (
             "house-01.battery",
             "sunspec_meter.yaml",

@@ -14,7 +14,7 @@ import time
 
 import pandas as pd
 import pytest
-from test_simulated_support import SIM_SPEED, Simulated, read_device
+from test_simulated_support import SIM_SPEED, Simulated, read_device, read_points
 
 from connectors.codec import encode
 from connectors.modbus_adapter import (
@@ -107,7 +107,7 @@ async def write_point(conn: ModbusConnection, point: Point, value, sf: int | Non
 
 
 def test_battery_setpoint_drives_the_physics_and_expires_with_the_watchdog(healthy: Simulated):
-    asset = "house-03.battery"
+    asset = "house-01.battery"
     m = healthy.district.register_map(asset)
     host, port, unit = healthy.endpoint(asset)
     watchdog_s = 30.0
@@ -133,7 +133,7 @@ def test_battery_setpoint_drives_the_physics_and_expires_with_the_watchdog(healt
 
 
 def test_heartbeat_keeps_the_setpoint_alive_and_mode_zero_releases(healthy: Simulated):
-    asset = "house-05.battery"
+    asset = "house-02.battery"
     m = healthy.district.register_map(asset)
     host, port, unit = healthy.endpoint(asset)
     watchdog_s = 30.0
@@ -156,20 +156,47 @@ def test_heartbeat_keeps_the_setpoint_alive_and_mode_zero_releases(healthy: Simu
 
 
 def test_flow_battery_coil_releases_and_float_setpoint_works(healthy: Simulated):
-    asset = "quartier-flow"
+    asset = "house-06.battery"  # a redox-flow home battery behind the flow battery map
     m = healthy.district.register_map(asset)
     host, port, unit = healthy.endpoint(asset)
 
     async def scenario():
         async with ModbusConnection(host, port, unit) as conn:
-            await write_point(conn, m.point("power_setpoint_kw"), 12.5)
+            await write_point(conn, m.point("power_setpoint_kw"), 2.5)
             remote = healthy.snapshot().batteries[asset]
             await conn.write_coil(m.point("remote_enable").address, False)
             return remote, healthy.snapshot().batteries[asset]
 
     remote, released = run(scenario())
-    assert remote.setpoint_kw == pytest.approx(12.5)
+    assert remote.setpoint_kw == pytest.approx(2.5)
     assert str(remote.mode) == "remote"
+    assert str(released.mode) == "local"
+
+
+def test_ev_charger_limit_is_followed_clamped_and_released(healthy: Simulated):
+    asset = "carport-ev"
+    m = healthy.district.register_map(asset)
+    host, port, unit = healthy.endpoint(asset)
+    rated_kw = healthy.snapshot().ev_chargers[asset].setpoint_kw
+
+    async def scenario():
+        async with ModbusConnection(host, port, unit) as conn:
+            await write_point(conn, m.point("charge_limit_w"), 3700)
+            limited = healthy.snapshot().ev_chargers[asset]
+            values = await read_points(host, port, unit, m)
+            await write_point(conn, m.point("charge_limit_w"), 40000)
+            clamped = healthy.snapshot().ev_chargers[asset]
+            await write_point(conn, m.point("control_mode"), 0)
+            return limited, values, clamped, healthy.snapshot().ev_chargers[asset]
+
+    limited, values, clamped, released = run(scenario())
+    assert rated_kw is None
+    assert limited.setpoint_kw == pytest.approx(3.7)
+    assert str(limited.mode) == "remote"
+    assert values["control_mode"] == 1
+    assert values["max_charge_w"] == pytest.approx(11000)
+    # above the rating (max_charge_w) the charger keeps its rated power
+    assert clamped.setpoint_kw == pytest.approx(11.0)
     assert str(released.mode) == "local"
 
 
@@ -348,7 +375,7 @@ def test_fault_frozen_values_stop_following_the_physics(healthy: Simulated):
 
 
 def test_fault_out_of_range_values(healthy: Simulated):
-    asset = "house-05.battery"
+    asset = "house-02.battery"
     set_faults(healthy, asset, DeviceFaults(values={"soc": 250.0}))
     assert wait_until(lambda: read_device(healthy, asset)["soc"] == pytest.approx(250.0), 2)
     assert healthy.snapshot().batteries[asset].soc_frac <= 1.0

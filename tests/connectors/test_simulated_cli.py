@@ -45,8 +45,8 @@ def rebased_config(tmp_path: Path) -> tuple[Path, dict[str, int]]:
         move(house["meter"], f"{house['id']}.meter")
         for key, suffix in (("pv", "pv"), ("heat_pump", "hp"), ("battery", "battery")):
             move(house[key]["device"], f"{house['id']}.{suffix}")
-    for battery in site["community_batteries"]:
-        move(battery["device"], battery["id"])
+    for charger in site["ev_chargers"]:
+        move(charger["device"], charger["id"])
     # package: paths resolve the same from anywhere; nothing else is relative
     path = tmp_path / "site.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
@@ -113,7 +113,7 @@ def test_example_fault_plan_loads():
     plan = load_fault_plan(EXAMPLE_FAULTS)
     assert plan.seed == 7
     assert plan.devices["house-04.pv"].frozen
-    assert plan.devices["quartier-flow"].values == {"soc_pct": 250.0}
+    assert plan.devices["house-06.battery"].values == {"soc_pct": 250.0}
 
 
 def test_fault_plan_errors_name_file_and_key(tmp_path):

@@ -49,6 +49,7 @@ MAPS = {
 #: Maps of this issue and the ones before it; every one must be served.
 DEVICE_MAPS = {
     "battery_generic.yaml",
+    "ev_charger_generic.yaml",
     "flow_battery_generic.yaml",
     "heatpump_generic.yaml",
     "sma_storage.yaml",

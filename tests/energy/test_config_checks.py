@@ -57,11 +57,11 @@ def test_yaml_loads_like_safe_load_and_refuses_any_repeated_key(data: dict[str, 
 
 def test_kv_config_check_refuses_a_missing_register_map(tmp_path: Path) -> None:
     path = _variant(
-        tmp_path, "register_map: flow_battery_generic.yaml", "register_map: no_such_map.yaml"
+        tmp_path, "register_map: ev_charger_generic.yaml", "register_map: no_such_map.yaml"
     )
     result = CliRunner().invoke(app, ["config", "check", str(path)])
     assert result.exit_code == 1
-    assert "device quartier-flow: register_map 'no_such_map.yaml'" in result.output
+    assert "device carport-ev: register_map 'no_such_map.yaml'" in result.output
     run = CliRunner().invoke(app, ["run", "--no-simulator", "--config", str(path)])
     assert run.exit_code == 2
     assert "no_such_map.yaml" in run.output
@@ -74,9 +74,9 @@ def test_kv_config_check_refuses_a_missing_register_map(tmp_path: Path) -> None:
         ("    stale_after_s: 30\n", "    stale_after_s: 1\n", "site.control.stale_after_s"),
         ("    lease_ttl_s: 30\n", "    lease_ttl_s: 6\n", "site.control.lease_ttl_s"),
         (
-            "      register_map: flow_battery_generic.yaml\n",
-            "      register_map: flow_battery_generic.yaml\n      watchdog_s: 10\n",
-            "site.community_batteries[0](id=quartier-flow).device.watchdog_s",
+            "      register_map: ev_charger_generic.yaml\n",
+            "      register_map: ev_charger_generic.yaml\n      watchdog_s: 10\n",
+            "site.ev_chargers[0](id=carport-ev).device.watchdog_s",
         ),
     ],
 )

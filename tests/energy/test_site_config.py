@@ -11,14 +11,28 @@ from energy.site import AssetKind, load_site
 BAD = Path(__file__).parent / "data" / "bad_site.yaml"
 
 
-def test_default_site_is_the_klimaviertel() -> None:
+def test_default_site_follows_the_published_facts() -> None:
+    """Seven houses with PV and a ground- or air-source heat pump each, five redox-flow and two
+    conventional home batteries, differing supply concepts, no separate district battery, EV
+    charging at the carport (a controllable load), and the cost objective."""
     site = load_site()
-    assert site.config.name == "Klimaviertel Herne-Sodingen"
-    assert site.config.illustrative
+    config = site.config
+    assert config.name == "Klimaviertel Herne-Sodingen"
+    assert config.illustrative
     assert len(site.houses) == 7
-    assert [b.chemistry for b in site.config.community_batteries] == ["redox-flow"]
-    assert len(site.batteries()) == 8
-    assert len(site.of_kind(AssetKind.HEAT_PUMP)) == 7
+    assert all(h.pv is not None and h.heat_pump is not None for h in site.houses)
+    assert {h.heat_pump.source for h in site.houses if h.heat_pump} == {"ground", "air"}
+    chemistries = sorted(h.battery.chemistry for h in site.houses if h.battery)
+    assert chemistries == ["li-ion"] * 2 + ["redox-flow"] * 5
+    assert config.community_batteries == []
+    concepts = [h.supply_concept for h in site.houses]
+    assert all(concepts)
+    assert len(set(concepts)) == 6
+    [charger] = site.ev_chargers()
+    assert charger.kind is AssetKind.EV_CHARGER
+    assert charger.device is not None
+    assert config.ev_chargers[0].sessions
+    assert config.objective.kind == "cost"
     assert site.tz.key == "Europe/Berlin"
     for asset in site.devices():
         assert asset.device is not None
@@ -89,6 +103,105 @@ def test_unparseable_or_wrong_shape(tmp_path: Path, text: str, where: str) -> No
 def test_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(SiteConfigError, match=r"nope\.yaml"):
         load_site_config(tmp_path / "nope.yaml")
+
+
+def _with_charger(tmp_path: Path, **changes: object) -> Path:
+    data = yaml.safe_load(DEFAULT_SITE_CONFIG.read_text(encoding="utf-8"))
+    data["site"]["ev_chargers"][0].update(changes)
+    path = tmp_path / "site.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+SESSION = {"weekdays": [0], "arrive_local": "18:00", "depart_local": "07:30", "energy_kwh": 10.0}
+
+
+@pytest.mark.parametrize(
+    ("sessions", "key", "expected"),
+    [
+        (
+            [SESSION, {**SESSION, "weekdays": [1, 0], "arrive_local": "06:00"}],
+            "site.ev_chargers[0](id=carport-ev)",
+            "sessions[0] and sessions[1] overlap",
+        ),
+        (
+            [{**SESSION, "energy_kwh": 60.0}],
+            "site.ev_chargers[0](id=carport-ev)",
+            "sessions[0].energy_kwh: expected at most vehicle_capacity_kwh (50.0)",
+        ),
+        (
+            [{**SESSION, "depart_local": "19:00", "energy_kwh": 12.0}],
+            "site.ev_chargers[0](id=carport-ev)",
+            "expected at most 10.1 kWh (full power over the 60 plugged-in minutes)",
+        ),
+        (
+            [{**SESSION, "arrive_local": "02:30"}],
+            "site.ev_chargers[0](id=carport-ev).sessions[0].arrive_local",
+            "outside 02:00-03:00 local",
+        ),
+        (
+            [{**SESSION, "depart_local": "03:00"}],
+            "site.ev_chargers[0](id=carport-ev).sessions[0].depart_local",
+            "outside 02:15-03:00 local",
+        ),
+        (
+            [{**SESSION, "depart_local": "07:20"}],
+            "site.ev_chargers[0](id=carport-ev).sessions[0].depart_local",
+            "quarter-hour time",
+        ),
+        (
+            [{**SESSION, "weekdays": [7]}],
+            "site.ev_chargers[0](id=carport-ev).sessions[0].weekdays[0]",
+            "less than or equal to 6",
+        ),
+    ],
+)
+def test_ev_charging_sessions_are_validated(
+    tmp_path: Path, sessions: list[dict[str, object]], key: str, expected: str
+) -> None:
+    path = _with_charger(tmp_path, sessions=sessions)
+    with pytest.raises(SiteConfigError) as caught:
+        load_site_config(path)
+    [issue] = caught.value.issues
+    assert issue.key_path == key
+    assert expected in issue.expected
+
+
+def test_a_week_long_overnight_cycle_does_not_overlap_itself(tmp_path: Path) -> None:
+    every_night = {**SESSION, "weekdays": list(range(7))}
+    config = load_site_config(_with_charger(tmp_path, sessions=[every_night]))
+    assert config.ev_chargers[0].sessions[0].duration_minutes == 13 * 60 + 30
+    sunday_night = {**SESSION, "weekdays": [6]}  # until Monday 07:30, across the week's end
+    monday_morning = {**SESSION, "arrive_local": "06:00", "depart_local": "09:00"}
+    with pytest.raises(SiteConfigError, match="overlap"):
+        load_site_config(_with_charger(tmp_path, sessions=[monday_morning, sunday_night]))
+
+
+@pytest.mark.parametrize(
+    ("objective", "expected"),
+    [
+        (
+            {"kind": "cost", "grid_import_weight_per_kwh": 0.2},
+            "grid_import_weight_per_kwh: weights apply only with kind 'blend'; found kind 'cost'",
+        ),
+        (
+            {"kind": "blend", "cost_weight": 0.0},
+            "kind 'blend' needs at least one positive weight",
+        ),
+    ],
+)
+def test_objective_weights_are_checked(
+    tmp_path: Path, objective: dict[str, object], expected: str
+) -> None:
+    data = yaml.safe_load(DEFAULT_SITE_CONFIG.read_text(encoding="utf-8"))
+    data["site"]["objective"] = objective
+    path = tmp_path / "site.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(SiteConfigError) as caught:
+        load_site_config(path)
+    [issue] = caught.value.issues
+    assert issue.key_path == "site.objective"
+    assert expected in issue.expected
 
 
 def test_weather_is_kept_at_least_as_long_as_the_forecasters_learn(tmp_path: Path) -> None:

@@ -72,6 +72,7 @@ def make_site(
     grid: dict[str, Any] | None = None,
     tariff: dict[str, Any] | None = None,
     objective: dict[str, Any] | None = None,
+    ev_chargers: list[dict[str, Any]] | None = None,
 ) -> Site:
     """A site from compact house specs: {"id": ..., "battery": {...}, "heat_pump": {...}, ...}."""
     full_houses = []
@@ -93,6 +94,7 @@ def make_site(
         "objective": objective or {"kind": "cost"},
         "houses": full_houses,
         "community_batteries": community or [],
+        "ev_chargers": ev_chargers or [],
     }
     return Site.from_config(SiteConfig.model_validate(data))
 
@@ -136,12 +138,14 @@ def make_inputs(
 
 
 def balance_residual(site: Site, inputs: DispatchInputs, result: DispatchResult) -> np.ndarray:
-    """import - export - (loads + battery charging + heat pumps - PV used), per slot (kW)."""
+    """import - export - (loads + battery charging + heat pumps + EV charging - PV used), per
+    slot (kW)."""
     plant = Plant.from_site(site)
     v = result.values
     demand = sum((inputs.load_kw[h] for h in plant.houses), np.zeros(inputs.n_slots))
     demand = demand + sum((v[(b.id, "power_kw")] for b in plant.batteries), 0.0)
     demand = demand + sum((v[(h.id, "power_kw")] for h in plant.heat_pumps), 0.0)
+    demand = demand + sum((v[(c.id, "power_kw")] for c in plant.ev_chargers), 0.0)
     demand = demand - sum((v[(p.id, "power_kw")] for p in plant.pvs), 0.0)
     return v[(GRID_ID, "import_kw")] - v[(GRID_ID, "export_kw")] - demand
 

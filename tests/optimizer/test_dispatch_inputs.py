@@ -84,8 +84,13 @@ def test_unknown_columns_are_refused():
 def test_state_defaults_and_checks(site, plant):
     state = DispatchState(soc_frac={"house-01.battery": 0.3}).completed(site)
     assert state.soc_frac["house-01.battery"] == 0.3
-    assert state.soc_frac["quartier-flow"] == 0.5
+    assert state.soc_frac["house-03.battery"] == 0.5
     assert state.tank_temp_c["house-03.tank"] == 48.0
+    assert dict(state.ev_need_kwh) == {}
+    with pytest.raises(InputError, match=r"ev_need_kwh of 'carport-ev': expected >= 0"):
+        DispatchState(ev_need_kwh={"carport-ev": -1.0}).check(plant)
+    with pytest.raises(InputError, match=r"ev_need_kwh of 'carport-9'.*unknown"):
+        DispatchState(ev_need_kwh={"carport-9": 1.0}).check(plant)
     with pytest.raises(InputError, match=r"house-99\.battery"):
         DispatchState(soc_frac={"house-99.battery": 0.3}).check(plant)
     with pytest.raises(InputError, match="finite"):

@@ -55,6 +55,7 @@ def test_writes_plan_and_summary(tmp_path, inputs_frame):
     )
     _, result = run(tmp_path, inputs_frame, "--state", str(state))
     assert result.exit_code == 0, result.output
+    assert "autarky: self-sufficiency" in result.output
     plan = pd.read_csv(tmp_path / "out" / "plan.csv")
     assert len(plan) == SLOTS
     assert list(plan["timestamp"]) == list(inputs_frame.index)
@@ -67,7 +68,8 @@ def test_writes_plan_and_summary(tmp_path, inputs_frame):
         "house-01.tank:temp_end_c",
         "house-01.pv:curtailed_kw",
         "house-02.hp:sg_ready_state",
-        "quartier-flow:power_kw",
+        "carport-ev:power_kw",
+        "carport-ev:need_end_kwh",
     ):
         assert column in plan.columns
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())

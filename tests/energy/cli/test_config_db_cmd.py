@@ -27,10 +27,13 @@ def test_config_check_json_lists_every_asset() -> None:
     data = json.loads(result.output)
     kinds = {a["id"]: a["kind"] for a in data["assets"]}
     assert kinds["house-01.battery"] == "battery"
-    assert kinds["quartier-flow"] == "battery"
     assert kinds["house-07.hp"] == "heat_pump"
-    flow = next(a for a in data["assets"] if a["id"] == "quartier-flow")
-    assert flow["parameters"]["capacity_kwh"] == 100.0
+    assert kinds["carport-ev"] == "ev_charger"
+    flow = next(a for a in data["assets"] if a["id"] == "house-03.battery")
+    assert flow["parameters"]["chemistry"] == "redox-flow"
+    charger = next(a for a in data["assets"] if a["id"] == "carport-ev")
+    assert charger["parameters"]["charge_max_kw"] == 11.0
+    assert charger["parameters"]["sessions"][0]["depart_local"] == "07:30:00"
 
 
 def test_config_check_errors_exit_non_zero() -> None:

@@ -27,7 +27,7 @@ def measured_frame(
     rows = []
     for asset in site.devices():
         quantity = KEY_QUANTITY[asset.kind]
-        value = {"soc_frac": 0.5, "tank_temp_c": 50.0, "power_kw": 1.0}[quantity]
+        value = {"soc_frac": 0.5, "tank_temp_c": 50.0, "power_kw": 1.0, "need_kwh": 5.0}[quantity]
         q = int((quality or {}).get(asset.id, Quality.GOOD))
         rows.append((asset.id, quantity, time, value, q))
         if asset.kind is AssetKind.HEAT_PUMP:

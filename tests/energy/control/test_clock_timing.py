@@ -109,15 +109,15 @@ def test_one_dead_device_does_not_make_the_others_stale(
     readings one cycle old: younger than the stale limit (at --speed 60 they went stale)."""
     changed = site.config.model_copy(
         update={
-            "community_batteries": [
-                b.model_copy(
+            "ev_chargers": [
+                c.model_copy(
                     update={
-                        "device": b.device.model_copy(
+                        "device": c.device.model_copy(
                             update={"timeout_s": timeout_s, "retries": retries}
                         )
                     }  # type: ignore[union-attr]
                 )
-                for b in site.config.community_batteries
+                for c in site.config.ev_chargers
             ]
         }
     )

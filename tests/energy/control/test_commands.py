@@ -54,8 +54,20 @@ def test_one_command_per_controllable_asset_in_site_order(site: Site) -> None:
         [b.id for b in plant.batteries]
         + [hp.id for hp in plant.heat_pumps]
         + [pv.id for pv in plant.pvs if pv.config.curtailable]
+        + [c.id for c in plant.ev_chargers]
     )
     assert [c.asset_id for c in commands] == expected
+
+
+def test_ev_charger_limit_follows_the_plan_clamped_to_its_rating(site: Site) -> None:
+    plan = plan_frame({("carport-ev", "power_kw"): 6.5})
+    command = by_asset(commands_for_slot(site, plan, SLOT0))["carport-ev"]
+    assert command == DeviceCommand("carport-ev", CommandKind.EV_CHARGE_LIMIT_KW, 6.5)
+    over = plan_frame({("carport-ev", "power_kw"): 50.0})
+    assert by_asset(commands_for_slot(site, over, SLOT0))["carport-ev"].value == 11.0
+    # no plan for the slot: released, the charger serves the car at full power on its own
+    outside = commands_for_slot(site, plan, SLOT0 + 5 * SLOT)
+    assert by_asset(outside)["carport-ev"].kind is CommandKind.RELEASE_TO_LOCAL
 
 
 def test_battery_power_follows_the_plan_clamped_to_ratings(site: Site) -> None:
@@ -301,7 +313,8 @@ def test_battery_doing_plain_self_consumption_is_left_to_its_local_mode(site: Si
     assert shared[battery.id] == DeviceCommand(battery.id, CommandKind.BATTERY_POWER_KW, 0.0)
 
 
-def test_community_battery_self_consumption_at_the_grid_connection(site: Site) -> None:
+def test_community_battery_self_consumption_at_the_grid_connection(community_site: Site) -> None:
+    site = community_site
     plant = Plant.from_site(site)
     flow = next(b for b in plant.batteries if b.house_id is None)
     balancing = plan_frame(

@@ -26,7 +26,13 @@ from energy.store.plans import PlanState, activate_plan, decide_plan, get_plan, 
 
 NOW = dt.datetime(2026, 6, 1, 12, 5, tzinfo=dt.UTC)
 SLOTS = pd.date_range("2026-06-01T12:00Z", periods=8, freq="15min")
-PLAN_KW = {"house-01.battery": 1.5, "quartier-flow": -10.0, "house-01.hp": 2.0, "house-02.hp": 3.2}
+PLAN_KW = {
+    "house-01.battery": 1.5,
+    "house-06.battery": -2.0,
+    "house-01.hp": 2.0,
+    "house-02.hp": 3.2,
+    "carport-ev": 3.7,
+}
 
 
 def _release_point(site: Site, asset_id: str) -> str:
@@ -39,7 +45,8 @@ def _release_point(site: Site, asset_id: str) -> str:
 
 def _plan(store: Store, site: Site, activate: bool = True, approve: bool = True) -> int:
     rows = [(a, "power_kw", s, v) for a, v in PLAN_KW.items() for s in SLOTS]
-    # the district imports 20 kW: the community battery's discharge is not self-consumption
+    # the district imports 20 kW, house 6 has no planned load: its battery's discharge is not
+    # self-consumption
     rows += [("grid", "import_kw", s, 20.0) for s in SLOTS]
     values = pd.DataFrame(rows, columns=["asset_id", "quantity", "slot_start", "value"])
     plan = save_plan(
@@ -78,11 +85,15 @@ def test_the_plan_slot_is_written_in_each_device_unit(
     assert not report.failed
     assert not report.stale
     assert writer.points("house-01.battery") == {"power_setpoint_w": pytest.approx(1500.0)}
-    assert writer.points("quartier-flow") == {"power_setpoint_kw": pytest.approx(-10.0)}
+    # a redox-flow home battery behind the flow battery map (float kW)
+    assert writer.points("house-06.battery") == {"power_setpoint_kw": pytest.approx(-2.0)}
     assert writer.points("house-01.hp") == {"power_setpoint_w": pytest.approx(2000.0)}
     assert writer.points("house-02.hp") == {"sg_ready_state": 4.0}  # SG Ready: full power
-    # a battery whose plan is plain self-consumption is left to its local mode
-    assert writer.points("house-03.battery") == {"control_mode": 0.0}
+    # a battery whose plan is plain self-consumption is left to its local mode (house 4: the
+    # SunSpec storage map, released through WSetEna)
+    assert writer.points("house-04.battery") == {_release_point(site, "house-04.battery"): 0.0}
+    # the EV charger gets the planned charging power as its limit
+    assert writer.points("carport-ev") == {"charge_limit_w": pytest.approx(3700.0)}
     # no curtailment planned: PV stays in maximum power point tracking (local)
     assert writer.points("house-01.pv") == {_release_point(site, "house-01.pv"): 0.0}
     assert ("no_valid_plan", "dispatch") not in _alarms(store, site)
@@ -96,10 +107,11 @@ def test_without_a_plan_every_device_is_released_once_and_an_alarm_raised(
     controllable = {
         a.id
         for a in site.devices()
-        if a.kind in (AssetKind.BATTERY, AssetKind.HEAT_PUMP, AssetKind.PV)
+        if a.kind in (AssetKind.BATTERY, AssetKind.HEAT_PUMP, AssetKind.PV, AssetKind.EV_CHARGER)
     }
     assert set(report.released) == controllable
-    assert writer.points("quartier-flow") == {"remote_enable": False}
+    assert writer.points("house-06.battery") == {"remote_enable": False}
+    assert writer.points("carport-ev") == {"control_mode": 0.0}
     assert writer.points("house-01.battery") == {"control_mode": 0.0}
     alarm = _alarms(store, site)[("no_valid_plan", "dispatch")]
     assert "released to local mode" in alarm["message"]
@@ -153,7 +165,7 @@ def test_stale_inputs_release_that_device_and_raise_a_critical_alarm(
     dispatcher, report = _dispatch(site, store, writer)
     assert "house-01.battery" in report.stale
     assert writer.points("house-01.battery") == {"control_mode": 0.0}
-    assert writer.points("quartier-flow") == {"power_setpoint_kw": pytest.approx(-10.0)}
+    assert writer.points("house-06.battery") == {"power_setpoint_kw": pytest.approx(-2.0)}
     alarm = _alarms(store, site)[("stale_input", "house-01.battery")]
     assert alarm["severity"] == "critical"
     assert "STALE" in alarm["message"]
@@ -194,11 +206,14 @@ def test_overrides_and_manual_mode_take_precedence_over_the_plan(
     add_override(
         store, site.id, "house-01.battery", OverrideKind.SETPOINT, -2.0, expires, "op", NOW
     )
-    add_override(store, site.id, "quartier-flow", OverrideKind.LOCAL, None, expires, "op", NOW)
+    add_override(store, site.id, "house-06.battery", OverrideKind.LOCAL, None, expires, "op", NOW)
+    add_override(store, site.id, "carport-ev", OverrideKind.SETPOINT, 30.0, expires, "op", NOW)
     set_asset_mode(store, site.id, "house-01.hp", AssetMode.MANUAL, "op", NOW)
     _dispatch(site, store, writer)
     assert writer.points("house-01.battery") == {"power_setpoint_w": pytest.approx(-2000.0)}
-    assert writer.points("quartier-flow") == {"remote_enable": False}
+    assert writer.points("house-06.battery") == {"remote_enable": False}
+    # an override above the charger's rating is clamped to it
+    assert writer.points("carport-ev") == {"charge_limit_w": pytest.approx(11000.0)}
     assert writer.points("house-01.hp") == {}  # manual: the platform leaves it alone
 
 
@@ -223,7 +238,8 @@ def test_release_all_hands_back_every_device(site: Site, store: Store, writer: A
     assert problems == {}
     released = {a for a, _, _, _ in writer.writes}
     assert "house-07.hp" in released
-    assert "quartier-flow" in released
+    assert "house-06.battery" in released
+    assert "carport-ev" in released
     assert len(dispatcher.last_outcomes) == len(released)
 
 

@@ -99,7 +99,10 @@ def test_a_box_that_never_answered_puts_no_limit_in_force(store: Store, site: Si
     assert not signals.changed
 
 
-def test_the_dimming_limit_is_shared_and_merged_with_the_caps_heat_pumps_report(site: Site) -> None:
+def test_the_dimming_limit_is_shared_and_merged_with_the_caps_heat_pumps_report(
+    community_site: Site,
+) -> None:
+    site = community_site
     config = GridSignalsConfig()
     in_force = LimitsInForce(dimming=GridLimit(LimitKind.DIMMING, 0.0, "api:dso#1"))
     limits = combined_limits(site, config, in_force, {"house-01.hp": 1.5})
@@ -108,7 +111,8 @@ def test_the_dimming_limit_is_shared_and_merged_with_the_caps_heat_pumps_report(
     assert limits.heat_pump_cap_kw["house-01.hp"] == 1.5
     assert limits.heat_pump_cap_kw["house-06.hp"] == pytest.approx(3.4)
     assert limits.battery_charge_cap_kw["quartier-flow"] == pytest.approx(4.2)
-    assert limits.battery_charge_cap_kw["house-04.battery"] == pytest.approx(2.5)
+    # house 4's redox-flow battery is rated 2 kW, below the 4.2 kW share
+    assert limits.battery_charge_cap_kw["house-04.battery"] == pytest.approx(2.0)
     expected = sum(limits.battery_charge_cap_kw.values()) + sum(
         min(float(a.params_dict()["electric_max_kw"]), 4.2)
         for a in site.assets
@@ -129,21 +133,24 @@ def test_the_optimizer_bounds_follow_the_limits_while_in_force() -> None:
     np.testing.assert_allclose(exports, [3.0, 3.0, np.inf, np.inf])
 
 
-def test_a_charging_battery_is_clamped_to_its_share_and_discharging_is_not(site: Site) -> None:
+def test_a_charging_battery_is_clamped_to_its_share_and_discharging_is_not(
+    community_site: Site,
+) -> None:
+    site = community_site  # house 1's battery is rated 5 kW, above its 4.2 kW share
     slot = pd.Timestamp("2026-01-15T10:00Z")
     rows = [
-        ("house-05.battery", "power_kw", slot, 6.0),
+        ("house-01.battery", "power_kw", slot, 6.0),
         ("quartier-flow", "power_kw", slot, -10.0),
         ("grid", "import_kw", slot, 30.0),
     ]
     plan = pd.DataFrame(rows, columns=["asset_id", "quantity", "slot_start", "value"])
-    limits = ExternalLimits(battery_charge_cap_kw={"house-05.battery": 4.2, "quartier-flow": 4.2})
+    limits = ExternalLimits(battery_charge_cap_kw={"house-01.battery": 4.2, "quartier-flow": 4.2})
     commands = {
         c.asset_id: c
         for c in commands_for_slot(site, plan, slot, external_limits=limits)
         if c.kind is CommandKind.BATTERY_POWER_KW
     }
-    assert (commands["house-05.battery"].value, commands["house-05.battery"].source) == (
+    assert (commands["house-01.battery"].value, commands["house-01.battery"].source) == (
         4.2,
         "limit",
     )

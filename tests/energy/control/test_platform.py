@@ -114,7 +114,9 @@ def test_the_platform_runs_accelerated_and_stops_cleanly(
                 setpoint_writes.c.outcome == "ok",
             )
         ).all()
-    assert {"house-01.battery", "quartier-flow", "house-07.hp"} <= {r.asset_id for r in releases}
+    assert {"house-01.battery", "house-03.battery", "house-07.hp", "carport-ev"} <= {
+        r.asset_id for r in releases
+    }
     store.dispose()
 
 

@@ -36,7 +36,7 @@ def _values(
         rows.append(("grid", "export_kw", slot, export_kw))
         # interchangeable batteries: the split changes from solve to solve, the grid does not
         rows.append(("house-01.battery", "power_kw", slot, 5.0 if i % 2 else -5.0))
-        rows.append(("quartier-flow", "power_kw", slot, -5.0 if i % 2 else 5.0))
+        rows.append(("house-03.battery", "power_kw", slot, -5.0 if i % 2 else 5.0))
     return pd.DataFrame(rows, columns=["asset_id", "quantity", "slot_start", "value"])
 
 

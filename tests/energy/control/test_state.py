@@ -28,6 +28,7 @@ def test_fresh_values_make_every_device_controllable(
     assert set(optimizer_state.tank_temp_c) == {a.id for a in site.of_kind(AssetKind.TANK)}
     assert optimizer_state.soc_frac["house-01.battery"] == pytest.approx(0.5)
     assert optimizer_state.hp_on["house-01.hp"] is False
+    assert optimizer_state.ev_need_kwh == {"carport-ev": pytest.approx(5.0)}
 
 
 def test_a_device_reporting_stale_quality_is_not_controllable(
@@ -51,7 +52,8 @@ def test_old_or_missing_values_are_stale_with_their_age(
     assert set(state.stale) == {a.id for a in site.devices()}
     assert "45 s old" in state.stale["house-01.hp"]
     empty = read_site_state(store, site, NOW + dt.timedelta(hours=1), stale_after_s=30)
-    assert "no soc_frac measured yet" in empty.stale["quartier-flow"]
+    assert "no soc_frac measured yet" in empty.stale["house-03.battery"]
+    assert "no need_kwh measured yet" in empty.stale["carport-ev"]
 
 
 def test_a_stale_grid_meter_stops_control_of_every_device(

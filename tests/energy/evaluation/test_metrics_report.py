@@ -93,15 +93,20 @@ def test_comparison_against_rule_tuned_and_the_oracle() -> None:
     assert result["mpc_capture_of_oracle_saving_frac"] == pytest.approx(0.75)
     assert result["goal_mpc_4_percent_cheaper_than_rule_tuned"] is True
     assert result["goal_mpc_comfort_not_worse_than_rule_tuned"] is True
+    assert result["goal_mpc_ev_service_not_worse_than_rule_tuned"] is True
     assert result["goal_mpc_captures_75_percent_of_oracle"] is True
+    short_of_energy = summary(98.0, 0.5)
+    short_of_energy["figures"]["ev_short_kwh"] = 3.0  # type: ignore[index]
     worse = comparison(
         {
             "rule-tuned": summary(100.0, 0.0),
-            "mpc": summary(98.0, 0.5),
+            "mpc": short_of_energy,
             "oracle": summary(101.0, 0.0),
         }
     )
     assert worse["goal_mpc_4_percent_cheaper_than_rule_tuned"] is False
+    assert worse["goal_mpc_ev_service_not_worse_than_rule_tuned"] is False
+    assert worse["ev_short_kwh"] == {"rule-tuned": 0.0, "mpc": 3.0, "oracle": 0.0}
     assert worse["goal_mpc_comfort_not_worse_than_rule_tuned"] is False
     # an oracle that saves nothing leaves the share undefined, never a division by zero
     assert worse["mpc_capture_of_oracle_saving_frac"] is None

@@ -22,9 +22,10 @@ def _hold_heat_pumps_off(sim: DistrictSimulator) -> None:
 
 
 @pytest.fixture(scope="module")
-def week(site):
-    """A simulated week: three days in local mode, then randomised commands every 15 minutes."""
-    sim = DistrictSimulator(site, START, seed=1)
+def week(community_site):
+    """A simulated week (the default site with a community battery): three days in local mode,
+    then randomised commands every 15 minutes."""
+    sim = DistrictSimulator(community_site, START, seed=1)
     rng = np.random.default_rng(0)
     max_tank = {t: -np.inf for t in sim.snapshot().tanks}
     for quarter in range(WEEK_S // 900):
@@ -32,6 +33,7 @@ def week(site):
             sim.set_battery_power("house-01.battery", rng.uniform(-6, 6))
             sim.set_battery_power("quartier-flow", rng.uniform(-30, 30), timeout_s=600)
             sim.set_heat_pump_power("house-01.hp", rng.uniform(0, 3))
+            sim.set_ev_charge_limit("carport-ev", rng.uniform(0, 11))
             sim.set_sg_ready("house-02.hp", int(rng.integers(1, 5)), timeout_s=1800)
         sim.advance(900)
         for tank_id, tank in sim.snapshot().tanks.items():
@@ -74,9 +76,11 @@ def test_meters_balance_every_component(week, site):
         assert meter.import_kwh - meter.export_kwh == pytest.approx(expected, rel=1e-9)
         net_houses += meter.import_kwh - meter.export_kwh
     flow = snap.batteries["quartier-flow"]
+    charger = snap.ev_chargers["carport-ev"]
     grid = snap.meters[GRID_METER_ID]
+    assert charger.energy_kwh > 50.0
     assert grid.import_kwh - grid.export_kwh == pytest.approx(
-        net_houses + flow.charged_kwh - flow.discharged_kwh, rel=1e-9
+        net_houses + flow.charged_kwh - flow.discharged_kwh + charger.energy_kwh, rel=1e-9
     )
 
 
@@ -121,7 +125,8 @@ def test_home_battery_covers_its_house_in_local_mode(site, flat_profiles):
     assert snap.meters["house-01.meter"].power_kw == pytest.approx(-2.5, abs=0.005)
 
 
-def test_home_battery_discharges_into_a_deficit(site, flat_profiles):
+def test_home_battery_discharges_into_a_deficit(community_site, flat_profiles):
+    site = community_site
     profiles = flat_profiles(site, "2026-05-01", 1, {":load_kw": 2.0})
     sim = DistrictSimulator(site, profiles.index[0], profiles=profiles)
     _hold_heat_pumps_off(sim)
@@ -133,7 +138,8 @@ def test_home_battery_discharges_into_a_deficit(site, flat_profiles):
     assert snap.batteries["quartier-flow"].power_kw == pytest.approx(0.0, abs=1e-12)
 
 
-def test_community_battery_balances_the_grid_connection(site, flat_profiles):
+def test_community_battery_balances_the_grid_connection(community_site, flat_profiles):
+    site = community_site
     # 2 kW deficit in every house, beyond what a home battery at its minimum can give
     profiles = flat_profiles(site, "2026-05-01", 1, {":load_kw": 2.0})
     sim = DistrictSimulator(site, profiles.index[0], profiles=profiles)
@@ -184,21 +190,23 @@ def test_watchdog_expiry_returns_the_battery_to_local_mode(site, flat_profiles):
 def test_release_and_custom_timeout(site, flat_profiles):
     profiles = flat_profiles(site, "2026-05-01", 1)
     sim = DistrictSimulator(site, profiles.index[0], profiles=profiles)
-    sim.set_battery_power("quartier-flow", -10.0, timeout_s=5)
+    sim.set_battery_power("house-03.battery", -2.0, timeout_s=5)
     sim.advance(4)
-    assert sim.snapshot().batteries["quartier-flow"].mode is ControlMode.REMOTE
+    assert sim.snapshot().batteries["house-03.battery"].mode is ControlMode.REMOTE
     sim.advance(2)
-    assert sim.snapshot().batteries["quartier-flow"].mode is ControlMode.LOCAL
-    sim.set_battery_power("quartier-flow", -10.0, timeout_s=600)
+    assert sim.snapshot().batteries["house-03.battery"].mode is ControlMode.LOCAL
+    sim.set_battery_power("house-03.battery", -2.0, timeout_s=600)
     sim.advance(60)
-    sim.release("quartier-flow")
-    assert sim.snapshot().batteries["quartier-flow"].mode is ControlMode.LOCAL
+    sim.release("house-03.battery")
+    assert sim.snapshot().batteries["house-03.battery"].mode is ControlMode.LOCAL
 
 
 def test_setpoints_are_clamped_to_ratings(site):
     sim = DistrictSimulator(site, START)
-    assert sim.set_battery_power("house-04.battery", 100.0) == 2.5
-    assert sim.set_battery_power("house-04.battery", -100.0) == -2.5
+    assert sim.set_battery_power("house-04.battery", 100.0) == 2.0
+    assert sim.set_battery_power("house-04.battery", -100.0) == -2.0
+    assert sim.set_ev_charge_limit("carport-ev", 100.0) == 11.0
+    assert sim.set_ev_charge_limit("carport-ev", -5.0) == 0.0
     # continuous heat pump: nearest feasible of {0} and [0.8, 2.6]
     assert sim.set_heat_pump_power("house-01.hp", 0.3) == 0.0
     assert sim.set_heat_pump_power("house-01.hp", 0.5) == 0.8
@@ -350,7 +358,7 @@ def test_commands_from_another_thread(site, flat_profiles):
         try:
             for i in range(2000):
                 sim.set_battery_power("house-03.battery", (i % 7) - 3.0)
-                sim.heartbeat("quartier-flow")
+                sim.heartbeat("carport-ev")
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -374,7 +382,9 @@ def test_errors_name_the_device_and_what_was_expected(site):
     with pytest.raises(ValueError, match="1, 2, 3 or 4"):
         sim.set_sg_ready("house-02.hp", 5)
     with pytest.raises(ValueError, match="finite"):
-        sim.set_battery_power("quartier-flow", float("nan"))
+        sim.set_battery_power("house-03.battery", float("nan"))
+    with pytest.raises(KeyError, match=r"no EV charger 'carport-2'.*carport-ev"):
+        sim.set_ev_charge_limit("carport-2", 3.0)
     with pytest.raises(ValueError, match="already at"):
         sim.advance_to(START - pd.Timedelta(minutes=1))
 
@@ -387,14 +397,14 @@ def test_given_profiles_must_cover_the_run(site, flat_profiles):
         sim.advance(60)
 
 
-def test_partial_equipment_and_no_community_battery(make_site):
+def test_partial_equipment_and_no_ev_charger(make_site):
     def strip(data):
         houses = {h["id"]: h for h in data["houses"]}
         houses["house-03"]["battery"] = None
         houses["house-04"]["pv"] = None
         houses["house-05"]["heat_pump"] = None
         houses["house-05"]["tank"] = None
-        data["community_batteries"] = []
+        data["ev_chargers"] = []
 
     site = make_site(strip)
     sim = DistrictSimulator(site, START)
@@ -405,8 +415,9 @@ def test_partial_equipment_and_no_community_battery(make_site):
     assert "house-05.hp" not in snap.heat_pumps
     assert "house-05.tank" not in snap.tanks
     assert snap.houses["house-05"].heat_demand_kwh > 0  # demand exists, served by something else
-    with pytest.raises(KeyError, match="quartier-flow"):
-        sim.set_battery_power("quartier-flow", 1.0)
+    assert snap.ev_chargers == {}
+    with pytest.raises(KeyError, match="carport-ev"):
+        sim.set_ev_charge_limit("carport-ev", 1.0)
     grid = snap.meters[GRID_METER_ID]
     houses = sum(m.import_kwh - m.export_kwh for k, m in snap.meters.items() if k != GRID_METER_ID)
     assert grid.import_kwh - grid.export_kwh == pytest.approx(houses, rel=1e-9)
@@ -453,3 +464,52 @@ def test_a_year_matches_the_configured_energy(site):
         assert 2.5 < seasonal_cop < 5.5
     for battery in snap.batteries.values():
         assert abs(battery.balance_error_kwh) < 1e-6
+
+
+def test_ev_charger_serves_its_sessions_and_follows_its_limit(site, flat_profiles):
+    # Monday 2026-01-05: the car arrives at 18:00 local (17:00 UTC), needs 14 kWh by 07:30
+    profiles = flat_profiles(site, "2026-01-05 16:00", 16)
+    charger = site.config.ev_chargers[0]
+    sim = DistrictSimulator(site, profiles.index[0], profiles=profiles)
+    sim.advance(3600)
+    before = sim.snapshot().ev_chargers["carport-ev"]
+    assert (before.plugged, before.vehicle_state, before.need_kwh) == (False, 0, 0.0)
+    sim.advance(60)
+    local = sim.snapshot().ev_chargers["carport-ev"]
+    assert local.plugged
+    assert local.vehicle_state == 2
+    assert local.power_kw == pytest.approx(charger.charge_max_kw)  # a wallbox on its own
+    sim.set_ev_charge_limit("carport-ev", 2.0, timeout_s=3600)
+    sim.advance(1800)
+    limited = sim.snapshot().ev_chargers["carport-ev"]
+    assert limited.mode is ControlMode.REMOTE
+    assert limited.power_kw == pytest.approx(2.0)
+    delivered = (charger.charge_max_kw / 60 + 2.0 / 2) * charger.charging_efficiency_frac
+    assert limited.need_kwh == pytest.approx(14.0 - delivered)
+    sim.advance(1800)  # the watchdog expires: full power until the need is met
+    assert sim.snapshot().ev_chargers["carport-ev"].mode is ControlMode.LOCAL
+    sim.advance(3 * 3600)
+    done = sim.snapshot().ev_chargers["carport-ev"]
+    assert done.need_kwh == pytest.approx(0.0, abs=1e-9)
+    assert done.delivered_kwh == pytest.approx(14.0)
+    assert done.energy_kwh == pytest.approx(14.0 / charger.charging_efficiency_frac)
+    assert done.power_kw == 0.0
+    assert done.vehicle_state == 1
+    meters = sim.snapshot().meters
+    grid = meters.pop(GRID_METER_ID)
+    houses_net = sum(m.import_kwh - m.export_kwh for m in meters.values())
+    assert grid.import_kwh - grid.export_kwh - houses_net == pytest.approx(done.energy_kwh)
+
+
+def test_ev_energy_missing_at_departure_is_short_and_still_needed(site, flat_profiles):
+    profiles = flat_profiles(site, "2026-01-05 16:00", 40)
+    sim = DistrictSimulator(site, profiles.index[0], profiles=profiles)
+    sim.set_ev_charge_limit("carport-ev", 0.0, timeout_s=1e6)
+    sim.advance(16 * 3600)  # past Tuesday 07:30 local: the car left without charge
+    left = sim.snapshot().ev_chargers["carport-ev"]
+    assert (left.plugged, left.departures) == (False, 1)
+    assert left.short_kwh == pytest.approx(14.0)
+    sim.advance(12 * 3600)  # back on Tuesday evening, needing both days' energy
+    back = sim.snapshot().ev_chargers["carport-ev"]
+    assert back.plugged
+    assert back.need_kwh == pytest.approx(28.0)

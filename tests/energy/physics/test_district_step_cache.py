@@ -99,9 +99,10 @@ def test_a_dimming_cap_set_within_a_slot_applies_at_the_next_step(site, flat_pro
     assert sim.snapshot().heat_pumps["house-01.hp"].electric_power_kw == pytest.approx(1.5)
 
 
-def test_snapshot_holds_the_banks_values_as_python_numbers(site):
-    sim = DistrictSimulator(site, START, seed=2)
+def test_snapshot_holds_the_banks_values_as_python_numbers(community_site):
+    sim = DistrictSimulator(community_site, START, seed=2)
     sim.set_battery_power("quartier-flow", -5.0, timeout_s=1800)
+    sim.set_ev_charge_limit("carport-ev", 3.5, timeout_s=1800)
     sim.set_sg_ready("house-02.hp", 4, timeout_s=1800)
     sim.advance(900)
     snap = sim.snapshot()
@@ -118,5 +119,10 @@ def test_snapshot_holds_the_banks_values_as_python_numbers(site):
         assert type(reading.on) is bool
         assert type(reading.starts) is int
     assert snap.heat_pumps["house-02.hp"].sg_ready_state == 4
+    charger = snap.ev_chargers["carport-ev"]
+    assert charger.setpoint_kw == 3.5
+    assert charger.energy_kwh == float(sim.ev_chargers.energy_kwh[0])
+    assert type(charger.plugged) is bool
+    assert type(charger.vehicle_state) is int
     for i, tank in enumerate(sim.tanks.ids):
         assert snap.tanks[tank].stored_kwh == float(sim.tanks.stored_kwh[i])

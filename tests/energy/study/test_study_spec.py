@@ -96,7 +96,7 @@ def test_one_task_per_variant_policy_period_seed(
     n_variants: int, policies: list[str], seeds: list[int]
 ) -> None:
     variants = [
-        {"name": f"cap-{i}", "overlay": {"community_batteries.0.capacity_kwh": 10.0 * (i + 1)}}
+        {"name": f"cap-{i}", "overlay": {"houses.0.battery.capacity_kwh": 10.0 * (i + 1)}}
         for i in range(n_variants)
     ]
     spec, sites = _parse(_study(variants=variants, policies=policies, seeds=seeds))
@@ -104,7 +104,7 @@ def test_one_task_per_variant_policy_period_seed(
     assert len(tasks) == n_variants * len(policies) * len(seeds)
     assert len({t.task_id for t in tasks}) == len(tasks)
     assert len({t.fingerprint for t in tasks}) == len(tasks)
-    capacities = {t.variant: t.site_data["community_batteries"][0]["capacity_kwh"] for t in tasks}
+    capacities = {t.variant: t.site_data["houses"][0]["battery"]["capacity_kwh"] for t in tasks}
     assert capacities == {f"cap-{i}": 10.0 * (i + 1) for i in range(n_variants)}
 
 
@@ -122,13 +122,13 @@ def test_variant_overlay_that_breaks_the_site_names_variant_and_key() -> None:
                 {
                     "name": "flow-{c}kWh",
                     "parameters": {
-                        "c": {"key": "community_batteries.0.capacity_kwh", "values": [50, -1]}
+                        "c": {"key": "houses.0.battery.capacity_kwh", "values": [50, -1]}
                     },
                 }
             ]
         )
     )
-    assert "study.variants(flow--1kWh).overlay -> site.community_batteries[0]" in text
+    assert "study.variants(flow--1kWh).overlay -> site.houses[0](id=house-01).battery" in text
     assert "capacity_kwh" in text
     assert "flow-50kWh" not in text
 
@@ -165,7 +165,6 @@ def test_example_study_is_valid(tmp_path: Path) -> None:
     spec, sites = load_study_spec(EXAMPLE)
     tasks = expand_tasks(spec, sites)
     assert len(tasks) == len(spec.all_variants()) * len(spec.policies) * len(spec.periods)
-    assert sites["no-battery"]["community_batteries"] == []
     assert all(h["battery"] is None for h in sites["no-battery"]["houses"])
     copy = tmp_path / "copy.yaml"
     data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))

@@ -91,6 +91,18 @@ def test_plan_list_detail_values_and_diff_against_active(web: Web) -> None:
     assert (row["value"], row["value_reference"], row["change"]) == (20.0, 10.0, 10.0)
 
 
+def test_plan_detail_reports_the_autarky_figures(web: Web) -> None:
+    figures = {"self_sufficiency_frac": 0.62, "self_consumption_frac": 0.81}
+    plan = make_plan(web.site, web.store, summary={"cost_breakdown": {**figures, "x": 1.0}})
+    older = make_plan(web.site, web.store, summary={"cost_breakdown": {}})
+    auth = web.auth(VIEWER)
+    assert web.client.get(f"/api/plans/{plan.id}", headers=auth).json()["autarky"] == figures
+    assert web.client.get(f"/api/plans/{older.id}", headers=auth).json()["autarky"] == {
+        "self_sufficiency_frac": None,
+        "self_consumption_frac": None,
+    }
+
+
 def test_diff_without_active_plan_is_404(web: Web) -> None:
     plan = make_plan(web.site, web.store)
     response = web.client.get(f"/api/plans/{plan.id}/diff", headers=web.auth(VIEWER))
@@ -170,16 +182,16 @@ def test_override_cancel(web: Web) -> None:
 
 def test_asset_mode_change_is_stored_and_audited(web: Web) -> None:
     response = web.client.put(
-        "/api/assets/quartier-flow/mode", json={"mode": "manual"}, headers=web.auth(OPERATOR)
+        "/api/assets/carport-ev/mode", json={"mode": "manual"}, headers=web.auth(OPERATOR)
     )
     assert response.status_code == 200
     modes = web.client.get("/api/modes", headers=web.auth(VIEWER)).json()
-    assert modes["quartier-flow"] == "manual"
+    assert modes["carport-ev"] == "manual"
     assert modes["house-01.battery"] == "auto"
     entry = read_audit(web.store, action="asset.mode")[0]
     assert (entry["actor"], entry["target"], entry["detail"]["mode"]) == (
         "operator",
-        "quartier-flow",
+        "carport-ev",
         "manual",
     )
     refused = web.client.put(
