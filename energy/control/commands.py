@@ -7,8 +7,8 @@ curtailable PV systems, EV chargers), in site order, and applies, in this order 
 1. manual mode: an asset in manual mode gets no command from the plan (only its override);
 2. an operator override: a fixed setpoint in the asset's setpoint unit, or "local";
 3. the plan, mapped per device kind (below);
-4. external limits on top of 2 and 3: the grid operator's dimming cap per heat pump and per
-   charging battery, and a temporary feed-in limit (section 14a EnWG; safety rule 7: they
+4. external limits on top of 2 and 3: the grid operator's dimming cap per heat pump, per
+   charging battery and per EV charger (a released charger gets its cap as its limit), and a temporary feed-in limit (section 14a EnWG; safety rule 7: they
    override the optimizer and the operator's overrides).
 
 Per device kind:
@@ -209,6 +209,7 @@ def commands_for_slot(
     )
     caps = dict(limits.heat_pump_cap_kw) if limits is not None else {}
     charge_caps = dict(limits.battery_charge_cap_kw) if limits is not None else {}
+    ev_caps = dict(limits.ev_charge_cap_kw) if limits is not None else {}
     commands: list[DeviceCommand] = []
 
     def planned(asset_id: str, quantity: str) -> float:
@@ -271,18 +272,25 @@ def commands_for_slot(
             commands.append(_release(pv.id))
 
     for charger in plant.ev_chargers:
+        kind = CommandKind.EV_CHARGE_LIMIT_KW
         clamp = (0.0, charger.config.charge_max_kw)
         override = in_force.get(charger.id)
+        cap = ev_caps.get(charger.id)
         if override is not None:
-            kind = CommandKind.EV_CHARGE_LIMIT_KW
-            commands.append(_overridden(charger.id, kind, override, config_clamp=clamp))
+            command = _overridden(charger.id, kind, override, config_clamp=clamp)
         elif modes.get(charger.id) == AssetMode.MANUAL:
             continue
         elif values is None:
-            commands.append(_release(charger.id))
+            # released, a charger draws its full power: under a dimming cap it gets the cap
+            command = (
+                _release(charger.id)
+                if cap is None
+                else DeviceCommand(charger.id, kind, cap, "limit")
+            )
         else:
             power = min(max(planned(charger.id, "power_kw"), clamp[0]), clamp[1])
-            commands.append(DeviceCommand(charger.id, CommandKind.EV_CHARGE_LIMIT_KW, power))
+            command = DeviceCommand(charger.id, kind, power)
+        commands.append(_charge_capped(command, cap))
     return commands
 
 
@@ -428,8 +436,9 @@ def _capped(hp: HeatPumpUnit, command: DeviceCommand, cap: float | None) -> Devi
 
 
 def _charge_capped(command: DeviceCommand, cap: float | None) -> DeviceCommand:
-    """Apply a dimming cap to a battery's charging (discharging and local mode are not drawn
-    from the grid: the local self-consumption mode charges from surplus only)."""
+    """Apply a dimming cap to a battery's or EV charger's charging (a battery's discharging and
+    local mode are not drawn from the grid: its self-consumption mode charges from surplus
+    only; a released charger gets the cap as its limit instead, above)."""
     if cap is None or command.value is None or command.value <= cap:
         return command
     return DeviceCommand(command.asset_id, command.kind, cap, "limit")

@@ -47,19 +47,29 @@ log = logging.getLogger(__name__)
 ACTOR = "system:grid_signals"
 
 
+#: The controllable devices a §14a limit is shared over, with the rating that counts for each.
+_DIMMED_RATING = {
+    AssetKind.HEAT_PUMP: "electric_max_kw",
+    AssetKind.BATTERY: "charge_max_kw",
+    AssetKind.EV_CHARGER: "charge_max_kw",
+}
+
+
 def device_caps(
     site: Site, config: GridSignalsConfig, dimming_kw: float
-) -> tuple[dict[str, float], dict[str, float]]:
-    """(heat pump caps, battery charge caps) in kW under a §14a limit of dimming_kw."""
-    rated: dict[str, float] = {}
-    for asset in site.of_kind(AssetKind.HEAT_PUMP):
-        rated[asset.id] = float(asset.params_dict()["electric_max_kw"])
-    batteries = {a.id for a in site.of_kind(AssetKind.BATTERY)}
-    for asset in site.of_kind(AssetKind.BATTERY):
-        rated[asset.id] = float(asset.params_dict()["charge_max_kw"])
+) -> dict[AssetKind, dict[str, float]]:
+    """Per kind of controllable device (heat pumps, batteries charging, EV chargers), each
+    device's cap in kW under a §14a limit of dimming_kw."""
+    rated = {
+        asset.id: float(asset.params_dict()[rating])
+        for kind, rating in _DIMMED_RATING.items()
+        for asset in site.of_kind(kind)
+    }
     caps = share_dimming(dimming_kw, rated, config.min_power_per_device_kw)
-    heat_pumps = {a: c for a, c in caps.items() if a not in batteries}
-    return heat_pumps, {a: c for a, c in caps.items() if a in batteries}
+    return {
+        kind: {a.id: caps[a.id] for a in site.of_kind(kind) if a.id in caps}
+        for kind in _DIMMED_RATING
+    }
 
 
 class GridSignals:
@@ -218,12 +228,15 @@ def combined_limits(
     """The connection-point limits shared over the devices, merged with the reported caps."""
     hp_caps = dict(reported)
     charge_caps: dict[str, float] = {}
+    ev_caps: dict[str, float] = {}
     dimming_kw = None
     if in_force.dimming is not None and config is not None:
-        shared_hp, charge_caps = device_caps(site, config, in_force.dimming.limit_kw)
-        for asset_id, cap in shared_hp.items():
+        shared = device_caps(site, config, in_force.dimming.limit_kw)
+        for asset_id, cap in shared[AssetKind.HEAT_PUMP].items():
             hp_caps[asset_id] = min(cap, hp_caps.get(asset_id, cap))
-        dimming_kw = sum(shared_hp.values()) + sum(charge_caps.values())
+        charge_caps = shared[AssetKind.BATTERY]
+        ev_caps = shared[AssetKind.EV_CHARGER]
+        dimming_kw = sum(sum(caps.values()) for caps in shared.values())
     feed_in_kw = in_force.feed_in.limit_kw if in_force.feed_in is not None else None
     if not hp_caps and dimming_kw is None and feed_in_kw is None:
         return None
@@ -235,5 +248,6 @@ def combined_limits(
         feed_in_limit_kw=feed_in_kw,
         until=pd.Timestamp(until) if until is not None else None,
         battery_charge_cap_kw=charge_caps,
+        ev_charge_cap_kw=ev_caps,
         dimming_kw=dimming_kw,
     )

@@ -89,7 +89,8 @@ class ExternalLimits:
     """Limits set from outside the platform, which override the optimizer.
 
     heat_pump_cap_kw: grid-operator dimming cap (section 14a EnWG) per heat pump, in kW of
-    electric power; battery_charge_cap_kw: the same for batteries charging; dimming_kw: what the
+    electric power; battery_charge_cap_kw and ev_charge_cap_kw: the same for batteries and EV
+    chargers charging; dimming_kw: what the
     controllable devices may draw together at the connection point (the sum of their caps), which
     the optimizer adds to the household load as the grid import bound of each slot.
     feed_in_limit_kw: a temporary cap on the district's export at the grid connection (the
@@ -102,11 +103,12 @@ class ExternalLimits:
     until: pd.Timestamp | None = None
     battery_charge_cap_kw: Mapping[str, float] = field(default_factory=dict)
     dimming_kw: float | None = None
+    ev_charge_cap_kw: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         problems = [
             f"external limit {name} of {a!r}: expected a number >= 0; found {v!r}"
-            for name in ("heat_pump_cap_kw", "battery_charge_cap_kw")
+            for name in ("heat_pump_cap_kw", "battery_charge_cap_kw", "ev_charge_cap_kw")
             for a, v in getattr(self, name).items()
             if not (np.isfinite(v) and v >= 0)
         ]
@@ -144,13 +146,14 @@ class ExternalLimits:
     def caps_over(
         self, index: pd.DatetimeIndex, electric_max_kw: Mapping[str, float]
     ) -> dict[str, FloatArray]:
-        """Per capped heat pump, its cap per slot of `index`; where the cap is no longer in
-        force, the unit's electric_max_kw (a cap that never binds: the inputs must be finite)."""
+        """Per capped heat pump or EV charger, its cap per slot of `index`; where the cap is no
+        longer in force, the device's rating in `electric_max_kw` (a cap that never binds: the
+        inputs must be finite)."""
         active = self.active_over(index)
         return {
-            hp: np.where(active, min(float(cap), electric_max_kw[hp]), electric_max_kw[hp])
-            for hp, cap in self.heat_pump_cap_kw.items()
-            if hp in electric_max_kw
+            asset: np.where(active, min(float(cap), electric_max_kw[asset]), electric_max_kw[asset])
+            for asset, cap in [*self.heat_pump_cap_kw.items(), *self.ev_charge_cap_kw.items()]
+            if asset in electric_max_kw
         }
 
 
@@ -192,7 +195,9 @@ class PlanningCycle:
         self._houses = plant.houses
         self._pv_ids = tuple(pv.id for pv in plant.pvs)
         self._tank_houses = plant.tank_houses
-        self._hp_max_kw = {hp.id: hp.config.electric_max_kw for hp in plant.heat_pumps}
+        self._hp_max_kw = {hp.id: hp.config.electric_max_kw for hp in plant.heat_pumps} | {
+            ev.id: ev.config.charge_max_kw for ev in plant.ev_chargers
+        }
         self._tariff: pd.DataFrame | None = None
         self._blocks: dict[str, _Block] = {}
         self._positions: dict[str, tuple[pd.Index, npt.NDArray[np.intp]]] = {}

@@ -70,6 +70,21 @@ def test_ev_charger_limit_follows_the_plan_clamped_to_its_rating(site: Site) -> 
     assert by_asset(outside)["carport-ev"].kind is CommandKind.RELEASE_TO_LOCAL
 
 
+def test_a_dimming_cap_limits_the_ev_charger_planned_or_released(site: Site) -> None:
+    limits = ExternalLimits(ev_charge_cap_kw={"carport-ev": 4.2})
+    plan = plan_frame({("carport-ev", "power_kw"): 11.0})
+    capped = by_asset(commands_for_slot(site, plan, SLOT0, external_limits=limits))["carport-ev"]
+    assert capped == DeviceCommand("carport-ev", CommandKind.EV_CHARGE_LIMIT_KW, 4.2, "limit")
+    # without a plan a released charger would draw its full 11 kW: it gets the cap instead
+    outside = commands_for_slot(site, plan, SLOT0 + 5 * SLOT, external_limits=limits)
+    assert by_asset(outside)["carport-ev"] == capped
+    below = plan_frame({("carport-ev", "power_kw"): 3.0})
+    assert (
+        by_asset(commands_for_slot(site, below, SLOT0, external_limits=limits))["carport-ev"].value
+        == 3.0
+    )
+
+
 def test_battery_power_follows_the_plan_clamped_to_ratings(site: Site) -> None:
     plant = Plant.from_site(site)
     first, second = plant.batteries[0], plant.batteries[1]

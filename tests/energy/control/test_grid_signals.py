@@ -113,10 +113,16 @@ def test_the_dimming_limit_is_shared_and_merged_with_the_caps_heat_pumps_report(
     assert limits.battery_charge_cap_kw["quartier-flow"] == pytest.approx(4.2)
     # house 4's redox-flow battery is rated 2 kW, below the 4.2 kW share
     assert limits.battery_charge_cap_kw["house-04.battery"] == pytest.approx(2.0)
-    expected = sum(limits.battery_charge_cap_kw.values()) + sum(
-        min(float(a.params_dict()["electric_max_kw"]), 4.2)
-        for a in site.assets
-        if a.id.endswith(".hp")
+    # the carport's 11 kW charger keeps the 4.2 kW every controllable device keeps
+    assert limits.ev_charge_cap_kw == {"carport-ev": pytest.approx(4.2)}
+    expected = (
+        sum(limits.battery_charge_cap_kw.values())
+        + 4.2
+        + sum(
+            min(float(a.params_dict()["electric_max_kw"]), 4.2)
+            for a in site.assets
+            if a.id.endswith(".hp")
+        )
     )
     assert limits.dimming_kw == pytest.approx(expected)
     assert limits.until is None

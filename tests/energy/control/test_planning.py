@@ -176,15 +176,22 @@ def test_dimming_caps_apply_while_in_force(
 ) -> None:
     cycle = PlanningCycle(site, optimizer, None)
     until = ISSUE.floor("15min") + 3 * SLOT
-    limits = ExternalLimits(heat_pump_cap_kw={"house-01.hp": 1.0}, until=until)
+    limits = ExternalLimits(
+        heat_pump_cap_kw={"house-01.hp": 1.0}, ev_charge_cap_kw={"carport-ev": 4.2}, until=until
+    )
     inputs = cycle.inputs(ISSUE, realised, realised, limits)
     hp_max = site.config.houses[0].heat_pump.electric_max_kw  # type: ignore[union-attr]
     np.testing.assert_allclose(
         inputs.power_cap_kw["house-01.hp"], [1.0] * 3 + [hp_max] * (HORIZON - 3)
     )
+    ev_max = site.config.ev_chargers[0].charge_max_kw
+    np.testing.assert_allclose(
+        inputs.power_cap_kw["carport-ev"], [4.2] * 3 + [ev_max] * (HORIZON - 3)
+    )
     result = cycle.plan(ISSUE, DispatchState.initial(site), realised, realised, limits)
     assert result.status == PlanStatus.OPTIMAL
     assert (result.values[("house-01.hp", "power_kw")][:3] <= 1.0 + 1e-6).all()
+    assert (result.values[("carport-ev", "power_kw")][:3] <= 4.2 + 1e-6).all()
 
 
 def test_plan_solves_from_the_measured_state(
