@@ -43,10 +43,10 @@ START = dt.datetime(2026, 1, 15, 10, 0, tzinfo=dt.UTC)
 BIG_HP = "house-01.hp"
 #: operator setpoints above the §14a floor: heat pump power and battery charging, kW
 FORCED_KW = {BIG_HP: 8.0, "house-01.battery": 5.0, "quartier-flow": 25.0}
-#: under a dimming limit of 0 kW: three devices rated above 4.2 kW keep 4.2 kW each (the heat
-#: pump of house 1, the battery of house 1, the flow battery), the others their rating (heat
-#: pumps of houses 2-7: 17.8 kW, batteries of houses 2-7: 17.8 kW)
-DEVICES_DIMMED_KW = 3 * 4.2 + 17.8 + 17.8
+#: under a dimming limit of 0 kW: four devices rated above 4.2 kW keep 4.2 kW each (the heat
+#: pump of house 1, the battery of house 1, the flow battery, the carport's 11 kW EV charger),
+#: the others their rating (heat pumps of houses 2-7: 17.8 kW, batteries of houses 2-7: 17.8 kW)
+DEVICES_DIMMED_KW = 4 * 4.2 + 17.8 + 17.8
 
 
 def dimmable_site(site: Site) -> Site:
@@ -132,7 +132,12 @@ def test_a_dimming_signal_reaches_every_affected_device_within_one_dispatch_cycl
             )
             assert district.device("quartier-flow").value("power_setpoint_kw") == pytest.approx(4.2)
             commands = {c.asset_id: c for c in rt.last_dispatch.commands}  # type: ignore[union-attr]
-            assert {a for a, c in commands.items() if c.source == "limit"} == set(FORCED_KW)
+            limited = {a for a, c in commands.items() if c.source == "limit"}
+            # the EV charger is clamped too where its plan (or its release) would draw more
+            assert set(FORCED_KW) <= limited <= {*FORCED_KW, "carport-ev"}
+            charger = commands["carport-ev"].value
+            assert charger is not None
+            assert charger <= 4.2 + 1e-9
             assert rt.grid_signals is not None
             assert rt.grid_signals.changed
             dimming = rt.grid_signals.in_force.dimming
