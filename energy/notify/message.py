@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import gettext as gettext_module
-import io
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -18,9 +17,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 
+from energy.catalogue import po_translations
 from energy.notify.policy import Reason
 from energy.store.incidents import Incident
 
@@ -66,15 +64,7 @@ _REASONS = {
 
 @cache
 def _translations(language: str) -> gettext_module.NullTranslations:
-    po = LOCALES_DIR / language / "LC_MESSAGES" / "notify.po"
-    if language == "en":
-        return gettext_module.NullTranslations()
-    with po.open("rb") as handle:
-        catalog = read_po(handle, locale=language)
-    buffer = io.BytesIO()
-    write_mo(buffer, catalog)
-    buffer.seek(0)
-    return gettext_module.GNUTranslations(buffer)
+    return po_translations(LOCALES_DIR / language / "LC_MESSAGES" / "notify.po", language)
 
 
 @dataclass(frozen=True)

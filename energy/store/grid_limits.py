@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import desc, select, update
 
 from energy.grid_limits import GridLimit, LimitKind
-from energy.store.chain import append_chained
+from energy.store.audit import append_audit_in
 from energy.store.engine import Store
 from energy.store.schema import audit_log, grid_limits
 from energy.store.sql import inserted_id
@@ -62,23 +62,20 @@ def add_grid_limit(
                 )
             )
         )
-        append_chained(
+        append_audit_in(
             conn,
-            audit_log,
-            dict(
-                time=now,
-                actor=actor,
-                action="grid_limit.add",
-                target=f"site:{site_id}",
-                detail={
-                    "limit_id": limit_id,
-                    "kind": kind.value,
-                    "limit_kw": limit_kw,
-                    "valid_from": valid_from.isoformat(),
-                    "valid_until": valid_until.isoformat(),
-                    "reason": reason,
-                },
-            ),
+            now,
+            actor,
+            "grid_limit.add",
+            f"site:{site_id}",
+            {
+                "limit_id": limit_id,
+                "kind": kind.value,
+                "limit_kw": limit_kw,
+                "valid_from": valid_from.isoformat(),
+                "valid_until": valid_until.isoformat(),
+                "reason": reason,
+            },
         )
     return int(limit_id)
 
@@ -98,16 +95,13 @@ def lift_grid_limit(
             .where(grid_limits.c.id == limit_id)
             .values(lifted_at=now, lifted_by=actor)
         )
-        append_chained(
+        append_audit_in(
             conn,
-            audit_log,
-            dict(
-                time=now,
-                actor=actor,
-                action="grid_limit.lift",
-                target=f"site:{row.site_id}",
-                detail={"limit_id": limit_id, "kind": row.kind},
-            ),
+            now,
+            actor,
+            "grid_limit.lift",
+            f"site:{row.site_id}",
+            {"limit_id": limit_id, "kind": row.kind},
         )
 
 

@@ -14,18 +14,17 @@ conventions (`number`, `money`): 1.234,50 in German, 1,234.50 in English.
 from __future__ import annotations
 
 import gettext as gettext_module
-import io
 from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from energy.catalogue import po_translations
 
 __all__ = [
     "DEFAULT_LANGUAGE",
@@ -61,15 +60,7 @@ def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "mark, t
 @cache
 def translations(language: str) -> gettext_module.NullTranslations:
     """The catalogue of one language (English: the identity)."""
-    po = LOCALES_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
-    if language == "en" or not po.is_file():
-        return gettext_module.NullTranslations()
-    with po.open("rb") as handle:
-        catalog = read_po(handle, locale=language)
-    buffer = io.BytesIO()
-    write_mo(buffer, catalog)
-    buffer.seek(0)
-    return gettext_module.GNUTranslations(buffer)
+    return po_translations(LOCALES_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po", language)
 
 
 def current_language() -> str:
