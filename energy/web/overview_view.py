@@ -266,6 +266,15 @@ def limits_in_force(site: Site, store: Store, now: dt.datetime) -> list[str]:
     return texts
 
 
+def _ev_charger_readings(reader: _Reader, charger_id: str) -> list[Reading]:
+    return [
+        reader.reading("ev-power", _("Charging power"), [(charger_id, "power_kw")], "kW", 1),
+        reader.reading(
+            "ev-need", _("Energy the car still needs"), [(charger_id, "need_kwh")], "kWh", 1
+        ),
+    ]
+
+
 def build_overview(site: Site, store: Store, settings: WebSettings) -> Overview:
     now = settings.clock()
     reader = _Reader(latest_values(store, site.id), now, settings)
@@ -274,6 +283,14 @@ def build_overview(site: Site, store: Store, settings: WebSettings) -> Overview:
         Card(battery.id, asset_label(site, battery.id), None, _battery_readings(reader, battery.id))
         for battery in site.of_kind(AssetKind.BATTERY)
         if battery.house_id is None
+    ] + [
+        Card(
+            charger.id,
+            asset_label(site, charger.id),
+            None,
+            _ev_charger_readings(reader, charger.id),
+        )
+        for charger in site.ev_chargers()
     ]
     grid = site.config.grid
     exchange = GridExchange(

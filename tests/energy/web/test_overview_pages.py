@@ -23,8 +23,9 @@ from energy.store.users import Role
 
 
 @pytest.fixture
-def sweb(site: Site, sqlite_store: Store) -> Web:
-    return build_web(site, sqlite_store)
+def sweb(community_site: Site, sqlite_store: Store) -> Web:
+    """The console of the default site with a community battery: both kinds of shared cards."""
+    return build_web(community_site, sqlite_store)
 
 
 def _store(web: Web, rows: list[tuple[str, str, dt.datetime, float, Quality]]) -> None:
@@ -67,6 +68,8 @@ def _seed(web: Web) -> None:
             ("house-03.hp", "sg_ready_state", fresh, 1.0, Quality.GOOD),
             ("grid.meter", "power_kw", fresh, 42.0, Quality.GOOD),
             ("quartier-flow", "soc_frac", fresh, 0.3, Quality.GOOD),
+            ("carport-ev", "power_kw", fresh, 7.4, Quality.GOOD),
+            ("carport-ev", "need_kwh", fresh, 12.5, Quality.GOOD),
         ],
     )
 
@@ -84,6 +87,9 @@ def test_cards_show_the_stored_values_with_their_age(sweb: Web) -> None:
     assert house["tank-temp"][0] == "48.3 °C"
     assert _readings(page, "house-03")["hp-state"][0] == "off · SG Ready lock"
     assert _readings(page, "quartier-flow")["battery-soc"][0] == "30 %"
+    charger = _readings(page, "carport-ev")
+    assert charger["ev-power"][0] == "7.4 kW"
+    assert charger["ev-need"][0] == "12.5 kWh"
     grid = _readings(page, "grid")["grid"]
     assert grid[0] == "42.0 kW"
     assert "Connection limits: import 90 kW, export 70 kW" in page
