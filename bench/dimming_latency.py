@@ -33,8 +33,8 @@ from energy.store import Store
 from energy.store.controls import OverrideKind, add_override
 from energy.store.sites import sync_site
 
-FORCED_KW = {"house-01.hp": 8.0, "house-05.battery": 6.0, "house-01.battery": 5.0}
-FORCED_KW["quartier-flow"] = 25.0
+#: operator setpoints above the §14a floor of 4.2 kW: heat pump, battery charging, EV charging
+FORCED_KW = {"house-01.hp": 8.0, "house-01.battery": 5.0, "carport-ev": 11.0}
 
 
 def dimmable_site() -> Site:

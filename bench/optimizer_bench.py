@@ -55,7 +55,8 @@ START = pd.Timestamp("2026-01-20T00:00:00Z")
 
 
 def scaled_site(n_houses: int) -> Site:
-    """The default district with its houses repeated to n_houses, devices removed."""
+    """The default district with its houses repeated to n_houses (and its first community
+    battery, if any, once per 50 houses), devices removed."""
     base = load_site_config().model_dump(mode="python", exclude={"source_path"})
     templates = base["houses"]
     houses = []
@@ -67,16 +68,28 @@ def scaled_site(n_houses: int) -> Site:
             if house.get(part):
                 house[part] = {k: v for k, v in house[part].items() if k != "device"}
         houses.append(house)
-    flow = {k: v for k, v in base["community_batteries"][0].items() if k != "device"}
+    # a shared battery of the base site, if it has one, repeated once per 50 houses
     community = [
-        {**flow, "id": f"quartier-flow-{j + 1:02d}"} for j in range(max(1, n_houses // 50))
+        {
+            **{k: v for k, v in battery.items() if k != "device"},
+            "id": f"{battery['id']}-{j + 1:02d}",
+        }
+        for battery in base["community_batteries"][:1]
+        for j in range(max(1, n_houses // 50))
     ]
     factor = n_houses / len(templates)
     grid = {
         "import_limit_kw": base["grid"]["import_limit_kw"] * factor,
         "export_limit_kw": base["grid"]["export_limit_kw"] * factor,
     }
-    config = {**base, "houses": houses, "community_batteries": community, "grid": grid}
+    chargers = [{k: v for k, v in c.items() if k != "device"} for c in base["ev_chargers"]]
+    config = {
+        **base,
+        "houses": houses,
+        "community_batteries": community,
+        "ev_chargers": chargers,
+        "grid": grid,
+    }
     return Site.from_config(SiteConfig.model_validate(config))
 
 
@@ -106,7 +119,8 @@ def bench_default(resolves: int, cold_solver: str) -> None:
     n = 144
     print(
         f"== default Klimaviertel: {len(site.config.houses)} houses, "
-        f"{len(site.config.community_batteries)} community battery, {n} slots (36 h), LP =="
+        f"{len(site.config.community_batteries)} community batteries, "
+        f"{len(site.config.ev_chargers)} EV charger, {n} slots (36 h), LP =="
     )
     print(
         f"python imports (numpy, pandas, pyomo, scipy, highspy): {IMPORT_SECONDS:.3f} s "

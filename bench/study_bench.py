@@ -1,6 +1,6 @@
 """Wall time of a 12-task study: one after another in one process against a Dask LocalCluster.
 
-4 variants (as built, no batteries, air-source heat pumps, a 200 kWh flow battery) x 3 policies
+4 variants (as built, no batteries, air-source heat pumps, 20 kWh home batteries) x 3 policies
 (rule, rule-tuned, mpc) over a short period, measured in one run: first every task in this
 process in turn (`run_task`), then the same tasks through `run_study` on a LocalCluster (cluster
 start-up included), into a fresh directory. Prints both wall times and their ratio.
@@ -34,8 +34,8 @@ def _spec(hours: int, training_days: int) -> dict[str, object]:
                 {"name": "no-battery", "overlay": {"houses.*.battery": None}},
                 {"name": "air-source", "overlay": {"houses.*.heat_pump.source": "air"}},
                 {
-                    "name": "flow-battery-200kWh",
-                    "overlay": {"community_batteries.0.capacity_kwh": 200.0},
+                    "name": "home-batteries-20kWh",
+                    "overlay": {"houses.*.battery.capacity_kwh": 20.0},
                 },
             ],
             "policies": ["rule", "rule-tuned", "mpc"],
