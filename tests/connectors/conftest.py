@@ -9,30 +9,18 @@ again after the test. Helpers live in test_simulated_support.py.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
-from test_simulated_support import SIM_SPEED, SIM_START, Simulated
+from test_simulated_support import Simulated, running_district
 
-from connectors.simulated import DistrictThread
 from energy.site import Site
 
 
 @pytest.fixture(scope="session")
 def simulated(site: Site) -> Iterator[Simulated]:
-    runner = DistrictThread(site, speed=SIM_SPEED, start=SIM_START, free_ports=True, refresh_s=0.05)
-    district = runner.start(timeout_s=60)
-    simulated = Simulated(runner, district)
-    # the first physics step computes the PV and meter readings: a test that pauses the district
-    # at once (mbpoll tests skipped before it, say) must not read the all-zero state before it
-    deadline = time.monotonic() + 30
-    while simulated.snapshot().time <= SIM_START and time.monotonic() < deadline:
-        time.sleep(0.05)
-    try:
+    with running_district(site) as simulated:
         yield simulated
-    finally:
-        runner.stop()
 
 
 @pytest.fixture

@@ -23,11 +23,10 @@ from typing import Any
 import pytest
 from pyModbusTCP.client import ModbusClient
 from sunspec2.modbus.client import SunSpecModbusClientDeviceTCP
-from test_simulated_support import SIM_START, Simulated, read_device
+from test_simulated_support import Simulated, read_device, running_district
 
 from connectors.poller import DevicePoller
 from connectors.registermap import REGISTERMAP_DIR, load_register_map
-from connectors.simulated import DistrictThread
 from connectors.writer import SetpointWriter, WriteOutcome, WriteStatus
 from energy.control.commands import CommandKind, DeviceCommand
 from energy.control.dispatch import device_writes
@@ -77,18 +76,8 @@ def with_maps(site: Site, maps: dict[str, str]) -> Site:
 
 @pytest.fixture(scope="module")
 def vendor(site: Site) -> Iterator[Simulated]:
-    runner = DistrictThread(
-        with_maps(site, MAPS), speed=15.0, start=SIM_START, free_ports=True, refresh_s=0.05
-    )
-    district = runner.start(timeout_s=60)
-    simulated = Simulated(runner, district)
-    deadline = time.monotonic() + 30
-    while simulated.snapshot().time <= SIM_START and time.monotonic() < deadline:
-        time.sleep(0.05)
-    try:
+    with running_district(with_maps(site, MAPS)) as simulated:
         yield simulated
-    finally:
-        runner.stop()
 
 
 @pytest.fixture
