@@ -11,7 +11,9 @@ Per 15-minute slot t, exactly as the live loop does, with only the clock and dev
 
 The rule policy writes nothing: every device runs its own local mode (batteries in
 self-consumption, heat pumps on their thermostats), which is how the district runs without the
-platform.
+platform. rule-tuned is the same with a commissioning engineer's thermostat setpoint and the EV
+chargers charging in the cheapest quarter hours before each departure
+(`energy.evaluation.timed_charging`), what their apps do at a dynamic tariff.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from energy.evaluation.forecasts import (
 )
 from energy.evaluation.oracle import LongView
 from energy.evaluation.snapshot_state import dispatch_state_from_snapshot
+from energy.evaluation.timed_charging import PriceTimedCharging
 from energy.evaluation.tracking import TRACKED_KINDS, PlanTracker
 from energy.evaluation.valuation import VALUATION_HORIZON_SLOTS, Continuation
 from energy.physics.district import GRID_METER_ID, DistrictSimulator
@@ -74,7 +77,8 @@ ENERGY_COLUMNS = (
 
 class Policy(StrEnum):
     """rule: the devices' own controllers as shipped; rule-tuned: the same with the thermostat
-    setpoint a commissioning sweep chose (see `energy.evaluation.tuning`); mpc: the platform;
+    setpoint a commissioning sweep chose (see `energy.evaluation.tuning`) and price-timed EV
+    charging (`energy.evaluation.timed_charging`); mpc: the platform;
     perfect-forecast: the same rolling MPC fed the realised future (a forecast experiment, not a
     bound); oracle: the same every-slot MPC fed the realised future, valuing the energy left in
     store at its horizon's end as a week-long perfect-foresight plan does (the reference for what
@@ -100,7 +104,7 @@ class Policy(StrEnum):
 
     @property
     def plans(self) -> bool:
-        """Whether the policy runs the optimizer (the rule policies write nothing)."""
+        """Whether the policy runs the optimizer (the rule policies plan nothing)."""
         return self not in (Policy.RULE, Policy.RULE_TUNED)
 
 
@@ -304,6 +308,9 @@ def run_policy(
             options.optimizer_options or OptimizerOptions(),
             valued_until=end + options.valuation_horizon_slots * SLOT,
         )
+    timed_charging = None
+    if policy == Policy.RULE_TUNED and site.config.ev_chargers:
+        timed_charging = PriceTimedCharging(site, slot_grid(start, reach))
     set_up = time.perf_counter() - began
     set_up_cpu = time.process_time() - began_cpu
 
@@ -356,6 +363,8 @@ def run_policy(
             commands = commands_for_slot(site, result, t, state=state, plant=plant)
             apply_commands(simulator, commands, options.timeout_s)
             plan_seconds += time.perf_counter() - tick
+        if timed_charging is not None:
+            apply_commands(simulator, timed_charging.commands(k, snapshot), options.timeout_s)
         tick = time.perf_counter()
         simulator.advance_to(t + SLOT)
         snapshot = simulator.snapshot()
@@ -431,7 +440,7 @@ def run_policy(
         plan_stages={str(k): int(v) for k, v in pd.Series(stages).value_counts().items()},
         timing=timing,
         forecast_issues=issued.issues if issued is not None else 0,
-        notes=_notes(policy, options),
+        notes=_notes(policy, options, timed_charging is not None),
         legionella={
             a: {"completed": t.legionella_completed, "missed": t.legionella_missed}
             for a, t in final.tanks.items()
@@ -439,7 +448,12 @@ def run_policy(
     )
 
 
-def _notes(policy: Policy, options: EvaluationOptions) -> list[str]:
+def _notes(policy: Policy, options: EvaluationOptions, timed_charging: bool) -> list[str]:
+    if timed_charging:
+        return [
+            "batteries in self-consumption, heat pumps on their thermostats, EV chargers charging "
+            "in the cheapest quarter hours before each departure"
+        ]
     if not policy.plans:
         return ["no commands: batteries in self-consumption, heat pumps on their thermostats"]
     notes = [

@@ -8,6 +8,10 @@ the comfort band, and picks the cheapest (cost with the stored energy valued) wh
 violation is no worse than the shipped controllers'. Setpoints above the shipped one only add
 losses and lift, so they are not tried; the sweep stops at the first setpoint whose comfort is
 worse (a lower setpoint only keeps the tank colder).
+
+Every tuned run also has the EV chargers charging in the cheapest quarter hours before each
+departure (`energy.evaluation.timed_charging`); on a site with chargers the sweep therefore runs
+the shipped setpoint once more with them (listed after the shipped point, setpoint None).
 """
 
 from __future__ import annotations
@@ -36,16 +40,19 @@ COMFORT_TOLERANCE_KH = 1e-6
 
 @dataclass(frozen=True)
 class SweepPoint:
-    """One setpoint of the sweep (None: as shipped) and what it cost."""
+    """One setpoint of the sweep (None: as shipped) and what it cost; ev_charging_timed: the EV
+    chargers charged in the cheapest quarter hours (the tuned controllers) or on arrival."""
 
     setpoint_c: float | None
     cost_eur: float
     cost_with_stored_energy_eur: float
     comfort_violation_kh: float
+    ev_charging_timed: bool
 
-    def to_dict(self) -> dict[str, float | None]:
+    def to_dict(self) -> dict[str, float | bool | None]:
         return {
             "thermostat_setpoint_c": self.setpoint_c,
+            "ev_charging_timed": self.ev_charging_timed,
             "cost_eur": self.cost_eur,
             "cost_with_stored_energy_eur": self.cost_with_stored_energy_eur,
             "comfort_violation_kh": self.comfort_violation_kh,
@@ -79,6 +86,7 @@ def _point(site: Site, setpoint_c: float | None, run: PolicyRun) -> SweepPoint:
         summary["figures"]["cost_eur"],
         summary["cost_with_stored_energy_eur"],
         summary["figures"]["comfort_violation_kh"],
+        ev_charging_timed=run.policy == Policy.RULE_TUNED and bool(site.config.ev_chargers),
     )
 
 
@@ -115,7 +123,17 @@ def tune_thermostat(
     shipped_run = run_policy(site, Policy.RULE, start, end, options, continuation=continuation)
     shipped = _point(site, None, shipped_run)
     points = [shipped]
-    best, best_run = shipped, shipped_run
+    best, best_run = (
+        shipped,
+        replace(shipped_run, policy=Policy.RULE_TUNED, notes=list(shipped_run.notes)),
+    )
+    if site.config.ev_chargers:
+        # the tuned controllers differ from the shipped ones at the shipped setpoint already
+        best_run = run_policy(
+            site, Policy.RULE_TUNED, start, end, options, continuation=continuation
+        )
+        best = _point(site, None, best_run)
+        points.append(best)
     for setpoint in _candidates_c(site):
         if status is not None:
             status(f"rule-tuned: thermostat setpoint {setpoint:g} degC")
@@ -139,9 +157,6 @@ def tune_thermostat(
             break
         if point.cost_with_stored_energy_eur < best.cost_with_stored_energy_eur:
             best, best_run = point, run
-    if best.setpoint_c is None:
-        # no lower setpoint kept comfort and paid: the shipped controllers are the tuned ones
-        best_run = replace(shipped_run, policy=Policy.RULE_TUNED, notes=list(shipped_run.notes))
     described = "as shipped" if best.setpoint_c is None else f"{best.setpoint_c:g} degC"
     best_run.notes.append(
         f"thermostat setpoint {described}, chosen by a 1 K sweep as the cheapest without worse "

@@ -31,15 +31,21 @@ def test_rule_tuned_picks_the_cheapest_setpoint_that_keeps_comfort(site: Site) -
     tuning = tune_thermostat(site, SUNDAY, SUNDAY + pd.Timedelta(days=1), NO_BOUND)
     shipped, *tried = tuning.sweep
     assert shipped.setpoint_c is None
-    assert [p.setpoint_c for p in tried] == sorted((p.setpoint_c for p in tried), reverse=True)
-    keeping = [p for p in tuning.sweep if p.comfort_violation_kh <= shipped.comfort_violation_kh]
-    chosen = next(p for p in tuning.sweep if p.setpoint_c == tuning.setpoint_c)
+    # the site has an EV charger: the tuned controllers run the shipped setpoint once more
+    assert tried[0].setpoint_c is None
+    assert not shipped.ev_charging_timed
+    assert all(p.ev_charging_timed for p in tried)
+    setpoints = [p.setpoint_c for p in tried[1:]]
+    assert setpoints == sorted(setpoints, reverse=True)
+    keeping = [p for p in tried if p.comfort_violation_kh <= shipped.comfort_violation_kh]
+    chosen = next(p for p in tried if p.setpoint_c == tuning.setpoint_c)
     assert chosen in keeping
     assert chosen.cost_with_stored_energy_eur == min(p.cost_with_stored_energy_eur for p in keeping)
     # a cooler tank is cheaper: the sweep leaves the shipped 50 degC
     assert tuning.setpoint_c is not None
     assert tuning.setpoint_c < 50.0
-    assert chosen.cost_with_stored_energy_eur < shipped.cost_with_stored_energy_eur
+    assert chosen.cost_with_stored_energy_eur < tried[0].cost_with_stored_energy_eur
+    assert tried[0].cost_with_stored_energy_eur < shipped.cost_with_stored_energy_eur
     assert tuning.run.policy == Policy.RULE_TUNED
     assert cost_with_stored_energy(site, tuning.run) == pytest.approx(
         chosen.cost_with_stored_energy_eur
