@@ -124,6 +124,7 @@ class DispatchOptimizer:
         state.check(self.plant)
         if linearisation is None:
             linearisation = self._linearisation_from_previous(inputs, state)
+        self.backend.shift_basis(self._slots_since_previous(inputs) or 0)
         passes = 1 if linearisation is not None else self.options.cop_linearisation_passes
         coeffs = coefficients(self.model, inputs, state, linearisation)
         self.linearisation = coeffs.linearisation
@@ -213,18 +214,26 @@ class DispatchOptimizer:
         return out
 
     # ------------------------------------------------------------------ steps
+    def _slots_since_previous(self, inputs: DispatchInputs) -> int | None:
+        """How many slots this horizon starts after the previous solver plan's, where that plan
+        covers this start (None: no such plan, or it starts later or ended before)."""
+        previous = self.previous
+        if previous is None or inputs.n_slots < 2:
+            return None
+        shift = (inputs.index[0] - previous.index[0]) / (inputs.index[1] - inputs.index[0])
+        if shift != int(shift) or not 0 <= shift < len(previous.index):
+            return None
+        return int(shift)
+
     def _linearisation_from_previous(
         self, inputs: DispatchInputs, state: DispatchState
     ) -> CopLinearisation | None:
         """The previous solver plan shifted to this horizon's start, where it covers that start
         (None: no such plan, or it starts later or ended before)."""
-        previous = self.previous
-        if previous is None or not self.plant.heat_pumps or inputs.n_slots < 2:
+        shift = self._slots_since_previous(inputs)
+        if shift is None or self.previous is None or not self.plant.heat_pumps:
             return None
-        shift = (inputs.index[0] - previous.index[0]) / (inputs.index[1] - inputs.index[0])
-        if shift != int(shift) or not 0 <= shift < len(previous.index):
-            return None
-        return _linearisation_of(self.plant, inputs, state, previous.values, int(shift))
+        return _linearisation_of(self.plant, inputs, state, self.previous.values, shift)
 
     def _update(self, coeffs: Coefficients) -> None:
         backend = self.backend

@@ -20,6 +20,7 @@ from typing import Any
 import highspy
 import numpy as np
 import numpy.typing as npt
+import pyomo.environ as pyo
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 from optimizer.model import Binding, BindingKind, DispatchModel
@@ -204,6 +205,7 @@ class HighsBackend:
         self._integrality = self._base_integer.copy()
         self._row_active = np.ones(self.n_rows, dtype=bool)
         self._solved_once = False
+        self._successors: tuple[IntArray, IntArray] | None = None
 
     # ------------------------------------------------------------------ loading
     def _cols(self, name: str, keys: tuple[Any, ...]) -> IntArray:
@@ -446,6 +448,55 @@ class HighsBackend:
     def is_mip(self) -> bool:
         return bool(self._integrality.any())
 
+    # ------------------------------------------------------------------ warm starts
+    def _slot_successors(self) -> tuple[IntArray, IntArray]:
+        """Per column and per row, the index of the same element one slot later (itself where
+        the element has no slot index or is in the horizon's last slot)."""
+        if self._successors is None:
+            model = self.dm.model
+            cols = np.arange(self.n_cols, dtype=np.int32)
+            rows = np.arange(self.n_rows, dtype=np.int32)
+            kinds: tuple[tuple[Any, dict[int, int], IntArray], ...] = (
+                (pyo.Var, self._col_of, cols),
+                (pyo.Constraint, self._row_of, rows),
+            )
+            for kind, index_of, successor in kinds:
+                for component in model.component_objects(kind, descend_into=True):
+                    position = _slot_position(component, model.T)
+                    if position is None:
+                        continue
+                    for key, element in component.items():
+                        later = _one_slot_later(key, position)
+                        if later not in component:
+                            continue
+                        here, there = index_of.get(id(element)), index_of.get(id(component[later]))
+                        if here is not None and there is not None:
+                            successor[here] = there
+            self._successors = (cols, rows)
+        return self._successors
+
+    def shift_basis(self, slots: int) -> None:
+        """Start the next run from the last basis moved `slots` slots earlier: the horizon
+        moved on by that much, so each element takes the status its successor had (the last
+        slots keep theirs). HiGHS treats it as an alien basis and repairs its count and rank;
+        the dual simplex then starts where the previous plan left off instead of from a basis
+        that is one slot out of step everywhere."""
+        if slots <= 0 or not self._solved_once or self.is_mip:
+            return
+        basis = self.highs.getBasis()
+        if not basis.valid:
+            return
+        succ_cols, succ_rows = self._slot_successors()
+        src_cols: IntArray = np.arange(self.n_cols, dtype=np.int32)
+        src_rows: IntArray = np.arange(self.n_rows, dtype=np.int32)
+        for _ in range(slots):
+            src_cols, src_rows = succ_cols[src_cols], succ_rows[src_rows]
+        basis.col_status = np.asarray(basis.col_status, dtype=object)[src_cols].tolist()
+        basis.row_status = np.asarray(basis.row_status, dtype=object)[src_rows].tolist()
+        basis.alien = True
+        if self.highs.setBasis(basis) not in (_OK, _WARNING):
+            logger.debug("HiGHS refused the shifted basis; the run starts from the last one")
+
     # ------------------------------------------------------------------ solving
     def run(self, *, relax: bool = False) -> RunOutcome:
         """Solve; with relax=True every integer column is continuous for this run only.
@@ -527,6 +578,26 @@ class HighsBackend:
             "value": np.asarray(lp.a_matrix_.value_),
             "integrality": np.asarray([int(v) for v in lp.integrality_]),
         }
+
+
+def _slot_position(component: Any, slots: Any) -> int | None:
+    """Where the slot sits in the keys of an indexed component: -1 for a component indexed by
+    the slots alone, the factor's position for a product with the slots, None without."""
+    if not component.is_indexed():
+        return None
+    index_set = component.index_set()
+    if index_set is slots:
+        return -1
+    factors = list(index_set.subsets()) if hasattr(index_set, "subsets") else []
+    if len(factors) > 1 and any(f is slots for f in factors):
+        return next(k for k, f in enumerate(factors) if f is slots)
+    return None
+
+
+def _one_slot_later(key: Any, position: int) -> Any:
+    if position == -1:
+        return key + 1
+    return (*key[:position], key[position] + 1, *key[position + 1 :])
 
 
 def _check(status: highspy.HighsStatus, what: str) -> None:

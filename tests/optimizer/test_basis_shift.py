@@ -1,0 +1,88 @@
+"""A rolling re-solve starts from the previous basis moved on by the slots the horizon moved.
+
+The shifted basis is only a start: the optimum must be the one a solve without it finds, and it
+must take the dual simplex fewer iterations (which is why it is there; the time is measured by
+bench/optimizer_bench.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from energy.site import Site
+from optimizer import DispatchOptimizer, DispatchResult, DispatchState, OptimizerOptions
+from optimizer.plant import Plant
+from tests.optimizer.conftest import START, make_inputs
+
+HORIZON = 32
+STEPS = 8
+
+
+def rolling_inputs(site: Site, first_slot: int):
+    """Day-shaped prices, loads, PV and heat over the horizon starting at first_slot."""
+    plant = Plant.from_site(site)
+    t = np.arange(first_slot, first_slot + HORIZON)
+    day = 2 * np.pi * t / 96
+    return make_inputs(
+        site,
+        HORIZON,
+        price=0.30 + 0.08 * np.sin(day) + 0.02 * np.cos(3 * day),
+        export_price=0.08,
+        temp=4.0 + 3.0 * np.sin(day),
+        load={h: 0.6 + 0.3 * np.cos(day + k) for k, h in enumerate(plant.houses)},
+        pv={u.id: np.clip(4.0 * np.sin(day - 1.0), 0.0, None) for u in plant.pvs},
+        heat={h: 1.5 + 0.5 * np.cos(day) for h in plant.tank_houses},
+        index=pd.date_range(
+            START + first_slot * pd.Timedelta("15min"), periods=HORIZON, freq="15min"
+        ),
+    )
+
+
+def state_after_first_slot(site: Site, result: DispatchResult) -> DispatchState:
+    """The state the plan's first slot leads to: what the devices would report next."""
+    plant = Plant.from_site(site)
+    return DispatchState(
+        soc_frac={b.id: float(result.values[(b.id, "soc_end_frac")][0]) for b in plant.batteries},
+        tank_temp_c={
+            p.tank_id: float(result.values[(p.tank_id, "temp_end_c")][0]) for p in plant.heat_pumps
+        },
+    )
+
+
+def rolling_solves(site: Site, shift: bool) -> list[tuple[float, int]]:
+    optimizer = DispatchOptimizer(site, options=OptimizerOptions(horizon_slots=HORIZON))
+    if not shift:
+        optimizer.backend.shift_basis = lambda slots: None  # type: ignore[method-assign]
+    solves = []
+    state = None
+    for step in range(STEPS):
+        result = optimizer.solve(rolling_inputs(site, step), state)
+        state = state_after_first_slot(site, result)
+        outcome = optimizer.last_outcome
+        assert outcome is not None
+        assert outcome.optimal
+        solves.append((outcome.objective, outcome.simplex_iterations))
+    return solves
+
+
+def test_successors_point_one_slot_later(site: Site) -> None:
+    backend = DispatchOptimizer(site, options=OptimizerOptions(horizon_slots=HORIZON)).backend
+    cols, rows = backend._slot_successors()
+    imp, ch = backend.columns_of("imp"), backend.columns_of("ch").reshape(-1, HORIZON)
+    assert cols[imp[:-1]].tolist() == imp[1:].tolist()
+    assert cols[imp[-1]] == imp[-1]
+    assert (cols[ch[:, :-1]] == ch[:, 1:]).all()
+    balance = backend.rows_of("balance")
+    assert rows[balance[:-1]].tolist() == balance[1:].tolist()
+    (peak,) = backend.columns_of("peak")
+    assert cols[peak] == peak
+
+
+def test_shifted_basis_reaches_the_same_optimum_in_fewer_iterations(site: Site) -> None:
+    shifted, plain = rolling_solves(site, shift=True), rolling_solves(site, shift=False)
+    for (objective, _), (reference, _) in zip(shifted, plain, strict=True):
+        assert objective == pytest.approx(reference, rel=1e-7, abs=1e-6)
+    warm_shifted = sum(iterations for _, iterations in shifted[1:])
+    warm_plain = sum(iterations for _, iterations in plain[1:])
+    assert warm_shifted < warm_plain
