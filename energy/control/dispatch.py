@@ -212,7 +212,12 @@ class Dispatcher:
         self, now: dt.datetime
     ) -> tuple[PlanRecord | None, pd.DataFrame, SiteState, dict, dict]:
         promote_approved(self.store, self.site, now)
-        expire_plans(self.store, self.site.id, now)
+        expire_plans(
+            self.store,
+            self.site.id,
+            now,
+            proposal_valid=self.site.config.control.proposal_valid,
+        )
         plan = active_plan(self.store, self.site.id, now)
         if plan is None:
             values = pd.DataFrame(columns=["asset_id", "quantity", "slot_start", "value"])

@@ -20,7 +20,7 @@ from energy.store.audit import append_audit, read_audit
 from energy.store.controls import active_overrides, asset_modes_of
 from energy.store.engine import Store
 from energy.store.incidents import open_incidents
-from energy.store.plans import PlanState, list_plans
+from energy.store.plans import PlanState, list_plans, proposal_expires_at
 from energy.store.sessions import end_session
 from energy.store.users import authenticate
 from energy.web.actions import CONTROLLABLE_KINDS, decide, override_limits, plan_or_404
@@ -235,9 +235,19 @@ def plans_page(
 def plan_page(request: Request, principal: Reader, plan_id: RowId) -> HTMLResponse:
     state = request.app.state
     plan = plan_or_404(state.store, state.site, plan_id)
-    view = build_plan_view(state.site, state.store, plan, state.settings.clock())
-    decidable = plan.state is PlanState.PROPOSED and plan.horizon_end > state.settings.clock()
-    return render(request, "plan.html", principal, view=view, decidable=decidable)
+    now = state.settings.clock()
+    view = build_plan_view(state.site, state.store, plan, now)
+    valid_until = proposal_expires_at(plan, state.site.config.control.proposal_valid)
+    proposed = plan.state is PlanState.PROPOSED
+    return render(
+        request,
+        "plan.html",
+        principal,
+        view=view,
+        decidable=proposed and now < valid_until,
+        valid_until=valid_until if proposed else None,
+        lapsed=proposed and now >= valid_until,
+    )
 
 
 @router.post("/plans/{plan_id}/decision")
