@@ -25,7 +25,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from energy.site import Site
 from energy.store.engine import Store
-from energy.web import api, api_docs, api_grid_limits, api_users, pages, pages_admin
+from energy.web import (
+    api,
+    api_docs,
+    api_grid_limits,
+    api_users,
+    pages,
+    pages_admin,
+    pages_preferences,
+)
 from energy.web.auth import (
     ForbiddenError,
     NotAuthenticatedError,
@@ -241,6 +249,7 @@ def create_app(site: Site, store: Store, settings: WebSettings | None = None) ->
     app.include_router(api_grid_limits.router)
     app.include_router(pages.router)
     app.include_router(pages_admin.router)
+    app.include_router(pages_preferences.router)
     app.include_router(api_docs.router)
     install_documented_openapi(app)
     return app

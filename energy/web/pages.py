@@ -21,6 +21,7 @@ from energy.store.controls import active_overrides, asset_modes_of
 from energy.store.engine import Store
 from energy.store.incidents import open_incidents
 from energy.store.plans import PlanState, list_plans, proposal_expires_at
+from energy.store.preferences import get_preferences
 from energy.store.sessions import end_session
 from energy.store.users import authenticate
 from energy.web.actions import CONTROLLABLE_KINDS, decide, override_limits, plan_or_404
@@ -43,7 +44,7 @@ from energy.web.schemas import RowId
 from energy.web.status_view import build_status
 from energy.web.text import text_problem
 
-__all__ = ["render", "router"]
+__all__ = ["remember_language", "render", "router"]
 
 log = logging.getLogger(__name__)
 
@@ -99,14 +100,23 @@ def index() -> RedirectResponse:
     return RedirectResponse(LANDING_PAGE, status_code=303)
 
 
-@router.get("/language/{language}")
-def choose_language(language: str, next: str | None = None) -> RedirectResponse:
-    """The header's language switch: remembered in a cookie for a year (energy.web.i18n)."""
-    response = RedirectResponse(_safe_next(next), status_code=303)
-    if language in LANGUAGES:
+def remember_language(response: Response, language: str | None) -> None:
+    """Make a language this browser's for a year (the cookie energy.web.i18n reads first);
+    None forgets the choice."""
+    if language is None:
+        response.delete_cookie(LANG_COOKIE, samesite="strict", httponly=True)
+    else:
         response.set_cookie(
             LANG_COOKIE, language, max_age=365 * 24 * 3600, samesite="strict", httponly=True
         )
+
+
+@router.get("/language/{language}")
+def choose_language(language: str, next: str | None = None) -> RedirectResponse:
+    """The header's language switch."""
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    if language in LANGUAGES:
+        remember_language(response, language)
     return response
 
 
@@ -171,7 +181,11 @@ async def login(
     limiter.reset(keys[0])
     start_session(request, user)
     append_audit(store, user.name, "auth.login", f"user:{user.name}", {"address": address}, now)
-    return RedirectResponse(target, status_code=303)
+    response = RedirectResponse(target, status_code=303)
+    language = get_preferences(store, user.name).language
+    if language is not None:  # the user's own choice wins over what the browser asks for
+        remember_language(response, language)
+    return response
 
 
 @router.post("/logout")
