@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from energy.alarm_texts import alarm_text
 from energy.control.grid_signals import GridSignals, combined_limits, reported_caps
 from energy.control.history import store_history
 from energy.control.planning import ExternalLimits, Forecaster, PlanningCycle, PlanningInputError
@@ -399,8 +400,7 @@ class LivePlanner:
             "solver_fallback",
             "plan",
             Severity.WARNING,
-            f"plan v{plan.version} is a fallback ({steps}); it waits for an operator and the "
-            "running plan continues until it expires",
+            alarm_text("plan.fallback", version=plan.version, steps=steps),
             now,
         )
 

@@ -217,6 +217,9 @@ alarms = Table(
     Column("acknowledged_at", UTCDateTime),
     Column("cleared_at", UTCDateTime),
     Column("occurrences", Integer, nullable=False, server_default=text("1")),
+    # the message's key and values (energy.alarm_texts): the console shows it translated
+    Column("message_key", String(64)),
+    Column("message_values", JSON),
 )
 Index("ix_alarms_site_state", alarms.c.site_id, alarms.c.state)
 

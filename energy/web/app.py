@@ -34,6 +34,7 @@ from energy.web import (
     pages_admin,
     pages_preferences,
 )
+from energy.web.alarm_messages import incident_message
 from energy.web.auth import (
     ForbiddenError,
     NotAuthenticatedError,
@@ -206,6 +207,7 @@ def create_app(site: Site, store: Store, settings: WebSettings | None = None) ->
     templates.env.filters["local_detail"] = lambda detail: local_detail(detail, site.tz)
     templates.env.globals["tz_name"] = site.config.location.timezone
     templates.env.globals["alarm_cause"] = alarm_cause
+    templates.env.globals["incident_message"] = lambda incident: incident_message(incident, site.tz)
     templates.env.globals["age_text"] = age_text
     install_template_language(templates.env)
     app.state.templates = templates

@@ -22,6 +22,7 @@ import pytest
 import uvicorn
 from web_support import PASSWORD, SECRET, make_plan, seed_users
 
+from energy.alarm_texts import alarm_text
 from energy.quality import Quality
 from energy.site import Site
 from energy.store import Store
@@ -132,6 +133,7 @@ class Texts:
     override_question: str
     override_in_force: str
     incident_cause: str
+    incident_message: str
     acknowledged: str
     password_changed: str
     log_out: str
@@ -154,6 +156,7 @@ GERMAN = Texts(
     override_question="Haus 1 · Batterie für 30 min auf 2,5 kW stellen?",
     override_in_force="bis",
     incident_cause="Gerät antwortet nicht",
+    incident_message="noch kein Messwert soc_frac: nicht gesteuert",
     acknowledged="quittiert",
     password_changed="Ihr Passwort wurde geändert",
     log_out="Abmelden",
@@ -175,6 +178,7 @@ ENGLISH = Texts(
     override_question="Override Haus 1 · Battery with 2.5 kW for 30 min?",
     override_in_force="until",
     incident_cause="Device not answering",
+    incident_message="no soc_frac measured yet: not controlled",
     acknowledged="acknowledged",
     password_changed="Your password was changed",
     log_out="Log out",
@@ -203,7 +207,10 @@ def test_an_operators_full_round(
         "stale_input",
         "house-02.battery",
         Severity.CRITICAL,
-        "house-02.battery: soc_frac stale: not controlled, released to local mode",
+        alarm_text(
+            "dispatch.released",
+            reason=alarm_text("stale.missing", asset="house-02.battery", quantity="soc_frac"),
+        ),
         now,
     )
     new_password = "ein neues langes Passwort"
@@ -265,6 +272,7 @@ def test_an_operators_full_round(
             # acknowledge the incident: its cause in words, then acknowledged
             incident = page.locator("table.incidents tbody tr").first
             expect(incident).to_contain_text(texts.incident_cause)
+            expect(incident.locator("td.message")).to_contain_text(texts.incident_message)
             expect(incident).to_contain_text("house-02.battery")
             incident.locator("button[type=submit]").click()
             expect(page.locator("table.incidents tbody tr").first).to_contain_text(
