@@ -45,6 +45,31 @@ TEMPLATES: dict[str, str] = {
         "plan v%(version)s is a fallback (%(steps)s); it waits for an operator and the running "
         "plan continues until it expires"
     ),
+    "plan.forecast_fallback": N_(
+        "trained forecaster failed (%(error)s); this plan uses the profile bootstrap"
+    ),
+    "plan.tariff_prices": N_("%(error)s; this plan uses the tariff's price file"),
+    # weather and prices (energy.control.weather, energy.control.prices)
+    "weather.stored": N_(
+        "weather feed %(feed)s failed (%(failure)s); planning on the %(source)s forecast issued "
+        "%(issued_at)s (%(age_h)s h old)"
+    ),
+    "weather.climatology": N_(
+        "weather feed %(feed)s failed (%(failure)s) and no stored forecast covers %(from_at)s "
+        "to %(to_at)s; planning on climatology (the test reference year): today's weather is "
+        "unknown to the plan"
+    ),
+    "prices.other_source": N_("day-ahead prices from %(source)s instead: %(problems)s"),
+    "prices.overdue": N_(
+        "day-ahead prices for %(day)s not published by %(due_at)s%(reasons)s; planning on "
+        "forecast prices after %(until_at)s"
+    ),
+    # notifications and publication (energy.notify.job, energy.store.publication)
+    "notify.failed": N_("notification not sent via %(channel)s: %(failure)s"),
+    "publication.failing": N_(
+        "publication to %(target)s (%(endpoint)s) failing since %(since_at)s: %(error)s; "
+        "%(waiting)s messages waiting"
+    ),
     # the grid operator's control box (energy.control.grid_signals)
     "grid_signal.lost": N_("control box does not answer (%(error)s); %(note)s"),
     "grid_signal.none_read": N_("no limit was read before: none in force"),

@@ -221,7 +221,7 @@ class LivePlanner:
                 "forecast_fallback",
                 "plan",
                 Severity.WARNING,
-                f"trained forecaster failed ({exc}); this plan uses the profile bootstrap",
+                alarm_text("plan.forecast_fallback", error=str(exc)),
                 issue.to_pydatetime(),
             )
             trained_forecaster = self.cycle.forecaster
@@ -312,7 +312,7 @@ class LivePlanner:
                 "prices_missing",
                 "plan",
                 Severity.CRITICAL,
-                f"{exc}; this plan uses the tariff's price file",
+                alarm_text("plan.tariff_prices", error=str(exc)),
                 now,
             )
             self.cycle.market_prices = None

@@ -22,6 +22,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from zoneinfo import ZoneInfo
 
+from energy.alarm_texts import alarm_text
 from energy.notification_config import NotificationsConfig, SmtpConfig
 from energy.notify.channels import ChannelError, post_webhook, send_email
 from energy.notify.message import Notification, compose
@@ -170,7 +171,7 @@ class Notifier:
                     FAILURE_CODE,
                     source,
                     Severity.WARNING,
-                    f"notification not sent via {channel}: {failures[channel]}"[:2000],
+                    alarm_text("notify.failed", channel=channel, failure=failures[channel][:1900]),
                     now,
                 )
             elif channel in delivered:
