@@ -181,11 +181,11 @@ async def login(
     limiter.reset(keys[0])
     start_session(request, user)
     append_audit(store, user.name, "auth.login", f"user:{user.name}", {"address": address}, now)
-    response = RedirectResponse(target, status_code=303)
+    redirect = RedirectResponse(target, status_code=303)
     language = get_preferences(store, user.name).language
     if language is not None:  # the user's own choice wins over what the browser asks for
-        remember_language(response, language)
-    return response
+        remember_language(redirect, language)
+    return redirect
 
 
 @router.post("/logout")
