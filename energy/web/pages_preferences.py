@@ -32,7 +32,7 @@ __all__ = ["router"]
 router = APIRouter(include_in_schema=False)
 
 Reader = Annotated[Principal, Depends(require(Permission.READ))]
-Field = Annotated[str, Form(max_length=254)]
+FormText = Annotated[str, Form(max_length=254)]
 
 
 def _page(
@@ -78,11 +78,11 @@ def preferences_form(request: Request, principal: Reader, done: str | None = Non
 def preferences_save(
     request: Request,
     principal: Reader,
-    language: Field = "",
-    email: Field = "",
-    notify: Field = "",
-    quiet_start: Field = "",
-    quiet_end: Field = "",
+    language: FormText = "",
+    email: FormText = "",
+    notify: FormText = "",
+    quiet_start: FormText = "",
+    quiet_end: FormText = "",
 ) -> Response:
     """Save every preference of the form; a refused one leaves all of them as they were."""
     store = store_of(request)
