@@ -1,7 +1,8 @@
 """The texts of the control loop's alarms, written once in English with placeholders and stored
-with the alarm as a key and its values, so that the console can show them in the reader's
-language (its catalogue translates the templates) with times in local time, while the stored
-message, the logs and the API keep the English text with UTC times.
+with the alarm as a key and its values, so that the console and the notifications can show them
+in their reader's language (`translate`, with the catalogue locales/de/LC_MESSAGES/alarms.po)
+with times in local time, while the stored message, the logs and the API keep the English text
+with UTC times.
 
 An `AlarmText` is a `str` (the English text), so that code logging or comparing messages needs
 no change; `energy.store.alarms.raise_alarm` stores its key and values beside the message. The
@@ -13,15 +14,27 @@ values follow three rules the console relies on:
   `{"key": ..., "values": ...}` and shown translated in turn.
 
 Free texts passed as values (an exception's message, a device's own error) stay as they are.
-This module is part of the domain kernel: the control loop and the console both import it.
+This module is part of the domain kernel: the control loop, the notifications and the console
+all import it (the console's and the notifications' own catalogues do not hold these texts).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import gettext as gettext_module
+from functools import cache
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
-__all__ = ["TEMPLATES", "AlarmText", "alarm_text", "plain_values"]
+from babel.numbers import format_decimal
+
+from energy.catalogue import po_translations
+
+__all__ = ["TEMPLATES", "AlarmText", "alarm_text", "local_time", "plain_values", "translate"]
+
+LOCALES_DIR = Path(__file__).resolve().parent / "locales"
+_NUMBER_LOCALES = {"de": "de_DE", "en": "en_GB"}
 
 
 def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "mark, translate later"
@@ -124,3 +137,43 @@ def alarm_text(key: str, **values: Value | dt.datetime | AlarmText) -> AlarmText
         else:
             stored[name] = value
     return AlarmText(key, stored)
+
+
+@cache
+def _translations(language: str) -> gettext_module.NullTranslations:
+    return po_translations(LOCALES_DIR / language / "LC_MESSAGES" / "alarms.po", language)
+
+
+def local_time(value: dt.datetime, tz: ZoneInfo) -> str:
+    """'06.12.2026 07:00:00 +01:00': the console's format of a time with seconds."""
+    local = value.astimezone(tz)
+    offset = local.strftime("%z")
+    return f"{local:%d.%m.%Y %H:%M:%S} {offset[:3]}:{offset[3:]}"
+
+
+def _shown(name: str, value: Any, language: str, tz: ZoneInfo) -> str:
+    if isinstance(value, dict) and isinstance(value.get("key"), str):
+        nested = translate(value["key"], value.get("values") or {}, language, tz)
+        return nested if nested is not None else str(value.get("values"))
+    if name.endswith("_at") and isinstance(value, str):
+        try:
+            return local_time(dt.datetime.fromisoformat(value), tz)
+        except ValueError:
+            return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    pattern = "#,##0" if float(value).is_integer() else "#,##0.0"
+    return format_decimal(value, format=pattern, locale=_NUMBER_LOCALES[language])
+
+
+def translate(key: str, values: dict[str, Any], language: str, tz: ZoneInfo) -> str | None:
+    """The text `key` with its stored values in `language` (de or en), times in `tz`; None for
+    a key this version does not know or values that do not fit it (show the stored message)."""
+    template = TEMPLATES.get(key)
+    if template is None or language not in _NUMBER_LOCALES:
+        return None
+    try:
+        shown = {name: _shown(name, value, language, tz) for name, value in values.items()}
+        return _translations(language).gettext(template) % shown
+    except (KeyError, TypeError, ValueError):
+        return None

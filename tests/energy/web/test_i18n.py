@@ -15,7 +15,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from babel.messages.extract import extract_from_dir, extract_python
+from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 from hypothesis import given
 from hypothesis import strategies as st
@@ -27,7 +27,6 @@ from energy.store.users import Role
 from energy.web.i18n import LANGUAGES, language_scope, money, negotiate, number
 
 WEB = Path(__file__).resolve().parents[3] / "energy" / "web"
-ALARM_TEXTS = WEB.parent / "alarm_texts.py"
 PLACEHOLDER = re.compile(r"%\((\w+)\)s|%\((\w+)\)r")
 # words that are English only (never German, never an identifier the pages show as text)
 ENGLISH = frozenset(
@@ -84,12 +83,7 @@ def _message_ids() -> set[str]:
         options_map={"templates/**.html": {"extensions": "jinja2.ext.i18n"}},
         keywords={"_": None, "gettext": None, "N_": None},
     )
-    # the alarm texts the control loop writes (a kernel module) are translated by the console
-    with ALARM_TEXTS.open("rb") as handle:
-        alarm_texts = list(extract_python(handle, ["N_"], [], {}))
-    return {message for _file, _line, message, _comments, _context in found} | {
-        message for _line, _func, message, _comments in alarm_texts
-    }
+    return {message for _file, _line, message, _comments, _context in found}
 
 
 def _catalogue() -> dict[str, str]:
