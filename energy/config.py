@@ -722,6 +722,11 @@ class ControlConfig(_Model):
         30.0, description="a measurement older than this (or not GOOD) is stale: no control"
     )
     lease_ttl_s: PositiveFloat = 30.0
+    proposal_valid_min: Annotated[float, Field(gt=0.0, le=24 * 60)] = Field(
+        60.0,
+        description="a proposed plan not decided within this many minutes of being made expires "
+        "and can no longer be approved: it was made from forecasts and measurements that old",
+    )
     restart_hold_s: PositiveFloat | None = Field(
         None, description="hold after a start; None = the longest device watchdog_s"
     )
@@ -733,6 +738,10 @@ class ControlConfig(_Model):
         0.9, description="share of slots each forecasting series must be measured in to retrain"
     )
     housekeeping_cron: str = Field("30 3 * * *", description="crontab in site local time")
+
+    @property
+    def proposal_valid(self) -> dt.timedelta:
+        return dt.timedelta(minutes=self.proposal_valid_min)
 
 
 # -- grid-operator signals -------------------------------------------------------------------------

@@ -36,6 +36,7 @@ import pandas as pd
 
 from connectors.registermap import SG_READY_CONTACTS, RegisterMap, load_register_map
 from connectors.writer import SetpointWriter, WriteOutcome, WriteRefusedError, WriteStatus
+from energy.alarm_texts import alarm_text
 from energy.control.commands import CommandKind, DeviceCommand, commands_for_slot
 from energy.control.planner import dimming_limits, promote_approved
 from energy.control.planning import ExternalLimits
@@ -212,7 +213,12 @@ class Dispatcher:
         self, now: dt.datetime
     ) -> tuple[PlanRecord | None, pd.DataFrame, SiteState, dict, dict]:
         promote_approved(self.store, self.site, now)
-        expire_plans(self.store, self.site.id, now)
+        expire_plans(
+            self.store,
+            self.site.id,
+            now,
+            proposal_valid=self.site.config.control.proposal_valid,
+        )
         plan = active_plan(self.store, self.site.id, now)
         if plan is None:
             values = pd.DataFrame(columns=["asset_id", "quantity", "slot_start", "value"])
@@ -353,15 +359,18 @@ class Dispatcher:
         if report.plan is None:
             wanted[("no_valid_plan", "dispatch")] = (
                 Severity.WARNING,
-                f"no approved plan covers {now.isoformat()}: devices released to local mode",
+                alarm_text("dispatch.no_plan", now_at=now),
             )
         for asset_id, reason in self._stale_for_alarms(report).items():
             wanted[("stale_input", asset_id)] = (
                 Severity.CRITICAL,
-                f"{reason}: not controlled, released to local mode",
+                alarm_text("dispatch.released", reason=reason),
             )
         for asset_id, problem in report.failed.items():
-            wanted[("write_failed", asset_id)] = (Severity.CRITICAL, f"{asset_id}: {problem}")
+            wanted[("write_failed", asset_id)] = (
+                Severity.CRITICAL,
+                alarm_text("dispatch.write_failed", asset=asset_id, problem=problem),
+            )
         for (code, source), (severity, message) in wanted.items():
             raise_alarm(self.store, site_id, code, source, severity, message, now)
             if (code, source) not in open_now:  # logged when it starts, not every cycle

@@ -30,6 +30,7 @@ import pandas as pd
 
 from connectors.device_client import DeviceClient, DeviceError
 from connectors.registermap import load_register_map
+from energy.alarm_texts import alarm_text
 from energy.config import CONTROL_BOX_ID, GridSignalsConfig
 from energy.control.planning import ExternalLimits
 from energy.control.state import SiteState
@@ -171,22 +172,22 @@ class GridSignals:
             self._restore(now)
         if self._box_good_at is None:
             kept: list[GridLimit] = []
-            note = "no limit was read before: none in force"
+            note = alarm_text("grid_signal.none_read")
         else:
             ends = self._box_good_at + dt.timedelta(seconds=self.config.failsafe_s)
             if now < ends:
                 kept = [GridLimit(g.kind, g.limit_kw, g.source, ends) for g in self._box_limits]
-                note = f"its last limits stay in force until {ends.isoformat()} (failsafe)"
+                note = alarm_text("grid_signal.failsafe", until_at=ends)
             else:
                 kept = []
-                note = f"the failsafe ended at {ends.isoformat()}: its limits are lifted"
+                note = alarm_text("grid_signal.lifted", ended_at=ends)
         raise_alarm(
             self.store,
             self.site.id,
             "grid_signal_lost",
             CONTROL_BOX_ID,
             Severity.CRITICAL,
-            f"control box does not answer ({error}); {note}",
+            alarm_text("grid_signal.lost", error=error, note=note),
             now,
         )
         return kept

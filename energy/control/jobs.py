@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from energy.alarm_texts import alarm_text
 from energy.control.metrics import observe_job_run
 from energy.store.alarms import Severity, clear_alarm, raise_alarm
 from energy.store.audit import append_audit
@@ -142,7 +143,7 @@ class JobRunner:
                 "job_failed",
                 outcome.job,
                 Severity.WARNING,
-                f"job {outcome.job} failed: {outcome.detail}"[:2000],
+                alarm_text("job.failed", job=outcome.job, detail=outcome.detail[:1900]),
                 now,
             )
         else:

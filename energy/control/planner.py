@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from energy.alarm_texts import alarm_text
 from energy.control.grid_signals import GridSignals, combined_limits, reported_caps
 from energy.control.history import store_history
 from energy.control.planning import ExternalLimits, Forecaster, PlanningCycle, PlanningInputError
@@ -220,7 +221,7 @@ class LivePlanner:
                 "forecast_fallback",
                 "plan",
                 Severity.WARNING,
-                f"trained forecaster failed ({exc}); this plan uses the profile bootstrap",
+                alarm_text("plan.forecast_fallback", error=str(exc)),
                 issue.to_pydatetime(),
             )
             trained_forecaster = self.cycle.forecaster
@@ -311,7 +312,7 @@ class LivePlanner:
                 "prices_missing",
                 "plan",
                 Severity.CRITICAL,
-                f"{exc}; this plan uses the tariff's price file",
+                alarm_text("plan.tariff_prices", error=str(exc)),
                 now,
             )
             self.cycle.market_prices = None
@@ -399,8 +400,7 @@ class LivePlanner:
             "solver_fallback",
             "plan",
             Severity.WARNING,
-            f"plan v{plan.version} is a fallback ({steps}); it waits for an operator and the "
-            "running plan continues until it expires",
+            alarm_text("plan.fallback", version=plan.version, steps=steps),
             now,
         )
 

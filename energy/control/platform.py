@@ -47,7 +47,7 @@ from energy.store.sites import sync_site
 from energy.timegrid import SLOT
 from energy.weather import WeatherActuals, WeatherFeed
 
-__all__ = ["PlatformOptions", "bootstrap_admin", "run_platform"]
+__all__ = ["PlatformOptions", "bootstrap_admin", "run_platform", "web_lines"]
 
 log = logging.getLogger(__name__)
 
@@ -235,6 +235,15 @@ async def run_platform(
         echo("stopped: devices released, lease given up")
 
 
+def web_lines(host: str, port: int) -> list[str]:
+    """Where an operator starts (the district overview, the console's landing page) and where the
+    API is documented."""
+    return [
+        f"  web interface: http://{host}:{port}/overview",
+        f"  REST API:      http://{host}:{port}/api/docs",
+    ]
+
+
 def _print_where(
     echo: Callable[[str], None],
     site: Site,
@@ -246,13 +255,14 @@ def _print_where(
 ) -> None:
     lines = [f"Klimaviertel platform for {site.config.name} ({site.id}) is running."]
     if options.web:
-        lines.append(f"  web interface: http://{options.host}:{options.port}/status")
-        lines.append(f"  REST API:      http://{options.host}:{options.port}/api/docs")
+        lines += web_lines(options.host, options.port)
     lines.append(f"  store:         {store.url}")
     if created is not None:
         name, password = created
         shown = password if password is not None else "(from KV_ADMIN_PASSWORD)"
-        lines.append(f"  first account: {name} / {shown}   <- shown once; change it")
+        lines.append(
+            f"  first account: {name} / {shown}   <- shown once; change it at /account/password"
+        )
     if district is not None:
         ports = sorted({d.port for d in district.devices})
         lines.append(

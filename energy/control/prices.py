@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from energy.alarm_texts import alarm_text
 from energy.prices import PriceFeed, PriceFeedError, forecast_prices, publication_time
 from energy.store.alarms import Severity, clear_alarm, raise_alarm
 from energy.store.engine import Store
@@ -126,7 +127,9 @@ class DayAheadPrices:
                     "price_feed",
                     f"prices:{self.sources[0].name}",
                     Severity.WARNING,
-                    f"day-ahead prices from {source.name} instead: {'; '.join(problems)}",
+                    alarm_text(
+                        "prices.other_source", source=source.name, problems="; ".join(problems)
+                    ),
                     now,
                 )
             else:
@@ -158,9 +161,13 @@ class DayAheadPrices:
             "prices_missing",
             f"prices:{self.zone}",
             Severity.WARNING,
-            f"day-ahead prices for {tomorrow.isoformat()} not published by "
-            f"{due.astimezone(self.tz):%H:%M} local{reasons}; planning on forecast prices after "
-            f"{until.isoformat() if until else 'now'}",
+            alarm_text(
+                "prices.overdue",
+                day=tomorrow.isoformat(),
+                due_at=due,
+                reasons=reasons,
+                until_at=until or now,
+            ),
             now,
         )
 

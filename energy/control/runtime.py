@@ -506,7 +506,15 @@ class ControlRuntime:
         now = self.clock.now()
         if not self.leading(now):
             raise Skipped("standby: not the lease holder")
-        expired = await asyncio.to_thread(expire_plans, self.store, self.site.id, now)
+        expired = await asyncio.to_thread(
+            functools.partial(
+                expire_plans,
+                self.store,
+                self.site.id,
+                now,
+                proposal_valid=self.site.config.control.proposal_valid,
+            )
+        )
         cutoff = now - dt.timedelta(days=self.site.config.control.retention_days)
         deleted = await asyncio.to_thread(self._retention, cutoff)
         weather_cutoff = now - dt.timedelta(days=self.site.config.weather.retention_days)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 from sqlalchemy import select
 
+from energy.alarm_texts import alarm_text
 from energy.quality import Quality
 from energy.site import AssetKind, Site
 from energy.store.engine import Store
@@ -134,17 +135,24 @@ def site_state_from_latest(
             continue
         found = rows.get((asset.id, quantity))
         if found is None:
-            stale[asset.id] = f"{asset.id}: no {quantity} measured yet"
+            stale[asset.id] = alarm_text("stale.missing", asset=asset.id, quantity=quantity)
             continue
         when, quality = found
         if quality != Quality.GOOD:
-            stale[asset.id] = (
-                f"{asset.id}: {quantity} quality {Quality(quality).name} since {when.isoformat()}"
+            stale[asset.id] = alarm_text(
+                "stale.quality",
+                asset=asset.id,
+                quantity=quantity,
+                quality=Quality(quality).name,
+                since_at=when,
             )
         elif now - when > limit:
-            age = (now - when).total_seconds()
-            stale[asset.id] = (
-                f"{asset.id}: newest {quantity} is {age:.0f} s old at {now.isoformat()} "
-                f"(limit {stale_after_s:g} s)"
+            stale[asset.id] = alarm_text(
+                "stale.old",
+                asset=asset.id,
+                quantity=quantity,
+                age_s=round((now - when).total_seconds()),
+                now_at=now,
+                limit_s=float(stale_after_s),
             )
     return SiteState(time=now, values=values, stale=stale, newest_measurement=newest)

@@ -26,6 +26,7 @@ from typing import Any, Literal
 import pandas as pd
 from sqlalchemy.exc import SQLAlchemyError
 
+from energy.alarm_texts import alarm_text
 from energy.store.alarms import Severity, clear_alarm, raise_alarm
 from energy.store.engine import Store
 from energy.store.weather import read_stored_weather, write_weather_forecast
@@ -84,10 +85,13 @@ class WeatherChain:
         stored = read_stored_weather(self.store, self.site_id, now, grid)
         if stored is not None:
             age_h = (now - stored.issue_time).total_seconds() / 3600.0
-            message = (
-                f"weather feed {self.live.name} failed ({failure}); planning on the "
-                f"{stored.source} forecast issued {stored.issue_time.isoformat()} "
-                f"({age_h:.1f} h old)"
+            message = alarm_text(
+                "weather.stored",
+                feed=self.live.name,
+                failure=failure,
+                source=stored.source,
+                issued_at=stored.issue_time,
+                age_h=round(age_h, 1),
             )
             log.warning("%s", message)
             raise_alarm(
@@ -95,10 +99,12 @@ class WeatherChain:
             )
             self.last = WeatherStatus("stored", stored.source, stored.issue_time, failure)
             return stored.frame
-        message = (
-            f"weather feed {self.live.name} failed ({failure}) and no stored forecast covers "
-            f"{grid[0].isoformat()} to {(grid[-1] + (grid[1] - grid[0])).isoformat()}; planning "
-            "on climatology (the test reference year): today's weather is unknown to the plan"
+        message = alarm_text(
+            "weather.climatology",
+            feed=self.live.name,
+            failure=failure,
+            from_at=grid[0].to_pydatetime(),
+            to_at=(grid[-1] + (grid[1] - grid[0])).to_pydatetime(),
         )
         log.error("%s", message)
         raise_alarm(

@@ -1,6 +1,11 @@
 """The notification job: sends the due incidents (energy.notify.policy) to every channel and
 records what it sent in the store, so that a restart sends nothing twice.
 
+E-mail goes to the users who opted in, each in their own language (else the site's) and not
+during their own quiet hours (energy.store.preferences; such a user hears of the incident at its
+next repeat if it is still unacknowledged), and to the site's own recipients in the site's
+language: one message per language.
+
 A channel that fails (SMTP server down, webhook answering 500) never ends the control loop: the
 failure is logged and raised as one `notification_failed` warning per channel (deduplicated like
 every alarm, energy.store.alarms), cleared when the channel delivers again. An incident is recorded
@@ -17,15 +22,16 @@ import logging
 from collections.abc import Awaitable, Callable
 from zoneinfo import ZoneInfo
 
-from energy.notification_config import NotificationsConfig
+from energy.alarm_texts import alarm_text
+from energy.notification_config import NotificationsConfig, SmtpConfig
 from energy.notify.channels import ChannelError, post_webhook, send_email
 from energy.notify.message import Notification, compose
-from energy.notify.policy import due_reason, incident_key
+from energy.notify.policy import Reason, due_reason, in_window, incident_key
 from energy.store.alarms import Severity, clear_alarm, raise_alarm
 from energy.store.engine import Store
-from energy.store.incidents import open_incidents
+from energy.store.incidents import Incident, open_incidents
 from energy.store.notifications import last_sent, record_sent
-from energy.store.users import notification_recipients
+from energy.store.preferences import Recipient, notification_recipients
 
 __all__ = ["FAILURE_CODE", "Notifier"]
 
@@ -64,15 +70,7 @@ class Notifier:
             reason = due_reason(incident, last, now, self.config, self.tz)
             if reason is None:
                 continue
-            note = compose(
-                incident,
-                reason,
-                self.site_name,
-                self.config.console_url,
-                self.tz,
-                self.config.language,
-            )
-            delivered = await self._deliver(note, recipients, failures)
+            delivered = await self._deliver(incident, reason, recipients, now, failures)
             delivered_any.update(delivered)
             if delivered:
                 sent += 1
@@ -93,21 +91,46 @@ class Notifier:
             summary += f"; failed: {', '.join(sorted(failures))}"
         return summary
 
+    def _note(self, incident: Incident, reason: Reason, language: str) -> Notification:
+        return compose(incident, reason, self.site_name, self.config.console_url, self.tz, language)
+
+    def _addresses(self, users: list[Recipient], now: dt.datetime) -> dict[str, list[str]]:
+        """E-mail addresses by language: the users outside their quiet hours in their own
+        language, the site's recipients in the site's."""
+        local = now.astimezone(self.tz).time()
+        groups: dict[str, set[str]] = {}
+        for user in users:
+            if user.quiet_hours is not None and in_window(local, *user.quiet_hours):
+                continue
+            groups.setdefault(user.language or self.config.language, set()).add(user.email)
+        smtp = self.config.smtp
+        if smtp is not None and smtp.recipients:
+            groups.setdefault(self.config.language, set()).update(smtp.recipients)
+        return {language: sorted(addresses) for language, addresses in sorted(groups.items())}
+
     async def _deliver(
-        self, note: Notification, users: list[str], failures: dict[str, str]
+        self,
+        incident: Incident,
+        reason: Reason,
+        users: list[Recipient],
+        now: dt.datetime,
+        failures: dict[str, str],
     ) -> list[str]:
         """Send to every channel that has not failed in this run yet (a dead server costs one
         timeout per run, not one per incident); returns the channels that delivered and adds
-        the reasons of those that failed to `failures`."""
+        the reasons of those that failed to `failures`. E-mail is left out, neither sent nor
+        failed, while every user who wants it is in their quiet hours."""
         attempts: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         smtp = self.config.smtp
         if smtp is not None:
-            recipients = sorted(set(users) | set(smtp.recipients))
-            attempts.append(
-                (EMAIL_CHANNEL, lambda: asyncio.to_thread(send_email, note, smtp, recipients))
-            )
+            groups = self._addresses(users, now)
+            if groups or not users:  # no address at all is a configuration problem
+                attempts.append(
+                    (EMAIL_CHANNEL, functools.partial(self._email, incident, reason, smtp, groups))
+                )
+        site_note = self._note(incident, reason, self.config.language)
         for number, hook in enumerate(self.config.webhooks, start=1):
-            attempts.append((f"webhook-{number}", functools.partial(post_webhook, note, hook)))
+            attempts.append((f"webhook-{number}", functools.partial(post_webhook, site_note, hook)))
         delivered: list[str] = []
         for channel, attempt in attempts:
             if channel in failures:
@@ -119,6 +142,22 @@ class Notifier:
                 failures[channel] = str(exc)
                 log.error("notification not sent via %s: %s", channel, exc)
         return delivered
+
+    async def _email(
+        self,
+        incident: Incident,
+        reason: Reason,
+        smtp: SmtpConfig,
+        groups: dict[str, list[str]],
+    ) -> None:
+        """One e-mail per language (none at all raises the channel's 'no recipients')."""
+        if not groups:
+            await asyncio.to_thread(
+                send_email, self._note(incident, reason, self.config.language), smtp, []
+            )
+        for language, addresses in groups.items():
+            note = self._note(incident, reason, language)
+            await asyncio.to_thread(send_email, note, smtp, addresses)
 
     def _channel_alarms(
         self, failures: dict[str, str], delivered: set[str], now: dt.datetime
@@ -132,7 +171,7 @@ class Notifier:
                     FAILURE_CODE,
                     source,
                     Severity.WARNING,
-                    f"notification not sent via {channel}: {failures[channel]}"[:2000],
+                    alarm_text("notify.failed", channel=channel, failure=failures[channel][:1900]),
                     now,
                 )
             elif channel in delivered:

@@ -1,6 +1,8 @@
 """The text of a notification: German by default (catalogue locales/de/LC_MESSAGES/notify.po),
-English on request, with the incident's cause, devices, severity, first and last sighting, count
-of reports and a link to the console; and the same facts as the webhook's JSON.
+English on request, with the incident's cause, its latest message (translated when the control
+loop made it from a text with a key, energy.alarm_texts), devices, severity, first and last
+sighting, count of reports and a link to the console; and the same facts as the webhook's JSON
+(its `message` as stored, in English with UTC times).
 
 The control loop does not import the web console, so notifications carry their own small
 catalogue, read with Babel like the console's (energy.web.i18n).
@@ -18,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 
+from energy.alarm_texts import translate
 from energy.catalogue import po_translations
 from energy.notify.policy import Reason
 from energy.store.incidents import Incident
@@ -75,6 +78,15 @@ class Notification:
     """the webhook's JSON"""
 
 
+def _message(incident: Incident, language: str, tz: ZoneInfo) -> str:
+    """The incident's latest message in `language` when the control loop made it from a text with
+    a key (energy.alarm_texts), else as stored."""
+    if incident.message_key is None:
+        return incident.message
+    shown = translate(incident.message_key, incident.message_values or {}, language, tz)
+    return shown if shown is not None else incident.message
+
+
 def compose(
     incident: Incident,
     reason: Reason,
@@ -106,7 +118,7 @@ def compose(
         f"{_(_REASONS[reason])}: {site_name}",
         "",
         f"{label['Cause']}: {cause} ({', '.join(incident.codes)})",
-        f"{label['Message']}: {incident.message}",
+        f"{label['Message']}: {_message(incident, language, tz)}",
         f"{label['Devices']} ({devices}): {', '.join(incident.sources)}",
         f"{label['Severity']}: {severity}",
         f"{label['First seen']}: {when(incident.first_seen)}",

@@ -21,7 +21,14 @@ from energy.store.alarms import AlarmState, Severity
 from energy.store.incidents import Incident
 from energy.store.notifications import SentNotification
 
-__all__ = ["Reason", "due_reason", "in_quiet_hours", "incident_key", "severity_rank"]
+__all__ = [
+    "Reason",
+    "due_reason",
+    "in_quiet_hours",
+    "in_window",
+    "incident_key",
+    "severity_rank",
+]
 
 _RANK = {Severity.INFO.value: 0, Severity.WARNING.value: 1, Severity.CRITICAL.value: 2}
 
@@ -41,11 +48,16 @@ def incident_key(incident: Incident) -> str:
     return ",".join(incident.codes)[:255]
 
 
-def in_quiet_hours(local: dt.time, quiet: QuietHours) -> bool:
+def in_window(local: dt.time, start: dt.time, end: dt.time) -> bool:
     """Whether a local wall time lies in the window [start, end), which may run over midnight."""
-    if quiet.start < quiet.end:
-        return quiet.start <= local < quiet.end
-    return local >= quiet.start or local < quiet.end
+    if start < end:
+        return start <= local < end
+    return local >= start or local < end
+
+
+def in_quiet_hours(local: dt.time, quiet: QuietHours) -> bool:
+    """Whether a local wall time lies in the site's quiet hours."""
+    return in_window(local, quiet.start, quiet.end)
 
 
 def _reason(

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
+from energy.alarm_texts import AlarmText
 from energy.store.audit import append_audit_in
 from energy.store.engine import Store
 from energy.store.schema import alarms
@@ -50,6 +51,12 @@ REOPEN_WITHIN = dt.timedelta(hours=1)
 """An alarm cleared less than this long ago is reopened when its condition returns."""
 
 
+def _text_columns(message: str) -> dict[str, Any]:
+    if isinstance(message, AlarmText):
+        return {"message_key": message.key, "message_values": message.stored_values()}
+    return {"message_key": None, "message_values": None}
+
+
 def raise_alarm(
     store: Store,
     site_id: str,
@@ -60,7 +67,9 @@ def raise_alarm(
     now: dt.datetime,
 ) -> int:
     """Open an alarm, or count another report of the open (or recently cleared) one with the same
-    code and source; returns its id."""
+    code and source; returns its id. A message made with energy.alarm_texts keeps its key and
+    values beside the English text, so that the console can show it translated."""
+    text = _text_columns(message)
     same = (alarms.c.site_id == site_id, alarms.c.code == code, alarms.c.source == source)
     with store.engine.begin() as conn:
         existing = conn.execute(
@@ -73,6 +82,7 @@ def raise_alarm(
                 .values(
                     last_seen_at=now,
                     message=message,
+                    **text,
                     severity=severity.value,
                     occurrences=alarms.c.occurrences + 1,
                 )
@@ -96,6 +106,7 @@ def raise_alarm(
                     state=AlarmState.ACTIVE.value,
                     last_seen_at=now,
                     message=message,
+                    **text,
                     severity=severity.value,
                     occurrences=alarms.c.occurrences + 1,
                     acknowledged_by=None,
@@ -113,6 +124,7 @@ def raise_alarm(
                     source=source,
                     severity=severity.value,
                     message=message,
+                    **text,
                     raised_at=now,
                     last_seen_at=now,
                     state=AlarmState.ACTIVE.value,

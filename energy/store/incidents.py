@@ -44,6 +44,9 @@ class Incident:
     """the message of its most recently seen alarm"""
     alarm_ids: tuple[int, ...]
     active_alarm_ids: tuple[int, ...]
+    message_key: str | None = None
+    """the key and values of `message` when it was made with energy.alarm_texts"""
+    message_values: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -57,6 +60,8 @@ class Incident:
             "message": self.message,
             "alarm_ids": list(self.alarm_ids),
             "active_alarm_ids": list(self.active_alarm_ids),
+            "message_key": self.message_key,
+            "message_values": self.message_values,
         }
 
 
@@ -74,6 +79,8 @@ def _incident(members: list[Mapping[str, Any]]) -> Incident:
         message=str(newest["message"]),
         alarm_ids=tuple(sorted(int(a["id"]) for a in members)),
         active_alarm_ids=tuple(active),
+        message_key=newest.get("message_key"),
+        message_values=newest.get("message_values"),
     )
 
 

@@ -3,6 +3,7 @@
     proposed -> approved -> active -> superseded | expired
     proposed -> rejected            (a rejected plan never dispatches)
     proposed | approved -> expired  (its horizon ended before it ran)
+    proposed -> expired             (not decided within the proposal's validity)
 
 Every transition is a conditional UPDATE on the expected current state, so two operators (or an
 operator and the auto-release) cannot both decide the same plan; the loser gets PlanTransitionError.
@@ -17,7 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, and_, func, or_, select, update
 
 from energy.store.audit import append_audit_in
 from energy.store.engine import Store
@@ -36,6 +37,7 @@ __all__ = [
     "expire_plans",
     "get_plan",
     "list_plans",
+    "proposal_expires_at",
     "read_plan_values",
     "save_plan",
 ]
@@ -296,6 +298,31 @@ def _check_not_older_than_running(conn: Connection, plan_id: int) -> None:
         )
 
 
+def proposal_expires_at(plan: PlanRecord, valid: dt.timedelta) -> dt.datetime:
+    """When a proposal can no longer be approved: `valid` after it was made, at the latest when
+    its horizon ends."""
+    return min(plan.created_at + valid, plan.horizon_end)
+
+
+def _expire_stale_proposal(
+    store: Store, plan_id: int, now: dt.datetime, valid: dt.timedelta, actor: str
+) -> None:
+    """Refuse the approval of a proposal past its validity, marking it expired (audited)."""
+    plan = get_plan(store, plan_id)
+    if plan.state is not PlanState.PROPOSED:
+        return
+    expires = proposal_expires_at(plan, valid)
+    if now < expires:
+        return
+    with store.engine.begin() as conn:
+        _transition(conn, plan_id, (PlanState.PROPOSED,), PlanState.EXPIRED)
+        _audit(conn, now, actor, "plan.expire", plan_id, {"reason": "proposal_valid"})
+    raise PlanTransitionError(
+        f"plan {plan_id} expired at {expires.isoformat()}: a proposal is valid for "
+        f"{valid.total_seconds() / 60:g} min; decide on a newer one"
+    )
+
+
 def decide_plan(
     store: Store,
     plan_id: int,
@@ -303,9 +330,13 @@ def decide_plan(
     actor: str,
     now: dt.datetime,
     note: str | None = None,
+    proposal_valid: dt.timedelta | None = None,
 ) -> PlanRecord:
-    """Approve or reject a proposed plan (an operator, or the auto-release policy as actor)."""
+    """Approve or reject a proposed plan (an operator, or the auto-release policy as actor).
+    With `proposal_valid`, a proposal older than that is marked expired instead of approved."""
     new = PlanState.APPROVED if approve else PlanState.REJECTED
+    if approve and proposal_valid is not None:
+        _expire_stale_proposal(store, plan_id, now, proposal_valid, actor)
     with store.engine.begin() as conn:
         if approve:
             _check_not_older_than_running(conn, plan_id)
@@ -346,26 +377,36 @@ def activate_plan(
 
 
 def expire_plans(
-    store: Store, site_id: str, now: dt.datetime, actor: str = "system:control"
+    store: Store,
+    site_id: str,
+    now: dt.datetime,
+    actor: str = "system:control",
+    proposal_valid: dt.timedelta | None = None,
 ) -> list[int]:
-    """Expire every proposed, approved or active plan whose horizon has ended; returns their ids."""
+    """Expire every proposed, approved or active plan whose horizon has ended, and with
+    `proposal_valid` every proposal made that long ago or longer; returns their ids."""
     live = (PlanState.PROPOSED, PlanState.APPROVED, PlanState.ACTIVE)
-    with store.engine.begin() as conn:
-        ids = (
-            conn.execute(
-                select(plans.c.id).where(
-                    plans.c.site_id == site_id,
-                    plans.c.state.in_([s.value for s in live]),
-                    plans.c.horizon_end <= now,
-                )
+    ended = [plans.c.horizon_end <= now]
+    if proposal_valid is not None:
+        ended.append(
+            and_(
+                plans.c.state == PlanState.PROPOSED.value,
+                plans.c.created_at <= now - proposal_valid,
             )
-            .scalars()
-            .all()
         )
-        for plan_id in ids:
-            _transition(conn, plan_id, live, PlanState.EXPIRED)
-            _audit(conn, now, actor, "plan.expire", plan_id, {})
-    return list(ids)
+    with store.engine.begin() as conn:
+        rows = conn.execute(
+            select(plans.c.id, plans.c.horizon_end).where(
+                plans.c.site_id == site_id,
+                plans.c.state.in_([s.value for s in live]),
+                or_(*ended),
+            )
+        ).all()
+        for row in rows:
+            _transition(conn, row.id, live, PlanState.EXPIRED)
+            reason = "horizon_ended" if row.horizon_end <= now else "proposal_valid"
+            _audit(conn, now, actor, "plan.expire", row.id, {"reason": reason})
+    return [int(row.id) for row in rows]
 
 
 def active_plan(store: Store, site_id: str, now: dt.datetime) -> PlanRecord | None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from energy.alarm_texts import alarm_text
 from energy.store.alarms import Severity, clear_alarm, raise_alarm
 from energy.store.engine import Store
 from energy.store.schema import publication_targets
@@ -82,8 +83,14 @@ def record_publication(
             ALARM_CODE,
             attempt.target,
             Severity.WARNING,
-            f"publication to {attempt.target} ({attempt.endpoint}) failing since "
-            f"{failing_since.isoformat()}: {attempt.error}; {attempt.queue_length} messages waiting",
+            alarm_text(
+                "publication.failing",
+                target=attempt.target,
+                endpoint=attempt.endpoint,
+                since_at=failing_since,
+                error=attempt.error or "",
+                waiting=attempt.queue_length,
+            ),
             now,
         )
         return True

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    Time,
     UniqueConstraint,
     text,
 )
@@ -216,6 +217,9 @@ alarms = Table(
     Column("acknowledged_at", UTCDateTime),
     Column("cleared_at", UTCDateTime),
     Column("occurrences", Integer, nullable=False, server_default=text("1")),
+    # the message's key and values (energy.alarm_texts): the console shows it translated
+    Column("message_key", String(64)),
+    Column("message_values", JSON),
 )
 Index("ix_alarms_site_state", alarms.c.site_id, alarms.c.state)
 
@@ -298,6 +302,11 @@ users = Table(
     # notifications of critical incidents (energy.notify): where to, and whether the user wants them
     Column("email", String(254)),
     Column("notify_opt_in", Boolean, nullable=False, server_default=text("false")),
+    # the user's own preferences (energy.store.preferences): console language (None: the
+    # browser's), and a daily window of site local time without notifications
+    Column("language", String(8)),
+    Column("quiet_start", Time),
+    Column("quiet_end", Time),
 )
 
 notifications_sent = Table(

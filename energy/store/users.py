@@ -36,6 +36,7 @@ __all__ = [
     "UserError",
     "UserRecord",
     "authenticate",
+    "check_email",
     "create_token",
     "create_user",
     "get_user",
@@ -43,7 +44,6 @@ __all__ = [
     "list_tokens",
     "list_users",
     "notification_contact",
-    "notification_recipients",
     "resolve_token",
     "revoke_token",
     "set_notification_contact",
@@ -342,13 +342,19 @@ def resolve_token(store: Store, secret: str, now: dt.datetime) -> UserRecord | N
     return _user(row)
 
 
+def check_email(name: str, email: str) -> None:
+    """One address (local@domain.tld) or UserError naming the user."""
+    if len(email) > 254 or not _EMAIL.fullmatch(email):
+        raise UserError(f"e-mail address of {name!r}: expected local@domain.tld, found {email!r}")
+
+
 def set_notification_contact(
     store: Store, name: str, email: str | None, opt_in: bool, actor: str, now: dt.datetime
 ) -> None:
     """Set a user's e-mail address and whether critical incidents are sent to it (audited).
     Opting in needs an address."""
-    if email is not None and (len(email) > 254 or not _EMAIL.fullmatch(email)):
-        raise UserError(f"e-mail address of {name!r}: expected local@domain.tld, found {email!r}")
+    if email is not None:
+        check_email(name, email)
     if opt_in and email is None:
         raise UserError(f"user {name!r}: notifications need an e-mail address")
     with store.engine.begin() as conn:
@@ -376,12 +382,3 @@ def notification_contact(store: Store, name: str) -> tuple[str | None, bool]:
     if row is None:
         raise KeyError(f"no user named {name!r}")
     return row.email, bool(row.notify_opt_in)
-
-
-def notification_recipients(store: Store) -> list[str]:
-    """The addresses of the enabled users who opted in to notifications, sorted."""
-    query = select(users.c.email).where(
-        users.c.notify_opt_in.is_(True), users.c.disabled.is_(False), users.c.email.is_not(None)
-    )
-    with store.engine.connect() as conn:
-        return sorted({str(e) for e in conn.execute(query).scalars()})

@@ -104,7 +104,15 @@ def decide(
             ),
         )
     try:
-        return decide_plan(store, plan.id, approve, principal.name, now, note)
+        return decide_plan(
+            store,
+            plan.id,
+            approve,
+            principal.name,
+            now,
+            note,
+            proposal_valid=site.config.control.proposal_valid,
+        )
     except PlanTransitionError as exc:
         raise HTTPException(409, str(exc)) from None
 

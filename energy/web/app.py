@@ -25,7 +25,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from energy.site import Site
 from energy.store.engine import Store
-from energy.web import api, api_docs, api_grid_limits, api_users, pages, pages_admin
+from energy.web import (
+    api,
+    api_docs,
+    api_grid_limits,
+    api_users,
+    pages,
+    pages_admin,
+    pages_preferences,
+)
+from energy.web.alarm_messages import incident_message
 from energy.web.auth import (
     ForbiddenError,
     NotAuthenticatedError,
@@ -198,6 +207,7 @@ def create_app(site: Site, store: Store, settings: WebSettings | None = None) ->
     templates.env.filters["local_detail"] = lambda detail: local_detail(detail, site.tz)
     templates.env.globals["tz_name"] = site.config.location.timezone
     templates.env.globals["alarm_cause"] = alarm_cause
+    templates.env.globals["incident_message"] = lambda incident: incident_message(incident, site.tz)
     templates.env.globals["age_text"] = age_text
     install_template_language(templates.env)
     app.state.templates = templates
@@ -241,6 +251,7 @@ def create_app(site: Site, store: Store, settings: WebSettings | None = None) ->
     app.include_router(api_grid_limits.router)
     app.include_router(pages.router)
     app.include_router(pages_admin.router)
+    app.include_router(pages_preferences.router)
     app.include_router(api_docs.router)
     install_documented_openapi(app)
     return app

@@ -20,7 +20,8 @@ from energy.store.audit import append_audit, read_audit
 from energy.store.controls import active_overrides, asset_modes_of
 from energy.store.engine import Store
 from energy.store.incidents import open_incidents
-from energy.store.plans import PlanState, list_plans
+from energy.store.plans import PlanState, list_plans, proposal_expires_at
+from energy.store.preferences import get_preferences
 from energy.store.sessions import end_session
 from energy.store.users import authenticate
 from energy.web.actions import CONTROLLABLE_KINDS, decide, override_limits, plan_or_404
@@ -43,7 +44,7 @@ from energy.web.schemas import RowId
 from energy.web.status_view import build_status
 from energy.web.text import text_problem
 
-__all__ = ["render", "router"]
+__all__ = ["remember_language", "render", "router"]
 
 log = logging.getLogger(__name__)
 
@@ -99,14 +100,23 @@ def index() -> RedirectResponse:
     return RedirectResponse(LANDING_PAGE, status_code=303)
 
 
-@router.get("/language/{language}")
-def choose_language(language: str, next: str | None = None) -> RedirectResponse:
-    """The header's language switch: remembered in a cookie for a year (energy.web.i18n)."""
-    response = RedirectResponse(_safe_next(next), status_code=303)
-    if language in LANGUAGES:
+def remember_language(response: Response, language: str | None) -> None:
+    """Make a language this browser's for a year (the cookie energy.web.i18n reads first);
+    None forgets the choice."""
+    if language is None:
+        response.delete_cookie(LANG_COOKIE, samesite="strict", httponly=True)
+    else:
         response.set_cookie(
             LANG_COOKIE, language, max_age=365 * 24 * 3600, samesite="strict", httponly=True
         )
+
+
+@router.get("/language/{language}")
+def choose_language(language: str, next: str | None = None) -> RedirectResponse:
+    """The header's language switch."""
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    if language in LANGUAGES:
+        remember_language(response, language)
     return response
 
 
@@ -171,7 +181,11 @@ async def login(
     limiter.reset(keys[0])
     start_session(request, user)
     append_audit(store, user.name, "auth.login", f"user:{user.name}", {"address": address}, now)
-    return RedirectResponse(target, status_code=303)
+    redirect = RedirectResponse(target, status_code=303)
+    language = get_preferences(store, user.name).language
+    if language is not None:  # the user's own choice wins over what the browser asks for
+        remember_language(redirect, language)
+    return redirect
 
 
 @router.post("/logout")
@@ -235,9 +249,19 @@ def plans_page(
 def plan_page(request: Request, principal: Reader, plan_id: RowId) -> HTMLResponse:
     state = request.app.state
     plan = plan_or_404(state.store, state.site, plan_id)
-    view = build_plan_view(state.site, state.store, plan, state.settings.clock())
-    decidable = plan.state is PlanState.PROPOSED and plan.horizon_end > state.settings.clock()
-    return render(request, "plan.html", principal, view=view, decidable=decidable)
+    now = state.settings.clock()
+    view = build_plan_view(state.site, state.store, plan, now)
+    valid_until = proposal_expires_at(plan, state.site.config.control.proposal_valid)
+    proposed = plan.state is PlanState.PROPOSED
+    return render(
+        request,
+        "plan.html",
+        principal,
+        view=view,
+        decidable=proposed and now < valid_until,
+        valid_until=valid_until if proposed else None,
+        lapsed=proposed and now >= valid_until,
+    )
 
 
 @router.post("/plans/{plan_id}/decision")

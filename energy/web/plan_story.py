@@ -3,7 +3,8 @@
 Everything is computed from the plan's values and prices and from the comparison with local
 control the planner stored with the plan (optimizer.comparison, summary key `local_control`):
 per device the energy it moves, its main window in local time, the mean price it buys at, and
-the money its schedule saves against the devices' own controllers over the same horizon.
+the money its schedule saves against the devices' own controllers over the same horizon; and the
+limits that bind, named in the headline (energy.web.plan_limits).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from energy.timegrid import SLOT_HOURS
 from energy.web.i18n import gettext as _
 from energy.web.i18n import money, number
 from energy.web.labels import asset_label
+from energy.web.plan_limits import binding_limits, slot_window
 
 __all__ = ["DeviceStory", "PlanStory", "plan_story"]
 
@@ -43,6 +45,8 @@ class PlanStory:
     plan_cost_eur: float | None = None
     local_cost_eur: float | None = None
     saving_eur: float | None = None
+    limits: list[str] = field(default_factory=list)
+    """the limits that bind, in words (energy.web.plan_limits)"""
 
 
 _EMPTY = pd.Series(dtype=float)
@@ -72,35 +76,6 @@ class _Plan:
         return pd.Series(self._values[start:end], index=self._times[start:end])
 
 
-def _main_window(active: pd.Series, site: Site) -> str:
-    """'02:00–05:15' of the longest run of active slots, with the number of further runs."""
-    runs: list[tuple[pd.Timestamp, pd.Timestamp, int]] = []
-    start: pd.Timestamp | None = None
-    length = 0
-    previous: pd.Timestamp | None = None
-    for slot, on in active.items():
-        if on and start is not None:
-            length += 1
-        elif on:
-            start, length = slot, 1
-        elif start is not None and previous is not None:
-            runs.append((start, previous, length))
-            start = None
-        previous = slot
-    if start is not None and previous is not None:
-        runs.append((start, previous, length))
-    if not runs:
-        return ""
-    first, last, length = max(runs, key=lambda run: run[2])
-    if length == len(active):
-        return _("throughout the horizon")
-    end = last + pd.Timedelta(hours=SLOT_HOURS)
-    text = f"{first.tz_convert(site.tz):%H:%M}–{end.tz_convert(site.tz):%H:%M}"
-    if len(runs) > 1:
-        text += _(" (and %(count)s more periods)", count=len(runs) - 1)
-    return text
-
-
 def _mean_price(price: pd.Series, power: pd.Series, mask: pd.Series) -> float | None:
     """Price weighted with the energy moved in the masked slots."""
     weights = power.abs()[mask]
@@ -126,7 +101,7 @@ def _battery_text(power: pd.Series, price: pd.Series, surplus: pd.Series, site: 
             _(
                 "charges %(kwh)s kWh %(window)s %(reason)s",
                 kwh=number(kwh, 1),
-                window=_main_window(charging, site),
+                window=slot_window(charging, site),
                 reason=reason,
             )
         )
@@ -136,7 +111,7 @@ def _battery_text(power: pd.Series, price: pd.Series, surplus: pd.Series, site: 
             _(
                 "discharges %(kwh)s kWh %(window)s, when grid power costs %(price)s/kWh on average",
                 kwh=number(kwh, 1),
-                window=_main_window(discharging, site),
+                window=slot_window(discharging, site),
                 price=money(_mean_price(price, power, discharging)),
             )
         )
@@ -153,7 +128,7 @@ def _heat_pump_text(power: pd.Series, price: pd.Series, site: Site) -> str:
     text = _(
         "runs with %(kwh)s kWh of electricity, mainly %(window)s, at %(price)s/kWh on average",
         kwh=number(kwh, 1),
-        window=_main_window(running, site),
+        window=slot_window(running, site),
         price=money(paid),
     )
     if paid is not None and mean is not None and paid < mean - 1e-6:
@@ -182,7 +157,7 @@ def _grid_sentences(site: Site, series: _Plan) -> list[str]:
     exports = series("grid", "export_kw")
     if imports.empty:
         return []
-    sentences = [
+    return [
         _(
             "The district draws %(import)s kWh from the grid and feeds in %(export)s kWh.",
             **{
@@ -191,26 +166,6 @@ def _grid_sentences(site: Site, series: _Plan) -> list[str]:
             },
         )
     ]
-    grid = site.config.grid
-    peak = float(imports.max())
-    if peak >= 0.98 * grid.import_limit_kw:
-        sentences.append(
-            _(
-                "The grid connection's import limit of %(limit)s kW binds at %(time)s.",
-                limit=number(grid.import_limit_kw, 0),
-                time=f"{imports.idxmax().tz_convert(site.tz):%H:%M}",
-            )
-        )
-    export_limit = min(grid.export_limit_kw, grid.feed_in_limit_kw or grid.export_limit_kw)
-    if not exports.empty and float(exports.max()) >= 0.98 * export_limit:
-        sentences.append(
-            _(
-                "The feed-in limit of %(limit)s kW binds at %(time)s.",
-                limit=number(export_limit, 0),
-                time=f"{exports.idxmax().tz_convert(site.tz):%H:%M}",
-            )
-        )
-    return sentences
 
 
 def _value_headline(comparison: dict[str, Any] | None, hours: float) -> tuple[str, Any, Any, Any]:
@@ -293,4 +248,5 @@ def plan_story(
                 dear=money(float(price.max())),
             ),
         )
-    return PlanStory(headline, sentences, devices, plan_cost, local_cost, saving)
+    limits = binding_limits(site, series)
+    return PlanStory(headline, sentences, devices, plan_cost, local_cost, saving, limits)

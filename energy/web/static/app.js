@@ -53,9 +53,12 @@
       };
       if (body.kind === "setpoint") { body.value = Number(data.get("value")); }
       if (data.get("reason")) { body.reason = data.get("reason"); }
-      // the question comes translated from the page, with {value} and {minutes} to fill in
+      // the question comes translated from the page, with {value} and {minutes} to fill in in
+      // the page's number format (2,5 in German)
+      const lang = document.documentElement.lang || undefined;
+      const shown = function (value) { return Number(value).toLocaleString(lang); };
       const question = (body.kind === "setpoint" ? form.dataset.confirmSetpoint : form.dataset.confirmLocal)
-        .replace("{value}", String(body.value)).replace("{minutes}", String(body.duration_minutes));
+        .replace("{value}", shown(body.value)).replace("{minutes}", shown(body.duration_minutes));
       if (!window.confirm(question)) { return; }
       callApi("POST", "/api/overrides", body).then(function () { location.reload(); }, showError);
     });

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from energy.cli.main import app
-from energy.control.platform import PlatformOptions, bootstrap_admin, run_platform
+from energy.control.platform import PlatformOptions, bootstrap_admin, run_platform, web_lines
 from energy.site import Site
 from energy.store import Store
 from energy.store.audit import read_audit
@@ -99,7 +99,7 @@ def test_the_platform_runs_accelerated_and_stops_cleanly(
         assert samples[("kv_job_last_duration_seconds", (("job", job),))] >= 0.0
     assert ("kv_job_last_run_age_seconds", (("job", "plan"),)) in samples
     where = "\n".join(lines)
-    assert f"http://127.0.0.1:{port}/status" in where
+    assert f"http://127.0.0.1:{port}/overview" in where
     assert "first account: admin /" in where
     assert "simulated, 30 Modbus TCP devices" in where
     assert lines[-1].startswith("stopped")
@@ -130,3 +130,10 @@ def test_kv_run_has_help() -> None:
     result = CliRunner().invoke(app, ["run", "--help"])
     assert result.exit_code == 0
     assert "--speed" in result.output
+
+
+def test_the_start_banner_points_at_the_overview() -> None:
+    """The console's landing page is the district overview, not the status page."""
+    lines = web_lines("127.0.0.1", 8080)
+    assert lines[0].endswith("http://127.0.0.1:8080/overview")
+    assert not any(line.endswith("/status") for line in lines)

@@ -88,7 +88,7 @@ def test_a_failing_service_falls_back_to_the_stored_forecast_then_recovers(
     (alarm,) = _open(store, site)
     assert alarm["severity"] == "warning"
     assert "503" in str(alarm["message"])
-    assert "2.0 h old" in str(alarm["message"])
+    assert "(2 h old)" in str(alarm["message"])
     replay.fail_with = None
     chain.forecast(later + SLOT, HORIZON)
     assert chain.last.step == "live"

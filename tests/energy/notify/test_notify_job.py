@@ -30,6 +30,7 @@ from energy.notify.message import Notification
 from energy.site import Site
 from energy.store.alarms import Severity, acknowledge_alarm, list_alarms, raise_alarm
 from energy.store.engine import Store
+from energy.store.preferences import UserPreferences, set_preferences
 from energy.store.users import Role, create_user, set_notification_contact
 
 TZ = ZoneInfo("Europe/Berlin")
@@ -286,3 +287,56 @@ def test_starttls_with_login_against_an_in_house_ca(monkeypatch: pytest.MonkeyPa
         with pytest.raises(ChannelError, match="CERTIFICATE_VERIFY_FAILED"):
             send_email(note, SmtpConfig.model_validate(smtp), ["olga@example.de"])
     assert len(box.messages) == 1
+
+
+def _prefer(store: Store, name: str, **preferences: Any) -> None:
+    create_user(store, name, "lange-passphrase", Role.OPERATOR, "test", T0)
+    set_preferences(store, name, UserPreferences(notify=True, **preferences), name, T0)
+
+
+def test_each_user_gets_their_own_language_and_nothing_in_their_own_quiet_hours(
+    sqlite_store: Store, site: Site, mailbox: tuple[_Mailbox, int], webhook: _Webhook
+) -> None:
+    """At 11:00 local time: olga (English) is sent the incident in English, erika (quiet
+    09:00-12:00) nothing, the site's on-call address its German text."""
+    box, port = mailbox
+    _prefer(sqlite_store, "olga", email="olga@example.de", language="en")
+    _prefer(
+        sqlite_store,
+        "erika",
+        email="erika@example.de",
+        quiet_start=dt.time(9, 0),
+        quiet_end=dt.time(12, 0),
+    )
+    raise_alarm(sqlite_store, site.id, "store_unavailable", "ctrl-1", Severity.CRITICAL, "d", T0)
+    notifier = Notifier(sqlite_store, site.id, "KV", _config(port, webhook.url), TZ)
+    assert asyncio.run(notifier.run(T0)) == "1 incident(s) notified of 1 open"
+    by_recipients = {tuple(rcpt): str(message["Subject"]) for rcpt, message in box.messages}
+    assert by_recipients == {
+        ("olga@example.de",): "[KV] Critical: store unavailable (1 device(s))",
+        ("bereitschaft@example.de",): "[KV] Kritisch: Datenbank nicht erreichbar (1 Gerät(e))",
+    }
+
+
+def test_while_every_user_is_in_quiet_hours_the_mail_waits_and_is_no_failure(
+    sqlite_store: Store, site: Site, mailbox: tuple[_Mailbox, int]
+) -> None:
+    box, port = mailbox
+    _prefer(
+        sqlite_store,
+        "erika",
+        email="erika@example.de",
+        quiet_start=dt.time(22, 0),
+        quiet_end=dt.time(11, 30),  # over midnight; 11:00 local is inside
+    )
+    raw = _config(port, "http://127.0.0.1:9/unused").model_dump()
+    raw["webhooks"] = []
+    raw["smtp"]["recipients"] = []
+    config = NotificationsConfig.model_validate(raw)
+    raise_alarm(sqlite_store, site.id, "store_unavailable", "ctrl-1", Severity.CRITICAL, "d", T0)
+    notifier = Notifier(sqlite_store, site.id, "KV", config, TZ)
+    assert asyncio.run(notifier.run(T0)) == "0 incident(s) notified of 1 open"
+    assert box.messages == []
+    assert [a for a in list_alarms(sqlite_store, site.id) if a["code"] == FAILURE_CODE] == []
+    asyncio.run(notifier.run(T0 + dt.timedelta(minutes=30)))  # 11:30 local: quiet hours over
+    assert [tuple(rcpt) for rcpt, _ in box.messages] == [("erika@example.de",)]

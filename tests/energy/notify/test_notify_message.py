@@ -12,6 +12,7 @@ from babel.messages.extract import extract_from_file
 from babel.messages.pofile import read_po
 
 import energy.notify.message as message_module
+from energy.alarm_texts import alarm_text
 from energy.notify.message import compose
 from energy.notify.policy import Reason
 from energy.store.incidents import Incident
@@ -80,3 +81,18 @@ def test_every_text_of_the_messages_has_its_german_translation() -> None:
     translated = {m.id for m in catalog if m.id and m.string}
     assert len(used) > 20
     assert used - translated == set()
+
+
+def test_a_message_with_a_key_is_sent_in_the_readers_language_with_local_time() -> None:
+    text = alarm_text("dispatch.no_plan", now_at=dt.datetime(2026, 12, 6, 3, 20, tzinfo=dt.UTC))
+    keyed = dataclasses.replace(
+        INCIDENT, message=str(text), message_key=text.key, message_values=text.stored_values()
+    )
+    german = compose(keyed, Reason.NEW, "KV", "http://kv", TZ).body
+    assert (
+        "Meldung: kein freigegebener Plan gilt am 06.12.2026 04:20:00 +01:00: Geräte an die "
+        "lokale Regelung übergeben"
+    ) in german
+    english = compose(keyed, Reason.NEW, "KV", "http://kv", TZ, "en")
+    assert "Message: no approved plan covers 06.12.2026 04:20:00 +01:00" in english.body
+    assert english.payload["message"] == str(text)  # machines get the stored text, UTC

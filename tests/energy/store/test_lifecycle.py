@@ -136,6 +136,36 @@ def test_plan_past_its_horizon_is_not_active_and_expires(store: Store) -> None:
     assert _state(store, plan.id) is PlanState.EXPIRED
 
 
+VALID = dt.timedelta(minutes=30)
+
+
+def test_a_proposal_expires_after_its_validity_but_an_approved_plan_does_not(
+    store: Store,
+) -> None:
+    approved = _plan(store)
+    decide_plan(store, approved.id, approve=True, actor="olga", now=T0)
+    proposed = _plan(store, offset_kw=0.5)
+    just_before = T0 + VALID - dt.timedelta(seconds=1)
+    assert expire_plans(store, SITE, just_before, proposal_valid=VALID) == []
+    assert expire_plans(store, SITE, T0 + VALID, proposal_valid=VALID) == [proposed.id]
+    assert _state(store, proposed.id) is PlanState.EXPIRED
+    assert _state(store, approved.id) is PlanState.APPROVED
+    expiry = next(e for e in read_audit(store, action="plan.expire"))
+    assert expiry["detail"] == {"reason": "proposal_valid"}
+
+
+def test_a_proposal_past_its_validity_cannot_be_approved_and_is_marked_expired(
+    store: Store,
+) -> None:
+    late = _plan(store)
+    with pytest.raises(PlanTransitionError, match="a proposal is valid for 30 min"):
+        decide_plan(store, late.id, True, "olga", T0 + VALID, proposal_valid=VALID)
+    assert _state(store, late.id) is PlanState.EXPIRED
+    in_time = _plan(store, start=T0 + dt.timedelta(minutes=15))
+    decide_plan(store, in_time.id, True, "olga", T0 + VALID, proposal_valid=VALID)
+    assert _state(store, in_time.id) is PlanState.APPROVED
+
+
 def test_diff_against_reference(store: Store) -> None:
     first, second = _plan(store), _plan(store, offset_kw=0.5)
     diff = diff_plans(store, second.id, first.id)

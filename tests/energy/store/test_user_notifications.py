@@ -8,12 +8,12 @@ import pytest
 
 from energy.store.audit import read_audit
 from energy.store.engine import Store
+from energy.store.preferences import notification_recipients
 from energy.store.users import (
     Role,
     UserError,
     create_user,
     notification_contact,
-    notification_recipients,
     set_notification_contact,
     update_user,
 )
@@ -33,7 +33,7 @@ def test_only_enabled_users_who_opted_in_receive(store: Store) -> None:
     set_notification_contact(store, "udo", "udo@example.de", False, "admin", NOW)
     set_notification_contact(store, "erika", "erika@example.de", True, "admin", NOW)
     update_user(store, "erika", "admin", NOW, disabled=True)
-    assert notification_recipients(store) == ["olga@example.de"]
+    assert [r.email for r in notification_recipients(store)] == ["olga@example.de"]
     assert notification_contact(store, "olga") == ("olga@example.de", True)
     audited = {e["target"]: e["detail"] for e in read_audit(store, action="user.notification")}
     assert audited["user:erika"] == {"email": "erika@example.de", "opt_in": True}

@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -21,9 +22,11 @@ import pytest
 import uvicorn
 from web_support import PASSWORD, SECRET, make_plan, seed_users
 
+from energy.alarm_texts import alarm_text
 from energy.quality import Quality
 from energy.site import Site
 from energy.store import Store
+from energy.store.alarms import Severity, raise_alarm
 from energy.store.audit import read_audit
 from energy.store.measurements import write_measurements
 from energy.store.plans import get_plan
@@ -79,56 +82,6 @@ def server(site: Site, sqlite_store: Store) -> Iterator[str]:
     thread.join(timeout=10)
 
 
-def test_operator_approves_a_plan_and_finds_it_in_the_audit_log(
-    server: str, site: Site, sqlite_store: Store, tmp_path: Path
-) -> None:
-    _require_chromium()
-    from playwright.sync_api import expect, sync_playwright
-
-    start = pd.Timestamp.now(tz="UTC").floor("15min").to_pydatetime()
-    plan = make_plan(site, sqlite_store, start=start - dt.timedelta(hours=2), slots=96)
-    ARTIFACTS.mkdir(exist_ok=True)
-
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1600, "height": 1200},
-        )
-        try:
-            page = context.new_page()
-            page.goto(f"{server}/plans/{plan.id}")
-            expect(page).to_have_url(f"{server}/login?next=/plans/{plan.id}")
-            page.fill("input[name=username]", "operator")
-            page.fill("input[name=password]", PASSWORD)
-            page.click("button[type=submit]")
-            expect(page).to_have_url(f"{server}/plans/{plan.id}")
-            expect(page.locator("#plan-state")).to_have_text("proposed")
-            page.wait_for_selector("#chart-prices .main-svg", timeout=15_000)
-            page.wait_for_selector("#chart-battery-soc .main-svg", timeout=15_000)
-            page.screenshot(path=str(ARTIFACTS / "plan-page.png"), full_page=True)
-
-            page.fill("input[name=note]", "checked in the browser")
-            page.once("dialog", lambda dialog: dialog.accept())  # the confirmation
-            page.click("#approve")
-            expect(page.locator("#plan-state")).to_have_text("approved")
-
-            page.goto(f"{server}/audit?q=plan.approve")
-            rows = page.locator("#audit tbody tr")
-            expect(rows).to_have_count(1)
-            expect(rows.first).to_contain_text("operator")
-            expect(rows.first).to_contain_text(f"plan:{plan.id}")
-            expect(rows.first).to_contain_text("checked in the browser")
-        finally:
-            context.close()
-
-    assert get_plan(sqlite_store, plan.id).decided_by == "operator"
-    assert read_audit(sqlite_store, action="auth.login")[0]["actor"] == "operator"
-    assert (ARTIFACTS / "plan-page.png").stat().st_size > 10_000
-
-
 def _browser(playwright, tmp_path: Path, locale: str):  # type: ignore[no-untyped-def]
     return playwright.chromium.launch_persistent_context(
         str(tmp_path / f"chromium-{locale}"),
@@ -138,6 +91,17 @@ def _browser(playwright, tmp_path: Path, locale: str):  # type: ignore[no-untype
         viewport={"width": 1600, "height": 1200},
         locale=locale,
     )
+
+
+_VALUED_SUMMARY = {
+    "local_control": {
+        "saving_eur": 4.25,
+        "plan": {"objective_eur": 12.5},
+        "local": {"objective_eur": 16.75},
+        "assets": {"house-01.battery": {"saving_eur": 1.5, "shifted_kwh": 6.0}},
+    },
+    "cost_breakdown": {"import_eur": 14.0, "export_revenue_eur": -1.5},
+}
 
 
 def _store_measurements(store: Store, site: Site, now: dt.datetime) -> None:
@@ -151,82 +115,206 @@ def _store_measurements(store: Store, site: Site, now: dt.datetime) -> None:
     write_measurements(store, site.id, frame)
 
 
-def test_a_german_operator_reads_the_plan_approves_it_and_changes_the_password(
-    server: str, site: Site, sqlite_store: Store, tmp_path: Path
+@dataclass(frozen=True)
+class Texts:
+    """What an operator reads on the round, in one language."""
+
+    locale: str
+    log_in: str
+    overview: str
+    grid_limits: str
+    from_newest_plan: str
+    measured: str
+    proposed: str
+    approved: str
+    saving: str
+    battery_label: str
+    approve_question: str
+    override_question: str
+    override_in_force: str
+    incident_cause: str
+    incident_message: str
+    acknowledged: str
+    password_changed: str
+    log_out: str
+    change_password: str
+    nav_audit: str
+
+
+GERMAN = Texts(
+    locale="de-DE",
+    log_in="Anmelden",
+    overview="Quartiersübersicht",
+    grid_limits="Anschlussgrenzen",
+    from_newest_plan="neuesten Plan",
+    measured="gemessen",
+    proposed="vorgeschlagen",
+    approved="freigegeben",
+    saving="Der Plan spart 4,25 €",
+    battery_label="Haus 1 · Batterie",
+    approve_question="freigeben?",
+    override_question="Haus 1 · Batterie für 30 min auf 2,5 kW stellen?",
+    override_in_force="bis",
+    incident_cause="Gerät antwortet nicht",
+    incident_message="noch kein Messwert soc_frac: nicht gesteuert",
+    acknowledged="quittiert",
+    password_changed="Ihr Passwort wurde geändert",
+    log_out="Abmelden",
+    change_password="Passwort ändern",
+    nav_audit="Prüfprotokoll",
+)
+ENGLISH = Texts(
+    locale="en-GB",
+    log_in="Log in",
+    overview="District overview",
+    grid_limits="Connection limits",
+    from_newest_plan="newest plan",
+    measured="measured",
+    proposed="proposed",
+    approved="approved",
+    saving="The plan saves EUR 4.25",
+    battery_label="Haus 1 · Battery",  # the house's name is its own
+    approve_question="Approve plan",
+    override_question="Override Haus 1 · Battery with 2.5 kW for 30 min?",
+    override_in_force="until",
+    incident_cause="Device not answering",
+    incident_message="no soc_frac measured yet: not controlled",
+    acknowledged="acknowledged",
+    password_changed="Your password was changed",
+    log_out="Log out",
+    change_password="Change password",
+    nav_audit="Audit log",
+)
+
+
+@pytest.mark.parametrize("texts", [GERMAN, ENGLISH], ids=["de", "en"])
+def test_an_operators_full_round(
+    texts: Texts, server: str, site: Site, sqlite_store: Store, tmp_path: Path
 ) -> None:
+    """Issue 18's round in one browser: log in, the overview, a house, a plan with its
+    explanation and value, approve with the confirmation, override a battery, acknowledge an
+    incident, search the audit log, change the password, log out (and in with the new one)."""
     _require_chromium()
     from playwright.sync_api import expect, sync_playwright
 
-    start = pd.Timestamp.now(tz="UTC").floor("15min").to_pydatetime()
-    summary = {
-        "local_control": {
-            "saving_eur": 4.25,
-            "plan": {"objective_eur": 12.5},
-            "local": {"objective_eur": 16.75},
-            "assets": {"house-01.battery": {"saving_eur": 1.5, "shifted_kwh": 6.0}},
-        },
-        "cost_breakdown": {"import_eur": 14.0, "export_revenue_eur": -1.5},
-    }
-    plan = make_plan(site, sqlite_store, start=start, slots=96, summary=summary)
-    _store_measurements(sqlite_store, site, pd.Timestamp.now(tz="UTC").to_pydatetime())
+    now = pd.Timestamp.now(tz="UTC").to_pydatetime()
+    start = pd.Timestamp(now).floor("15min").to_pydatetime()
+    plan = make_plan(site, sqlite_store, start=start, slots=96, summary=_VALUED_SUMMARY)
+    _store_measurements(sqlite_store, site, now)
+    raise_alarm(
+        sqlite_store,
+        site.id,
+        "stale_input",
+        "house-02.battery",
+        Severity.CRITICAL,
+        alarm_text(
+            "dispatch.released",
+            reason=alarm_text("stale.missing", asset="house-02.battery", quantity="soc_frac"),
+        ),
+        now,
+    )
     new_password = "ein neues langes Passwort"
     questions: list[str] = []
+    shot = texts.locale[:2]
     with sync_playwright() as playwright:
-        context = _browser(playwright, tmp_path, "de-DE")
+        context = _browser(playwright, tmp_path, texts.locale)
         try:
             page = context.new_page()
             page.on("dialog", lambda dialog: (questions.append(dialog.message), dialog.accept()))
-            page.goto(f"{server}/plans/{plan.id}")
-            expect(page.locator("html")).to_have_attribute("lang", "de")
-            expect(page.locator("h1")).to_have_text("Anmelden")
+            # log in: the landing page is the district overview
+            page.goto(f"{server}/")
+            expect(page.locator("html")).to_have_attribute("lang", shot)
+            expect(page.locator("h1")).to_have_text(texts.log_in)
             page.fill("input[name=username]", "operator")
             page.fill("input[name=password]", PASSWORD)
             page.click("button[type=submit]")
-            expect(page.locator("#plan-state")).to_have_text("vorgeschlagen")
-            expect(page.locator("#plan-value")).to_contain_text("Der Plan spart 4,25 €")
-            expect(page.locator("#devices")).to_contain_text("Haus 1 · Batterie")
-            # the charts are drawn with units on the y axis and local times on the x axis
+            expect(page.locator("h1")).to_have_text(texts.overview)
+            expect(page.locator("#card-house-01 [data-reading=pv] .value")).to_contain_text("3")
+            expect(page.locator("#card-grid")).to_contain_text(texts.grid_limits)
+            page.screenshot(path=str(ARTIFACTS / f"round-{shot}-overview.png"), full_page=True)
+
+            # a house: its card, its measured past and its planned hours
+            page.click("#card-house-01 h3 a")
+            expect(page.locator("#plan-source")).to_contain_text(texts.from_newest_plan)
+            page.wait_for_selector("#chart-battery-soc .main-svg", timeout=15_000)
+            expect(page.locator("#chart-battery-soc .legend")).to_contain_text(texts.measured)
+            page.screenshot(path=str(ARTIFACTS / f"round-{shot}-house.png"), full_page=True)
+
+            # the plan: what it does and what it is worth against local control
+            page.goto(f"{server}/plans/{plan.id}")
+            expect(page.locator("#plan-state")).to_have_text(texts.proposed)
+            expect(page.locator("#plan-value")).to_contain_text(texts.saving)
+            expect(page.locator("#devices")).to_contain_text(texts.battery_label)
             page.wait_for_selector("#chart-battery-soc .main-svg", timeout=15_000)
             expect(page.locator("#chart-battery-soc .ytitle")).to_have_text("%")
             expect(page.locator("#chart-grid .ytitle")).to_have_text("kW")
             assert page.locator("#chart-prices .xtick").count() >= 6
-            expect(page.locator("#chart-battery-soc .legend")).to_contain_text("Haus 1")
-            page.screenshot(path=str(ARTIFACTS / "plan-page-de.png"), full_page=True)
+            page.screenshot(path=str(ARTIFACTS / f"round-{shot}-plan.png"), full_page=True)
 
+            # approve: the browser asks first
+            page.fill("input[name=note]", "im Browser geprüft")
             page.click("#approve")
-            expect(page.locator("#plan-state")).to_have_text("freigegeben")
-            assert questions
-            assert questions[0].startswith(f"Plan {plan.id} freigeben?")
+            expect(page.locator("#plan-state")).to_have_text(texts.approved)
+            assert texts.approve_question in questions[-1]
+            assert str(plan.id) in questions[-1]
 
-            page.click("text=Passwort ändern")
+            # override a battery for half an hour (asked first), then it is in force
+            page.click("nav a[href='/controls']")
+            row = page.locator("[id='asset-house-01.battery']")
+            row.locator("input[name=value]").fill("2.5")
+            row.locator("input[name=duration_minutes]").fill("30")
+            row.locator("input[name=reason]").fill("Probe")
+            row.locator("form.override button[type=submit]").click()
+            expect(row.locator("td.override")).to_contain_text(texts.override_in_force)
+            expect(row.locator("td.override")).to_contain_text("operator")
+            assert texts.override_question in questions[-1]
+
+            # acknowledge the incident: its cause in words, then acknowledged
+            incident = page.locator("table.incidents tbody tr").first
+            expect(incident).to_contain_text(texts.incident_cause)
+            expect(incident.locator("td.message")).to_contain_text(texts.incident_message)
+            expect(incident).to_contain_text("house-02.battery")
+            incident.locator("button[type=submit]").click()
+            expect(page.locator("table.incidents tbody tr").first).to_contain_text(
+                texts.acknowledged
+            )
+            page.screenshot(path=str(ARTIFACTS / f"round-{shot}-controls.png"), full_page=True)
+
+            # search the audit log
+            page.click(f"nav >> text={texts.nav_audit}")
+            page.fill("input[name=q]", "override")
+            page.press("input[name=q]", "Enter")
+            rows = page.locator("#audit tbody tr")
+            expect(rows).to_have_count(1)
+            expect(rows.first).to_contain_text("operator")
+            expect(rows.first).to_contain_text("house-01.battery")
+
+            # change the password, log out, log in with the new one
+            page.click(f"text={texts.change_password}")
             page.fill("input[name=current]", PASSWORD)
             page.fill("input[name=new]", new_password)
             page.fill("input[name=repeat]", new_password)
             page.click("#change-password")
-            expect(page.locator("p.notice")).to_contain_text("Ihr Passwort wurde geändert")
-            page.click("text=Abmelden")
-            expect(page.locator("h1")).to_have_text("Anmelden")
+            expect(page.locator("p.notice")).to_contain_text(texts.password_changed)
+            page.click(f"text={texts.log_out}")
+            expect(page.locator("h1")).to_have_text(texts.log_in)
             page.fill("input[name=username]", "operator")
             page.fill("input[name=password]", new_password)
             page.click("button[type=submit]")
-            # the landing page: the district overview, then a house
-            expect(page.locator("h1")).to_have_text("Quartiersübersicht")
-            expect(page.locator("#card-house-01 [data-reading=pv] .value")).to_have_text("3,4 kW")
-            expect(page.locator("#card-grid")).to_contain_text("Anschlussgrenzen")
-            page.screenshot(path=str(ARTIFACTS / "overview-de.png"), full_page=True)
-            page.click("#card-house-01 h3 a")
-            expect(page.locator("h1")).to_have_text("Haus 1")
-            expect(page.locator("#plan-source")).to_contain_text(f"neuesten Plan {plan.id}")
-            page.wait_for_selector("#chart-battery-soc .main-svg", timeout=15_000)
-            expect(page.locator("#chart-battery-soc .legend")).to_contain_text("gemessen")
-            page.screenshot(path=str(ARTIFACTS / "house-page-de.png"), full_page=True)
-            page.click("a[hreflang=en]")
-            expect(page.locator("html")).to_have_attribute("lang", "en")
-            expect(page.locator("nav")).to_contain_text("Audit log")
+            expect(page.locator("h1")).to_have_text(texts.overview)
         finally:
             context.close()
     assert get_plan(sqlite_store, plan.id).decided_by == "operator"
-    assert read_audit(sqlite_store, action="user.update")[0]["actor"] == "operator"
+    actions = [e["action"] for e in read_audit(sqlite_store, actor="operator", limit=100)]
+    for action in (
+        "auth.login",
+        "plan.approve",
+        "override.add",
+        "alarm.acknowledge",
+        "user.update",
+        "auth.logout",
+    ):
+        assert action in actions
 
 
 def test_plan_charts_keep_slots_in_time_order_across_the_autumn_dst_change(

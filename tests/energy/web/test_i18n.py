@@ -228,6 +228,7 @@ def _pages(web: Web) -> list[str]:
         "/audit",
         "/audit?q=nothing-matches",
         "/account/password",
+        "/account/preferences",
         "/admin/users",
         "/api/docs",
         "/plans/999999",

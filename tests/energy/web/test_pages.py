@@ -17,7 +17,8 @@ from energy.quality import Quality
 from energy.site import Site
 from energy.store import Store
 from energy.store.measurements import write_measurements
-from energy.store.plans import activate_plan, decide_plan, save_plan
+from energy.store.plans import PlanState, activate_plan, decide_plan, get_plan, save_plan
+from energy.store.users import Role
 from energy.timegrid import local_day_bounds, local_day_slots
 from energy.web.i18n import language_scope
 from energy.web.localtime import format_local, local_detail, local_labels
@@ -318,3 +319,24 @@ def test_audit_details_show_local_times_not_utc_stamps() -> None:
     text = local_detail(detail, tz)
     assert text == "asset_id: house-01.battery; expires_at: 24.11.2026 08:00:00 +01:00"
     assert local_detail({"value": 1.5, "ids": [1, 2]}, tz) == "value: 1.5; ids: [1, 2]"
+
+
+def test_a_proposal_shows_its_validity_and_after_it_can_no_longer_be_approved(sweb: Web) -> None:
+    """control.proposal_valid_min (60 by default): the page says until when a proposal may be
+    approved; past it the buttons are gone, the page says why and an approval is refused."""
+    plan = make_plan(sweb.site, sweb.store, start=NOW, slots=96)  # made at NOW - 5 min
+    login(sweb.client, "operator")
+    page = sweb.client.get(f"/plans/{plan.id}").text
+    valid_until = NOW - dt.timedelta(minutes=5) + sweb.site.config.control.proposal_valid
+    assert format_local(valid_until, BERLIN) in page[page.index('id="plan-valid"') :]
+    assert 'id="approve"' in page
+    sweb.clock.advance(minutes=56)
+    page = sweb.client.get(f"/plans/{plan.id}").text
+    assert 'id="approve"' not in page
+    assert 'id="plan-lapsed"' in page
+    refused = sweb.client.post(
+        f"/api/plans/{plan.id}/approve", json={}, headers=sweb.auth(Role.OPERATOR)
+    )
+    assert refused.status_code == 409
+    assert "a proposal is valid for 60 min" in refused.json()["detail"]
+    assert get_plan(sweb.store, plan.id).state is PlanState.EXPIRED

@@ -69,6 +69,31 @@ def test_a_plan_dearer_than_local_control_says_so_and_an_old_plan_says_it_has_no
         assert "no comparison" in plan_story(site, _values(site, rows), {}, 2.0).headline
 
 
+def test_the_headline_names_the_limits_that_bind_per_device_in_plain_words(site: Site) -> None:
+    """NOW is 07:00 local. The import limit (90 kW) is reached 07:30-08:00; house 3's battery is
+    full (its flow battery's 1.0) at the end of the 08:15 slot; house 1's tank reaches its 60 °C maximum from 07:15
+    (short layout); house 2's battery sits at its minimum from the start."""
+    limit = site.config.grid.import_limit_kw
+    imports = [10.0, 10.0, limit, limit, 10.0, 10.0, 10.0, 10.0]
+    rows = [("grid", "import_kw", i, v) for i, v in enumerate(imports)]
+    rows += [("grid", "export_kw", i, 0.0) for i in range(8)]
+    rows += [("house-03.battery", "soc_end_frac", i, min(0.5 + 0.1 * i, 1.0)) for i in range(8)]
+    rows += [("house-01.tank", "tank_temp_c", i, 58.0 if i == 0 else 60.0) for i in range(8)]
+    rows += [("house-02.battery", "soc_frac", i, 0.1) for i in range(8)]
+    rows += [("house-04.battery", "soc_frac", i, 0.5) for i in range(8)]
+    with language_scope("de"):
+        story = plan_story(site, _values(site, rows), {}, 2.0)
+    assert story.limits == [
+        "Netzbezugsgrenze des Anschlusses 90 kW 07:30–08:00",
+        "Haus 1 · Wärmespeicher ab 07:15 auf dem Höchstwert von 60 °C",
+        "Haus 2 · Batterie leer ab 07:00",
+        "Haus 3 · Batterie voll ab 08:30",
+    ]
+    with language_scope("en"):
+        quiet = plan_story(site, _values(site, rows[:16]), {}, 2.0)
+    assert quiet.limits == ["grid connection import limit 90 kW 07:30–08:00"]
+
+
 def test_the_plan_page_shows_the_explanation_and_the_device_table(web: Web) -> None:
     summary = {
         "local_control": {
@@ -85,6 +110,7 @@ def test_the_plan_page_shows_the_explanation_and_the_device_table(web: Web) -> N
     assert "House 1 · Battery" not in page  # the house keeps its configured name
     assert "Haus 1 · Battery" in page
     assert 'data-confirm="Approve plan' in page
+    assert "No limit binds." in page[page.index('id="plan-limits"') :]
 
 
 def test_the_api_documentation_lists_every_operation_and_loads_nothing_from_outside(
