@@ -12,6 +12,7 @@ with threads is unsafe.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import resource
 import time
@@ -80,7 +81,9 @@ class BlockWorker:
         costs = np.zeros(len(self.blocks))
         plans = []
         for k, block in enumerate(self.blocks):
-            costs[k], plan = self.solver.fixed(block, self.templates[block.spec.template], net_kw[k])
+            costs[k], plan = self.solver.fixed(
+                block, self.templates[block.spec.template], net_kw[k]
+            )
             plans.append(plan)
         return costs, plans
 
@@ -169,9 +172,7 @@ class BlockPool:
         if self._local is not None:
             return self._local.fixed(net_kw)
         bounds = np.cumsum([0, *self._sizes])
-        parts = self._all(
-            "fixed", [(net_kw[a:b],) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-        )
+        parts = self._all("fixed", [(net_kw[a:b],) for a, b in itertools.pairwise(bounds.tolist())])
         return np.concatenate([c for c, _ in parts]), [p for _, plans in parts for p in plans]
 
     def _all(self, command: str, args: list[tuple[Any, ...]]) -> list[Any]:

@@ -84,6 +84,7 @@ class DecompositionOptions:
     max_iterations: int = 200
     smoothing: float = 0.8
     sample_houses: int = 100
+    sample_gap_frac: float = 1e-3
 
     def __post_init__(self) -> None:
         problems = []
@@ -93,6 +94,8 @@ class DecompositionOptions:
             problems.append(f"gap_frac: expected in (0, 1); found {self.gap_frac}")
         if self.max_iterations < 1:
             problems.append(f"max_iterations: expected >= 1; found {self.max_iterations}")
+        if not 0 < self.sample_gap_frac < 1:
+            problems.append(f"sample_gap_frac: expected in (0, 1); found {self.sample_gap_frac}")
         if self.sample_houses < 0:
             problems.append(f"sample_houses: expected >= 0; found {self.sample_houses}")
         if not 0 <= self.smoothing < 1:
@@ -183,24 +186,18 @@ class _Connection:
         )
         m_import = share * options.grid_direction_m_factor * grid.import_limit_kw
         m_export = share * options.grid_direction_m_factor * export_limit
-        imp, exp, s_imp, s_exp, peak, g = (
-            np.arange(n),
-            n + np.arange(n),
-            2 * n + np.arange(n),
-            3 * n + np.arange(n),
-            4 * n,
-            4 * n + 1 + np.arange(n),
-        )
+        # column order: import, export, their slacks, the peak, the direction variables
+        exp, s_imp, s_exp, peak, g = n, 2 * n, 3 * n, 4 * n, 4 * n + 1
         rows: list[tuple[list[int], list[float], float, float]] = []
         for t in range(n):
-            rows.append(([imp[t], s_imp[t]], [1.0, -1.0], -_INF, float(imp_ub[t])))
+            rows.append(([t, s_imp + t], [1.0, -1.0], -_INF, float(imp_ub[t])))
         for t in range(n):
-            rows.append(([exp[t], s_exp[t]], [1.0, -1.0], -_INF, float(exp_ub[t])))
+            rows.append(([exp + t, s_exp + t], [1.0, -1.0], -_INF, float(exp_ub[t])))
         for t in range(n):
-            rows.append(([peak, imp[t]], [1.0, -1.0], 0.0, _INF))
-        for t in np.flatnonzero(grid_rows):
-            rows.append(([imp[t], g[t]], [1.0, -m_import], -_INF, 0.0))
-            rows.append(([exp[t], g[t]], [1.0, m_export], -_INF, m_export))
+            rows.append(([peak, t], [1.0, -1.0], 0.0, _INF))
+        for t in np.flatnonzero(grid_rows).tolist():
+            rows.append(([t, g + t], [1.0, -m_import], -_INF, 0.0))
+            rows.append(([exp + t, g + t], [1.0, m_export], -_INF, m_export))
         self.rows = rows
 
     def add_to(self, h: highspy.Highs) -> None:
@@ -422,22 +419,24 @@ class DecomposedDispatch:
         elif sample_houses and len(houses) >= 2 * sample_houses:
             # a start price from an evenly spread sample of the houses on a connection scaled
             # to their share: the district's price is close to the sample's, so the district's
-            # iterations start near their end
+            # iterations start near their end. The shared block stays out: it cannot be cut to
+            # the sample's share, and whole it would weigh 1/share times too much
             chosen = houses[:: len(houses) // sample_houses]
             share = len(chosen) / len(houses)
-            chosen += [p for p in problems if p.spec.house_id is None]
             self.pool.load(self.templates, chosen, n_batteries)
             sample = _Connection(
                 self.site, self.options, inputs, state, prices, n_batteries, share=share
             )
-            sampled = self._iterate(_Master(sample, len(chosen)), sample, start_prices)
+            sampled = self._iterate(
+                _Master(sample, len(chosen)), sample, start_prices, self.settings.sample_gap_frac
+            )
             start_prices.append(sampled.center)
             sample_iterations = sampled.iterations
         self.pool.load(self.templates, problems, n_batteries)
         connection = _Connection(self.site, self.options, inputs, state, prices, n_batteries)
         master = _Master(connection, len(self.specs))
         loaded = time.perf_counter()
-        outcome = self._iterate(master, connection, start_prices)
+        outcome = self._iterate(master, connection, start_prices, self.settings.gap_frac)
         iterated = time.perf_counter()
 
         connection_x, net = master.solution()
@@ -474,10 +473,14 @@ class DecomposedDispatch:
         )
 
     def _iterate(
-        self, master: _Master, connection: _Connection, start_prices: list[FloatArray]
+        self,
+        master: _Master,
+        connection: _Connection,
+        start_prices: list[FloatArray],
+        gap_frac: float,
     ) -> _Outcome:
         """Column generation on the loaded blocks from proposals at `start_prices` until the
-        gap closes (see the module docstring)."""
+        gap is at most `gap_frac` (see the module docstring)."""
         blocks = np.arange(master.n_blocks)
         bound, center = -np.inf, start_prices[0]
         for price in start_prices:
@@ -501,10 +504,8 @@ class DecomposedDispatch:
                 gap,
                 master.n_proposals,
             )
-            if gap <= self.settings.gap_frac or iterations >= self.settings.max_iterations:
-                return _Outcome(
-                    upper, bound, center, duals, iterations, gap <= self.settings.gap_frac
-                )
+            if gap <= gap_frac or iterations >= self.settings.max_iterations:
+                return _Outcome(upper, bound, center, duals, iterations, gap <= gap_frac)
             smoothed = smoothing > 0 and not mispriced
             price = smoothing * center + (1 - smoothing) * duals if smoothed else duals
             answers = self.pool.price(price)
