@@ -60,11 +60,15 @@ class BlockWorker:
         problems: Sequence[BlockProblem],
         site_batteries: int,
     ) -> int:
-        """Take this solve's block problems (building templates not built yet)."""
+        """Take this solve's block problems (building templates not built yet); a block solved
+        before starts from its latest basis (a re-plan's LP differs only in values)."""
         for key in {p.spec.template for p in problems}:
             if key not in self.templates:
                 self.templates[key] = BlockTemplate(templates[key], self.options)
+        bases = {block.spec.id: block.basis for block in self.blocks}
         self.blocks = [self.templates[p.spec.template].lp(p, site_batteries) for p in problems]
+        for block in self.blocks:
+            block.basis = bases.get(block.spec.id)
         return len(self.blocks)
 
     def price(self, price: FloatArray) -> BlockAnswers:

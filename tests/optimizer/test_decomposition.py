@@ -229,7 +229,14 @@ def test_integer_decisions_are_refused():
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("workers", -1), ("gap_frac", 0.0), ("max_iterations", 0), ("smoothing", 1.0)],
+    [
+        ("workers", -1),
+        ("gap_frac", 0.0),
+        ("max_iterations", 0),
+        ("smoothing", 1.0),
+        ("sample_houses", -1),
+        ("sample_gap_frac", 1.0),
+    ],
 )
 def test_options_are_checked(field, value):
     with pytest.raises(ValueError, match=field):
