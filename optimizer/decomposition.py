@@ -77,6 +77,9 @@ class DecompositionOptions:
     `workers`: worker processes for the blocks (0: in this process). `gap_frac`: stop when the
     relative gap between the master's objective and the best lower bound is at most this.
     `smoothing`: weight of the best-bound price in the price the blocks see (0: the master's).
+    `sample_houses`: houses of the sample whose price starts a solve without a start price (0:
+    none; used from twice as many houses on), solved to `sample_gap_frac`. `drop_after`: a
+    proposal unused for this many master solves (and out of its basis) is dropped.
     """
 
     workers: int = 2
@@ -85,6 +88,7 @@ class DecompositionOptions:
     smoothing: float = 0.8
     sample_houses: int = 100
     sample_gap_frac: float = 1e-3
+    drop_after: int = 5
 
     def __post_init__(self) -> None:
         problems = []
@@ -96,6 +100,8 @@ class DecompositionOptions:
             problems.append(f"max_iterations: expected >= 1; found {self.max_iterations}")
         if not 0 < self.sample_gap_frac < 1:
             problems.append(f"sample_gap_frac: expected in (0, 1); found {self.sample_gap_frac}")
+        if self.drop_after < 1:
+            problems.append(f"drop_after: expected >= 1; found {self.drop_after}")
         if self.sample_houses < 0:
             problems.append(f"sample_houses: expected >= 0; found {self.sample_houses}")
         if not 0 <= self.smoothing < 1:
@@ -261,12 +267,13 @@ class _Master:
         ]
         _add_rows(self.h, convexity)
         self.convexity_rows = self.n_connection_rows + n + np.arange(n_blocks)
-        self.blocks: list[npt.NDArray[np.int64]] = []
-        self.net: list[FloatArray] = []
-
-    @property
-    def n_proposals(self) -> int:
-        return sum(len(b) for b in self.blocks)
+        # per proposal column, in master order: its block, net demand, iterations unused
+        self.blocks = np.zeros(0, dtype=np.int64)
+        self.net = np.zeros((0, n))
+        self.idle = np.zeros(0, dtype=np.int64)
+        #: proposals added over the iterations (columns dropped again included)
+        self.n_proposals = 0
+        self._solved: tuple[FloatArray, FloatArray, npt.NDArray[np.int64], FloatArray] | None = None
 
     def add(self, blocks: npt.NDArray[np.int64], net_kw: FloatArray, own_cost: FloatArray) -> None:
         """Add proposals: block indices, their net demand (k x slots) and own cost."""
@@ -294,34 +301,45 @@ class _Master:
             ),
             "addCols",
         )
-        self.blocks.append(blocks)
-        self.net.append(net_kw)
+        self.blocks = np.concatenate([self.blocks, blocks])
+        self.net = np.concatenate([self.net, net_kw])
+        self.idle = np.concatenate([self.idle, np.zeros(k, dtype=np.int64)])
+        self.n_proposals += k
 
-    def solve(self) -> tuple[float, FloatArray, FloatArray]:
-        """Objective, balance duals (the price per slot) and convexity duals."""
+    def solve(self, drop_after: int) -> tuple[float, FloatArray, FloatArray]:
+        """Objective, balance duals (the price per slot) and convexity duals. Proposals unused
+        for more than `drop_after` solves and out of the basis are dropped afterwards: they
+        rarely come back, and the master's time grows with its columns."""
         h = self.h
         _ok(h.run(), "run")
         status = h.getModelStatus()
         if status != highspy.HighsModelStatus.kOptimal:
             raise SolverError(f"master: HiGHS ended with {h.modelStatusToString(status)!r}")
-        duals = np.asarray(h.getSolution().row_dual, dtype=float)
-        return (
-            float(h.getInfo().objective_function_value),
-            duals[self.balance_rows],
-            duals[self.convexity_rows],
-        )
+        solution = h.getSolution()
+        duals = np.asarray(solution.row_dual, dtype=float)
+        objective = float(h.getInfo().objective_function_value)
+        weights = np.asarray(solution.col_value, dtype=float)[self.n_connection_cols :]
+        reduced = np.asarray(solution.col_dual, dtype=float)[self.n_connection_cols :]
+        x = np.asarray(solution.col_value, dtype=float)
+        # the solution as solved (dropping columns below makes HiGHS forget it)
+        self._solved = (x[: self.n_connection_cols], weights, self.blocks, self.net)
+        self.idle = np.where(weights > 0, 0, self.idle + 1)
+        # a positive reduced cost: the column is at its bound, out of the basis
+        drop = (self.idle > drop_after) & (reduced > 1e-9 * max(1.0, abs(objective)))
+        if drop.any():
+            cols = (self.n_connection_cols + np.flatnonzero(drop)).astype(np.int32)
+            _ok(h.deleteCols(len(cols), cols), "deleteCols")
+            keep = ~drop
+            self.blocks, self.net, self.idle = self.blocks[keep], self.net[keep], self.idle[keep]
+        return objective, duals[self.balance_rows], duals[self.convexity_rows]
 
     def solution(self) -> tuple[FloatArray, FloatArray]:
         """The connection's columns and each block's weighted net demand (blocks x slots)."""
-        x = np.asarray(self.h.getSolution().col_value, dtype=float)
-        weights = x[self.n_connection_cols :]
+        assert self._solved is not None, "solve the master first"
+        connection_x, weights, blocks, profiles = self._solved
         net = np.zeros((self.n_blocks, self.n))
-        start = 0
-        for blocks, profiles in zip(self.blocks, self.net, strict=True):
-            w = weights[start : start + len(blocks)]
-            np.add.at(net, blocks, w[:, None] * profiles)
-            start += len(blocks)
-        return x[: self.n_connection_cols], net
+        np.add.at(net, blocks, weights[:, None] * profiles)
+        return connection_x, net
 
 
 @dataclass(frozen=True)
@@ -494,7 +512,7 @@ class DecomposedDispatch:
         smoothing = self.settings.smoothing
         while True:
             iterations += 1
-            upper, duals, convexity = master.solve()
+            upper, duals, convexity = master.solve(self.settings.drop_after)
             gap = _gap(upper, bound)
             logger.debug(
                 "decomposition iteration %d: master %.6f, bound %.6f, gap %.2e, %d proposals",
