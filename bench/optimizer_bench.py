@@ -18,9 +18,18 @@ Cases
   setting, one after another in the same process, so both see the same machine load; wall and
   CPU (time.process_time) times are printed.
 
+  With --decompose, each district is instead planned by the decomposition
+  (optimizer.decomposition: house blocks in worker processes, coordinated over the grid
+  connection) in its own process, and, up to --whole-up-to houses, solved whole as one LP
+  (DispatchOptimizer, the same COP linearisation: one pass around the measured tank
+  temperatures) in another process, then the identical LP in a fresh HiGHS instance with each
+  --plain-solvers setting; iterations, wall and CPU times (this process and the workers), peak RSS
+  (the coordinator's plus each worker's), objective, bound and gap are printed.
+
 Usage: .venv/bin/python bench/optimizer_bench.py [--case default|milp|scale|all]
        [--resolves 20] [--houses 50,200,500] [--slots 96,192] [--cold-solver ipm]
        [--plain-solvers choose,simplex,ipm-off,ipm-on,pdlp]
+       [--decompose [--workers 2] [--whole-up-to 500] [--gap 0.001] [--sample-houses 100]]
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 T_IMPORT = time.perf_counter()
 import highspy  # noqa: E402
@@ -43,7 +53,9 @@ import scipy.stats  # noqa: E402, F401
 
 from energy.config import SiteConfig, load_site_config  # noqa: E402
 from energy.site import Site, load_site  # noqa: E402
+from energy.timegrid import SLOT_HOURS  # noqa: E402
 from optimizer import (  # noqa: E402
+    GRID_ID,
     DispatchOptimizer,
     DispatchState,
     OptimizerOptions,
@@ -317,6 +329,178 @@ def bench_scale_case(
     }
 
 
+def bench_whole_case(
+    houses: int, slots: int, time_limit_s: float, plain_solvers: list[str]
+) -> dict[str, object]:
+    """The district solved whole as one LP around the measured tank temperatures (the LP the
+    decomposition solves), then that LP in fresh HiGHS instances."""
+    site = scaled_site(houses)
+    inputs = synthetic_inputs(site, START, slots, seed=11)
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    optimizer = DispatchOptimizer(
+        site,
+        options=OptimizerOptions(
+            horizon_slots=slots, cop_linearisation_passes=1, time_limit_s=time_limit_s
+        ),
+    )
+    result = optimizer.solve(inputs)
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    plain = plain_lp_runs(optimizer.backend.highs.getLp(), plain_solvers, time_limit_s)
+    return {
+        "houses": houses,
+        "slots": slots,
+        "variables": result.summary.n_variables,
+        "constraints": result.summary.n_constraints,
+        "stage": result.summary.stage,
+        "objective": result.summary.objective_eur,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "plain": plain,
+    }
+
+
+def bench_decomposed_case(
+    houses: int, slots: int, workers: int, gap: float, sample_houses: int
+) -> dict[str, object]:
+    """The district planned by the decomposition, from starting the workers to the plan."""
+    from optimizer.decomposition import DecomposedDispatch, DecompositionOptions
+
+    site = scaled_site(houses)
+    inputs = synthetic_inputs(site, START, slots, seed=11)
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    settings = DecompositionOptions(workers=workers, gap_frac=gap, sample_houses=sample_houses)
+    with DecomposedDispatch(site, OptimizerOptions(horizon_slots=slots), settings) as dispatch:
+        started = time.perf_counter()
+        plan = dispatch.solve(inputs)
+        wall = time.perf_counter() - wall0
+        cpu = time.process_time() - cpu0
+        # the MPC's next plan: one slot later, fresh forecasts (another draw), the state the plan
+        # expects, the prices starting from the plan's balance price shifted by a slot
+        later = synthetic_inputs(site, START + pd.Timedelta(minutes=15), slots, seed=12)
+        price = SLOT_HOURS * plan.values[(GRID_ID, "balance_price_eur_per_kwh")]
+        warm_cpu0 = time.process_time()
+        warm = dispatch.solve(
+            later, state_from(plan, site), start_price=np.append(price[1:], price[-1])
+        )
+        warm_cpu = time.process_time() - warm_cpu0
+    return {
+        "houses": houses,
+        "slots": slots,
+        "blocks": plan.n_blocks,
+        "iterations": plan.iterations,
+        "sample_iterations": plan.sample_iterations,
+        "proposals": plan.n_proposals,
+        "objective": plan.objective_eur,
+        "bound": plan.bound_eur,
+        "gap": plan.gap_frac,
+        "converged": plan.converged,
+        "start_workers_s": started - wall0,
+        "load_s": plan.load_seconds,
+        "iterate_s": plan.iterate_seconds,
+        "recover_s": plan.recover_seconds,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "worker_cpu_s": plan.worker_cpu_seconds,
+        "peak_rss_mib": plan.peak_rss_mib,
+        "warm_iterations": warm.iterations,
+        "warm_gap": warm.gap_frac,
+        "warm_wall_s": warm.wall_seconds,
+        "warm_cpu_s": warm_cpu,
+        "warm_worker_cpu_s": warm.worker_cpu_seconds,
+        "warm_peak_rss_mib": warm.peak_rss_mib,
+    }
+
+
+def bench_decomposed(
+    houses: list[int],
+    slots: list[int],
+    whole_up_to: int,
+    time_limit_s: float,
+    plain_solvers: list[str],
+    workers: int,
+    gap: float,
+    sample_houses: int,
+) -> None:
+    print(
+        f"== scaling by decomposition ({workers} worker processes, gap {gap}, sample of "
+        f"{sample_houses} houses for the start price; whole LP up to {whole_up_to} houses; "
+        "each run in its own process) =="
+    )
+    for n_houses in houses:
+        for n_slots in slots:
+            if n_houses <= whole_up_to:
+                whole = _case_process(
+                    "--whole-case",
+                    f"{n_houses}:{n_slots}",
+                    "--scale-time-limit",
+                    str(time_limit_s),
+                    "--plain-solvers",
+                    ",".join(plain_solvers),
+                )
+                print(
+                    f"{n_houses} houses x {n_slots} slots, whole LP ({whole['variables']} columns, "
+                    f"{whole['constraints']} rows): {whole['stage']}, objective "
+                    f"{whole['objective']:.4f}, build + load + solve wall {whole['wall_s']:.1f} s, "
+                    f"CPU {whole['cpu_s']:.1f} s, peak RSS {whole['peak_rss_mib']:.0f} MiB",
+                    flush=True,
+                )
+                for setting, run in whole["plain"].items():
+                    print(
+                        f"    plain HiGHS {setting:>8} on the same LP: wall {run['wall_s']:.1f} s, "
+                        f"CPU {run['cpu_s']:.1f} s, {run['status']}, objective "
+                        f"{run['objective']:.4f}",
+                        flush=True,
+                    )
+            else:
+                whole = None
+            row = _case_process(
+                "--decomposed-case",
+                f"{n_houses}:{n_slots}",
+                "--workers",
+                str(workers),
+                "--gap",
+                str(gap),
+                "--sample-houses",
+                str(sample_houses),
+            )
+            compared = (
+                f", {100 * (row['objective'] / whole['objective'] - 1):+.4f} % against the whole LP"
+                if whole is not None
+                else ""
+            )
+            print(
+                f"{n_houses} houses x {n_slots} slots, decomposed ({row['blocks']} blocks): "
+                f"{row['iterations']} iterations after {row['sample_iterations']} on the sample, "
+                f"{row['proposals']} proposals; objective {row['objective']:.4f}, bound "
+                f"{row['bound']:.4f}, gap {100 * row['gap']:.3f} %{compared}",
+                flush=True,
+            )
+            print(
+                f"    wall {row['wall_s']:.1f} s (workers start {row['start_workers_s']:.1f}, "
+                f"load and sample {row['load_s']:.1f}, iterate {row['iterate_s']:.1f}, recover "
+                f"{row['recover_s']:.1f}); CPU coordinator {row['cpu_s']:.1f} s + workers "
+                f"{row['worker_cpu_s']:.1f} s; peak RSS {row['peak_rss_mib']:.0f} MiB "
+                "(coordinator + workers)",
+                flush=True,
+            )
+            print(
+                f"    next plan (one slot later, new forecasts, start price from this plan): "
+                f"{row['warm_iterations']} iterations, gap {100 * row['warm_gap']:.3f} %, wall "
+                f"{row['warm_wall_s']:.1f} s, CPU coordinator {row['warm_cpu_s']:.1f} s + workers "
+                f"{row['warm_worker_cpu_s']:.1f} s; peak RSS {row['warm_peak_rss_mib']:.0f} MiB",
+                flush=True,
+            )
+
+
+def _case_process(*args: str) -> dict[str, Any]:
+    """Run one case in a fresh process (its own peak memory) and return its JSON line."""
+    out = subprocess.run(
+        [sys.executable, __file__, *args], capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def bench_scale(
     houses: list[int],
     slots: list[int],
@@ -413,8 +597,39 @@ def main() -> None:
         help="comma-separated HiGHS solver settings for the plain LP of each scale case, "
         "e.g. choose,simplex,ipm-off,ipm-on,pdlp (ipm-off: interior point without crossover)",
     )
+    parser.add_argument(
+        "--decompose",
+        action="store_true",
+        help="scale case: plan each district by the decomposition (and whole, for comparison)",
+    )
+    parser.add_argument("--workers", type=int, default=2, help="decomposition worker processes")
+    parser.add_argument("--gap", type=float, default=1e-3, help="decomposition relative gap")
+    parser.add_argument(
+        "--sample-houses", type=int, default=100, help="houses of the start-price sample"
+    )
+    parser.add_argument(
+        "--whole-up-to",
+        type=int,
+        default=500,
+        help="with --decompose: solve districts of up to this many houses whole too",
+    )
     parser.add_argument("--scale-case", help=argparse.SUPPRESS)
+    parser.add_argument("--whole-case", help=argparse.SUPPRESS)
+    parser.add_argument("--decomposed-case", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    plain_solvers = [p for p in args.plain_solvers.split(",") if p]
+    if args.whole_case:
+        houses, slots = (int(x) for x in args.whole_case.split(":"))
+        print(json.dumps(bench_whole_case(houses, slots, args.scale_time_limit, plain_solvers)))
+        return
+    if args.decomposed_case:
+        houses, slots = (int(x) for x in args.decomposed_case.split(":"))
+        print(
+            json.dumps(
+                bench_decomposed_case(houses, slots, args.workers, args.gap, args.sample_houses)
+            )
+        )
+        return
     if args.scale_case:
         houses, slots = (int(x) for x in args.scale_case.split(":"))
         print(
@@ -436,7 +651,18 @@ def main() -> None:
         bench_pyomo_persistent(args.resolves)
     if args.case in ("milp", "all"):
         bench_milp(args.milp_time_limit)
-    if args.case in ("scale", "all"):
+    if args.case == "scale" and args.decompose:
+        bench_decomposed(
+            [int(h) for h in args.houses.split(",")],
+            [int(s) for s in args.slots.split(",")],
+            args.whole_up_to,
+            args.scale_time_limit,
+            plain_solvers,
+            args.workers,
+            args.gap,
+            args.sample_houses,
+        )
+    elif args.case in ("scale", "all"):
         bench_scale(
             [int(h) for h in args.houses.split(",")],
             [int(s) for s in args.slots.split(",")],

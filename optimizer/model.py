@@ -46,14 +46,17 @@ __all__ = [
     "Coefficients",
     "CopLinearisation",
     "DispatchModel",
+    "ObjectivePrices",
     "ObjectiveWeights",
     "build_model",
     "co2_series",
     "coefficients",
     "direction_rows_needed",
+    "direction_slots",
     "ev_params",
     "ev_short_penalty_per_kwh",
     "flat_linearisation",
+    "objective_prices",
     "objective_weights",
     "set_param_values",
 ]
@@ -560,6 +563,44 @@ def co2_series(config: SiteConfig, inputs: DispatchInputs) -> FloatArray | None:
     return None
 
 
+@dataclass(frozen=True)
+class ObjectivePrices:
+    """What a kWh at the connection is worth in objective units, per slot, and what a kWh left
+    in storage at the horizon's end is worth (before each store's efficiency)."""
+
+    import_weight_per_kwh: FloatArray
+    export_credit_per_kwh: FloatArray
+    energy_value_per_kwh: float
+
+
+def objective_prices(
+    config: SiteConfig, options: OptimizerOptions, weights: ObjectiveWeights, inputs: DispatchInputs
+) -> ObjectivePrices:
+    """The site-wide prices of the objective: one place for the whole model and for the blocks
+    of the decomposition (optimizer.decomposition), which must price exactly alike."""
+    co2 = co2_series(config, inputs)
+    if co2 is None:
+        if weights.co2_per_kg > 0:
+            raise InputError(
+                [
+                    "column 'co2_g_per_kwh': expected it (the objective prices CO2 and "
+                    "the tariff has no constant co2_g_per_kwh); found it missing"
+                ]
+            )
+        co2 = np.zeros(inputs.n_slots)
+    import_weight = (
+        weights.cost * inputs.price_import_eur_per_kwh
+        + weights.grid_import_per_kwh
+        + weights.co2_per_kg * co2 / 1000.0
+    )
+    export_credit = weights.cost * inputs.price_export_eur_per_kwh
+    if options.terminal_value_eur_per_kwh is not None:
+        energy_value = options.terminal_value_eur_per_kwh
+    else:
+        energy_value = max(0.0, float(np.quantile(import_weight, options.terminal_price_quantile)))
+    return ObjectivePrices(import_weight, export_credit, energy_value)
+
+
 def coefficients(
     dm: DispatchModel,
     inputs: DispatchInputs,
@@ -574,29 +615,10 @@ def coefficients(
     n = dm.n_slots
     dt = SLOT_HOURS
     plant = dm.plant
-    w = dm.weights
-    co2 = co2_series(dm.config, inputs)
-    if co2 is None:
-        if w.co2_per_kg > 0:
-            raise InputError(
-                [
-                    "column 'co2_g_per_kwh': expected it (the objective prices CO2 and "
-                    "the tariff has no constant co2_g_per_kwh); found it missing"
-                ]
-            )
-        co2 = np.zeros(n)
-    import_weight = (
-        w.cost * inputs.price_import_eur_per_kwh
-        + w.grid_import_per_kwh
-        + w.co2_per_kg * co2 / 1000.0
-    )
-    export_credit = w.cost * inputs.price_export_eur_per_kwh
-    if dm.options.terminal_value_eur_per_kwh is not None:
-        energy_value = dm.options.terminal_value_eur_per_kwh
-    else:
-        energy_value = max(
-            0.0, float(np.quantile(import_weight, dm.options.terminal_price_quantile))
-        )
+    prices = objective_prices(dm.config, dm.options, dm.weights, inputs)
+    import_weight = prices.import_weight_per_kwh
+    export_credit = prices.export_credit_per_kwh
+    energy_value = prices.energy_value_per_kwh
 
     p: dict[str, FloatArray] = {
         "cost_import": dt * import_weight,
@@ -771,20 +793,30 @@ def direction_rows_needed(
     ones keep every row).
     """
     nb = len(dm.plant.batteries)
-    if nb <= dm.options.direction_rows_everywhere_up_to_batteries:
-        every_slot = {
-            "z": np.ones(nb * dm.n_slots, dtype=bool),
-            "g": np.ones(dm.n_slots, dtype=bool),
-        }
-        return {row: every_slot[var] for row, var in DIRECTION_ROWS.items()}
-    import_weight = coeffs.import_weight_per_kwh
-    export_credit = -coeffs.params["cost_export"] / SLOT_HOURS
-    # at equality running both ways costs nothing either: the rows keep such ties out of plans
-    battery_slots = (import_weight <= 0) | (export_credit <= 0)
-    battery = np.repeat(battery_slots[None, :], nb, axis=0).reshape(-1)
-    grid = import_weight <= export_credit
-    masks = {"z": battery, "g": grid}
+    battery, grid = direction_slots(
+        dm.options,
+        nb,
+        coeffs.import_weight_per_kwh,
+        -coeffs.params["cost_export"] / SLOT_HOURS,
+    )
+    masks = {"z": np.repeat(battery[None, :], nb, axis=0).reshape(-1), "g": grid}
     return {row: masks[var] for row, var in DIRECTION_ROWS.items()}
+
+
+def direction_slots(
+    options: OptimizerOptions,
+    n_batteries: int,
+    import_weight_per_kwh: FloatArray,
+    export_credit_per_kwh: FloatArray,
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """The slots where the battery and the connection direction rows are part of the
+    formulation of a site with `n_batteries` batteries (see `direction_rows_needed`)."""
+    n = len(import_weight_per_kwh)
+    if n_batteries <= options.direction_rows_everywhere_up_to_batteries:
+        return np.ones(n, dtype=bool), np.ones(n, dtype=bool)
+    # at equality running both ways costs nothing either: the rows keep such ties out of plans
+    battery = (import_weight_per_kwh <= 0) | (export_credit_per_kwh <= 0)
+    return battery, import_weight_per_kwh <= export_credit_per_kwh
 
 
 def set_param_values(dm: DispatchModel, coeffs: Coefficients) -> None:
