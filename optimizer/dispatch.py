@@ -392,15 +392,7 @@ class DispatchOptimizer:
         update_seconds: float,
         solve_done: float,
     ) -> DispatchResult:
-        for house in self.plant.tank_houses:
-            values[(house, "heat_demand_kw")] = inputs.heat_demand_kw[house]
-        for house in self.plant.houses:
-            values[(house, "load_kw")] = inputs.load_kw[house]
-        for pump in self.plant.heat_pumps:
-            if pump.sg_ready and (pump.id, "sg_ready_state") not in values:
-                values[(pump.id, "sg_ready_state")] = _sg_state(
-                    pump.config, values[(pump.id, "power_kw")]
-                )
+        complete_plan_values(self.plant, inputs, values)
         breakdown, violations = evaluate_plan(
             self.site.config, self.plant, self.options, inputs, state, values
         )
@@ -482,6 +474,20 @@ def _failed(stage: SolveStage, exc: BaseException) -> FallbackStep:
     return FallbackStep(stage, "failed", reason)
 
 
+def complete_plan_values(plant: Plant, inputs: DispatchInputs, values: PlanValues) -> None:
+    """Add what every plan carries besides its decisions: the household load and heat demand it
+    was made for, and each SG Ready unit's state for its planned power (unless set already)."""
+    for house in plant.tank_houses:
+        values[(house, "heat_demand_kw")] = inputs.heat_demand_kw[house]
+    for house in plant.houses:
+        values[(house, "load_kw")] = inputs.load_kw[house]
+    for pump in plant.heat_pumps:
+        if pump.sg_ready and (pump.id, "sg_ready_state") not in values:
+            values[(pump.id, "sg_ready_state")] = _sg_state(
+                pump.config, values[(pump.id, "power_kw")]
+            )
+
+
 def _sg_state(config: Any, power_kw: FloatArray) -> FloatArray:
     """SG Ready state (1 lock .. 4 forced) whose level is nearest to the planned power."""
     levels = sg_ready_levels_kw(config)
@@ -505,13 +511,7 @@ def rule_based_plan(
     state.check(plant)
     started = time.perf_counter()
     values = rule_based_values(site.config, plant, inputs, state)
-    for house in plant.tank_houses:
-        values[(house, "heat_demand_kw")] = inputs.heat_demand_kw[house]
-    for pump in plant.heat_pumps:
-        if pump.sg_ready:
-            values[(pump.id, "sg_ready_state")] = _sg_state(
-                pump.config, values[(pump.id, "power_kw")]
-            )
+    complete_plan_values(plant, inputs, values)
     breakdown, violations = evaluate_plan(site.config, plant, options, inputs, state, values)
     elapsed = time.perf_counter() - started
     summary = DispatchSummary(

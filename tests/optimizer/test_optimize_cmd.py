@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 from energy.cli.main import app
 from energy.site import load_site
-from optimizer import synthetic_inputs
+from optimizer import DispatchOptimizer, OptimizerOptions, synthetic_inputs
+from optimizer.io import read_inputs_csv
 
 START = pd.Timestamp("2026-02-01T00:00:00Z")
 SLOTS = 12
@@ -199,3 +200,41 @@ def test_heat_pump_on_off_gives_a_milp_plan(tmp_path, inputs_frame):
     plan = pd.read_csv(tmp_path / "out" / "plan.csv")
     states = plan["house-02.hp:sg_ready_state"]
     assert set(states) <= {1.0, 2.0, 3.0, 4.0}
+
+
+@pytest.mark.slow
+def test_decomposed_plan_has_the_whole_plans_columns_and_a_proven_gap(tmp_path, site, inputs_frame):
+    whole_dir, split_dir = tmp_path / "whole", tmp_path / "split"
+    whole_dir.mkdir()
+    split_dir.mkdir()
+    _, whole = run(whole_dir, inputs_frame)
+    _, split = run(split_dir, inputs_frame, "--decompose", "always")
+    assert whole.exit_code == 0, whole.output
+    assert split.exit_code == 0, split.output
+    assert "decomposed_lp" in split.output
+    assert "autarky: self-sufficiency" in split.output
+    whole_plan = pd.read_csv(whole_dir / "out" / "plan.csv")
+    split_plan = pd.read_csv(split_dir / "out" / "plan.csv")
+    assert list(split_plan["timestamp"]) == list(whole_plan["timestamp"])
+    assert set(whole_plan.columns) - set(split_plan.columns) <= {"grid:balance_price_eur_per_kwh"}
+    summary = json.loads((split_dir / "out" / "summary.json").read_text())
+    assert summary["stage"] == "decomposed_lp"
+    assert summary["bound_eur"] <= summary["objective_eur"]
+    assert summary["gap_frac"] <= 1e-3
+    # the same LP solved whole (the decomposition linearises the COP once)
+    inputs = read_inputs_csv(split_dir / "INPUTS.csv", site)
+    options = OptimizerOptions(horizon_slots=SLOTS, cop_linearisation_passes=1)
+    reference = DispatchOptimizer(site, options=options).solve(inputs).summary.objective_eur
+    assert summary["objective_eur"] == pytest.approx(reference, rel=1e-3, abs=1e-3)
+
+
+def test_auto_plans_the_seven_houses_as_one_lp(tmp_path, inputs_frame):
+    _, result = run(tmp_path, inputs_frame, "--decompose", "auto")
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["stage"] == "lp"
+
+
+def test_decomposition_refuses_integer_decisions(tmp_path, inputs_frame):
+    _, result = run(tmp_path, inputs_frame, "--decompose", "always", "--heat-pump-on-off")
+    assert result.exit_code == 2
+    assert "heat_pump_on_off" in result.output
