@@ -113,6 +113,11 @@ TEMPLATES: dict[str, str] = {
     "job.polled_spooled": N_(
         "%(devices)s devices, stale: %(stale)s; store unavailable: %(rows)s rows spooled"
     ),
+    "job.plan_made": N_("plan v%(version)s already made in this period"),
+    "job.retrain_coverage": N_(
+        "%(series)s is measured in %(coverage)s of the slots of the last %(days)s days "
+        "(retraining needs %(needed)s); the profile bootstrap forecaster stays"
+    ),
     "job.planned": N_("plan v%(version)s %(status)s, %(state)s in %(seconds)s s: %(reason)s"),
     # why a plan was approved by the system or held for an operator (energy.control.release)
     "release.manual": N_("release policy is manual: an operator decides"),

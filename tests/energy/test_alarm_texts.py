@@ -167,3 +167,21 @@ def test_job_details_and_release_reasons_read_in_german_with_local_times() -> No
         "Plan v7 optimal, approved in 2,5 s: Netzaustausch in den nächsten 8 Zeitschritten "
         "höchstens 0,4 kW vom laufenden Plan entfernt (max_change_kw 5)"
     )
+
+
+def test_the_common_skipped_plan_and_retrain_details_read_in_german() -> None:
+    made = alarm_text("job.plan_made", version=12)
+    assert translate_text(str(made), "de", BERLIN) == (
+        "Plan v12 in diesem Zeitraum bereits erstellt"
+    )
+    weak = alarm_text(
+        "job.retrain_coverage",
+        series="house-01.pv:power_kw",
+        coverage="37%",
+        days=28,
+        needed="80%",
+    )
+    assert translate_text(str(weak), "de", BERLIN) == (
+        "house-01.pv:power_kw ist in 37% der Zeitschritte der letzten 28 Tage gemessen "
+        "(Neutraining braucht 80%); die Profil-Startprognose bleibt"
+    )
