@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gettext as gettext_module
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,17 @@ from babel.numbers import format_decimal
 
 from energy.catalogue import po_translations
 
-__all__ = ["TEMPLATES", "AlarmText", "alarm_text", "local_time", "plain_values", "translate"]
+__all__ = [
+    "PARSABLE_KEYS",
+    "TEMPLATES",
+    "AlarmText",
+    "alarm_text",
+    "local_time",
+    "parse",
+    "plain_values",
+    "translate",
+    "translate_text",
+]
 
 LOCALES_DIR = Path(__file__).resolve().parent / "locales"
 _NUMBER_LOCALES = {"de": "de_DE", "en": "en_GB"}
@@ -88,7 +99,50 @@ TEMPLATES: dict[str, str] = {
     "grid_signal.none_read": N_("no limit was read before: none in force"),
     "grid_signal.failsafe": N_("its last limits stay in force until %(until_at)s (failsafe)"),
     "grid_signal.lifted": N_("the failsafe ended at %(ended_at)s: its limits are lifted"),
+    # job details (energy.control.runtime): why a job was skipped, what a run did
+    "job.standby": N_("standby: not the lease holder"),
+    "job.standby_holder": N_("standby: the lease is held by %(holder)s"),
+    "job.hold_state": N_("restart hold until %(until_at)s: reading the state first"),
+    "job.hold_writes": N_("restart hold until %(until_at)s: no writes yet"),
+    "job.no_live_prices": N_("no live prices configured"),
+    "job.prices_stored": N_("today's and tomorrow's prices are stored"),
+    "job.no_notifications": N_("no notifications section in the site configuration"),
+    "job.slot_derived": N_("slot %(slot_at)s already derived"),
+    "job.slot_rows": N_("slot %(slot_at)s: %(rows)s derived rows"),
+    "job.polled": N_("%(devices)s devices, stale: %(stale)s; %(rows)s rows stored"),
+    "job.polled_spooled": N_(
+        "%(devices)s devices, stale: %(stale)s; store unavailable: %(rows)s rows spooled"
+    ),
+    "job.plan_made": N_("plan v%(version)s already made in this period"),
+    "job.retrain_coverage": N_(
+        "%(series)s is measured in %(coverage)s of the slots of the last %(days)s days "
+        "(retraining needs %(needed)s); the profile bootstrap forecaster stays"
+    ),
+    "job.planned": N_("plan v%(version)s %(status)s, %(state)s in %(seconds)s s: %(reason)s"),
+    # why a plan was approved by the system or held for an operator (energy.control.release)
+    "release.manual": N_("release policy is manual: an operator decides"),
+    "release.not_solved": N_(
+        "solver status %(status)s (fallback %(fallback)s): an operator decides"
+    ),
+    "release.violations": N_("plan violates %(count)s limit(s): an operator decides"),
+    "release.first_auto": N_("first plan, no plan running; auto_first_plan is set"),
+    "release.first_manual": N_("no plan running; the first plan needs an operator"),
+    "release.no_shared_slot": N_("no slot shared with the running plan from now on"),
+    "release.change_too_large": N_(
+        "grid exchange changes by up to %(change_kw)s kW against the running plan (at "
+        "%(where_at)s), more than max_change_kw %(max_change_kw)s: an operator decides"
+    ),
+    "release.change_within": N_(
+        "grid exchange within %(change_kw)s kW of the running plan over the next %(slots)s "
+        "slots (max_change_kw %(max_change_kw)s)"
+    ),
 }
+
+#: the texts a stored free text (a job's detail, an audit entry's reason) may be read back from
+#: with `parse` (each a fixed prefix or suffix: a text of only placeholders would match anything)
+PARSABLE_KEYS: tuple[str, ...] = tuple(
+    key for key in TEMPLATES if key.startswith(("job.", "release.")) and key != "job.failed"
+)
 
 Value = str | int | float
 
@@ -177,3 +231,42 @@ def translate(key: str, values: dict[str, Any], language: str, tz: ZoneInfo) -> 
         return _translations(language).gettext(template) % shown
     except (KeyError, TypeError, ValueError):
         return None
+
+
+@cache
+def _pattern(key: str) -> re.Pattern[str]:
+    parts = re.split(r"%\((\w+)\)s", TEMPLATES[key])
+    regex = "".join(
+        re.escape(part) if index % 2 == 0 else f"(?P<{part}>.+?)"
+        for index, part in enumerate(parts)
+    )
+    return re.compile(regex, re.DOTALL)
+
+
+def _value(text: str, keys: tuple[str, ...]) -> Any:
+    if re.fullmatch(r"-?\d+", text):
+        return int(text)
+    if re.fullmatch(r"-?\d+\.\d+", text):
+        return float(text)
+    nested = parse(text, keys)
+    return {"key": nested[0], "values": nested[1]} if nested is not None else text
+
+
+def parse(text: str, keys: tuple[str, ...] = PARSABLE_KEYS) -> tuple[str, dict[str, Any]] | None:
+    """The key and values an English text was made from, for texts stored as plain strings (job
+    details, audit entries' reasons) that the console shows in its reader's language; None when
+    no text of `keys` made it. Numbers come back as numbers, a value that is itself such a text
+    as its key and values (a plan job's release reason)."""
+    for key in keys:
+        match = _pattern(key).fullmatch(text)
+        if match is not None:
+            return key, {name: _value(value, keys) for name, value in match.groupdict().items()}
+    return None
+
+
+def translate_text(
+    text: str, language: str, tz: ZoneInfo, keys: tuple[str, ...] = PARSABLE_KEYS
+) -> str | None:
+    """A stored English text in `language`, times in `tz`; None when it is not one of `keys`."""
+    parsed = parse(text, keys)
+    return translate(parsed[0], parsed[1], language, tz) if parsed is not None else None

@@ -6,6 +6,7 @@ variable KV_USER_PASSWORD, else from standard input when it is not a terminal, e
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import getpass
 import os
@@ -19,6 +20,12 @@ from rich.table import Table
 
 from energy.cli.params import ConfigOpt, UrlOpt, load_site_or_exit, open_store
 from energy.store import Store
+from energy.store.preferences import (
+    PREFERENCE_LANGUAGES,
+    UserPreferences,
+    get_preferences,
+    set_preferences,
+)
 from energy.store.users import (
     Role,
     UserError,
@@ -27,9 +34,7 @@ from energy.store.users import (
     end_sessions_of,
     list_tokens,
     list_users,
-    notification_contact,
     revoke_token,
-    set_notification_contact,
     update_user,
 )
 
@@ -118,6 +123,54 @@ def update(
     typer.echo(f"user {user.name}: role {user.role.value}, {state}")
 
 
+#: `--language` value for "no own choice": the browser's language, else the site's default
+BROWSER_LANGUAGE = "browser"
+#: `--quiet` value for "no quiet hours"
+NO_QUIET_HOURS = "off"
+
+
+def parse_language(text: str) -> str | None:
+    """A `--language` value: de, en, or 'browser' (None: no own choice)."""
+    if text == BROWSER_LANGUAGE:
+        return None
+    if text not in PREFERENCE_LANGUAGES:
+        raise typer.BadParameter(
+            f"expected one of {', '.join((*PREFERENCE_LANGUAGES, BROWSER_LANGUAGE))}; "
+            f"found {text!r}",
+            param_hint="--language",
+        )
+    return text
+
+
+def parse_quiet_hours(text: str) -> tuple[dt.time, dt.time] | None:
+    """A `--quiet` value: 'HH:MM-HH:MM' in the site's local time (may run over midnight), or
+    'off'."""
+    if text == NO_QUIET_HOURS:
+        return None
+    start, separator, end = text.partition("-")
+    try:
+        if not separator:
+            raise ValueError(text)
+        window = (dt.time.fromisoformat(start.strip()), dt.time.fromisoformat(end.strip()))
+    except ValueError:
+        raise typer.BadParameter(
+            f"expected HH:MM-HH:MM (local time, e.g. 22:00-06:30) or {NO_QUIET_HOURS}; "
+            f"found {text!r}",
+            param_hint="--quiet",
+        ) from None
+    if window[0] == window[1]:
+        raise typer.BadParameter(
+            f"start and end are both {start.strip()} in {text!r}; expected a window",
+            param_hint="--quiet",
+        )
+    return window
+
+
+def _quiet_text(preferences: UserPreferences) -> str:
+    window = preferences.quiet_hours
+    return f"{window[0]:%H:%M}-{window[1]:%H:%M}" if window else "none"
+
+
 @app.command("notify")
 def notify(
     name: Annotated[str, typer.Argument(help="User name.")],
@@ -128,20 +181,52 @@ def notify(
         bool | None,
         typer.Option("--on/--off", help="Send (or stop sending) critical incidents to the user."),
     ] = None,
+    language: Annotated[
+        str | None,
+        typer.Option(
+            "--language",
+            help="Language of the user's e-mails and console pages: de, en, or browser (the "
+            "browser's language, else the site's default).",
+        ),
+    ] = None,
+    quiet: Annotated[
+        str | None,
+        typer.Option(
+            "--quiet",
+            help="The user's own quiet hours in the site's local time, HH:MM-HH:MM (may run "
+            "over midnight, e.g. 22:00-06:30; held e-mails are sent when they end), or off.",
+        ),
+    ] = None,
     config: ConfigOpt = None,
     url: UrlOpt = None,
 ) -> None:
-    """Set a user's e-mail address and opt-in for incident notifications (what is not given
-    stays as it was)."""
+    """Set a user's e-mail address, opt-in, language and quiet hours for incident notifications
+    (what is not given stays as it was)."""
+    chosen_language = parse_language(language) if language is not None else None
+    window = parse_quiet_hours(quiet) if quiet is not None else None
     store = _store(config, url)
     try:
-        current_email, current_opt_in = notification_contact(store, name)
-        address = email if email is not None else current_email
-        wanted = opt_in if opt_in is not None else current_opt_in
-        set_notification_contact(store, name, address, wanted, _actor(), _now())
+        current = get_preferences(store, name)
+        wanted = dataclasses.replace(
+            current,
+            email=email if email is not None else current.email,
+            notify=opt_in if opt_in is not None else current.notify,
+            language=chosen_language if language is not None else current.language,
+        )
+        if quiet is not None:
+            wanted = dataclasses.replace(
+                wanted,
+                quiet_start=window[0] if window else None,
+                quiet_end=window[1] if window else None,
+            )
+        set_preferences(store, name, wanted, _actor(), _now())
     except (KeyError, UserError) as exc:
         raise _fail(exc) from exc
-    typer.echo(f"user {name}: e-mail {address or '-'}, notifications {'on' if wanted else 'off'}")
+    typer.echo(
+        f"user {name}: e-mail {wanted.email or '-'}, notifications "
+        f"{'on' if wanted.notify else 'off'}, language {wanted.language or BROWSER_LANGUAGE}, "
+        f"quiet hours {_quiet_text(wanted)}"
+    )
 
 
 @app.command("token")

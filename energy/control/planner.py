@@ -325,7 +325,7 @@ class LivePlanner:
         """Plan once for the period containing now (see module docstring)."""
         existing = self.already_planned(now)
         if existing is not None:
-            return PlanOutcome(None, f"plan v{existing.version} already made in this period")
+            return PlanOutcome(None, alarm_text("job.plan_made", version=existing.version))
         started = time.perf_counter()
         state = read_site_state(self.store, self.site, now, self.stale_after_s)
         if state.site_inputs_stale:

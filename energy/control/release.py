@@ -17,7 +17,9 @@ system (actor `system:auto-release`) when
 
 In mode `manual` every plan waits for an operator. An approval goes to the audit log through
 `energy.store.plans.decide_plan` (with the reason as decision note); a plan left for an operator
-gets a `plan.hold` audit entry with the reason, so the operator sees why it waits.
+gets a `plan.hold` audit entry with the reason, so the operator sees why it waits. The reasons
+are texts of `energy.alarm_texts`: stored in English, shown by the console in its reader's
+language.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from energy.alarm_texts import alarm_text
 from energy.config import ReleasePolicyConfig
 from energy.site import Site
 from energy.store.audit import append_audit
@@ -66,11 +69,13 @@ def judge_release(
 ) -> ReleaseDecision:
     """Decide on one proposed plan against the running plan's values (None: nothing runs)."""
     if policy.mode == "manual":
-        return ReleaseDecision(False, "release policy is manual: an operator decides")
+        return ReleaseDecision(False, alarm_text("release.manual"))
     if plan.solver_status not in _SOLVED:
         return ReleaseDecision(
             False,
-            f"solver status {plan.solver_status} (fallback {plan.fallback}): an operator decides",
+            alarm_text(
+                "release.not_solved", status=plan.solver_status, fallback=str(plan.fallback)
+            ),
         )
     violations = [
         v
@@ -78,34 +83,40 @@ def judge_release(
         if not str(v.get("limit", "")).startswith("initial_")
     ]
     if violations:
-        return ReleaseDecision(
-            False, f"plan violates {len(violations)} limit(s): an operator decides"
-        )
+        return ReleaseDecision(False, alarm_text("release.violations", count=len(violations)))
     if running_values is None:
         if policy.auto_first_plan:
-            return ReleaseDecision(True, "first plan, no plan running; auto_first_plan is set")
-        return ReleaseDecision(False, "no plan running; the first plan needs an operator")
+            return ReleaseDecision(True, alarm_text("release.first_auto"))
+        return ReleaseDecision(False, alarm_text("release.first_manual"))
     new = _grid_exchange(values)
     old = _grid_exchange(running_values)
     slot_now = floor_slot(now)
     window = pd.date_range(slot_now, periods=policy.compare_slots, freq=SLOT)
     shared = window.intersection(new.index).intersection(old.index)
     if shared.empty:
-        return ReleaseDecision(True, "no slot shared with the running plan from now on")
+        return ReleaseDecision(True, alarm_text("release.no_shared_slot"))
     change = (new[shared] - old[shared]).abs()
     largest = float(change.max())
-    where = pd.Timestamp(change.idxmax()).isoformat()
+    change_kw = f"{largest:.2f}"
     if largest > policy.max_change_kw:
         return ReleaseDecision(
             False,
-            f"grid exchange changes by up to {largest:.2f} kW against the running plan (at "
-            f"{where}), more than max_change_kw {policy.max_change_kw:g}: an operator decides",
+            alarm_text(
+                "release.change_too_large",
+                change_kw=change_kw,
+                where_at=pd.Timestamp(change.idxmax()).to_pydatetime(),
+                max_change_kw=policy.max_change_kw,
+            ),
             largest,
         )
     return ReleaseDecision(
         True,
-        f"grid exchange within {largest:.2f} kW of the running plan over the next "
-        f"{policy.compare_slots} slots (max_change_kw {policy.max_change_kw:g})",
+        alarm_text(
+            "release.change_within",
+            change_kw=change_kw,
+            slots=policy.compare_slots,
+            max_change_kw=policy.max_change_kw,
+        ),
         largest,
     )
 

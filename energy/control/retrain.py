@@ -16,6 +16,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
+from energy.alarm_texts import alarm_text
 from energy.control.history import store_history
 from energy.control.model_registry import save_service
 from energy.site import Site
@@ -53,9 +54,13 @@ def retrain_forecaster(
     if float(coverage.min()) < min_coverage_frac:
         return RetrainOutcome(
             None,
-            f"{weakest} is measured in {coverage.min():.0%} of the slots of the last "
-            f"{history_days} days (retraining needs {min_coverage_frac:.0%}); the profile "
-            "bootstrap forecaster stays",
+            alarm_text(
+                "job.retrain_coverage",
+                series=weakest,
+                coverage=f"{coverage.min():.0%}",
+                days=history_days,
+                needed=f"{min_coverage_frac:.0%}",
+            ),
         )
     service = ForecastService(site, config or ForecastConfig()).fit(history)
     versions = save_service(service, store, created_at=now)

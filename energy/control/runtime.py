@@ -64,6 +64,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.poller import DevicePoller, PollResult, measurements_frame
 from connectors.writer import SetpointWriter, WriteOutcome, write_record
+from energy.alarm_texts import alarm_text
 from energy.control.clock import Clock, WallClock
 from energy.control.derived import store_derived_slot
 from energy.control.dispatch import Dispatcher, DispatchReport
@@ -266,6 +267,10 @@ class ControlRuntime:
     def holding(self, now: dt.datetime) -> bool:
         return self.hold_until is None or now < self.hold_until
 
+    def _hold_end(self) -> dt.datetime | str:
+        """The restart hold's end for a job's detail ('-': not known before the lease is held)."""
+        return self.hold_until if self.hold_until is not None else "-"
+
     # -- job bodies ---------------------------------------------------------------------------
 
     async def lease_job(self) -> JobOutcome:
@@ -316,7 +321,7 @@ class ControlRuntime:
         )
         if not held:
             holder = await asyncio.to_thread(lease_holder, self.store, self.site.id, now)
-            raise Skipped(f"standby: the lease is held by {holder}")
+            raise Skipped(alarm_text("job.standby_holder", holder=str(holder)))
         return "holder"
 
     def _plan_when_the_hold_ends(self) -> None:
@@ -347,7 +352,7 @@ class ControlRuntime:
     async def _poll(self) -> str:
         now = self.clock.now()
         if not self.polling(now):
-            raise Skipped("standby: not the lease holder")
+            raise Skipped(alarm_text("job.standby"))
         result = await self.poller.poll_once(store_results=False)
         self.last_poll = result
         frame = self._on_site_clock(
@@ -356,15 +361,18 @@ class ControlRuntime:
         for observe in self.poll_observers:
             observe(frame)
         stale = result.stale()
-        devices = f"{len(result.devices)} devices, stale: {stale or 'none'}"
+        polled: dict[str, str | int] = {
+            "devices": len(result.devices),
+            "stale": str(stale or "none"),
+        }
         try:
             stored = await asyncio.to_thread(self._store_polled, frame)
         except SQLAlchemyError as exc:
             self.runner.note_outage("poll", f"{type(exc).__name__}: {exc}")
-            return f"{devices}; store unavailable: {len(frame)} rows spooled"
+            return alarm_text("job.polled_spooled", rows=len(frame), **polled)
         if self.runner.outage is not None:
             await asyncio.to_thread(self.runner.report_outage, self.clock.now())
-        return f"{devices}; {stored} rows stored"
+        return alarm_text("job.polled", rows=stored, **polled)
 
     def _store_polled(self, frame: pd.DataFrame) -> int:
         """Store a polled frame; spool it when the store fails or older frames still wait there
@@ -396,19 +404,22 @@ class ControlRuntime:
     async def _plan(self) -> str:
         now = self.clock.now()
         if not self.leading(now):
-            raise Skipped("standby: not the lease holder")
+            raise Skipped(alarm_text("job.standby"))
         if self.holding(now):
-            raise Skipped(f"restart hold until {self.hold_until}: reading the state first")
+            raise Skipped(alarm_text("job.hold_state", until_at=self._hold_end()))
         async with self._plan_lock:
             if self.planner is None:
                 self.planner = await asyncio.to_thread(self._build_planner)
             outcome = await asyncio.to_thread(self.planner.run, self.clock.now())
         if outcome.plan is None:
             raise Skipped(outcome.skipped)
-        reason = outcome.release.reason if outcome.release else ""
-        return (
-            f"plan v{outcome.plan.version} {outcome.plan.solver_status}, "
-            f"{outcome.plan.state.value} in {outcome.seconds:.2f} s: {reason}"
+        return alarm_text(
+            "job.planned",
+            version=outcome.plan.version,
+            status=outcome.plan.solver_status,
+            state=outcome.plan.state.value,
+            seconds=round(outcome.seconds, 2),
+            reason=outcome.release.reason if outcome.release else "",
         )
 
     def _build_planner(self) -> LivePlanner:
@@ -424,11 +435,11 @@ class ControlRuntime:
         """Fetch day-ahead prices when a fetch can bring new ones (energy.control.prices)."""
         now = self.clock.now()
         if self.prices is None:
-            raise Skipped("no live prices configured")
+            raise Skipped(alarm_text("job.no_live_prices"))
         if not self.leading(now):
-            raise Skipped("standby: not the lease holder")
+            raise Skipped(alarm_text("job.standby"))
         if not await asyncio.to_thread(self.prices.due, now):
-            raise Skipped("today's and tomorrow's prices are stored")
+            raise Skipped(alarm_text("job.prices_stored"))
         outcome = await asyncio.to_thread(self.prices.fetch, now)
         if outcome.source is None:
             raise RuntimeError(f"no price source answered: {'; '.join(outcome.problems)}")
@@ -441,9 +452,9 @@ class ControlRuntime:
     async def _dispatch(self) -> str:
         now = self.clock.now()
         if not self.leading(now):
-            raise Skipped("standby: not the lease holder")
+            raise Skipped(alarm_text("job.standby"))
         if self.holding(now):
-            raise Skipped(f"restart hold until {self.hold_until}: no writes yet")
+            raise Skipped(alarm_text("job.hold_writes", until_at=self._hold_end()))
         try:
             if self.grid_signals is not None:
                 await self.grid_signals.refresh(now)
@@ -505,7 +516,7 @@ class ControlRuntime:
     async def _housekeeping(self) -> str:
         now = self.clock.now()
         if not self.leading(now):
-            raise Skipped("standby: not the lease holder")
+            raise Skipped(alarm_text("job.standby"))
         expired = await asyncio.to_thread(
             functools.partial(
                 expire_plans,
@@ -549,9 +560,9 @@ class ControlRuntime:
     async def _notify(self) -> str:
         now = self.clock.now()
         if self.notifier is None:
-            raise Skipped("no notifications section in the site configuration")
+            raise Skipped(alarm_text("job.no_notifications"))
         if not self.leading(now):
-            raise Skipped("standby: not the lease holder")
+            raise Skipped(alarm_text("job.standby"))
         return await self.notifier.run(now)
 
     async def derive_job(self) -> JobOutcome:
@@ -561,10 +572,10 @@ class ControlRuntime:
         """The house-level series of the slot that just finished (energy.control.derived)."""
         now = self.clock.now()
         if not self.leading(now):
-            raise Skipped("standby: not the lease holder")
+            raise Skipped(alarm_text("job.standby"))
         slot = floor_slot(now) - SLOT
         if self._derived_slot == slot:
-            raise Skipped(f"slot {slot.isoformat()} already derived")
+            raise Skipped(alarm_text("job.slot_derived", slot_at=slot))
         irradiance = (
             await asyncio.to_thread(self._weather_actuals.actual, slot)
             if self._weather_actuals is not None
@@ -574,7 +585,7 @@ class ControlRuntime:
             store_derived_slot, self.store, self.site, slot.to_pydatetime(), irradiance
         )
         self._derived_slot = slot
-        return f"slot {slot.isoformat()}: {rows} derived rows"
+        return alarm_text("job.slot_rows", slot_at=slot, rows=rows)
 
     async def retrain_job(self) -> JobOutcome:
         return await self.runner.run("retrain", self._retrain)
@@ -582,7 +593,7 @@ class ControlRuntime:
     async def _retrain(self) -> str:
         now = self.clock.now()
         if not self.leading(now):
-            raise Skipped("standby: not the lease holder")
+            raise Skipped(alarm_text("job.standby"))
         control = self.site.config.control
         outcome = await asyncio.to_thread(
             retrain_forecaster,
@@ -605,7 +616,7 @@ class ControlRuntime:
         async def body() -> str:
             now = self.clock.now()
             if not self.leading(now):
-                raise Skipped("standby: not the lease holder")
+                raise Skipped(alarm_text("job.standby"))
             return await asyncio.to_thread(job.run, now)
 
         return await self.runner.run(job.name, body)

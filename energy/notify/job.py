@@ -2,9 +2,10 @@
 records what it sent in the store, so that a restart sends nothing twice.
 
 E-mail goes to the users who opted in, each in their own language (else the site's) and not
-during their own quiet hours (energy.store.preferences; such a user hears of the incident at its
-next repeat if it is still unacknowledged), and to the site's own recipients in the site's
-language: one message per language.
+during their own quiet hours (energy.store.preferences; such a user is sent the incident alone
+when their quiet hours end, if it is still unacknowledged: `energy.notify.policy.
+held_by_quiet_hours`), and to the site's own recipients in the site's language: one message per
+language.
 
 A channel that fails (SMTP server down, webhook answering 500) never ends the control loop: the
 failure is logged and raised as one `notification_failed` warning per channel (deduplicated like
@@ -26,11 +27,24 @@ from energy.alarm_texts import alarm_text
 from energy.notification_config import NotificationsConfig, SmtpConfig
 from energy.notify.channels import ChannelError, post_webhook, send_email
 from energy.notify.message import Notification, compose
-from energy.notify.policy import Reason, due_reason, in_window, incident_key
+from energy.notify.policy import (
+    Reason,
+    due_reason,
+    held_by_quiet_hours,
+    in_window,
+    incident_key,
+    may_send,
+)
 from energy.store.alarms import Severity, clear_alarm, raise_alarm
 from energy.store.engine import Store
 from energy.store.incidents import Incident, open_incidents
-from energy.store.notifications import last_sent, record_sent
+from energy.store.notifications import (
+    EMAIL_PREFIX,
+    SentNotification,
+    addresses_caught_up,
+    last_sent,
+    record_sent,
+)
 from energy.store.preferences import Recipient, notification_recipients
 
 __all__ = ["FAILURE_CODE", "Notifier"]
@@ -63,12 +77,16 @@ class Notifier:
         recipients = await asyncio.to_thread(notification_recipients, self.store)
         failures: dict[str, str] = {}
         delivered_any: set[str] = set()
-        sent = 0
+        sent = caught_up = 0
         for incident in incidents:
             key = incident_key(incident)
             last = await asyncio.to_thread(last_sent, self.store, self.site_id, key)
             reason = due_reason(incident, last, now, self.config, self.tz)
             if reason is None:
+                addresses = await self._catch_up(incident, last, recipients, now, failures)
+                if addresses:
+                    delivered_any.add(EMAIL_CHANNEL)
+                    caught_up += len(addresses)
                 continue
             delivered = await self._deliver(incident, reason, recipients, now, failures)
             delivered_any.update(delivered)
@@ -87,6 +105,8 @@ class Notifier:
                 )
         await asyncio.to_thread(self._channel_alarms, failures, delivered_any, now)
         summary = f"{sent} incident(s) notified of {len(incidents)} open"
+        if caught_up:
+            summary += f"; {caught_up} e-mail(s) held by quiet hours sent"
         if failures:
             summary += f"; failed: {', '.join(sorted(failures))}"
         return summary
@@ -142,6 +162,57 @@ class Notifier:
                 failures[channel] = str(exc)
                 log.error("notification not sent via %s: %s", channel, exc)
         return delivered
+
+    async def _catch_up(
+        self,
+        incident: Incident,
+        last: SentNotification | None,
+        users: list[Recipient],
+        now: dt.datetime,
+        failures: dict[str, str],
+    ) -> list[str]:
+        """Send the incident to the users whose own quiet hours kept its last notification from
+        them and have ended, once each (logged as `quiet_end`); returns their addresses."""
+        smtp = self.config.smtp
+        if smtp is None or last is None or EMAIL_CHANNEL in failures:
+            return []
+        held = [u for u in users if held_by_quiet_hours(u.quiet_hours, last, now, self.tz)]
+        if not held or not may_send(incident, now, self.config, self.tz):
+            return []
+        key = incident_key(incident)
+        done = await asyncio.to_thread(
+            addresses_caught_up, self.store, self.site_id, key, last.sent_at
+        )
+        groups: dict[str, set[str]] = {}
+        for user in held:
+            if user.email not in done:
+                groups.setdefault(user.language or self.config.language, set()).add(user.email)
+        if not groups:
+            return []
+        try:
+            await self._email(
+                incident,
+                Reason.QUIET_END,
+                smtp,
+                {language: sorted(group) for language, group in sorted(groups.items())},
+            )
+        except ChannelError as exc:
+            failures[EMAIL_CHANNEL] = str(exc)
+            log.error("notification not sent via %s: %s", EMAIL_CHANNEL, exc)
+            return []
+        addresses = sorted(set().union(*groups.values()))
+        await asyncio.to_thread(
+            record_sent,
+            self.store,
+            self.site_id,
+            key,
+            incident.alarm_ids,
+            incident.severity,
+            Reason.QUIET_END.value,
+            now,
+            [f"{EMAIL_PREFIX}{address}" for address in addresses],
+        )
+        return addresses
 
     async def _email(
         self,

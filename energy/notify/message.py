@@ -62,6 +62,7 @@ _REASONS = {
     Reason.NEW: N_("new incident"),
     Reason.ESCALATED: N_("incident escalated"),
     Reason.REPEAT: N_("still unacknowledged"),
+    Reason.QUIET_END: N_("held during your quiet hours"),
 }
 
 

@@ -8,6 +8,11 @@ An incident is due when it is
 An acknowledged incident is never due. An incident below the configured minimum severity is never
 due. Quiet hours hold a due incident back until they end (it is then sent, if still due), except a
 critical one when `critical_overrides` is set.
+
+A user's own quiet hours leave them out of an incident's e-mail while other channels or users
+get it; when their quiet hours end and the incident is still unacknowledged (and may be sent at
+all), it is sent to them alone (`held_by_quiet_hours`, reason `quiet_end`), not only at its next
+repeat.
 """
 
 from __future__ import annotations
@@ -19,14 +24,16 @@ from zoneinfo import ZoneInfo
 from energy.notification_config import NotificationsConfig, QuietHours
 from energy.store.alarms import AlarmState, Severity
 from energy.store.incidents import Incident
-from energy.store.notifications import SentNotification
+from energy.store.notifications import QUIET_END, SentNotification
 
 __all__ = [
     "Reason",
     "due_reason",
+    "held_by_quiet_hours",
     "in_quiet_hours",
     "in_window",
     "incident_key",
+    "may_send",
     "severity_rank",
 ]
 
@@ -37,6 +44,7 @@ class Reason(StrEnum):
     NEW = "new"
     ESCALATED = "escalated"
     REPEAT = "repeat"
+    QUIET_END = QUIET_END
 
 
 def severity_rank(severity: str) -> int:
@@ -80,15 +88,36 @@ def due_reason(
     tz: ZoneInfo,
 ) -> Reason | None:
     """Why the incident is to be sent now, or None (see the module docstring)."""
+    if not may_send(incident, now, config, tz):
+        return None
+    return _reason(incident, last, now, config.repeat_after)
+
+
+def may_send(
+    incident: Incident, now: dt.datetime, config: NotificationsConfig, tz: ZoneInfo
+) -> bool:
+    """Whether anything may be sent of the incident now: unacknowledged, severe enough, and
+    outside the site's quiet hours (unless critical and `critical_overrides`)."""
     if incident.state != AlarmState.ACTIVE.value:
-        return None
+        return False
     if severity_rank(incident.severity) < severity_rank(config.min_severity):
-        return None
-    reason = _reason(incident, last, now, config.repeat_after)
+        return False
     quiet = config.quiet_hours
-    if reason is None or quiet is None:
-        return reason
+    if quiet is None:
+        return True
     overridden = quiet.critical_overrides and incident.severity == Severity.CRITICAL.value
-    if not overridden and in_quiet_hours(now.astimezone(tz).time(), quiet):
-        return None
-    return reason
+    return overridden or not in_quiet_hours(now.astimezone(tz).time(), quiet)
+
+
+def held_by_quiet_hours(
+    quiet_hours: tuple[dt.time, dt.time] | None,
+    last: SentNotification | None,
+    now: dt.datetime,
+    tz: ZoneInfo,
+) -> bool:
+    """Whether a user's quiet hours kept the last notification of an incident from them and
+    have ended since."""
+    if quiet_hours is None or last is None:
+        return False
+    held = in_window(last.sent_at.astimezone(tz).time(), *quiet_hours)
+    return held and not in_window(now.astimezone(tz).time(), *quiet_hours)

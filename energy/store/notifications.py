@@ -1,5 +1,10 @@
 """The log of notifications sent (table notifications_sent): what the notification job
-(energy.notify.job) sent for which incident, so that a restart does not send it again."""
+(energy.notify.job) sent for which incident, so that a restart does not send it again.
+
+A notification held back by a user's own quiet hours and sent to them when those end is logged
+with reason `QUIET_END` and channels `email:<address>`: it tells who has heard of the incident
+since, but it is no notification of the incident to everyone (`last_sent` skips it, so that the
+site's repeat interval still counts from the last one)."""
 
 from __future__ import annotations
 
@@ -12,7 +17,17 @@ from sqlalchemy import select
 from energy.store.engine import Store
 from energy.store.schema import notifications_sent
 
-__all__ = ["SentNotification", "last_sent", "record_sent"]
+__all__ = [
+    "EMAIL_PREFIX",
+    "QUIET_END",
+    "SentNotification",
+    "addresses_caught_up",
+    "last_sent",
+    "record_sent",
+]
+
+QUIET_END = "quiet_end"
+EMAIL_PREFIX = "email:"
 
 
 @dataclass(frozen=True)
@@ -56,6 +71,7 @@ def last_sent(store: Store, site_id: str, incident_key: str) -> SentNotification
         .where(
             notifications_sent.c.site_id == site_id,
             notifications_sent.c.incident_key == incident_key,
+            notifications_sent.c.reason != QUIET_END,
         )
         .order_by(notifications_sent.c.sent_at.desc(), notifications_sent.c.id.desc())
         .limit(1)
@@ -72,3 +88,23 @@ def last_sent(store: Store, site_id: str, incident_key: str) -> SentNotification
         sent_at=row.sent_at,
         channels=tuple(row.channels),
     )
+
+
+def addresses_caught_up(
+    store: Store, site_id: str, incident_key: str, since: dt.datetime
+) -> set[str]:
+    """The addresses sent an incident at the end of their quiet hours after `since`."""
+    query = select(notifications_sent.c.channels).where(
+        notifications_sent.c.site_id == site_id,
+        notifications_sent.c.incident_key == incident_key,
+        notifications_sent.c.reason == QUIET_END,
+        notifications_sent.c.sent_at > since,
+    )
+    with store.engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return {
+        channel.removeprefix(EMAIL_PREFIX)
+        for row in rows
+        for channel in row.channels
+        if str(channel).startswith(EMAIL_PREFIX)
+    }

@@ -34,7 +34,7 @@ from energy.web import (
     pages_admin,
     pages_preferences,
 )
-from energy.web.alarm_messages import incident_message
+from energy.web.alarm_messages import detail_text, incident_message
 from energy.web.auth import (
     ForbiddenError,
     NotAuthenticatedError,
@@ -204,7 +204,10 @@ def create_app(site: Site, store: Store, settings: WebSettings | None = None) ->
     templates.env.filters["local"] = lambda value, seconds=False: format_local(
         value, site.tz, seconds
     )
-    templates.env.filters["local_detail"] = lambda detail: local_detail(detail, site.tz)
+    templates.env.filters["local_detail"] = lambda detail: local_detail(
+        detail, site.tz, lambda text: detail_text(text, site.tz).text, gettext
+    )
+    templates.env.globals["detail_text"] = lambda text: detail_text(text, site.tz)
     templates.env.globals["tz_name"] = site.config.location.timezone
     templates.env.globals["alarm_cause"] = alarm_cause
     templates.env.globals["incident_message"] = lambda incident: incident_message(incident, site.tz)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -57,20 +57,32 @@ def local_if_time(value: Any, tz: ZoneInfo, seconds: bool = False) -> str | None
     return format_local(stamp, tz, seconds) if stamp.tzinfo is not None else None
 
 
-def _detail_value(value: Any, tz: ZoneInfo) -> str:
+def _detail_value(value: Any, tz: ZoneInfo, text: Callable[[str], str]) -> str:
     local = local_if_time(value, tz, seconds=True)
     if local is not None:
         return local
     if isinstance(value, float):
         return f"{value:.6g}"
     if isinstance(value, str):
-        return value
+        return text(value)
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-def local_detail(detail: Any, tz: ZoneInfo) -> str:
+def _same(text: str) -> str:
+    return text
+
+
+def local_detail(
+    detail: Any,
+    tz: ZoneInfo,
+    text: Callable[[str], str] = _same,
+    name: Callable[[str], str] = _same,
+) -> str:
     """An audit or alarm detail as 'key: value' pairs, ISO times in local time (an override's
-    expiry reads as the local time it ends, not as a UTC stamp with microseconds)."""
+    expiry reads as the local time it ends, not as a UTC stamp with microseconds); `text` and
+    `name` show a text value and a key in the reader's language."""
     if not isinstance(detail, dict):
-        return _detail_value(detail, tz)
-    return "; ".join(f"{key}: {_detail_value(value, tz)}" for key, value in detail.items())
+        return _detail_value(detail, tz, text)
+    return "; ".join(
+        f"{name(key)}: {_detail_value(value, tz, text)}" for key, value in detail.items()
+    )

@@ -4,21 +4,27 @@
 A limit binds where the plan runs at it: the connection's import or feed-in limit where the
 planned exchange reaches 98 % of it, a battery full or empty where its state of charge is
 within half a percentage point of its configured bounds, a tank at its minimum or maximum
-temperature within 0.2 K. Times are the site's local time; a battery's state of charge and a
-tank's temperature at the end of a slot (the optimizer's layout) count from that slot's end.
+temperature within 0.2 K, a battery charging or discharging or a heat pump drawing at 98 % of
+its rated power. A limit the grid operator set (a §14a dimming of the controllable devices, a
+temporary feed-in limit) is named when it was in force as the plan was made: the planner stores
+it with the plan (summary key `grid_limits`), the plan's values do not show it apart from the
+configured limits. Times are the site's local time; a battery's state of charge and a tank's
+temperature at the end of a slot (the optimizer's layout) count from that slot's end.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import datetime as dt
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import pandas as pd
 
-from energy.config import BatteryConfig, TankConfig
+from energy.config import BatteryConfig, HeatPumpConfig, TankConfig
 from energy.site import AssetKind, Site
 from energy.timegrid import SLOT_HOURS
+from energy.web.i18n import N_, number
 from energy.web.i18n import gettext as _
-from energy.web.i18n import number
 from energy.web.labels import asset_label
 
 __all__ = ["binding_limits", "slot_window"]
@@ -99,12 +105,84 @@ def _grid(site: Site, series: Series) -> list[str]:
     return found
 
 
+def _operator_limits(site: Site, summary: Mapping[str, Any]) -> list[str]:
+    """The grid operator's limits in force when the plan was made (summary `grid_limits`)."""
+    in_force = summary.get("grid_limits")
+    if not isinstance(in_force, Mapping):
+        return []
+    texts = {
+        "dimming": N_(
+            "§14a dimming by the grid operator: controllable devices at most %(limit)s kW"
+        ),
+        "feed_in": N_("feed-in limit set by the grid operator %(limit)s kW"),
+    }
+    found = []
+    for kind, text in texts.items():
+        limit = in_force.get(kind)
+        if not isinstance(limit, Mapping) or not isinstance(limit.get("limit_kw"), int | float):
+            continue
+        sentence = _(text, limit=number(float(limit["limit_kw"]), 1))
+        until = limit.get("until")
+        if isinstance(until, str):
+            end = dt.datetime.fromisoformat(until).astimezone(site.tz)
+            sentence += _(" until %(time)s", time=f"{end:%H:%M}")
+        found.append(sentence)
+    return found
+
+
+def _full_power(
+    site: Site, power: pd.Series, asset_id: str, rated_kw: float, text: str
+) -> str | None:
+    """`text` with the device, its rated power and when it runs at it; None when it never does."""
+    at_rating = power >= POWER_SHARE * rated_kw
+    if power.empty or not at_rating.any():
+        return None
+    return _(
+        text,
+        device=asset_label(site, asset_id),
+        limit=number(rated_kw, 1),
+        window=slot_window(at_rating, site),
+    )
+
+
+def _battery_power(site: Site, series: Series, asset_id: str, config: BatteryConfig) -> list[str]:
+    power = series(asset_id, "power_kw")  # > 0 charging, < 0 discharging
+    found = [
+        _full_power(
+            site,
+            power,
+            asset_id,
+            config.charge_max_kw,
+            N_("%(device)s charging at its full %(limit)s kW %(window)s"),
+        ),
+        _full_power(
+            site,
+            -power,
+            asset_id,
+            config.discharge_max_kw,
+            N_("%(device)s discharging at its full %(limit)s kW %(window)s"),
+        ),
+    ]
+    return [text for text in found if text is not None]
+
+
+def _heat_pump(site: Site, series: Series, asset_id: str, config: HeatPumpConfig) -> list[str]:
+    text = _full_power(
+        site,
+        series(asset_id, "power_kw"),
+        asset_id,
+        config.electric_max_kw,
+        N_("%(device)s at its full %(limit)s kW %(window)s"),
+    )
+    return [text] if text is not None else []
+
+
 def _battery(site: Site, series: Series, asset_id: str, config: BatteryConfig) -> list[str]:
     soc = _first_of(series, asset_id, ("soc_end_frac", "soc_frac"))
+    found = _battery_power(site, series, asset_id, config)
     if soc.empty:
-        return []
+        return found
     label = asset_label(site, asset_id)
-    found = []
     full = _from(soc >= config.soc_max_frac - SOC_TOLERANCE_FRAC, site)
     if full is not None:
         found.append(_("%(device)s full from %(time)s", device=label, time=full))
@@ -143,12 +221,17 @@ def _tank(site: Site, series: Series, asset_id: str, config: TankConfig) -> list
     return found
 
 
-def binding_limits(site: Site, series: Series) -> list[str]:
-    """Every limit the plan runs at, the connection's first, then per device in site order."""
-    found = _grid(site, series)
+def binding_limits(
+    site: Site, series: Series, summary: Mapping[str, Any] | None = None
+) -> list[str]:
+    """Every limit the plan runs at, the grid operator's and the connection's first, then per
+    device in site order."""
+    found = _operator_limits(site, summary or {}) + _grid(site, series)
     for asset in site.assets:
         if asset.kind is AssetKind.BATTERY and isinstance(asset.params, BatteryConfig):
             found += _battery(site, series, asset.id, asset.params)
+        elif asset.kind is AssetKind.HEAT_PUMP and isinstance(asset.params, HeatPumpConfig):
+            found += _heat_pump(site, series, asset.id, asset.params)
         elif asset.kind is AssetKind.TANK and isinstance(asset.params, TankConfig):
             found += _tank(site, series, asset.id, asset.params)
     return found

@@ -248,5 +248,5 @@ def plan_story(
                 dear=money(float(price.max())),
             ),
         )
-    limits = binding_limits(site, series)
+    limits = binding_limits(site, series, summary)
     return PlanStory(headline, sentences, devices, plan_cost, local_cost, saving, limits)

@@ -31,6 +31,7 @@ from energy.store.setpoints import (
     SetpointWriteRecord,
     read_setpoint_writes,
 )
+from energy.web.alarm_messages import detail_text
 from energy.web.device_health import judge_device, sun_is_down
 from energy.web.freshness import age_level, freshness_limit
 from energy.web.i18n import N_, number
@@ -270,7 +271,7 @@ def _job_light(
     )
     text += _(", started %(time)s", time=format_local(newest["started_at"], tz, seconds=True))
     if newest["detail"]:
-        text += f" ({newest['detail']})"
+        text += f" ({detail_text(newest['detail'], tz).text})"
     return Light(name, newest["level"], text, [newest])
 
 

@@ -85,4 +85,8 @@ WORDS = (
     N_("Active plan"),
     N_("Controller"),
     N_("Overrides"),
+    # the keys of audit entries' details (energy.store.audit)
+    N_("reason"),
+    N_("note"),
+    N_("address"),
 )

@@ -16,7 +16,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import energy.alarm_texts as alarm_texts
-from energy.alarm_texts import TEMPLATES, AlarmText, alarm_text, translate
+from energy.alarm_texts import (
+    PARSABLE_KEYS,
+    TEMPLATES,
+    AlarmText,
+    alarm_text,
+    parse,
+    translate,
+    translate_text,
+)
 
 NOW = dt.datetime(2026, 12, 6, 5, 30, tzinfo=dt.UTC)
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -100,3 +108,80 @@ def test_a_stored_text_reads_in_german_and_english_with_local_times() -> None:
     )
     assert translate("no.such.key", {}, "de", BERLIN) is None
     assert translate(text.key, {}, "de", BERLIN) is None  # values missing: shown as stored
+
+
+@given(
+    holder=st.builds(
+        "{}:{}".format, st.text(max_size=30), st.integers(min_value=1, max_value=99_999)
+    ),
+    version=st.integers(min_value=1, max_value=10_000),
+    seconds=st.floats(min_value=0.01, max_value=1e4).map(lambda s: round(s, 2)),
+)
+def test_a_stored_job_detail_reads_back_into_its_key_and_values(
+    holder: str, version: int, seconds: float
+) -> None:
+    skipped = alarm_text("job.standby_holder", holder=holder)  # a host name and process id
+    assert parse(str(skipped)) == ("job.standby_holder", {"holder": holder})
+    assert translate_text(str(skipped), "en", BERLIN) == skipped
+    reason = alarm_text("release.first_manual")
+    planned = alarm_text(
+        "job.planned",
+        version=version,
+        status="optimal",
+        state="proposed",
+        seconds=seconds,
+        reason=reason,
+    )
+    key, values = parse(str(planned)) or ("", {})
+    assert key == "job.planned"
+    assert values["version"] == version
+    assert values["reason"] == {"key": "release.first_manual", "values": {}}
+
+
+def test_only_job_and_release_texts_are_read_back_and_free_texts_are_not() -> None:
+    assert all(key.startswith(("job.", "release.")) for key in PARSABLE_KEYS)
+    assert "job.failed" not in PARSABLE_KEYS  # "job x failed: <anything>" stays as stored
+    assert parse("ValueError: something broke") is None
+    assert translate_text("house-01.battery: timeout", "de", BERLIN) is None
+
+
+def test_job_details_and_release_reasons_read_in_german_with_local_times() -> None:
+    hold = alarm_text("job.hold_writes", until_at=NOW)
+    assert translate_text(str(hold), "de", BERLIN) == (
+        "Wiederanlaufsperre bis 06.12.2026 06:30:00 +01:00: noch keine Schreibvorgänge"
+    )
+    change = alarm_text("release.change_too_large", change_kw=12.5, where_at=NOW, max_change_kw=5.0)
+    assert translate_text(str(change), "de", BERLIN) == (
+        "Netzaustausch ändert sich gegenüber dem laufenden Plan um bis zu 12,5 kW (um "
+        "06.12.2026 06:30:00 +01:00), mehr als max_change_kw 5: eine Bedienperson entscheidet"
+    )
+    planned = alarm_text(
+        "job.planned",
+        version=7,
+        status="optimal",
+        state="approved",
+        seconds=2.5,
+        reason=alarm_text("release.change_within", change_kw=0.4, slots=8, max_change_kw=5.0),
+    )
+    assert translate_text(str(planned), "de", BERLIN) == (
+        "Plan v7 optimal, approved in 2,5 s: Netzaustausch in den nächsten 8 Zeitschritten "
+        "höchstens 0,4 kW vom laufenden Plan entfernt (max_change_kw 5)"
+    )
+
+
+def test_the_common_skipped_plan_and_retrain_details_read_in_german() -> None:
+    made = alarm_text("job.plan_made", version=12)
+    assert translate_text(str(made), "de", BERLIN) == (
+        "Plan v12 in diesem Zeitraum bereits erstellt"
+    )
+    weak = alarm_text(
+        "job.retrain_coverage",
+        series="house-01.pv:power_kw",
+        coverage="37%",
+        days=28,
+        needed="80%",
+    )
+    assert translate_text(str(weak), "de", BERLIN) == (
+        "house-01.pv:power_kw ist in 37% der Zeitschritte der letzten 28 Tage gemessen "
+        "(Neutraining braucht 80%); die Profil-Startprognose bleibt"
+    )

@@ -340,3 +340,51 @@ def test_while_every_user_is_in_quiet_hours_the_mail_waits_and_is_no_failure(
     assert [a for a in list_alarms(sqlite_store, site.id) if a["code"] == FAILURE_CODE] == []
     asyncio.run(notifier.run(T0 + dt.timedelta(minutes=30)))  # 11:30 local: quiet hours over
     assert [tuple(rcpt) for rcpt, _ in box.messages] == [("erika@example.de",)]
+
+
+def test_a_user_in_quiet_hours_is_sent_the_open_incident_once_when_they_end(
+    sqlite_store: Store, site: Site, mailbox: tuple[_Mailbox, int], webhook: _Webhook
+) -> None:
+    """At 11:00 local the on-call address gets the incident, erika (quiet until 11:30) not; at
+    11:30 she is sent it alone, in her language, once; the site's repeat still counts from
+    11:00; an incident acknowledged before her quiet hours end is not sent to her."""
+    box, port = mailbox
+    _prefer(
+        sqlite_store,
+        "erika",
+        email="erika@example.de",
+        language="en",
+        quiet_start=dt.time(22, 0),
+        quiet_end=dt.time(11, 30),
+    )
+    raise_alarm(sqlite_store, site.id, "store_unavailable", "ctrl-1", Severity.CRITICAL, "d", T0)
+    raise_alarm(
+        sqlite_store, site.id, "stale_input", "house-01.battery", Severity.CRITICAL, "s", T0
+    )
+    notifier = Notifier(sqlite_store, site.id, "KV", _config(port, webhook.url), TZ)
+    assert asyncio.run(notifier.run(T0)) == "2 incident(s) notified of 2 open"
+    assert {tuple(rcpt) for rcpt, _ in box.messages} == {("bereitschaft@example.de",)}
+    stale = next(a for a in list_alarms(sqlite_store, site.id) if a["code"] == "stale_input")
+    acknowledge_alarm(sqlite_store, stale["id"], "olga", T0 + dt.timedelta(minutes=10))
+    box.messages.clear()
+
+    assert asyncio.run(notifier.run(T0 + dt.timedelta(minutes=20))) == (
+        "0 incident(s) notified of 2 open"  # 11:20 local: still quiet
+    )
+    end = T0 + dt.timedelta(minutes=30)
+    assert asyncio.run(notifier.run(end)) == (
+        "0 incident(s) notified of 2 open; 1 e-mail(s) held by quiet hours sent"
+    )
+    assert [(tuple(rcpt), str(m["Subject"])) for rcpt, m in box.messages] == [
+        (("erika@example.de",), "[KV] Critical: store unavailable (1 device(s))")
+    ]
+    assert "held during your quiet hours: KV" in box.messages[0][1].get_content()
+    assert asyncio.run(notifier.run(end + dt.timedelta(minutes=5))) == (
+        "0 incident(s) notified of 2 open"
+    )
+    box.messages.clear()
+    asyncio.run(notifier.run(T0 + dt.timedelta(minutes=60)))  # the repeat, from 11:00
+    assert {tuple(rcpt) for rcpt, _ in box.messages} == {  # of the unacknowledged one
+        ("bereitschaft@example.de",),
+        ("erika@example.de",),
+    }

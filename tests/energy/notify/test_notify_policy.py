@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from energy.notification_config import NotificationsConfig, QuietHours
-from energy.notify.policy import Reason, due_reason, in_quiet_hours
+from energy.notify.policy import Reason, due_reason, held_by_quiet_hours, in_quiet_hours
 from energy.store.incidents import Incident
 from energy.store.notifications import SentNotification
 
@@ -126,3 +126,13 @@ def test_quiet_hours_hold_back_unless_critical_overrides() -> None:
     overriding = _config(quiet_hours=quiet | {"critical_overrides": True})
     assert due_reason(_incident(), None, T0, overriding, TZ) == Reason.NEW
     assert due_reason(_incident(severity="warning"), None, T0, overriding, TZ) is None
+
+
+def test_a_users_quiet_hours_held_the_last_notification_until_they_end() -> None:
+    quiet = (dt.time(22, 0), dt.time(11, 30))  # over midnight; T0 is 11:00 local
+    last = _sent(T0)
+    assert not held_by_quiet_hours(quiet, last, T0 + dt.timedelta(minutes=29), TZ)
+    assert held_by_quiet_hours(quiet, last, T0 + dt.timedelta(minutes=30), TZ)
+    assert not held_by_quiet_hours(quiet, _sent(T0 + dt.timedelta(hours=1)), T0, TZ)
+    assert not held_by_quiet_hours(None, last, T0 + dt.timedelta(hours=1), TZ)
+    assert not held_by_quiet_hours(quiet, None, T0 + dt.timedelta(hours=1), TZ)

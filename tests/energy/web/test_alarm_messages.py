@@ -9,7 +9,10 @@ from zoneinfo import ZoneInfo
 from web_support import NOW, Web, login
 
 from energy.alarm_texts import alarm_text
+from energy.control.release import AUTO_RELEASE_ACTOR
 from energy.store.alarms import Severity, raise_alarm
+from energy.store.audit import append_audit
+from energy.store.jobs import finish_job_run, start_job_run
 from energy.web.alarm_messages import shown_message
 from energy.web.i18n import language_scope
 
@@ -65,3 +68,32 @@ def test_a_message_without_a_key_is_shown_as_stored_and_marked_english() -> None
     assert (misfit.text, misfit.translated) == ("values missing", False)
     assert ok.translated
     assert ok.text.startswith("kein freigegebener Plan gilt am 24.11.2026 07:00:00 +01:00")
+
+
+def test_job_details_audit_values_and_plan_hold_reasons_read_german(web: Web) -> None:
+    run = start_job_run(web.store, web.site.id, "dispatch", "host:1", NOW)
+    finish_job_run(
+        web.store, run, "skipped", NOW, detail=alarm_text("job.hold_writes", until_at=NOW)
+    )
+    run = start_job_run(web.store, web.site.id, "derive", "host:1", NOW)
+    finish_job_run(web.store, run, "failed", NOW, detail="ValueError: no series")
+    hold = alarm_text("release.violations", count=2)
+    append_audit(
+        web.store,
+        AUTO_RELEASE_ACTOR,
+        "plan.hold",
+        "plan:3",
+        {"reason": hold, "max_change_kw": None},
+        NOW,
+    )
+    login(web.client, "operator")
+    web.client.cookies.set("kv_lang", "de")
+    status = web.client.get("/status").text
+    assert "Wiederanlaufsperre bis 24.11.2026 07:00:00 +01:00: noch keine Schreibvorgänge" in status
+    assert "restart hold" not in status
+    assert '<td lang="en" class="raw">ValueError: no series</td>' in status  # free text: as is
+    audit = web.client.get("/audit?q=plan.hold").text
+    assert "Grund: Plan verletzt 2 Grenze(n): eine Bedienperson entscheidet" in audit
+    web.client.cookies.set("kv_lang", "en")
+    audit = web.client.get("/audit?q=plan.hold").text
+    assert "reason: plan violates 2 limit(s): an operator decides" in audit

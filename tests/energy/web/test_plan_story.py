@@ -94,6 +94,44 @@ def test_the_headline_names_the_limits_that_bind_per_device_in_plain_words(site:
     assert quiet.limits == ["grid connection import limit 90 kW 07:30–08:00"]
 
 
+def test_the_headline_names_full_device_power_and_the_grid_operators_limits_in_force(
+    site: Site,
+) -> None:
+    """House 1's battery (5 kW) charges at its full power 07:00-07:30 and discharges at it
+    08:30-09:00; house 2's heat pump (3.2 kW) runs at its rating 07:15-07:45; the grid operator
+    dimmed the controllable devices to 12 kW until 10:00 local and capped feed-in at 30 kW."""
+    battery = [5.0, 5.0, 1.0, 0.0, 0.0, 0.0, -5.0, -4.95]
+    pump = [1.0, 3.2, 3.2, 0.5, 0.5, 0.5, 0.5, 0.5]
+    rows = [("house-01.battery", "power_kw", i, v) for i, v in enumerate(battery)]
+    rows += [("house-02.hp", "power_kw", i, v) for i, v in enumerate(pump)]
+    rows += [("house-03.battery", "power_kw", i, 1.0) for i in range(8)]
+    summary = {
+        "grid_limits": {
+            "dimming": {
+                "kind": "dimming",
+                "limit_kw": 12.0,
+                "source": "control box",
+                "until": "2026-11-24T09:00:00+00:00",
+            },
+            "feed_in": {"kind": "feed_in", "limit_kw": 30.0, "source": "api", "until": None},
+        }
+    }
+    with language_scope("de"):
+        story = plan_story(site, _values(site, rows), summary, 2.0)
+    assert story.limits == [
+        "§14a-Dimmung durch den Netzbetreiber: steuerbare Geräte zusammen höchstens 12,0 kW "
+        "bis 10:00",
+        "Einspeisegrenze des Netzbetreibers 30,0 kW",
+        "Haus 1 · Batterie lädt mit voller Leistung 5,0 kW 07:00–07:30",
+        "Haus 1 · Batterie entlädt mit voller Leistung 5,0 kW 08:30–09:00",
+        "Haus 2 · Wärmepumpe mit voller Leistung 3,2 kW 07:15–07:45",
+    ]
+    with language_scope("en"):
+        english = plan_story(site, _values(site, rows), {"grid_limits": {"dimming": None}}, 2.0)
+    assert english.limits[0] == "Haus 1 · Battery charging at its full 5.0 kW 07:00–07:30"
+    assert len(english.limits) == 3  # no operator limit in force, house 3 below its rating
+
+
 def test_the_plan_page_shows_the_explanation_and_the_device_table(web: Web) -> None:
     summary = {
         "local_control": {
