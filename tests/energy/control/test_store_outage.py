@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
-import socket
 import subprocess
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -31,16 +30,11 @@ from energy.store.audit import read_audit
 from energy.store.schema import measurements
 from energy.store.users import create_token
 from tests.energy.control.pg_cluster import PrivateCluster, postgres_binaries
+from tests.ports import free_port
 
 pytestmark = pytest.mark.slow
 
 START = dt.datetime(2026, 6, 1, 10, 0, tzinfo=dt.UTC)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def _until(condition: Callable[[], bool], timeout_s: float) -> bool:
@@ -80,7 +74,7 @@ async def _through_outage(
     produced and stored in the outage and the status code of a page during the outage."""
     started: list[ControlRuntime] = []
     produced: list[pd.DataFrame] = []
-    port = _free_port()
+    port = free_port()
     options = PlatformOptions(
         speed=speed,
         start=START,

@@ -20,13 +20,9 @@ from typing import Any
 import paho.mqtt.client as paho
 import pytest
 
+from tests.ports import free_port
+
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until(condition: Any, timeout_s: float = 30.0, what: str = "condition") -> None:

@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
-import socket
 import ssl
 import threading
 from collections.abc import Iterator
@@ -32,17 +31,12 @@ from energy.store.alarms import Severity, acknowledge_alarm, list_alarms, raise_
 from energy.store.engine import Store
 from energy.store.preferences import UserPreferences, set_preferences
 from energy.store.users import Role, create_user, set_notification_contact
+from tests.ports import free_port
 
 TZ = ZoneInfo("Europe/Berlin")
 T0 = dt.datetime(2026, 12, 6, 10, 0, tzinfo=dt.UTC)
 PASSWORD = "smtp-secret"
 TLS_DATA = Path(__file__).parent / "data"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _parse(content: bytes | None) -> EmailMessage:
@@ -75,7 +69,7 @@ def _authenticate(
 def _smtp_server(tls: ssl.SSLContext | None) -> Iterator[tuple[_Mailbox, int]]:
     """A local SMTP server with login; with `tls`, STARTTLS is required before anything."""
     handler = _Mailbox()
-    port = _free_port()
+    port = free_port()
     controller = Controller(
         handler,
         hostname="127.0.0.1",
@@ -236,7 +230,7 @@ def test_failing_channels_raise_one_alarm_each_and_the_incident_waits_for_a_chan
     raise_alarm(sqlite_store, site.id, "stale_input", "house-01.pv", Severity.CRITICAL, "s", T0)
     raise_alarm(sqlite_store, site.id, "write_failed", "house-02.hp", Severity.CRITICAL, "w", T0)
     webhook.status = 500
-    notifier = Notifier(sqlite_store, site.id, "KV", _config(_free_port(), webhook.url), TZ)
+    notifier = Notifier(sqlite_store, site.id, "KV", _config(free_port(), webhook.url), TZ)
     for minute in range(3):
         summary = asyncio.run(notifier.run(T0 + dt.timedelta(minutes=minute)))
         assert summary.startswith("0 incident(s) notified")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -31,6 +30,7 @@ from energy.store.audit import read_audit
 from energy.store.measurements import write_measurements
 from energy.store.plans import get_plan
 from energy.web import WebSettings, create_app
+from tests.ports import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
@@ -56,17 +56,11 @@ def _require_chromium() -> None:
     pytest.skip(f"{CHROMIUM} is not installed (scripts/ensure-system-deps.sh installs it)")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def server(site: Site, sqlite_store: Store) -> Iterator[str]:
     seed_users(sqlite_store)
     app = create_app(site, sqlite_store, WebSettings(secret_key=SECRET))
-    port = _free_port()
+    port = free_port()
     instance = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     )

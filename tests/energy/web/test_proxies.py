@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import socket
 
 import httpx
 import pytest
@@ -16,16 +15,11 @@ from energy.site import Site
 from energy.store import Store
 from energy.store.audit import read_audit
 from energy.store.users import Role, create_user
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.ports import free_port
 
 
 def _failed_login_address(site: Site, store: Store) -> str:
-    port = _free_port()
+    port = free_port()
     web = _WebThread(site, store, WallClock(), "127.0.0.1", port, lambda: None, 60.0)
     web.start()
     try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from energy.control.runtime import ControlRuntime
 from energy.site import Site
 from energy.store import Store
 from energy.store.users import Role, create_token, create_user
+from tests.ports import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -33,12 +33,6 @@ GREEN_WITHIN = dt.timedelta(minutes=2)
 STAYS_GREEN_FOR = dt.timedelta(minutes=3)  # past 00:30, when the first slot is derived
 DOWN = "house-01.battery"
 HUNG_S = 180.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _not_ok(report: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -64,7 +58,7 @@ def test_a_healthy_district_is_green_and_a_device_down_is_one_red_incident(
     store.upgrade()
     create_user(store, "viewer", "a-long-enough-secret", Role.VIEWER, "test", START)
     token, _ = create_token(store, "viewer", "status", "test", START)
-    port = _free_port()
+    port = free_port()
     runtimes: list[ControlRuntime] = []
     districts: list[SimulatedDistrict] = []
     options = PlatformOptions(
