@@ -28,7 +28,7 @@ import numpy.typing as npt
 from energy.config import GridConfig, HouseConfig, SiteConfig
 from energy.site import Site
 from energy.timegrid import SLOT_HOURS
-from optimizer.highs_backend import HighsBackend, SolverError
+from optimizer.highs_backend import HighsBackend, SolverError, check_status
 from optimizer.inputs import DispatchInputs, DispatchState
 from optimizer.model import (
     CopLinearisation,
@@ -294,11 +294,13 @@ class BlockSolver:
         slot, i.e. per kWh times the slot length)."""
         n = len(price)
         h = self.highs
-        _ok(h.passModel(block.lp), "passModel")
+        check_status(h.passModel(block.lp), "passModel")
         cols = template.net_columns
-        _ok(h.changeColsCost(2 * n, cols, np.concatenate([price, -price])), "changeColsCost")
+        check_status(
+            h.changeColsCost(2 * n, cols, np.concatenate([price, -price])), "changeColsCost"
+        )
         if block.basis is not None:
-            _ok(h.setBasis(block.basis), "setBasis")
+            check_status(h.setBasis(block.basis), "setBasis")
         x = self._run(block)
         block.basis = h.getBasis()
         net = x[cols[:n]] - x[cols[n:]]
@@ -312,21 +314,21 @@ class BlockSolver:
         of its earlier answers, so it exists): its own cost and plan series under site ids."""
         n = len(net_kw)
         h = self.highs
-        _ok(h.passModel(block.lp), "passModel")
+        check_status(h.passModel(block.lp), "passModel")
         cols = template.net_columns
-        _ok(h.changeColsCost(2 * n, cols, np.zeros(2 * n)), "changeColsCost")
+        check_status(h.changeColsCost(2 * n, cols, np.zeros(2 * n)), "changeColsCost")
         imp, exp = np.maximum(net_kw, 0.0), np.maximum(-net_kw, 0.0)
         bounds = np.concatenate([imp, exp])
-        _ok(h.changeColsBounds(2 * n, cols, bounds, bounds), "changeColsBounds")
+        check_status(h.changeColsBounds(2 * n, cols, bounds, bounds), "changeColsBounds")
         if block.basis is not None:
-            _ok(h.setBasis(block.basis), "setBasis")
+            check_status(h.setBasis(block.basis), "setBasis")
         x = self._run(block)
         cost = float(h.getInfo().objective_function_value)
         return cost, _plan_values(block, template, x)
 
     def _run(self, block: BlockLp) -> FloatArray:
         h = self.highs
-        _ok(h.run(), "run")
+        check_status(h.run(), "run")
         status = h.getModelStatus()
         if status != highspy.HighsModelStatus.kOptimal:
             raise SolverError(
@@ -383,11 +385,6 @@ def _plan_values(block: BlockLp, template: BlockTemplate, x: FloatArray) -> Plan
             values[(charger.id, "power_kw")] = ev[c]
             values[(charger.id, "need_end_kwh")] = need[c]
     return values
-
-
-def _ok(status: highspy.HighsStatus, what: str) -> None:
-    if status not in (highspy.HighsStatus.kOk, highspy.HighsStatus.kWarning):
-        raise SolverError(f"HiGHS {what} failed with status {status}")
 
 
 def templates_of(config: SiteConfig, specs: list[BlockSpec]) -> Mapping[str, SiteConfig]:

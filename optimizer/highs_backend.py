@@ -25,7 +25,7 @@ from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 from optimizer.model import Binding, BindingKind, DispatchModel
 
-__all__ = ["HighsBackend", "RunOutcome", "SolverError"]
+__all__ = ["HighsBackend", "RunOutcome", "SolverError", "check_status"]
 
 logger = logging.getLogger(__name__)
 
@@ -290,7 +290,7 @@ class HighsBackend:
             for name, cols, scale in plan.costs:
                 cost[cols] = _scaled(params[name], scale)
             cols = plan.cost_cols
-            _check(h.changeColsCost(len(cols), cols, cost[cols]), "changeColsCost")
+            check_status(h.changeColsCost(len(cols), cols, cost[cols]), "changeColsCost")
         if len(plan.bound_cols):
             cols = plan.bound_cols
             before = self._col_lb[cols], self._col_ub[cols]
@@ -299,7 +299,7 @@ class HighsBackend:
             for name, upper_cols in plan.upper:
                 self._col_ub[upper_cols] = _scaled(params[name], None)
             cols, lower, upper = _changed(cols, self._col_lb[cols], self._col_ub[cols], *before)
-            _check(h.changeColsBounds(len(cols), cols, lower, upper), "changeColsBounds")
+            check_status(h.changeColsBounds(len(cols), cols, lower, upper), "changeColsBounds")
         if len(plan.bound_rows):
             rows = plan.bound_rows
             before = self._row_lb[rows], self._row_ub[rows]
@@ -308,7 +308,7 @@ class HighsBackend:
                 self._row_lb[binding_rows] = np.where(finite_lb, values, -_INF)
                 self._row_ub[binding_rows] = np.where(finite_ub, values, _INF)
             rows, lower, upper = _changed(rows, self._row_lb[rows], self._row_ub[rows], *before)
-            _check(
+            check_status(
                 # present at run time, missing from highspy's type stubs
                 h.changeRowsBounds(len(rows), rows, lower, upper),  # type: ignore[attr-defined]
                 "changeRowsBounds",
@@ -334,7 +334,7 @@ class HighsBackend:
             )
             for status in statuses:
                 if status != _OK:
-                    _check(status, "changeCoeff")
+                    check_status(status, "changeCoeff")
         self._coef_values[name] = values.copy()
 
     def set_integer(self, var: str, mask: npt.NDArray[np.bool_] | None) -> None:
@@ -363,7 +363,7 @@ class HighsBackend:
         on = wanted[self._row_active[rows] != wanted]
         lower = np.where(on, self._row_lb[changed], -_INF)
         upper = np.where(on, self._row_ub[changed], _INF)
-        _check(
+        check_status(
             # present at run time, missing from highspy's type stubs
             self.highs.changeRowsBounds(  # type: ignore[attr-defined]
                 len(changed), changed, lower, upper
@@ -376,7 +376,7 @@ class HighsBackend:
         changed = np.nonzero(self._integrality[cols] != wanted)[0]
         if len(changed):
             idx = cols[changed]
-            _check(
+            check_status(
                 self.highs.changeColsIntegrality(len(idx), idx, wanted[changed]),
                 "changeColsIntegrality",
             )
@@ -393,7 +393,7 @@ class HighsBackend:
         cols = np.nonzero(self._integrality)[0].astype(np.int32)
         vals = np.round(mip.col_values[cols])
         h = self.highs
-        _check(h.changeColsBounds(len(cols), cols, vals, vals), "changeColsBounds")
+        check_status(h.changeColsBounds(len(cols), cols, vals, vals), "changeColsBounds")
         try:
             fixed = self.run(relax=True)
         except SolverError as exc:
@@ -402,7 +402,7 @@ class HighsBackend:
             )
             return mip
         finally:
-            _check(
+            check_status(
                 h.changeColsBounds(len(cols), cols, self._col_lb[cols], self._col_ub[cols]),
                 "changeColsBounds",
             )
@@ -424,20 +424,20 @@ class HighsBackend:
         cols = np.concatenate([self.columns_of(name) for name in values]).astype(np.int32)
         vals = np.concatenate([np.asarray(v, dtype=float).reshape(-1) for v in values.values()])
         h = self.highs
-        _check(h.changeColsBounds(len(cols), cols, vals, vals), "changeColsBounds")
+        check_status(h.changeColsBounds(len(cols), cols, vals, vals), "changeColsBounds")
         try:
             outcome = self.run(relax=True)
         except SolverError:
             return False
         finally:
-            _check(
+            check_status(
                 h.changeColsBounds(len(cols), cols, self._col_lb[cols], self._col_ub[cols]),
                 "changeColsBounds",
             )
         solution = highspy.HighsSolution()
         solution.col_value = outcome.col_values.tolist()
         solution.value_valid = True
-        _check(h.setSolution(solution), "setSolution")
+        check_status(h.setSolution(solution), "setSolution")
         return True
 
     @property
@@ -514,15 +514,17 @@ class HighsBackend:
         try:
             is_mip = self.is_mip
             solver = "simplex" if self._solved_once else options.cold_solver
-            _check(h.setOptionValue("solver", "choose" if is_mip else solver), "solver option")
+            check_status(
+                h.setOptionValue("solver", "choose" if is_mip else solver), "solver option"
+            )
             # HiGHS (1.16) checks an LP's time_limit against the instance's run clock, which
             # accumulates over runs, but a MIP's against the time since the MIP started
             limit = float(options.time_limit_s)
-            _check(
+            check_status(
                 h.setOptionValue("time_limit", limit if is_mip else h.getRunTime() + limit),
                 "time_limit",
             )
-            _check(h.setOptionValue("mip_rel_gap", float(options.mip_rel_gap)), "mip_rel_gap")
+            check_status(h.setOptionValue("mip_rel_gap", float(options.mip_rel_gap)), "mip_rel_gap")
             before = h.getRunTime()
             started = time.perf_counter()
             status = h.run()
@@ -600,6 +602,7 @@ def _one_slot_later(key: Any, position: int) -> Any:
     return (*key[:position], key[position] + 1, *key[position + 1 :])
 
 
-def _check(status: highspy.HighsStatus, what: str) -> None:
+def check_status(status: highspy.HighsStatus, what: str) -> None:
+    """Raise SolverError unless a highspy call returned OK or a warning."""
     if status not in (_OK, _WARNING):
         raise SolverError(f"HiGHS {what} failed with status {status}")
