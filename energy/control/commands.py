@@ -25,8 +25,12 @@ Per device kind:
   from the grid, discharging beyond the house's need). At a flat feed-in price storing a surplus
   now never costs value; with a time-varying feed-in price a plan may export now on purpose, and
   this release would forgo that. A lossy battery (round trip below LOSSY_ROUND_TRIP_FRAC: the
-  redox-flow units) is not released for staying idle while the plan exports, as a community
-  battery is not: filled against the plan, it is later emptied into export at a loss;
+  redox-flow units) is released for staying idle while the plan exports only while the plan
+  still charges it later in the horizon: the plan defers its charge to the last sunny hours
+  (its standby loss makes early energy dearer), and the local mode stores now what those hours
+  may not bring; the next plan sees the fuller battery and charges it less later. Where the
+  plan does not charge it again, filled against the plan it would later be emptied into export
+  at a loss, so it is held. A community battery is never released for this;
 - continuous heat pump: `heat_pump_power_kw` = planned electric power, snapped to 0 or
   [electric_min_kw, electric_max_kw] (below half the minimum counts as off), capped; not
   commanded on while the measured state says it switched off less than min_off_minutes ago (it
@@ -67,6 +71,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -103,7 +108,7 @@ COMFORT_GUARD_K = 1.0
 #: A planned battery power this close to what local self-consumption would do is left to it.
 SELF_CONSUMPTION_TOLERANCE_KW = 0.01
 #: A battery whose round-trip efficiency is below this is held idle where its plan keeps it
-#: idle while the district exports (never released to its local mode for that).
+#: idle while the district exports, unless the plan charges it later in the horizon.
 LOSSY_ROUND_TRIP_FRAC = 0.85
 #: Planned curtailment below this (kW) is round-off, not a limit to write.
 _CURTAIL_TOLERANCE_KW = 1e-3
@@ -233,7 +238,13 @@ def commands_for_slot(
         else:
             power = planned(battery.id, "power_kw")
             power = min(max(power, -config.discharge_max_kw), config.charge_max_kw)
-            if self_consumption_to_local and _self_consuming(battery, power, plant, planned):
+            if self_consumption_to_local and _self_consuming(
+                battery,
+                power,
+                plant,
+                planned,
+                partial(_charged_later, plan, battery.id, slot_start),
+            ):
                 command = _release(battery.id, "plan")
             else:
                 command = DeviceCommand(battery.id, CommandKind.BATTERY_POWER_KW, power)
@@ -345,10 +356,14 @@ def _self_consuming(
     power_kw: float,
     plant: Plant,
     planned: Callable[[str, str], float],
+    charged_later: Callable[[], bool],
 ) -> bool:
     """Whether the planned power is what the battery's local self-consumption mode would do:
     cover the deficit (or absorb the surplus) of its house, or, for a community battery, of
-    the district at the grid connection, within its power ratings."""
+    the district at the grid connection, within its power ratings.
+
+    charged_later: whether the plan charges this battery in a later slot (asked only for a
+    lossy battery idle while the plan exports)."""
     if battery.house_id is not None:
         house = battery.house_id
         net = planned(house, "load_kw")
@@ -370,12 +385,31 @@ def _self_consuming(
     # gains nothing at a flat feed-in price). Only a surplus that leaves the district: a house's
     # surplus the plan gives to another house's heat pump is not the home battery's to take. A
     # community battery is never released for this: its local mode would absorb the whole
-    # district's surplus; nor is a lossy store (a flow battery's round trip is about 74-76 %),
-    # which filled against the plan is later emptied into export at a loss
-    if battery.house_id is None or _lossy(battery):
+    # district's surplus; a lossy store (a flow battery's round trip is about 74-76 %) only while
+    # the plan charges it later anyway: filled against the plan, it is later emptied into export
+    # at a loss
+    if battery.house_id is None:
         return False
     exported = planned(GRID_ID, "export_kw") > tolerance
-    return exported and local > tolerance and abs(power_kw) <= tolerance
+    idle_in_export = exported and local > tolerance and abs(power_kw) <= tolerance
+    return idle_in_export and (not _lossy(battery) or charged_later())
+
+
+def _charged_later(
+    plan: DispatchResult | pd.DataFrame, battery_id: str, slot_start: pd.Timestamp
+) -> bool:
+    """Whether the plan charges the battery in a slot after the one containing slot_start."""
+    slot = floor_slot(slot_start)
+    if isinstance(plan, DispatchResult):
+        power = plan.values.get((battery_id, "power_kw"))
+        if power is None:
+            return False
+        later = np.asarray(power)[int(plan.index.searchsorted(slot, side="right")) :]
+    else:
+        rows = plan[(plan["asset_id"] == battery_id) & (plan["quantity"] == "power_kw")]
+        times = pd.DatetimeIndex(rows["slot_start"]).tz_convert("UTC")
+        later = rows["value"].to_numpy(dtype=float)[np.asarray(times > slot)]
+    return bool((later > SELF_CONSUMPTION_TOLERANCE_KW).any())
 
 
 def _lossy(battery: BatteryUnit) -> bool:

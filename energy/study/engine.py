@@ -1,7 +1,9 @@
 """Run a study's tasks on Dask distributed: a LocalCluster by default, or an existing cluster.
 
-Tasks are independent. The client submits every unfinished task, writes each result as it
-arrives (`energy.study.results`), and carries on past a failed task (reported at the end).
+Tasks are independent. The client submits every unfinished task, the longest expected first
+(`StudyTask.expected_cpu`, so that no worker ends the study alone on a long task), writes each
+result as it arrives (`energy.study.results`), and carries on past a failed task (reported at
+the end).
 A task that raises is retried `retries` times; a task whose worker dies is rescheduled by the
 Dask scheduler on another worker (up to `distributed.scheduler.allowed-failures` times).
 Results travel back to the client, so remote workers need the package and no shared disk.
@@ -108,8 +110,9 @@ def run_study(
                 key=f"study-{task.task_id}-{task.fingerprint}",
                 retries=retries,
                 pure=False,
+                priority=rank,
             ): task
-            for task in pending
+            for rank, task in enumerate(sorted(pending, key=lambda t: t.expected_cpu))
         }
         done = len(outcome.skipped)
         for future in as_completed(futures):

@@ -13,6 +13,17 @@ from energy.study.spec import StudySpec
 
 __all__ = ["StudyTask", "expand_tasks"]
 
+#: Rough CPU per simulated hour of each policy, relative to the shipped rule (per-task serial
+#: times of `bench/study_bench.py`: rule-tuned sweeps several setpoints of the rule, the planning
+#: policies solve an LP every slot). Only the order matters: it schedules the longest tasks first.
+RELATIVE_CPU_PER_HOUR = {
+    "rule": 1.0,
+    "rule-tuned": 6.0,
+    "mpc": 10.0,
+    "perfect-forecast": 10.0,
+    "oracle": 10.0,
+}
+
 
 @dataclass(frozen=True)
 class StudyTask:
@@ -31,6 +42,14 @@ class StudyTask:
     @property
     def task_id(self) -> str:
         return f"{self.variant}__{self.policy}__{self.period}__seed{self.seed}"
+
+    @property
+    def expected_cpu(self) -> float:
+        """A relative CPU estimate (hours of the period x the policy's weight): the engine starts
+        the longest tasks first, so that no worker is left with a long task at the end while
+        the others idle."""
+        hours = (self.end - self.start) / pd.Timedelta(hours=1)
+        return hours * RELATIVE_CPU_PER_HOUR.get(self.policy, max(RELATIVE_CPU_PER_HOUR.values()))
 
     @property
     def fingerprint(self) -> str:

@@ -328,6 +328,46 @@ def test_battery_doing_plain_self_consumption_is_left_to_its_local_mode(site: Si
     assert shared[battery.id] == DeviceCommand(battery.id, CommandKind.BATTERY_POWER_KW, 0.0)
 
 
+def test_a_lossy_home_battery_idle_in_export_is_released_only_if_charged_later(
+    site: Site,
+) -> None:
+    plant = Plant.from_site(site)
+    flow = next(
+        b
+        for b in plant.batteries
+        if b.house_id is not None
+        and b.config.charge_efficiency_frac * b.config.discharge_efficiency_frac < 0.85
+    )
+    house = flow.house_id
+    hp = next(h for h in plant.heat_pumps if h.house_id == house)
+    pv = next(p for p in plant.pvs if p.house_id == house)
+    # a house surplus of 2 kW exported while the flow battery idles
+    now = {
+        (house, "load_kw"): 1.0,
+        (hp.id, "power_kw"): 0.0,
+        (pv.id, "power_kw"): 3.0,
+        (flow.id, "power_kw"): 0.0,
+        ("grid", "export_kw"): 2.0,
+    }
+
+    def command_with_later_power(later_kw: float) -> DeviceCommand:
+        later = plan_frame({**now, (flow.id, "power_kw"): later_kw}, slots=1)
+        later["slot_start"] += SLOT
+        frame = pd.concat([plan_frame(now, slots=1), later], ignore_index=True)
+        return by_asset(commands_for_slot(site, frame, SLOT0))[flow.id]
+
+    # the plan charges it later anyway: the local mode stores now what the later hours may not
+    # bring
+    assert command_with_later_power(2.5).kind == CommandKind.RELEASE_TO_LOCAL
+    # the plan never charges it again: filled now, it would be emptied into export at a loss
+    assert command_with_later_power(0.0) == DeviceCommand(
+        flow.id, CommandKind.BATTERY_POWER_KW, 0.0
+    )
+    assert command_with_later_power(-1.0) == DeviceCommand(
+        flow.id, CommandKind.BATTERY_POWER_KW, 0.0
+    )
+
+
 def test_community_battery_self_consumption_at_the_grid_connection(community_site: Site) -> None:
     site = community_site
     plant = Plant.from_site(site)
