@@ -491,8 +491,11 @@ class HighsBackend:
         src_rows: IntArray = np.arange(self.n_rows, dtype=np.int32)
         for _ in range(slots):
             src_cols, src_rows = succ_cols[src_cols], succ_rows[src_rows]
-        basis.col_status = np.asarray(basis.col_status, dtype=object)[src_cols].tolist()
-        basis.row_status = np.asarray(basis.row_status, dtype=object)[src_rows].tolist()
+        # picked from the lists as they are: highspy hands the statuses over as one Python enum
+        # each, and converting them (to an array) took as long as reading them
+        cols, rows = basis.col_status, basis.row_status
+        basis.col_status = [cols[i] for i in src_cols.tolist()]
+        basis.row_status = [rows[i] for i in src_rows.tolist()]
         basis.alien = True
         if self.highs.setBasis(basis) not in (_OK, _WARNING):
             logger.debug("HiGHS refused the shifted basis; the run starts from the last one")
