@@ -17,15 +17,18 @@ import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
+
 from energy.study import expand_tasks, run_study
 from energy.study.run_task import run_task
 from energy.study.spec import parse_study_spec
 
 REPO = Path(__file__).resolve().parents[1]
+START = pd.Timestamp("2026-03-02T00:00Z")
 
 
 def _spec(hours: int, training_days: int) -> dict[str, object]:
-    end = f"2026-03-02T{hours:02d}:00Z" if hours < 24 else "2026-03-03T00:00Z"
+    end = (START + pd.Timedelta(hours=hours)).isoformat()
     return {
         "study": {
             "name": "bench",
@@ -39,7 +42,7 @@ def _spec(hours: int, training_days: int) -> dict[str, object]:
                 },
             ],
             "policies": ["rule", "rule-tuned", "mpc"],
-            "periods": [{"name": "bench", "from": "2026-03-02T00:00Z", "to": end}],
+            "periods": [{"name": "bench", "from": START.isoformat(), "to": end}],
             "options": {"training_days": training_days},
         }
     }

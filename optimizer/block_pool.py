@@ -91,6 +91,21 @@ class BlockWorker:
             plans.append(plan)
         return costs, plans
 
+    def proposals_at(self, net_kw: FloatArray) -> tuple[npt.NDArray[np.bool_], FloatArray]:
+        """Each block's cheapest plan with its net demand fixed at its row of `net_kw`, as a
+        proposal: whether the block can follow that profile at all, and its own cost there."""
+        feasible = np.zeros(len(self.blocks), dtype=bool)
+        costs = np.zeros(len(self.blocks))
+        for k, block in enumerate(self.blocks):
+            try:
+                costs[k], _ = self.solver.fixed(
+                    block, self.templates[block.spec.template], net_kw[k]
+                )
+            except SolverError:
+                continue
+            feasible[k] = True
+        return feasible, costs
+
 
 def _serve(conn: Connection, options: OptimizerOptions) -> None:
     """A worker process: run the commands that arrive until told to stop."""
@@ -178,6 +193,16 @@ class BlockPool:
         bounds = np.cumsum([0, *self._sizes])
         parts = self._all("fixed", [(net_kw[a:b],) for a, b in itertools.pairwise(bounds.tolist())])
         return np.concatenate([c for c, _ in parts]), [p for _, plans in parts for p in plans]
+
+    def proposals_at(self, net_kw: FloatArray) -> tuple[npt.NDArray[np.bool_], FloatArray]:
+        """`BlockWorker.proposals_at` over every block, in block order."""
+        if self._local is not None:
+            return self._local.proposals_at(net_kw)
+        bounds = np.cumsum([0, *self._sizes])
+        parts = self._all(
+            "proposals_at", [(net_kw[a:b],) for a, b in itertools.pairwise(bounds.tolist())]
+        )
+        return np.concatenate([f for f, _ in parts]), np.concatenate([c for _, c in parts])
 
     def _all(self, command: str, args: list[tuple[Any, ...]]) -> list[Any]:
         """Send each worker its command, then collect every answer (they work meanwhile)."""

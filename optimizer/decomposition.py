@@ -132,6 +132,9 @@ class DecomposedPlan:
     n_proposals: int
     converged: bool
     start_price: FloatArray  # the last start price (import price if no other was given)
+    block_net_kw: FloatArray  # each block's net demand in the plan (blocks x slots)
+    bound_price: FloatArray  # the price (per kW and slot) that gave the best bound
+    warm_proposals: int  # blocks that could follow the start profile given (0: none given)
     load_seconds: float
     iterate_seconds: float
     recover_seconds: float
@@ -139,6 +142,20 @@ class DecomposedPlan:
     cpu_seconds: float
     worker_cpu_seconds: float
     peak_rss_mib: float
+
+    def next_start(self, slots: int = 1) -> tuple[FloatArray, FloatArray]:
+        """`start_price` and `start_net_kw` for the plan of the horizon `slots` slots on: the
+        price of this plan's best bound and its block profiles from that slot, the last slot
+        repeated at the end."""
+        return _moved_on(self.bound_price, slots), _moved_on(self.block_net_kw, slots)
+
+
+def _moved_on(series: FloatArray, slots: int) -> FloatArray:
+    """`series` (last axis: slots) from slot `slots` on, its last slot repeated to keep the
+    length."""
+    kept = series[..., slots:]
+    tail = np.repeat(series[..., -1:], slots, axis=-1)
+    return np.concatenate([kept, tail], axis=-1)
 
 
 class _Connection:
@@ -394,6 +411,7 @@ class DecomposedDispatch:
         state: DispatchState | None = None,
         linearisation: CopLinearisation | None = None,
         start_price: FloatArray | None = None,
+        start_net_kw: FloatArray | None = None,
     ) -> DecomposedPlan:
         """Plan the horizon of `inputs` from `state`, with the COP linearised around
         `linearisation` (None: the measured tank temperatures, as a cold DispatchOptimizer's
@@ -401,8 +419,12 @@ class DecomposedDispatch:
 
         `start_price` (objective units per kW and slot, e.g. a previous plan's balance price x
         the slot length): where the prices start; without it, from a sample of the houses
-        (`DecompositionOptions.sample_houses`). Raises InputError for unusable inputs,
-        DecompositionError where integer decisions are needed, SolverError if HiGHS fails.
+        (`DecompositionOptions.sample_houses`). `start_net_kw` (blocks x slots, e.g. the
+        previous plan's `block_net_kw` moved on with the horizon, `DecomposedPlan.next_start`):
+        each block that can follow its row starts the master with that plan, so that a re-plan
+        begins next to the last one instead of rebuilding it from priced answers. Raises
+        InputError for unusable inputs, DecompositionError where integer decisions are needed,
+        SolverError if HiGHS fails.
         """
         wall0, cpu0 = time.perf_counter(), time.process_time()
         worker_cpu0 = self.pool.worker_cpu_seconds
@@ -453,6 +475,17 @@ class DecomposedDispatch:
         self.pool.load(self.templates, problems, n_batteries)
         connection = _Connection(self.site, self.options, inputs, state, prices, n_batteries)
         master = _Master(connection, len(self.specs))
+        warm_proposals = 0
+        if start_net_kw is not None:
+            start_net = np.asarray(start_net_kw, dtype=float)
+            if start_net.shape != (len(self.specs), n):
+                raise ValueError(
+                    f"start_net_kw: expected {len(self.specs)} blocks x {n} slots; found "
+                    f"{start_net.shape}"
+                )
+            followed, own_cost = self.pool.proposals_at(start_net)
+            master.add(np.flatnonzero(followed), start_net[followed], own_cost[followed])
+            warm_proposals = int(followed.sum())
         loaded = time.perf_counter()
         outcome = self._iterate(master, connection, start_prices, self.settings.gap_frac)
         iterated = time.perf_counter()
@@ -481,6 +514,9 @@ class DecomposedDispatch:
             n_proposals=master.n_proposals,
             converged=outcome.converged,
             start_price=start_prices[-1],
+            block_net_kw=net,
+            bound_price=outcome.center,
+            warm_proposals=warm_proposals,
             load_seconds=loaded - wall0,
             iterate_seconds=iterated - loaded,
             recover_seconds=done - iterated,

@@ -195,6 +195,28 @@ def test_sample_start_and_previous_price_reach_the_same_optimum():
         assert abs(plan.objective_eur - reference) <= GAP * abs(reference)
 
 
+def test_a_replan_from_the_last_plan_reaches_the_next_horizons_optimum():
+    site = district(6, limit_factor=2.5, peak_charge=0.8, shared=True, community=True)
+    inputs = synthetic_inputs(site, START, 13, seed=7)
+    later = inputs.window(1, 12)
+    reference = whole(site, later)
+    options = OptimizerOptions(horizon_slots=12)
+    with DecomposedDispatch(site, options, DecompositionOptions(workers=0)) as dispatch:
+        first = dispatch.solve(inputs.window(0, 12))
+        start_price, start_net_kw = first.next_start()
+        replan = dispatch.solve(later, start_price=start_price, start_net_kw=start_net_kw)
+        with pytest.raises(ValueError, match="start_net_kw: expected 7 blocks x 12 slots"):
+            dispatch.solve(later, start_net_kw=start_net_kw[:, :6])
+
+    # the profiles and prices moved on by a slot, the last slot repeated
+    assert np.array_equal(start_net_kw[:, :-1], first.block_net_kw[:, 1:])
+    assert np.array_equal(start_net_kw[:, -1], first.block_net_kw[:, -1])
+    assert np.array_equal(start_price[:-1], first.bound_price[1:])
+    assert first.warm_proposals == 0
+    assert 0 < replan.warm_proposals <= first.n_blocks
+    assert abs(replan.objective_eur - reference) <= GAP * abs(reference)
+
+
 def test_worker_processes_give_the_in_process_plan():
     site = district(5, limit_factor=2.5, peak_charge=0.8, shared=True, community=False)
     inputs = synthetic_inputs(site, START, 8, seed=9)
