@@ -43,10 +43,8 @@ __all__ = [
     "get_user_by_id",
     "list_tokens",
     "list_users",
-    "notification_contact",
     "resolve_token",
     "revoke_token",
-    "set_notification_contact",
     "update_user",
 ]
 
@@ -346,39 +344,3 @@ def check_email(name: str, email: str) -> None:
     """One address (local@domain.tld) or UserError naming the user."""
     if len(email) > 254 or not _EMAIL.fullmatch(email):
         raise UserError(f"e-mail address of {name!r}: expected local@domain.tld, found {email!r}")
-
-
-def set_notification_contact(
-    store: Store, name: str, email: str | None, opt_in: bool, actor: str, now: dt.datetime
-) -> None:
-    """Set a user's e-mail address and whether critical incidents are sent to it (audited).
-    Opting in needs an address."""
-    if email is not None:
-        check_email(name, email)
-    if opt_in and email is None:
-        raise UserError(f"user {name!r}: notifications need an e-mail address")
-    with store.engine.begin() as conn:
-        result = conn.execute(
-            update(users).where(users.c.name == name).values(email=email, notify_opt_in=opt_in)
-        )
-        if result.rowcount != 1:
-            raise KeyError(f"no user named {name!r}")
-        append_audit_in(
-            conn,
-            now,
-            actor,
-            "user.notification",
-            f"user:{name}",
-            {"email": email, "opt_in": opt_in},
-        )
-
-
-def notification_contact(store: Store, name: str) -> tuple[str | None, bool]:
-    """A user's (e-mail address, opt-in)."""
-    with store.engine.connect() as conn:
-        row = conn.execute(
-            select(users.c.email, users.c.notify_opt_in).where(users.c.name == name)
-        ).first()
-    if row is None:
-        raise KeyError(f"no user named {name!r}")
-    return row.email, bool(row.notify_opt_in)

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from energy.cli.main import app
 from energy.store import Store
 from energy.store.preferences import UserPreferences, get_preferences
-from energy.store.users import Role, create_user, notification_contact
+from energy.store.users import Role, create_user
 
 
 @pytest.fixture
@@ -31,11 +31,11 @@ def test_notify_sets_address_and_opt_in_and_keeps_what_is_not_given(
     assert result.exit_code == 0, result.output
     assert "e-mail olga@example.de, notifications on" in result.output
     assert runner.invoke(app, ["user", "notify", "olga", "--off"]).exit_code == 0
-    assert notification_contact(sqlite_store, "olga") == ("olga@example.de", False)
+    assert get_preferences(sqlite_store, "olga") == UserPreferences(email="olga@example.de")
     bad = runner.invoke(app, ["user", "notify", "olga", "--email", "olga"])
     assert bad.exit_code != 0
     assert "local@domain.tld" in bad.output
-    assert notification_contact(sqlite_store, "olga") == ("olga@example.de", False)
+    assert get_preferences(sqlite_store, "olga") == UserPreferences(email="olga@example.de")
 
 
 def test_notify_sets_language_and_quiet_hours_and_names_a_bad_value(

@@ -30,7 +30,7 @@ from energy.site import Site
 from energy.store.alarms import Severity, acknowledge_alarm, list_alarms, raise_alarm
 from energy.store.engine import Store
 from energy.store.preferences import UserPreferences, set_preferences
-from energy.store.users import Role, create_user, set_notification_contact
+from energy.store.users import Role, create_user
 from tests.ports import free_port
 
 TZ = ZoneInfo("Europe/Berlin")
@@ -176,9 +176,11 @@ def test_one_message_per_incident_none_after_a_restart_and_a_repeat_after_the_in
     monkeypatch.setenv("KV_WEBHOOK_TOKEN", "hook-token")
     box, port = mailbox
     create_user(sqlite_store, "olga", "lange-passphrase", Role.OPERATOR, "test", T0)
-    set_notification_contact(sqlite_store, "olga", "olga@example.de", True, "test", T0)
+    set_preferences(
+        sqlite_store, "olga", UserPreferences(email="olga@example.de", notify=True), "test", T0
+    )
     create_user(sqlite_store, "udo", "lange-passphrase", Role.OPERATOR, "test", T0)
-    set_notification_contact(sqlite_store, "udo", "udo@example.de", False, "test", T0)
+    set_preferences(sqlite_store, "udo", UserPreferences(email="udo@example.de"), "test", T0)
     _raise_incidents(sqlite_store, site, T0)
     config = _config(port, webhook.url)
 
