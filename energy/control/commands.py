@@ -189,6 +189,7 @@ def commands_for_slot(
     external_limits: ExternalLimits | None = None,
     plant: Plant | None = None,
     self_consumption_to_local: bool = True,
+    hedge_forecast_errors: bool = True,
 ) -> list[DeviceCommand]:
     """One command per controllable asset for the slot containing slot_start (see module doc).
 
@@ -197,6 +198,8 @@ def commands_for_slot(
     plant: pass a prebuilt Plant of `site` to save rebuilding it every call.
     self_consumption_to_local: hand a battery whose planned power is plain self-consumption to
     its local mode, which follows the real load within seconds instead of the forecast.
+    hedge_forecast_errors: release a lossy battery idle in export while its plan charges it
+    later (module doc); off for plans made with perfect foresight, where it only costs.
     """
     plant = plant or Plant.from_site(site)
     values = plan_values_at(plan, slot_start)
@@ -243,7 +246,9 @@ def commands_for_slot(
                 power,
                 plant,
                 planned,
-                partial(_charged_later, plan, battery.id, slot_start),
+                partial(_charged_later, plan, battery.id, slot_start)
+                if hedge_forecast_errors
+                else None,
             ):
                 command = _release(battery.id, "plan")
             else:
@@ -356,14 +361,14 @@ def _self_consuming(
     power_kw: float,
     plant: Plant,
     planned: Callable[[str, str], float],
-    charged_later: Callable[[], bool],
+    charged_later: Callable[[], bool] | None,
 ) -> bool:
     """Whether the planned power is what the battery's local self-consumption mode would do:
     cover the deficit (or absorb the surplus) of its house, or, for a community battery, of
     the district at the grid connection, within its power ratings.
 
     charged_later: whether the plan charges this battery in a later slot (asked only for a
-    lossy battery idle while the plan exports)."""
+    lossy battery idle while the plan exports; None: such a battery is held)."""
     if battery.house_id is not None:
         house = battery.house_id
         net = planned(house, "load_kw")
@@ -392,7 +397,9 @@ def _self_consuming(
         return False
     exported = planned(GRID_ID, "export_kw") > tolerance
     idle_in_export = exported and local > tolerance and abs(power_kw) <= tolerance
-    return idle_in_export and (not _lossy(battery) or charged_later())
+    if not idle_in_export or not _lossy(battery):
+        return idle_in_export
+    return charged_later is not None and charged_later()
 
 
 def _charged_later(

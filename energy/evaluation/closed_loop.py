@@ -360,7 +360,9 @@ def run_policy(
             )
             stages.append(result.stage.value)
             planned[k] = tracker.planned_kwh(plan_values_at(result, t))
-            commands = commands_for_slot(site, result, t, state=state, plant=plant)
+            commands = commands_for_slot(
+                site, result, t, state=state, plant=plant, hedge_forecast_errors=issued is not None
+            )
             apply_commands(simulator, commands, options.timeout_s)
             plan_seconds += time.perf_counter() - tick
         if timed_charging is not None:

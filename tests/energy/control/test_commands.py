@@ -350,22 +350,22 @@ def test_a_lossy_home_battery_idle_in_export_is_released_only_if_charged_later(
         ("grid", "export_kw"): 2.0,
     }
 
-    def command_with_later_power(later_kw: float) -> DeviceCommand:
+    def command_with_later_power(later_kw: float, hedge: bool = True) -> DeviceCommand:
         later = plan_frame({**now, (flow.id, "power_kw"): later_kw}, slots=1)
         later["slot_start"] += SLOT
         frame = pd.concat([plan_frame(now, slots=1), later], ignore_index=True)
-        return by_asset(commands_for_slot(site, frame, SLOT0))[flow.id]
+        commands = commands_for_slot(site, frame, SLOT0, hedge_forecast_errors=hedge)
+        return by_asset(commands)[flow.id]
 
+    held = DeviceCommand(flow.id, CommandKind.BATTERY_POWER_KW, 0.0)
     # the plan charges it later anyway: the local mode stores now what the later hours may not
     # bring
     assert command_with_later_power(2.5).kind == CommandKind.RELEASE_TO_LOCAL
+    # ... a hedge against forecast errors, which a plan made with perfect foresight does not need
+    assert command_with_later_power(2.5, hedge=False) == held
     # the plan never charges it again: filled now, it would be emptied into export at a loss
-    assert command_with_later_power(0.0) == DeviceCommand(
-        flow.id, CommandKind.BATTERY_POWER_KW, 0.0
-    )
-    assert command_with_later_power(-1.0) == DeviceCommand(
-        flow.id, CommandKind.BATTERY_POWER_KW, 0.0
-    )
+    assert command_with_later_power(0.0) == held
+    assert command_with_later_power(-1.0) == held
 
 
 def test_community_battery_self_consumption_at_the_grid_connection(community_site: Site) -> None:
