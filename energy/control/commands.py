@@ -30,7 +30,8 @@ Per device kind:
   (its standby loss makes early energy dearer), and the local mode stores now what those hours
   may not bring; the next plan sees the fuller battery and charges it less later. Where the
   plan does not charge it again, filled against the plan it would later be emptied into export
-  at a loss, so it is held. A community battery is never released for this;
+  at a loss, so it is held; a plan made with perfect foresight needs no such hedge and holds it
+  too (`hedge_forecast_errors`). A community battery is never released for this;
 - continuous heat pump: `heat_pump_power_kw` = planned electric power, snapped to 0 or
   [electric_min_kw, electric_max_kw] (below half the minimum counts as off), capped; not
   commanded on while the measured state says it switched off less than min_off_minutes ago (it
@@ -422,7 +423,7 @@ def _charged_later(
 def _lossy(battery: BatteryUnit) -> bool:
     """A store whose round trip loses more than LOSSY_ROUND_TRIP_FRAC allows (a redox-flow
     battery's is about 76 %): filled by its local mode against the plan, it is later emptied
-    into export at a loss, so it is held where its plan holds it."""
+    into export at a loss, so it is released in export only while its plan charges it later."""
     config = battery.config
     return config.charge_efficiency_frac * config.discharge_efficiency_frac < LOSSY_ROUND_TRIP_FRAC
 
