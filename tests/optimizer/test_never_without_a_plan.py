@@ -85,10 +85,11 @@ def test_initial_soc_below_its_bound_gives_a_plan_and_a_report(small_site):
         "initial_soc_outside_bounds",
     }
     np.testing.assert_allclose(balance_residual(small_site, inputs, result), 0.0, atol=1e-7)
-    # a battery held at its minimum reads a hair below it: round-off, not reported
+    # a battery resting at its minimum drifts below it on standby: within the reading's
+    # tolerance, not reported
     soc_min = small_site.asset("h1.battery").params.soc_min_frac
     held = DispatchState(
-        soc_frac={"h1.battery": soc_min - 1e-9}, tank_temp_c={"h1.tank": 40 - 1e-9}
+        soc_frac={"h1.battery": soc_min - 0.005}, tank_temp_c={"h1.tank": 40 - 1e-9}
     )
     result = DispatchOptimizer(small_site, horizon_slots=8).solve(inputs, held)
     assert not violated(result, "initial_soc_outside_bounds")
