@@ -14,14 +14,16 @@ from energy.study.spec import StudySpec
 __all__ = ["StudyTask", "expand_tasks"]
 
 #: Rough CPU per simulated hour of each policy, relative to the shipped rule (per-task serial
-#: times of `bench/study_bench.py`: rule-tuned sweeps several setpoints of the rule, the planning
-#: policies solve an LP every slot). Only the order matters: it schedules the longest tasks first.
+#: times of `bench/study_bench.py --hours 168` on the default site: rule 3-7 s, rule-tuned
+#: 15-22 s, which sweeps several setpoints of the rule, mpc 18-33 s, which solves an LP every
+#: slot; the oracle plans week-long horizons besides). Only the order matters: it schedules the
+#: longest tasks first.
 RELATIVE_CPU_PER_HOUR = {
     "rule": 1.0,
-    "rule-tuned": 6.0,
-    "mpc": 10.0,
-    "perfect-forecast": 10.0,
-    "oracle": 10.0,
+    "rule-tuned": 4.0,
+    "mpc": 6.0,
+    "perfect-forecast": 6.0,
+    "oracle": 7.0,
 }
 
 
