@@ -42,7 +42,6 @@ def test_one_worker_runs_the_longest_task_first(tmp_path: Path) -> None:
                 "periods": [
                     {"name": "one-hour", "from": "2026-03-02", "to": "2026-03-02T01:00Z"},
                     {"name": "two-hours", "from": "2026-03-03", "to": "2026-03-03T02:00Z"},
-                    {"name": "three-hours", "from": "2026-03-04", "to": "2026-03-04T03:00Z"},
                 ],
             }
         },
