@@ -10,7 +10,13 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from energy.study import StudySpecError, load_study_spec, run_study, write_study_report
+from energy.study import (
+    StudyProgress,
+    StudySpecError,
+    load_study_spec,
+    run_study,
+    write_study_report,
+)
 
 __all__ = ["app"]
 
@@ -64,10 +70,24 @@ def run(
         console=console,
     ) as bar:
         task = bar.add_task(f"study {spec.name}", total=None)
+        dashboard_shown = False
 
-        def progress(task_id: str, done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-            bar.console.log(f"finished {task_id}")
+        def progress(state: StudyProgress) -> None:
+            nonlocal dashboard_shown
+            if state.dashboard_link and not dashboard_shown:
+                bar.console.log(f"Dask dashboard: {state.dashboard_link}")
+                dashboard_shown = True
+            left = "" if state.left_s is None else f", about {_duration(state.left_s)} left"
+            bar.update(
+                task,
+                completed=state.done,
+                total=state.total,
+                description=(
+                    f"study {spec.name}: {state.running} running, {state.failed} failed{left}"
+                ),
+            )
+            if state.finished_task_id is not None:
+                bar.console.log(f"finished {state.finished_task_id}")
 
         try:
             outcome = run_study(spec, sites, out, scheduler, workers, retries, progress)
@@ -83,6 +103,14 @@ def run(
         typer.echo(f"failed: {task_id}: {error}", err=True)
     if outcome.failed:
         raise typer.Exit(code=1)
+
+
+def _duration(seconds: float) -> str:
+    """12 s, 7 min, 2 h 5 min."""
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60.0)
+    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
 
 
 @app.command("report")

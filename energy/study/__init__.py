@@ -5,13 +5,14 @@ LocalCluster or an existing Dask cluster, `write_study_report` writes the HTML a
 See docs/studies.md.
 """
 
-from energy.study.engine import StudyOutcome, run_study
+from energy.study.engine import StudyOutcome, StudyProgress, run_study
 from energy.study.report import write_study_report
 from energy.study.spec import StudySpec, StudySpecError, load_study_spec
 from energy.study.tasks import StudyTask, expand_tasks
 
 __all__ = [
     "StudyOutcome",
+    "StudyProgress",
     "StudySpec",
     "StudySpecError",
     "StudyTask",

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
 import dask
 from distributed import Client
 
-from energy.study import expand_tasks, run_study
+from energy.study import StudyProgress, expand_tasks, run_study
 from energy.study.engine import start_local_cluster
 from energy.study.spec import parse_study_spec
 
@@ -48,10 +49,17 @@ def test_one_worker_runs_the_longest_task_first(tmp_path: Path) -> None:
         "study.yaml",
         REPO,
     )
-    finished: list[str] = []
-    outcome = run_study(
-        spec, sites, tmp_path, n_workers=1, progress=lambda task_id, *_: finished.append(task_id)
-    )
+    reports: list[StudyProgress] = []
+    outcome = run_study(spec, sites, tmp_path, n_workers=1, progress=reports.append)
     assert outcome.failed == {}
     by_length = sorted(expand_tasks(spec, sites), key=lambda t: t.end - t.start, reverse=True)
+    finished = [r.finished_task_id for r in reports if r.finished_task_id is not None]
     assert finished == [t.task_id for t in by_length]
+    # counted as they went: one running at a time on one worker, the time left known once a
+    # task is computed and zero at the end; the dashboard's link only where bokeh draws it
+    assert [r.done for r in reports if r.finished_task_id is not None] == [1, 2]
+    assert all(r.total == 2 and r.failed == 0 and r.running <= 1 for r in reports)
+    assert reports[0].left_s is None
+    assert reports[-1].left_s == 0.0
+    bokeh = importlib.util.find_spec("bokeh") is not None
+    assert all((r.dashboard_link is not None) == bokeh for r in reports)

@@ -73,6 +73,7 @@ def test_local_cluster_study_report_opens_in_chromium_with_the_summaries_numbers
     )
     assert run.returncode == 0, run.stderr[-3000:]
     assert "2 computed, 0 already finished, 0 failed" in run.stdout
+    assert "0 running, 0 failed, about 0 s left" in run.stderr  # the bar's last state
     report = subprocess.run(
         [str(KV), "study", "report", str(out)], capture_output=True, text=True, timeout=120
     )
