@@ -213,7 +213,7 @@ def bench_pyomo_persistent(resolves: int) -> None:
         started = time.perf_counter()
         set_param_values(dm, coefficients(dm, inputs.window(k, n), state))
         before = solver._solver_model.getRunTime() if solver._solver_model is not None else 0.0
-        solver.solve(dm.model)
+        solver.solve(dm.formulation)
         walls.append(time.perf_counter() - started)
         highs.append(solver._solver_model.getRunTime() - before)
     walls_a, highs_a = np.asarray(walls[1:]), np.asarray(highs[1:])

@@ -220,8 +220,9 @@ class BlockTemplate:
     def __init__(self, config: SiteConfig, options: OptimizerOptions):
         self.site = Site.from_config(config)
         self.plant = Plant.from_site(self.site)
-        self.model: DispatchModel = build_model(config, self.plant, options)
-        self.backend = HighsBackend(self.model)
+        built_model = build_model(config, self.plant, options)
+        self.backend = HighsBackend(built_model)
+        self.model: DispatchModel = built_model.released()
         self.net_columns = np.concatenate(
             [self.backend.columns_of("imp"), self.backend.columns_of("exp")]
         ).astype(np.int32)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -148,21 +149,25 @@ class HighsBackend:
     """One loaded HiGHS model for one DispatchModel; not thread-safe."""
 
     def __init__(self, dm: DispatchModel):
-        self.dm = dm
-        info = LinearStandardFormCompiler().write(dm.model, mixed_form=True)
+        """Compile `dm`'s Pyomo model and load it. Everything later calls need (where each
+        variable's and constraint's elements sit, their slot successors) is read from the
+        Pyomo model here: the backend keeps no reference to it, so its owner may release it."""
+        self.options = dm.options
+        model = dm.formulation
+        info = LinearStandardFormCompiler().write(model, mixed_form=True)
         columns = info.columns
         rows = info.rows
         self.n_cols = len(columns)
         self.n_rows = len(rows)
-        self._col_of = {id(v): i for i, v in enumerate(columns)}
-        self._row_of: dict[int, int] = {}
+        col_of = {id(v): i for i, v in enumerate(columns)}
+        row_of: dict[int, int] = {}
         for i, (con, _sense) in enumerate(rows):
-            if id(con) in self._row_of:
+            if id(con) in row_of:
                 raise RuntimeError(
                     f"constraint {con.name} compiled to two rows; the dispatch "
                     "model must use only equalities and one-sided rows"
                 )
-            self._row_of[id(con)] = i
+            row_of[id(con)] = i
         sense = np.array([s for _, s in rows], dtype=np.int8)
         rhs = np.asarray(info.rhs, dtype=float)
         self._row_lb = np.where(sense <= 0, rhs, -_INF)
@@ -173,13 +178,20 @@ class HighsBackend:
         self._base_integer = np.array(
             [v.is_integer() or v.is_binary() for v in columns], dtype=np.uint8
         )
+        self._var_cols = _element_indices(model, pyo.Var, col_of)
+        self._con_rows = _element_indices(model, pyo.Constraint, row_of)
+        self._successors = (
+            _slot_successors(model, pyo.Var, self._var_cols, col_of, self.n_cols),
+            _slot_successors(model, pyo.Constraint, self._con_rows, row_of, self.n_rows),
+        )
         a_csc = info.A.tocsc()
         a_csr = info.A.tocsr()
-        self._resolved = [self._resolve(b, a_csr, rhs) for b in dm.bindings]
-        self._pushes = _Pushes.of(self._resolved, self._row_lb, self._row_ub)
+        self._pushes = _Pushes.of(
+            [self._resolve(b, model, col_of, row_of, a_csr, rhs) for b in dm.bindings],
+            self._row_lb,
+            self._row_ub,
+        )
         self._coef_values: dict[str, FloatArray] = {}
-        self._var_cols: dict[str, IntArray] = {}
-        self._con_rows: dict[str, IntArray] = {}
 
         self.highs = highspy.Highs()
         self.highs.setOptionValue("output_flag", False)
@@ -205,37 +217,41 @@ class HighsBackend:
         self._integrality = self._base_integer.copy()
         self._row_active = np.ones(self.n_rows, dtype=bool)
         self._solved_once = False
-        self._successors: tuple[IntArray, IntArray] | None = None
 
     # ------------------------------------------------------------------ loading
-    def _cols(self, name: str, keys: tuple[Any, ...]) -> IntArray:
-        component = getattr(self.dm.model, name)
-        try:
-            return np.array(
-                [self._col_of[id(component if k is None else component[k])] for k in keys],
-                dtype=np.int32,
-            )
-        except KeyError as exc:
-            raise RuntimeError(
-                f"variable {name} has an element without a column (it appears in no constraint)"
-            ) from exc
-
-    def _rows(self, name: str, keys: tuple[Any, ...]) -> IntArray:
-        component = getattr(self.dm.model, name)
-        return np.array([self._row_of[id(component[k])] for k in keys], dtype=np.int32)
-
-    def _resolve(self, b: Binding, a_csr: Any, rhs: FloatArray) -> _ResolvedBinding:
+    def _resolve(
+        self,
+        b: Binding,
+        model: pyo.ConcreteModel,
+        col_of: dict[int, int],
+        row_of: dict[int, int],
+        a_csr: Any,
+        rhs: FloatArray,
+    ) -> _ResolvedBinding:
         """Find where binding b's values go and check that the placeholder (1.0) sits there."""
+
+        def indices(name: str, keys: tuple[Any, ...], index_of: dict[int, int]) -> IntArray:
+            component = getattr(model, name)
+            try:
+                return np.array(
+                    [index_of[id(component if k is None else component[k])] for k in keys],
+                    dtype=np.int32,
+                )
+            except KeyError as exc:
+                raise RuntimeError(
+                    f"Param {b.param}: an element of {name} is not in the compiled model"
+                ) from exc
+
         empty_i = np.zeros(0, dtype=np.int32)
         if b.kind == BindingKind.ROW_BOUND:
-            rows = self._rows(b.target, b.target_keys)
+            rows = indices(b.target, b.target_keys, row_of)
             if len(rows) and not np.allclose(rhs[rows], 1.0):
                 raise RuntimeError(f"Param {b.param} is not the bare right-hand side of {b.target}")
             return _ResolvedBinding(b, empty_i, rows, np.ones(len(rows)))
         if b.kind == BindingKind.COEFFICIENT:
             assert b.var is not None
-            rows = self._rows(b.target, b.target_keys)
-            cols = self._cols(b.var, b.var_keys)
+            rows = indices(b.target, b.target_keys, row_of)
+            cols = indices(b.var, b.var_keys, col_of)
             scale = np.empty(len(rows))
             for k, (r, c) in enumerate(zip(rows, cols, strict=True)):
                 start, end = a_csr.indptr[r], a_csr.indptr[r + 1]
@@ -246,7 +262,7 @@ class HighsBackend:
                     )
                 scale[k] = a_csr.data[start + hit[0]]
             return _ResolvedBinding(b, cols, rows, scale)
-        cols = self._cols(b.target, b.target_keys)
+        cols = indices(b.target, b.target_keys, col_of)
         if b.kind == BindingKind.OBJECTIVE:
             scale = self._cost[cols].copy()
             if not np.all(np.abs(scale) > 0):
@@ -258,19 +274,22 @@ class HighsBackend:
         return _ResolvedBinding(b, cols, empty_i, np.ones(len(cols)))
 
     def columns_of(self, name: str) -> IntArray:
-        """Column indices of every element of variable `name`, in its index order (cached)."""
-        if name not in self._var_cols:
-            component = getattr(self.dm.model, name)
-            keys = tuple(component.keys()) if component.is_indexed() else (None,)
-            self._var_cols[name] = self._cols(name, keys)
-        return self._var_cols[name]
+        """Column indices of every element of variable `name`, in its index order."""
+        cols = self._var_cols.get(name)
+        if cols is None:
+            raise KeyError(f"the dispatch model has no variable {name}")
+        if len(cols) and cols.min() < 0:
+            raise RuntimeError(
+                f"variable {name} has an element without a column (it appears in no constraint)"
+            )
+        return cols
 
     def rows_of(self, name: str) -> IntArray:
-        """Row indices of every element of constraint `name`, in its index order (cached)."""
-        if name not in self._con_rows:
-            component = getattr(self.dm.model, name)
-            self._con_rows[name] = self._rows(name, tuple(component.keys()))
-        return self._con_rows[name]
+        """Row indices of every element of constraint `name`, in its index order."""
+        rows = self._con_rows.get(name)
+        if rows is None:
+            raise KeyError(f"the dispatch model has no constraint {name}")
+        return rows
 
     # ------------------------------------------------------------------ updating
     def push(self, params: dict[str, FloatArray]) -> None:
@@ -449,32 +468,6 @@ class HighsBackend:
         return bool(self._integrality.any())
 
     # ------------------------------------------------------------------ warm starts
-    def _slot_successors(self) -> tuple[IntArray, IntArray]:
-        """Per column and per row, the index of the same element one slot later (itself where
-        the element has no slot index or is in the horizon's last slot)."""
-        if self._successors is None:
-            model = self.dm.model
-            cols = np.arange(self.n_cols, dtype=np.int32)
-            rows = np.arange(self.n_rows, dtype=np.int32)
-            kinds: tuple[tuple[Any, dict[int, int], IntArray], ...] = (
-                (pyo.Var, self._col_of, cols),
-                (pyo.Constraint, self._row_of, rows),
-            )
-            for kind, index_of, successor in kinds:
-                for component in model.component_objects(kind, descend_into=True):
-                    position = _slot_position(component, model.T)
-                    if position is None:
-                        continue
-                    for key, element in component.items():
-                        later = _one_slot_later(key, position)
-                        if later not in component:
-                            continue
-                        here, there = index_of.get(id(element)), index_of.get(id(component[later]))
-                        if here is not None and there is not None:
-                            successor[here] = there
-            self._successors = (cols, rows)
-        return self._successors
-
     def shift_basis(self, slots: int) -> None:
         """Start the next run from the last basis moved `slots` slots earlier: the horizon
         moved on by that much, so each element takes the status its successor had (the last
@@ -486,7 +479,7 @@ class HighsBackend:
         basis = self.highs.getBasis()
         if not basis.valid:
             return
-        succ_cols, succ_rows = self._slot_successors()
+        succ_cols, succ_rows = self._successors
         src_cols: IntArray = np.arange(self.n_cols, dtype=np.int32)
         src_rows: IntArray = np.arange(self.n_rows, dtype=np.int32)
         for _ in range(slots):
@@ -508,7 +501,7 @@ class HighsBackend:
         before an incumbent, infeasible, unbounded).
         """
         h = self.highs
-        options = self.dm.options
+        options = self.options
         saved = self._integrality.copy()
         if relax:
             self._apply_integrality(
@@ -583,6 +576,55 @@ class HighsBackend:
             "value": np.asarray(lp.a_matrix_.value_),
             "integrality": np.asarray([int(v) for v in lp.integrality_]),
         }
+
+
+def _element_indices(
+    model: pyo.ConcreteModel, kind: type, index_of: dict[int, int]
+) -> dict[str, IntArray]:
+    """Per component of `kind`, the column (or row) of each element in index order; -1 for an
+    element the compiler left out."""
+    out: dict[str, IntArray] = {}
+    for component in model.component_objects(kind, descend_into=True):
+        elements = component.values() if component.is_indexed() else (component,)
+        out[component.local_name] = np.fromiter(
+            (index_of.get(id(e), -1) for e in elements), dtype=np.int32, count=len(component)
+        )
+    return out
+
+
+def _slot_successors(
+    model: pyo.ConcreteModel,
+    kind: type,
+    indices: dict[str, IntArray],
+    index_of: dict[int, int],
+    size: int,
+) -> IntArray:
+    """Per column (or row), the index of the same element one slot later (itself where the
+    element has no slot index or is in the horizon's last slot). `indices` are the components'
+    element indices in index order (`_element_indices`)."""
+    successor = np.arange(size, dtype=np.int32)
+    for component in model.component_objects(kind, descend_into=True):
+        position = _slot_position(component, model.T)
+        if position is None:
+            continue
+        index_set = component.index_set()
+        factors = list(index_set.subsets()) if position >= 0 else [index_set]
+        shape = tuple(len(f) for f in factors)
+        if len(component) == math.prod(shape):
+            # a dense component: its elements, in index order, fill the product's grid
+            grid = np.moveaxis(indices[component.local_name].reshape(shape), max(position, 0), -1)
+            here, there = grid[..., :-1].reshape(-1), grid[..., 1:].reshape(-1)
+            both = (here >= 0) & (there >= 0)
+            successor[here[both]] = there[both]
+            continue
+        for key, element in component.items():
+            later = _one_slot_later(key, position)
+            if later not in component:
+                continue
+            here_i, there_i = index_of.get(id(element)), index_of.get(id(component[later]))
+            if here_i is not None and there_i is not None:
+                successor[here_i] = there_i
+    return successor
 
 
 def _slot_position(component: Any, slots: Any) -> int | None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from itertools import product
 from typing import Any
@@ -122,9 +122,13 @@ def objective_weights(config: SiteConfig) -> ObjectiveWeights:
 
 @dataclass(frozen=True)
 class DispatchModel:
-    """A built Pyomo model and what is needed to feed and read it."""
+    """A built Pyomo model and what is needed to feed and read it.
 
-    model: pyo.ConcreteModel
+    A solver backend reads what it needs from the Pyomo model once, when it loads it; its owner
+    then keeps `released()`, the same without the Pyomo model and its bindings (at district
+    scale they are a third of the memory a plan takes)."""
+
+    pyomo_model: pyo.ConcreteModel | None
     config: SiteConfig
     plant: Plant
     options: OptimizerOptions
@@ -134,6 +138,18 @@ class DispatchModel:
     #: integer columns, by variable name: decided per solve ("z", "g") or always ("on", "y")
     dynamic_integer_vars: tuple[str, ...]
     static_integer_vars: tuple[str, ...]
+
+    @property
+    def formulation(self) -> pyo.ConcreteModel:
+        """The Pyomo model; raises RuntimeError once released."""
+        if self.pyomo_model is None:
+            raise RuntimeError(
+                "the Pyomo model was released after loading; build_model() builds a new one"
+            )
+        return self.pyomo_model
+
+    def released(self) -> DispatchModel:
+        return replace(self, pyomo_model=None, bindings=())
 
     @property
     def import_limit_kw(self) -> float:
@@ -406,7 +422,7 @@ def _build_model(config: SiteConfig, plant: Plant, options: OptimizerOptions) ->
     objective = pyo.quicksum(objective_terms())
     m.objective = pyo.Objective(expr=objective, sense=pyo.minimize)
     return DispatchModel(
-        model=m,
+        pyomo_model=m,
         config=config,
         plant=plant,
         options=options,
@@ -823,7 +839,7 @@ def set_param_values(dm: DispatchModel, coeffs: Coefficients) -> None:
     """Write values into the Pyomo Params and switch the direction rows on where they are
     needed (for inspection or a from-scratch compile: the reference formulation; the solver
     backend pushes values into HiGHS directly)."""
-    m = dm.model
+    m = dm.formulation
     for row, needed in direction_rows_needed(dm, coeffs).items():
         constraint = getattr(m, row)
         for key, active in zip(constraint.keys(), needed.tolist(), strict=True):

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyomo.environ as pyo
 import pytest
 
 from energy.site import Site
 from optimizer import DispatchOptimizer, DispatchResult, DispatchState, OptimizerOptions
+from optimizer.highs_backend import _one_slot_later, _slot_position
+from optimizer.model import build_model
 from optimizer.plant import Plant
 from tests.optimizer.conftest import START, make_inputs
 
@@ -68,7 +71,7 @@ def rolling_solves(site: Site, shift: bool) -> list[tuple[float, int]]:
 
 def test_successors_point_one_slot_later(site: Site) -> None:
     backend = DispatchOptimizer(site, options=OptimizerOptions(horizon_slots=HORIZON)).backend
-    cols, rows = backend._slot_successors()
+    cols, rows = backend._successors
     imp, ch = backend.columns_of("imp"), backend.columns_of("ch").reshape(-1, HORIZON)
     assert cols[imp[:-1]].tolist() == imp[1:].tolist()
     assert cols[imp[-1]] == imp[-1]
@@ -77,6 +80,35 @@ def test_successors_point_one_slot_later(site: Site) -> None:
     assert rows[balance[:-1]].tolist() == balance[1:].tolist()
     (peak,) = backend.columns_of("peak")
     assert cols[peak] == peak
+
+
+@pytest.mark.parametrize("on_off", [False, True], ids=["lp", "on-off"])
+def test_every_element_with_a_slot_points_at_the_same_element_a_slot_later(
+    site: Site, on_off: bool
+) -> None:
+    """Checked element by element against a Pyomo model built anew (same components, same
+    order): the backend derives the successors from whole index grids at load."""
+    options = OptimizerOptions(horizon_slots=HORIZON, heat_pump_on_off=on_off)
+    backend = DispatchOptimizer(site, options=options).backend
+    model = build_model(site.config, Plant.from_site(site), options).formulation
+    cols, rows = backend._successors
+    checked = 0
+    for kind, successors, indices in (
+        (pyo.Var, cols, backend._var_cols),
+        (pyo.Constraint, rows, backend._con_rows),
+    ):
+        for component in model.component_objects(kind):
+            position = _slot_position(component, model.T)
+            if position is None:
+                continue
+            where = dict(zip(component.keys(), indices[component.local_name].tolist(), strict=True))
+            for key, here in where.items():
+                if here < 0:
+                    continue
+                there = where.get(_one_slot_later(key, position), -1)
+                assert successors[here] == (there if there >= 0 else here), (component.name, key)
+                checked += 1
+    assert checked > 0.9 * (backend.n_cols + backend.n_rows)
 
 
 def test_shifted_basis_reaches_the_same_optimum_in_fewer_iterations(site: Site) -> None:

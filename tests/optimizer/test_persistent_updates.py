@@ -7,13 +7,14 @@ HiGHS model after an in-place update must be identical to it.
 from __future__ import annotations
 
 import dataclasses
+import weakref
 
 import numpy as np
 import pytest
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
-from optimizer import DispatchOptimizer, DispatchState, OptimizerOptions
-from optimizer.model import coefficients, set_param_values
+from optimizer import DispatchOptimizer, DispatchState, OptimizerOptions, dispatch
+from optimizer.model import build_model, coefficients, set_param_values
 from tests.optimizer.conftest import battery, heat_pump, make_inputs, make_site, tank
 
 N = 6
@@ -78,11 +79,12 @@ BASE_STATE = DispatchState(
 
 
 def compiled_reference(optimizer, inputs, state):
-    """LP data of a from-scratch compile of the Pyomo model with the Params set."""
-    dm = optimizer.model
+    """LP data of a from-scratch compile of the Pyomo model with the Params set (a model built
+    anew: the optimizer keeps none once it has loaded its own)."""
+    dm = build_model(optimizer.site.config, optimizer.plant, optimizer.options)
     completed = state.completed(optimizer.site)
     set_param_values(dm, coefficients(dm, inputs, completed, optimizer.linearisation))
-    info = LinearStandardFormCompiler().write(dm.model, mixed_form=True)
+    info = LinearStandardFormCompiler().write(dm.formulation, mixed_form=True)
     sense = np.array([s for _, s in info.rows])
     rhs = np.asarray(info.rhs, dtype=float)
     return {
@@ -233,3 +235,22 @@ def test_warm_re_solves_equal_cold_solves(site):
         assert warm_result.summary.objective_eur == pytest.approx(
             cold_result.summary.objective_eur, rel=1e-7, abs=1e-7
         )
+
+
+def test_the_optimizer_keeps_no_pyomo_model_once_loaded(site, monkeypatch):
+    """Everything later solves need is read from the Pyomo model at load, so the model (a
+    third of a large district's memory) is freed before the first solve."""
+    built = []
+
+    def recording_build_model(*args, **kwargs):
+        dm = build_model(*args, **kwargs)
+        built.append(weakref.ref(dm.formulation))
+        return dm
+
+    monkeypatch.setattr(dispatch, "build_model", recording_build_model)
+    monkeypatch.setattr(dispatch, "COLLECT_AFTER_LOAD_FROM_COLUMNS", 0)
+    optimizer = DispatchOptimizer(site, options=OptimizerOptions(horizon_slots=N))
+    assert [ref() for ref in built] == [None]
+    with pytest.raises(RuntimeError, match="released"):
+        _ = optimizer.model.formulation
+    assert optimizer.solve(base_inputs(site), BASE_STATE).summary.stage == "lp"
