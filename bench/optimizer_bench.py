@@ -13,10 +13,13 @@ Cases
   50 houses, connection limits scaled) at 96 and 192 slots; each case runs in its own process so
   that its peak memory (max RSS) is its own.
 
-  After each case's own build and solves, the identical LP (as loaded, with the direction rows
-  the inputs do not need left free) goes to fresh HiGHS instances with each --plain-solvers
-  setting, one after another in the same process, so both see the same machine load; wall and
-  CPU (time.process_time) times are printed.
+  A case's own cold plan (build, load and one LP per COP linearisation pass) and warm re-solve
+  record each LP as HiGHS holds it before the run (with the direction rows the inputs do not need
+  left free); after them, each recorded LP goes to fresh HiGHS instances with each
+  --plain-solvers setting, one after another in the same process, so both see the same machine
+  load; wall and CPU (time.process_time) times are printed, and the goal's ratios: the cold plan
+  against plain HiGHS on its first LP and on all of its LPs, the warm re-solve against the cold
+  plan and against plain HiGHS on the same LP.
 
   With --decompose, each district is instead planned by the decomposition
   (optimizer.decomposition: house blocks in worker processes, coordinated over the grid
@@ -275,6 +278,24 @@ def plain_lp_runs(
     return out
 
 
+class LpRecorder:
+    """Keeps a copy of the LP HiGHS holds before each of the optimizer's runs, labelled by the
+    plan it belongs to, for the plain runs afterwards. The copies stay in this process while
+    the project plans: its peak memory reported includes them (an overstatement)."""
+
+    def __init__(self, optimizer: DispatchOptimizer):
+        self.label = ""
+        self.lps: list[tuple[str, highspy.HighsLp]] = []
+        backend = optimizer.backend
+        run = backend.run
+
+        def recording_run(**kwargs: Any) -> Any:
+            self.lps.append((f"{self.label} LP {len(self.lps) + 1}", backend.highs.getLp()))
+            return run(**kwargs)
+
+        backend.run = recording_run  # type: ignore[method-assign]
+
+
 def bench_scale_case(
     houses: int,
     slots: int,
@@ -283,6 +304,8 @@ def bench_scale_case(
     time_limit_s: float,
     plain_solvers: list[str],
 ) -> dict[str, object]:
+    """The project's cold plan (build, load, every COP linearisation pass) and warm re-solve,
+    then each LP they solved, as HiGHS held it, solved cold by plain HiGHS."""
     site = scaled_site(houses)
     inputs = synthetic_inputs(site, START, slots + 1, seed=11)
     cpu0 = time.process_time()
@@ -292,17 +315,20 @@ def bench_scale_case(
             horizon_slots=slots, cold_solver=cold_solver, time_limit_s=time_limit_s
         ),
     )
+    recorder = LpRecorder(optimizer)
     cpu_built = time.process_time()
+    recorder.label = "cold"
     first = optimizer.solve(inputs.window(0, slots))
     cpu_cold = time.process_time()
     if first.summary.n_variables > cold_only_above:
         second = None
     else:
+        recorder.label = "warm"
         second = optimizer.solve(inputs.window(1, slots), state_from(first, site))
     cpu_warm = time.process_time()
-    # the project's peak, before the plain LP's copies and solves in this process add theirs
+    # the project's peak, before the plain LPs' copies and solves in this process add theirs
     peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    plain = plain_lp_runs(optimizer.backend.highs.getLp(), plain_solvers, time_limit_s)
+    plain = {label: plain_lp_runs(lp, plain_solvers, time_limit_s) for label, lp in recorder.lps}
     return {
         "houses": houses,
         "slots": slots,
@@ -312,7 +338,7 @@ def bench_scale_case(
         "load_s": optimizer.model_load_seconds,
         "build_load_cpu_s": cpu_built - cpu0,
         "cold_solve_s": first.summary.solve_seconds,
-        "cold_highs_s": first.summary.highs_seconds,
+        "cold_lps": sum(label.startswith("cold") for label, _ in recorder.lps),
         "cold_total_s": optimizer.model_build_seconds
         + optimizer.model_load_seconds
         + first.summary.total_seconds,
@@ -322,8 +348,8 @@ def bench_scale_case(
         "warm_highs_s": second.summary.highs_seconds if second else "-",
         "warm_cpu_s": cpu_warm - cpu_cold if second else "-",
         "status": first.summary.stage + "/" + (second.summary.stage if second else "-"),
-        # the LP HiGHS holds now is that of the last solve
         "objective": (second or first).summary.objective_eur,
+        "cold_objective": first.summary.objective_eur,
         "plain": plain,
         "peak_rss_mib": peak_rss_mib,
     }
@@ -528,7 +554,7 @@ def bench_scale(
         "build_s",
         "load_s",
         "cold_solve_s",
-        "cold_highs_s",
+        "cold_lps",
         "cold_total_s",
         "cold_cpu_s",
         "warm_total_s",
@@ -561,13 +587,40 @@ def bench_scale(
             )
             row = json.loads(out.stdout.strip().splitlines()[-1])
             print(" ".join(_cell(row[h]) for h in header), flush=True)
-            for setting, run in row["plain"].items():
-                print(
-                    f"    plain HiGHS {setting:>12}: wall {run['wall_s']:8.3f} s, CPU "
-                    f"{run['cpu_s']:8.3f} s, {run['status']}, objective {run['objective']:.6f} "
-                    f"(project {row['objective']:.6f})",
-                    flush=True,
-                )
+            for label, runs in row["plain"].items():
+                for setting, run in runs.items():
+                    print(
+                        f"    plain HiGHS {setting:>8} on the {label}: wall {run['wall_s']:8.3f} s, "
+                        f"CPU {run['cpu_s']:8.3f} s, {run['status']}, objective "
+                        f"{run['objective']:.6f}",
+                        flush=True,
+                    )
+            print(
+                f"    project objective: cold plan {row['cold_objective']:.6f}, warm re-solve "
+                f"{row['objective']:.6f}",
+                flush=True,
+            )
+            _print_scale_ratios(row, plain_solvers[0])
+
+
+def _print_scale_ratios(row: dict[str, Any], setting: str) -> None:
+    """The goal's ratios, in wall time, against plain HiGHS (`setting`) on the same LPs."""
+    plain = {label: runs[setting]["wall_s"] for label, runs in row["plain"].items()}
+    cold_lps = [wall for label, wall in plain.items() if label.startswith("cold")]
+    cold = row["cold_total_s"]
+    print(
+        f"    cold plan ({row['cold_lps']} LPs) / plain HiGHS on its first LP: "
+        f"{cold / cold_lps[0]:.2f}x; / plain HiGHS on each of its LPs: {cold / sum(cold_lps):.2f}x",
+        flush=True,
+    )
+    warm = row["warm_total_s"]
+    if isinstance(warm, float):
+        warm_plain = [wall for label, wall in plain.items() if label.startswith("warm")]
+        print(
+            f"    warm re-solve / cold plan: {warm / cold:.2f}x; / plain HiGHS on the same LP: "
+            f"{warm / sum(warm_plain):.2f}x",
+            flush=True,
+        )
 
 
 def _cell(value: object) -> str:
