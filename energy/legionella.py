@@ -36,14 +36,18 @@ def legionella_starts_utc(
 
 
 _MINUTES_PER_WEEK = 7 * 24 * 60
+#: 1970-01-01, where the wall-clock minutes count from, was a Thursday: 3 days after a Monday
+_EPOCH_MINUTE_OF_WEEK = 3 * 24 * 60
 
 
 def minute_of_week(index: pd.DatetimeIndex, tz: ZoneInfo) -> npt.NDArray[np.int64]:
-    """Minutes since Monday 00:00 on the local wall clock, per timestamp of `index`."""
-    local = index.tz_convert(tz)
+    """Minutes since Monday 00:00 on the local wall clock, per timestamp of `index`.
+
+    From the wall-clock minutes since the epoch in one array operation: reading the weekday,
+    hour and minute fields took pandas four times as long, on every plan's coefficients."""
+    wall = index.tz_convert(tz).tz_localize(None).to_numpy().astype("datetime64[m]")
     return np.asarray(
-        local.day_of_week.to_numpy() * 1440 + local.hour.to_numpy() * 60 + local.minute.to_numpy(),
-        dtype=np.int64,
+        (wall.astype(np.int64) + _EPOCH_MINUTE_OF_WEEK) % _MINUTES_PER_WEEK, dtype=np.int64
     )
 
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from energy.config import LegionellaConfig, TankConfig
-from energy.legionella import legionella_hold_mask, legionella_starts_utc
+from energy.legionella import legionella_hold_mask, legionella_starts_utc, minute_of_week
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -80,3 +80,27 @@ def test_bad_programs_are_named() -> None:
         volume_l=300, temp_min_c=40, temp_max_c=55, loss_w_per_k=2,
         legionella=LegionellaConfig(enabled=False),
     )  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    start=st.datetimes(min_value=dt.datetime(1990, 1, 1), max_value=dt.datetime(2090, 1, 1)),
+    periods=st.integers(1, 400),
+    step_minutes=st.sampled_from([1, 15, 60, 97]),
+    zone=st.sampled_from(["Europe/Berlin", "UTC", "America/St_Johns", "Australia/Lord_Howe"]),
+    unit=st.sampled_from(["ns", "us", "s"]),
+)
+def test_minute_of_week_is_the_local_weekday_hour_and_minute(
+    start: dt.datetime, periods: int, step_minutes: int, zone: str, unit: str
+) -> None:
+    """Across daylight saving changes (half-hour ones too) and timestamp resolutions."""
+    tz = ZoneInfo(zone)
+    index = pd.date_range(
+        pd.Timestamp(start.replace(microsecond=0), tz="UTC"),
+        periods=periods,
+        freq=f"{step_minutes}min",
+        unit=unit,
+    )
+    local = index.tz_convert(tz)
+    expected = local.day_of_week * 1440 + local.hour * 60 + local.minute
+    assert minute_of_week(index, tz).tolist() == expected.tolist()
