@@ -718,6 +718,13 @@ class ControlConfig(_Model):
     dispatch_interval_s: PositiveFloat = 5.0
     plan_interval_min: Annotated[int, Field(ge=15, le=60, multiple_of=15)] = 15
     horizon_slots: Annotated[int, Field(ge=4, le=960)] = 144
+    plan_time_limit_s: PositiveFloat = Field(
+        60.0,
+        description="the solver's time limit per plan: a plan not found within it falls back to "
+        "the last plan moved on, then to the rule-based plan. A district of a few dozen houses "
+        "plans in well under a second; one of hundreds needs minutes for the first plan "
+        "(docs/optimizer.md), and must be given them here",
+    )
     stale_after_s: PositiveFloat = Field(
         30.0, description="a measurement older than this (or not GOOD) is stale: no control"
     )
@@ -738,6 +745,15 @@ class ControlConfig(_Model):
         0.9, description="share of slots each forecasting series must be measured in to retrain"
     )
     housekeeping_cron: str = Field("30 3 * * *", description="crontab in site local time")
+
+    @model_validator(mode="after")
+    def _plan_within_its_interval(self) -> ControlConfig:
+        if self.plan_time_limit_s >= self.plan_interval_min * 60:
+            raise ValueError(
+                f"plan_time_limit_s ({self.plan_time_limit_s:g}) must be below the plan "
+                f"interval ({self.plan_interval_min * 60} s): the next plan is due by then"
+            )
+        return self
 
     @property
     def proposal_valid(self) -> dt.timedelta:

@@ -122,10 +122,14 @@ def default_planner(
     day-ahead prices (None: the tariff's price file)."""
     from energy.control.planner import ProfileForecaster
     from energy.control.planning import PlanningCycle
-    from optimizer import DispatchOptimizer
+    from optimizer import DispatchOptimizer, OptimizerOptions
 
-    horizon = site.config.control.horizon_slots
-    optimizer = DispatchOptimizer(site, horizon_slots=horizon)
+    control = site.config.control
+    horizon = control.horizon_slots
+    optimizer = DispatchOptimizer(
+        site,
+        options=OptimizerOptions(horizon_slots=horizon, time_limit_s=control.plan_time_limit_s),
+    )
     cycle = PlanningCycle(site, optimizer, ProfileForecaster(site, horizon), horizon)
     return LivePlanner(site, store, cycle, weather, timing.stale_after_s, prices)
 

@@ -211,3 +211,15 @@ def test_weather_is_kept_at_least_as_long_as_the_forecasters_learn(tmp_path: Pat
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(SiteConfigError, match=r"retention_days \(10\) must be at least"):
         load_site_config(path)
+
+
+def test_a_plan_time_limit_beyond_the_plan_interval_is_refused(tmp_path: Path) -> None:
+    data = yaml.safe_load(DEFAULT_SITE_CONFIG.read_text())
+    data["site"]["control"]["plan_time_limit_s"] = 900
+    path = tmp_path / "site.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(SiteConfigError) as info:
+        load_site_config(path)
+    (issue,) = info.value.issues
+    assert issue.key_path == "site.control"
+    assert "plan_time_limit_s (900) must be below the plan interval (900 s)" in issue.expected

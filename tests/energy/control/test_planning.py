@@ -9,8 +9,11 @@ import pandas as pd
 import pytest
 
 from energy.control.planning import ExternalLimits, PlanningCycle, PlanningInputError
+from energy.control.runtime import default_planner, reference_year_weather
+from energy.control.timing import LoopTiming
 from energy.physics.profiles import district_profiles
 from energy.site import Site
+from energy.store import Store
 from energy.tariff import tariff_series
 from energy.timegrid import SLOT, slot_grid
 from forecasting.nowcast import Nowcast, ResidualCorrection
@@ -248,3 +251,15 @@ def test_comfort_reserve_tightens_only_the_lower_end_of_the_tank_band(
     for hp in plant.heat_pumps:
         temps = full.values[(hp.tank_id, "temp_end_c")]
         assert temps.max() == pytest.approx(hp.tank.temp_max_c, abs=1e-6)
+
+
+def test_the_live_planner_gives_the_solver_the_configured_time(site: Site, store: Store) -> None:
+    """A district of hundreds of houses plans by configuration alone: its first plan takes
+    minutes, which control.plan_time_limit_s grants."""
+    control = site.config.control.model_copy(update={"plan_time_limit_s": 240.0})
+    config = site.config.model_copy(update={"control": control})
+    large = Site.from_config(config)
+    feed, _ = reference_year_weather(large)
+    planner = default_planner(large, store, LoopTiming.for_site(large), feed)
+    assert planner.cycle.optimizer.options.time_limit_s == 240.0
+    assert planner.cycle.optimizer.horizon_slots == control.horizon_slots
