@@ -50,12 +50,12 @@ def main() -> None:
     assert period is not None
     print(f"period {period[0]} .. {period[1]}, seed {period[2]}")
     print(f"{'policy':<18}{'cost':>12}{'with stored':>14}{'comfort K h':>13}{'CPU min':>10}")
-    for policy, summary in summaries.items():
+    for policy, run in summaries.items():
         print(
-            f"{policy:<18}{summary['figures']['cost_eur']:12.2f}"
-            f"{summary['cost_with_stored_energy_eur']:14.2f}"
-            f"{summary['figures']['comfort_violation_kh']:13.3f}"
-            f"{summary['timing']['cpu_seconds'] / 60:10.1f}"
+            f"{policy:<18}{run['figures']['cost_eur']:12.2f}"
+            f"{run['cost_with_stored_energy_eur']:14.2f}"
+            f"{run['figures']['comfort_violation_kh']:13.3f}"
+            f"{run['timing']['cpu_seconds'] / 60:10.1f}"
         )
     if setpoint is not None:
         print(f"rule-tuned thermostat setpoint: {setpoint} degC")

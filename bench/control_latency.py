@@ -25,7 +25,7 @@ from pathlib import Path
 
 from connectors.simulated import SimulatedDistrict
 from energy.control.clock import WallClock
-from energy.control.runtime import ControlRuntime, default_planner
+from energy.control.runtime import ControlRuntime, default_planner, reference_year_weather
 from energy.control.timing import LoopTiming
 from energy.site import load_site
 from energy.store import Store
@@ -55,7 +55,8 @@ async def run(cycles: int, plans: int, url: str | None) -> None:
             await runtime.lease_job()
             await runtime.poll_job()
             started = time.perf_counter()
-            runtime.planner = default_planner(served, store, timing)
+            weather, _ = reference_year_weather(served)
+            runtime.planner = default_planner(served, store, timing, weather)
             build = time.perf_counter() - started
             print(f"site {site.id}: {len(list(served.devices()))} devices, store {store.dialect}")
             print(f"dispatch model build (once per process): {build:.2f} s")

@@ -45,7 +45,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 T_IMPORT = time.perf_counter()
 import highspy  # noqa: E402
@@ -64,6 +64,7 @@ from optimizer import (  # noqa: E402
 )
 
 IMPORT_SECONDS = time.perf_counter() - T_IMPORT
+ColdSolver = Literal["simplex", "ipm", "choose"]
 START = pd.Timestamp("2026-01-20T00:00:00Z")
 
 
@@ -127,7 +128,7 @@ def cold_highs_seconds(optimizer: DispatchOptimizer) -> float:
     return h.getRunTime()
 
 
-def bench_default(resolves: int, cold_solver: str) -> None:
+def bench_default(resolves: int, cold_solver: ColdSolver) -> None:
     site = load_site()
     n = 144
     print(
@@ -163,7 +164,7 @@ def bench_default(resolves: int, cold_solver: str) -> None:
         result = optimizer.solve(window, state)
         walls.append(time.perf_counter() - started)
         highs.append(result.summary.highs_seconds)
-        iters.append(result.summary.simplex_iterations)
+        iters.append(result.summary.simplex_iterations or 0)
         cold.append(cold_highs_seconds(optimizer))
         assert result.summary.status == "optimal", result.summary
     walls_a, highs_a, cold_a = map(np.asarray, (walls, highs, cold))
@@ -299,7 +300,7 @@ class LpRecorder:
 def bench_scale_case(
     houses: int,
     slots: int,
-    cold_solver: str,
+    cold_solver: ColdSolver,
     cold_only_above: int,
     time_limit_s: float,
     plain_solvers: list[str],
@@ -320,7 +321,7 @@ def bench_scale_case(
     recorder.label = "cold"
     first = optimizer.solve(inputs.window(0, slots))
     cpu_cold = time.process_time()
-    if first.summary.n_variables > cold_only_above:
+    if (first.summary.n_variables or 0) > cold_only_above:
         second = None
     else:
         recorder.label = "warm"
