@@ -52,8 +52,8 @@ FloatArray = npt.NDArray[np.float64]
 
 #: A Pyomo model is held in reference cycles, so only a full garbage collection frees it. One
 #: walks every object of the process (about 0.07 s here, most of a small district's load time);
-#: from this size on the model it frees (hundreds of MB at a few hundred houses) is worth it at once: the solve
-#: that follows needs the memory.
+#: from this size on, the model it frees (hundreds of MB at a few hundred houses) is worth it at
+#: once: the solve that follows needs the memory.
 COLLECT_AFTER_LOAD_FROM_COLUMNS = 100_000
 
 

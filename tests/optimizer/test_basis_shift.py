@@ -13,7 +13,12 @@ import pytest
 
 from energy.site import Site
 from optimizer import DispatchOptimizer, DispatchResult, DispatchState, OptimizerOptions
-from optimizer.highs_backend import _one_slot_later, _slot_position
+from optimizer.highs_backend import (
+    _element_indices,
+    _one_slot_later,
+    _slot_position,
+    _slot_successors,
+)
 from optimizer.model import build_model
 from optimizer.plant import Plant
 from tests.optimizer.conftest import START, make_inputs
@@ -118,3 +123,23 @@ def test_shifted_basis_reaches_the_same_optimum_in_fewer_iterations(site: Site) 
     warm_shifted = sum(iterations for _, iterations in shifted[1:])
     warm_plain = sum(iterations for _, iterations in plain[1:])
     assert warm_shifted < warm_plain
+
+
+def test_successors_in_a_component_with_skipped_slots_are_found_key_by_key() -> None:
+    model = pyo.ConcreteModel()
+    model.T = pyo.RangeSet(0, 3)
+    model.U = pyo.RangeSet(0, 1)
+    model.x = pyo.Var(model.U, model.T)
+    model.c = pyo.Constraint(
+        model.U,
+        model.T,
+        rule=lambda m, u, t: m.x[u, t] >= 0 if t != 2 else pyo.Constraint.Skip,
+    )
+    row_of = {id(element): i for i, element in enumerate(model.c.values())}
+    successors = _slot_successors(
+        model, pyo.Constraint, _element_indices(model, pyo.Constraint, row_of), row_of, 6
+    )
+    position = {key: i for i, key in enumerate(model.c.keys())}
+    assert len(position) == 6
+    for (u, t), i in position.items():
+        assert successors[i] == position.get((u, t + 1), i)
