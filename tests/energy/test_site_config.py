@@ -1,12 +1,25 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from energy.config import DEFAULT_SITE_CONFIG, SiteConfigError, load_site_config
 from energy.site import AssetKind, load_site
+
+
+def default_config() -> dict[str, Any]:
+    """The default site configuration as plain data, to edit."""
+    return dict(yaml.safe_load(DEFAULT_SITE_CONFIG.read_text()))
+
+
+def written(tmp_path: Path, data: dict[str, Any]) -> Path:
+    path = tmp_path / "site.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
 
 BAD = Path(__file__).parent / "data" / "bad_site.yaml"
 
@@ -66,10 +79,9 @@ def test_bad_file_reports_every_problem_with_file_key_expected_found() -> None:
 
 
 def test_missing_key_is_named(tmp_path: Path) -> None:
-    data = yaml.safe_load(DEFAULT_SITE_CONFIG.read_text())
+    data = default_config()
     del data["site"]["houses"][2]["annual_electricity_kwh"]
-    path = tmp_path / "site.yaml"
-    path.write_text(yaml.safe_dump(data))
+    path = written(tmp_path, data)
     with pytest.raises(SiteConfigError) as info:
         load_site_config(path)
     (issue,) = info.value.issues
@@ -78,12 +90,11 @@ def test_missing_key_is_named(tmp_path: Path) -> None:
 
 
 def test_duplicate_modbus_address_is_refused(tmp_path: Path) -> None:
-    data = yaml.safe_load(DEFAULT_SITE_CONFIG.read_text())
+    data = default_config()
     data["site"]["houses"][1]["pv"]["device"]["port"] = data["site"]["houses"][0]["pv"]["device"][
         "port"
     ]
-    path = tmp_path / "site.yaml"
-    path.write_text(yaml.safe_dump(data))
+    path = written(tmp_path, data)
     with pytest.raises(SiteConfigError, match="share one Modbus address"):
         load_site_config(path)
 
@@ -205,19 +216,17 @@ def test_objective_weights_are_checked(
 
 
 def test_weather_is_kept_at_least_as_long_as_the_forecasters_learn(tmp_path: Path) -> None:
-    data = yaml.safe_load(DEFAULT_SITE_CONFIG.read_text())
+    data = default_config()
     data["site"].setdefault("weather", {})["retention_days"] = 10
-    path = tmp_path / "site.yaml"
-    path.write_text(yaml.safe_dump(data))
+    path = written(tmp_path, data)
     with pytest.raises(SiteConfigError, match=r"retention_days \(10\) must be at least"):
         load_site_config(path)
 
 
 def test_a_plan_time_limit_beyond_the_plan_interval_is_refused(tmp_path: Path) -> None:
-    data = yaml.safe_load(DEFAULT_SITE_CONFIG.read_text())
+    data = default_config()
     data["site"]["control"]["plan_time_limit_s"] = 900
-    path = tmp_path / "site.yaml"
-    path.write_text(yaml.safe_dump(data))
+    path = written(tmp_path, data)
     with pytest.raises(SiteConfigError) as info:
         load_site_config(path)
     (issue,) = info.value.issues
