@@ -179,6 +179,7 @@ class HighsBackend:
             [v.is_integer() or v.is_binary() for v in columns], dtype=np.uint8
         )
         self._var_cols = _element_indices(model, pyo.Var, col_of)
+        self._vars_missing_columns = {n for n, c in self._var_cols.items() if (c < 0).any()}
         self._con_rows = _element_indices(model, pyo.Constraint, row_of)
         self._successors = (
             _slot_successors(model, pyo.Var, self._var_cols, col_of, self.n_cols),
@@ -278,7 +279,7 @@ class HighsBackend:
         cols = self._var_cols.get(name)
         if cols is None:
             raise KeyError(f"the dispatch model has no variable {name}")
-        if len(cols) and cols.min() < 0:
+        if name in self._vars_missing_columns:
             raise RuntimeError(
                 f"variable {name} has an element without a column (it appears in no constraint)"
             )

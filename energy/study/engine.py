@@ -12,7 +12,8 @@ The LocalCluster's workers run without two of Dask's defaults that cost a closed
 and give it nothing: `MALLOC_TRIM_THRESHOLD_=65536` in the workers' environment (glibc then hands
 memory back to the system on nearly every free, and the planner's arrays are allocated anew each
 slot) and the statistical profiler sampling the task's stack every 10 ms (only the dashboard
-shows it, which needs bokeh, not a dependency of ours). Workers of an existing cluster keep their own settings (docs/studies.md).
+shows it, which needs bokeh, not a dependency of ours). Workers of an existing cluster keep their
+own settings (docs/studies.md).
 """
 
 from __future__ import annotations
