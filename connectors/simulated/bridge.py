@@ -10,7 +10,7 @@ by the device itself (watchdog timeout, heartbeat counter, configured limits) ar
 their registers keep what was last written.
 
 Writing: ``apply_write`` turns the points a client wrote into physics commands (set_battery_power,
-set_heat_pump_power, set_sg_ready, set_dimming_cap, set_pv_limit, set_ev_charge_limit,
+set_battery_grid_target, set_heat_pump_power, set_sg_ready, set_dimming_cap, set_pv_limit, set_ev_charge_limit,
 heartbeat, release), passing the
 device's watchdog timeout. A command the physics refuses answers exception 4.
 """
@@ -80,6 +80,10 @@ class DistrictPhysics(Protocol):
         self, asset_id: str, power_kw: float, timeout_s: float | None = None
     ) -> float: ...
 
+    def set_battery_grid_target(
+        self, asset_id: str, target_kw: float, timeout_s: float | None = None
+    ) -> float: ...
+
     def set_heat_pump_power(
         self, asset_id: str, power_kw: float, timeout_s: float | None = None
     ) -> float: ...
@@ -127,7 +131,7 @@ def _quantities(asset: Asset, snapshot: Any) -> dict[str, Any]:
         else:
             found["operating_state"] = SUNSPEC_SLEEPING
         found["limit_pct"] = 100.0 if limit is None or peak <= 0 else 100.0 * limit / peak
-    for key in ("setpoint_kw", "dimming_cap_kw", "sg_ready_state"):
+    for key in ("setpoint_kw", "grid_target_kw", "dimming_cap_kw", "sg_ready_state"):
         if key in found and found[key] is None:
             found[key] = 0
     if "on" in found and isinstance(found["on"], bool):
@@ -238,6 +242,8 @@ def _command(
         return
     if asset.kind is AssetKind.BATTERY and "setpoint_kw" in q:
         physics.set_battery_power(asset.id, q["setpoint_kw"], timeout_s)
+    if asset.kind is AssetKind.BATTERY and "grid_target_kw" in q:
+        physics.set_battery_grid_target(asset.id, q["grid_target_kw"], timeout_s)
     if asset.kind is AssetKind.HEAT_PUMP:
         if "dimming_cap_kw" in q:
             cap = q["dimming_cap_kw"]
@@ -260,6 +266,6 @@ def _command(
             physics.set_pv_limit(asset.id, None)
         elif enabled == 1 or physics.snapshot().device(asset.id).limit_kw is not None:
             physics.set_pv_limit(asset.id, peak * pct / 100.0, timeout_s)
-    commands = {"setpoint_kw", "sg_ready_state", "limit_enabled", *_CONTACTS}
+    commands = {"setpoint_kw", "grid_target_kw", "sg_ready_state", "limit_enabled", *_CONTACTS}
     if "heartbeat" in q and not (q.keys() & commands):
         physics.heartbeat(asset.id)

@@ -37,6 +37,7 @@ import pandas as pd
 from connectors.registermap import SG_READY_CONTACTS, RegisterMap, load_register_map
 from connectors.writer import SetpointWriter, WriteOutcome, WriteRefusedError, WriteStatus
 from energy.alarm_texts import alarm_text
+from energy.control.capabilities import grid_target_batteries
 from energy.control.commands import CommandKind, DeviceCommand, commands_for_slot
 from energy.control.planner import dimming_limits, promote_approved
 from energy.control.planning import ExternalLimits
@@ -116,7 +117,7 @@ def device_writes(
 ) -> list[DeviceWrite]:
     """The register writes of one command on one device, from its register map's quantities.
 
-    setpoint_kw points take kW / quantity_factor; SG Ready takes the state (or the two SG Ready
+    setpoint_kw and grid_target_kw points take kW / quantity_factor; SG Ready takes the state (or the two SG Ready
     contacts); a PV limit is written as percent of the configured peak power, then enabled; a map
     with a setpoint_enabled switch gets it switched on after the setpoint. A release writes mode 0
     (or remote_enable false, limit_enabled 0, setpoint_enabled off). Raises ValueError when the
@@ -146,6 +147,10 @@ def device_writes(
         CommandKind.EV_CHARGE_LIMIT_KW,
     ):
         name = need("setpoint_kw")
+        factor = register_map.point(name).quantity_factor
+        return [DeviceWrite(name, command.value / factor), *_enable(register_map)]
+    if command.kind is CommandKind.BATTERY_GRID_TARGET_KW:
+        name = need("grid_target_kw")
         factor = register_map.point(name).quantity_factor
         return [DeviceWrite(name, command.value / factor), *_enable(register_map)]
     if command.kind is CommandKind.SG_READY_STATE:
@@ -199,6 +204,7 @@ class Dispatcher:
             if a.device is not None
         }
         self.controllable = [a.id for a in site.devices() if a.kind in CONTROLLABLE_KINDS]
+        self.grid_target_batteries = grid_target_batteries(site)
         self._released: set[str] = set()
         self._pv_ids = frozenset(a.id for a in site.of_kind(AssetKind.PV))
         #: per asset, the writes last confirmed and when (site clock): unchanged -> feed only
@@ -251,6 +257,7 @@ class Dispatcher:
             modes=modes,
             external_limits=self.external_limits(state),
             plant=self.plant,
+            grid_target_batteries=self.grid_target_batteries,
         )
         safe = []
         for command in commands:

@@ -28,6 +28,7 @@ from enum import StrEnum
 import numpy as np
 import pandas as pd
 
+from energy.control.capabilities import grid_target_batteries
 from energy.control.commands import (
     commands_for_slot,
     plan_values_at,
@@ -318,6 +319,7 @@ def run_policy(
         site, start, options.seed, options.step_s, profiles=realised.loc[start : end - SLOT]
     )
     plant = Plant.from_site(site)
+    grid_targets = grid_target_batteries(site)
     tracker = PlanTracker(plant)
     records = np.zeros((len(slots), len(ENERGY_COLUMNS)))
     planned = np.full((len(slots), len(TRACKED_KINDS)), np.nan)
@@ -361,7 +363,13 @@ def run_policy(
             stages.append(result.stage.value)
             planned[k] = tracker.planned_kwh(plan_values_at(result, t))
             commands = commands_for_slot(
-                site, result, t, state=state, plant=plant, hedge_forecast_errors=issued is not None
+                site,
+                result,
+                t,
+                state=state,
+                plant=plant,
+                hedge_forecast_errors=issued is not None,
+                grid_target_batteries=grid_targets,
             )
             apply_commands(simulator, commands, options.timeout_s)
             plan_seconds += time.perf_counter() - tick

@@ -31,6 +31,8 @@ def apply_commands(
             continue
         if command.kind == CommandKind.BATTERY_POWER_KW:
             simulator.set_battery_power(asset_id, value, timeout_s)
+        elif command.kind == CommandKind.BATTERY_GRID_TARGET_KW:
+            simulator.set_battery_grid_target(asset_id, value, timeout_s)
         elif command.kind == CommandKind.HEAT_PUMP_POWER_KW:
             simulator.set_heat_pump_power(asset_id, value, timeout_s)
         elif command.kind == CommandKind.SG_READY_STATE:

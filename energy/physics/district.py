@@ -112,6 +112,8 @@ class _Segment:
     net_kw: FloatArray  # per house: load minus PV, before heat pumps and batteries
     commands: dict[str, npt.NDArray[Any]]  # keyword arguments of HeatPumpBank.decide
     home_valid: npt.NDArray[np.bool_] | None  # valid home-battery setpoints (None: none live)
+    #: valid home-battery grid targets (None: none live)
+    home_grid_valid: npt.NDArray[np.bool_] | None
     ev_valid: npt.NDArray[np.bool_] | None  # valid EV charger limits (None: none live)
     community_remote: npt.NDArray[np.bool_]
     community_share_discharge: FloatArray  # local units' share of a deficit
@@ -288,6 +290,7 @@ class DistrictSimulator:
         community = list(site.config.community_batteries)
         self.community_batteries = BatteryBank([b.id for b in community], community)
         self._home_setpoints = SetpointRegister([watchdog_s(a) for a in self.home_batteries.ids])
+        self._home_grid_targets = SetpointRegister([watchdog_s(a) for a in self.home_batteries.ids])
         self._community_setpoints = SetpointRegister(
             [watchdog_s(a) for a in self.community_batteries.ids]
         )
@@ -317,6 +320,7 @@ class DistrictSimulator:
             self._hp_setpoints,
             self._sg_states,
             self._home_setpoints,
+            self._home_grid_targets,
             self._community_setpoints,
             self._ev_limits,
         )
@@ -412,6 +416,11 @@ class DistrictSimulator:
         home = self.home_batteries
         if len(home):
             target = -net[self._home_house]
+            if seg.home_grid_valid is not None:
+                # grid-target mode: the house's exchange with the grid held at the target
+                target = np.where(
+                    seg.home_grid_valid, self._home_grid_targets.values + target, target
+                )
             if seg.home_valid is not None:
                 target = np.where(seg.home_valid, self._home_setpoints.values, target)
             net[self._home_house] += home.apply(target, dt_h)
@@ -461,6 +470,7 @@ class DistrictSimulator:
         pv = available
         commands: dict[str, npt.NDArray[Any]] = {}
         home_valid = None
+        home_grid_valid = None
         ev_valid = None
         remote = self._no_community_setpoints
         if live:
@@ -476,6 +486,7 @@ class DistrictSimulator:
                 "upper_c": pumps.thermostat_upper_c(sg_state),
             }
             home_valid = self._home_setpoints.valid(now)
+            home_grid_valid = self._home_grid_targets.valid(now)
             ev_valid = self._ev_limits.valid(now)
             remote = self._community_setpoints.valid(now)
         if self._capped:
@@ -500,6 +511,7 @@ class DistrictSimulator:
             net_kw=net,
             commands=commands,
             home_valid=home_valid,
+            home_grid_valid=home_grid_valid,
             ev_valid=ev_valid,
             community_remote=remote,
             community_share_discharge=share(bank.discharge_max_kw),
@@ -559,8 +571,25 @@ class DistrictSimulator:
                 max(power, -float(bank.discharge_max_kw[i])), float(bank.charge_max_kw[i])
             )
             register.write(i, clamped, self._now_us, timeout_s)
+            if bank is self.home_batteries:
+                self._home_grid_targets.release(i)
             self._written()
             return clamped
+
+    def set_battery_grid_target(
+        self, asset_id: str, target_kw: float, timeout_s: float | None = None
+    ) -> float:
+        """Put a home battery in grid-target mode: it charges or discharges so that its house
+        exchanges `target_kw` with the grid (import positive), within its power ratings and state
+        of charge. Local self-consumption is the target 0. Replaces a power setpoint; starts or
+        renews the device's watchdog; returns the stored target."""
+        target = _finite(target_kw, "battery grid target_kw", asset_id)
+        with self._lock:
+            i = self._index(self.home_batteries.ids, asset_id, "home battery")
+            self._home_grid_targets.write(i, target, self._now_us, timeout_s)
+            self._home_setpoints.release(i)
+            self._written()
+            return target
 
     def set_heat_pump_power(
         self, asset_id: str, power_kw: float, timeout_s: float | None = None
@@ -657,7 +686,10 @@ class DistrictSimulator:
         return i
 
     def _registers_of(self, asset_id: str) -> list[tuple[SetpointRegister, int]]:
-        if asset_id in self.home_batteries.ids or asset_id in self.community_batteries.ids:
+        if asset_id in self.home_batteries.ids:
+            i = self.home_batteries.ids.index(asset_id)
+            return [(self._home_setpoints, i), (self._home_grid_targets, i)]
+        if asset_id in self.community_batteries.ids:
             _, register, i = self._battery(asset_id)
             return [(register, i)]
         if asset_id in self._hp_ids:
@@ -766,10 +798,13 @@ class DistrictSimulator:
 
     def _battery_readings(self, now: int) -> dict[str, BatteryReading]:
         readings: dict[str, BatteryReading] = {}
-        for bank, register in (
-            (self.home_batteries, self._home_setpoints),
-            (self.community_batteries, self._community_setpoints),
+        for bank, register, targets in (
+            (self.home_batteries, self._home_setpoints, self._home_grid_targets),
+            (self.community_batteries, self._community_setpoints, None),
         ):
+            target_valid = (
+                targets.valid(now) if targets is not None else np.zeros(len(bank), dtype=bool)
+            )
             columns = zip(
                 bank.ids,
                 bank.soc_frac.tolist(),
@@ -777,6 +812,7 @@ class DistrictSimulator:
                 bank.power_kw.tolist(),
                 register.valid(now).tolist(),
                 register.values.tolist(),
+                target_valid.tolist(),
                 bank.charged_kwh.tolist(),
                 bank.discharged_kwh.tolist(),
                 bank.conversion_loss_kwh.tolist(),
@@ -785,15 +821,21 @@ class DistrictSimulator:
                 strict=True,
             )
             for i, (asset_id, soc, energy, power, valid, setpoint, *accounts) in enumerate(columns):
-                charged, discharged, conversion, standby, initial = accounts
+                targeted, charged, discharged, conversion, standby, initial = accounts
+                remaining = register.remaining_s(i, now)
+                if targets is not None:
+                    remaining = max(remaining, targets.remaining_s(i, now))
                 readings[asset_id] = BatteryReading(
                     asset_id=asset_id,
                     soc_frac=soc,
                     energy_kwh=energy,
                     power_kw=power,
-                    mode=ControlMode.REMOTE if valid else ControlMode.LOCAL,
+                    mode=ControlMode.REMOTE if valid or targeted else ControlMode.LOCAL,
                     setpoint_kw=setpoint if valid else None,
-                    watchdog_remaining_s=register.remaining_s(i, now),
+                    grid_target_kw=(
+                        float(targets.values[i]) if targets is not None and targeted else None
+                    ),
+                    watchdog_remaining_s=remaining,
                     charged_kwh=charged,
                     discharged_kwh=discharged,
                     conversion_loss_kwh=conversion,

@@ -57,6 +57,9 @@ class BatteryReading:
     power_kw: float
     mode: ControlMode
     setpoint_kw: float | None
+    #: the house's grid exchange the battery holds in grid-target mode (home batteries; None
+    #: in local mode and under a power setpoint)
+    grid_target_kw: float | None
     watchdog_remaining_s: float
     charged_kwh: float
     discharged_kwh: float

@@ -155,6 +155,28 @@ def test_heartbeat_keeps_the_setpoint_alive_and_mode_zero_releases(healthy: Simu
     assert str(released.mode) == "local"
 
 
+def test_battery_grid_target_drives_the_physics_and_mode_zero_releases(healthy: Simulated):
+    asset = "house-03.battery"
+    m = healthy.district.register_map(asset)
+    host, port, unit = healthy.endpoint(asset)
+
+    async def scenario():
+        async with ModbusConnection(host, port, unit) as conn:
+            await write_point(conn, m.point("grid_target_w"), -1500)
+            targeted = healthy.snapshot().batteries[asset]
+            await write_point(conn, m.point("power_setpoint_w"), 1000)
+            replaced = healthy.snapshot().batteries[asset]
+            await write_point(conn, m.point("grid_target_w"), 800)
+            await write_point(conn, m.point("control_mode"), 0)
+            return targeted, replaced, healthy.snapshot().batteries[asset]
+
+    targeted, replaced, released = run(scenario())
+    assert (str(targeted.mode), targeted.grid_target_kw) == ("remote", pytest.approx(-1.5))
+    assert targeted.setpoint_kw is None
+    assert (replaced.grid_target_kw, replaced.setpoint_kw) == (None, pytest.approx(1.0))
+    assert (str(released.mode), released.grid_target_kw) == ("local", None)
+
+
 def test_flow_battery_coil_releases_and_float_setpoint_works(healthy: Simulated):
     asset = "house-06.battery"  # a redox-flow home battery behind the flow battery map
     m = healthy.district.register_map(asset)

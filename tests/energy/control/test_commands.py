@@ -99,6 +99,45 @@ def test_battery_power_follows_the_plan_clamped_to_ratings(site: Site) -> None:
     assert commands[second.id].value == -second.config.discharge_max_kw
 
 
+def test_a_grid_target_battery_holds_its_houses_planned_exchange(site: Site) -> None:
+    plant = Plant.from_site(site)
+    first, second = plant.batteries[0], plant.batteries[1]
+    house = first.house_id
+    assert house is not None
+    hp = next(h for h in plant.heat_pumps if h.house_id == house)
+    pv = next(p for p in plant.pvs if p.house_id == house)
+    plan = plan_frame(
+        {
+            (house, "load_kw"): 0.7,
+            (hp.id, "power_kw"): 2.0,
+            (pv.id, "power_kw"): 1.2,
+            (first.id, "power_kw"): 1.5,  # charging from the grid: not self-consumption
+            (second.id, "power_kw"): 1.0,
+        }
+    )
+    commands = by_asset(
+        commands_for_slot(site, plan, SLOT0, grid_target_batteries=frozenset({first.id}))
+    )
+    # 0.7 load + 2.0 heat pump - 1.2 PV + 1.5 battery: the house imports 3.0 kW as planned
+    assert commands[first.id] == DeviceCommand(
+        first.id, CommandKind.BATTERY_GRID_TARGET_KW, pytest.approx(3.0)
+    )
+    # a battery whose device takes no grid target gets its planned power
+    assert commands[second.id] == DeviceCommand(second.id, CommandKind.BATTERY_POWER_KW, 1.0)
+    # under a dimming cap on its charging the capped power setpoint applies
+    limits = ExternalLimits(battery_charge_cap_kw={first.id: 0.5})
+    capped = by_asset(
+        commands_for_slot(
+            site,
+            plan,
+            SLOT0,
+            external_limits=limits,
+            grid_target_batteries=frozenset({first.id}),
+        )
+    )[first.id]
+    assert capped == DeviceCommand(first.id, CommandKind.BATTERY_POWER_KW, 0.5, "limit")
+
+
 @pytest.mark.parametrize(
     ("fraction_of_min", "expected"),
     [(0.0, 0.0), (0.4, 0.0), (0.6, "min"), (1.5, 1.5), (100.0, "max")],

@@ -29,6 +29,7 @@ SLOTS = pd.date_range("2026-06-01T12:00Z", periods=8, freq="15min")
 PLAN_KW = {
     "house-01.battery": 1.5,
     "house-06.battery": -2.0,
+    "house-07.battery": -1.0,
     "house-01.hp": 2.0,
     "house-02.hp": 3.2,
     "carport-ev": 3.7,
@@ -84,9 +85,13 @@ def test_the_plan_slot_is_written_in_each_device_unit(
     assert report.plan is not None
     assert not report.failed
     assert not report.stale
-    assert writer.points("house-01.battery") == {"power_setpoint_w": pytest.approx(1500.0)}
-    # a redox-flow home battery behind the flow battery map (float kW)
-    assert writer.points("house-06.battery") == {"power_setpoint_kw": pytest.approx(-2.0)}
+    # a battery whose map offers grid-target mode holds its house's planned exchange: the heat
+    # pump's 2 kW plus its own 1.5 kW charge (no load or PV in this plan)
+    assert writer.points("house-01.battery") == {"grid_target_w": pytest.approx(3500.0)}
+    # a redox-flow home battery behind the flow battery map (float kW): its house exports 2 kW
+    assert writer.points("house-06.battery") == {"grid_target_kw": pytest.approx(-2.0)}
+    # the SMA map has no grid target: the planned power as a setpoint (discharge positive)
+    assert writer.points("house-07.battery")["WCtlComCfg_WSpt"] == pytest.approx(1000.0)
     assert writer.points("house-01.hp") == {"power_setpoint_w": pytest.approx(2000.0)}
     assert writer.points("house-02.hp") == {"sg_ready_state": 4.0}  # SG Ready: full power
     # a battery whose plan is plain self-consumption is left to its local mode (house 4: the
@@ -130,7 +135,9 @@ def test_a_plan_past_its_horizon_never_runs(
     _, report = _dispatch(site, store, writer, now=later)
     assert report.plan is None
     assert get_plan(store, plan_id).state is PlanState.EXPIRED
-    assert "power_setpoint_w" not in writer.points("house-01.battery")
+    assert (
+        writer.points("house-01.battery").keys().isdisjoint({"power_setpoint_w", "grid_target_w"})
+    )
 
 
 def test_an_operator_approved_plan_becomes_active_at_the_next_cycle(
@@ -154,7 +161,9 @@ def test_a_proposed_or_rejected_plan_never_dispatches(
     decide_plan(store, proposed, False, "operator", NOW)
     _, report = _dispatch(site, store, writer)
     assert report.plan is None
-    assert "power_setpoint_w" not in writer.points("house-01.battery")
+    assert (
+        writer.points("house-01.battery").keys().isdisjoint({"power_setpoint_w", "grid_target_w"})
+    )
 
 
 def test_stale_inputs_release_that_device_and_raise_a_critical_alarm(
@@ -165,14 +174,14 @@ def test_stale_inputs_release_that_device_and_raise_a_critical_alarm(
     dispatcher, report = _dispatch(site, store, writer)
     assert "house-01.battery" in report.stale
     assert writer.points("house-01.battery") == {"control_mode": 0.0}
-    assert writer.points("house-06.battery") == {"power_setpoint_kw": pytest.approx(-2.0)}
+    assert writer.points("house-06.battery") == {"grid_target_kw": pytest.approx(-2.0)}
     alarm = _alarms(store, site)[("stale_input", "house-01.battery")]
     assert alarm["severity"] == "critical"
     assert "STALE" in alarm["message"]
     # fresh again: controlled again, alarm cleared
     measure(NOW + dt.timedelta(seconds=1))
     asyncio.run(dispatcher.dispatch_once(NOW + dt.timedelta(seconds=5)))
-    assert writer.points("house-01.battery")["power_setpoint_w"] == pytest.approx(1500.0)
+    assert writer.points("house-01.battery")["grid_target_w"] == pytest.approx(3500.0)
     assert ("stale_input", "house-01.battery") not in _alarms(store, site)
 
 
@@ -270,6 +279,14 @@ def test_an_unchanged_setpoint_held_in_remote_mode_is_renewed_by_the_watchdog_fe
 
 def _writes(site: Site, map_name: str, command: DeviceCommand) -> list[tuple[str, float | bool]]:
     return [(w.point, w.value) for w in device_writes(site, load_register_map(map_name), command)]
+
+
+def test_a_grid_target_goes_to_its_point_and_a_map_without_one_refuses_it(site: Site) -> None:
+    target = DeviceCommand("house-01.battery", CommandKind.BATTERY_GRID_TARGET_KW, -1.5)
+    assert _writes(site, "battery_generic.yaml", target) == [("grid_target_w", -1500.0)]
+    assert _writes(site, "flow_battery_generic.yaml", target) == [("grid_target_kw", -1.5)]
+    with pytest.raises(ValueError, match=r"sma_storage.*no writable point with quantity 'grid_tar"):
+        _writes(site, "sma_storage.yaml", target)
 
 
 def test_vendor_maps_get_their_enable_switch_after_the_setpoint_and_release_through_it(

@@ -163,6 +163,44 @@ def test_community_battery_balances_the_grid_connection(community_site, flat_pro
     assert snap.meters[GRID_METER_ID].power_kw == pytest.approx(houses_net + flow.charge_max_kw)
 
 
+def test_grid_target_mode_holds_the_house_exchange(site, flat_profiles):
+    # 0.5 kW load and 3 kW PV: local mode would charge 2.5 kW and leave the meter at 0
+    profiles = flat_profiles(site, "2026-05-01", 1, {":load_kw": 0.5, ":pv_kw": 3.0})
+    sim = DistrictSimulator(site, profiles.index[0], profiles=profiles)
+    _hold_heat_pumps_off(sim)
+    assert sim.set_battery_grid_target("house-01.battery", -1.0, timeout_s=600) == -1.0
+    sim.advance(300)
+    snap = sim.snapshot()
+    battery = snap.batteries["house-01.battery"]
+    assert battery.power_kw == pytest.approx(1.5)  # the house exports 1 kW, stores the rest
+    assert snap.meters["house-01.meter"].power_kw == pytest.approx(-1.0)
+    assert battery.mode is ControlMode.REMOTE
+    assert battery.grid_target_kw == -1.0
+    assert battery.setpoint_kw is None
+    assert battery.watchdog_remaining_s == pytest.approx(300)
+    # a target beyond the battery's rating: it charges at its limit, the meter takes the rest
+    sim.set_battery_grid_target("house-01.battery", 4.0, timeout_s=600)
+    sim.advance(60)
+    snap = sim.snapshot()
+    rating = site.asset("house-01.battery").params.charge_max_kw
+    assert rating < 4.0 + 2.5
+    assert snap.batteries["house-01.battery"].power_kw == pytest.approx(rating)
+    assert snap.meters["house-01.meter"].power_kw == pytest.approx(rating - 2.5)
+    # a power setpoint replaces the target, and the release drops either
+    sim.set_battery_power("house-01.battery", 0.0, timeout_s=600)
+    sim.advance(60)
+    battery = sim.snapshot().batteries["house-01.battery"]
+    assert (battery.grid_target_kw, battery.setpoint_kw) == (None, 0.0)
+    sim.set_battery_grid_target("house-01.battery", 0.5, timeout_s=600)
+    sim.release("house-01.battery")
+    sim.advance(60)
+    battery = sim.snapshot().batteries["house-01.battery"]
+    assert battery.mode is ControlMode.LOCAL
+    assert battery.power_kw == pytest.approx(2.5)
+    with pytest.raises(KeyError, match="no home battery 'quartier-flow'"):
+        sim.set_battery_grid_target("quartier-flow", 0.0)
+
+
 def test_watchdog_expiry_returns_the_battery_to_local_mode(site, flat_profiles):
     profiles = flat_profiles(site, "2026-05-01", 1)
     sim = DistrictSimulator(site, profiles.index[0], profiles=profiles)
