@@ -10,9 +10,9 @@ by the device itself (watchdog timeout, heartbeat counter, configured limits) ar
 their registers keep what was last written.
 
 Writing: ``apply_write`` turns the points a client wrote into physics commands (set_battery_power,
-set_battery_grid_target, set_heat_pump_power, set_sg_ready, set_dimming_cap, set_pv_limit, set_ev_charge_limit,
-heartbeat, release), passing the
-device's watchdog timeout. A command the physics refuses answers exception 4.
+set_battery_grid_target, set_heat_pump_power, set_sg_ready, set_dimming_cap, set_pv_limit,
+set_ev_charge_limit, heartbeat, release), passing the device's watchdog timeout. A command the
+physics refuses answers exception 4.
 """
 
 from __future__ import annotations

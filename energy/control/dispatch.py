@@ -117,11 +117,11 @@ def device_writes(
 ) -> list[DeviceWrite]:
     """The register writes of one command on one device, from its register map's quantities.
 
-    setpoint_kw and grid_target_kw points take kW / quantity_factor; SG Ready takes the state (or the two SG Ready
-    contacts); a PV limit is written as percent of the configured peak power, then enabled; a map
-    with a setpoint_enabled switch gets it switched on after the setpoint. A release writes mode 0
-    (or remote_enable false, limit_enabled 0, setpoint_enabled off). Raises ValueError when the
-    map cannot carry the command.
+    setpoint_kw and grid_target_kw points take kW / quantity_factor; SG Ready takes the state (or
+    the two SG Ready contacts); a PV limit is written as percent of the configured peak power,
+    then enabled; a map with a setpoint_enabled switch gets it switched on after the setpoint. A
+    release writes mode 0 (or remote_enable false, limit_enabled 0, setpoint_enabled off). Raises
+    ValueError when the map cannot carry the command.
     """
     asset_id = command.asset_id
 
