@@ -32,14 +32,17 @@ Per device kind:
   plan does not charge it again, filled against the plan it would later be emptied into export
   at a loss, so it is held; a plan made with perfect foresight needs no such hedge and holds it
   too (`hedge_forecast_errors`). A community battery is never released for this.
-  Where a setpoint would be written, a home battery whose device offers grid-target mode gets
+  Where a setpoint would be written and the plan discharges the battery, or keeps it idle while
+  its house exports, a home battery whose device offers grid-target mode gets
   `battery_grid_target_kw` instead: the planned exchange of its house with the grid (planned
   load + heat pump - PV + the battery's planned power, import positive). The battery then
   realises the plan's power where the forecast is right and takes its house's forecast error
   where it is not, as its local mode does (which is the target 0), while still moving the energy
-  the plan moves (charging from the grid at night, feeding a neighbour). With fixed setpoints
-  that error went to the grid: July 2026, 14 days, mpc metered 6 EUR more. Under a dimming cap on
-  its charging it gets the capped power setpoint as before;
+  the plan moves (feeding a neighbour). Where the plan charges it from the grid, or holds its
+  energy while the house imports, it keeps the power setpoint: that energy is meant for dearer
+  hours, and an error costs less at this hour's price (grid targets there too cost mpc 5.7 EUR
+  in a January fortnight). Not for plans made with perfect foresight (`hedge_forecast_errors`),
+  nor under a dimming cap on its charging (the cap limits power, not the house's exchange);
 - continuous heat pump: `heat_pump_power_kw` = planned electric power, snapped to 0 or
   [electric_min_kw, electric_max_kw] (below half the minimum counts as off), capped; not
   commanded on while the measured state says it switched off less than min_off_minutes ago (it
@@ -266,11 +269,14 @@ def commands_for_slot(
             ):
                 command = _release(battery.id, "plan")
             elif (
-                battery.house_id is not None
+                hedge_forecast_errors
+                and battery.house_id is not None
                 and battery.id in grid_target_batteries
                 and battery.id not in charge_caps
+                and _grid_target_pays(
+                    power, target := _grid_target_kw(battery, power, plant, planned)
+                )
             ):
-                target = _house_net_kw(battery.house_id, plant, planned) + power
                 command = DeviceCommand(battery.id, CommandKind.BATTERY_GRID_TARGET_KW, target)
             else:
                 command = DeviceCommand(battery.id, CommandKind.BATTERY_POWER_KW, power)
@@ -426,6 +432,23 @@ def _house_net_kw(house_id: str, plant: Plant, planned: Callable[[str, str], flo
     net += sum(planned(hp.id, "power_kw") for hp in plant.heat_pumps if hp.house_id == house_id)
     net -= sum(planned(pv.id, "power_kw") for pv in plant.pvs if pv.house_id == house_id)
     return net
+
+
+def _grid_target_kw(
+    battery: BatteryUnit, power_kw: float, plant: Plant, planned: Callable[[str, str], float]
+) -> float:
+    """The house's planned exchange with the grid with its battery at `power_kw`."""
+    assert battery.house_id is not None
+    return _house_net_kw(battery.house_id, plant, planned) + power_kw
+
+
+def _grid_target_pays(power_kw: float, target_kw: float) -> bool:
+    """Whether the battery should take its house's forecast error (grid-target mode): where
+    the plan discharges it, or keeps it idle while its house exports. Not where the plan charges
+    it from the grid or holds its energy while the house imports: that energy is kept for dearer
+    hours, and the error costs less at this hour's price than at theirs."""
+    tolerance = SELF_CONSUMPTION_TOLERANCE_KW
+    return power_kw < -tolerance or target_kw <= tolerance
 
 
 def _charged_later(

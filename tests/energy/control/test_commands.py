@@ -106,36 +106,43 @@ def test_a_grid_target_battery_holds_its_houses_planned_exchange(site: Site) -> 
     assert house is not None
     hp = next(h for h in plant.heat_pumps if h.house_id == house)
     pv = next(p for p in plant.pvs if p.house_id == house)
-    plan = plan_frame(
-        {
-            (house, "load_kw"): 0.7,
-            (hp.id, "power_kw"): 2.0,
-            (pv.id, "power_kw"): 1.2,
-            (first.id, "power_kw"): 1.5,  # charging from the grid: not self-consumption
-            (second.id, "power_kw"): 1.0,
-        }
-    )
-    commands = by_asset(
-        commands_for_slot(site, plan, SLOT0, grid_target_batteries=frozenset({first.id}))
-    )
-    # 0.7 load + 2.0 heat pump - 1.2 PV + 1.5 battery: the house imports 3.0 kW as planned
-    assert commands[first.id] == DeviceCommand(
-        first.id, CommandKind.BATTERY_GRID_TARGET_KW, pytest.approx(3.0)
-    )
-    # a battery whose device takes no grid target gets its planned power
-    assert commands[second.id] == DeviceCommand(second.id, CommandKind.BATTERY_POWER_KW, 1.0)
-    # under a dimming cap on its charging the capped power setpoint applies
-    limits = ExternalLimits(battery_charge_cap_kw={first.id: 0.5})
-    capped = by_asset(
-        commands_for_slot(
-            site,
-            plan,
-            SLOT0,
-            external_limits=limits,
-            grid_target_batteries=frozenset({first.id}),
+    targets = frozenset({first.id})
+
+    def command(battery_kw: float, pv_kw: float = 1.2, **kwargs: object) -> DeviceCommand:
+        plan = plan_frame(
+            {
+                (house, "load_kw"): 0.7,
+                (hp.id, "power_kw"): 2.0,
+                (pv.id, "power_kw"): pv_kw,
+                (first.id, "power_kw"): battery_kw,
+                (second.id, "power_kw"): -1.0,
+            }
         )
-    )[first.id]
-    assert capped == DeviceCommand(first.id, CommandKind.BATTERY_POWER_KW, 0.5, "limit")
+        found = commands_for_slot(site, plan, SLOT0, grid_target_batteries=targets, **kwargs)
+        return by_asset(found)[first.id]
+
+    # discharging: 0.7 load + 2.0 heat pump - 1.2 PV - 1.0 battery, the house imports 0.5 kW
+    assert command(-1.0) == DeviceCommand(
+        first.id, CommandKind.BATTERY_GRID_TARGET_KW, pytest.approx(0.5)
+    )
+    # held idle while its house exports (to a neighbour): the house's export is the target
+    assert command(0.0, pv_kw=4.0) == DeviceCommand(
+        first.id, CommandKind.BATTERY_GRID_TARGET_KW, pytest.approx(-1.3)
+    )
+    # charging from the grid or holding energy while the house imports: energy kept for
+    # dearer hours takes no forecast error, the planned power is written
+    assert command(1.5) == DeviceCommand(first.id, CommandKind.BATTERY_POWER_KW, 1.5)
+    assert command(0.0) == DeviceCommand(first.id, CommandKind.BATTERY_POWER_KW, 0.0)
+    # a plan made with perfect foresight has no forecast error to hedge
+    assert command(-1.0, hedge_forecast_errors=False).kind is CommandKind.BATTERY_POWER_KW
+    # a battery whose device takes no grid target gets its planned power
+    plan = plan_frame({(second.id, "power_kw"): -1.0, (second.house_id, "load_kw"): 0.2})
+    other = by_asset(commands_for_slot(site, plan, SLOT0, grid_target_batteries=targets))
+    assert other[second.id] == DeviceCommand(second.id, CommandKind.BATTERY_POWER_KW, -1.0)
+    # under a dimming cap on its charging it runs on a power setpoint (the cap limits power)
+    limits = ExternalLimits(battery_charge_cap_kw={first.id: 0.5})
+    capped = command(-1.0, external_limits=limits)
+    assert capped == DeviceCommand(first.id, CommandKind.BATTERY_POWER_KW, -1.0)
 
 
 @pytest.mark.parametrize(

@@ -85,10 +85,11 @@ def test_the_plan_slot_is_written_in_each_device_unit(
     assert report.plan is not None
     assert not report.failed
     assert not report.stale
-    # a battery whose map offers grid-target mode holds its house's planned exchange: the heat
-    # pump's 2 kW plus its own 1.5 kW charge (no load or PV in this plan)
-    assert writer.points("house-01.battery") == {"grid_target_w": pytest.approx(3500.0)}
-    # a redox-flow home battery behind the flow battery map (float kW): its house exports 2 kW
+    # charging from the grid: the planned power
+    assert writer.points("house-01.battery") == {"power_setpoint_w": pytest.approx(1500.0)}
+    # a discharging redox-flow home battery behind the flow battery map (float kW), which offers
+    # grid-target mode: it holds its house's planned exchange, an export of 2 kW (no load or PV
+    # planned in this house)
     assert writer.points("house-06.battery") == {"grid_target_kw": pytest.approx(-2.0)}
     # the SMA map has no grid target: the planned power as a setpoint (discharge positive)
     assert writer.points("house-07.battery")["WCtlComCfg_WSpt"] == pytest.approx(1000.0)
@@ -181,7 +182,7 @@ def test_stale_inputs_release_that_device_and_raise_a_critical_alarm(
     # fresh again: controlled again, alarm cleared
     measure(NOW + dt.timedelta(seconds=1))
     asyncio.run(dispatcher.dispatch_once(NOW + dt.timedelta(seconds=5)))
-    assert writer.points("house-01.battery")["grid_target_w"] == pytest.approx(3500.0)
+    assert writer.points("house-01.battery")["power_setpoint_w"] == pytest.approx(1500.0)
     assert ("stale_input", "house-01.battery") not in _alarms(store, site)
 
 
