@@ -216,7 +216,7 @@ def commands_for_slot(
     later (module doc); off for plans made with perfect foresight, where it only costs.
     grid_target_batteries: the home batteries whose devices take a grid target
     (`energy.control.capabilities.grid_target_batteries`); they get one instead of a power
-    setpoint (module doc).
+    setpoint where it pays (module doc).
     """
     plant = plant or Plant.from_site(site)
     values = plan_values_at(plan, slot_start)
