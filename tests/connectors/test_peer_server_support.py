@@ -29,6 +29,7 @@ from sunspec2.device import Device
 
 from connectors.registermap import Point, RegisterMap
 from energy.config import DeviceEndpoint
+from tests.ports import free_port
 
 __all__ = [
     "ScriptedServer",
@@ -57,12 +58,6 @@ _STRUCT = {
     "float32": "f",
     "float64": "d",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def endpoint(port: int, **overrides: Any) -> DeviceEndpoint:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,14 +20,9 @@ from connectors.simulated import load_fault_plan
 from connectors.simulated.faults import FaultPlanError
 from energy.cli.simulate_cmd import simulate
 from energy.config import DEFAULT_SITE_CONFIG
+from tests.ports import free_port
 
 EXAMPLE_FAULTS = Path(__file__).parents[2] / "connectors" / "simulated" / "faults_example.yaml"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def rebased_config(tmp_path: Path) -> tuple[Path, dict[str, int]]:
