@@ -35,6 +35,16 @@ IntArray = npt.NDArray[np.int32]
 _INF = highspy.kHighsInf
 _OK = highspy.HighsStatus.kOk
 _WARNING = highspy.HighsStatus.kWarning
+#: HiGHS basis statuses by their code (kLower 0, kBasic 1, kUpper 2, kZero 3, kNonbasic 4)
+_BASIS_STATUS = tuple(highspy.HighsBasisStatus(code) for code in range(5))
+_LOWER, _BASIC, _UPPER, _ZERO = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class _LastSolution:
+    col_values: FloatArray
+    col_duals: FloatArray
+    row_duals: FloatArray
 
 
 class SolverError(RuntimeError):
@@ -218,6 +228,8 @@ class HighsBackend:
         self._integrality = self._base_integer.copy()
         self._row_active = np.ones(self.n_rows, dtype=bool)
         self._solved_once = False
+        #: the last LP run's solution, from which its basis is read (`_basis_codes`)
+        self._last_solution: _LastSolution | None = None
 
     # ------------------------------------------------------------------ loading
     def _resolve(
@@ -475,24 +487,56 @@ class HighsBackend:
         slots keep theirs). HiGHS treats it as an alien basis and repairs its count and rank;
         the dual simplex then starts where the previous plan left off instead of from a basis
         that is one slot out of step everywhere."""
-        if slots <= 0 or not self._solved_once or self.is_mip:
+        last = self._last_solution
+        if slots <= 0 or self.is_mip or last is None:
             return
-        basis = self.highs.getBasis()
-        if not basis.valid:
+        codes = self._basis_codes(last)
+        if codes is None:
             return
+        col_codes, row_codes = codes
         succ_cols, succ_rows = self._successors
         src_cols: IntArray = np.arange(self.n_cols, dtype=np.int32)
         src_rows: IntArray = np.arange(self.n_rows, dtype=np.int32)
         for _ in range(slots):
             src_cols, src_rows = succ_cols[src_cols], succ_rows[src_rows]
-        # picked from the lists as they are: highspy hands the statuses over as one Python enum
-        # each, and converting them (to an array) took as long as reading them
-        cols, rows = basis.col_status, basis.row_status
-        basis.col_status = [cols[i] for i in src_cols.tolist()]
-        basis.row_status = [rows[i] for i in src_rows.tolist()]
+        basis = highspy.HighsBasis()
+        basis.col_status = [_BASIS_STATUS[k] for k in col_codes[src_cols].tolist()]
+        basis.row_status = [_BASIS_STATUS[k] for k in row_codes[src_rows].tolist()]
+        basis.valid = True
         basis.alien = True
         if self.highs.setBasis(basis) not in (_OK, _WARNING):
             logger.debug("HiGHS refused the shifted basis; the run starts from the last one")
+
+    def _basis_codes(self, last: _LastSolution) -> tuple[IntArray, IntArray] | None:
+        """The last basis as HiGHS status codes per column and row, or None without one.
+
+        Read as the list of basic variables (one array) and completed from the bounds and the
+        last solution: highspy hands `getBasis()`'s statuses over as one Python enum per
+        element, which took longer than the rest of a warm re-solve outside HiGHS. A nonbasic
+        column sits at the bound nearer its value, a nonbasic row at its only finite bound, a
+        free one at zero; where both bounds are the same (a fixed column, an equality row) the
+        side is the dual's, as HiGHS reports it (upper where a column's reduced cost is negative
+        or a row's dual positive)."""
+        # present at run time, missing from highspy's type stubs
+        status, basic = self.highs.getBasicVariables()  # type: ignore[attr-defined]
+        if status not in (_OK, _WARNING):
+            return None
+        basic = np.asarray(basic, dtype=np.int64)
+        lower, upper, values = self._col_lb, self._col_ub, last.col_values
+        col_codes = np.where(np.abs(upper - values) < np.abs(values - lower), _UPPER, _LOWER)
+        fixed = lower == upper
+        col_codes[fixed] = np.where(last.col_duals[fixed] < 0, _UPPER, _LOWER)
+        col_codes[np.isinf(lower) & np.isinf(upper)] = _ZERO
+        col_codes[basic[basic >= 0]] = _BASIC
+        row_lower = np.where(self._row_active, self._row_lb, -_INF)
+        row_upper = np.where(self._row_active, self._row_ub, _INF)
+        row_codes = np.where(
+            np.isfinite(row_lower), _LOWER, np.where(np.isfinite(row_upper), _UPPER, _ZERO)
+        )
+        equality = row_lower == row_upper
+        row_codes[equality] = np.where(last.row_duals[equality] > 0, _UPPER, _LOWER)
+        row_codes[-1 - basic[basic < 0]] = _BASIC
+        return col_codes.astype(np.int32), row_codes.astype(np.int32)
 
     # ------------------------------------------------------------------ solving
     def run(self, *, relax: bool = False) -> RunOutcome:
@@ -524,6 +568,7 @@ class HighsBackend:
             check_status(h.setOptionValue("mip_rel_gap", float(options.mip_rel_gap)), "mip_rel_gap")
             before = h.getRunTime()
             started = time.perf_counter()
+            self._last_solution = None
             status = h.run()
             wall = time.perf_counter() - started
             run_seconds = h.getRunTime() - before
@@ -547,6 +592,9 @@ class HighsBackend:
                 else None
             )
             self._solved_once = self._solved_once or not is_mip
+            if duals is not None:
+                col_duals = np.fromiter(solution.col_dual, dtype=float, count=self.n_cols)
+                self._last_solution = _LastSolution(col_values, col_duals, duals)
             return RunOutcome(
                 model_status=status_text,
                 optimal=optimal,

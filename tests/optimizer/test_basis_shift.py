@@ -143,3 +143,24 @@ def test_successors_in_a_component_with_skipped_slots_are_found_key_by_key() -> 
     assert len(position) == 6
     for (u, t), i in position.items():
         assert successors[i] == position.get((u, t + 1), i)
+
+
+def test_basis_read_from_the_basic_variables_is_the_one_highs_holds(site: Site) -> None:
+    """`_basis_codes` rebuilds every status from HiGHS's basic variables, the bounds and the
+    last solution: the basis it hands back after a shift is the one HiGHS held, moved."""
+    optimizer = DispatchOptimizer(site, options=OptimizerOptions(horizon_slots=HORIZON))
+    optimizer.solve(rolling_inputs(site, 0))
+    backend = optimizer.backend
+    assert backend._last_solution is not None
+    codes = backend._basis_codes(backend._last_solution)
+    assert codes is not None
+    col_codes, row_codes = codes
+    basis = backend.highs.getBasis()
+    assert col_codes.tolist() == [int(s) for s in basis.col_status]
+    assert row_codes.tolist() == [int(s) for s in basis.row_status]
+    fixed = backend._col_lb == backend._col_ub
+    equality = backend._row_lb == backend._row_ub
+    # the cases the duals decide are there, on both sides
+    assert fixed.any()
+    assert equality.any()
+    assert set(row_codes[equality & (row_codes != 1)].tolist()) == {0, 2}
