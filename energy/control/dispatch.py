@@ -204,7 +204,7 @@ class Dispatcher:
             if a.device is not None
         }
         self.controllable = [a.id for a in site.devices() if a.kind in CONTROLLABLE_KINDS]
-        self.grid_target_batteries = grid_target_batteries(site)
+        self.grid_target_batteries = grid_target_batteries(site, self.maps)
         self._released: set[str] = set()
         self._pv_ids = frozenset(a.id for a in site.of_kind(AssetKind.PV))
         #: per asset, the writes last confirmed and when (site clock): unchanged -> feed only
