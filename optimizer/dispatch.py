@@ -211,19 +211,20 @@ class DispatchOptimizer:
         outcome = self.last_outcome
         if outcome is None or outcome.row_duals is None:
             return None
-        n = self.horizon_slots
         out: dict[str, FloatArray] = {}
         for row, units in (
             ("bat_bal", [b.id for b in self.plant.batteries]),
             ("tank_bal", [p.tank_id for p in self.plant.heat_pumps]),
         ):
-            if not units:
-                continue
-            duals = outcome.row_duals[self.backend.rows_of(row)].reshape(len(units), n)
-            for k, asset in enumerate(units):
-                # a kWh more at a slot's end lowers the objective by the row's dual
-                out[asset] = np.maximum(-duals[k], 0.0)
+            if units:
+                out.update(zip(units, self._store_values(outcome.row_duals, row), strict=True))
         return out
+
+    def _store_values(self, row_duals: FloatArray, row: str) -> FloatArray:
+        """Per store of the balance rows `row` (one row per store and slot) and slot, what one
+        more kWh at the slot's end is worth: it lowers the objective by the row's dual."""
+        duals = row_duals[self.backend.rows_of(row)].reshape(-1, self.horizon_slots)
+        return np.maximum(-duals, 0.0)
 
     # ------------------------------------------------------------------ steps
     def _slots_since_previous(self, inputs: DispatchInputs) -> int | None:
@@ -338,6 +339,8 @@ class DispatchOptimizer:
         values: PlanValues = {
             (GRID_ID, "import_kw"): var("imp"),
             (GRID_ID, "export_kw"): var("exp"),
+            (GRID_ID, "import_weight_per_kwh"): coeffs.import_weight_per_kwh,
+            (GRID_ID, "export_credit_per_kwh"): -coeffs.params["cost_export"] / SLOT_HOURS,
         }
         if outcome.row_duals is not None:
             duals = outcome.row_duals[be.rows_of("balance")] / SLOT_HOURS
@@ -349,10 +352,16 @@ class DispatchOptimizer:
             power = var("ch", nb) - var("dis", nb)
             energy = var("e", nb)
             soc = energy / self._battery_capacity_kwh[:, None]
+            stored_value = (
+                self._store_values(outcome.row_duals, "bat_bal")
+                if outcome.row_duals is not None
+                else np.full((nb, n), np.nan)
+            )
             for b, unit in enumerate(plant.batteries):
                 values[(unit.id, "power_kw")] = power[b]
                 values[(unit.id, "energy_end_kwh")] = energy[b]
                 values[(unit.id, "soc_end_frac")] = soc[b]
+                values[(unit.id, "stored_value_eur_per_kwh")] = stored_value[b]
         if npv:
             pv = var("pv", npv)
             curtailed = np.maximum(coeffs.params["pv_ub"] - pv, 0.0)

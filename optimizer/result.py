@@ -7,7 +7,11 @@ shifted previous plan and a rule-based plan, so the figures are comparable whate
 JSON-ready summary; both are easy to persist.
 
 Quantities: grid `import_kw`, `export_kw`, `balance_price_eur_per_kwh` (dual of the power balance,
-LP plans only); battery `power_kw` (positive = charging), `energy_end_kwh`, `soc_end_frac`; heat
+LP plans only), `import_weight_per_kwh` and `export_credit_per_kwh` (what the objective charges per
+kWh imported and credits per kWh exported: the tariff's prices for the cost objective; solver
+plans only); battery `power_kw` (positive = charging), `energy_end_kwh`, `soc_end_frac`,
+`stored_value_eur_per_kwh` (what one more kWh in it at the slot's end is worth to the plan, from
+the dual of its energy balance; LP plans only); heat
 pump `power_kw`, `heat_kw`, `on`, and `sg_ready_state` (1-4) for SG Ready units; tank
 `energy_end_kwh` (above temp_min_c) and `temp_end_c`; PV `power_kw` and `curtailed_kw`; EV
 charger `power_kw` (AC, charging) and `need_end_kwh` (energy its car still needs); house

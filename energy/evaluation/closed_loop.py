@@ -28,8 +28,11 @@ from enum import StrEnum
 import numpy as np
 import pandas as pd
 
+from energy.control.balancing import DistrictBalancer
 from energy.control.capabilities import grid_target_batteries
 from energy.control.commands import (
+    CommandKind,
+    DeviceCommand,
     commands_for_slot,
     plan_values_at,
 )
@@ -126,7 +129,9 @@ class EvaluationOptions:
     measured state (the oracle itself re-plans every slot, like mpc);
     bound: also compute the relaxation's lower bound (`energy.evaluation.bound`);
     valuation_horizon_slots: how far after the period the energy left in store is valued by a
-    perfect-foresight plan (`energy.evaluation.valuation`).
+    perfect-foresight plan (`energy.evaluation.valuation`);
+    balancing: between plans, the district balancing loop (`energy.control.balancing`) after
+    every physics step, as the live dispatcher runs it every dispatch cycle (planning policies).
     """
 
     horizon_slots: int = 96
@@ -142,6 +147,7 @@ class EvaluationOptions:
     oracle_replan_slots: int = 96
     bound: bool = True
     valuation_horizon_slots: int = VALUATION_HORIZON_SLOTS
+    balancing: bool = True
 
     def __post_init__(self) -> None:
         problems = []
@@ -320,6 +326,7 @@ def run_policy(
     )
     plant = Plant.from_site(site)
     grid_targets = grid_target_batteries(site)
+    balancer = DistrictBalancer(plant) if cycle is not None and options.balancing else None
     tracker = PlanTracker(plant)
     records = np.zeros((len(slots), len(ENERGY_COLUMNS)))
     planned = np.full((len(slots), len(TRACKED_KINDS)), np.nan)
@@ -361,7 +368,8 @@ def run_policy(
                 storage_value_eur_per_kwh=stored_value,
             )
             stages.append(result.stage.value)
-            planned[k] = tracker.planned_kwh(plan_values_at(result, t))
+            slot_values = plan_values_at(result, t)
+            planned[k] = tracker.planned_kwh(slot_values)
             commands = commands_for_slot(
                 site,
                 result,
@@ -376,7 +384,10 @@ def run_policy(
         if timed_charging is not None:
             apply_commands(simulator, timed_charging.commands(k, snapshot), options.timeout_s)
         tick = time.perf_counter()
-        simulator.advance_to(t + SLOT)
+        if balancer is not None:
+            _advance_balanced(simulator, balancer, commands, slot_values, t + SLOT, options)
+        else:
+            simulator.advance_to(t + SLOT)
         snapshot = simulator.snapshot()
         after = _counters(snapshot)
         physics_seconds += time.perf_counter() - tick
@@ -456,6 +467,35 @@ def run_policy(
             for a, t in final.tanks.items()
         },
     )
+
+
+def _advance_balanced(
+    simulator: DistrictSimulator,
+    balancer: DistrictBalancer,
+    commands: list[DeviceCommand],
+    values: dict[tuple[str, str], float] | None,
+    end: pd.Timestamp,
+    options: EvaluationOptions,
+) -> None:
+    """Advance to `end` one physics step at a time; after each, the balancer moves the battery
+    setpoints for the grid exchange the step measured, and the changed ones are written."""
+    step = pd.Timedelta(seconds=options.step_s)
+    written = {c.asset_id: c.value for c in commands if c.kind is CommandKind.BATTERY_POWER_KW}
+    while (now := simulator.now) < end:
+        simulator.advance_to(min(now + step, end))
+        if simulator.now >= end:
+            return
+        adjusted = balancer.adjust(
+            commands, values, simulator.now, simulator.grid_power_kw, simulator.battery_soc_frac()
+        )
+        changed = [
+            c
+            for c in adjusted
+            if c.kind is CommandKind.BATTERY_POWER_KW and c.value != written.get(c.asset_id)
+        ]
+        if changed:
+            apply_commands(simulator, changed, options.timeout_s)
+            written.update((c.asset_id, c.value) for c in changed)
 
 
 def _notes(policy: Policy, options: EvaluationOptions, timed_charging: bool) -> list[str]:

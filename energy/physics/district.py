@@ -343,6 +343,22 @@ class DistrictSimulator:
         """Current simulated time (UTC)."""
         return pd.Timestamp(self._now_us * 1000, tz="UTC")
 
+    @property
+    def grid_power_kw(self) -> float:
+        """The grid meter's power over the last physics step (import positive): the one reading
+        a fast control loop needs, without a whole snapshot."""
+        with self._lock:
+            return float(self._grid_power_kw)
+
+    def battery_soc_frac(self) -> dict[str, float]:
+        """Every battery's state of charge now, by asset id."""
+        with self._lock:
+            return {
+                asset_id: soc
+                for bank in (self.home_batteries, self.community_batteries)
+                for asset_id, soc in zip(bank.ids, bank.soc_frac.tolist(), strict=True)
+            }
+
     def advance(self, seconds: float) -> None:
         """Simulate the next `seconds` of time."""
         if seconds < 0:
