@@ -45,6 +45,11 @@ def main() -> None:
         "--seed", type=int, default=EvaluationOptions.seed, help="seed of the simulated world"
     )
     parser.add_argument("--no-bound", action="store_true", help="skip the relaxation's lower bound")
+    parser.add_argument(
+        "--no-balancing",
+        action="store_true",
+        help="no district balancing loop between plans (energy.control.balancing)",
+    )
     parser.add_argument("--config", default=None)
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
@@ -65,6 +70,7 @@ def main() -> None:
         forecast_every_slots=args.forecast_every,
         training_days=args.training_days,
         bound=not args.no_bound,
+        balancing=not args.no_balancing,
         forecast_config=forecast,
     )
     policies = args.policy or ["rule-tuned", "mpc", "oracle"]

@@ -716,6 +716,18 @@ class ControlConfig(_Model):
 
     poll_interval_s: PositiveFloat = 5.0
     dispatch_interval_s: PositiveFloat = 5.0
+    balancing: bool = Field(
+        True,
+        description="every dispatch cycle, move the batteries on power setpoints so that the "
+        "grid exchange follows the plan, where the plan's stored-energy values say it pays "
+        "(energy/control/balancing.py)",
+    )
+    balancing_gain: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        0.5,
+        description="share of the measured deviation from the planned grid exchange added to "
+        "the batteries' move each dispatch cycle: below 1, because the grid meter's reading "
+        "may be a poll older than the last move",
+    )
     plan_interval_min: Annotated[int, Field(ge=15, le=60, multiple_of=15)] = 15
     horizon_slots: Annotated[int, Field(ge=4, le=960)] = 144
     plan_time_limit_s: PositiveFloat = Field(

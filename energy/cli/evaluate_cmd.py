@@ -108,6 +108,14 @@ def evaluate_command(
             help="Also compute the relaxation's lower bound (one LP per 31 days of the period).",
         ),
     ] = True,
+    balancing: Annotated[
+        bool,
+        typer.Option(
+            "--balancing/--no-balancing",
+            help="Run the district balancing loop between plans after every physics step, as "
+            "the live dispatcher does every cycle (planning policies).",
+        ),
+    ] = True,
     per_slot: Annotated[
         bool,
         typer.Option("--per-slot/--no-per-slot", help="Also write one CSV per policy per slot."),
@@ -156,6 +164,7 @@ def evaluate_command(
             training_days=training_days,
             forecast_config=loaded or ForecastConfig(quantiles=[0.5]),
             bound=bound,
+            balancing=balancing,
             valuation_horizon_slots=valuation_slots,
         )
     except (SiteConfigError, ForecastConfigError, ValueError) as exc:

@@ -36,13 +36,10 @@ from energy.timegrid import floor_slot
 from optimizer import GRID_ID
 from optimizer.plant import BatteryUnit, Plant
 
-__all__ = ["BALANCING_GAIN", "SOC_MARGIN_FRAC", "DistrictBalancer"]
+__all__ = ["SOC_MARGIN_FRAC", "DistrictBalancer"]
 
 logger = logging.getLogger(__name__)
 
-#: Share of the measured deviation added to the move each cycle (1 settles in one cycle where the
-#: measurement is current; below 1 where it may be a cycle old, as with live polling).
-BALANCING_GAIN = 1.0
 #: A battery is not discharged for balancing within this state-of-charge fraction of its lower
 #: bound, nor charged within it of its upper bound (its device would stop there anyway).
 SOC_MARGIN_FRAC = 0.01
@@ -63,10 +60,11 @@ class _Mover:
 class DistrictBalancer:
     """Moves the batteries on power setpoints so that the grid exchange follows the plan.
 
-    One instance per control loop: it keeps the move it made in the current slot.
+    One instance per control loop: it keeps the move it made in the current slot. gain: the share
+    of the measured deviation added to the move each cycle (`control.balancing_gain`).
     """
 
-    def __init__(self, plant: Plant, gain: float = BALANCING_GAIN):
+    def __init__(self, plant: Plant, gain: float):
         if not 0 < gain <= 1:
             raise ValueError(f"balancing gain: expected 0 < gain <= 1; found {gain!r}")
         self.gain = gain

@@ -37,11 +37,17 @@ import pandas as pd
 from connectors.registermap import SG_READY_CONTACTS, RegisterMap, load_register_map
 from connectors.writer import SetpointWriter, WriteOutcome, WriteRefusedError, WriteStatus
 from energy.alarm_texts import alarm_text
+from energy.control.balancing import DistrictBalancer
 from energy.control.capabilities import grid_target_batteries
-from energy.control.commands import CommandKind, DeviceCommand, commands_for_slot
+from energy.control.commands import (
+    CommandKind,
+    DeviceCommand,
+    commands_for_slot,
+    plan_values_at,
+)
 from energy.control.planner import dimming_limits, promote_approved
 from energy.control.planning import ExternalLimits
-from energy.control.state import SiteState, read_site_state
+from energy.control.state import GRID_METER_ID, SiteState, read_site_state
 from energy.site import CONTROLLABLE_KINDS, AssetKind, Site
 from energy.solar import sun_is_down
 from energy.store.alarms import Severity, clear_alarm, list_alarms, raise_alarm
@@ -205,6 +211,10 @@ class Dispatcher:
         }
         self.controllable = [a.id for a in site.devices() if a.kind in CONTROLLABLE_KINDS]
         self.grid_target_batteries = grid_target_batteries(site, self.maps)
+        control = site.config.control
+        self.balancer = (
+            DistrictBalancer(self.plant, control.balancing_gain) if control.balancing else None
+        )
         self._released: set[str] = set()
         self._pv_ids = frozenset(a.id for a in site.of_kind(AssetKind.PV))
         #: per asset, the writes last confirmed and when (site clock): unchanged -> feed only
@@ -247,18 +257,36 @@ class Dispatcher:
         overrides: dict,
         modes: dict,
     ) -> list[DeviceCommand]:
-        """The commands of this cycle, with stale devices released (steps 3 and 4)."""
+        """The commands of this cycle, balanced, with stale devices released (steps 3 and 4)."""
+        slot_start = pd.Timestamp(now)
+        limits = self.external_limits(state)
         commands = commands_for_slot(
             self.site,
             values,
-            pd.Timestamp(now),
+            slot_start,
             state=state.dispatch_state(self.site),
             overrides=overrides,
             modes=modes,
-            external_limits=self.external_limits(state),
+            external_limits=limits,
             plant=self.plant,
             grid_target_batteries=self.grid_target_batteries,
         )
+        if self.balancer is not None:
+            commands = self.balancer.adjust(
+                commands,
+                plan_values_at(values, slot_start),
+                slot_start,
+                None if state.site_inputs_stale else state.value(GRID_METER_ID, "power_kw"),
+                {
+                    b.id: soc
+                    for b in self.plant.batteries
+                    if b.id not in state.stale
+                    and (soc := state.value(b.id, "soc_frac")) is not None
+                },
+                limits.battery_charge_cap_kw
+                if limits is not None and limits.in_force(slot_start)
+                else None,
+            )
         safe = []
         for command in commands:
             if not state.controllable(command.asset_id):

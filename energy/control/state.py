@@ -24,7 +24,7 @@ from energy.store.engine import Store
 from energy.store.schema import measurements, series
 from optimizer.inputs import DispatchState
 
-__all__ = ["KEY_QUANTITY", "SiteState", "read_site_state"]
+__all__ = ["GRID_METER_ID", "KEY_QUANTITY", "SiteState", "read_site_state"]
 
 #: The quantity each kind of device is controlled on (written by the poller from register maps).
 KEY_QUANTITY: dict[AssetKind, str] = {
@@ -38,6 +38,10 @@ KEY_QUANTITY: dict[AssetKind, str] = {
 }
 
 
+#: The meter at the district's grid connection (import positive).
+GRID_METER_ID = "grid.meter"
+
+
 @dataclass(frozen=True)
 class SiteState:
     """Newest measurements at `time`, which devices are stale and why, and the optimizer state."""
@@ -49,7 +53,7 @@ class SiteState:
 
     @property
     def site_inputs_stale(self) -> bool:
-        return "grid.meter" in self.stale
+        return GRID_METER_ID in self.stale
 
     def value(self, asset_id: str, quantity: str) -> float | None:
         value = self.values.get((asset_id, quantity))

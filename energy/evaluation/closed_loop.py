@@ -131,7 +131,8 @@ class EvaluationOptions:
     valuation_horizon_slots: how far after the period the energy left in store is valued by a
     perfect-foresight plan (`energy.evaluation.valuation`);
     balancing: between plans, the district balancing loop (`energy.control.balancing`) after
-    every physics step, as the live dispatcher runs it every dispatch cycle (planning policies).
+    every physics step, as the live dispatcher runs it every dispatch cycle (planning policies;
+    the site's `control.balancing` and `control.balancing_gain` apply).
     """
 
     horizon_slots: int = 96
@@ -326,7 +327,12 @@ def run_policy(
     )
     plant = Plant.from_site(site)
     grid_targets = grid_target_batteries(site)
-    balancer = DistrictBalancer(plant) if cycle is not None and options.balancing else None
+    control = site.config.control
+    balancer = (
+        DistrictBalancer(plant, control.balancing_gain)
+        if cycle is not None and options.balancing and control.balancing
+        else None
+    )
     tracker = PlanTracker(plant)
     records = np.zeros((len(slots), len(ENERGY_COLUMNS)))
     planned = np.full((len(slots), len(TRACKED_KINDS)), np.nan)

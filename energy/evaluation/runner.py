@@ -87,6 +87,7 @@ def evaluate(
             "command_timeout_s": options.timeout_s,
             "oracle_horizon_slots": options.oracle_horizon_slots,
             "oracle_replan_slots": options.oracle_replan_slots,
+            "balancing": options.balancing,
         },
     }
     if tuned:

@@ -2,8 +2,9 @@
 
 A plan is worth what the plant does with it. Per slot in which a plan was in force, the energy of
 the plan's values at that slot (continuous heat pumps, SG Ready heat pumps, house batteries and
-community batteries; batteries as net AC energy, charging positive) is set against the same
-quantity from the simulator's per-device counters over the slot.
+community batteries; batteries as net AC energy, charging positive; the district's exchange at the
+grid connection, import positive) is set against the same quantity from the simulator's counters
+over the slot.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from energy.physics.district import GRID_METER_ID
 from energy.physics.readings import DistrictSnapshot
 from energy.timegrid import SLOT_HOURS
+from optimizer import GRID_ID
 from optimizer.plant import Plant
 
 __all__ = ["TRACKED_KINDS", "PlanTracker", "plan_tracking"]
@@ -29,6 +32,7 @@ TRACKED_KINDS = (
     "battery_house",
     "battery_community",
     "ev_charger",
+    "grid_exchange",
 )
 
 
@@ -44,6 +48,7 @@ class PlanTracker:
             self._members[kind].append((battery.id, "battery"))
         for charger in plant.ev_chargers:
             self._members[4].append((charger.id, "ev_charger"))
+        self._members[5].append((GRID_ID, "grid"))
 
     def planned_kwh(self, plan_values: dict[tuple[str, str], float] | None) -> FloatArray:
         """Planned energy per kind for one slot from the plan's values there (NaN: no plan)."""
@@ -51,14 +56,14 @@ class PlanTracker:
             return np.full(len(TRACKED_KINDS), np.nan)
         return np.array(
             [
-                SLOT_HOURS * sum(plan_values.get((asset, "power_kw"), 0.0) for asset, _ in members)
+                SLOT_HOURS * sum(_planned_kw(plan_values, asset, what) for asset, what in members)
                 for members in self._members
             ]
         )
 
     def counters_kwh(self, snapshot: DistrictSnapshot) -> FloatArray:
         """Cumulative metered energy per kind (heat pump electricity; battery charged minus
-        discharged; EV charging)."""
+        discharged; EV charging; grid import minus export)."""
         out = np.zeros(len(TRACKED_KINDS))
         for k, members in enumerate(self._members):
             for asset, what in members:
@@ -66,10 +71,19 @@ class PlanTracker:
                     out[k] += snapshot.heat_pumps[asset].electric_kwh
                 elif what == "ev_charger":
                     out[k] += snapshot.ev_chargers[asset].energy_kwh
+                elif what == "grid":
+                    meter = snapshot.meters[GRID_METER_ID]
+                    out[k] += meter.import_kwh - meter.export_kwh
                 else:
                     reading = snapshot.batteries[asset]
                     out[k] += reading.charged_kwh - reading.discharged_kwh
         return out
+
+
+def _planned_kw(values: dict[tuple[str, str], float], asset: str, what: str) -> float:
+    if what == "grid":
+        return values.get((asset, "import_kw"), 0.0) - values.get((asset, "export_kw"), 0.0)
+    return values.get((asset, "power_kw"), 0.0)
 
 
 def plan_tracking(slots: pd.DataFrame) -> dict[str, dict[str, Any]]:

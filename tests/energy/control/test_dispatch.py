@@ -23,6 +23,7 @@ from energy.store import Store
 from energy.store.alarms import list_alarms
 from energy.store.controls import AssetMode, OverrideKind, add_override, set_asset_mode
 from energy.store.plans import PlanState, activate_plan, decide_plan, get_plan, save_plan
+from optimizer.plant import Plant
 
 NOW = dt.datetime(2026, 6, 1, 12, 5, tzinfo=dt.UTC)
 SLOTS = pd.date_range("2026-06-01T12:00Z", periods=8, freq="15min")
@@ -44,8 +45,16 @@ def _release_point(site: Site, asset_id: str) -> str:
     return write.point
 
 
-def _plan(store: Store, site: Site, activate: bool = True, approve: bool = True) -> int:
+def _plan(
+    store: Store,
+    site: Site,
+    activate: bool = True,
+    approve: bool = True,
+    extra: dict[tuple[str, str], float] | None = None,
+) -> int:
+    """The plan of PLAN_KW in every slot, with `extra` (asset, quantity) values as well."""
     rows = [(a, "power_kw", s, v) for a, v in PLAN_KW.items() for s in SLOTS]
+    rows += [(a, q, s, v) for (a, q), v in (extra or {}).items() for s in SLOTS]
     # the district imports 20 kW, house 6 has no planned load: its battery's discharge is not
     # self-consumption
     rows += [("grid", "import_kw", s, 20.0) for s in SLOTS]
@@ -373,3 +382,32 @@ def test_a_silent_inverter_is_critical_by_day_and_asleep_at_night(
     assert (("stale_input", "house-01.pv") in alarms) is alarmed
     if alarmed:
         assert alarms[("stale_input", "house-01.pv")]["severity"] == "critical"
+
+
+def test_a_battery_on_a_setpoint_takes_the_districts_deviation_where_the_plan_values_it(
+    store: Store, site: Site, writer: Any, measure: Callable[..., None]
+) -> None:
+    """Balancing: the grid meter reads 1 kW against the 20 kW the plan imports; the SMA battery
+    (a power setpoint, discharging 1 kW) holds energy the plan values above the import price, so
+    it charges from what the district no longer imports, by the configured gain's share."""
+    measure(NOW - dt.timedelta(seconds=5))
+    _plan(
+        store,
+        site,
+        extra={
+            ("house-07.battery", "stored_value_eur_per_kwh"): 0.50,
+            ("grid", "import_weight_per_kwh"): 0.30,
+            ("grid", "export_credit_per_kwh"): 0.08,
+        },
+    )
+    _, report = _dispatch(site, store, writer)
+    assert not report.failed
+    battery = next(b for b in Plant.from_site(site).batteries if b.id == "house-07.battery")
+    gain = site.config.control.balancing_gain
+    expected_kw = min(-1.0 + gain * (20.0 - 1.0), battery.config.charge_max_kw)
+    # the SMA map's setpoint is discharge positive, in W
+    assert writer.points("house-07.battery")["WCtlComCfg_WSpt"] == pytest.approx(
+        -1000.0 * expected_kw
+    )
+    # the battery charging from the grid at its planned power has no stored value: not moved
+    assert writer.points("house-01.battery") == {"power_setpoint_w": pytest.approx(1500.0)}

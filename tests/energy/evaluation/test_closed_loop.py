@@ -13,6 +13,7 @@ from energy.control.commands import CommandKind, DeviceCommand
 from energy.evaluation import EvaluationOptions, Policy, evaluate, run_policy
 from energy.evaluation.devices import apply_commands
 from energy.evaluation.forecasts import ForecastOracle, IssuedForecasts, LatestForecast
+from energy.evaluation.tracking import plan_tracking
 from energy.physics.district import DistrictSimulator
 from energy.physics.profiles import district_profiles
 from energy.physics.readings import ControlMode
@@ -24,11 +25,13 @@ START = pd.Timestamp("2026-02-02T00:00:00Z")
 
 
 def balance_error_kwh(slots: pd.DataFrame) -> float:
-    """import - export - (load + heat pumps + battery charging - discharging - PV), summed."""
+    """import - export - (load + heat pumps + EV charging + battery charging - discharging -
+    PV), summed."""
     total = slots.sum(numeric_only=True)
     consumed = (
         total["load_kwh"]
         + total["hp_electric_kwh"]
+        + total["ev_charging_kwh"]
         + total["battery_charged_kwh"]
         - total["battery_discharged_kwh"]
         - total["pv_kwh"]
@@ -205,3 +208,22 @@ def test_perfect_is_an_old_name_of_perfect_forecast_and_warns() -> None:
         assert Policy("perfect") is Policy.PERFECT_FORECAST
     with pytest.raises(ValueError, match="bogus"):
         Policy("bogus")
+
+
+@pytest.mark.slow
+def test_balancing_holds_the_grid_exchange_closer_to_the_plan(site: Site) -> None:
+    """The same forecasts and world with and without the balancing loop between plans: with it
+    the batteries on setpoints take part of the forecast error, so the metered exchange at the
+    connection lies closer to the planned one."""
+    start = pd.Timestamp("2026-07-02T16:00:00Z")
+    end = start + pd.Timedelta(hours=8)
+    deviation = {}
+    for balancing in (False, True):
+        options = EvaluationOptions(
+            horizon_slots=16, forecast_every_slots=8, training_days=14, balancing=balancing
+        )
+        run = run_policy(site, Policy.MPC, start, end, options)
+        assert abs(balance_error_kwh(run.slots)) < 1e-6
+        grid = plan_tracking(run.slots)["grid_exchange"]
+        deviation[balancing] = grid["mean_abs_deviation_kwh_per_slot"]
+    assert deviation[True] < deviation[False]

@@ -551,3 +551,14 @@ def test_ev_energy_missing_at_departure_is_short_and_still_needed(site, flat_pro
     back = sim.snapshot().ev_chargers["carport-ev"]
     assert back.plugged
     assert back.need_kwh == pytest.approx(28.0)
+
+
+def test_the_fast_readings_are_the_snapshots(community_site):
+    """A control loop between plans reads the grid meter and the states of charge without a whole
+    snapshot: the same values."""
+    sim = DistrictSimulator(community_site, START, seed=2)
+    sim.set_battery_power("house-01.battery", -3.0)
+    sim.advance(300)
+    snapshot = sim.snapshot()
+    assert sim.grid_power_kw == snapshot.meters[GRID_METER_ID].power_kw
+    assert sim.battery_soc_frac() == {a: b.soc_frac for a, b in snapshot.batteries.items()}
