@@ -497,6 +497,8 @@ class DecomposedDispatch:
             (GRID_ID, "import_kw"): connection_x[:n],
             (GRID_ID, "export_kw"): connection_x[n : 2 * n],
             (GRID_ID, "balance_price_eur_per_kwh"): outcome.duals / SLOT_HOURS,
+            (GRID_ID, "import_weight_per_kwh"): prices.import_weight_per_kwh,
+            (GRID_ID, "export_credit_per_kwh"): prices.export_credit_per_kwh,
         }
         for plan in plans:
             values.update(plan)
