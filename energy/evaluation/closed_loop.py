@@ -6,7 +6,9 @@ Per 15-minute slot t, exactly as the live loop does, with only the clock and dev
 2. plan with the shared `PlanningCycle` (mpc: the latest issued forecast and weather forecast;
    perfect: the realised future; history is what was measured before t);
 3. turn the plan's first slot into device commands with the shared `commands_for_slot`;
-4. write them to the simulated devices and advance the physics to t + 15 min (at `step_s`);
+4. write them to the simulated devices and advance the physics to t + 15 min (at `step_s`),
+   after every step moving the batteries on setpoints for the measured grid exchange with the
+   shared `DistrictBalancer`, as the live dispatcher does every cycle;
 5. record the meters of the slot.
 
 The rule policy writes nothing: every device runs its own local mode (batteries in
