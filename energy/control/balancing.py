@@ -24,7 +24,6 @@ take is not carried over (no wind-up), and a new slot starts from its plan again
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -37,8 +36,6 @@ from optimizer import GRID_ID
 from optimizer.plant import BatteryUnit, Plant
 
 __all__ = ["SOC_MARGIN_FRAC", "DistrictBalancer"]
-
-logger = logging.getLogger(__name__)
 
 #: A battery is not discharged for balancing within this state-of-charge fraction of its lower
 #: bound, nor charged within it of its upper bound (its device would stop there anyway).
