@@ -728,6 +728,11 @@ class ControlConfig(_Model):
         "the batteries' move each dispatch cycle: below 1, because the grid meter's reading "
         "may be a poll older than the last move",
     )
+    balancing_deadband_kw: NonNegativeFloat = Field(
+        0.2,
+        description="a balanced battery setpoint within this of the one written is not "
+        "rewritten (the watchdog is fed): every write is a row of the setpoint log",
+    )
     plan_interval_min: Annotated[int, Field(ge=15, le=60, multiple_of=15)] = 15
     horizon_slots: Annotated[int, Field(ge=4, le=960)] = 144
     plan_time_limit_s: PositiveFloat = Field(

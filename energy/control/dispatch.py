@@ -30,7 +30,7 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
@@ -216,6 +216,8 @@ class Dispatcher:
             DistrictBalancer(self.plant, control.balancing_gain) if control.balancing else None
         )
         self._released: set[str] = set()
+        #: per battery, the power setpoint (kW) last written, for the balancing deadband
+        self._battery_kw: dict[str, float] = {}
         self._pv_ids = frozenset(a.id for a in site.of_kind(AssetKind.PV))
         #: per asset, the writes last confirmed and when (site clock): unchanged -> feed only
         self._confirmed: dict[str, tuple[tuple[tuple[str, float], ...], dt.datetime]] = {}
@@ -287,6 +289,7 @@ class Dispatcher:
                 if limits is not None and limits.in_force(slot_start)
                 else None,
             )
+            commands = [self._outside_deadband(c) for c in commands]
         safe = []
         for command in commands:
             if not state.controllable(command.asset_id):
@@ -295,6 +298,22 @@ class Dispatcher:
                 )
             safe.append(command)
         return safe
+
+    def _outside_deadband(self, command: DeviceCommand) -> DeviceCommand:
+        """A plan's battery power setpoint within `control.balancing_deadband_kw` of the one
+        last written keeps that one: balancing moves setpoints every cycle, and every write is a
+        row of the append-only setpoint log, so only moves worth a write are written (overrides
+        and limits are written as they are)."""
+        last = self._battery_kw.get(command.asset_id)
+        if (
+            last is None
+            or command.kind is not CommandKind.BATTERY_POWER_KW
+            or command.source != "plan"
+            or command.value is None
+            or abs(command.value - last) >= self.site.config.control.balancing_deadband_kw
+        ):
+            return command
+        return replace(command, value=last)
 
     async def dispatch_once(self, now: dt.datetime) -> DispatchReport:
         plan, values, state, overrides, modes = await asyncio.to_thread(self._read, now)
@@ -352,6 +371,10 @@ class Dispatcher:
             self._released.discard(asset_id)
             if now is not None and all(o.status is not WriteStatus.HELD for o in outcomes):
                 self._confirmed[asset_id] = (key, now)
+        if command.kind is CommandKind.BATTERY_POWER_KW and command.value is not None:
+            self._battery_kw[asset_id] = command.value
+        else:
+            self._battery_kw.pop(asset_id, None)
         return outcomes, ""
 
     def _unchanged(

@@ -22,6 +22,7 @@ from energy.site import AssetKind, Site
 from energy.store import Store
 from energy.store.alarms import list_alarms
 from energy.store.controls import AssetMode, OverrideKind, add_override, set_asset_mode
+from energy.store.measurements import write_measurements
 from energy.store.plans import PlanState, activate_plan, decide_plan, get_plan, save_plan
 from optimizer.plant import Plant
 
@@ -411,3 +412,48 @@ def test_a_battery_on_a_setpoint_takes_the_districts_deviation_where_the_plan_va
     )
     # the battery charging from the grid at its planned power has no stored value: not moved
     assert writer.points("house-01.battery") == {"power_setpoint_w": pytest.approx(1500.0)}
+
+
+def test_a_balanced_move_within_the_deadband_is_not_written_again(
+    store: Store, site: Site, writer: Any, measure: Callable[..., None]
+) -> None:
+    """Each write is a row of the setpoint log: a move smaller than control.balancing_deadband_kw
+    keeps the setpoint written (its watchdog is fed), a larger one is written."""
+
+    def grid_meter(time: dt.datetime, kw: float) -> None:
+        frame = pd.DataFrame(
+            [("grid.meter", "power_kw", time, kw, int(Quality.GOOD))],
+            columns=["asset_id", "quantity", "time", "value", "quality"],
+        )
+        frame["time"] = pd.to_datetime(frame["time"], utc=True)
+        write_measurements(store, site.id, frame)
+
+    measure(NOW - dt.timedelta(seconds=5), extra={("house-07.battery", "mode"): 1.0})
+    grid_meter(NOW - dt.timedelta(seconds=4), 20.0)  # on plan
+    _plan(
+        store,
+        site,
+        extra={
+            ("house-07.battery", "stored_value_eur_per_kwh"): 0.50,
+            ("grid", "import_weight_per_kwh"): 0.30,
+            ("grid", "export_credit_per_kwh"): 0.08,
+        },
+    )
+    assert site.config.control.balancing_gain == 0.5
+    assert site.config.control.balancing_deadband_kw == 0.2
+    dispatcher = Dispatcher(site, store, writer, stale_after_s=30)  # type: ignore[arg-type]
+
+    def setpoint_writes() -> list[float | bool]:
+        return [v for a, p, v, _ in writer.writes if a == "house-07.battery" and p.endswith("WSpt")]
+
+    asyncio.run(dispatcher.dispatch_once(NOW))
+    assert setpoint_writes() == [pytest.approx(1000.0)]  # the plan's 1 kW discharge
+    # 0.2 kW less import than planned: half of it is a 0.1 kW move, inside the deadband
+    grid_meter(NOW + dt.timedelta(seconds=1), 19.8)
+    asyncio.run(dispatcher.dispatch_once(NOW + dt.timedelta(seconds=5)))
+    assert setpoint_writes() == [pytest.approx(1000.0)]
+    assert "house-07.battery" in writer.feeds
+    # 1 kW less: the move grows to 0.6 kW, which is written
+    grid_meter(NOW + dt.timedelta(seconds=6), 19.0)
+    asyncio.run(dispatcher.dispatch_once(NOW + dt.timedelta(seconds=10)))
+    assert setpoint_writes() == [pytest.approx(1000.0), pytest.approx(400.0)]
