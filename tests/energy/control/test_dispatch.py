@@ -38,6 +38,15 @@ PLAN_KW = {
 }
 
 
+#: What balancing reads from a plan: the SMA battery's energy is worth more to the plan than a
+#: kWh imported now.
+BALANCING_VALUES = {
+    ("house-07.battery", "stored_value_eur_per_kwh"): 0.50,
+    ("grid", "import_weight_per_kwh"): 0.30,
+    ("grid", "export_credit_per_kwh"): 0.08,
+}
+
+
 def _release_point(site: Site, asset_id: str) -> str:
     register_map = load_register_map(site.asset(asset_id).device.register_map, asset_id)  # type: ignore[union-attr]
     (write,) = device_writes(
@@ -392,15 +401,7 @@ def test_a_battery_on_a_setpoint_takes_the_districts_deviation_where_the_plan_va
     (a power setpoint, discharging 1 kW) holds energy the plan values above the import price, so
     it charges from what the district no longer imports, by the configured gain's share."""
     measure(NOW - dt.timedelta(seconds=5))
-    _plan(
-        store,
-        site,
-        extra={
-            ("house-07.battery", "stored_value_eur_per_kwh"): 0.50,
-            ("grid", "import_weight_per_kwh"): 0.30,
-            ("grid", "export_credit_per_kwh"): 0.08,
-        },
-    )
+    _plan(store, site, extra=BALANCING_VALUES)
     _, report = _dispatch(site, store, writer)
     assert not report.failed
     battery = next(b for b in Plant.from_site(site).batteries if b.id == "house-07.battery")
@@ -430,15 +431,7 @@ def test_a_balanced_move_within_the_deadband_is_not_written_again(
 
     measure(NOW - dt.timedelta(seconds=5), extra={("house-07.battery", "mode"): 1.0})
     grid_meter(NOW - dt.timedelta(seconds=4), 20.0)  # on plan
-    _plan(
-        store,
-        site,
-        extra={
-            ("house-07.battery", "stored_value_eur_per_kwh"): 0.50,
-            ("grid", "import_weight_per_kwh"): 0.30,
-            ("grid", "export_credit_per_kwh"): 0.08,
-        },
-    )
+    _plan(store, site, extra=BALANCING_VALUES)
     assert site.config.control.balancing_gain == 0.5
     assert site.config.control.balancing_deadband_kw == 0.2
     dispatcher = Dispatcher(site, store, writer, stale_after_s=30)  # type: ignore[arg-type]
